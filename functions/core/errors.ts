@@ -1,0 +1,48 @@
+// Error kinds the state machine tells apart by name: a refusal is final (nothing to retry, the user must act),
+// a transient error is retried by the definition's Retry policy.
+
+/** Bad input or a schema/store state that makes migrating unsafe. The message says what and what to do. */
+export class MigrationRefusedError extends Error {
+  override readonly name = 'MigrationRefused';
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(details.length ? `${message}\n  - ${details.join('\n  - ')}` : message);
+  }
+}
+
+/** A failure worth retrying: lost connection, deadlock, lock wait, throttling, 5xx. */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const TRANSIENT_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'ThrottlingException',
+]);
+
+/** Re-throws what is worth retrying as TransientError so the state machine's Retry catches it by name. */
+export function classifyError(error: unknown): unknown {
+  if (error instanceof MigrationRefusedError || error instanceof TransientError) return error;
+  const code = (error as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } }) ?? {};
+  const status = code.$metadata?.httpStatusCode ?? 0;
+  if (TRANSIENT_CODES.has(code.code ?? '') || TRANSIENT_CODES.has(code.name ?? '') || status >= 500) {
+    return new TransientError(`${(error as Error).message} (will be retried)`, { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { STORE_NAME_PATTERN } from '../datajoint/v012.js';
+import { StoreSpecSchema } from '../config/store-spec.js';
+
+/** The execution input of a 0.11 → 0.12 migration: what the console, the CLI and schedules all send. */
+export const Migrate011InputSchema = z
+  .object({
+    from: z.literal('0.11'),
+    /** The DataJoint schema (MySQL database) to migrate. */
+    schema: z.string().min(1).max(64),
+    /** 0.12 store name for plain `external` columns. */
+    defaultStore: z.string().regex(STORE_NAME_PATTERN, 'must be a store name 0.12 accepts ([a-z][a-z0-9_]*)').default('external'),
+    /** in-place: keep objects where they are (filepath fallback); native: copy to the 0.12 uuid path. */
+    mode: z.enum(['in-place', 'native']).default('in-place'),
+    /** Rename `~external` to `~djmigrate_legacy_external` instead of dropping it. */
+    keepLegacy: z.boolean().default(false),
+    /** Plan only unless true. */
+    execute: z.boolean().default(false),
+    /** 0.12 store name → where its objects are (no credentials). */
+    stores: z.record(z.string(), StoreSpecSchema),
+    /** Objects hashed at once within one batch. */
+    hashConcurrency: z.number().int().min(1).max(64).default(8),
+  })
+  .strict();
+
+export type Migrate011Input = z.infer<typeof Migrate011InputSchema>;

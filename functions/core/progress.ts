@@ -1,0 +1,12 @@
+/** Where phases report what they did; the CLI draws a bar from it, Lambda logs and emits metrics. */
+export interface ProgressSink {
+  report(event: ProgressEvent): void;
+}
+
+export type ProgressEvent =
+  | { kind: 'objects-hashed'; objects: number; bytes: number }
+  | { kind: 'rows-rewritten'; table: string; column: string; rows: number }
+  | { kind: 'column-swapped'; table: string; column: string }
+  | { kind: 'phase'; phase: string; detail?: string };
+
+export const silentProgress: ProgressSink = { report() {} };

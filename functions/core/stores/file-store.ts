@@ -1,0 +1,71 @@
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, opendir, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
+
+/** A DataJoint `file` store: keys are absolute paths below the store's location. */
+export class FileObjectStore implements ObjectStore {
+  readonly description: string;
+
+  constructor(readonly location: string) {
+    this.description = `file:${location}`;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const info = await stat(key);
+      return info.isFile() ? { key, size: info.size } : null;
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async read(key: string): Promise<Readable> {
+    const stream = createReadStream(key, { highWaterMark: 1 << 20 });
+    // Surface a missing file as a rejection here rather than as a stream error later.
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', (error) => reject(isNotFound(error) ? new ObjectMissingError(this.description, key) : error));
+    });
+    return stream;
+  }
+
+  async copy(sourceKey: string, targetKey: string): Promise<void> {
+    await mkdir(dirname(targetKey), { recursive: true });
+    // Copy to a temporary name first so a crash never leaves a truncated object at the target.
+    const temporary = `${targetKey}.djmigrate-${process.pid}-${Date.now()}`;
+    try {
+      await copyFile(sourceKey, temporary);
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectMissingError(this.description, sourceKey);
+      throw error;
+    }
+    await rename(temporary, targetKey);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const folder = prefix.endsWith('/') ? prefix.slice(0, -1) : dirname(prefix);
+    yield* this.walk(folder, prefix);
+  }
+
+  private async *walk(folder: string, prefix: string): AsyncIterable<ObjectInfo> {
+    let entries;
+    try {
+      entries = await opendir(folder);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for await (const entry of entries) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) yield* this.walk(path, prefix);
+      else if (entry.isFile() && path.startsWith(prefix)) yield { key: path, size: (await stat(path)).size };
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}

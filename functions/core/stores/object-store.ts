@@ -1,0 +1,29 @@
+// One interface for every place DataJoint keeps external objects, so the migration core never knows
+// whether it talks to S3, an S3-compatible server or a folder on disk.
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  /** For S3 the key inside the bucket; for a file store the absolute path. */
+  key: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** Human-readable root, for messages: `s3://bucket` or `file:/data/store`. */
+  readonly description: string;
+  /** Size of the object, or null when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** A stream of the object's bytes; rejects with ObjectMissingError when it does not exist. */
+  read(key: string): Promise<Readable>;
+  /** Server-side copy (S3 CopyObject, file copy); never deletes the source. */
+  copy(sourceKey: string, targetKey: string): Promise<void>;
+  /** Every object whose key starts with the prefix (a folder prefix ends with `/`). */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+export class ObjectMissingError extends Error {
+  override readonly name = 'ObjectMissingError';
+  constructor(readonly store: string, readonly key: string) {
+    super(`object ${key} does not exist in ${store}`);
+  }
+}

@@ -1,0 +1,11 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { StoreSpec } from '../config/store-spec.js';
+import { FileObjectStore } from './file-store.js';
+import type { ObjectStore } from './object-store.js';
+import { s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
+
+/** The object store behind a DataJoint store spec. Without credentials the SDK's default chain applies (Lambda role). */
+export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): ObjectStore {
+  if (spec.protocol === 'file') return new FileObjectStore(spec.location);
+  return new S3ObjectStore(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket);
+}
