@@ -7,6 +7,6 @@ export type ProgressEvent =
   | { kind: 'objects-hashed'; objects: number; bytes: number }
   | { kind: 'rows-rewritten'; table: string; column: string; rows: number }
   | { kind: 'column-swapped'; table: string; column: string }
-  | { kind: 'phase'; phase: string; detail?: string };
+  | { kind: 'planned'; objects: number; bytes: number; rows: number; columns: number };
 
 export const silentProgress: ProgressSink = { report() {} };

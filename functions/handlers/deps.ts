@@ -8,4 +8,6 @@ export interface HandlerDeps {
   openDatabase(): Promise<Connection>;
   openStore(name: string, spec: StoreSpec): ObjectStore;
   progress: ProgressSink;
+  /** How long one rewrite invocation may work before handing back (Lambda: well inside its timeout). */
+  rewriteBudgetMs: number;
 }

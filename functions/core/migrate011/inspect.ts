@@ -1,0 +1,230 @@
+// Read-only analysis of a 0.11 schema: which columns reference `~external`, which store each uses, and
+// whether every value is one the migration can carry over exactly. Nothing here writes.
+import type { Connection } from 'mysql2/promise';
+import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey, legacyRelativePath, parseLegacyComment } from '../datajoint/v011.js';
+import { blobColumnComment, EXTERNAL_TABLE_PREFIX, parseExternalComment, STORE_NAME_PATTERN, storeObjectKey } from '../datajoint/v012.js';
+import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { Migrate011Input } from './input.js';
+import { journalExists } from './journal.js';
+
+/** How many offending rows a refusal lists. */
+const EXAMPLES = 10;
+const MAX_COLUMN_COMMENT = 1024;
+
+export interface LegacyColumn {
+  table: string;
+  column: string;
+  constraint: string;
+  nullable: boolean;
+  ordinal: number;
+  /** `external` or `external-<suffix>` as declared. */
+  legacyType: string;
+  suffix: string;
+  /** The 0.12 store the column moves to. */
+  store: string;
+  userComment: string;
+  primaryKey: string[];
+}
+
+export interface MigratedColumn {
+  table: string;
+  column: string;
+  store: string;
+}
+
+export interface Inspection {
+  schema: string;
+  legacyTablePresent: boolean;
+  journalPresent: boolean;
+  legacyColumns: LegacyColumn[];
+  /** Columns that already point to `~external_<store>` (this tool's earlier run, or the official tool). */
+  migratedColumns: MigratedColumn[];
+  /** Everything that makes migrating unsafe; empty when the schema is ready. */
+  problems: string[];
+}
+
+export function storeOfSuffix(suffix: string, defaultStore: string): string {
+  return suffix === '' ? defaultStore : suffix;
+}
+
+export async function inspectSchema(conn: Connection, input: Migrate011Input): Promise<Inspection> {
+  const schema = input.schema;
+  const schemas = await select(conn, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema]);
+  if (schemas.length === 0) {
+    throw new MigrationRefusedError(`schema ${schema} does not exist on this server: check the schema name and the database host in the config`);
+  }
+  const legacyTablePresent = (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, LEGACY_EXTERNAL_TABLE])).length > 0;
+  const journalPresent = await journalExists(conn, schema);
+  const migratedColumns = await findMigratedColumns(conn, schema);
+  if (!legacyTablePresent && !journalPresent && migratedColumns.length === 0) {
+    throw new MigrationRefusedError(
+      `schema ${schema} has no ${LEGACY_EXTERNAL_TABLE} table: it is not a DataJoint 0.11 schema with external storage, so there is nothing to migrate`,
+    );
+  }
+  const problems: string[] = [];
+  const legacyColumns = legacyTablePresent ? await findLegacyColumns(conn, input, problems) : [];
+  for (const column of legacyColumns) await checkColumnValues(conn, schema, column, problems);
+  checkStores(input, legacyColumns, problems);
+  return { schema, legacyTablePresent, journalPresent, legacyColumns, migratedColumns, problems };
+}
+
+async function findLegacyColumns(conn: Connection, input: Migrate011Input, problems: string[]): Promise<LegacyColumn[]> {
+  const rows = await select<{
+    table_schema: string;
+    table_name: string;
+    column_name: string;
+    constraint_name: string;
+    is_nullable: string;
+    ordinal_position: number;
+    column_key: string;
+    column_comment: string;
+  }>(
+    conn,
+    `SELECT k.TABLE_SCHEMA AS table_schema, k.TABLE_NAME AS table_name, k.COLUMN_NAME AS column_name,
+            k.CONSTRAINT_NAME AS constraint_name, c.IS_NULLABLE AS is_nullable, c.ORDINAL_POSITION AS ordinal_position,
+            c.COLUMN_KEY AS column_key, c.COLUMN_COMMENT AS column_comment
+       FROM information_schema.KEY_COLUMN_USAGE k
+       JOIN information_schema.COLUMNS c
+         ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
+      WHERE k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?
+      ORDER BY k.TABLE_NAME, c.ORDINAL_POSITION`,
+    [input.schema, LEGACY_EXTERNAL_TABLE],
+  );
+  const columns: LegacyColumn[] = [];
+  for (const row of rows) {
+    const where = `${row.table_name}.${row.column_name}`;
+    if (row.table_schema !== input.schema) {
+      problems.push(`${row.table_schema}.${where} in another schema references ${input.schema}.${LEGACY_EXTERNAL_TABLE}; migrate or drop that reference first`);
+      continue;
+    }
+    const parsed = parseLegacyComment(row.column_comment);
+    if (!parsed) {
+      problems.push(`${where} references ${LEGACY_EXTERNAL_TABLE} but its comment ${JSON.stringify(row.column_comment)} has no :external[-store]: marker, so its store is unknown; fix the comment`);
+      continue;
+    }
+    const newComment = blobColumnComment(storeOfSuffix(parsed.suffix, input.defaultStore), parsed.comment);
+    if (newComment.length > MAX_COLUMN_COMMENT) {
+      problems.push(`${where}: with the 0.12 marker its comment would be ${newComment.length} characters, over MySQL's ${MAX_COLUMN_COMMENT}; shorten the comment first`);
+      continue;
+    }
+    if (row.column_key === 'PRI') {
+      problems.push(`${where} is an external attribute in the primary key, which DataJoint never declares; this schema was altered by hand and cannot be migrated safely`);
+      continue;
+    }
+    columns.push({
+      table: row.table_name,
+      column: row.column_name,
+      constraint: row.constraint_name,
+      nullable: row.is_nullable === 'YES',
+      ordinal: Number(row.ordinal_position),
+      legacyType: parsed.type,
+      suffix: parsed.suffix,
+      store: storeOfSuffix(parsed.suffix, input.defaultStore),
+      userComment: parsed.comment,
+      primaryKey: await primaryKeyOf(conn, input.schema, row.table_name),
+    });
+  }
+  return columns;
+}
+
+export async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
+  const rows = await select<{ column_name: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  return rows.map((row) => row.column_name);
+}
+
+/** Every non-NULL value must carry its column's store suffix and match a `~external` row byte for byte. */
+async function checkColumnValues(conn: Connection, schema: string, column: LegacyColumn, problems: string[]): Promise<void> {
+  const t = tableRef(schema, column.table);
+  const c = `t.${quoteId(column.column)}`;
+  const pk = column.primaryKey.map((name) => `t.${quoteId(name)}`);
+  const describe = (rows: Record<string, unknown>[]) =>
+    rows.map((row) => `${column.primaryKey.map((name) => `${name}=${formatValue(row[name])}`).join(', ')}: ${JSON.stringify(row.value)}`);
+  const pkSelect = pk.length ? `${pk.join(', ')}, ` : '';
+
+  const malformed = await selectRaw(
+    conn,
+    `SELECT ${pkSelect}${c} AS value FROM ${t} t
+      WHERE ${c} IS NOT NULL AND (CHAR_LENGTH(${c}) <> ? OR CAST(SUBSTRING(${c}, ?) AS BINARY) <> CAST(? AS BINARY))
+      LIMIT ${EXAMPLES}`,
+    [LEGACY_HASH_LENGTH + column.suffix.length, LEGACY_HASH_LENGTH + 1, column.suffix],
+  );
+  if (malformed.length) {
+    const expected = column.suffix ? `a 43-character hash followed by the suffix "${column.suffix}"` : 'a 43-character hash with no suffix';
+    problems.push(
+      `${column.table}.${column.column} (type ${column.legacyType}) has values that are not ${expected}; fix or remove these rows:\n      ${describe(malformed).join('\n      ')}`,
+    );
+  }
+  // The FK compares under the column's collation, usually case-insensitive; the object name is exact.
+  const unmatched = await selectRaw(
+    conn,
+    `SELECT ${pkSelect}${c} AS value, e.hash AS legacy_row FROM ${t} t
+       LEFT JOIN ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e ON e.hash = ${c}
+      WHERE ${c} IS NOT NULL AND (e.hash IS NULL OR CAST(e.hash AS BINARY) <> CAST(${c} AS BINARY))
+      LIMIT ${EXAMPLES}`,
+  );
+  if (unmatched.length) {
+    problems.push(
+      `${column.table}.${column.column} has values without an exactly matching ${LEGACY_EXTERNAL_TABLE} row (missing, or differing only in letter case, which a case-insensitive collation hides); the object they name is ambiguous, so fix these rows first:\n      ${unmatched
+        .map((row) => `${describe([row])[0]}${row.legacy_row ? ` (${LEGACY_EXTERNAL_TABLE} has ${JSON.stringify(row.legacy_row)})` : ''}`)
+        .join('\n      ')}`,
+    );
+  }
+}
+
+function formatValue(value: unknown): string {
+  return Buffer.isBuffer(value) ? `0x${value.toString('hex')}` : String(value);
+}
+
+function checkStores(input: Migrate011Input, columns: LegacyColumn[], problems: string[]): void {
+  const seen = new Set<string>();
+  for (const column of columns) {
+    if (seen.has(column.store)) continue;
+    seen.add(column.store);
+    const users = columns.filter((c) => c.store === column.store).map((c) => `${c.table}.${c.column}`);
+    if (!STORE_NAME_PATTERN.test(column.store)) {
+      problems.push(`store suffix "${column.suffix}" (used by ${users.join(', ')}) is not a store name DataJoint 0.12 can read ([a-z][a-z0-9_]*); it cannot be migrated as is`);
+      continue;
+    }
+    const spec = input.stores[column.store];
+    if (!spec) {
+      problems.push(
+        `store "${column.store}" (0.11 config key "${legacyConfigKey(column.suffix)}", used by ${users.join(', ')}) is missing from the config; add "${legacyConfigKey(column.suffix)}" or stores.${column.store} pointing at the same bucket/folder`,
+      );
+      continue;
+    }
+    if (input.mode === 'in-place') {
+      // In place, 0.12 finds the object through `filepath` at its own normalised path; it must be where 0.11 put it.
+      const sample = `${'A'.repeat(LEGACY_HASH_LENGTH)}${column.suffix}`;
+      const written = legacyObjectKey(spec.protocol, spec.location, input.schema, sample);
+      const read = storeObjectKey(spec.protocol, spec.location, legacyRelativePath(input.schema, sample));
+      if (written !== read) {
+        problems.push(
+          `store "${column.store}" location ${JSON.stringify(spec.location)}: 0.11 wrote objects at "${written}" but 0.12 reads "${read}", so in-place pointers would not resolve; use --mode native to copy the objects to 0.12 paths`,
+        );
+      }
+    }
+  }
+}
+
+async function findMigratedColumns(conn: Connection, schema: string): Promise<MigratedColumn[]> {
+  const rows = await select<{ table_name: string; column_name: string; column_comment: string; referenced: string }>(
+    conn,
+    `SELECT k.TABLE_NAME AS table_name, k.COLUMN_NAME AS column_name, c.COLUMN_COMMENT AS column_comment, k.REFERENCED_TABLE_NAME AS referenced
+       FROM information_schema.KEY_COLUMN_USAGE k
+       JOIN information_schema.COLUMNS c
+         ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
+      WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME LIKE ?
+      ORDER BY k.TABLE_NAME, c.ORDINAL_POSITION`,
+    [schema, schema, `${EXTERNAL_TABLE_PREFIX.replace(/_/g, '\\_')}%`],
+  );
+  return rows.flatMap((row) => {
+    const parsed = parseExternalComment(row.column_comment);
+    return parsed?.kind === 'blob' ? [{ table: row.table_name, column: row.column_name, store: parsed.store }] : [];
+  });
+}

@@ -1,0 +1,159 @@
+// What a migration would do, per store and column, and what stands in its way. Reads the database and lists
+// the stores; writes nothing.
+import type { Connection } from 'mysql2/promise';
+import { LEGACY_EXTERNAL_TABLE, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
+import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { ObjectInfo, ObjectStore } from '../stores/object-store.js';
+import type { Migrate011Input } from './input.js';
+import type { Inspection, LegacyColumn } from './inspect.js';
+
+const EXAMPLES = 10;
+/** Rough local/Lambda figures the estimate assumes; the benchmark measures the real ones. */
+const ASSUMED = { hashBytesPerSecond: 100e6, objectLatencySeconds: 0.02, rewriteRowsPerSecond: 100_000 };
+
+export interface ColumnPlan {
+  table: string;
+  column: string;
+  legacyType: string;
+  store: string;
+  nullable: boolean;
+  rows: number;
+  pointers: number;
+}
+
+export interface StorePlan {
+  store: string;
+  legacyConfigKey: string;
+  location: string;
+  columns: number;
+  pointers: number;
+  objects: number;
+  bytes: number;
+  missingObjects: number;
+  sizeMismatches: number;
+}
+
+export interface Plan {
+  schema: string;
+  mode: Migrate011Input['mode'];
+  defaultStore: string;
+  keepLegacy: boolean;
+  status: 'ready' | 'nothing-to-do' | 'refused';
+  legacyTable: 'present' | 'absent';
+  columns: ColumnPlan[];
+  alreadyMigrated: { table: string; column: string; store: string }[];
+  stores: StorePlan[];
+  problems: string[];
+  estimatedSeconds: number;
+}
+
+export type OpenStore = (name: string) => ObjectStore;
+
+export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
+  const problems = [...inspection.problems];
+  const columns: ColumnPlan[] = [];
+  for (const column of inspection.legacyColumns) {
+    const [counts] = await select<{ rows: number; pointers: number }>(
+      conn,
+      `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(input.schema, column.table)}`,
+    );
+    columns.push({
+      table: column.table,
+      column: column.column,
+      legacyType: column.legacyType,
+      store: column.store,
+      nullable: column.nullable,
+      rows: Number(counts.rows),
+      pointers: Number(counts.pointers),
+    });
+  }
+  const stores: StorePlan[] = [];
+  const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
+  for (const store of storeNames) {
+    const storeColumns = inspection.legacyColumns.filter((column) => column.store === store);
+    const spec = input.stores[store];
+    const plan: StorePlan = {
+      store,
+      legacyConfigKey: legacyConfigKey(storeColumns[0].suffix),
+      location: spec ? describeLocation(spec) : '(not configured)',
+      columns: storeColumns.length,
+      pointers: columns.filter((column) => column.store === store).reduce((sum, column) => sum + column.pointers, 0),
+      objects: 0,
+      bytes: 0,
+      missingObjects: 0,
+      sizeMismatches: 0,
+    };
+    stores.push(plan);
+    const objects = await referencedObjects(conn, input.schema, storeColumns);
+    plan.objects = objects.length;
+    plan.bytes = objects.reduce((sum, object) => sum + object.size, 0);
+    if (!spec || objects.length === 0) continue;
+    const existing = await listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
+    const missing: string[] = [];
+    const mismatched: string[] = [];
+    for (const object of objects) {
+      const key = legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash);
+      const size = existing.get(key);
+      if (size === undefined) missing.push(key);
+      else if (size !== object.size) mismatched.push(`${key}: ${size} bytes, ${LEGACY_EXTERNAL_TABLE} says ${object.size}`);
+    }
+    plan.missingObjects = missing.length;
+    plan.sizeMismatches = mismatched.length;
+    if (missing.length) {
+      problems.push(`${missing.length} referenced object(s) are missing from store "${store}" (${plan.location}); restore them before migrating:\n      ${missing.slice(0, EXAMPLES).join('\n      ')}`);
+    }
+    if (mismatched.length) {
+      problems.push(`${mismatched.length} object(s) in store "${store}" do not have the size ${LEGACY_EXTERNAL_TABLE} recorded (truncated or replaced):\n      ${mismatched.slice(0, EXAMPLES).join('\n      ')}`);
+    }
+  }
+  const status = problems.length ? 'refused' : inspection.legacyColumns.length === 0 && !inspection.legacyTablePresent ? 'nothing-to-do' : 'ready';
+  return {
+    schema: input.schema,
+    mode: input.mode,
+    defaultStore: input.defaultStore,
+    keepLegacy: input.keepLegacy,
+    status,
+    legacyTable: inspection.legacyTablePresent ? 'present' : 'absent',
+    columns,
+    alreadyMigrated: inspection.migratedColumns,
+    stores,
+    problems,
+    estimatedSeconds: estimateSeconds(stores, columns, input.hashConcurrency),
+  };
+}
+
+/** The distinct `~external` rows a store's columns point to. */
+export async function referencedObjects(conn: Connection, schema: string, columns: LegacyColumn[]): Promise<{ hash: string; size: number }[]> {
+  if (columns.length === 0) return [];
+  const union = columns
+    .map((column) => `SELECT ${quoteId(column.column)} FROM ${tableRef(schema, column.table)} WHERE ${quoteId(column.column)} IS NOT NULL`)
+    .join(' UNION ');
+  const rows = await selectRaw<{ hash: string; size: string }>(
+    conn,
+    `SELECT e.hash AS hash, e.size AS size FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e WHERE e.hash IN (${union}) ORDER BY CAST(e.hash AS BINARY)`,
+  );
+  return rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
+}
+
+async function listStore(store: ObjectStore, prefix: string, name: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  try {
+    for await (const object of store.list(prefix) as AsyncIterable<ObjectInfo>) sizes.set(object.key, object.size);
+  } catch (error) {
+    throw new MigrationRefusedError(`store "${name}" (${store.description}) cannot be listed: ${(error as Error).message}; check its endpoint, bucket, location and credentials`);
+  }
+  return sizes;
+}
+
+function describeLocation(spec: Migrate011Input['stores'][string]): string {
+  return spec.protocol === 's3' ? `s3://${spec.bucket}/${spec.location}${spec.endpoint ? ` at ${spec.endpoint}` : ''}` : `file:${spec.location}`;
+}
+
+function estimateSeconds(stores: StorePlan[], columns: ColumnPlan[], concurrency: number): number {
+  const bytes = stores.reduce((sum, store) => sum + store.bytes, 0);
+  const objects = stores.reduce((sum, store) => sum + store.objects, 0);
+  const rows = columns.reduce((sum, column) => sum + column.rows, 0);
+  const seconds = bytes / ASSUMED.hashBytesPerSecond + (objects * ASSUMED.objectLatencySeconds) / concurrency + rows / ASSUMED.rewriteRowsPerSecond;
+  return Math.ceil(seconds);
+}

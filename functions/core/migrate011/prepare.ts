@@ -1,0 +1,83 @@
+// Records the columns and the distinct objects to migrate in the journal, numbered into batches. Rerunnable:
+// what is recorded already is kept, objects referenced since the last run are added in new batches.
+import type { Connection } from 'mysql2/promise';
+import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
+import { execute, quoteId, select, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { Migrate011Input } from './input.js';
+import type { Inspection } from './inspect.js';
+import { journalColumns, journalTables, openJournal } from './journal.js';
+
+/** Keeps the list of batches in state well under the Step Functions payload limit. */
+const MAX_BATCHES = 900;
+const MIN_BATCH_SIZE = 100;
+
+export interface Prepared {
+  /** Batches that still have objects to hash. */
+  hashBatches: number[];
+  /** Journal ids of the columns still to rewrite. */
+  columns: number[];
+  objects: number;
+}
+
+export function tempColumnName(columnId: number): string {
+  return `_djmigrate_${columnId}`;
+}
+
+export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<Prepared> {
+  if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
+  await openJournal(conn, input);
+  const t = journalTables(input.schema);
+  await recordColumns(conn, input, inspection);
+
+  const legacyRows = inspection.legacyTablePresent
+    ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
+    : 0;
+  const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
+  for (const store of new Set(inspection.legacyColumns.map((column) => column.store))) {
+    const union = inspection.legacyColumns
+      .filter((column) => column.store === store)
+      .map((column) => `SELECT ${quoteId(column.column)} FROM ${tableRef(input.schema, column.table)} WHERE ${quoteId(column.column)} IS NOT NULL`)
+      .join(' UNION ');
+    const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
+    await execute(
+      conn,
+      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
+       SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((ROW_NUMBER() OVER (ORDER BY CAST(e.hash AS BINARY)) - 1) / ?), e.size
+         FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)} e
+        WHERE e.hash IN (${union})
+          AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
+      [store, Number(next), batchSize],
+    );
+  }
+  const batches = await select<{ batch: number }>(conn, `SELECT DISTINCT batch FROM ${t.objects} WHERE contents_hash IS NULL ORDER BY batch`);
+  const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${t.objects}`);
+  const columns = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped').map((column) => column.column_id);
+  return { hashBatches: batches.map((row) => Number(row.batch)), columns, objects: Number(objects) };
+}
+
+async function recordColumns(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<void> {
+  const t = journalTables(input.schema);
+  const known = new Set((await journalColumns(conn, input.schema)).map((column) => `${column.table_name}\u0000${column.column_name}`));
+  const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(column_id) + 1, 1) AS next FROM ${t.columns}`);
+  let columnId = Number(next);
+  for (const column of inspection.legacyColumns) {
+    if (known.has(`${column.table}\u0000${column.column}`)) continue;
+    const temp = tempColumnName(columnId);
+    const clash = await select(conn, 'SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [
+      input.schema,
+      column.table,
+      temp,
+    ]);
+    if (clash.length) {
+      throw new MigrationRefusedError(`${column.table} already has a column named ${temp}, which djmigrate needs as a temporary column; rename it first`);
+    }
+    await execute(
+      conn,
+      `INSERT INTO ${t.columns} (column_id, table_name, column_name, constraint_name, store, user_comment, is_nullable, ordinal_position, temp_column)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [columnId, column.table, column.column, column.constraint, column.store, column.userComment, column.nullable ? 1 : 0, column.ordinal, temp],
+    );
+    columnId += 1;
+  }
+}

@@ -1,0 +1,220 @@
+// Rewrites one referencing column: a temporary binary(16) column filled set-based from the journal in
+// primary-key chunks (each sized to take about half a second), a check that no pointer was left behind, then one
+// ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
+// `~external_<store>`. Each call works for a bounded time and can be repeated until it reports done.
+import type { Connection } from 'mysql2/promise';
+import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
+import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { ProgressSink } from '../progress.js';
+import type { Migrate011Input } from './input.js';
+import { primaryKeyOf } from './inspect.js';
+import { journalColumn, journalTables, updateColumn, type JournalColumn } from './journal.js';
+
+const EXAMPLES = 10;
+const TEMP_COLUMN = /^_djmigrate_\d+$/;
+
+export interface RewriteOptions {
+  /** Stop starting new chunks after this long; the caller invokes again. */
+  budgetMs: number;
+  /** Aim for chunks that hold row locks about this long. */
+  targetChunkMs?: number;
+  initialChunkRows?: number;
+}
+
+export interface RewriteProgress {
+  column: number;
+  done: boolean;
+  rows: number;
+}
+
+interface LiveColumn {
+  name: string;
+  ordinal: number;
+  type: string;
+}
+
+type KeyValue = string | Buffer;
+
+export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
+  const started = Date.now();
+  const column = await journalColumn(conn, input.schema, columnId);
+  if (column.state === 'swapped') return { column: columnId, done: true, rows: 0 };
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  const original = live.find((c) => c.name === column.column_name);
+  const temp = live.find((c) => c.name === column.temp_column);
+  if (!temp && original && (await isSwapped(conn, input.schema, column))) {
+    // The swap committed but the journal update did not (a crash in between).
+    await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
+    return { column: columnId, done: true, rows: 0 };
+  }
+  if (!original) throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
+  await requireInsertedRows(conn, input, column);
+  const table = tableRef(input.schema, column.table_name);
+  if (!temp) {
+    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${quoteId(column.temp_column)} ${UUID_SQL_TYPE} NULL DEFAULT NULL AFTER ${quoteId(column.column_name)}`);
+  }
+
+  const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
+  let after = column.resume_after === null ? null : decodeKey(column.resume_after);
+  let chunkRows = options.initialChunkRows ?? 1000;
+  const target = options.targetChunkMs ?? 500;
+  let rows = 0;
+  let filled = false;
+  while (!filled && Date.now() - started < options.budgetMs) {
+    const chunkStarted = Date.now();
+    const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
+    // STRAIGHT_JOIN: walk the chunk's key range of the table, then look each pointer up in the journal.
+    const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
+    const changed = await execute(
+      conn,
+      `UPDATE ${table} t STRAIGHT_JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${quoteId(column.column_name)} AS BINARY)
+          SET t.${quoteId(column.temp_column)} = j.new_hash
+        WHERE t.${quoteId(column.temp_column)} IS NULL${range.map((c) => ` AND ${c.sql}`).join('')}`,
+      range.flatMap((c) => c.values),
+    );
+    rows += changed;
+    filled = boundary === null;
+    after = boundary;
+    await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: column.rows_rewritten + rows });
+    progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
+    const elapsed = Math.max(1, Date.now() - chunkStarted);
+    chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
+  }
+  if (!filled) return { column: columnId, done: false, rows };
+
+  await refuseUnfilled(conn, input, column, primaryKey);
+  await swapColumn(conn, input, column);
+  await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
+  progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
+  return { column: columnId, done: true, rows };
+}
+
+async function liveColumns(conn: Connection, schema: string, table: string): Promise<LiveColumn[]> {
+  const rows = await select<{ name: string; ordinal: number; type: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS name, ORDINAL_POSITION AS ordinal, COLUMN_TYPE AS type FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [schema, table],
+  );
+  return rows.map((row) => ({ ...row, ordinal: Number(row.ordinal) }));
+}
+
+async function isSwapped(conn: Connection, schema: string, column: JournalColumn): Promise<boolean> {
+  const rows = await select(
+    conn,
+    `SELECT 1 FROM information_schema.KEY_COLUMN_USAGE
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?`,
+    [schema, column.table_name, column.column_name, schema, externalTableName(column.store)],
+  );
+  return rows.length > 0;
+}
+
+async function requireInsertedRows(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const t = journalTables(input.schema);
+  const [{ missing }] = await select<{ missing: number }>(
+    conn,
+    `SELECT COUNT(*) AS missing FROM ${t.objects} o
+      WHERE o.store = ? AND (o.new_hash IS NULL OR NOT EXISTS (SELECT 1 FROM ${tableRef(input.schema, externalTableName(column.store))} e WHERE e.hash = o.new_hash))`,
+    [column.store],
+  );
+  if (Number(missing) > 0) {
+    throw new MigrationRefusedError(`${missing} object(s) of store "${column.store}" are not yet hashed and recorded in ${externalTableName(column.store)}; rerun the migration from the start`);
+  }
+}
+
+/** The primary key of the row `rows` rows after `after`, or null when fewer rows remain. */
+async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
+  const condition = after && tupleCondition(primaryKey, after, '>');
+  const columns = primaryKey.map(quoteId).join(', ');
+  const found = await selectRaw(
+    conn,
+    `SELECT ${columns} FROM ${table} ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
+    condition?.values ?? [],
+  );
+  return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
+}
+
+/**
+ * `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)` (and `<=` likewise), which MySQL and MariaDB
+ * both turn into index ranges.
+ */
+function tupleCondition(columns: string[], values: KeyValue[], op: '>' | '<='): { sql: string; values: KeyValue[] } {
+  const strict = op === '>' ? '>' : '<';
+  const terms: string[] = [];
+  const params: KeyValue[] = [];
+  columns.forEach((column, i) => {
+    const equal = columns.slice(0, i).map((c) => `t.${quoteId(c)} = ?`);
+    terms.push([...equal, `t.${quoteId(column)} ${strict} ?`].join(' AND '));
+    params.push(...values.slice(0, i), values[i]);
+  });
+  if (op === '<=') {
+    terms.push(columns.map((c) => `t.${quoteId(c)} = ?`).join(' AND '));
+    params.push(...values);
+  }
+  return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
+}
+
+function encodeKey(values: KeyValue[]): string {
+  return JSON.stringify(values.map((value) => (Buffer.isBuffer(value) ? { hex: value.toString('hex') } : value)));
+}
+
+function decodeKey(encoded: string): KeyValue[] {
+  return (JSON.parse(encoded) as (string | { hex: string })[]).map((value) => (typeof value === 'string' ? value : Buffer.from(value.hex, 'hex')));
+}
+
+async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: JournalColumn, primaryKey: string[]): Promise<void> {
+  const table = tableRef(input.schema, column.table_name);
+  const left = await selectRaw(
+    conn,
+    `SELECT ${[...primaryKey.map(quoteId), `${quoteId(column.column_name)} AS legacy_value`].join(', ')} FROM ${table}
+      WHERE ${quoteId(column.column_name)} IS NOT NULL AND ${quoteId(column.temp_column)} IS NULL LIMIT ${EXAMPLES}`,
+  );
+  if (left.length === 0) return;
+  // Start over on the rerun: these rows may sit anywhere in the key order.
+  await updateColumn(conn, input.schema, column.column_id, { resume_after: null });
+  throw new MigrationRefusedError(
+    `${column.table_name}.${column.column_name} has pointers that are not in the migration journal (written by a 0.11 client while the migration ran?); the column was not swapped. Stop 0.11 writers and rerun:`,
+    left.map((row) => `${primaryKey.map((name) => `${name}=${String(row[name])}`).join(', ')}: ${String(row.legacy_value)}`),
+  );
+}
+
+async function swapColumn(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const table = tableRef(input.schema, column.table_name);
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  const position = live.findIndex((c) => c.name === column.column_name);
+  const previous = live.slice(0, position).reverse().find((c) => !TEMP_COLUMN.test(c.name));
+  const indexes = await indexesToRecreate(conn, input.schema, column);
+  const comment = blobColumnComment(column.store, column.user_comment);
+  const clauses = [
+    `DROP FOREIGN KEY ${quoteId(column.constraint_name)}`,
+    ...indexes.map((index) => `DROP INDEX ${quoteId(index.name)}`),
+    `DROP COLUMN ${quoteId(column.column_name)}`,
+    `CHANGE COLUMN ${quoteId(column.temp_column)} ${quoteId(column.column_name)} ${UUID_SQL_TYPE} ${column.is_nullable ? 'NULL DEFAULT NULL' : 'NOT NULL'} ` +
+      `COMMENT ${quoteValue(comment)} ${previous ? `AFTER ${quoteId(previous.name)}` : 'FIRST'}`,
+    ...indexes.map((index) => `ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} (${index.columns.map(quoteId).join(', ')})`),
+    `ADD FOREIGN KEY (${quoteId(column.column_name)}) REFERENCES ${tableRef(input.schema, externalTableName(column.store))} (\`hash\`) ON UPDATE RESTRICT ON DELETE RESTRICT`,
+  ];
+  await execute(conn, `ALTER TABLE ${table}\n  ${clauses.join(',\n  ')}`);
+}
+
+/** Indexes that include the column besides the plain one serving its foreign key (recreated by ADD FOREIGN KEY). */
+async function indexesToRecreate(conn: Connection, schema: string, column: JournalColumn): Promise<{ name: string; unique: boolean; columns: string[] }[]> {
+  const rows = await select<{ name: string; non_unique: number; column_name: string }>(
+    conn,
+    `SELECT INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME IN (
+        SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)
+      ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, column.table_name, schema, column.table_name, column.column_name],
+  );
+  const byName = new Map<string, { name: string; unique: boolean; columns: string[] }>();
+  for (const row of rows) {
+    const index = byName.get(row.name) ?? { name: row.name, unique: Number(row.non_unique) === 0, columns: [] };
+    index.columns.push(row.column_name);
+    byName.set(row.name, index);
+  }
+  return [...byName.values()].filter(
+    (index) => index.name !== 'PRIMARY' && !(index.columns.length === 1 && !index.unique) && !index.columns.includes(column.temp_column),
+  );
+}

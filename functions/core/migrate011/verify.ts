@@ -1,0 +1,138 @@
+// Proves the result per column: the DDL 0.12 expects, every pointer backed by a `~external_<store>` row, and
+// every object at the location 0.12 will read, with the recorded size and the contents hash computed from its
+// bytes during hashing. Read-only.
+import type { Connection } from 'mysql2/promise';
+import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
+import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
+import { quoteId, select, tableRef } from '../db/sql.js';
+import type { Migrate011Input } from './input.js';
+import { journalColumns, journalTables, type JournalColumn } from './journal.js';
+import type { OpenStore } from './plan.js';
+
+const EXAMPLES = 5;
+
+export interface ColumnVerification {
+  table: string;
+  column: string;
+  store: string;
+  rows: number;
+  pointers: number;
+  danglingPointers: number;
+  objects: number;
+  objectsMissing: number;
+  objectsMismatched: number;
+  ok: boolean;
+  problems: string[];
+}
+
+export interface Verification {
+  ok: boolean;
+  legacyReferences: number;
+  columns: ColumnVerification[];
+}
+
+export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore): Promise<Verification> {
+  const listings = new Map<string, Promise<Map<string, number>>>();
+  const listing = (store: string) => {
+    if (!listings.has(store)) listings.set(store, listStore(input, store, openStore));
+    return listings.get(store)!;
+  };
+  const columns: ColumnVerification[] = [];
+  for (const column of await journalColumns(conn, input.schema)) columns.push(await verifyColumn(conn, input, column, listing));
+  const [{ n: legacyReferences }] = await select<{ n: number }>(
+    conn,
+    'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
+    [input.schema, LEGACY_EXTERNAL_TABLE],
+  );
+  return { ok: columns.every((column) => column.ok) && Number(legacyReferences) === 0, legacyReferences: Number(legacyReferences), columns };
+}
+
+async function verifyColumn(conn: Connection, input: Migrate011Input, column: JournalColumn, listing: (store: string) => Promise<Map<string, number>>): Promise<ColumnVerification> {
+  const problems: string[] = [];
+  const table = tableRef(input.schema, column.table_name);
+  const external = tableRef(input.schema, externalTableName(column.store));
+  const c = quoteId(column.column_name);
+  const where = `${column.table_name}.${column.column_name}`;
+
+  const [definition] = await select<{ type: string; nullable: string; comment: string; ordinal: number }>(
+    conn,
+    `SELECT COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_COMMENT AS comment, ORDINAL_POSITION AS ordinal
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?`,
+    [input.schema, column.table_name, column.column_name],
+  );
+  if (!definition) {
+    return { table: column.table_name, column: column.column_name, store: column.store, rows: 0, pointers: 0, danglingPointers: 0, objects: 0, objectsMissing: 0, objectsMismatched: 0, ok: false, problems: [`${where} does not exist`] };
+  }
+  if (definition.type.toLowerCase() !== 'binary(16)') problems.push(`${where} is ${definition.type}, not binary(16)`);
+  if ((definition.nullable === 'YES') !== Boolean(column.is_nullable)) problems.push(`${where} NULL-ability changed (now ${definition.nullable === 'YES' ? 'nullable' : 'NOT NULL'})`);
+  const comment = blobColumnComment(column.store, column.user_comment);
+  if (definition.comment !== comment) problems.push(`${where} comment is ${JSON.stringify(definition.comment)}, expected ${JSON.stringify(comment)}`);
+  if (Number(definition.ordinal) !== Number(column.ordinal_position)) problems.push(`${where} moved from position ${column.ordinal_position} to ${definition.ordinal}`);
+  const foreignKeys = await select<{ update_rule: string; delete_rule: string }>(
+    conn,
+    `SELECT r.UPDATE_RULE AS update_rule, r.DELETE_RULE AS delete_rule
+       FROM information_schema.KEY_COLUMN_USAGE k
+       JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+      WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.COLUMN_NAME = ? AND k.REFERENCED_TABLE_NAME = ? AND k.REFERENCED_COLUMN_NAME = 'hash'`,
+    [input.schema, column.table_name, column.column_name, externalTableName(column.store)],
+  );
+  if (foreignKeys.length !== 1 || foreignKeys[0].update_rule !== 'RESTRICT' || foreignKeys[0].delete_rule !== 'RESTRICT') {
+    problems.push(`${where} lacks its foreign key to ${externalTableName(column.store)}(hash) ON UPDATE RESTRICT ON DELETE RESTRICT`);
+  }
+
+  const [counts] = await select<{ rows: number; pointers: number; dangling: number }>(
+    conn,
+    `SELECT COUNT(*) AS \`rows\`, COUNT(t.${c}) AS pointers, SUM(t.${c} IS NOT NULL AND e.hash IS NULL) AS dangling
+       FROM ${table} t LEFT JOIN ${external} e ON e.hash = t.${c}`,
+  );
+  const danglingPointers = Number(counts.dangling ?? 0);
+  if (danglingPointers) problems.push(`${danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
+
+  const objects = await select<{ hash: Buffer; size: number; filepath: string | null; contents_hash: Buffer | null; hashed: Buffer | null }>(
+    conn,
+    `SELECT e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
+       FROM (SELECT DISTINCT ${c} AS h FROM ${table} WHERE ${c} IS NOT NULL) d
+       JOIN ${external} e ON e.hash = d.h
+       LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?`,
+    [column.store],
+  );
+  const spec = input.stores[column.store];
+  const present = await listing(column.store);
+  const missing: string[] = [];
+  const mismatched: string[] = [];
+  for (const object of objects) {
+    const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
+    const key = storeObjectKey(spec.protocol, spec.location, relative);
+    const size = present.get(key);
+    // The bytes at this location were hashed during the migration; the row must record that hash.
+    const recorded = object.filepath === null ? object.hash : object.contents_hash;
+    if (size === undefined) missing.push(key);
+    else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
+    else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
+  }
+  if (missing.length) problems.push(`${missing.length} object(s) of ${where} are missing: ${missing.slice(0, EXAMPLES).join(', ')}`);
+  if (mismatched.length) problems.push(`${mismatched.length} object(s) of ${where} do not match their rows: ${mismatched.slice(0, EXAMPLES).join(', ')}`);
+
+  return {
+    table: column.table_name,
+    column: column.column_name,
+    store: column.store,
+    rows: Number(counts.rows),
+    pointers: Number(counts.pointers),
+    danglingPointers,
+    objects: objects.length,
+    objectsMissing: missing.length,
+    objectsMismatched: mismatched.length,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
+async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<Map<string, number>> {
+  const spec = input.stores[store];
+  const sizes = new Map<string, number>();
+  if (!spec) return sizes;
+  const prefix = `${storeObjectKey(spec.protocol, spec.location, input.schema)}/`;
+  for await (const object of openStore(store).list(prefix)) sizes.set(object.key, object.size);
+  return sizes;
+}

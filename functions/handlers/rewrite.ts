@@ -1,0 +1,11 @@
+import { rewriteColumn } from '../core/migrate011/rewrite.js';
+import { lambdaDeps } from './lambda-deps.js';
+import { phaseHandler, type DepsProvider } from './phase-handler.js';
+
+export function makeRewriteHandler(getDeps: DepsProvider) {
+  return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; column: number }) =>
+    rewriteColumn(conn, input, Number(event.column), { budgetMs: deps.rewriteBudgetMs }, progress),
+  );
+}
+
+export const handler = makeRewriteHandler(lambdaDeps);

@@ -1,0 +1,108 @@
+// `djmigrate`: runs the same state machine as AWS, on this machine, against the user's DataJoint config.
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import type { Plan } from '../core/migrate011/plan.js';
+import type { Report } from '../core/migrate011/report.js';
+import { silentProgress, type ProgressEvent, type ProgressSink } from '../core/progress.js';
+import { formatBytes, formatPlan, formatReport } from './format.js';
+import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+
+interface CommonFlags {
+  from: string;
+  config: string;
+  schema: string;
+  defaultStore: string;
+  mode: 'in-place' | 'native';
+  json?: boolean;
+}
+
+interface RunFlags extends CommonFlags {
+  keepLegacy?: boolean;
+  report?: string;
+}
+
+function commonOptions(command: Command): Command {
+  return command
+    .requiredOption('--from <version>', 'DataJoint version the schema is on (0.11)', (value) => {
+      if (value !== '0.11') throw new InvalidArgumentError('only 0.11 (→ 0.12) is supported by this command');
+      return value;
+    })
+    .requiredOption('--config <file>', 'your DataJoint config JSON (dj_local_conf.json style)')
+    .requiredOption('--schema <name>', 'the schema (database) to migrate')
+    .option('--default-store <name>', '0.12 store name for plain `external` columns', 'external')
+    .addOption(new Option('--mode <mode>', 'in-place: keep objects where they are; native: copy them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
+    .option('--json', 'print JSON instead of text');
+}
+
+function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
+  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress };
+}
+
+async function plan(flags: CommonFlags): Promise<number> {
+  const result = await migrateLocally(migrationOptions(flags, false, silentProgress));
+  if (result.status === 'FAILED') return fail(result.error);
+  const { plan } = result.output as { plan: Plan };
+  console.log(flags.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+  return plan.status === 'refused' ? 1 : 0;
+}
+
+async function run(flags: RunFlags): Promise<number> {
+  const bars = flags.json ? null : new ProgressBars();
+  const result = await migrateLocally(migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false)).finally(() => bars?.stop());
+  if (result.status === 'FAILED') return fail(result.error);
+  const report = result.output as Report;
+  const path = flags.report ?? `djmigrate-report-${flags.schema}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport(report)}\n\nReport written to ${path}`);
+  return report.status === 'migrated' ? 0 : 1;
+}
+
+function fail(error: { name: string; message: string } | undefined): number {
+  console.error(`djmigrate: ${error?.name === 'MigrationRefused' ? 'refused' : `failed (${error?.name ?? 'unknown error'})`}: ${error?.message ?? ''}`);
+  console.error('Nothing is lost: rerun the same command after fixing the cause; finished steps are not repeated.');
+  return 1;
+}
+
+/** Objects hashed and rows rewritten, drawn on stderr so stdout stays the plan/report. */
+class ProgressBars implements ProgressSink {
+  private readonly multibar = new MultiBar(
+    { format: '  {phase} |{bar}| {value}/{total} {unit} {detail}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, stream: process.stderr },
+    Presets.shades_classic,
+  );
+  private hashing?: SingleBar;
+  private rewriting?: SingleBar;
+  private bytes = 0;
+
+  report(event: ProgressEvent): void {
+    if (event.kind === 'planned') {
+      this.hashing = this.multibar.create(event.objects, 0, { phase: 'hash   ', unit: 'objects', detail: '' });
+      this.rewriting = this.multibar.create(event.rows, 0, { phase: 'rewrite', unit: 'rows', detail: '' });
+    } else if (event.kind === 'objects-hashed') {
+      this.bytes += event.bytes;
+      this.hashing?.increment(event.objects, { detail: formatBytes(this.bytes) });
+    } else if (event.kind === 'rows-rewritten') {
+      this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
+    }
+  }
+
+  stop(): void {
+    this.multibar.stop();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('djmigrate').description('Migrate DataJoint external storage in place (0.11 → 0.12)').showHelpAfterError();
+  commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags) => {
+    exitCode = await plan(flags);
+  });
+  commonOptions(program.command('run').description('plan, then migrate, verify and report'))
+    .option('--keep-legacy', 'rename ~external to ~djmigrate_legacy_external instead of dropping it')
+    .option('--report <file>', 'where to write the JSON report')
+    .action(async (flags: RunFlags) => {
+      exitCode = await run(flags);
+    });
+  await program.parseAsync(argv);
+  return exitCode;
+}

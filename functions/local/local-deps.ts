@@ -1,0 +1,29 @@
+import mysql from 'mysql2/promise';
+import type { DataJointConfig } from '../core/config/datajoint-config.js';
+import { MigrationRefusedError } from '../core/errors.js';
+import type { ProgressSink } from '../core/progress.js';
+import { openObjectStore } from '../core/stores/open-store.js';
+import type { HandlerDeps } from '../handlers/deps.js';
+
+const ACCESS_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Handler deps for runs on this machine: the database and store credentials of the user's DataJoint config. */
+export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, rewriteBudgetMs = 30_000): HandlerDeps {
+  const { host, port, user, password } = config.database;
+  return {
+    async openDatabase() {
+      try {
+        return await mysql.createConnection({ host, port, user, password, multipleStatements: false, supportBigNumbers: true, bigNumberStrings: true, connectTimeout: 10_000 });
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        if (!ACCESS_ERRORS.has(code)) throw error;
+        throw new MigrationRefusedError(`cannot log in to MySQL at ${host}:${port} as ${user} (${code}); check database.host, database.user and database.password (or DJ_HOST, DJ_USER, DJ_PASS)`);
+      }
+    },
+    openStore(name, spec) {
+      return openObjectStore(spec, config.stores[name]?.credentials);
+    },
+    progress,
+    rewriteBudgetMs,
+  };
+}

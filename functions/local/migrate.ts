@@ -1,0 +1,38 @@
+// One local migration run: the user's DataJoint config → execution input (locations only) + local deps → the
+// synthesized state machine executed in this process with the real handlers.
+import { loadDataJointConfig, storeLocations } from '../core/config/datajoint-config.js';
+import type { ProgressSink } from '../core/progress.js';
+import { migrate011Handlers, type PhaseInvoker } from '../handlers/registry.js';
+import type { Migrate011HandlerName } from '../handlers/names.js';
+import { createLocalDeps } from './local-deps.js';
+import { runMigrate011Locally, type LocalRunResult } from './runner.js';
+
+export interface LocalMigrationOptions {
+  configPath: string;
+  schema: string;
+  defaultStore: string;
+  mode: 'in-place' | 'native';
+  keepLegacy: boolean;
+  execute: boolean;
+  progress: ProgressSink;
+  env?: NodeJS.ProcessEnv;
+  rewriteBudgetMs?: number;
+  /** Lets tests wrap handlers (e.g. to inject a crash after a given phase). */
+  wrapHandlers?: (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => Record<Migrate011HandlerName, PhaseInvoker>;
+}
+
+export async function migrateLocally(options: LocalMigrationOptions): Promise<LocalRunResult> {
+  const config = await loadDataJointConfig(options.configPath, options.defaultStore, options.env);
+  const input = {
+    from: '0.11',
+    schema: options.schema,
+    defaultStore: options.defaultStore,
+    mode: options.mode,
+    keepLegacy: options.keepLegacy,
+    execute: options.execute,
+    stores: storeLocations(config),
+  };
+  const deps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);
+  const handlers = migrate011Handlers(() => deps);
+  return runMigrate011Locally({ input, handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers });
+}
