@@ -3,6 +3,7 @@
 import { loadDataJointConfig, storeLocations } from '../core/config/datajoint-config.js';
 import type { ProgressSink } from '../core/progress.js';
 import { migrate011Handlers, type PhaseInvoker } from '../handlers/registry.js';
+import type { HandlerDeps } from '../handlers/deps.js';
 import type { Migrate011HandlerName } from '../handlers/names.js';
 import { createLocalDeps } from './local-deps.js';
 import { runMigrate011Locally, type LocalRunResult } from './runner.js';
@@ -17,6 +18,8 @@ export interface LocalMigrationOptions {
   progress: ProgressSink;
   env?: NodeJS.ProcessEnv;
   rewriteBudgetMs?: number;
+  /** Lets tests wrap the deps (e.g. a store that fails on its n-th read). */
+  wrapDeps?: (deps: HandlerDeps) => HandlerDeps;
   /** Lets tests wrap handlers (e.g. to inject a crash after a given phase). */
   wrapHandlers?: (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => Record<Migrate011HandlerName, PhaseInvoker>;
 }
@@ -32,7 +35,8 @@ export async function migrateLocally(options: LocalMigrationOptions): Promise<Lo
     execute: options.execute,
     stores: storeLocations(config),
   };
-  const deps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);
+  const localDeps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);
+  const deps = options.wrapDeps ? options.wrapDeps(localDeps) : localDeps;
   const handlers = migrate011Handlers(() => deps);
   return runMigrate011Locally({ input, handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers });
 }

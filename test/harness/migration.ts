@@ -1,0 +1,109 @@
+// Scenario helpers for migration tests: a legacy pipeline in fresh stores, the user's DataJoint config file
+// for it, local runs through the synthesized state machine, and snapshots to compare states.
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import { select, tableRef } from '../../functions/core/db/sql.js';
+import { silentProgress } from '../../functions/core/progress.js';
+import { openObjectStore } from '../../functions/core/stores/open-store.js';
+import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
+import type { LegacyFixture, LegacyFixtureOptions, LegacyStores } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { freshLegacyStores, freshSchema, sandbox, type FreshLegacyStores } from './context.js';
+
+export interface Scenario extends FreshLegacyStores {
+  schema: string;
+  conn: Connection;
+  configPath: string;
+  fixture: LegacyFixture;
+  run(overrides?: Partial<LocalMigrationOptions>): ReturnType<typeof migrateLocally>;
+  cleanup(): Promise<void>;
+}
+
+/** The user's `dj_local_conf.json` for these 0.11 stores, written beside (not in) the file store's folder. */
+export async function writeDataJointConfig(folder: string, stores: LegacyStores, extra: Record<string, unknown> = {}): Promise<string> {
+  const url = new URL(sandbox().mysqlUrl);
+  const config: Record<string, unknown> = {
+    'database.host': url.hostname,
+    'database.port': Number(url.port),
+    'database.user': decodeURIComponent(url.username),
+    'database.password': decodeURIComponent(url.password),
+  };
+  for (const [key, store] of Object.entries(stores)) {
+    const spec = store.spec;
+    config[key] =
+      spec.protocol === 'file'
+        ? { protocol: 'file', location: spec.location }
+        : { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: store.credentials?.accessKeyId, secret_key: store.credentials?.secretAccessKey };
+  }
+  const path = join(dirname(folder), `${basename(folder)}.dj_local_conf.json`);
+  await writeFile(path, JSON.stringify({ ...config, ...extra }, null, 2));
+  return path;
+}
+
+export async function legacyScenario(prefix: string, build: (options: LegacyFixtureOptions) => Promise<LegacyFixture>): Promise<Scenario> {
+  const [schema, stores] = await Promise.all([freshSchema(prefix), freshLegacyStores(prefix.replace(/_/g, '-'))]);
+  const fixture = await build({ conn: schema.conn, database: schema.name, stores: stores.stores });
+  const configPath = await writeDataJointConfig(stores.folder, stores.stores);
+  return {
+    ...stores,
+    schema: schema.name,
+    conn: schema.conn,
+    configPath,
+    fixture,
+    run: (overrides = {}) =>
+      migrateLocally({ configPath, schema: schema.name, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: silentProgress, ...overrides }),
+    cleanup: schema.cleanup,
+  };
+}
+
+/** Every user-visible fact of a schema: tables, column definitions in order, foreign keys, and all rows. */
+export async function schemaSnapshot(conn: Connection, schema: string, options: { includeJournal?: boolean } = {}): Promise<Record<string, unknown>> {
+  const tables = (await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [schema]))
+    .map((row) => row.name)
+    .filter((name) => options.includeJournal || !name.startsWith('~djmigrate_'));
+  const snapshot: Record<string, unknown> = {};
+  for (const table of tables) {
+    const columns = await select<{ name: string; type: string; nullable: string; comment: string; ordinal: number; default_value: string | null }>(
+      conn,
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_COMMENT AS comment, ORDINAL_POSITION AS ordinal, COLUMN_DEFAULT AS default_value
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [schema, table],
+    );
+    const foreignKeys = await select(
+      conn,
+      `SELECT k.COLUMN_NAME AS column_name, k.REFERENCED_TABLE_NAME AS referenced, r.UPDATE_RULE AS on_update, r.DELETE_RULE AS on_delete
+         FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+        WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.COLUMN_NAME`,
+      [schema, table],
+    );
+    // Timestamps record when a row was written, not what it says.
+    const content = columns.filter((column) => column.name !== 'timestamp' && column.name !== 'started_at' && column.name !== 'finished_at').map((column) => `HEX(${'`' + column.name.replace(/`/g, '``') + '`'})`);
+    const rows = await select(conn, `SELECT ${content.join(', ')} FROM ${tableRef(schema, table)} ORDER BY ${content.join(', ')}`);
+    snapshot[table] = { columns, foreignKeys, rows: rows.map((row) => Object.values(row)) };
+  }
+  return snapshot;
+}
+
+/** Every object in the scenario's bucket and folder: key → size and md5. */
+export async function storeSnapshot(scenario: FreshLegacyStores): Promise<Record<string, string>> {
+  const listing: Record<string, string> = {};
+  const sources = [
+    { store: openObjectStore(scenario.stores.external.spec, scenario.stores.external.credentials), prefix: '' },
+    { store: openObjectStore(scenario.stores['external-local'].spec), prefix: `${scenario.folder}/` },
+  ];
+  for (const { store, prefix } of sources) {
+    for await (const object of store.list(prefix)) {
+      const bytes = object.key.startsWith('/') ? await readFile(object.key) : await streamToBuffer(await store.read(object.key));
+      listing[object.key] = `${object.size}:${createHash('md5').update(bytes).digest('hex')}`;
+    }
+  }
+  return listing;
+}
+
+async function streamToBuffer(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
