@@ -1,6 +1,7 @@
 // One local migration run: the user's DataJoint config → execution input (locations only) + local deps → the
 // synthesized state machine executed in this process with the real handlers.
 import { loadDataJointConfig, storeLocations } from '../core/config/datajoint-config.js';
+import { MigrationRefusedError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { migrate011Handlers, type PhaseInvoker } from '../handlers/registry.js';
 import type { HandlerDeps } from '../handlers/deps.js';
@@ -24,8 +25,15 @@ export interface LocalMigrationOptions {
   wrapHandlers?: (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => Record<Migrate011HandlerName, PhaseInvoker>;
 }
 
+/** Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
 export async function migrateLocally(options: LocalMigrationOptions): Promise<LocalRunResult> {
-  const config = await loadDataJointConfig(options.configPath, options.defaultStore, options.env);
+  let config;
+  try {
+    config = await loadDataJointConfig(options.configPath, options.defaultStore, options.env);
+  } catch (error) {
+    if (error instanceof MigrationRefusedError) return { status: 'FAILED', error: { name: error.name, message: error.message } };
+    throw error;
+  }
   const input = {
     from: '0.11',
     schema: options.schema,

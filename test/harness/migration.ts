@@ -41,8 +41,12 @@ export async function writeDataJointConfig(folder: string, stores: LegacyStores,
   return path;
 }
 
-export async function legacyScenario(prefix: string, build: (options: LegacyFixtureOptions) => Promise<LegacyFixture>): Promise<Scenario> {
-  const [schema, stores] = await Promise.all([freshSchema(prefix), freshLegacyStores(prefix.replace(/_/g, '-'))]);
+export async function legacyScenario(
+  prefix: string,
+  build: (options: LegacyFixtureOptions) => Promise<LegacyFixture>,
+  locations: Parameters<typeof freshLegacyStores>[1] = {},
+): Promise<Scenario> {
+  const [schema, stores] = await Promise.all([freshSchema(prefix), freshLegacyStores(prefix.replace(/_/g, '-'), locations)]);
   const fixture = await build({ conn: schema.conn, database: schema.name, stores: stores.stores });
   const configPath = await writeDataJointConfig(stores.folder, stores.stores);
   return {

@@ -129,7 +129,7 @@ async function chunkBoundary(conn: Connection, table: string, primaryKey: string
   const columns = primaryKey.map(quoteId).join(', ');
   const found = await selectRaw(
     conn,
-    `SELECT ${columns} FROM ${table} ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
+    `SELECT ${columns} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
     condition?.values ?? [],
   );
   return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;

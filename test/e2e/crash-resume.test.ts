@@ -1,0 +1,144 @@
+// A crash after any state, or in the middle of a hash batch or of a column's rewrite chunks, followed by a rerun,
+// must end in exactly the state a clean run reaches, with no reference lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEGACY_EXTERNAL_TABLE } from '../../functions/core/datajoint/v011.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { journalTables } from '../../functions/core/migrate011/journal.js';
+import type { Report } from '../../functions/core/migrate011/report.js';
+import { silentProgress, type ProgressSink } from '../../functions/core/progress.js';
+import type { ObjectStore } from '../../functions/core/stores/object-store.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../../functions/handlers/names.js';
+import type { PhaseInvoker } from '../../functions/handlers/registry.js';
+import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
+import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { freshLegacyStores, freshSchemaName, openConnection, type FreshLegacyStores } from '../harness/context.js';
+import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
+
+const TRIAL_ROWS = 2500;
+
+class SimulatedCrash extends Error {
+  override readonly name = 'SimulatedCrash';
+}
+
+/** example_lab plus a 2,500-row table sharing a few objects, so a column's rewrite takes several chunks. */
+async function buildPipeline(options: LegacyFixtureOptions): Promise<void> {
+  await buildExampleLab(options);
+  await declareLegacyTable(options.conn, options.database, {
+    name: 'trial',
+    primaryKey: [{ name: 'trial_id', sqlType: 'int' }],
+    attributes: [{ name: 'clip', type: 'external', comment: 'shared clip' }],
+  });
+  const values = await select<{ hash: string }>(options.conn, `SELECT hash FROM ${tableRef(options.database, LEGACY_EXTERNAL_TABLE)} WHERE CHAR_LENGTH(hash) = 43 ORDER BY hash`);
+  const rows = Array.from({ length: TRIAL_ROWS }, (_, i) => [i, values[i % values.length].hash]);
+  await execute(options.conn, `INSERT INTO ${tableRef(options.database, 'trial')} (trial_id, clip) VALUES ?`, [rows]);
+}
+
+describe('crash and rerun converge to the clean result', () => {
+  const schema = freshSchemaName('crash');
+  let stores: FreshLegacyStores;
+  let configPath: string;
+  let conn: Awaited<ReturnType<typeof openConnection>>;
+  let reference: Record<string, unknown>;
+
+  const rebuild = async () => {
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+    await buildPipeline({ conn, database: schema, stores: stores.stores });
+  };
+  const run = (overrides: Partial<LocalMigrationOptions> = {}) =>
+    migrateLocally({ configPath, schema, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: silentProgress, ...overrides });
+  const expectConverged = async () => {
+    const rerun = await run();
+    expect(rerun.error).toBeUndefined();
+    expect((rerun.output as Report).status).toBe('migrated');
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  };
+
+  beforeAll(async () => {
+    stores = await freshLegacyStores('crash');
+    configPath = await writeDataJointConfig(stores.folder, stores.stores);
+    conn = await openConnection();
+    await rebuild();
+    const clean = await run();
+    expect(clean.error).toBeUndefined();
+    expect((clean.output as Report).status).toBe('migrated');
+    reference = await schemaSnapshot(conn, schema);
+  });
+
+  afterAll(async () => {
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+    await conn.end();
+  });
+
+  it.each(MIGRATE_011_HANDLERS)('after the %s state', async (crashAfter) => {
+    await rebuild();
+    let crashed = false;
+    const wrapHandlers = (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => ({
+      ...handlers,
+      [crashAfter]: async (event: unknown) => {
+        const result = await handlers[crashAfter](event);
+        if (!crashed) {
+          crashed = true;
+          throw new SimulatedCrash(`simulated crash after ${crashAfter}`);
+        }
+        return result;
+      },
+    });
+    const failed = await run({ wrapHandlers });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.name).toBe('SimulatedCrash');
+    await expectConverged();
+  });
+
+  it('in the middle of a hash batch', async () => {
+    await rebuild();
+    let reads = 0;
+    const failingStore = (store: ObjectStore): ObjectStore => ({
+      description: store.description,
+      stat: (key) => store.stat(key),
+      copy: (source, target) => store.copy(source, target),
+      list: (prefix) => store.list(prefix),
+      read: async (key) => {
+        reads += 1;
+        if (reads === 3) throw new SimulatedCrash(`connection dropped while reading ${key}`);
+        return store.read(key);
+      },
+    });
+    const wrapDeps = (deps: HandlerDeps): HandlerDeps => ({ ...deps, openStore: (name, spec) => failingStore(deps.openStore(name, spec)) });
+    const failed = await run({ wrapDeps });
+    expect(failed.status).toBe('FAILED');
+    const [{ hashed, total }] = await select<{ hashed: number; total: number }>(
+      conn,
+      `SELECT SUM(contents_hash IS NOT NULL) AS hashed, COUNT(*) AS total FROM ${journalTables(schema).objects}`,
+    );
+    expect(Number(hashed)).toBeGreaterThan(0);
+    expect(Number(hashed)).toBeLessThan(Number(total));
+    await expectConverged();
+  });
+
+  it('in the middle of a column rewrite, between chunks', async () => {
+    await rebuild();
+    let chunks = 0;
+    const wrapDeps = (deps: HandlerDeps): HandlerDeps => {
+      const progress: ProgressSink = {
+        report(event) {
+          if (event.kind === 'rows-rewritten' && event.table === 'trial' && ++chunks === 2) throw new SimulatedCrash('crash after the second chunk of trial.clip');
+          deps.progress.report(event);
+        },
+      };
+      return { ...deps, progress };
+    };
+    const failed = await run({ wrapDeps });
+    expect(failed.status).toBe('FAILED');
+    const [journal] = await select<{ resume_after: string | null; rows_rewritten: number; temp_column: string }>(
+      conn,
+      `SELECT resume_after, rows_rewritten, temp_column FROM ${journalTables(schema).columns} WHERE table_name = 'trial'`,
+    );
+    expect(journal.resume_after).not.toBeNull();
+    const [{ filled }] = await select<{ filled: number }>(conn, `SELECT COUNT(${quoteId(journal.temp_column)}) AS filled FROM ${tableRef(schema, 'trial')}`);
+    expect(Number(filled)).toBe(Number(journal.rows_rewritten));
+    expect(Number(filled)).toBeGreaterThan(0);
+    expect(Number(filled)).toBeLessThan(TRIAL_ROWS);
+    await expectConverged();
+  });
+});
