@@ -1,0 +1,160 @@
+// The 0.11 → 0.12 state machine exactly as deployed: synthesizes the real CDK stack in-process (bundling off),
+// takes the state machine's DefinitionString and resolves its CloudFormation intrinsics, so the local runner
+// executes the same definition as AWS does.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Migrate011HandlerName } from '../handlers/names.js';
+
+/** What the local runner needs: the ASL (intrinsics resolved) and, per Task state name, the handler it invokes. */
+export interface LoadedMigrate011Definition {
+  definition: AslDefinition;
+  handlerOfState: Record<string, Migrate011HandlerName>;
+}
+
+export interface LoadDefinitionOptions {
+  /** Folder of the handler entry files (only their existence matters, nothing is bundled). Default: the stack's. */
+  handlersDir?: string;
+}
+
+/** An ASL document as JSON (the shape aws-local-stepfunctions and Step Functions read). */
+export type AslDefinition = { StartAt: string; States: Record<string, AslState>; [key: string]: unknown };
+type AslState = { Type: string; [key: string]: unknown };
+
+/** Values pseudo parameters and GetAtt resolve to locally. Only Task `Resource`/`FunctionName` use them. */
+export const LOCAL_PARTITION = 'aws';
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT = '123456789012';
+
+/** The local ARN of a function, from its logical id; {@link functionLogicalIdOfArn} reverses it. */
+export function localFunctionArn(logicalId: string): string {
+  return `arn:${LOCAL_PARTITION}:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+}
+
+export function functionLogicalIdOfArn(arn: string): string | undefined {
+  return /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(arn)?.[1];
+}
+
+/**
+ * Resolves the CloudFormation intrinsics a synthesized DefinitionString uses: Fn::Join, Fn::GetAtt (…Arn → a local
+ * ARN naming the logical id), Ref (pseudo parameters; resources → their logical id). Anything else throws.
+ */
+export function resolveIntrinsics(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(resolveIntrinsics);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  if (entries.length === 1 && (entries[0][0] === 'Ref' || entries[0][0].startsWith('Fn::'))) {
+    const [fn, args] = entries[0];
+    switch (fn) {
+      case 'Ref':
+        return resolveRef(args as string);
+      case 'Fn::Join': {
+        const [separator, parts] = args as [string, unknown[]];
+        return (resolveIntrinsics(parts) as unknown[]).map(String).join(separator);
+      }
+      case 'Fn::GetAtt': {
+        const [logicalId, attribute] = (typeof args === 'string' ? args.split('.') : args) as [string, string];
+        if (attribute === 'Arn') return localFunctionArn(logicalId);
+        return `${logicalId}.${attribute}`;
+      }
+      default:
+        throw new Error(`resolveIntrinsics: unsupported intrinsic ${fn} in ${JSON.stringify(value)}`);
+    }
+  }
+  return Object.fromEntries(entries.map(([key, item]) => [key, resolveIntrinsics(item)]));
+}
+
+function resolveRef(name: string): string {
+  switch (name) {
+    case 'AWS::Partition':
+      return LOCAL_PARTITION;
+    case 'AWS::Region':
+      return LOCAL_REGION;
+    case 'AWS::AccountId':
+      return LOCAL_ACCOUNT;
+    case 'AWS::URLSuffix':
+      return 'amazonaws.com';
+    default:
+      return name;
+  }
+}
+
+/** The resolved ASL of a synthesized `AWS::StepFunctions::StateMachine` resource's DefinitionString. */
+export function definitionFromDefinitionString(definitionString: unknown): AslDefinition {
+  const resolved = resolveIntrinsics(definitionString);
+  if (typeof resolved !== 'string') throw new Error('DefinitionString did not resolve to a string');
+  return JSON.parse(resolved) as AslDefinition;
+}
+
+/** Every Task state (also those inside Map/Parallel) → the handler of the function it invokes. Names must be unique. */
+export function mapTaskStatesToHandlers(
+  definition: AslDefinition,
+  handlerOfLogicalId: Record<string, Migrate011HandlerName>,
+): Record<string, Migrate011HandlerName> {
+  const handlerOfState: Record<string, Migrate011HandlerName> = {};
+  const seen = new Set<string>();
+  const visit = (machine: { States?: Record<string, AslState> }) => {
+    for (const [name, state] of Object.entries(machine.States ?? {})) {
+      if (seen.has(name)) throw new Error(`state name ${name} is used twice; local overrides are keyed by state name`);
+      seen.add(name);
+      if (state.Type === 'Task') {
+        const functionName = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
+        const logicalId = typeof functionName === 'string' ? functionLogicalIdOfArn(functionName) : undefined;
+        const handler = logicalId === undefined ? undefined : handlerOfLogicalId[logicalId];
+        if (!handler) throw new Error(`Task state ${name} invokes no known handler function (FunctionName ${String(functionName)})`);
+        handlerOfState[name] = handler;
+      } else if (state.Type === 'Map') {
+        visit((state.ItemProcessor ?? state.Iterator) as { States?: Record<string, AslState> });
+      } else if (state.Type === 'Parallel') {
+        for (const branch of state.Branches as { States?: Record<string, AslState> }[]) visit(branch);
+      }
+    }
+  };
+  visit(definition);
+  return handlerOfState;
+}
+
+const cache = new Map<string, Promise<LoadedMigrate011Definition>>();
+
+/**
+ * Synthesizes the real stack in-process (no bundling) and returns the 0.11 → 0.12 definition with every Task state
+ * mapped to its handler. Synthesized once per process (per handlersDir, ~2 s); every call gets its own copy.
+ */
+export async function loadMigrate011Definition(options: LoadDefinitionOptions = {}): Promise<LoadedMigrate011Definition> {
+  const key = options.handlersDir ?? '';
+  let loaded = cache.get(key);
+  if (!loaded) {
+    loaded = synthesize(options);
+    cache.set(key, loaded);
+    loaded.catch(() => cache.delete(key));
+  }
+  // a copy per caller: executors may annotate the object they run (aws-local-stepfunctions adds QueryLanguage)
+  return structuredClone(await loaded);
+}
+
+async function synthesize(options: LoadDefinitionOptions): Promise<LoadedMigrate011Definition> {
+  // aws-cdk-lib is big: loaded only when a definition is needed, not when the CLI merely starts
+  const [{ App }, stackModule] = await Promise.all([import('aws-cdk-lib'), import('../../lib/djmigrate-stack.js')]);
+  const { DJMIGRATE_STACK_ID, DjmigrateStack, projectCdkContext } = stackModule;
+  const outdir = mkdtempSync(path.join(tmpdir(), 'djmigrate-synth-'));
+  try {
+    const app = new App({
+      outdir,
+      context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] },
+      // the template check (WASM, ~4 s on first use) is `cdk synth`'s and the stack test's job, not the runner's
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new DjmigrateStack(app, DJMIGRATE_STACK_ID, { handlersDir: options.handlersDir });
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties?: { DefinitionString?: unknown } }>;
+    };
+    const resource = template.Resources[stack.migrate011LogicalId];
+    if (resource?.Type !== 'AWS::StepFunctions::StateMachine') {
+      throw new Error(`state machine ${stack.migrate011LogicalId} not found in the synthesized template`);
+    }
+    const definition = definitionFromDefinitionString(resource.Properties?.DefinitionString);
+    return { definition, handlerOfState: mapTaskStatesToHandlers(definition, stack.handlerOfLogicalId) };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

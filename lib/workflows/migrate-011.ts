@@ -1,0 +1,207 @@
+// The 0.11 → 0.12 workflow as one Step Functions definition (JSONPath only), used twice: by the stack (AWS) and,
+// through in-process synthesis, by the local runner (aws-local-stepfunctions). Keep it runnable by both: no JSONata,
+// no Assign, no Distributed Map, state names unique across the Maps.
+//
+//   Validate ─▶ Inspect ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs inspect's result)
+//                                   │
+//                                   ▼
+//   Prepare ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//           ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
+//
+// What each handler gets and what state keeps of its result (the Lambda response is always reduced to its Payload,
+// nothing else of the SDK response enters state; only ids and counts travel, never lists of objects or rows):
+//
+//   state          handler   Payload sent                              kept at (of the handler's result)
+//   Validate       validate  the execution input                       $ = { input }          (field `input`)
+//   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
+//   Prepare        prepare   { input }                                 $.prepared = { hashBatches, columns }
+//   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
+//   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
+//   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
+//   Finish         finish    { input }                                 $.finished.Payload  (whole result)
+//   Verify         verify    { input }                                 $.verified.Payload  (whole result)
+//   Report         report    { input, inspected, verified, finished }  execution output = whole result
+//                            (each the producing handler's own result)
+//
+// JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads are
+// selected field by field (a missing field fails the execution with States.Runtime, naming the path), and results it
+// only passes on are kept whole under `Payload`.
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { Migrate011HandlerName } from '../../functions/handlers/names.js';
+
+/** The one Retry every task has: transient failures of the handler (by error name) and of the Lambda service. */
+export const MIGRATE_011_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
+  errors: [
+    'TransientError',
+    'Lambda.ServiceException',
+    'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException',
+    'Lambda.TooManyRequestsException',
+  ],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+});
+
+/** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
+export const MIGRATE_011_RESULT_FIELDS = {
+  validate: ['input'],
+  inspect: ['plan'],
+  prepare: ['hashBatches', 'columns'],
+  rewrite: ['column', 'done', 'rows'],
+} as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
+
+export interface Migrate011WorkflowOptions {
+  /** MaxConcurrency of the HashObjects Map (batches hashed at once). Default 4. */
+  readonly hashConcurrency?: number;
+  /**
+   * TimeoutSeconds of each handler's Task. Set them at least as long as the Lambda timeouts: the local executor
+   * gives a Task without TimeoutSeconds only 60 s. Default: none (AWS: bounded by the Lambda timeout).
+   */
+  readonly taskTimeouts?: Partial<Record<Migrate011HandlerName, Duration>>;
+}
+
+/**
+ * Builds the 0.11 → 0.12 state machine definition under `scope` (in a child construct `Migrate011`).
+ * Give the result to `sfn.DefinitionBody.fromChainable`.
+ */
+export function migrate011Definition(
+  scope: Construct,
+  functions: Record<Migrate011HandlerName, lambda.IFunction>,
+  options: Migrate011WorkflowOptions = {},
+): sfn.IChainable {
+  const hashConcurrency = options.hashConcurrency ?? 4;
+  if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) {
+    throw new Error(`hashConcurrency must be a positive integer, got ${hashConcurrency}`);
+  }
+  const wf = new Construct(scope, 'Migrate011');
+
+  const invoke = (
+    stateName: string,
+    handler: Migrate011HandlerName,
+    props: Pick<tasks.LambdaInvokeProps, 'payload' | 'resultSelector' | 'resultPath' | 'outputPath' | 'comment'>,
+  ): tasks.LambdaInvoke => {
+    const timeout = options.taskTimeouts?.[handler];
+    const task = new tasks.LambdaInvoke(wf, stateName, {
+      lambdaFunction: functions[handler],
+      payloadResponseOnly: false,
+      retryOnServiceExceptions: false,
+      ...(timeout ? { taskTimeout: sfn.Timeout.duration(timeout) } : {}),
+      ...props,
+    });
+    task.addRetry({ ...MIGRATE_011_RETRY, errors: [...(MIGRATE_011_RETRY.errors ?? [])] });
+    return task;
+  };
+  const selectFields = (fields: readonly string[]) =>
+    Object.fromEntries(fields.map((field) => [field, sfn.JsonPath.stringAt(`$.Payload.${field}`)]));
+  const inputOnly = sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input') });
+  const wholePayload = { Payload: sfn.JsonPath.objectAt('$.Payload') };
+
+  const validate = invoke('Validate', 'validate', {
+    comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
+    payload: sfn.TaskInput.fromJsonPathAt('$'),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.validate),
+  });
+
+  const inspect = invoke('Inspect', 'inspect', {
+    comment: 'Read-only: finds the external columns, stores and legacy hashes; records them in the journal.',
+    payload: inputOnly,
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
+    resultPath: '$.inspected',
+  });
+
+  const planOnly = new sfn.Succeed(wf, 'PlanOnly', {
+    comment: 'Not asked to execute: the plan is the output.',
+    outputPath: '$.inspected',
+  });
+
+  const prepare = invoke('Prepare', 'prepare', {
+    payload: inputOnly,
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.prepare),
+    resultPath: '$.prepared',
+  });
+
+  const hashBatch = invoke('HashBatch', 'hash', {
+    payload: sfn.TaskInput.fromObject({
+      input: sfn.JsonPath.objectAt('$.input'),
+      batch: sfn.JsonPath.numberAt('$.batch'),
+    }),
+    resultPath: sfn.JsonPath.DISCARD,
+    // the iteration's output is only its batch number, so the (discarded) Map result stays tiny
+    outputPath: '$.batch',
+  });
+  const hashObjects = new sfn.Map(wf, 'HashObjects', {
+    comment: 'Streams every legacy object once: contents hashes into the journal (native mode also copies).',
+    itemsPath: '$.prepared.hashBatches',
+    itemSelector: {
+      input: sfn.JsonPath.objectAt('$.input'),
+      batch: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+    },
+    maxConcurrency: hashConcurrency,
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(hashBatch);
+
+  const insertRows = invoke('InsertRows', 'insert', {
+    payload: inputOnly,
+    resultSelector: wholePayload,
+    resultPath: '$.inserted',
+  });
+
+  const rewriteColumn = invoke('RewriteColumn', 'rewrite', {
+    comment: 'Works for a bounded time on one column; repeated until it reports done.',
+    payload: sfn.TaskInput.fromObject({
+      input: sfn.JsonPath.objectAt('$.input'),
+      column: sfn.JsonPath.numberAt('$.column'),
+    }),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
+    resultPath: '$.progress',
+  });
+  const columnDone = new sfn.Succeed(wf, 'ColumnDone', { outputPath: '$.progress' });
+  const columnRewritten = new sfn.Choice(wf, 'ColumnRewritten')
+    .when(sfn.Condition.booleanEquals('$.progress.done', true), columnDone)
+    .otherwise(rewriteColumn);
+  rewriteColumn.next(columnRewritten);
+  const rewriteColumns = new sfn.Map(wf, 'RewriteColumns', {
+    comment: 'One column at a time: fill the new column, verify, swap.',
+    itemsPath: '$.prepared.columns',
+    itemSelector: {
+      input: sfn.JsonPath.objectAt('$.input'),
+      column: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+    },
+    maxConcurrency: 1,
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(rewriteColumn);
+
+  const finish = invoke('Finish', 'finish', {
+    payload: inputOnly,
+    resultSelector: wholePayload,
+    resultPath: '$.finished',
+  });
+  const verify = invoke('Verify', 'verify', {
+    payload: inputOnly,
+    resultSelector: wholePayload,
+    resultPath: '$.verified',
+  });
+  const report = invoke('Report', 'report', {
+    payload: sfn.TaskInput.fromObject({
+      input: sfn.JsonPath.objectAt('$.input'),
+      inspected: sfn.JsonPath.objectAt('$.inspected'),
+      verified: sfn.JsonPath.objectAt('$.verified.Payload'),
+      finished: sfn.JsonPath.objectAt('$.finished.Payload'),
+    }),
+    outputPath: '$.Payload',
+  });
+
+  const execute = prepare.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  return validate
+    .next(inspect)
+    .next(
+      new sfn.Choice(wf, 'ExecuteOrPlanOnly')
+        .when(sfn.Condition.booleanEquals('$.input.execute', true), execute)
+        .otherwise(planOnly),
+    );
+}

@@ -1,0 +1,227 @@
+// Runs the real synthesized 0.11 → 0.12 definition with small fake handlers: the control flow (Choice, Maps,
+// rewrite loop, Retry, failure) is the deployed one, only the Lambdas are replaced.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DjmigrateStack, projectCdkContext, PROJECT_ROOT } from '../../lib/djmigrate-stack.js';
+import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
+import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../../functions/handlers/names.js';
+import {
+  definitionFromDefinitionString,
+  loadMigrate011Definition,
+  type LoadDefinitionOptions,
+} from '../../functions/local/definition.js';
+import { runMigrate011Locally, type LocalHandler } from '../../functions/local/runner.js';
+
+let stubDir: string | undefined;
+
+/** The real handler entries when all exist, else stub entries (synth only needs the files; nothing is bundled). */
+function definitionOptions(): LoadDefinitionOptions {
+  const real = path.join(PROJECT_ROOT, 'functions', 'handlers');
+  if (MIGRATE_011_HANDLERS.every((name) => existsSync(path.join(real, `${name}.ts`)))) return {};
+  if (!stubDir) {
+    const parent = path.join(PROJECT_ROOT, 'node_modules', '.cache');
+    mkdirSync(parent, { recursive: true });
+    stubDir = mkdtempSync(path.join(parent, 'djmigrate-stub-handlers-'));
+    for (const name of MIGRATE_011_HANDLERS) writeFileSync(path.join(stubDir, `${name}.ts`), 'export const handler = async () => null;\n');
+  }
+  return { handlersDir: stubDir };
+}
+
+const INPUT = {
+  from: '0.11',
+  schema: 'lab_ephys',
+  stores: { external: { protocol: 's3', bucket: 'lab-external', location: 'dj' } },
+};
+
+interface Fake {
+  handlers: Record<Migrate011HandlerName, LocalHandler>;
+  calls: { handler: Migrate011HandlerName; event: unknown }[];
+  names: () => Migrate011HandlerName[];
+  maxHashesInFlight: () => number;
+}
+
+/** Fake handlers with the result shapes of the real ones; `override` replaces single handlers. */
+function fakeHandlers(override: Partial<Record<Migrate011HandlerName, LocalHandler>> = {}): Fake {
+  const calls: Fake['calls'] = [];
+  const rewrites = new Map<number, number>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const base: Record<Migrate011HandlerName, LocalHandler> = {
+    validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
+    inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
+    prepare: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5], columns: [10, 11], objects: 5 }),
+    hash: async (event) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      inFlight -= 1;
+      return { batch: (event as { batch: number }).batch, objects: 1, bytes: 10 };
+    },
+    insert: async () => ({ inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
+    rewrite: async (event) => {
+      const { column } = event as { column: number };
+      const round = (rewrites.get(column) ?? 0) + 1;
+      rewrites.set(column, round);
+      // column 10 needs three bounded invocations, column 11 one
+      return { column, done: column === 11 || round === 3, rows: round * 100 };
+    },
+    finish: async () => ({ legacyTable: 'dropped' }),
+    verify: async () => ({ ok: true, legacyReferences: 0, columns: [] }),
+    report: async (event) => ({ status: 'migrated', received: event }),
+  };
+  const handlers = Object.fromEntries(
+    MIGRATE_011_HANDLERS.map((name) => [
+      name,
+      async (event: unknown) => {
+        calls.push({ handler: name, event });
+        return (override[name] ?? base[name])(event);
+      },
+    ]),
+  ) as Record<Migrate011HandlerName, LocalHandler>;
+  return { handlers, calls, names: () => calls.map((call) => call.handler), maxHashesInFlight: () => maxInFlight };
+}
+
+describe('runMigrate011Locally', () => {
+  beforeAll(async () => {
+    await loadMigrate011Definition(definitionOptions()); // synth once (~2 s), cached for the runs below
+  }, 120_000);
+
+  afterAll(() => {
+    if (stubDir) rmSync(stubDir, { recursive: true, force: true });
+  });
+
+  it('plan only: validates, inspects and ends with the inspect result', async () => {
+    const fake = fakeHandlers();
+    const entered: string[] = [];
+    const result = await runMigrate011Locally({
+      input: INPUT,
+      handlers: fake.handlers,
+      onStateEntered: (name) => entered.push(name),
+      definitionOptions: definitionOptions(),
+    });
+    expect(result).toEqual({ status: 'SUCCEEDED', output: { plan: { columns: 2, objects: 5 } } });
+    expect(fake.names()).toEqual(['validate', 'inspect']);
+    expect(fake.calls[0]!.event).toEqual(INPUT);
+    expect(fake.calls[1]!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys', execute: false }) });
+    expect(entered).toEqual(['Validate', 'Inspect', 'ExecuteOrPlanOnly', 'PlanOnly']);
+  });
+
+  it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite until done', async () => {
+    const fake = fakeHandlers();
+    const entered: string[] = [];
+    const result = await runMigrate011Locally({
+      input: { ...INPUT, execute: true },
+      handlers: fake.handlers,
+      onStateEntered: (name) => entered.push(name),
+      definitionOptions: definitionOptions(),
+    });
+    expect(result.status).toBe('SUCCEEDED');
+
+    const names = fake.names();
+    expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
+    expect(names.slice(3, 9)).toEqual(Array(6).fill('hash'));
+    expect(names.slice(9)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite', 'finish', 'verify', 'report']);
+
+    const input = (fake.calls[1]!.event as { input: unknown }).input;
+    expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
+    const of = (handler: Migrate011HandlerName) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
+    expect(of('prepare')).toEqual([{ input }]);
+    expect(of('hash').map((event) => (event as { batch: number }).batch).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const event of of('hash')) expect(Object.keys(event as object).sort()).toEqual(['batch', 'input']);
+    // HashObjects runs batches at once, up to MaxConcurrency (default 4)
+    expect(fake.maxHashesInFlight()).toBeGreaterThan(1);
+    expect(fake.maxHashesInFlight()).toBeLessThanOrEqual(4);
+    // RewriteColumns: one column at a time, each repeated until done
+    expect(of('rewrite')).toEqual([
+      { input, column: 10 },
+      { input, column: 10 },
+      { input, column: 10 },
+      { input, column: 11 },
+    ]);
+    expect(of('insert')).toEqual([{ input }]);
+    expect(of('finish')).toEqual([{ input }]);
+    expect(of('verify')).toEqual([{ input }]);
+    // report gets each handler's own result; its result is the execution output
+    const reportEvent = {
+      input,
+      inspected: { plan: { columns: 2, objects: 5 } },
+      verified: { ok: true, legacyReferences: 0, columns: [] },
+      finished: { legacyTable: 'dropped' },
+    };
+    expect(of('report')).toEqual([reportEvent]);
+    expect(result.output).toEqual({ status: 'migrated', received: reportEvent });
+
+    expect(entered.filter((name) => name === 'HashBatch')).toHaveLength(6);
+    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(4);
+    expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(2);
+    expect(entered.at(-1)).toBe('Report');
+  });
+
+  it('retries a TransientError (by name) and succeeds', async () => {
+    let failures = 0;
+    const fake = fakeHandlers({
+      insert: async () => {
+        if (failures++ === 0) throw new TransientError('connection lost (will be retried)');
+        return { inserted: 5, stores: [] };
+      },
+    });
+    const started = Date.now();
+    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(fake.names().filter((name) => name === 'insert')).toHaveLength(2);
+    expect(fake.names().at(-1)).toBe('report');
+    expect(Date.now() - started).toBeLessThan(1500); // the definition's 2 s interval is overridden locally
+  });
+
+  it('gives up after the Retry policy: 1 attempt + 6 retries, then fails with the TransientError', async () => {
+    const fake = fakeHandlers({
+      hash: async () => {
+        throw new TransientError('store answers 503 (will be retried)');
+      },
+      prepare: async () => ({ hashBatches: [7], columns: [] }),
+    });
+    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'TransientError', message: 'store answers 503 (will be retried)' } });
+    expect(fake.names().filter((name) => name === 'hash')).toHaveLength(7);
+    expect(fake.names()).not.toContain('insert');
+  });
+
+  it('fails on MigrationRefused with its message, without retrying or calling any later handler', async () => {
+    const refusal = new MigrationRefusedError('schema lab_ephys is not a DataJoint 0.11 schema', ['~external has no `hash` column']);
+    const fake = fakeHandlers({
+      inspect: async () => {
+        throw refusal;
+      },
+    });
+    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal.message } });
+    expect(fake.names()).toEqual(['validate', 'inspect']);
+  });
+
+  it('runs the same definition the stack deploys: the DefinitionString, resolved, is the same object', async () => {
+    const loaded = await loadMigrate011Definition(definitionOptions());
+    const app = new App({ context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+    const stack = new DjmigrateStack(app, 'Djmigrate', { handlersDir: definitionOptions().handlersDir });
+    const resources = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
+    expect(Object.keys(resources)).toEqual([stack.migrate011LogicalId]);
+    const deployed = definitionFromDefinitionString(resources[stack.migrate011LogicalId]!.Properties.DefinitionString);
+    expect(loaded.definition).toEqual(deployed);
+    expect(loaded.handlerOfState).toEqual({
+      Validate: 'validate',
+      Inspect: 'inspect',
+      Prepare: 'prepare',
+      HashBatch: 'hash',
+      InsertRows: 'insert',
+      RewriteColumn: 'rewrite',
+      Finish: 'finish',
+      Verify: 'verify',
+      Report: 'report',
+    });
+    // JSONPath only: nothing the local executor would silently ignore
+    const text = JSON.stringify(loaded.definition);
+    expect(text).not.toMatch(/QueryLanguage|JSONata|"Assign"|ItemReader|DISTRIBUTED/);
+  }, 60_000);
+});

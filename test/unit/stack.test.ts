@@ -1,0 +1,213 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DB_SECRET_ARN_ENV, DjmigrateStack, REWRITE_BUDGET_ENV, projectCdkContext, PROJECT_ROOT, type DjmigrateStackProps } from '../../lib/djmigrate-stack.js';
+import { MIGRATE_011_HANDLERS } from '../../functions/handlers/names.js';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:lab/db-AbCdEf';
+
+/** Stub entry files under the project (NodejsFunction wants entries below projectRoot), never in functions/handlers. */
+function makeStubHandlers(): string {
+  const parent = path.join(PROJECT_ROOT, 'node_modules', '.cache');
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(path.join(parent, 'djmigrate-stub-handlers-'));
+  for (const name of MIGRATE_011_HANDLERS) {
+    writeFileSync(path.join(dir, `${name}.ts`), `export const handler = async (event: unknown) => ({ ${name}: event });\n`);
+  }
+  return dir;
+}
+
+/** The real handlers when all exist, else stubs (the handlers are written in parallel; synth only needs the files). */
+function handlersDirForSynth(stubs: () => string): string | undefined {
+  const real = path.join(PROJECT_ROOT, 'functions', 'handlers');
+  return MIGRATE_011_HANDLERS.every((name) => existsSync(path.join(real, `${name}.ts`))) ? undefined : stubs();
+}
+
+let stubDir: string | undefined;
+const stubs = () => (stubDir ??= makeStubHandlers());
+
+/** `validate`: run CDK's built-in CloudFormation template check (WASM, ~4 s on first use); once is enough. */
+function synth(context: Record<string, unknown> = {}, props: DjmigrateStackProps = {}, validate = false) {
+  const app = new App({
+    context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [], ...context },
+    builtinCloudFormationValidation: validate,
+  });
+  const stack = new DjmigrateStack(app, 'Test', { handlersDir: handlersDirForSynth(stubs), ...props });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type PolicyResource = { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] } };
+
+function actionsOf(statement: Statement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
+
+/** Does an IAM action pattern (with * / ?) allow the given action? */
+function allows(pattern: string, action: string): boolean {
+  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return regex.test(action);
+}
+
+/** Role logical ids whose policies allow the action. */
+function rolesAllowing(template: Template, action: string): Set<string> {
+  const roles = new Set<string>();
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[]) {
+    const allowed = policy.Properties.PolicyDocument.Statement.some(
+      (statement) => statement.Effect === 'Allow' && actionsOf(statement).some((pattern) => allows(pattern, action)),
+    );
+    if (allowed) for (const role of policy.Properties.Roles) roles.add(role.Ref);
+  }
+  return roles;
+}
+
+function roleOfFunction(template: Template, stack: DjmigrateStack, name: (typeof MIGRATE_011_HANDLERS)[number]): string {
+  const fn = template.toJSON().Resources[stack.getLogicalId(stack.functions[name].node.defaultChild as never)];
+  return fn.Properties.Role['Fn::GetAtt'][0] as string;
+}
+
+describe('DjmigrateStack', () => {
+  let stack: DjmigrateStack;
+  let template: Template;
+  let validationReport: { pluginReports: { pluginName: string; violations: unknown[] }[] };
+
+  beforeAll(() => {
+    let app: App;
+    ({ app, stack, template } = synth({}, { dbSecretArn: SECRET_ARN, storeBuckets: ['lab-external', 'lab-raw'], hashConcurrency: 6 }, true));
+    validationReport = JSON.parse(readFileSync(path.join(app.synth().directory, 'validation-report.json'), 'utf8'));
+  }, 120_000);
+
+  it("passes CDK's built-in CloudFormation template validation without findings", () => {
+    expect(validationReport.pluginReports.flatMap((report) => report.violations)).toEqual([]);
+  });
+
+  afterAll(() => {
+    if (stubDir) rmSync(stubDir, { recursive: true, force: true });
+  });
+
+  it('has one Node 22 arm64 function per handler, with the sizes and timeouts of their work', () => {
+    template.resourceCountIs('AWS::Lambda::Function', MIGRATE_011_HANDLERS.length);
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Handler).toBe('index.handler');
+    }
+    expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...MIGRATE_011_HANDLERS].sort());
+    for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
+      const props = functions[logicalId]!.Properties;
+      expect(props.MemorySize).toBe(name === 'hash' ? 1024 : 512);
+      expect(props.Timeout).toBe(name === 'hash' || name === 'rewrite' ? 900 : 300);
+      // a rewrite invocation hands back after 10 minutes, leaving 5 for its last chunk and the swap
+      expect(props.Environment.Variables[REWRITE_BUDGET_ENV]).toBe(name === 'rewrite' ? '600000' : undefined);
+    }
+  });
+
+  it('has a STANDARD state machine that logs to a log group and maps hash batches at hashConcurrency', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', Destinations: Match.anyValue() }),
+    });
+    const definition = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(definition).toContain('\\"HashObjects\\"');
+    expect(definition).toContain('\\"MaxConcurrency\\":6');
+    expect(definition).not.toContain('QueryLanguage');
+    expect(stack.migrate011LogicalId in template.toJSON().Resources).toBe(true);
+  });
+
+  it('never allows s3:DeleteObject; PutObject only for the hash function; reads only for inspect, hash, verify', () => {
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:DeleteBucket']) {
+      expect(rolesAllowing(template, action)).toEqual(new Set());
+    }
+    const role = (name: (typeof MIGRATE_011_HANDLERS)[number]) => roleOfFunction(template, stack, name);
+    expect(rolesAllowing(template, 's3:PutObject')).toEqual(new Set([role('hash')]));
+    expect(rolesAllowing(template, 's3:GetObject')).toEqual(new Set([role('inspect'), role('hash'), role('verify')]));
+    expect(rolesAllowing(template, 's3:ListBucket')).toEqual(new Set([role('inspect'), role('hash'), role('verify')]));
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: Match.arrayWith([
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::lab-external/*']] },
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::lab-raw/*']] },
+            ]),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets every function read the database secret, whose ARN (not value) is in its environment', () => {
+    const readers = rolesAllowing(template, 'secretsmanager:GetSecretValue');
+    for (const name of MIGRATE_011_HANDLERS) expect(readers.has(roleOfFunction(template, stack, name))).toBe(true);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: SECRET_ARN }),
+        ]),
+      },
+    });
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      expect(variables[DB_SECRET_ARN_ENV]).toBe(SECRET_ARN);
+      expect(JSON.stringify(variables)).not.toMatch(/password|username|SecretString|resolve:secretsmanager/i);
+    }
+    expect(JSON.stringify(template.toJSON())).not.toContain('resolve:secretsmanager');
+  });
+
+  it('synthesizes without any context: no VPC, the default secret name and a warning saying so', () => {
+    const { stack: bare, template: bareTemplate } = synth();
+    for (const fn of Object.values(bareTemplate.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+      expect(JSON.stringify(fn.Properties.Environment.Variables[DB_SECRET_ARN_ENV])).toContain(':secret:djmigrate/db');
+    }
+    expect(rolesAllowing(bareTemplate, 's3:GetObject')).toEqual(new Set());
+    Annotations.fromStack(bare).hasWarning('*', Match.stringLikeRegexp('No dbSecretArn given'));
+  }, 60_000);
+
+  it('runs the functions in the given subnets and security groups when the VPC context is set (no lookup)', () => {
+    const { template: vpcTemplate } = synth({
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetIds: 'subnet-aaaa1111,subnet-bbbb2222',
+      securityGroupIds: ['sg-0123456789abcdef0'],
+      dbSecretArn: SECRET_ARN,
+      storeBuckets: 'lab-external',
+    });
+    for (const fn of Object.values(vpcTemplate.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-aaaa1111', 'subnet-bbbb2222'],
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+      });
+    }
+    vpcTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    expect(rolesAllowing(vpcTemplate, 's3:PutObject').size).toBe(1);
+  }, 60_000);
+
+  it('creates one security group for all functions when only vpcId and subnetIds are given', () => {
+    const { template: vpcTemplate } = synth({ vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-aaaa1111'] });
+    vpcTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+    expect(() => synth({ vpcId: 'vpc-0123456789abcdef0' })).toThrow(/subnetIds/);
+  }, 60_000);
+
+  it('bundles each handler locally (no Docker) as an ESM bundle with the createRequire banner', () => {
+    const dir = stubs();
+    const outdir = mkdtempSync(path.join(PROJECT_ROOT, 'node_modules', '.cache', 'djmigrate-cdk-out-'));
+    try {
+      const app = new App({ outdir, context: projectCdkContext(), builtinCloudFormationValidation: false });
+      new DjmigrateStack(app, 'Bundled', { handlersDir: dir });
+      app.synth();
+      const assets = readdirSync(outdir).filter((entry) => entry.startsWith('asset.'));
+      expect(assets).toHaveLength(MIGRATE_011_HANDLERS.length);
+      for (const asset of assets) {
+        const bundle = readFileSync(path.join(outdir, asset, 'index.mjs'), 'utf8');
+        expect(bundle.startsWith("import { createRequire as __djmigrateCreateRequire } from 'module';")).toBe(true);
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
