@@ -122,7 +122,7 @@ describe('crash and rerun converge to the clean result', () => {
     const wrapDeps = (deps: HandlerDeps): HandlerDeps => {
       const progress: ProgressSink = {
         report(event) {
-          if (event.kind === 'rows-rewritten' && event.table === 'trial' && ++chunks === 2) throw new SimulatedCrash('crash after the second chunk of trial.clip');
+          if (event.kind === 'rows-rewritten' && event.table === 'trial' && ++chunks === 1) throw new SimulatedCrash('crash after the first chunk of trial.clip');
           deps.progress.report(event);
         },
       };
