@@ -49,13 +49,54 @@ async function plan(flags: CommonFlags): Promise<number> {
 
 async function run(flags: RunFlags): Promise<number> {
   const bars = flags.json ? null : new ProgressBars();
-  const result = await migrateLocally(migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false)).finally(() => bars?.stop());
+  const clock = new PhaseClock();
+  const result = await migrateLocally({
+    ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
+    onStateEntered: (state) => clock.enter(state),
+  }).finally(() => bars?.stop());
+  clock.enter('end');
   if (result.status === 'FAILED') return fail(result.error);
-  const report = result.output as Report;
+  const report = { ...(result.output as Report), timings: timingsOf(result.output as Report, clock.seconds()) };
   const path = flags.report ?? `djmigrate-report-${flags.schema}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
   await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport(report)}\n\nReport written to ${path}`);
+  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport(report)}\n\n${formatTimings(report.timings)}\nReport written to ${path}`);
   return report.status === 'migrated' ? 0 : 1;
+}
+
+/** Wall time of each top-level state of the workflow, from the runner's state-entered events. */
+class PhaseClock {
+  private readonly entered: [string, number][] = [];
+
+  enter(state: string): void {
+    if (TOP_LEVEL_STATES.has(state)) this.entered.push([state, performance.now()]);
+  }
+
+  seconds(): Record<string, number> {
+    return Object.fromEntries(this.entered.slice(0, -1).map(([state, at], i) => [state, (this.entered[i + 1][1] - at) / 1000]));
+  }
+}
+
+const TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report', 'end']);
+
+export interface Timings {
+  phaseSeconds: Record<string, number>;
+  hashedBytesPerSecond: number;
+  rewrittenRowsPerSecond: number;
+}
+
+function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timings {
+  const bytes = report.stores.reduce((sum, store) => sum + store.bytes, 0);
+  const rows = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
+  return {
+    phaseSeconds,
+    hashedBytesPerSecond: phaseSeconds.HashObjects ? bytes / phaseSeconds.HashObjects : 0,
+    rewrittenRowsPerSecond: phaseSeconds.RewriteColumns ? rows / phaseSeconds.RewriteColumns : 0,
+  };
+}
+
+function formatTimings(timings: Timings): string {
+  const phases = Object.entries(timings.phaseSeconds).map(([state, seconds]) => `${state} ${seconds.toFixed(2)} s`);
+  return `Time: ${phases.join(', ')}\nHashing ${formatBytes(timings.hashedBytesPerSecond)}/s, column rewrite ${Math.round(timings.rewrittenRowsPerSecond)} rows/s (including the ALTERs)`;
 }
 
 function fail(error: { name: string; message: string } | undefined): number {

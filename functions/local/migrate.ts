@@ -19,6 +19,8 @@ export interface LocalMigrationOptions {
   progress: ProgressSink;
   env?: NodeJS.ProcessEnv;
   rewriteBudgetMs?: number;
+  /** Called with each state's name as the run enters it (progress, phase timing). */
+  onStateEntered?: (stateName: string) => void;
   /** Lets tests wrap the deps (e.g. a store that fails on its n-th read). */
   wrapDeps?: (deps: HandlerDeps) => HandlerDeps;
   /** Lets tests wrap handlers (e.g. to inject a crash after a given phase). */
@@ -46,5 +48,5 @@ export async function migrateLocally(options: LocalMigrationOptions): Promise<Lo
   const localDeps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);
   const deps = options.wrapDeps ? options.wrapDeps(localDeps) : localDeps;
   const handlers = migrate011Handlers(() => deps);
-  return runMigrate011Locally({ input, handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers });
+  return runMigrate011Locally({ input, handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers, onStateEntered: options.onStateEntered });
 }
