@@ -1,0 +1,49 @@
+// AWS error paths of the S3 store, which a local S3-compatible server cannot produce on demand.
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyError, TransientError } from '../../functions/core/errors.js';
+import { ObjectMissingError } from '../../functions/core/stores/object-store.js';
+import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
+
+const s3 = mockClient(S3Client);
+afterEach(() => s3.reset());
+
+const store = () => new S3ObjectStore(new S3Client({ region: 'us-east-1' }), 'lab-bucket');
+const serviceError = (name: string, status: number) => new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+
+describe('S3 object store', () => {
+  it('reports a missing object as ObjectMissingError on read and as null on stat', async () => {
+    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'no such key', $metadata: {} }));
+    s3.on(HeadObjectCommand).rejects(new NotFound({ message: 'not found', $metadata: {} }));
+    await expect(store().read('lab/db/h')).rejects.toBeInstanceOf(ObjectMissingError);
+    await expect(store().stat('lab/db/h')).resolves.toBeNull();
+  });
+
+  it('turns throttling and 5xx answers into TransientError, which the state machine retries', async () => {
+    s3.on(GetObjectCommand).rejects(serviceError('SlowDown', 503));
+    const error = await store().read('lab/db/h').catch((e: unknown) => e);
+    expect(classifyError(error)).toBeInstanceOf(TransientError);
+    expect(classifyError(serviceError('InternalError', 500))).toBeInstanceOf(TransientError);
+    expect(classifyError(serviceError('AccessDenied', 403))).not.toBeInstanceOf(TransientError);
+  });
+
+  it('copies server-side with the source key URL-encoded and never deletes', async () => {
+    s3.on(CopyObjectCommand).resolves({});
+    await store().copy('lab/db/a+b c', 'lab/db/0a/bc/0abc');
+    const [call] = s3.commandCalls(CopyObjectCommand);
+    expect(call.args[0].input).toEqual({ Bucket: 'lab-bucket', Key: 'lab/db/0a/bc/0abc', CopySource: 'lab-bucket/lab/db/a%2Bb%20c' });
+  });
+
+  it('uses path style and checksums only when required for S3-compatible servers, SDK defaults for AWS', () => {
+    expect(s3ClientConfig({ endpoint: 'localhost:9000', bucket: 'b' })).toMatchObject({
+      endpoint: 'http://localhost:9000',
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    expect(s3ClientConfig({ endpoint: 'minio.lab:9000', bucket: 'b', secure: true }).endpoint).toBe('https://minio.lab:9000');
+    const aws = s3ClientConfig({ endpoint: 's3.amazonaws.com', bucket: 'b', region: 'eu-west-1' });
+    expect(aws).toEqual({ region: 'eu-west-1' });
+  });
+});
