@@ -28,11 +28,13 @@ export async function execute(conn: Connection, sql: string, values: unknown[] =
   return (result as { affectedRows?: number }).affectedRows ?? 0;
 }
 
-/**
- * Values exactly as the server sent them (text, or bytes for binary columns) so that keys read in one
- * statement can be sent back in the next without losing precision (bigint, decimal, datetime(6)).
- */
 const TEXT_OR_BYTES = new Set(['STRING', 'VAR_STRING', 'VARCHAR', 'TINY_BLOB', 'MEDIUM_BLOB', 'LONG_BLOB', 'BLOB', 'ENUM', 'SET', 'JSON', 'GEOMETRY', 'BIT']);
+
+/**
+ * Values exactly as the server sent them: numbers and dates as text, strings and binary columns as mysql2
+ * decodes them (Buffer for binary), so keys read in one statement can be sent back in the next without losing
+ * precision (bigint, decimal, datetime(6)).
+ */
 export const rawTypeCast: TypeCast = (field, next) => (TEXT_OR_BYTES.has(field.type) ? next() : field.string());
 
 /** Raw-typed select (see rawTypeCast). */

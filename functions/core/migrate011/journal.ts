@@ -2,7 +2,7 @@
 // local, a rerun after a crash) picks up where the last one stopped. DataJoint ignores `~` tables; the names
 // never start with `~external_`, which DataJoint would take for a store.
 import type { Connection } from 'mysql2/promise';
-import { execute, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 
@@ -130,7 +130,7 @@ export async function updateColumn(conn: Connection, database: string, columnId:
   const entries = Object.entries(changes);
   await execute(
     conn,
-    `UPDATE ${journalTables(database).columns} SET ${entries.map(([name]) => `${name} = ?`).join(', ')} WHERE column_id = ?`,
+    `UPDATE ${journalTables(database).columns} SET ${entries.map(([name]) => `${quoteId(name)} = ?`).join(', ')} WHERE column_id = ?`,
     [...entries.map(([, value]) => value), columnId],
   );
 }

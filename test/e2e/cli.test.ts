@@ -1,0 +1,56 @@
+// The `djmigrate` command as a user runs it: a child process with the user's config file.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+import type { Report } from '../../functions/core/migrate011/report.js';
+import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { legacyScenario, type Scenario } from '../harness/migration.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/djmigrate.js');
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  await scenario?.cleanup();
+  scenario = undefined;
+});
+
+async function djmigrate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+it('plan prints the plan and exits 0; run migrates, writes the report and exits 0; a bad flag exits non-zero', async () => {
+  scenario = await legacyScenario('cli', buildExampleLab);
+  const args = ['--from', '0.11', '--config', scenario.configPath, '--schema', scenario.schema];
+
+  const plan = await djmigrate(['plan', ...args]);
+  expect(plan.code).toBe(0);
+  expect(plan.stdout).toMatch(/Status: ready/);
+  expect(plan.stdout).toMatch(/recording\.trace\s+external\s+external\s+no\s+3\s+3/);
+
+  const reportPath = join(scenario.folder, '..', `${scenario.schema}-report.json`);
+  const migrated = await djmigrate(['run', ...args, '--keep-legacy', '--report', reportPath]);
+  expect(migrated.stderr).not.toMatch(/refused|failed/);
+  expect(migrated.code).toBe(0);
+  expect(migrated.stdout).toMatch(/migrated to DataJoint 0\.12 and verified/);
+  const report = JSON.parse(await readFile(reportPath, 'utf8')) as Report & { timings: { phaseSeconds: Record<string, number> } };
+  expect(report.status).toBe('migrated');
+  expect(report.legacyTable).toBe('renamed');
+  expect(Object.keys(report.timings.phaseSeconds)).toContain('HashObjects');
+
+  const wrongVersion = await djmigrate(['plan', '--from', '0.10', '--config', scenario.configPath, '--schema', scenario.schema]);
+  expect(wrongVersion.code).not.toBe(0);
+  expect(wrongVersion.stderr).toMatch(/only 0\.11/);
+
+  const unknown = await djmigrate(['run', '--from', '0.11', '--config', scenario.configPath, '--schema', 'no_such_schema_cli']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toMatch(/refused: schema no_such_schema_cli does not exist/);
+});
