@@ -61,7 +61,8 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const target = options.targetChunkMs ?? 500;
   let rows = 0;
   let filled = false;
-  while (!filled && Date.now() - started < options.budgetMs) {
+  // At least one chunk per call, so every call makes progress whatever the budget.
+  do {
     const chunkStarted = Date.now();
     const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
     // STRAIGHT_JOIN: walk the chunk's key range of the table, then look each pointer up in the journal.
@@ -76,11 +77,11 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
     rows += changed;
     filled = boundary === null;
     after = boundary;
-    await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: column.rows_rewritten + rows });
+    await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
     progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
     const elapsed = Math.max(1, Date.now() - chunkStarted);
     chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
-  }
+  } while (!filled && Date.now() - started < options.budgetMs);
   if (!filled) return { column: columnId, done: false, rows };
 
   await refuseUnfilled(conn, input, column, primaryKey);

@@ -1,0 +1,95 @@
+// Each phase of the core on its own, against MariaDB + s3rver + a file store, without the state machine.
+import { afterEach, expect, it } from 'vitest';
+import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
+import { blobArray } from '../../functions/core/datajoint/blob.js';
+import { execute, select, tableRef } from '../../functions/core/db/sql.js';
+import { finishMigration } from '../../functions/core/migrate011/finish.js';
+import { hashBatch } from '../../functions/core/migrate011/hash.js';
+import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
+import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
+import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
+import { journalTables } from '../../functions/core/migrate011/journal.js';
+import { planMigration } from '../../functions/core/migrate011/plan.js';
+import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
+import { verifyMigration } from '../../functions/core/migrate011/verify.js';
+import { silentProgress } from '../../functions/core/progress.js';
+import { openObjectStore } from '../../functions/core/stores/open-store.js';
+import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { legacyScenario, type Scenario } from '../harness/migration.js';
+import { readFile } from 'node:fs/promises';
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  await scenario?.cleanup();
+  scenario = undefined;
+});
+
+async function buildWithTextKeys(options: LegacyFixtureOptions) {
+  const fixture = await buildExampleLab(options);
+  await declareLegacyTable(options.conn, options.database, {
+    name: 'take',
+    primaryKey: [
+      { name: 'subject', sqlType: 'varchar(16)' },
+      { name: 'n', sqlType: 'bigint' },
+    ],
+    attributes: [{ name: 'clip', type: 'external-local' }],
+  });
+  const rows = Array.from({ length: 7 }, (_, i) => ({ subject: i % 2 ? "o'brien" : 'b`tick', n: 9007199254740993n + BigInt(i), clip: blobArray('float64', [2], [i, 0.5]) }));
+  return { ...fixture, objects: [...fixture.objects, ...(await insertLegacyRows(options.conn, options.database, 'take', rows, options.stores))] };
+}
+
+it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk per call) → finish → verify', async () => {
+  scenario = await legacyScenario('phases', buildWithTextKeys);
+  const { conn, schema } = scenario;
+  const config = parseDataJointConfig(JSON.parse(await readFile(scenario.configPath, 'utf8')), 'external', {});
+  const input = Migrate011InputSchema.parse({ from: '0.11', schema, stores: storeLocations(config), execute: true });
+  const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
+
+  const inspection = await inspectSchema(conn, input);
+  expect(inspection.problems).toEqual([]);
+  expect(inspection.legacyColumns.map((c) => [c.table, c.column, c.store, c.nullable, c.primaryKey])).toEqual([
+    ['frame', 'img', 'local', false, ['session_id', 'rec_id', 'frame']],
+    ['recording', 'trace', 'external', false, ['session_id', 'rec_id']],
+    ['recording', 'thumb', 'shared', true, ['session_id', 'rec_id']],
+    ['take', 'clip', 'local', false, ['subject', 'n']],
+  ]);
+
+  const plan = await planMigration(conn, input, inspection, openStore);
+  expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
+
+  const prepared = await prepareMigration(conn, input, inspection);
+  expect(prepared.objects).toBe(14);
+  expect(await prepareMigration(conn, input, await inspectSchema(conn, input))).toEqual(prepared);
+
+  let hashed = 0;
+  for (const batch of prepared.hashBatches) hashed += (await hashBatch(conn, input, batch, openStore, silentProgress)).objects;
+  expect(hashed).toBe(14);
+  expect((await hashBatch(conn, input, prepared.hashBatches[0], openStore, silentProgress)).objects).toBe(0);
+
+  expect((await insertExternalRows(conn, input)).inserted).toBe(14);
+  expect((await insertExternalRows(conn, input)).inserted).toBe(0);
+
+  const take = prepared.columns.at(-1)!;
+  let calls = 0;
+  for (let done = false; !done; calls++) {
+    done = (await rewriteColumn(conn, input, take, { budgetMs: 0, initialChunkRows: 2 }, silentProgress)).done;
+  }
+  expect(calls).toBe(4); // 2 + 2 + 2 + 1 rows, each chunk resumed from the key stored in the journal
+  const [journal] = await select<{ rows_rewritten: number }>(conn, `SELECT rows_rewritten FROM ${journalTables(schema).columns} WHERE column_id = ?`, [take]);
+  expect(Number(journal.rows_rewritten)).toBe(7);
+  for (const column of prepared.columns) while (!(await rewriteColumn(conn, input, column, { budgetMs: 10_000 }, silentProgress)).done);
+
+  expect(await finishMigration(conn, input)).toEqual({ legacyTable: 'dropped' });
+  const verification = await verifyMigration(conn, input, openStore);
+  expect(verification.ok).toBe(true);
+  expect(verification.columns.find((c) => c.table === 'take')).toMatchObject({ rows: 7, pointers: 7, objects: 7, objectsMissing: 0, ok: true });
+
+  // Verification notices damage done afterwards: a pointer without its ~external_local row.
+  await execute(conn, 'SET FOREIGN_KEY_CHECKS = 0');
+  await execute(conn, `UPDATE ${tableRef(schema, 'take')} SET clip = UNHEX(REPEAT('00', 16)) WHERE n = 9007199254740993`);
+  await execute(conn, 'SET FOREIGN_KEY_CHECKS = 1');
+  const damaged = await verifyMigration(conn, input, openStore);
+  expect(damaged.ok).toBe(false);
+  expect(damaged.columns.find((c) => c.table === 'take')?.problems.join('\n')).toMatch(/1 pointer\(s\) of take\.clip have no ~external_local row/);
+});

@@ -1,0 +1,80 @@
+// The column swap on tables a hand-tuned 0.11 schema may hold: identifiers with backticks and quotes, a unique
+// index over the external column, a composite primary key with text parts, several external columns in a row.
+import { afterEach, expect, it } from 'vitest';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import type { Report } from '../../functions/core/migrate011/report.js';
+import { blobArray } from '../../functions/core/datajoint/blob.js';
+import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { legacyScenario, type Scenario } from '../harness/migration.js';
+
+const TABLE = 'we`ird "tab\'le';
+const COLUMN = 'blob`col';
+
+let scenario: Scenario | undefined;
+afterEach(async () => {
+  await scenario?.cleanup();
+  scenario = undefined;
+});
+
+async function buildOddTable(options: LegacyFixtureOptions) {
+  const fixture = await buildExampleLab(options);
+  await declareLegacyTable(options.conn, options.database, {
+    name: TABLE,
+    primaryKey: [
+      { name: 'subject', sqlType: 'varchar(16)' },
+      { name: 'n', sqlType: 'bigint' },
+    ],
+    attributes: [
+      { name: COLUMN, type: 'external-local', comment: 'a "quoted" comment: with colons' },
+      { name: 'second', type: 'external', nullable: true },
+      { name: 'tag', type: 'int' },
+    ],
+  });
+  await execute(options.conn, `ALTER TABLE ${tableRef(options.database, TABLE)} ADD UNIQUE INDEX ${quoteId('uniq`pair')} (${quoteId(COLUMN)}, tag)`);
+  const rows = Array.from({ length: 5 }, (_, i) => ({
+    subject: i % 2 ? "o'brien" : 'b`tick',
+    n: 9007199254740993n + BigInt(i),
+    [COLUMN]: blobArray('float64', [1, 2], [i, i + 0.5]),
+    second: i === 3 ? null : blobArray('int16', [3], [i, i, i]),
+    tag: i,
+  }));
+  const objects = await insertLegacyRows(options.conn, options.database, TABLE, rows, options.stores);
+  return { ...fixture, tables: [...fixture.tables, TABLE], objects: [...fixture.objects, ...objects] };
+}
+
+it('swaps columns of a table with hostile identifiers, keeps a unique index over the column and bigint/text keys intact', async () => {
+  scenario = await legacyScenario('rewrite_odd', buildOddTable);
+  const { conn, schema } = scenario;
+  const keysBefore = await select(conn, `SELECT subject, CAST(n AS CHAR) AS n, tag FROM ${tableRef(schema, TABLE)} ORDER BY subject, n`);
+
+  const result = await scenario.run({ mode: 'native' });
+  expect(result.error).toBeUndefined();
+  expect((result.output as Report).status).toBe('migrated');
+
+  const columns = await select<{ name: string; type: string; nullable: string; comment: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_COMMENT AS comment FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [schema, TABLE],
+  );
+  expect(columns.map((c) => [c.name, c.type, c.nullable, c.comment])).toEqual([
+    ['subject', 'varchar(16)', 'NO', ''],
+    ['n', 'bigint(20)', 'NO', ''],
+    [COLUMN, 'binary(16)', 'NO', ':blob@local:a "quoted" comment: with colons'],
+    ['second', 'binary(16)', 'YES', ':blob@external:'],
+    ['tag', 'int(11)', 'NO', ''],
+  ]);
+  const unique = await select<{ column_name: string; non_unique: number }>(
+    conn,
+    `SELECT COLUMN_NAME AS column_name, NON_UNIQUE AS non_unique FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'uniq\`pair' ORDER BY SEQ_IN_INDEX`,
+    [schema, TABLE],
+  );
+  expect(unique.map((row) => [row.column_name, Number(row.non_unique)])).toEqual([
+    [COLUMN, 0],
+    ['tag', 0],
+  ]);
+  expect(await select(conn, `SELECT subject, CAST(n AS CHAR) AS n, tag FROM ${tableRef(schema, TABLE)} ORDER BY subject, n`)).toEqual(keysBefore);
+  const [{ nulls }] = await select<{ nulls: number }>(conn, `SELECT SUM(second IS NULL) AS nulls FROM ${tableRef(schema, TABLE)}`);
+  expect(Number(nulls)).toBe(1);
+});
