@@ -61,6 +61,27 @@ export async function legacyScenario(
   };
 }
 
+export interface ForeignKey {
+  table_name: string;
+  column_name: string;
+  referenced: string;
+  on_update: string;
+  on_delete: string;
+}
+
+/** The foreign keys of one table, with their rules (constants on both sides of the information_schema join). */
+export async function foreignKeysOf(conn: Connection, schema: string, table: string): Promise<ForeignKey[]> {
+  return select<ForeignKey>(
+    conn,
+    `SELECT k.TABLE_NAME AS table_name, k.COLUMN_NAME AS column_name, k.REFERENCED_TABLE_NAME AS referenced, r.UPDATE_RULE AS on_update, r.DELETE_RULE AS on_delete
+       FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+         ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+      WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND r.CONSTRAINT_SCHEMA = ? AND r.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL
+      ORDER BY k.COLUMN_NAME`,
+    [schema, table, schema, table],
+  );
+}
+
 /** Every user-visible fact of a schema: tables, column definitions in order, foreign keys, and all rows. */
 export async function schemaSnapshot(conn: Connection, schema: string, options: { includeJournal?: boolean } = {}): Promise<Record<string, unknown>> {
   const tables = (await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [schema]))
@@ -74,14 +95,7 @@ export async function schemaSnapshot(conn: Connection, schema: string, options: 
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
       [schema, table],
     );
-    const foreignKeys = await select(
-      conn,
-      `SELECT k.COLUMN_NAME AS column_name, k.REFERENCED_TABLE_NAME AS referenced, r.UPDATE_RULE AS on_update, r.DELETE_RULE AS on_delete
-         FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
-           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
-        WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.COLUMN_NAME`,
-      [schema, table],
-    );
+    const foreignKeys = await foreignKeysOf(conn, schema, table);
     // Timestamps record when a row was written, not what it says.
     const content = columns.filter((column) => column.name !== 'timestamp' && column.name !== 'started_at' && column.name !== 'finished_at').map((column) => `HEX(${'`' + column.name.replace(/`/g, '``') + '`'})`);
     const rows = await select(conn, `SELECT ${content.join(', ')} FROM ${tableRef(schema, table)} ORDER BY ${content.join(', ')}`);

@@ -71,7 +71,6 @@ export async function inspectSchema(conn: Connection, input: Migrate011Input): P
 
 async function findLegacyColumns(conn: Connection, input: Migrate011Input, problems: string[]): Promise<LegacyColumn[]> {
   const rows = await select<{
-    table_schema: string;
     table_name: string;
     column_name: string;
     constraint_name: string;
@@ -81,23 +80,27 @@ async function findLegacyColumns(conn: Connection, input: Migrate011Input, probl
     column_comment: string;
   }>(
     conn,
-    `SELECT k.TABLE_SCHEMA AS table_schema, k.TABLE_NAME AS table_name, k.COLUMN_NAME AS column_name,
-            k.CONSTRAINT_NAME AS constraint_name, c.IS_NULLABLE AS is_nullable, c.ORDINAL_POSITION AS ordinal_position,
+    `SELECT k.TABLE_NAME AS table_name, k.COLUMN_NAME AS column_name, k.CONSTRAINT_NAME AS constraint_name, c.IS_NULLABLE AS is_nullable, c.ORDINAL_POSITION AS ordinal_position,
             c.COLUMN_KEY AS column_key, c.COLUMN_COMMENT AS column_comment
        FROM information_schema.KEY_COLUMN_USAGE k
        JOIN information_schema.COLUMNS c
          ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
-      WHERE k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?
+      WHERE k.TABLE_SCHEMA = ? AND c.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?
       ORDER BY k.TABLE_NAME, c.ORDINAL_POSITION`,
-    [input.schema, LEGACY_EXTERNAL_TABLE],
+    [input.schema, input.schema, input.schema, LEGACY_EXTERNAL_TABLE],
   );
+  const elsewhere = await select<{ table_schema: string; table_name: string; column_name: string }>(
+    conn,
+    `SELECT TABLE_SCHEMA AS table_schema, TABLE_NAME AS table_name, COLUMN_NAME AS column_name FROM information_schema.KEY_COLUMN_USAGE
+      WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ? AND TABLE_SCHEMA <> ?`,
+    [input.schema, LEGACY_EXTERNAL_TABLE, input.schema],
+  );
+  for (const row of elsewhere) {
+    problems.push(`${row.table_schema}.${row.table_name}.${row.column_name} in another schema references ${input.schema}.${LEGACY_EXTERNAL_TABLE}; migrate or drop that reference first`);
+  }
   const columns: LegacyColumn[] = [];
   for (const row of rows) {
     const where = `${row.table_name}.${row.column_name}`;
-    if (row.table_schema !== input.schema) {
-      problems.push(`${row.table_schema}.${where} in another schema references ${input.schema}.${LEGACY_EXTERNAL_TABLE}; migrate or drop that reference first`);
-      continue;
-    }
     const parsed = parseLegacyComment(row.column_comment);
     if (!parsed) {
       problems.push(`${where} references ${LEGACY_EXTERNAL_TABLE} but its comment ${JSON.stringify(row.column_comment)} has no :external[-store]: marker, so its store is unknown; fix the comment`);
@@ -219,9 +222,9 @@ async function findMigratedColumns(conn: Connection, schema: string): Promise<Mi
        FROM information_schema.KEY_COLUMN_USAGE k
        JOIN information_schema.COLUMNS c
          ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
-      WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME LIKE ?
+      WHERE k.TABLE_SCHEMA = ? AND c.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME LIKE ?
       ORDER BY k.TABLE_NAME, c.ORDINAL_POSITION`,
-    [schema, schema, `${EXTERNAL_TABLE_PREFIX.replace(/_/g, '\\_')}%`],
+    [schema, schema, schema, `${EXTERNAL_TABLE_PREFIX.replace(/_/g, '\\_')}%`],
   );
   return rows.flatMap((row) => {
     const parsed = parseExternalComment(row.column_comment);
