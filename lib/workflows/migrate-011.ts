@@ -108,7 +108,7 @@ export function migrate011Definition(
   });
 
   const inspect = invoke('Inspect', 'inspect', {
-    comment: 'Read-only: finds the external columns, stores and legacy hashes; records them in the journal.',
+    comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan.',
     payload: inputOnly,
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
     resultPath: '$.inspected',
