@@ -1,0 +1,765 @@
+// DataJoint 0.14 → 2.0, step `migrate_external_storage`, in place (issue 3 item 2; spec D.2, D.3, D.6).
+// Every `binary(16)` column marked `:blob@S:` / `:attach@S:` / `:filepath@S:` (FK to `~external_<S>`) becomes a JSON
+// column holding the pointer 2.x's `<blob@S>` / `<attach@S>` / `<filepath@S>` codecs decode:
+//   * blob: `{hash, path, schema, store, size}` with `hash` = base32 of the MD5 of the object's exact bytes (the 0.12
+//     uuid, or `contents_hash` for rows migrated from 0.11, never the md5 of the path) and `path` = where the object
+//     already is (0.12 uuid path, or the `filepath` column of migrated rows), unless `copyFiles` copies it to `_hash/…`;
+//   * attach: a NEW object `filename\0contents` at `_hash/<schema>/<hash>` (streamed), same pointer shape, `size` = its length;
+//   * filepath: `{path, store, size, is_dir, timestamp}` with `path` = the `filepath` column.
+// Pointers are computed once per `~external_<S>` row into `~djmigrate_014_pointer`, copied into a temporary JSON column
+// `_djmigrate_v2_<id>` by UPDATE … JOIN in primary-key chunks, checked, and swapped in by one ALTER (FK dropped, the
+// 0.14 column moved aside to `_djmigrate_v1_<id>`, the JSON column renamed into its place with the original
+// NULL-ability, position and comment `:<kind@S>:<comment>`, no new FK). Rows a 0.14 client wrote just before the swap
+// are then converted from the moved-aside column, which is dropped last. Each step is idempotent, so a rerun after a
+// crash picks up where the last run stopped; `~external_<S>` tables are kept (a later finalize renames them).
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Connection } from 'mysql2/promise';
+import pLimit from 'p-limit';
+import type { StoreSpec } from '../config/store-spec.js';
+import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
+import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
+import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
+import { digestStream } from '../stores/hash-stream.js';
+import { ObjectMissingError, type ObjectStore } from '../stores/object-store.js';
+import { s3ClientConfig, type S3Credentials } from '../stores/s3-store.js';
+
+export const COLUMN_TABLE_014 = '~djmigrate_014_column';
+export const POINTER_TABLE_014 = '~djmigrate_014_pointer';
+export const RUN_TABLE_014 = '~djmigrate_014_run';
+/** The JSON column being filled (`_djmigrate_v2_<id>`), and the 0.14 column kept after the swap until checked (`_djmigrate_v1_<id>`). */
+export const TEMP_COLUMN_PREFIX_014 = '_djmigrate_v2_';
+export const KEPT_COLUMN_PREFIX_014 = '_djmigrate_v1_';
+const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
+const EXAMPLES = 10;
+const BATCH = 500;
+
+export type OpenStore = (name: string) => ObjectStore;
+export type OpenWriter = (name: string) => ObjectWriter;
+
+export interface ExternalStorageOptions {
+  /** The schema (MySQL database) to convert. */
+  schema: string;
+  /** 0.14 store name → where its objects are (no credentials). */
+  stores: Record<string, StoreSpec>;
+  /** 0.14 store name → the 2.x store name written into the JSON and the comment marker (default: unchanged). */
+  storeMap?: Record<string, string>;
+  /** Also copy blob objects to `_hash/<schema>/<hash>` and point `path` there (2.x GC then manages them). */
+  copyFiles?: boolean;
+  /** Re-hash blob objects by streaming them and refuse when the bytes do not match the recorded hash and size. */
+  verifyObjects?: boolean;
+  /** Objects checked, copied or written at once. */
+  concurrency?: number;
+  /** Rows per UPDATE when filling the JSON column (primary-key chunks; default 5000). */
+  fillChunkRows?: number;
+  /** Test hooks around each column's swap ALTER (a throw simulates a crash there). */
+  hooks?: {
+    beforeSwap?(table: string, column: string): Promise<void>;
+    afterSwap?(table: string, column: string): Promise<void>;
+  };
+}
+
+export interface ExternalColumnPlan {
+  table: string;
+  column: string;
+  kind: CodecKind;
+  /** The 0.14 store (the `~external_<store>` table). */
+  store: string;
+  /** The 2.x store name written into the pointers and the marker. */
+  targetStore: string;
+  nullable: boolean;
+  /** The user comment after the marker. */
+  comment: string;
+  /** The foreign key to `~external_<store>`, dropped by the swap (null when the column has none). */
+  constraint: string | null;
+  rows: number;
+  pointers: number;
+  /** Distinct `~external_<store>` rows the column references. */
+  objects: number;
+  bytes: number;
+}
+
+export interface ExternalStoragePlan {
+  schema: string;
+  status: 'ready' | 'nothing-to-do' | 'refused';
+  columns: ExternalColumnPlan[];
+  /** Columns that already carry a 2.x codec marker on a JSON column. */
+  migrated: { table: string; column: string; marker: string }[];
+  problems: string[];
+}
+
+export interface ExternalColumnResult {
+  table: string;
+  column: string;
+  kind: CodecKind;
+  store: string;
+  /** Rows whose temporary JSON column was filled by this run. */
+  rowsFilled: number;
+  state: 'swapped' | 'already-swapped';
+}
+
+export interface ExternalStorageResult {
+  schema: string;
+  status: 'migrated' | 'nothing-to-do';
+  columns: ExternalColumnResult[];
+  /** Pointers computed (one per store, kind and `~external_<store>` row). */
+  pointers: number;
+  /** Attachment objects written at their 2.x hash path. */
+  objectsWritten: number;
+  /** Blob objects copied to their 2.x hash path (copyFiles). */
+  objectsCopied: number;
+}
+
+// ----- writing objects --------------------------------------------------------------------------------------
+
+/** Puts a new object from a stream of known length, never holding it whole in memory. */
+export interface ObjectWriter {
+  readonly description: string;
+  put(key: string, body: Readable, size: number): Promise<void>;
+}
+
+export class S3ObjectWriter implements ObjectWriter {
+  readonly description: string;
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {
+    this.description = `s3://${bucket}`;
+  }
+
+  async put(key: string, body: Readable, size: number): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: size }));
+  }
+}
+
+export class FileObjectWriter implements ObjectWriter {
+  readonly description: string;
+  constructor(readonly location: string) {
+    this.description = `file:${location}`;
+  }
+
+  /** Writes a temporary file and renames it, so a crash never leaves a truncated object at the key. */
+  async put(key: string, body: Readable, size: number): Promise<void> {
+    await mkdir(dirname(key), { recursive: true });
+    const temporary = `${key}.djmigrate-${process.pid}-${Date.now()}`;
+    try {
+      await pipeline(body, createWriteStream(temporary));
+      const written = (await stat(temporary)).size;
+      if (written !== size) throw new Error(`wrote ${written} bytes to ${key}, expected ${size}; the source changed while it was copied`);
+      await rename(temporary, key);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+}
+
+export function openObjectWriter(spec: StoreSpec, credentials?: S3Credentials): ObjectWriter {
+  if (spec.protocol === 'file') return new FileObjectWriter(spec.location);
+  return new S3ObjectWriter(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket);
+}
+
+// ----- discovery and plan -----------------------------------------------------------------------------------
+
+interface LiveColumn {
+  table: string;
+  column: string;
+  type: string;
+  nullable: boolean;
+  comment: string;
+  ordinal: number;
+}
+
+interface FoundColumn {
+  table: string;
+  column: string;
+  kind: CodecKind;
+  store: string;
+  nullable: boolean;
+  comment: string;
+  constraint: string | null;
+}
+
+async function schemaColumns(conn: Connection, schema: string): Promise<LiveColumn[]> {
+  const rows = await select<{ table_name: string; column_name: string; column_type: string; is_nullable: string; column_comment: string; ordinal: number }>(
+    conn,
+    `SELECT TABLE_NAME AS table_name, COLUMN_NAME AS column_name, COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable,
+            COLUMN_COMMENT AS column_comment, ORDINAL_POSITION AS ordinal
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`,
+    [schema],
+  );
+  return rows.map((row) => ({
+    table: row.table_name,
+    column: row.column_name,
+    type: row.column_type.toLowerCase(),
+    nullable: row.is_nullable === 'YES',
+    comment: row.column_comment,
+    ordinal: Number(row.ordinal),
+  }));
+}
+
+async function externalForeignKeys(conn: Connection, schema: string): Promise<Map<string, { constraint: string; referenced: string }>> {
+  const rows = await select<{ table_name: string; column_name: string; constraint_name: string; referenced: string }>(
+    conn,
+    `SELECT TABLE_NAME AS table_name, COLUMN_NAME AS column_name, CONSTRAINT_NAME AS constraint_name, REFERENCED_TABLE_NAME AS referenced
+       FROM information_schema.KEY_COLUMN_USAGE
+      WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME LIKE '~external\\_%'`,
+    [schema, schema],
+  );
+  return new Map(rows.map((row) => [`${row.table_name}\0${row.column_name}`, { constraint: row.constraint_name, referenced: row.referenced }]));
+}
+
+/** The `:blob@S:` / `:attach@S:` / `:filepath@S:` columns of user tables (never `~` tables) and problems found on the way. */
+async function findColumns(conn: Connection, schema: string): Promise<{ found: FoundColumn[]; migrated: ExternalStoragePlan['migrated']; problems: string[] }> {
+  const columns = await schemaColumns(conn, schema);
+  const fks = await externalForeignKeys(conn, schema);
+  const found: FoundColumn[] = [];
+  const migrated: ExternalStoragePlan['migrated'] = [];
+  const problems: string[] = [];
+  for (const column of columns) {
+    if (column.table.startsWith('~') || TEMP_COLUMN.test(column.column)) continue;
+    const marker = /^:<(blob|attach|filepath)@([^>]*)>:/.exec(column.comment);
+    if (marker) {
+      migrated.push({ table: column.table, column: column.column, marker: marker[0] });
+      continue;
+    }
+    const parsed = parseExternalComment(column.comment);
+    if (!parsed) continue;
+    const fk = fks.get(`${column.table}\0${column.column}`);
+    if (column.type !== 'binary(16)') {
+      problems.push(`${column.table}.${column.column} is marked :${parsed.kind}@${parsed.store}: but is ${column.type}, not binary(16); fix the column by hand`);
+      continue;
+    }
+    if (fk && fk.referenced !== externalTableName(parsed.store)) {
+      problems.push(`${column.table}.${column.column} is marked for store "${parsed.store}" but its foreign key references ${fk.referenced}; make them agree first`);
+      continue;
+    }
+    found.push({ table: column.table, column: column.column, kind: parsed.kind, store: parsed.store, nullable: column.nullable, comment: parsed.comment, constraint: fk?.constraint ?? null });
+  }
+  return { found, migrated, problems };
+}
+
+interface ExternalRow {
+  hash: Buffer;
+  size: number;
+  attachment_name: string | null;
+  filepath: string | null;
+  contents_hash: Buffer | null;
+  epoch: string;
+}
+
+/** The 2.x store name for a 0.14 store. */
+function targetStoreOf(options: ExternalStorageOptions, store: string): string {
+  return options.storeMap?.[store] ?? store;
+}
+
+/** Where the object of one `~external_<store>` row is now, relative to the store root, and what its bytes hash to. */
+function sourceOf(options: ExternalStorageOptions, kind: CodecKind, row: ExternalRow): { relative: string; md5: Buffer | null; size: number } {
+  const size = Number(row.size);
+  if (kind === 'blob') {
+    // Migrated from 0.11: the object stays at `<db>/<legacy hash>` and only contents_hash is a content hash.
+    if (row.filepath !== null && row.contents_hash !== null) return { relative: row.filepath, md5: row.contents_hash, size };
+    return { relative: uuidRelativePath(options.schema, row.hash), md5: row.hash, size };
+  }
+  if (kind === 'attach') return { relative: uuidRelativePath(options.schema, row.hash, `.${row.attachment_name ?? ''}`), md5: null, size };
+  return { relative: row.filepath ?? '', md5: row.contents_hash, size };
+}
+
+async function referencedRows(conn: Connection, schema: string, column: FoundColumn, after: Buffer | null, limit: number): Promise<ExternalRow[]> {
+  return select<ExternalRow>(
+    conn,
+    `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
+       FROM ${tableRef(schema, externalTableName(column.store))} e
+      WHERE e.hash IN (SELECT t.${quoteId(column.column)} FROM ${tableRef(schema, column.table)} t)${after ? ' AND e.hash > ?' : ''}
+      ORDER BY e.hash LIMIT ${limit}`,
+    after ? [after] : [],
+  );
+}
+
+/** Read-only: what would be converted, and what stands in the way (missing objects, unconfigured stores, indexes). */
+export async function planExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore): Promise<ExternalStoragePlan> {
+  const { schema } = options;
+  const { found, migrated, problems } = await findColumns(conn, schema);
+  const tables = new Set((await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema])).map((r) => r.name));
+  const columns: ExternalColumnPlan[] = [];
+  const limit = pLimit(options.concurrency ?? 8);
+  for (const column of found) {
+    const plan: ExternalColumnPlan = { ...column, targetStore: targetStoreOf(options, column.store), rows: 0, pointers: 0, objects: 0, bytes: 0 };
+    columns.push(plan);
+    const [counts] = await select<{ rows: number; pointers: number }>(
+      conn,
+      `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`,
+    );
+    plan.rows = Number(counts.rows);
+    plan.pointers = Number(counts.pointers);
+    problems.push(...(await indexProblems(conn, schema, column)));
+    const marker = codecComment(column.kind, column.comment, plan.targetStore);
+    if ([...marker].length > 1024) {
+      problems.push(`${column.table}.${column.column}: the 2.x comment would be ${[...marker].length} characters, over MySQL's 1024; shorten the column comment and rerun`);
+    }
+    const spec = options.stores[column.store];
+    if (!spec) {
+      problems.push(`${column.table}.${column.column} uses store "${column.store}", which is not in the config; add it (the 0.14 store spec) and rerun`);
+      continue;
+    }
+    if (!tables.has(externalTableName(column.store))) {
+      problems.push(`${column.table}.${column.column} uses store "${column.store}" but ${externalTableName(column.store)} does not exist; the schema is not a 0.14 schema`);
+      continue;
+    }
+    const [{ dangling }] = await select<{ dangling: number }>(
+      conn,
+      `SELECT COUNT(*) AS dangling FROM ${tableRef(schema, column.table)} t
+        WHERE t.${quoteId(column.column)} IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ${tableRef(schema, externalTableName(column.store))} e WHERE e.hash = t.${quoteId(column.column)})`,
+    );
+    if (Number(dangling) > 0) problems.push(`${column.table}.${column.column} has ${dangling} value(s) with no row in ${externalTableName(column.store)}; restore the rows or clear the values`);
+    const store = openStore(column.store);
+    let after: Buffer | null = null;
+    for (;;) {
+      const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, BATCH);
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1].hash;
+      plan.objects += rows.length;
+      plan.bytes += rows.reduce((sum, row) => sum + Number(row.size), 0);
+      const checks = await Promise.all(rows.map((row) => limit(() => checkObject(options, spec, store, column, row))));
+      problems.push(...checks.filter((problem): problem is string => problem !== null));
+    }
+  }
+  const refused = problems.length > 0;
+  return { schema, status: refused ? 'refused' : columns.length ? 'ready' : 'nothing-to-do', columns, migrated, problems };
+}
+
+async function checkObject(options: ExternalStorageOptions, spec: StoreSpec, store: ObjectStore, column: FoundColumn, row: ExternalRow): Promise<string | null> {
+  const where = `${column.table}.${column.column} (${externalTableName(column.store)} ${row.hash.toString('hex')})`;
+  if (column.kind === 'attach' && !row.attachment_name) return `${where} is an attachment without attachment_name; the 0.14 row is damaged`;
+  if (column.kind === 'filepath' && !row.filepath) return `${where} is a filepath without filepath; the 0.14 row is damaged`;
+  const source = sourceOf(options, column.kind, row);
+  const key = storeObjectKey(spec.protocol, spec.location, source.relative);
+  const info = await store.stat(key);
+  if (!info) return `${where}: object ${key} is missing from store "${column.store}" (${store.description}); restore it and rerun`;
+  if (info.size !== source.size) return `${where}: object ${key} has ${info.size} bytes but ${externalTableName(column.store)} records ${source.size}; restore the original and rerun`;
+  if (options.verifyObjects && column.kind === 'blob' && source.md5) {
+    const digest = await digestStream(await store.read(key));
+    if (!digest.md5.equals(source.md5)) return `${where}: object ${key} does not hash to its recorded md5 ${source.md5.toString('hex')}; it is corrupt or was replaced`;
+  }
+  return null;
+}
+
+/** JSON cannot be indexed: an index over the column (other than the single-column one serving its FK) must go first. */
+async function indexProblems(conn: Connection, schema: string, column: FoundColumn): Promise<string[]> {
+  const rows = await select<{ name: string; non_unique: number; column_name: string }>(
+    conn,
+    `SELECT INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, column.table],
+  );
+  const byName = new Map<string, { unique: boolean; columns: string[] }>();
+  for (const row of rows) {
+    const index = byName.get(row.name) ?? { unique: Number(row.non_unique) === 0, columns: [] };
+    index.columns.push(row.column_name);
+    byName.set(row.name, index);
+  }
+  return [...byName.entries()]
+    .filter(([, index]) => index.columns.includes(column.column) && (index.unique || index.columns.length > 1))
+    .map(([name]) => `${column.table}.${column.column} is part of index ${name}; a JSON column cannot be indexed, drop the index and rerun`);
+}
+
+// ----- journal ----------------------------------------------------------------------------------------------
+
+interface JournalColumn {
+  column_id: number;
+  table_name: string;
+  column_name: string;
+  kind: CodecKind;
+  store: string;
+  temp_column: string;
+  state: 'pending' | 'swapped';
+  rows_filled: number;
+}
+
+function journalTables(schema: string) {
+  return { run: tableRef(schema, RUN_TABLE_014), columns: tableRef(schema, COLUMN_TABLE_014), pointers: tableRef(schema, POINTER_TABLE_014) };
+}
+
+/** What the pointers depend on besides the schema: a run must be finished with the settings it started with. */
+function runSettings(options: ExternalStorageOptions): string {
+  const storeMap = Object.entries(options.storeMap ?? {})
+    .filter(([from, to]) => from !== to)
+    .sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify({ copyFiles: options.copyFiles ?? false, storeMap: Object.fromEntries(storeMap) });
+}
+
+async function openJournal(conn: Connection, options: ExternalStorageOptions): Promise<void> {
+  const { schema } = options;
+  const t = journalTables(schema);
+  await execute(
+    conn,
+    `CREATE TABLE IF NOT EXISTS ${t.run} (
+      id tinyint unsigned NOT NULL,
+      settings text NOT NULL,
+      started_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      PRIMARY KEY (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.14->2.0 run'`,
+  );
+  await execute(
+    conn,
+    `CREATE TABLE IF NOT EXISTS ${t.columns} (
+      column_id int unsigned NOT NULL,
+      table_name varchar(64) NOT NULL,
+      column_name varchar(64) NOT NULL,
+      kind varchar(16) NOT NULL,
+      store varchar(64) NOT NULL,
+      temp_column varchar(64) NOT NULL,
+      state varchar(16) NOT NULL DEFAULT 'pending',
+      rows_filled bigint unsigned NOT NULL DEFAULT 0,
+      PRIMARY KEY (column_id),
+      UNIQUE KEY table_column (table_name, column_name)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.14->2.0 external columns'`,
+  );
+  // One 2.x pointer per (0.14 store, kind, ~external_<store> row): what every referencing row gets.
+  await execute(
+    conn,
+    `CREATE TABLE IF NOT EXISTS ${t.pointers} (
+      store varchar(64) NOT NULL,
+      kind varchar(16) NOT NULL,
+      hash binary(16) NOT NULL,
+      pointer longtext NOT NULL,
+      PRIMARY KEY (store, kind, hash)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.14->2.0 pointers'`,
+  );
+  const settings = runSettings(options);
+  const [run] = await select<{ settings: string }>(conn, `SELECT settings FROM ${t.run} WHERE id = 1`);
+  if (!run) {
+    await execute(conn, `INSERT INTO ${t.run} (id, settings) VALUES (1, ?)`, [settings]);
+    return;
+  }
+  if (run.settings === settings) return;
+  const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.columns} WHERE state <> 'swapped'`);
+  if (Number(pending) > 0) {
+    throw new MigrationRefusedError(
+      `schema ${schema} has an unfinished migrate_external_storage run started with ${run.settings}; this run asks for ${settings}. Rerun with the original --copy-files/--store-map to finish it.`,
+    );
+  }
+  // The previous run finished: its pointers were computed with other settings and must not be reused.
+  await execute(conn, `DELETE FROM ${t.pointers}`);
+  await execute(conn, `UPDATE ${t.run} SET settings = ? WHERE id = 1`, [settings]);
+}
+
+/** Records newly found columns (a column keeps its id, and so its temporary column name, across runs). */
+async function journalColumns(conn: Connection, schema: string, found: FoundColumn[]): Promise<JournalColumn[]> {
+  const t = journalTables(schema);
+  let known = await select<JournalColumn>(conn, `SELECT * FROM ${t.columns} ORDER BY column_id`);
+  let next = known.reduce((max, column) => Math.max(max, Number(column.column_id)), 0) + 1;
+  for (const column of found) {
+    if (known.some((k) => k.table_name === column.table && k.column_name === column.column)) continue;
+    await execute(conn, `INSERT INTO ${t.columns} (column_id, table_name, column_name, kind, store, temp_column) VALUES (?, ?, ?, ?, ?, ?)`, [
+      next,
+      column.table,
+      column.column,
+      column.kind,
+      column.store,
+      `${TEMP_COLUMN_PREFIX_014}${next}`,
+    ]);
+    next++;
+  }
+  known = await select<JournalColumn>(conn, `SELECT * FROM ${t.columns} ORDER BY column_id`);
+  return known;
+}
+
+// ----- apply ------------------------------------------------------------------------------------------------
+
+/**
+ * Converts every external column of the schema in place. Plans first and refuses (changing nothing) when the plan
+ * finds problems. Idempotent: a converted column is no longer found, a pointer or object already made is reused.
+ */
+export async function migrateExternalStorage(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  openStore: OpenStore,
+  openWriter: OpenWriter,
+  progress: ProgressSink = silentProgress,
+): Promise<ExternalStorageResult> {
+  const { schema } = options;
+  const plan = await planExternalStorage(conn, options, openStore);
+  if (plan.status === 'refused') throw new MigrationRefusedError(`migrate_external_storage of ${schema} refused; nothing was changed:`, plan.problems);
+  const result: ExternalStorageResult = { schema, status: 'nothing-to-do', columns: [], pointers: 0, objectsWritten: 0, objectsCopied: 0 };
+  const hasJournal = (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014])).length > 0;
+  if (plan.columns.length === 0 && !hasJournal) return result;
+  await openJournal(conn, options);
+  const { found } = await findColumns(conn, schema);
+  const journal = await journalColumns(conn, schema, found);
+  for (const entry of journal) {
+    if (entry.state === 'swapped') continue;
+    const kept = `${KEPT_COLUMN_PREFIX_014}${entry.column_id}`;
+    const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
+    let rowsFilled = 0;
+    let state: ExternalColumnResult['state'] = 'swapped';
+    if (column) {
+      const pointers = await buildPointers(conn, options, column, openStore, openWriter);
+      addCounts(result, pointers);
+      rowsFilled += await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress);
+      await options.hooks?.beforeSwap?.(column.table, column.column);
+      await swapColumn(conn, options, column, entry, kept);
+      progress.report({ kind: 'column-swapped', table: column.table, column: column.column });
+      await options.hooks?.afterSwap?.(column.table, column.column);
+    } else {
+      // Swapped by an earlier run that stopped before finishing (or before recording it).
+      const live = (await schemaColumns(conn, schema)).find((c) => c.table === entry.table_name && c.column === entry.column_name);
+      if (!live || !/^:<(blob|attach|filepath)@[^>]*>:/.test(live.comment)) {
+        throw new MigrationRefusedError(
+          `${entry.table_name}.${entry.column_name} is in the migration journal but is no longer a 0.14 external column nor a 2.x one; inspect the table before rerunning`,
+        );
+      }
+      state = 'already-swapped';
+    }
+    // Rows a 0.14 client wrote between the last fill and the swap still hold their uuid in the kept column.
+    const keptLive = (await schemaColumns(conn, schema)).some((c) => c.table === entry.table_name && c.column === kept);
+    if (keptLive) {
+      const source = { table: entry.table_name, column: kept, kind: entry.kind, store: entry.store, nullable: true, comment: '', constraint: null };
+      addCounts(result, await buildPointers(conn, options, source, openStore, openWriter));
+      rowsFilled += await fillColumn(conn, options, { ...source, target: entry.column_name }, progress);
+      await execute(conn, `ALTER TABLE ${tableRef(schema, entry.table_name)} DROP COLUMN ${quoteId(kept)}`);
+    }
+    await execute(conn, `UPDATE ${journalTables(schema).columns} SET state = 'swapped', rows_filled = rows_filled + ? WHERE column_id = ?`, [rowsFilled, entry.column_id]);
+    result.columns.push({ table: entry.table_name, column: entry.column_name, kind: entry.kind, store: entry.store, rowsFilled, state });
+  }
+  result.status = result.columns.some((c) => c.state === 'swapped') ? 'migrated' : 'nothing-to-do';
+  return result;
+}
+
+function addCounts(result: ExternalStorageResult, counts: { pointers: number; written: number; copied: number }): void {
+  result.pointers += counts.pointers;
+  result.objectsWritten += counts.written;
+  result.objectsCopied += counts.copied;
+}
+
+/** Computes (and for attachments and copyFiles, writes the objects of) the pointers a column still lacks. */
+async function buildPointers(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  column: FoundColumn,
+  openStore: OpenStore,
+  openWriter: OpenWriter,
+): Promise<{ pointers: number; written: number; copied: number }> {
+  const { schema } = options;
+  const spec = options.stores[column.store];
+  const store = openStore(column.store);
+  const t = journalTables(schema);
+  const limit = pLimit(options.concurrency ?? 8);
+  const counts = { pointers: 0, written: 0, copied: 0 };
+  let after: Buffer | null = null;
+  for (;;) {
+    const rows: ExternalRow[] = await select<ExternalRow>(
+      conn,
+      `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
+         FROM ${tableRef(schema, externalTableName(column.store))} e
+        WHERE e.hash IN (SELECT t.${quoteId(column.column)} FROM ${tableRef(schema, column.table)} t)
+          AND NOT EXISTS (SELECT 1 FROM ${t.pointers} p WHERE p.store = ? AND p.kind = ? AND p.hash = e.hash)${after ? ' AND e.hash > ?' : ''}
+        ORDER BY e.hash LIMIT ${BATCH}`,
+      after ? [column.store, column.kind, after] : [column.store, column.kind],
+    );
+    if (rows.length === 0) return counts;
+    after = rows[rows.length - 1].hash;
+    const made = await Promise.all(
+      rows.map((row) =>
+        limit(async () => {
+          const made = await pointerFor(options, spec, store, openWriter, column, row);
+          if (made.written) counts.written++;
+          if (made.copied) counts.copied++;
+          return [column.store, column.kind, row.hash, made.json];
+        }),
+      ),
+    );
+    await execute(conn, `INSERT INTO ${t.pointers} (store, kind, hash, pointer) VALUES ? ON DUPLICATE KEY UPDATE pointer = VALUES(pointer)`, [made]);
+    counts.pointers += made.length;
+  }
+}
+
+async function pointerFor(
+  options: ExternalStorageOptions,
+  spec: StoreSpec,
+  store: ObjectStore,
+  openWriter: OpenWriter,
+  column: FoundColumn,
+  row: ExternalRow,
+): Promise<{ json: string; written: boolean; copied: boolean }> {
+  const { schema } = options;
+  const targetStore = targetStoreOf(options, column.store);
+  const source = sourceOf(options, column.kind, row);
+  const sourceKey = storeObjectKey(spec.protocol, spec.location, source.relative);
+  if (column.kind === 'filepath') {
+    const timestamp = pythonUtcIso(new Date(Number(row.epoch) * 1000));
+    return { json: pythonJson({ ...filepathPointer({ path: source.relative, store: targetStore, size: source.size, is_dir: false, timestamp }) }), written: false, copied: false };
+  }
+  if (column.kind === 'blob') {
+    const hash = hashOfDigest(source.md5!);
+    let path = source.relative;
+    let copied = false;
+    if (options.copyFiles) {
+      path = hashPath(schema, hash);
+      const targetKey = storeObjectKey(spec.protocol, spec.location, path);
+      const existing = await store.stat(targetKey);
+      if (!existing) {
+        await store.copy(sourceKey, targetKey);
+        copied = true;
+      } else if (existing.size !== source.size) {
+        throw new MigrationRefusedError(`store "${column.store}" already has ${targetKey} with ${existing.size} bytes, not ${source.size}: something else was written at that 2.x path; inspect it before rerunning`);
+      }
+    }
+    return { json: pythonJson({ ...hashPointer({ hash, path, schema, store: targetStore, size: source.size }) }), written: false, copied };
+  }
+  // attach: 2.x stores `filename\0contents`; its MD5 is the 0.12 uuid (md5 of the same bytes).
+  const prefix = Buffer.from(`${row.attachment_name}\0`, 'utf8');
+  const size = prefix.length + source.size;
+  const hash = hashOfDigest(row.hash);
+  const path = hashPath(schema, hash);
+  const targetKey = storeObjectKey(spec.protocol, spec.location, path);
+  const existing = await store.stat(targetKey);
+  let written = false;
+  if (!existing) {
+    // Check the bytes first so a damaged attachment is never written under a name that claims its hash.
+    const digest = createHash('md5').update(prefix);
+    let length = 0;
+    for await (const chunk of await readObject(store, column.store, sourceKey)) {
+      digest.update(chunk as Buffer);
+      length += (chunk as Buffer).length;
+    }
+    if (!digest.digest().equals(row.hash) || length !== source.size) {
+      throw new MigrationRefusedError(
+        `attachment ${sourceKey} in store "${column.store}" does not match ${externalTableName(column.store)} (hash ${row.hash.toString('hex')}, ${source.size} bytes); it is corrupt or was replaced, restore it and rerun`,
+      );
+    }
+    const contents = await readObject(store, column.store, sourceKey);
+    const body = Readable.from(
+      (async function* () {
+        yield prefix;
+        yield* contents;
+      })(),
+    );
+    await openWriter(column.store).put(targetKey, body, size);
+    written = true;
+  } else if (existing.size !== size) {
+    throw new MigrationRefusedError(`store "${column.store}" already has ${targetKey} with ${existing.size} bytes, not ${size}: something else was written at that 2.x path; inspect it before rerunning`);
+  }
+  return { json: pythonJson({ ...hashPointer({ hash, path, schema, store: targetStore, size }) }), written, copied: false };
+}
+
+async function readObject(store: ObjectStore, storeName: string, key: string): Promise<Readable> {
+  try {
+    return await store.read(key);
+  } catch (error) {
+    if (error instanceof ObjectMissingError) throw new MigrationRefusedError(`object ${key} is missing from store "${storeName}" (${store.description}); restore it and rerun`);
+    throw error;
+  }
+}
+
+/**
+ * Adds the temporary JSON column when missing and fills it from the pointer table in primary-key chunks (so row
+ * locks are held briefly on a live table); only still-empty rows are written, so a rerun just finishes the job.
+ * Returns the rows filled.
+ */
+async function fillColumn(conn: Connection, options: ExternalStorageOptions, column: FoundColumn & { target: string }, progress: ProgressSink): Promise<number> {
+  const { schema } = options;
+  const table = tableRef(schema, column.table);
+  const live = await schemaColumns(conn, schema);
+  if (!live.some((c) => c.table === column.table && c.column === column.target)) {
+    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${quoteId(column.target)} json NULL DEFAULT NULL AFTER ${quoteId(column.column)}`);
+  }
+  const primaryKey = await primaryKeyOf(conn, schema, column.table);
+  const chunkRows = Math.max(1, options.fillChunkRows ?? 5000);
+  let after: KeyValue[] | null = null;
+  let filled = 0;
+  for (;;) {
+    const boundary: KeyValue[] | null = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
+    const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
+    const changed = await execute(
+      conn,
+      `UPDATE ${table} t JOIN ${journalTables(schema).pointers} p ON p.store = ? AND p.kind = ? AND p.hash = t.${quoteId(column.column)}
+          SET t.${quoteId(column.target)} = p.pointer
+        WHERE t.${quoteId(column.target)} IS NULL${range.map((c) => ` AND ${c.sql}`).join('')}`,
+      [column.store, column.kind, ...range.flatMap((c) => c.values)],
+    );
+    filled += changed;
+    if (changed) progress.report({ kind: 'rows-rewritten', table: column.table, column: column.column, rows: changed });
+    if (boundary === null) break;
+    after = boundary;
+  }
+  const left = await select<Record<string, unknown>>(
+    conn,
+    `SELECT HEX(${quoteId(column.column)}) AS value FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL AND ${quoteId(column.target)} IS NULL LIMIT ${EXAMPLES}`,
+  );
+  if (left.length) {
+    throw new MigrationRefusedError(
+      `${column.table}.${column.column} has pointers without a 2.x pointer (written by a 0.14 client while the migration ran?); the column was not swapped. Stop 0.14 writers and rerun:`,
+      left.map((row) => String(row.value)),
+    );
+  }
+  return filled;
+}
+
+type KeyValue = string | Buffer;
+
+async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
+  const rows = await select<{ column_name: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  return rows.map((row) => row.column_name);
+}
+
+/** The primary key of the row `rows` rows after `after`, or null when fewer rows remain. */
+async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
+  const condition = after && tupleCondition(primaryKey, after, '>');
+  const columns = primaryKey.map((c) => `t.${quoteId(c)}`).join(', ');
+  const found = await selectRaw(
+    conn,
+    `SELECT ${primaryKey.map((c) => `t.${quoteId(c)} AS ${quoteId(c)}`).join(', ')} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''}
+      ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
+    condition?.values ?? [],
+  );
+  return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
+}
+
+/** `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)` (and `<=` likewise): index ranges on MySQL and MariaDB. */
+function tupleCondition(columns: string[], values: KeyValue[], op: '>' | '<='): { sql: string; values: KeyValue[] } {
+  const terms: string[] = [];
+  const params: KeyValue[] = [];
+  columns.forEach((column, i) => {
+    const equal = columns.slice(0, i).map((c) => `t.${quoteId(c)} = ?`);
+    terms.push([...equal, `t.${quoteId(column)} ${op === '>' ? '>' : '<'} ?`].join(' AND '));
+    params.push(...values.slice(0, i), values[i]);
+  });
+  if (op === '<=') {
+    terms.push(columns.map((c) => `t.${quoteId(c)} = ?`).join(' AND '));
+    params.push(...values);
+  }
+  return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
+}
+
+/**
+ * One ALTER: drop the FK, move the 0.14 column aside (kept until the rows written meanwhile are converted), rename
+ * the JSON column into its place with the 2.x marker. A NOT NULL column with a row still lacking JSON fails the
+ * ALTER as a whole (strict mode), changing nothing.
+ */
+async function swapColumn(conn: Connection, options: ExternalStorageOptions, column: FoundColumn, entry: JournalColumn, kept: string): Promise<void> {
+  const live = (await schemaColumns(conn, options.schema)).filter((c) => c.table === column.table);
+  const position = live.findIndex((c) => c.column === column.column);
+  const previous = live.slice(0, position).reverse().find((c) => !TEMP_COLUMN.test(c.column));
+  const comment = codecComment(column.kind, column.comment, targetStoreOf(options, column.store));
+  const clauses = [
+    ...(column.constraint ? [`DROP FOREIGN KEY ${quoteId(column.constraint)}`] : []),
+    `CHANGE COLUMN ${quoteId(column.column)} ${quoteId(kept)} binary(16) NULL DEFAULT NULL COMMENT ${quoteValue('djmigrate: 0.14 pointer, dropped once converted')}`,
+    `CHANGE COLUMN ${quoteId(entry.temp_column)} ${quoteId(column.column)} json ${column.nullable ? 'NULL DEFAULT NULL' : 'NOT NULL'} ` +
+      `COMMENT ${quoteValue(comment)} ${previous ? `AFTER ${quoteId(previous.column)}` : 'FIRST'}`,
+  ];
+  await execute(conn, `ALTER TABLE ${tableRef(options.schema, column.table)}\n  ${clauses.join(',\n  ')}`);
+}
