@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { Connection } from 'mysql2/promise';
 import { classifyError, MigrationRefusedError } from '../core/errors.js';
 import { Migrate011InputSchema, type Migrate011Input } from '../core/migrate011/input.js';
-import type { OpenStore } from '../core/migrate011/plan.js';
+import type { OpenStore } from '../core/stores/object-store.js';
 import type { ProgressSink } from '../core/progress.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import type { HandlerDeps } from './deps.js';

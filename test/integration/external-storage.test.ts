@@ -8,13 +8,8 @@ import { storeObjectKey } from '../../functions/core/datajoint/v012.js';
 import { hashOfDigest, pythonJson, pythonUtcIso } from '../../functions/core/datajoint/v2.js';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import {
-  migrateExternalStorage,
-  openObjectWriter,
-  planExternalStorage,
-  type ExternalStorageOptions,
-  type ObjectWriter,
-} from '../../functions/core/migrate014/external-storage.js';
+import { migrateExternalStorage, planExternalStorage, type ExternalStorageOptions } from '../../functions/core/migrate014/external-storage.js';
+import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { buildExampleLabV014, declareV014Table, insertV014Rows, MIGRATED_SAMPLE, v014Attach, v014Blob, v014Filepath, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';

@@ -12,7 +12,7 @@ import { digestStream } from '../stores/hash-stream.js';
 import { ObjectMissingError } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { journalTables } from './journal.js';
-import type { OpenStore } from './plan.js';
+import type { OpenStore } from '../stores/object-store.js';
 
 export interface HashedBatch {
   batch: number;

@@ -4,7 +4,7 @@ import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
 import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
-import type { ObjectInfo, ObjectStore } from '../stores/object-store.js';
+import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
 
@@ -47,8 +47,6 @@ export interface Plan {
   problems: string[];
   estimatedSeconds: number;
 }
-
-export type OpenStore = (name: string) => ObjectStore;
 
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
   const problems = [...inspection.problems];

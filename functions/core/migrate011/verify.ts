@@ -7,7 +7,7 @@ import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath 
 import { quoteId, select, tableRef } from '../db/sql.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import type { OpenStore } from './plan.js';
+import type { OpenStore } from '../stores/object-store.js';
 
 const EXAMPLES = 5;
 

@@ -12,13 +12,8 @@
 // NULL-ability, position and comment `:<kind@S>:<comment>`, no new FK). Rows a 0.14 client wrote just before the swap
 // are then converted from the moved-aside column, which is dropped last. Each step is idempotent, so a rerun after a
 // crash picks up where the last run stopped; `~external_<S>` tables are kept (a later finalize renames them).
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
@@ -28,8 +23,8 @@ import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { digestStream } from '../stores/hash-stream.js';
-import { ObjectMissingError, type ObjectStore } from '../stores/object-store.js';
-import { s3ClientConfig, type S3Credentials } from '../stores/s3-store.js';
+import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
+import type { ObjectWriter } from '../stores/object-writer.js';
 
 export const COLUMN_TABLE_014 = '~djmigrate_014_column';
 export const POINTER_TABLE_014 = '~djmigrate_014_pointer';
@@ -41,7 +36,6 @@ const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const EXAMPLES = 10;
 const BATCH = 500;
 
-export type OpenStore = (name: string) => ObjectStore;
 export type OpenWriter = (name: string) => ObjectWriter;
 
 export interface ExternalStorageOptions {
@@ -115,55 +109,6 @@ export interface ExternalStorageResult {
   objectsWritten: number;
   /** Blob objects copied to their 2.x hash path (copyFiles). */
   objectsCopied: number;
-}
-
-// ----- writing objects --------------------------------------------------------------------------------------
-
-/** Puts a new object from a stream of known length, never holding it whole in memory. */
-export interface ObjectWriter {
-  readonly description: string;
-  put(key: string, body: Readable, size: number): Promise<void>;
-}
-
-export class S3ObjectWriter implements ObjectWriter {
-  readonly description: string;
-  constructor(
-    private readonly client: S3Client,
-    readonly bucket: string,
-  ) {
-    this.description = `s3://${bucket}`;
-  }
-
-  async put(key: string, body: Readable, size: number): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: size }));
-  }
-}
-
-export class FileObjectWriter implements ObjectWriter {
-  readonly description: string;
-  constructor(readonly location: string) {
-    this.description = `file:${location}`;
-  }
-
-  /** Writes a temporary file and renames it, so a crash never leaves a truncated object at the key. */
-  async put(key: string, body: Readable, size: number): Promise<void> {
-    await mkdir(dirname(key), { recursive: true });
-    const temporary = `${key}.djmigrate-${process.pid}-${Date.now()}`;
-    try {
-      await pipeline(body, createWriteStream(temporary));
-      const written = (await stat(temporary)).size;
-      if (written !== size) throw new Error(`wrote ${written} bytes to ${key}, expected ${size}; the source changed while it was copied`);
-      await rename(temporary, key);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
-  }
-}
-
-export function openObjectWriter(spec: StoreSpec, credentials?: S3Credentials): ObjectWriter {
-  if (spec.protocol === 'file') return new FileObjectWriter(spec.location);
-  return new S3ObjectWriter(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket);
 }
 
 // ----- discovery and plan -----------------------------------------------------------------------------------

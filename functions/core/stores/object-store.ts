@@ -21,6 +21,9 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
 }
 
+/** The object store of a named DataJoint store. */
+export type OpenStore = (name: string) => ObjectStore;
+
 export class ObjectMissingError extends Error {
   override readonly name = 'ObjectMissingError';
   constructor(readonly store: string, readonly key: string) {
