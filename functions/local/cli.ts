@@ -6,7 +6,9 @@ import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
 import { silentProgress, type ProgressEvent, type ProgressSink } from '../core/progress.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
+import { compareCommand, convertConfigCommand, cutoverCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+import { IN_PLACE_STEPS } from '../core/migrate014/in-place.js';
 
 interface CommonFlags {
   from: string;
@@ -24,22 +26,31 @@ interface RunFlags extends CommonFlags {
 
 function commonOptions(command: Command): Command {
   return command
-    .requiredOption('--from <version>', 'DataJoint version the schema is on (0.11)', (value) => {
-      if (value !== '0.11') throw new InvalidArgumentError('only 0.11 (→ 0.12) is supported by this command');
+    .requiredOption('--from <version>', 'DataJoint version the schema is on: 0.11 (→ 0.12) or 0.14 (→ 2.0)', (value) => {
+      if (value !== '0.11' && value !== '0.14') throw new InvalidArgumentError('only 0.11 (→ 0.12) and 0.14 (→ 2.0) are supported');
       return value;
     })
     .requiredOption('--config <file>', 'your DataJoint config JSON (dj_local_conf.json style)')
     .requiredOption('--schema <name>', 'the schema (database) to migrate')
     .option('--default-store <name>', '0.12 store name for plain `external` columns', 'external')
-    .addOption(new Option('--mode <mode>', 'in-place: keep objects where they are; native: copy them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
-    .option('--json', 'print JSON instead of text');
+    .addOption(new Option('--mode <mode>', '0.11: in-place keeps objects where they are; native copies them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
+    .option('--json', 'print JSON instead of text')
+    .option('--to <version>', '0.14: the target version (2.0)')
+    .option('--strategy <strategy>', '0.14: in-place')
+    .option('--steps <list>', `0.14: comma-separated subset of ${IN_PLACE_STEPS.join(',')}`)
+    .option('--backup', '0.14: copy the schema to <schema>_backup_<date> first')
+    .option('--copy-files', '0.14: also copy blob objects into the 2.x _hash layout')
+    .option('--store-map <old=new...>', '0.14: rename stores in the 2.x pointers and markers')
+    .option('--unsigned-markers', "0.14: write the guide's :uintN: markers on unsigned columns (2.x ignores them)")
+    .option('--verify-objects', '0.14: re-hash blob objects by streaming before converting');
 }
 
 function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
   return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress };
 }
 
-async function plan(flags: CommonFlags): Promise<number> {
+async function plan(flags: CommonFlags & InPlaceFlags): Promise<number> {
+  if (flags.from === '0.14') return plan014(flags);
   const result = await migrateLocally(migrationOptions(flags, false, silentProgress));
   if (result.status === 'FAILED') return fail(result.error);
   const { plan } = result.output as { plan: Plan };
@@ -47,7 +58,8 @@ async function plan(flags: CommonFlags): Promise<number> {
   return plan.status === 'refused' ? 1 : 0;
 }
 
-async function run(flags: RunFlags): Promise<number> {
+async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
+  if (flags.from === '0.14') return run014(flags);
   const bars = flags.json ? null : new ProgressBars();
   const clock = new PhaseClock();
   const result = await migrateLocally({
@@ -134,16 +146,45 @@ class ProgressBars implements ProgressSink {
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = new Command('djmigrate').description('Migrate DataJoint external storage in place (0.11 → 0.12)').showHelpAfterError();
-  commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags) => {
+  const program = new Command('djmigrate').description('Migrate DataJoint external storage in place (0.11 → 0.12, 0.14 → 2.0)').showHelpAfterError();
+  commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags & InPlaceFlags) => {
     exitCode = await plan(flags);
   });
   commonOptions(program.command('run').description('plan, then migrate, verify and report'))
     .option('--keep-legacy', 'rename ~external to ~djmigrate_legacy_external instead of dropping it')
     .option('--report <file>', 'where to write the JSON report')
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunFlags & InPlaceFlags) => {
       exitCode = await run(flags);
     });
+  program
+    .command('convert-config <file>')
+    .description('turn a 0.14 dj_local_conf.json into a DataJoint 2.0 config (printed, or written with --output)')
+    .option('--output <file>', 'write the 2.0 config here')
+    .action(async (file: string, flags: { output?: string }) => {
+      exitCode = await convertConfigCommand(file, flags);
+    });
+  program
+    .command('compare')
+    .description('compare a table of two schemas row by row (by primary key); exit 0 when they match')
+    .requiredOption('--config <file>', 'your DataJoint config JSON')
+    .requiredOption('--prod <schema>', 'the production schema')
+    .requiredOption('--test <schema>', 'the schema to check (e.g. my_pipeline_v2)')
+    .requiredOption('--table <name>', 'the table')
+    .option('--tolerance <number>', 'for floating-point values (default 1e-6)')
+    .action(async (flags: Parameters<typeof compareCommand>[0]) => {
+      exitCode = await compareCommand(flags);
+    });
+  for (const direction of ['cutover', 'rollback'] as const) {
+    program
+      .command(direction)
+      .description(direction === 'cutover' ? 'my_pipeline → my_pipeline_old and my_pipeline_v2 → my_pipeline, in one atomic RENAME TABLE' : 'undo a cutover')
+      .requiredOption('--config <file>', 'your DataJoint config JSON')
+      .requiredOption('--schema <name>', 'the production schema name')
+      .option('--suffix <suffix>', 'suffix of the 2.0 schema (default _v2)')
+      .action(async (flags: { config: string; schema: string; suffix?: string }) => {
+        exitCode = await cutoverCommand(direction, flags);
+      });
+  }
   await program.parseAsync(argv);
   return exitCode;
 }

@@ -1,0 +1,114 @@
+// 0.14 → 2.0 in place through the CLI as a user runs it: plan, run with a backup, rerun; convert-config.
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { backupName } from '../../functions/core/migrate014/backup.js';
+import type { InPlacePlan } from '../../functions/core/migrate014/in-place.js';
+import { buildExampleLabV014, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
+import { fileStore, freshBucket, freshFolder, freshSchema, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
+import { schemaSnapshot } from '../harness/migration.js';
+
+const exec = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/djmigrate.js');
+
+let schema: FreshSchema | undefined;
+afterEach(async () => {
+  if (schema) await schema.conn.query(`DROP DATABASE IF EXISTS ${quoteId(backupName(schema.name, new Date()))}`);
+  await schema?.cleanup();
+  schema = undefined;
+});
+
+async function djmigrate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; the config converts', async () => {
+  schema = await freshSchema('e2e_014');
+  const [bucket, folder] = await Promise.all([freshBucket('e2e-014'), freshFolder('e2e_014')]);
+  const credentials = sandbox().s3.credentials;
+  const stores: V014Stores = { main: { spec: s3Store(bucket, 'example014'), credentials }, local: { spec: fileStore(folder) } };
+  await buildExampleLabV014({ conn: schema.conn, database: schema.name, stores });
+  const url = new URL(sandbox().mysqlUrl);
+  const configPath = join(folder, '..', `${schema.name}.dj_local_conf.json`);
+  const main = stores.main.spec as { endpoint: string; bucket: string; location: string };
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      'database.host': url.hostname,
+      'database.port': Number(url.port),
+      'database.user': decodeURIComponent(url.username),
+      'database.password': decodeURIComponent(url.password),
+      stores: {
+        main: { protocol: 's3', endpoint: main.endpoint, bucket: main.bucket, location: main.location, access_key: credentials.accessKeyId, secret_key: credentials.secretAccessKey },
+        local: { protocol: 'file', location: folder, stage: folder },
+      },
+    }),
+  );
+  const before = await schemaSnapshot(schema.conn, schema.name);
+  const args = ['--from', '0.14', '--to', '2.0', '--config', configPath, '--schema', schema.name, '--strategy', 'in-place'];
+
+  const planned = await djmigrate(['plan', ...args]);
+  expect(planned.stderr).not.toMatch(/refused/);
+  expect(planned.code).toBe(0);
+  const plan = JSON.parse(planned.stdout) as InPlacePlan;
+  expect(plan.steps).toEqual(['update_blob_comments', 'migrate_external_storage', 'add_lineage_table']);
+  expect(plan.external?.columns.map((c) => c.column).sort()).toEqual(['report', 'scan', 'waveform', 'waveform_opt']);
+  expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(before);
+
+  const reportPath = join(folder, '..', `${schema.name}-014.json`);
+  const ran = await djmigrate(['run', ...args, '--backup', '--report', reportPath]);
+  expect(ran.stderr).not.toMatch(/refused|Error/);
+  expect(ran.code).toBe(0);
+  const report = JSON.parse(await readFile(reportPath, 'utf8'));
+  expect(report.backup.backup).toBe(backupName(schema.name, new Date()));
+  // The backup holds the schema as it was.
+  expect(await schemaSnapshot(schema.conn, report.backup.backup)).toEqual(before);
+
+  const comments = await select<{ name: string; comment: string }>(
+    schema.conn,
+    `SELECT COLUMN_NAME AS name, COLUMN_COMMENT AS comment FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'sample' ORDER BY ORDINAL_POSITION`,
+    [schema.name],
+  );
+  expect(comments.map((c) => c.comment)).toEqual([
+    'animal number',
+    'sample number',
+    ':varchar(32):free text',
+    'spike count',
+    ':float32:amplifier gain',
+    ':float64:baseline offset',
+    ':<blob>:in-table blob',
+    ':<blob@main>:external blob',
+    ':<blob@main>:optional external blob',
+    ':<attach@main>:attachment',
+    ':<filepath@local>:managed file',
+  ]);
+  const lineage = await select<{ table_name: string; attribute_name: string; lineage: string }>(schema.conn, `SELECT * FROM ${tableRef(schema.name, '~lineage')} ORDER BY table_name, attribute_name`);
+  expect(lineage).toEqual([
+    { table_name: 'animal', attribute_name: 'animal_id', lineage: `${schema.name}.animal.animal_id` },
+    { table_name: 'sample', attribute_name: 'animal_id', lineage: `${schema.name}.animal.animal_id` },
+    { table_name: 'sample', attribute_name: 'sample_id', lineage: `${schema.name}.sample.sample_id` },
+  ]);
+
+  const after = await schemaSnapshot(schema.conn, schema.name);
+  const replanned = JSON.parse((await djmigrate(['plan', ...args])).stdout) as InPlacePlan;
+  expect(replanned.comments?.changes).toEqual([]);
+  expect(replanned.external?.status).toBe('nothing-to-do');
+  expect(replanned.lineage?.changes).toEqual([]);
+  expect((await djmigrate(['run', ...args])).code).toBe(0);
+  expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(after);
+
+  const converted = await djmigrate(['convert-config', configPath]);
+  expect(converted.code).toBe(0);
+  const config2 = JSON.parse(converted.stdout);
+  expect(config2.stores.main).toMatchObject({ protocol: 's3', bucket: main.bucket, location: main.location, secure: false });
+  expect(config2.stores.local).toMatchObject({ protocol: 'file', location: folder });
+});
