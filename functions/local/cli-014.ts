@@ -7,6 +7,7 @@ import { MigrationRefusedError } from '../core/errors.js';
 import { compareQueryResults } from '../core/migrate014/compare.js';
 import { convertConfig } from '../core/migrate014/convert-config.js';
 import { cutover, rollback } from '../core/migrate014/cutover.js';
+import { finalizeExternalTables } from '../core/migrate014/finalize.js';
 import { migrateSchemaInPlace, parseSteps, planSchemaInPlace, IN_PLACE_STEPS, type InPlaceOptions } from '../core/migrate014/in-place.js';
 import { silentProgress } from '../core/progress.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
@@ -116,6 +117,14 @@ export function cutoverCommand(direction: 'cutover' | 'rollback', flags: { confi
   return withDatabase(flags.config, async (conn) => {
     const result = await (direction === 'cutover' ? cutover : rollback)(conn, { schema: flags.schema, suffix: flags.suffix });
     console.log(JSON.stringify(result, null, 2));
+    return 0;
+  });
+}
+
+export function finalizeCommand(flags: { config: string; schema: string }): Promise<number> {
+  return withDatabase(flags.config, async (conn) => {
+    const { renamed } = await finalizeExternalTables(conn, flags.schema);
+    console.log(renamed.length ? renamed.map((r) => `${r.from} → ${r.to}`).join('\n') : 'nothing to finalize');
     return 0;
   });
 }

@@ -6,7 +6,7 @@ import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
 import { silentProgress, type ProgressEvent, type ProgressSink } from '../core/progress.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
-import { compareCommand, convertConfigCommand, cutoverCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
+import { compareCommand, convertConfigCommand, cutoverCommand, finalizeCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
 import { IN_PLACE_STEPS } from '../core/migrate014/in-place.js';
 
@@ -173,6 +173,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--tolerance <number>', 'for floating-point values (default 1e-6)')
     .action(async (flags: Parameters<typeof compareCommand>[0]) => {
       exitCode = await compareCommand(flags);
+    });
+  program
+    .command('finalize')
+    .description('after a 0.14 → 2.0 migration: rename the ~external_<store> tables to ~djmigrate_v014_external_<store>')
+    .requiredOption('--config <file>', 'your DataJoint config JSON')
+    .requiredOption('--schema <name>', 'the migrated schema')
+    .action(async (flags: { config: string; schema: string }) => {
+      exitCode = await finalizeCommand(flags);
     });
   for (const direction of ['cutover', 'rollback'] as const) {
     program
