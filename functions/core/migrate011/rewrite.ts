@@ -4,6 +4,7 @@
 // `~external_<store>`. Each call works for a bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
+import { chunkBoundary, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -33,8 +34,6 @@ interface LiveColumn {
   ordinal: number;
   type: string;
 }
-
-type KeyValue = string | Buffer;
 
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
   const started = Date.now();
@@ -122,38 +121,6 @@ async function requireInsertedRows(conn: Connection, input: Migrate011Input, col
   if (Number(missing) > 0) {
     throw new MigrationRefusedError(`${missing} object(s) of store "${column.store}" are not yet hashed and recorded in ${externalTableName(column.store)}; rerun the migration from the start`);
   }
-}
-
-/** The primary key of the row `rows` rows after `after`, or null when fewer rows remain. */
-async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
-  const condition = after && tupleCondition(primaryKey, after, '>');
-  const columns = primaryKey.map(quoteId).join(', ');
-  const found = await selectRaw(
-    conn,
-    `SELECT ${columns} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
-    condition?.values ?? [],
-  );
-  return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
-}
-
-/**
- * `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)` (and `<=` likewise), which MySQL and MariaDB
- * both turn into index ranges.
- */
-function tupleCondition(columns: string[], values: KeyValue[], op: '>' | '<='): { sql: string; values: KeyValue[] } {
-  const strict = op === '>' ? '>' : '<';
-  const terms: string[] = [];
-  const params: KeyValue[] = [];
-  columns.forEach((column, i) => {
-    const equal = columns.slice(0, i).map((c) => `t.${quoteId(c)} = ?`);
-    terms.push([...equal, `t.${quoteId(column)} ${strict} ?`].join(' AND '));
-    params.push(...values.slice(0, i), values[i]);
-  });
-  if (op === '<=') {
-    terms.push(columns.map((c) => `t.${quoteId(c)} = ?`).join(' AND '));
-    params.push(...values);
-  }
-  return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
 }
 
 function encodeKey(values: KeyValue[]): string {

@@ -1,0 +1,41 @@
+// Keyset chunking on a table's primary key (shared by the 0.11 column rewrite and the 0.14 → 2.0 copy): the key of
+// the row `rows` rows further on, and tuple comparisons spelled out so that MySQL and MariaDB both use index ranges.
+// The table is always aliased `t`.
+import type { Connection } from 'mysql2/promise';
+import { quoteId, selectRaw } from './sql.js';
+
+/** A primary-key value as the server sent it (see rawTypeCast): text, or bytes for binary columns. */
+export type KeyValue = string | Buffer;
+
+/** The primary key of the row `rows` rows after `after` (aliased `t` in `table`), or null when fewer rows remain. */
+export async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
+  const condition = after && tupleCondition(primaryKey, after, '>');
+  const columns = primaryKey.map(quoteId).join(', ');
+  const found = await selectRaw(
+    conn,
+    `SELECT ${columns} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
+    condition?.values ?? [],
+  );
+  return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
+}
+
+/**
+ * `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)` (and `<=` likewise), which MySQL and MariaDB
+ * both turn into index ranges. Columns are qualified with `alias` (default `t`).
+ */
+export function tupleCondition(columns: string[], values: KeyValue[], op: '>' | '<=', alias = 't'): { sql: string; values: KeyValue[] } {
+  const strict = op === '>' ? '>' : '<';
+  const terms: string[] = [];
+  const params: KeyValue[] = [];
+  const ref = (c: string) => `${quoteId(alias)}.${quoteId(c)}`;
+  columns.forEach((column, i) => {
+    const equal = columns.slice(0, i).map((c) => `${ref(c)} = ?`);
+    terms.push([...equal, `${ref(column)} ${strict} ?`].join(' AND '));
+    params.push(...values.slice(0, i), values[i]);
+  });
+  if (op === '<=') {
+    terms.push(columns.map((c) => `${ref(c)} = ?`).join(' AND '));
+    params.push(...values);
+  }
+  return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
+}

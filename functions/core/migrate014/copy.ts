@@ -1,0 +1,596 @@
+// DataJoint 0.14 → 2.0, copy strategy (issue 3 item 5; guide Phase 2 option B; spec D.1–D.3, D.5, E.11–E.13).
+// `copyTableData` copies one table from the 0.14 schema into a `_v2` schema declared by 2.x (or by
+// `createParallelSchema`): columns matched by NAME (never `SELECT *`, E.13), 0.14 `binary(16)` external pointers
+// converted on the way into the 2.x JSON the `<blob@S>` / `<attach@S>` / `<filepath@S>` codecs decode, one
+// `INSERT … SELECT … LEFT JOIN <pointer map>` per primary-key chunk, each inserting only rows the destination lacks
+// (anti-join on the primary key), so a rerun after a crash finishes the job and a second rerun inserts nothing.
+// The pointer map is external-storage's `~djmigrate_014_pointer` in the SOURCE schema ((store, kind, uuid) → JSON,
+// computed once per `~external_<S>` row; the same pointers an in-place migration of the source would write, so
+// `schema` and paths name the source schema, which is the name the `_v2` schema takes at cutover).
+// `copySchemaData` copies every user table in foreign-key order; `createParallelSchema` generates the `_v2` DDL.
+import type { Connection } from 'mysql2/promise';
+import type { StoreSpec } from '../config/store-spec.js';
+import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
+import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
+import { chunkBoundary, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { OpenStore } from '../stores/object-store.js';
+import { POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
+import { columnDefinition, markerFor, MAX_COLUMN_COMMENT, readColumns, serverFlavor, type ColumnInfo, type ServerFlavor } from './update-comments.js';
+
+/** Source-only columns that are djmigrate's own (temporary columns of an in-place run) and are never copied. */
+const OWN_COLUMN = /^_djmigrate_/;
+const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
+const EXAMPLES = 10;
+
+/** What a pointer provider must fill: `<source>.~djmigrate_014_pointer` rows for every value of one 0.14 column. */
+export interface PointerRequest {
+  /** The 0.14 (source) schema: pointers name it, and the pointer map lives there. */
+  schema: string;
+  table: string;
+  column: string;
+  kind: CodecKind;
+  /** The 0.14 store (`~external_<store>`). */
+  store: string;
+  stores: Record<string, StoreSpec>;
+  storeMap?: Record<string, string>;
+  openStore: OpenStore;
+  openWriter?: OpenWriter;
+}
+
+/**
+ * Computes the 2.x pointers (and writes the `filename\0contents` objects of attachments) of one 0.14 external column
+ * into `<schema>.~djmigrate_014_pointer` (store, kind, hash, pointer), creating that table when missing. This is
+ * external-storage.ts's private `openJournal` + `buildPointers`; until they are exported the caller supplies it.
+ */
+export type EnsurePointers = (conn: Connection, request: PointerRequest) => Promise<void>;
+
+export interface CopyTableOptions {
+  source: string;
+  dest: string;
+  table: string;
+  /** Rows per INSERT … SELECT (primary-key chunks of the source; default 5000). */
+  chunkRows?: number;
+  /** 0.14 store name → where its objects are (no credentials). */
+  stores: Record<string, StoreSpec>;
+  /** 0.14 store name → the 2.x store name the destination's codec markers use (default unchanged). */
+  storeMap?: Record<string, string>;
+  openStore: OpenStore;
+  openWriter?: OpenWriter;
+  /** Fills the pointer map for an external column; without it the map must already hold every pointer. */
+  ensurePointers?: EnsurePointers;
+  /** Test hook: called after each committed chunk (a throw simulates a crash there). */
+  hooks?: { afterChunk?(table: string, rowsCopied: number): Promise<void> };
+}
+
+export interface CopyTableResult {
+  table: string;
+  /** Rows inserted by this call (not COUNT(*) of the destination). */
+  rowsCopied: number;
+  /** Columns converted from 0.14 uuids to 2.x JSON. */
+  converted: string[];
+  /** Destination columns left to their defaults. */
+  defaulted: string[];
+  /** djmigrate's own source columns left out. */
+  skipped: string[];
+}
+
+export interface CopySchemaOptions extends Omit<CopyTableOptions, 'table'> {
+  /** Only these tables (still in foreign-key order); default every user table of the source. */
+  tables?: string[];
+}
+
+export interface CopySchemaResult {
+  source: string;
+  dest: string;
+  tables: CopyTableResult[];
+  rowsCopied: number;
+}
+
+// ----- shared reads ------------------------------------------------------------------------------------------
+
+async function requireSchema(conn: Connection, schema: string, role: string): Promise<{ charset: string; collation: string }> {
+  const [row] = await select<{ charset: string; collation: string }>(
+    conn,
+    'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [schema],
+  );
+  if (!row) throw new MigrationRefusedError(`${role} schema ${schema} does not exist on this server; check the name and the database host in the config`);
+  return row;
+}
+
+async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
+  const rows = await select<{ column_name: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  return rows.map((row) => String(row.column_name));
+}
+
+interface ForeignKeyInfo {
+  constraint: string;
+  table: string;
+  columns: string[];
+  referencedSchema: string;
+  referencedTable: string;
+  referencedColumns: string[];
+  onUpdate: string;
+  onDelete: string;
+}
+
+async function foreignKeysOf(conn: Connection, schema: string): Promise<ForeignKeyInfo[]> {
+  const usage = await select<Record<string, unknown>>(
+    conn,
+    `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS constraint_name, COLUMN_NAME AS column_name,
+            REFERENCED_TABLE_SCHEMA AS referenced_table_schema, REFERENCED_TABLE_NAME AS referenced_table_name,
+            REFERENCED_COLUMN_NAME AS referenced_column_name
+       FROM information_schema.KEY_COLUMN_USAGE
+      WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
+      ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION`,
+    [schema],
+  );
+  // Queried separately (no information_schema join: MariaDB needs constant schema/table on every joined table).
+  const rules = await select<Record<string, unknown>>(
+    conn,
+    `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS constraint_name, UPDATE_RULE AS update_rule, DELETE_RULE AS delete_rule
+       FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?`,
+    [schema],
+  );
+  const ruleOf = new Map(rules.map((r) => [`${String(r.table_name)}\0${String(r.constraint_name)}`, r]));
+  const byName = new Map<string, ForeignKeyInfo>();
+  for (const row of usage) {
+    const id = `${String(row.table_name)}\0${String(row.constraint_name)}`;
+    let fk = byName.get(id);
+    if (!fk) {
+      const rule = ruleOf.get(id);
+      fk = {
+        constraint: String(row.constraint_name),
+        table: String(row.table_name),
+        columns: [],
+        referencedSchema: String(row.referenced_table_schema),
+        referencedTable: String(row.referenced_table_name),
+        referencedColumns: [],
+        onUpdate: String(rule?.update_rule ?? 'RESTRICT'),
+        onDelete: String(rule?.delete_rule ?? 'RESTRICT'),
+      };
+      byName.set(id, fk);
+    }
+    fk.columns.push(String(row.column_name));
+    fk.referencedColumns.push(String(row.referenced_column_name));
+  }
+  return [...byName.values()];
+}
+
+async function userTables(conn: Connection, schema: string): Promise<string[]> {
+  const rows = await select<{ table_name: string }>(
+    conn,
+    `SELECT TABLE_NAME AS table_name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
+    [schema],
+  );
+  return rows.map((row) => String(row.table_name)).filter((name) => !name.startsWith('~'));
+}
+
+/** User tables parents first (foreign keys within the schema; `~` tables and self-references ignored); refuses cycles. */
+export function foreignKeyOrder(tables: string[], foreignKeys: { table: string; referencedSchema: string; referencedTable: string }[], schema: string): string[] {
+  const known = new Set(tables);
+  const parents = new Map(tables.map((t) => [t, new Set<string>()]));
+  for (const fk of foreignKeys) {
+    if (fk.referencedSchema !== schema || !known.has(fk.table) || !known.has(fk.referencedTable) || fk.table === fk.referencedTable) continue;
+    parents.get(fk.table)!.add(fk.referencedTable);
+  }
+  const order: string[] = [];
+  const done = new Set<string>();
+  let remaining = [...tables];
+  while (remaining.length) {
+    const ready = remaining.filter((t) => [...parents.get(t)!].every((p) => done.has(p)));
+    if (ready.length === 0) {
+      throw new MigrationRefusedError(`the foreign keys of ${schema} form a cycle; copy these tables by hand (or drop a foreign key) first:`, remaining);
+    }
+    for (const t of ready) {
+      order.push(t);
+      done.add(t);
+    }
+    remaining = remaining.filter((t) => !done.has(t));
+  }
+  return order;
+}
+
+function hasDefault(column: ColumnInfo, flavor: ServerFlavor): boolean {
+  if (column.nullable || column.generation || /auto_increment/i.test(column.extra)) return true;
+  // MariaDB reports `NULL` (text) for DEFAULT NULL and SQL NULL for no default; MySQL reports SQL NULL for both.
+  return column.default !== null && !(flavor === 'mariadb' && column.default === 'NULL' && !column.nullable);
+}
+
+// ----- copy_table_data ---------------------------------------------------------------------------------------
+
+interface ColumnCopy {
+  name: string;
+  /** Set when a 0.14 uuid becomes 2.x JSON. */
+  external?: { kind: CodecKind; store: string; alias: string };
+}
+
+interface TablePlan {
+  columns: ColumnCopy[];
+  primaryKey: string[];
+  defaulted: string[];
+  skipped: string[];
+}
+
+/** Read-only: how each column is copied; refuses (naming the columns) when the two tables cannot be matched. */
+async function planTableCopy(conn: Connection, options: CopyTableOptions, flavor: ServerFlavor): Promise<TablePlan> {
+  const { source, dest, table } = options;
+  const sourceColumns = await readColumns(conn, source, flavor, table);
+  const destColumns = await readColumns(conn, dest, flavor, table);
+  if (sourceColumns.length === 0) throw new MigrationRefusedError(`${source}.${table} does not exist (or is not a user table)`);
+  if (destColumns.length === 0) throw new MigrationRefusedError(`${dest}.${table} does not exist; declare it with 2.x (or create_parallel_schema) first`);
+  const bySource = new Map(sourceColumns.map((c) => [c.column, c]));
+  const byDest = new Map(destColumns.map((c) => [c.column, c]));
+  const problems: string[] = [];
+  const columns: ColumnCopy[] = [];
+  const defaulted: string[] = [];
+  const skipped: string[] = [];
+  for (const d of destColumns) {
+    const s = bySource.get(d.column);
+    if (!s) {
+      if (hasDefault(d, flavor)) defaulted.push(d.column);
+      else problems.push(`${dest}.${table}.${d.column} is not in ${source}.${table} and has no default and is NOT NULL; give it a default or add it to the source`);
+      continue;
+    }
+    if (d.generation) continue; // computed by the server
+    const external = s.columnType.toLowerCase() === 'binary(16)' ? parseExternalComment(s.comment) : null;
+    const codec = CODEC_MARKER.exec(d.comment);
+    if (external && codec) {
+      const expected = options.storeMap?.[external.store] ?? external.store;
+      if (codec[1] !== external.kind) problems.push(`${table}.${d.column} is ${external.kind}@${external.store} in ${source} but <${codec[1]}@${codec[2]}> in ${dest}`);
+      else if (codec[2] !== expected) problems.push(`${table}.${d.column}: ${dest} uses store "${codec[2]}" but store "${external.store}" maps to "${expected}"; pass the store map (old=new) that matches the destination`);
+      else columns.push({ name: d.column, external: { kind: external.kind, store: external.store, alias: `p${columns.length}` } });
+      continue;
+    }
+    if (external && d.columnType.toLowerCase() !== 'binary(16)') {
+      problems.push(`${table}.${d.column} is a 0.14 ${external.kind}@${external.store} pointer, but ${dest}.${table}.${d.column} is ${d.columnType} without a 2.x codec marker (:<${external.kind}@${external.store}>:)`);
+      continue;
+    }
+    if (!external && codec) {
+      problems.push(`${dest}.${table}.${d.column} is a 2.x <${codec[1]}@${codec[2]}> column but ${source}.${table}.${d.column} is not a 0.14 external column (${s.columnType}, comment ${JSON.stringify(s.comment)})`);
+      continue;
+    }
+    columns.push({ name: d.column });
+  }
+  for (const s of sourceColumns) {
+    if (byDest.has(s.column)) continue;
+    if (OWN_COLUMN.test(s.column)) skipped.push(s.column);
+    else problems.push(`${source}.${table}.${s.column} has no column in ${dest}.${table}; add it to the destination (or drop it from the source) so no data is left behind`);
+  }
+  const primaryKey = await primaryKeyOf(conn, source, table);
+  const destKey = await primaryKeyOf(conn, dest, table);
+  if (primaryKey.length === 0) problems.push(`${source}.${table} has no primary key; rows cannot be matched`);
+  else if (JSON.stringify([...primaryKey].sort()) !== JSON.stringify([...destKey].sort())) {
+    problems.push(`${table}: the primary key differs (${source}: ${primaryKey.join(', ')}; ${dest}: ${destKey.join(', ') || 'none'})`);
+  }
+  if (problems.length) throw new MigrationRefusedError(`copy_table_data of ${table} refused; nothing was copied:`, problems);
+  return { columns, primaryKey, defaulted, skipped };
+}
+
+async function tableExists(conn: Connection, schema: string, table: string): Promise<boolean> {
+  return (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table])).length > 0;
+}
+
+/** Every non-NULL value of each external column must have its pointer in the map before anything is copied. */
+async function preparePointers(conn: Connection, options: CopyTableOptions, plan: TablePlan): Promise<void> {
+  const externals = plan.columns.filter((c) => c.external);
+  if (externals.length === 0) return;
+  for (const column of externals) {
+    await options.ensurePointers?.(conn, {
+      schema: options.source,
+      table: options.table,
+      column: column.name,
+      kind: column.external!.kind,
+      store: column.external!.store,
+      stores: options.stores,
+      storeMap: options.storeMap,
+      openStore: options.openStore,
+      openWriter: options.openWriter,
+    });
+  }
+  if (!(await tableExists(conn, options.source, POINTER_TABLE_014))) {
+    throw new MigrationRefusedError(
+      `${options.table} has 0.14 external columns (${externals.map((c) => c.name).join(', ')}) but ${options.source} has no ${POINTER_TABLE_014} pointer map; nothing was copied`,
+    );
+  }
+  const pointers = tableRef(options.source, POINTER_TABLE_014);
+  const missing: string[] = [];
+  for (const column of externals) {
+    const rows = await select<{ value: string }>(
+      conn,
+      `SELECT DISTINCT HEX(t.${quoteId(column.name)}) AS value FROM ${tableRef(options.source, options.table)} t
+        WHERE t.${quoteId(column.name)} IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ${pointers} p WHERE p.store = ? AND p.kind = ? AND p.hash = t.${quoteId(column.name)})
+        LIMIT ${EXAMPLES}`,
+      [column.external!.store, column.external!.kind],
+    );
+    missing.push(...rows.map((row) => `${options.table}.${column.name}: ${row.value}`));
+  }
+  if (missing.length) {
+    throw new MigrationRefusedError(
+      `some 0.14 pointers have no 2.x pointer in ${options.source}.${POINTER_TABLE_014} (compute them first); nothing was copied:`,
+      missing,
+    );
+  }
+  // Pointers computed earlier (an in-place run, another copy) must name the store the destination's markers use.
+  const wrong: string[] = [];
+  for (const column of externals) {
+    const target = options.storeMap?.[column.external!.store] ?? column.external!.store;
+    const rows = await select<{ store: string | null }>(
+      conn,
+      `SELECT DISTINCT JSON_UNQUOTE(JSON_EXTRACT(p.pointer, '$.store')) AS store FROM ${pointers} p
+        WHERE p.store = ? AND p.kind = ? AND p.hash IN (SELECT t.${quoteId(column.name)} FROM ${tableRef(options.source, options.table)} t)`,
+      [column.external!.store, column.external!.kind],
+    );
+    wrong.push(...rows.filter((row) => row.store !== target).map((row) => `${options.table}.${column.name}: pointers name store ${JSON.stringify(row.store)}, not "${target}"`));
+  }
+  if (wrong.length) {
+    throw new MigrationRefusedError(`the 2.x pointers in ${options.source}.${POINTER_TABLE_014} were computed with another store map; nothing was copied:`, wrong);
+  }
+}
+
+/**
+ * Copies the rows of `table` that `dest` lacks, chunk by chunk on the source's primary key. Refuses before any
+ * change when the columns cannot be matched by name. Returns the rows inserted by this call.
+ */
+export async function copyTableData(conn: Connection, options: CopyTableOptions): Promise<CopyTableResult> {
+  await requireSchema(conn, options.source, 'source');
+  await requireSchema(conn, options.dest, 'destination');
+  const plan = await planTableCopy(conn, options, await serverFlavor(conn));
+  await preparePointers(conn, options, plan);
+  return copyPlanned(conn, options, plan);
+}
+
+async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: TablePlan): Promise<CopyTableResult> {
+  const { source, dest, table } = options;
+  const sourceRef = tableRef(source, table);
+  const destRef = tableRef(dest, table);
+  const pointers = tableRef(source, POINTER_TABLE_014);
+  const joins: string[] = [];
+  const joinValues: string[] = [];
+  const conditions: string[] = [];
+  const selected = plan.columns.map((column) => {
+    const ref = `t.${quoteId(column.name)}`;
+    if (!column.external) return ref;
+    const p = quoteId(column.external.alias);
+    joins.push(`LEFT JOIN ${pointers} ${p} ON ${p}.store = ? AND ${p}.kind = ? AND ${p}.hash = ${ref}`);
+    joinValues.push(column.external.store, column.external.kind);
+    // A pointer written by a 0.14 client after the check has no JSON yet: leave its row for the rerun.
+    conditions.push(`(${ref} IS NULL OR ${p}.pointer IS NOT NULL)`);
+    return `${p}.pointer`;
+  });
+  const missing = `NOT EXISTS (SELECT 1 FROM ${destRef} d WHERE ${plan.primaryKey.map((c) => `d.${quoteId(c)} = t.${quoteId(c)}`).join(' AND ')})`;
+  const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? 5000));
+  let after: KeyValue[] | null = null;
+  let rowsCopied = 0;
+  for (;;) {
+    const boundary: KeyValue[] | null = await chunkBoundary(conn, sourceRef, plan.primaryKey, after, chunkRows);
+    const range = [after && tupleCondition(plan.primaryKey, after, '>'), boundary && tupleCondition(plan.primaryKey, boundary, '<=')].filter((c) => c !== null);
+    const where = [...range.map((c) => c.sql), ...conditions, missing];
+    const inserted = await execute(
+      conn,
+      `INSERT INTO ${destRef} (${plan.columns.map((c) => quoteId(c.name)).join(', ')})
+       SELECT ${selected.join(', ')} FROM ${sourceRef} t ${joins.join(' ')}
+        WHERE ${where.join(' AND ')}`,
+      [...joinValues, ...range.flatMap((c) => c.values)],
+    );
+    rowsCopied += inserted;
+    await options.hooks?.afterChunk?.(table, rowsCopied);
+    if (boundary === null) break;
+    after = boundary;
+  }
+  return {
+    table,
+    rowsCopied,
+    converted: plan.columns.filter((c) => c.external).map((c) => c.name),
+    defaulted: plan.defaulted,
+    skipped: plan.skipped,
+  };
+}
+
+/** Copies every user table of `source` (or `tables`) into `dest`, parents first. */
+export async function copySchemaData(conn: Connection, options: CopySchemaOptions): Promise<CopySchemaResult> {
+  await requireSchema(conn, options.source, 'source');
+  await requireSchema(conn, options.dest, 'destination');
+  const all = await userTables(conn, options.source);
+  const order = foreignKeyOrder(all, await foreignKeysOf(conn, options.source), options.source);
+  const unknown = (options.tables ?? []).filter((t) => !all.includes(t));
+  if (unknown.length) throw new MigrationRefusedError(`${options.source} has no user table named:`, unknown);
+  const wanted = options.tables ? order.filter((t) => options.tables!.includes(t)) : order;
+  const destTables = new Set(await userTables(conn, options.dest));
+  const absent = wanted.filter((t) => !destTables.has(t));
+  if (absent.length) throw new MigrationRefusedError(`${options.dest} lacks these tables; declare them (or run create_parallel_schema) first, nothing was copied:`, absent);
+  const flavor = await serverFlavor(conn);
+  // Every table is checked, and its pointers computed, before the first row moves.
+  const plans: TablePlan[] = [];
+  for (const table of wanted) {
+    const plan = await planTableCopy(conn, { ...options, table }, flavor);
+    await preparePointers(conn, { ...options, table }, plan);
+    plans.push(plan);
+  }
+  const tables: CopyTableResult[] = [];
+  for (const [i, table] of wanted.entries()) tables.push(await copyPlanned(conn, { ...options, table }, plans[i]));
+  return { source: options.source, dest: options.dest, tables, rowsCopied: tables.reduce((sum, t) => sum + t.rowsCopied, 0) };
+}
+
+// ----- create_parallel_schema --------------------------------------------------------------------------------
+
+export interface ParallelSchemaOptions {
+  source: string;
+  dest: string;
+  /** 0.14 store name → the 2.x store name written into the codec markers (default unchanged). */
+  storeMap?: Record<string, string>;
+  /** Write the guide's `:uintN:` markers on unsigned integers (2.x ignores them; off by default, spec D.6.3). */
+  unsignedMarkers?: boolean;
+}
+
+export interface ParallelColumn {
+  table: string;
+  column: string;
+  /** The comment in the destination (2.x marker + user comment). */
+  comment: string;
+  /** `json` for converted external columns, else the source type. */
+  columnType: string;
+}
+
+export interface ParallelSchemaPlan {
+  source: string;
+  dest: string;
+  charset: string;
+  collation: string;
+  /** Tables in creation (foreign-key) order. */
+  tables: string[];
+  /** Tables that already exist in the destination (left as they are; CREATE TABLE IF NOT EXISTS). */
+  existing: string[];
+  columns: ParallelColumn[];
+  /** Foreign keys to `~external_*` left out (the columns become JSON), as `table.column`. */
+  droppedExternalKeys: string[];
+  /** Indexes left out because they cover a column that becomes JSON. */
+  droppedIndexes: string[];
+  statements: string[];
+  problems: string[];
+}
+
+interface IndexInfo {
+  name: string;
+  unique: boolean;
+  parts: { column: string; subPart: number | null }[];
+}
+
+async function indexesOf(conn: Connection, schema: string, table: string): Promise<IndexInfo[]> {
+  const rows = await select<Record<string, unknown>>(
+    conn,
+    `SELECT INDEX_NAME AS index_name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name, SUB_PART AS sub_part
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  const byName = new Map<string, IndexInfo>();
+  for (const row of rows) {
+    const name = String(row.index_name);
+    const index = byName.get(name) ?? { name, unique: Number(row.non_unique) === 0, parts: [] };
+    index.parts.push({ column: String(row.column_name), subPart: row.sub_part === null || row.sub_part === undefined ? null : Number(row.sub_part) });
+    byName.set(name, index);
+  }
+  return [...byName.values()];
+}
+
+const RULES = new Set(['RESTRICT', 'CASCADE', 'SET NULL', 'NO ACTION', 'SET DEFAULT']);
+
+/** Read-only: the `CREATE DATABASE` and `CREATE TABLE` statements of the `_v2` schema, in foreign-key order. */
+export async function planParallelSchema(conn: Connection, options: ParallelSchemaOptions): Promise<ParallelSchemaPlan> {
+  const { source, dest } = options;
+  if (source === dest) throw new MigrationRefusedError('source and destination schema are the same');
+  const { charset, collation } = await requireSchema(conn, source, 'source');
+  const flavor = await serverFlavor(conn);
+  const foreignKeys = await foreignKeysOf(conn, source);
+  const tables = foreignKeyOrder(await userTables(conn, source), foreignKeys, source);
+  const existing = (await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dest])).map((r) => String(r.name));
+  const tableInfo = new Map(
+    (
+      await select<Record<string, unknown>>(
+        conn,
+        'SELECT TABLE_NAME AS table_name, ENGINE AS engine, TABLE_COLLATION AS table_collation, TABLE_COMMENT AS table_comment FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+        [source],
+      )
+    ).map((r) => [String(r.table_name), r]),
+  );
+  const allColumns = await readColumns(conn, source, flavor);
+  const plan: ParallelSchemaPlan = {
+    source,
+    dest,
+    charset,
+    collation,
+    tables,
+    existing: tables.filter((t) => existing.includes(t)),
+    columns: [],
+    droppedExternalKeys: [],
+    droppedIndexes: [],
+    statements: [`CREATE DATABASE IF NOT EXISTS ${quoteId(dest)} CHARACTER SET ${charset} COLLATE ${collation}`],
+    problems: [],
+  };
+  for (const table of tables) {
+    const lines: string[] = [];
+    const jsonColumns = new Set<string>();
+    for (const column of allColumns.filter((c) => c.table === table)) {
+      const external = column.columnType.toLowerCase() === 'binary(16)' ? parseExternalComment(column.comment) : null;
+      let comment = column.comment;
+      let definition: string;
+      if (external) {
+        comment = codecComment(external.kind, external.comment, options.storeMap?.[external.store] ?? external.store);
+        jsonColumns.add(column.column);
+        const json: ColumnInfo = { ...column, dataType: 'json', columnType: 'json', charset: null, collation: null, default: null, extra: '', checks: [], generation: null };
+        definition = columnDefinition(json, comment, flavor);
+      } else {
+        const marker = markerFor(column, { unsignedMarkers: options.unsignedMarkers });
+        if (marker && !marker.skip) comment = marker.newComment;
+        definition = column.generation ? generatedDefinition(column, comment) : columnDefinition(column, comment, flavor);
+      }
+      if ([...comment].length > MAX_COLUMN_COMMENT) plan.problems.push(`${table}.${column.column}: the 2.x comment would be ${[...comment].length} characters, over ${MAX_COLUMN_COMMENT}; shorten it first`);
+      plan.columns.push({ table, column: column.column, comment, columnType: external ? 'json' : column.columnType });
+      lines.push(definition);
+    }
+    const indexes = await indexesOf(conn, source, table);
+    const primary = indexes.find((i) => i.name === 'PRIMARY');
+    if (primary) lines.push(`PRIMARY KEY (${primary.parts.map(indexPart).join(', ')})`);
+    for (const index of indexes) {
+      if (index.name === 'PRIMARY') continue;
+      if (index.parts.some((p) => jsonColumns.has(p.column))) {
+        const external = foreignKeys.some((fk) => fk.table === table && fk.referencedTable.startsWith(EXTERNAL_TABLE_PREFIX) && fk.columns.join() === index.parts.map((p) => p.column).join());
+        if (!external) plan.droppedIndexes.push(`${table}.${index.name}`);
+        continue;
+      }
+      lines.push(`${index.unique ? 'UNIQUE ' : ''}KEY ${quoteId(index.name)} (${index.parts.map(indexPart).join(', ')})`);
+    }
+    for (const fk of foreignKeys.filter((f) => f.table === table)) {
+      if (fk.referencedTable.startsWith(EXTERNAL_TABLE_PREFIX)) {
+        plan.droppedExternalKeys.push(...fk.columns.map((c) => `${table}.${c}`));
+        continue;
+      }
+      if (!RULES.has(fk.onUpdate) || !RULES.has(fk.onDelete)) {
+        plan.problems.push(`${table}: foreign key ${fk.constraint} has unexpected rules ${fk.onUpdate}/${fk.onDelete}`);
+        continue;
+      }
+      const targetSchema = fk.referencedSchema === source ? dest : fk.referencedSchema;
+      lines.push(
+        `CONSTRAINT ${quoteId(fk.constraint)} FOREIGN KEY (${fk.columns.map(quoteId).join(', ')}) REFERENCES ${tableRef(targetSchema, fk.referencedTable)} ` +
+          `(${fk.referencedColumns.map(quoteId).join(', ')}) ON UPDATE ${fk.onUpdate} ON DELETE ${fk.onDelete}`,
+      );
+    }
+    const info = tableInfo.get(table);
+    const engine = String(info?.engine ?? 'InnoDB');
+    const tableCollation = info?.table_collation ? String(info.table_collation) : collation;
+    if (!/^\w+$/.test(engine) || !/^\w+$/.test(tableCollation) || !/^\w+$/.test(charset) || !/^\w+$/.test(collation)) {
+      plan.problems.push(`${table}: unexpected engine ${engine} or collation ${tableCollation}`);
+      continue;
+    }
+    plan.statements.push(
+      `CREATE TABLE IF NOT EXISTS ${tableRef(dest, table)} (\n  ${lines.join(',\n  ')}\n) ENGINE=${engine} DEFAULT COLLATE=${tableCollation} COMMENT=${quoteValue(String(info?.table_comment ?? ''))}`,
+    );
+  }
+  plan.statements.push(lineageTableDdl(dest, quoteId));
+  return plan;
+}
+
+function indexPart(part: { column: string; subPart: number | null }): string {
+  return part.subPart === null ? quoteId(part.column) : `${quoteId(part.column)}(${part.subPart})`;
+}
+
+function generatedDefinition(column: ColumnInfo, comment: string): string {
+  const stored = /stored|persistent/i.test(column.extra) ? 'STORED' : 'VIRTUAL';
+  return `${quoteId(column.column)} ${column.columnType} GENERATED ALWAYS AS (${column.generation}) ${stored} COMMENT ${quoteValue(comment)}`;
+}
+
+/** Runs the plan (refusing first when it has problems); reruns are no-ops (IF NOT EXISTS throughout). */
+export async function createParallelSchema(conn: Connection, options: ParallelSchemaOptions): Promise<ParallelSchemaPlan & { created: string[] }> {
+  const plan = await planParallelSchema(conn, options);
+  if (plan.problems.length) throw new MigrationRefusedError(`create_parallel_schema ${options.dest} refused; nothing was created:`, plan.problems);
+  for (const statement of plan.statements) await execute(conn, statement);
+  return { ...plan, created: plan.tables.filter((t) => !plan.existing.includes(t)) };
+}

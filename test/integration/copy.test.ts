@@ -1,0 +1,281 @@
+// Copy strategy (issue 3 item 5): create_parallel_schema generates the `_v2` DDL from example_lab_v014 (markers,
+// JSON codec columns, no FK to `~external_*`), copy_table_data / copySchemaData move every row with the 0.14 uuids
+// converted to the JSON the in-place migration writes, reruns insert nothing, an interrupted copy resumes, and a
+// destination that cannot hold the source's columns is refused before any row moves.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterEach, expect, it } from 'vitest';
+import { externalTableName, storeObjectKey, uuidRelativePath } from '../../functions/core/datajoint/v012.js';
+import { filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso } from '../../functions/core/datajoint/v2.js';
+import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { MigrationRefusedError } from '../../functions/core/errors.js';
+import { copySchemaData, copyTableData, createParallelSchema, planParallelSchema, type EnsurePointers } from '../../functions/core/migrate014/copy.js';
+import { migrateExternalStorage, POINTER_TABLE_014 } from '../../functions/core/migrate014/external-storage.js';
+import type { ObjectStore } from '../../functions/core/stores/object-store.js';
+import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
+import { openObjectStore } from '../../functions/core/stores/open-store.js';
+import { buildExampleLabV014, MIGRATED_SAMPLE, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
+import { fileStore, freshBucket, freshFolder, freshSchema, freshSchemaName, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
+import { foreignKeysOf } from '../harness/migration.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Setup {
+  conn: FreshSchema['conn'];
+  source: string;
+  stores: V014Stores;
+  specs: Record<string, V014Stores[string]['spec']>;
+  openStore: (name: string) => ObjectStore;
+  openWriter: (name: string) => ObjectWriter;
+}
+
+async function setup(prefix: string): Promise<Setup> {
+  const schema = await freshSchema(prefix);
+  cleanups.push(() => schema.cleanup());
+  const [bucket, folder] = await Promise.all([freshBucket(prefix.replace(/_/g, '-')), freshFolder(prefix)]);
+  const credentials = sandbox().s3.credentials;
+  const stores: V014Stores = { main: { spec: s3Store(bucket, 'example014'), credentials }, local: { spec: fileStore(folder) } };
+  await buildExampleLabV014({ conn: schema.conn, database: schema.name, stores });
+  const opened = new Map<string, ObjectStore>();
+  const openStore = (name: string): ObjectStore => {
+    if (!opened.has(name)) opened.set(name, openObjectStore(stores[name].spec, stores[name].credentials));
+    return opened.get(name)!;
+  };
+  const openWriter = (name: string): ObjectWriter => openObjectWriter(stores[name].spec, stores[name].credentials);
+  return { conn: schema.conn, source: schema.name, stores, specs: { main: stores.main.spec, local: stores.local.spec }, openStore, openWriter };
+}
+
+/** A schema name dropped after the test. */
+function scratch(s: Setup, prefix: string): string {
+  const name = freshSchemaName(prefix);
+  cleanups.push(async () => void (await s.conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`)));
+  return name;
+}
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Stand-in for external-storage's private openJournal + buildPointers (not exported yet): the pointers of spec
+ * D.2/D.3 into `<source>.~djmigrate_014_pointer`, writing attachments as `filename\0contents` at their 2.x path.
+ * Checked against the in-place migration of an identical schema below.
+ */
+const specPointers: EnsurePointers = async (conn, request) => {
+  await conn.query(
+    `CREATE TABLE IF NOT EXISTS ${tableRef(request.schema, POINTER_TABLE_014)} (
+      store varchar(64) NOT NULL, kind varchar(16) NOT NULL, hash binary(16) NOT NULL, pointer longtext NOT NULL,
+      PRIMARY KEY (store, kind, hash)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  );
+  const rows = await select<{ hash: Buffer; size: number; attachment_name: string | null; filepath: string | null; contents_hash: Buffer | null; epoch: string }>(
+    conn,
+    `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
+       FROM ${tableRef(request.schema, externalTableName(request.store))} e
+      WHERE e.hash IN (SELECT t.${quoteId(request.column)} FROM ${tableRef(request.schema, request.table)} t)`,
+  );
+  const store = request.storeMap?.[request.store] ?? request.store;
+  const spec = request.stores[request.store];
+  for (const row of rows) {
+    let pointer: string;
+    const size = Number(row.size);
+    if (request.kind === 'filepath') {
+      pointer = pythonJson({ ...filepathPointer({ path: row.filepath!, store, size, is_dir: false, timestamp: pythonUtcIso(new Date(Number(row.epoch) * 1000)) }) });
+    } else if (request.kind === 'blob') {
+      const migrated = row.filepath !== null && row.contents_hash !== null;
+      const path = migrated ? row.filepath! : uuidRelativePath(request.schema, row.hash);
+      pointer = pythonJson({ ...hashPointer({ hash: hashOfDigest(migrated ? row.contents_hash! : row.hash), path, schema: request.schema, store, size }) });
+    } else {
+      const contents = await readAll(await request.openStore(request.store).read(storeObjectKey(spec.protocol, spec.location, uuidRelativePath(request.schema, row.hash, `.${row.attachment_name}`))));
+      const bytes = Buffer.concat([Buffer.from(`${row.attachment_name}\0`, 'utf8'), contents]);
+      const hash = hashOfDigest(createHash('md5').update(bytes).digest());
+      const path = hashPath(request.schema, hash);
+      await request.openWriter!(request.store).put(storeObjectKey(spec.protocol, spec.location, path), Readable.from([bytes]), bytes.length);
+      pointer = pythonJson({ ...hashPointer({ hash, path, schema: request.schema, store, size: bytes.length }) });
+    }
+    await conn.query(`INSERT IGNORE INTO ${tableRef(request.schema, POINTER_TABLE_014)} (store, kind, hash, pointer) VALUES (?, ?, ?, ?)`, [request.store, request.kind, row.hash, pointer]);
+  }
+};
+
+async function columnsOf(conn: Setup['conn'], schema: string, table: string) {
+  return select<{ name: string; type: string; nullable: string; dflt: string | null; comment: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS dflt, COLUMN_COMMENT AS comment
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [schema, table],
+  );
+}
+
+async function sampleRows(conn: Setup['conn'], schema: string): Promise<Record<string, unknown>[]> {
+  const rows = await select<Record<string, unknown>>(
+    conn,
+    `SELECT animal_id, sample_id, label, n_spikes, gain, \`offset\`, HEX(raw) AS raw,
+            CAST(waveform AS CHAR) AS waveform, CAST(waveform_opt AS CHAR) AS waveform_opt, CAST(report AS CHAR) AS report, CAST(scan AS CHAR) AS scan
+       FROM ${tableRef(schema, 'sample')} ORDER BY animal_id, sample_id`,
+  );
+  return rows.map((row) => {
+    const out: Record<string, unknown> = { ...row };
+    for (const name of ['waveform', 'waveform_opt', 'report', 'scan']) {
+      if (out[name] === null) continue;
+      const parsed = JSON.parse(String(out[name])) as Record<string, unknown>;
+      delete parsed.timestamp; // the `~external_local` rows of two fixtures may be a second apart
+      out[name] = parsed;
+    }
+    return out;
+  });
+}
+
+const copyOptions = (s: Setup, dest: string) => ({
+  source: s.source,
+  dest,
+  stores: s.specs,
+  openStore: s.openStore,
+  openWriter: s.openWriter,
+  ensurePointers: specPointers,
+});
+
+it('create_parallel_schema declares the 2.x tables: markers, JSON codec columns, FKs re-targeted, ~lineage; rerun is a no-op', async () => {
+  const s = await setup('copy_ddl');
+  const dest = scratch(s, 'copy_ddl_v2');
+  const plan = await planParallelSchema(s.conn, { source: s.source, dest });
+  expect(plan.problems).toEqual([]);
+  expect(plan.tables).toEqual(['animal', 'sample']);
+  expect(plan.droppedExternalKeys.sort()).toEqual(['sample.report', 'sample.scan', 'sample.waveform', 'sample.waveform_opt']);
+  const created = await createParallelSchema(s.conn, { source: s.source, dest });
+  expect(created.created).toEqual(['animal', 'sample']);
+
+  const [{ version }] = await select<{ version: string }>(s.conn, 'SELECT VERSION() AS version');
+  const json = /mariadb/i.test(version) ? 'longtext' : 'json';
+  const animal = await columnsOf(s.conn, dest, 'animal');
+  expect(animal.map((c) => [c.name, c.type.replace(/^int\(11\)$/, 'int'), c.comment])).toEqual([
+    ['animal_id', 'int', ':int32:animal number'],
+    ['species', 'varchar(32)', ':varchar(32):species name'],
+  ]);
+  expect(animal[1].dflt).toMatch(/^'?mouse'?$/);
+  const sample = await columnsOf(s.conn, dest, 'sample');
+  expect(sample.map((c) => [c.name, c.comment])).toEqual([
+    ['animal_id', 'animal number'], // inherited: no marker
+    ['sample_id', 'sample number'], // unsigned: no marker by default
+    ['label', ':varchar(32):free text'],
+    ['n_spikes', 'spike count'],
+    ['gain', ':float32:amplifier gain'],
+    ['offset', ':float64:baseline offset'],
+    ['raw', ':<blob>:in-table blob'],
+    ['waveform', ':<blob@main>:external blob'],
+    ['waveform_opt', ':<blob@main>:optional external blob'],
+    ['report', ':<attach@main>:attachment'],
+    ['scan', ':<filepath@local>:managed file'],
+  ]);
+  expect(sample.slice(7).map((c) => [c.type, c.nullable])).toEqual([
+    [json, 'NO'],
+    [json, 'YES'],
+    [json, 'NO'],
+    [json, 'NO'],
+  ]);
+  expect(sample.find((c) => c.name === 'label')!.dflt).toMatch(/^'?none'?$/);
+  const fks = await foreignKeysOf(s.conn, dest, 'sample');
+  expect(fks.map((fk) => [fk.column_name, fk.referenced])).toEqual([['animal_id', 'animal']]);
+  const [{ schema: referencedSchema }] = await select<{ schema: string }>(
+    s.conn,
+    `SELECT REFERENCED_TABLE_SCHEMA AS \`schema\` FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'sample' AND REFERENCED_TABLE_NAME IS NOT NULL`,
+    [dest],
+  );
+  expect(referencedSchema).toBe(dest);
+  const tables = await select<{ name: string }>(s.conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [dest]);
+  expect(tables.map((t) => t.name)).toEqual(['animal', 'sample', '~lineage']);
+  const [src] = await select<{ c: string }>(s.conn, 'SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [s.source]);
+  const [dst] = await select<{ c: string }>(s.conn, 'SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [dest]);
+  expect(dst.c).toBe(src.c);
+
+  const again = await createParallelSchema(s.conn, { source: s.source, dest });
+  expect(again.created).toEqual([]);
+});
+
+it('copies every table with pointers converted as the in-place migration writes them; a rerun copies nothing', async () => {
+  const s = await setup('copy_all');
+  const dest = scratch(s, 'copy_all_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  const result = await copySchemaData(s.conn, { ...copyOptions(s, dest), chunkRows: 2 });
+  expect(result.tables.map((t) => [t.table, t.rowsCopied])).toEqual([
+    ['animal', 2],
+    ['sample', 3],
+  ]);
+  expect(result.tables[1].converted).toEqual(['waveform', 'waveform_opt', 'report', 'scan']);
+  expect(result.rowsCopied).toBe(5);
+
+  const rows = await sampleRows(s.conn, dest);
+  const db = s.source;
+  expect(rows[0].waveform).toEqual({ hash: 'i33xnnjp3kuajkswrsmjoivqnu', path: `${db}/46/f7/46f776b52fdaa804aa568c989722b06d`, schema: db, store: 'main', size: 61 });
+  expect(rows[0].report).toEqual({ hash: 'su3biuootdak5aforz72h6qh6u', path: `_hash/${db}/su3biuootdak5aforz72h6qh6u`, schema: db, store: 'main', size: 27 });
+  expect(rows[0].scan).toEqual({ path: 'sub/scan_001.dat', store: 'local', size: 9, is_dir: false });
+  expect(rows[1].waveform_opt).toBeNull();
+  const migrated = rows.find((r) => Number(r.animal_id) === MIGRATED_SAMPLE.animal_id && Number(r.sample_id) === MIGRATED_SAMPLE.sample_id)!;
+  expect((migrated.waveform as { hash: string }).hash).toBe(hashOfDigest(Buffer.from('595936a35db89e00c9588724083ee5f0', 'hex')));
+  const animals = await select<{ animal_id: number; species: string }>(s.conn, `SELECT animal_id, species FROM ${tableRef(dest, 'animal')} ORDER BY animal_id`);
+  expect(animals.map((a) => [Number(a.animal_id), a.species])).toEqual([
+    [1, 'rat'],
+    [2, 'mouse'],
+  ]);
+
+  // The same rows migrated in place by migrate_external_storage (an identical fixture under another name).
+  const twin = scratch(s, 'copy_twin');
+  await buildExampleLabV014({ conn: s.conn, database: twin, stores: s.stores });
+  await migrateExternalStorage(s.conn, { schema: twin, stores: s.specs }, s.openStore, s.openWriter);
+  const inPlace = JSON.parse(JSON.stringify(await sampleRows(s.conn, twin)).split(twin).join(db));
+  expect(rows).toEqual(inPlace);
+
+  const rerun = await copySchemaData(s.conn, copyOptions(s, dest));
+  expect(rerun.rowsCopied).toBe(0);
+});
+
+it('an interrupted copy resumes where it stopped', async () => {
+  const s = await setup('copy_resume');
+  const dest = scratch(s, 'copy_resume_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
+  const crash = new Error('crash after one chunk');
+  await expect(
+    copyTableData(s.conn, {
+      ...copyOptions(s, dest),
+      table: 'sample',
+      chunkRows: 1,
+      hooks: {
+        async afterChunk() {
+          throw crash;
+        },
+      },
+    }),
+  ).rejects.toBe(crash);
+  const [{ n }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, 'sample')}`);
+  expect(Number(n)).toBe(1);
+  const resumed = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'sample', chunkRows: 1 });
+  expect(resumed.rowsCopied).toBe(2);
+  expect((await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'sample' })).rowsCopied).toBe(0);
+});
+
+it('refuses a destination without a source column, or with a NOT NULL column lacking a default, and changes nothing', async () => {
+  const s = await setup('copy_refuse');
+  const dest = scratch(s, 'copy_refuse_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  await s.conn.query(`ALTER TABLE ${tableRef(dest, 'animal')} DROP COLUMN species`);
+  const missing = copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
+  await expect(missing).rejects.toBeInstanceOf(MigrationRefusedError);
+  await expect(missing).rejects.toThrow(/species/);
+  await s.conn.query(`ALTER TABLE ${tableRef(dest, 'animal')} ADD COLUMN species varchar(32) NOT NULL DEFAULT 'mouse', ADD COLUMN cage int NOT NULL`);
+  const required = copySchemaData(s.conn, copyOptions(s, dest));
+  await expect(required).rejects.toBeInstanceOf(MigrationRefusedError);
+  await expect(required).rejects.toThrow(/cage/);
+  for (const table of ['animal', 'sample']) {
+    const [{ n }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, table)}`);
+    expect(Number(n)).toBe(0);
+  }
+  // A hidden 2.x column with a default (like `_job_version`) is fine and gets its default.
+  await s.conn.query(`ALTER TABLE ${tableRef(dest, 'animal')} DROP COLUMN cage, ADD COLUMN _job_version varchar(64) DEFAULT ''`);
+  const copied = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
+  expect(copied.rowsCopied).toBe(2);
+  expect(copied.defaulted).toEqual(['_job_version']);
+});
