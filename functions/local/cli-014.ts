@@ -28,7 +28,7 @@ export interface InPlaceFlags {
 }
 
 /** Runs `work` with a connection from the user's config; a refusal becomes a message and exit code 1. */
-async function withDatabase(configPath: string, work: (conn: Connection, config: DataJointConfig) => Promise<number>): Promise<number> {
+export async function withDatabase(configPath: string, work: (conn: Connection, config: DataJointConfig) => Promise<number>): Promise<number> {
   try {
     const config = await loadDataJointConfig(configPath, 'external');
     const conn = await createLocalDeps(config, silentProgress).openDatabase();
@@ -47,22 +47,27 @@ async function withDatabase(configPath: string, work: (conn: Connection, config:
 function inPlaceOptions(flags: InPlaceFlags, config: DataJointConfig): InPlaceOptions {
   if (flags.to !== undefined && flags.to !== '2.0') throw new MigrationRefusedError(`--to ${flags.to}: from 0.14 djmigrate migrates to 2.0`);
   if ((flags.strategy ?? 'in-place') !== 'in-place') throw new MigrationRefusedError(`--strategy ${flags.strategy}: only in-place is available so far; the copy strategy uses copy-table-data and compare`);
-  const storeMap: Record<string, string> = {};
-  for (const pair of flags.storeMap ?? []) {
-    const [from, to] = pair.split('=');
-    if (!from || !to) throw new MigrationRefusedError(`--store-map ${pair}: write it as old=new`);
-    storeMap[from] = to;
-  }
   return {
     schema: flags.schema,
     steps: parseSteps(flags.steps ?? IN_PLACE_STEPS.join(',')),
     backup: flags.backup ?? false,
     stores: storeLocations(config),
-    storeMap,
+    storeMap: parseStoreMap(flags.storeMap),
     copyFiles: flags.copyFiles,
     verifyObjects: flags.verifyObjects,
     unsignedMarkers: flags.unsignedMarkers,
   };
+}
+
+/** `--store-map old=new` pairs. */
+export function parseStoreMap(pairs: string[] | undefined): Record<string, string> {
+  const storeMap: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const [from, to, ...rest] = pair.split('=');
+    if (!from || !to || rest.length) throw new MigrationRefusedError(`--store-map ${pair}: write it as old=new`);
+    storeMap[from] = to;
+  }
+  return storeMap;
 }
 
 export function plan014(flags: InPlaceFlags): Promise<number> {

@@ -6,6 +6,7 @@ import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
 import { silentProgress, type ProgressEvent, type ProgressSink } from '../core/progress.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
+import { copyTableDataCommand, createParallelSchemaCommand, type CopyFlags, type ParallelSchemaFlags } from './cli-copy.js';
 import { compareCommand, convertConfigCommand, cutoverCommand, finalizeCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
 import { IN_PLACE_STEPS } from '../core/migrate014/in-place.js';
@@ -173,6 +174,30 @@ export async function main(argv: string[]): Promise<number> {
     .option('--tolerance <number>', 'for floating-point values (default 1e-6)')
     .action(async (flags: Parameters<typeof compareCommand>[0]) => {
       exitCode = await compareCommand(flags);
+    });
+  program
+    .command('create-parallel-schema')
+    .description('declare <dest> (e.g. my_pipeline_v2) as DataJoint 2.x declares the 0.14 schema <source>')
+    .requiredOption('--config <file>', 'your DataJoint config JSON')
+    .requiredOption('--source <schema>', 'the 0.14 schema')
+    .requiredOption('--dest <schema>', 'the schema to create')
+    .option('--store-map <old=new...>', 'rename stores in the codec markers')
+    .option('--unsigned-markers', "write the guide's :uintN: markers on unsigned columns")
+    .option('--dry-run', 'print the statements without running them')
+    .action(async (flags: ParallelSchemaFlags) => {
+      exitCode = await createParallelSchemaCommand(flags);
+    });
+  program
+    .command('copy-table-data')
+    .description('copy rows into the _v2 schema (one table, or all in foreign-key order), external pointers converted; resumable')
+    .requiredOption('--config <file>', 'your DataJoint config JSON')
+    .requiredOption('--source <schema>', 'the 0.14 schema')
+    .requiredOption('--dest <schema>', 'the 2.x schema')
+    .option('--table <name>', 'only this table')
+    .option('--store-map <old=new...>', 'rename stores in the pointers')
+    .option('--chunk-rows <n>', 'rows per chunk')
+    .action(async (flags: CopyFlags) => {
+      exitCode = await copyTableDataCommand(flags);
     });
   program
     .command('finalize')

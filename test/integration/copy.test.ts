@@ -2,18 +2,18 @@
 // JSON codec columns, no FK to `~external_*`), copy_table_data / copySchemaData move every row with the 0.14 uuids
 // converted to the JSON the in-place migration writes, reruns insert nothing, an interrupted copy resumes, and a
 // destination that cannot hold the source's columns is refused before any row moves.
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { afterEach, expect, it } from 'vitest';
-import { externalTableName, storeObjectKey, uuidRelativePath } from '../../functions/core/datajoint/v012.js';
-import { filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso } from '../../functions/core/datajoint/v2.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, expect, it, vi } from 'vitest';
+import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import { copySchemaData, copyTableData, createParallelSchema, planParallelSchema, type EnsurePointers } from '../../functions/core/migrate014/copy.js';
-import { migrateExternalStorage, POINTER_TABLE_014 } from '../../functions/core/migrate014/external-storage.js';
+import { copySchemaData, copyTableData, createParallelSchema, foreignKeyOrder, planParallelSchema } from '../../functions/core/migrate014/copy.js';
+import { migrateExternalStorage } from '../../functions/core/migrate014/external-storage.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
+import { copyTableDataCommand, createParallelSchemaCommand } from '../../functions/local/cli-copy.js';
 import { buildExampleLabV014, MIGRATED_SAMPLE, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, freshSchemaName, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
 import { foreignKeysOf } from '../harness/migration.js';
@@ -32,7 +32,7 @@ interface Setup {
   openWriter: (name: string) => ObjectWriter;
 }
 
-async function setup(prefix: string): Promise<Setup> {
+async function setup(prefix: string): Promise<Setup & { folder: string }> {
   const schema = await freshSchema(prefix);
   cleanups.push(() => schema.cleanup());
   const [bucket, folder] = await Promise.all([freshBucket(prefix.replace(/_/g, '-')), freshFolder(prefix)]);
@@ -45,7 +45,7 @@ async function setup(prefix: string): Promise<Setup> {
     return opened.get(name)!;
   };
   const openWriter = (name: string): ObjectWriter => openObjectWriter(stores[name].spec, stores[name].credentials);
-  return { conn: schema.conn, source: schema.name, stores, specs: { main: stores.main.spec, local: stores.local.spec }, openStore, openWriter };
+  return { conn: schema.conn, source: schema.name, folder, stores, specs: { main: stores.main.spec, local: stores.local.spec }, openStore, openWriter };
 }
 
 /** A schema name dropped after the test. */
@@ -54,52 +54,6 @@ function scratch(s: Setup, prefix: string): string {
   cleanups.push(async () => void (await s.conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`)));
   return name;
 }
-
-async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-/**
- * Stand-in for external-storage's private openJournal + buildPointers (not exported yet): the pointers of spec
- * D.2/D.3 into `<source>.~djmigrate_014_pointer`, writing attachments as `filename\0contents` at their 2.x path.
- * Checked against the in-place migration of an identical schema below.
- */
-const specPointers: EnsurePointers = async (conn, request) => {
-  await conn.query(
-    `CREATE TABLE IF NOT EXISTS ${tableRef(request.schema, POINTER_TABLE_014)} (
-      store varchar(64) NOT NULL, kind varchar(16) NOT NULL, hash binary(16) NOT NULL, pointer longtext NOT NULL,
-      PRIMARY KEY (store, kind, hash)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-  );
-  const rows = await select<{ hash: Buffer; size: number; attachment_name: string | null; filepath: string | null; contents_hash: Buffer | null; epoch: string }>(
-    conn,
-    `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
-       FROM ${tableRef(request.schema, externalTableName(request.store))} e
-      WHERE e.hash IN (SELECT t.${quoteId(request.column)} FROM ${tableRef(request.schema, request.table)} t)`,
-  );
-  const store = request.storeMap?.[request.store] ?? request.store;
-  const spec = request.stores[request.store];
-  for (const row of rows) {
-    let pointer: string;
-    const size = Number(row.size);
-    if (request.kind === 'filepath') {
-      pointer = pythonJson({ ...filepathPointer({ path: row.filepath!, store, size, is_dir: false, timestamp: pythonUtcIso(new Date(Number(row.epoch) * 1000)) }) });
-    } else if (request.kind === 'blob') {
-      const migrated = row.filepath !== null && row.contents_hash !== null;
-      const path = migrated ? row.filepath! : uuidRelativePath(request.schema, row.hash);
-      pointer = pythonJson({ ...hashPointer({ hash: hashOfDigest(migrated ? row.contents_hash! : row.hash), path, schema: request.schema, store, size }) });
-    } else {
-      const contents = await readAll(await request.openStore(request.store).read(storeObjectKey(spec.protocol, spec.location, uuidRelativePath(request.schema, row.hash, `.${row.attachment_name}`))));
-      const bytes = Buffer.concat([Buffer.from(`${row.attachment_name}\0`, 'utf8'), contents]);
-      const hash = hashOfDigest(createHash('md5').update(bytes).digest());
-      const path = hashPath(request.schema, hash);
-      await request.openWriter!(request.store).put(storeObjectKey(spec.protocol, spec.location, path), Readable.from([bytes]), bytes.length);
-      pointer = pythonJson({ ...hashPointer({ hash, path, schema: request.schema, store, size: bytes.length }) });
-    }
-    await conn.query(`INSERT IGNORE INTO ${tableRef(request.schema, POINTER_TABLE_014)} (store, kind, hash, pointer) VALUES (?, ?, ?, ?)`, [request.store, request.kind, row.hash, pointer]);
-  }
-};
 
 async function columnsOf(conn: Setup['conn'], schema: string, table: string) {
   return select<{ name: string; type: string; nullable: string; dflt: string | null; comment: string }>(
@@ -135,7 +89,6 @@ const copyOptions = (s: Setup, dest: string) => ({
   stores: s.specs,
   openStore: s.openStore,
   openWriter: s.openWriter,
-  ensurePointers: specPointers,
 });
 
 it('create_parallel_schema declares the 2.x tables: markers, JSON codec columns, FKs re-targeted, ~lineage; rerun is a no-op', async () => {
@@ -275,7 +228,52 @@ it('refuses a destination without a source column, or with a NOT NULL column lac
   }
   // A hidden 2.x column with a default (like `_job_version`) is fine and gets its default.
   await s.conn.query(`ALTER TABLE ${tableRef(dest, 'animal')} DROP COLUMN cage, ADD COLUMN _job_version varchar(64) DEFAULT ''`);
+  // djmigrate's own source columns (an in-place run's temporary columns) are left behind.
+  await s.conn.query(`ALTER TABLE ${tableRef(s.source, 'animal')} ADD COLUMN _djmigrate_v2_9 json NULL`);
   const copied = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
   expect(copied.rowsCopied).toBe(2);
   expect(copied.defaulted).toEqual(['_job_version']);
+  expect(copied.skipped).toEqual(['_djmigrate_v2_9']);
+});
+
+it('the CLI commands create the _v2 schema and copy a table, then the whole schema with its pointers converted', async () => {
+  const s = await setup('copy_cli');
+  const dest = scratch(s, 'copy_cli_v2');
+  const url = new URL(sandbox().mysqlUrl);
+  const main = s.stores.main.spec as { endpoint: string; bucket: string; location: string };
+  const credentials = sandbox().s3.credentials;
+  const config = join(s.folder, '..', `${s.source}.dj_local_conf.json`);
+  await writeFile(
+    config,
+    JSON.stringify({
+      'database.host': url.hostname,
+      'database.port': Number(url.port),
+      'database.user': decodeURIComponent(url.username),
+      'database.password': decodeURIComponent(url.password),
+      stores: {
+        main: { protocol: 's3', endpoint: main.endpoint, bucket: main.bucket, location: main.location, access_key: credentials.accessKeyId, secret_key: credentials.secretAccessKey },
+        local: { protocol: 'file', location: s.folder },
+      },
+    }),
+  );
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    expect(await createParallelSchemaCommand({ config, source: s.source, dest })).toBe(0);
+    expect(await copyTableDataCommand({ config, source: s.source, dest, table: 'animal' })).toBe(0);
+    expect(JSON.parse(String(log.mock.calls.at(-1)![0])).rowsCopied).toBe(2);
+    expect(await copyTableDataCommand({ config, source: s.source, dest })).toBe(0);
+    const [{ pointers }] = await select<{ pointers: number }>(s.conn, `SELECT COUNT(waveform) AS pointers FROM ${tableRef(dest, 'sample')}`);
+    expect(Number(pointers)).toBeGreaterThan(0);
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+});
+
+it('orders tables parents first and refuses foreign-key cycles', () => {
+  const fk = (table: string, referencedTable: string, referencedSchema = 'db') => ({ table, referencedTable, referencedSchema });
+  expect(foreignKeyOrder(['c', 'b', 'a'], [fk('c', 'b'), fk('b', 'a'), fk('c', 'c'), fk('a', 'x', 'other')], 'db')).toEqual(['a', 'b', 'c']);
+  expect(() => foreignKeyOrder(['a', 'b', 'c'], [fk('a', 'b'), fk('b', 'a')], 'db')).toThrow(MigrationRefusedError);
+  expect(() => foreignKeyOrder(['a', 'b'], [fk('a', 'b'), fk('b', 'a')], 'db')).toThrow(/cycle/);
 });

@@ -2,7 +2,7 @@
 // the row `rows` rows further on, and tuple comparisons spelled out so that MySQL and MariaDB both use index ranges.
 // The table is always aliased `t`.
 import type { Connection } from 'mysql2/promise';
-import { quoteId, selectRaw } from './sql.js';
+import { quoteId, select, selectRaw } from './sql.js';
 
 /** A primary-key value as the server sent it (see rawTypeCast): text, or bytes for binary columns. */
 export type KeyValue = string | Buffer;
@@ -38,4 +38,15 @@ export function tupleCondition(columns: string[], values: KeyValue[], op: '>' | 
     params.push(...values);
   }
   return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
+}
+
+/** The primary-key columns of a table, in key order (empty when it has none). */
+export async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
+  const rows = await select<{ column_name: string }>(
+    conn,
+    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  return rows.map((row) => row.column_name);
 }

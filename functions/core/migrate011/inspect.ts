@@ -3,6 +3,7 @@
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey, legacyRelativePath, parseLegacyComment } from '../datajoint/v011.js';
 import { blobColumnComment, EXTERNAL_TABLE_PREFIX, parseExternalComment, STORE_NAME_PATTERN, storeObjectKey } from '../datajoint/v012.js';
+import { primaryKeyOf } from '../db/keyset.js';
 import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
@@ -129,16 +130,6 @@ async function findLegacyColumns(conn: Connection, input: Migrate011Input, probl
     });
   }
   return columns;
-}
-
-export async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
-  const rows = await select<{ column_name: string }>(
-    conn,
-    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
-    [schema, table],
-  );
-  return rows.map((row) => row.column_name);
 }
 
 /** Every non-NULL value must carry its column's store suffix and match a `~external` row byte for byte. */

@@ -4,12 +4,11 @@
 // `~external_<store>`. Each call works for a bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
-import { chunkBoundary, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
-import { primaryKeyOf } from './inspect.js';
 import { journalColumn, journalTables, updateColumn, type JournalColumn } from './journal.js';
 
 const EXAMPLES = 10;

@@ -12,12 +12,12 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { chunkBoundary, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
-import { POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
-import { columnDefinition, markerFor, MAX_COLUMN_COMMENT, readColumns, serverFlavor, type ColumnInfo, type ServerFlavor } from './update-comments.js';
+import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
+import { columnDefinition, extraClauses, markerFor, MAX_COLUMN_COMMENT, readColumns, serverFlavor, type ColumnInfo, type ServerFlavor } from './update-comments.js';
 
 /** Source-only columns that are djmigrate's own (temporary columns of an in-place run) and are never copied. */
 const OWN_COLUMN = /^_djmigrate_/;
@@ -41,8 +41,7 @@ export interface PointerRequest {
 
 /**
  * Computes the 2.x pointers (and writes the `filename\0contents` objects of attachments) of one 0.14 external column
- * into `<schema>.~djmigrate_014_pointer` (store, kind, hash, pointer), creating that table when missing. This is
- * external-storage.ts's private `openJournal` + `buildPointers`; until they are exported the caller supplies it.
+ * into `<schema>.~djmigrate_014_pointer` (store, kind, hash, pointer). Default: external-storage's `ensurePointers`.
  */
 export type EnsurePointers = (conn: Connection, request: PointerRequest) => Promise<void>;
 
@@ -98,16 +97,6 @@ async function requireSchema(conn: Connection, schema: string, role: string): Pr
   );
   if (!row) throw new MigrationRefusedError(`${role} schema ${schema} does not exist on this server; check the name and the database host in the config`);
   return row;
-}
-
-async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
-  const rows = await select<{ column_name: string }>(
-    conn,
-    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
-    [schema, table],
-  );
-  return rows.map((row) => String(row.column_name));
 }
 
 interface ForeignKeyInfo {
@@ -253,7 +242,7 @@ async function planTableCopy(conn: Connection, options: CopyTableOptions, flavor
       problems.push(`${table}.${d.column} is a 0.14 ${external.kind}@${external.store} pointer, but ${dest}.${table}.${d.column} is ${d.columnType} without a 2.x codec marker (:<${external.kind}@${external.store}>:)`);
       continue;
     }
-    if (!external && codec) {
+    if (!external && codec && CODEC_MARKER.exec(s.comment)?.[0] !== codec[0]) {
       problems.push(`${dest}.${table}.${d.column} is a 2.x <${codec[1]}@${codec[2]}> column but ${source}.${table}.${d.column} is not a 0.14 external column (${s.columnType}, comment ${JSON.stringify(s.comment)})`);
       continue;
     }
@@ -278,12 +267,19 @@ async function tableExists(conn: Connection, schema: string, table: string): Pro
   return (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table])).length > 0;
 }
 
+/** The pointers as the in-place migration computes them (attachments need a writer for their new objects). */
+const computePointers: EnsurePointers = async (conn, request) => {
+  if (!request.openWriter) throw new MigrationRefusedError(`${request.table}.${request.column} needs an object writer to convert its pointers; none was given`);
+  await ensurePointers(conn, { schema: request.schema, stores: request.stores, storeMap: request.storeMap }, request, request.openStore, request.openWriter);
+};
+
 /** Every non-NULL value of each external column must have its pointer in the map before anything is copied. */
 async function preparePointers(conn: Connection, options: CopyTableOptions, plan: TablePlan): Promise<void> {
   const externals = plan.columns.filter((c) => c.external);
   if (externals.length === 0) return;
+  const ensure = options.ensurePointers ?? computePointers;
   for (const column of externals) {
-    await options.ensurePointers?.(conn, {
+    await ensure(conn, {
       schema: options.source,
       table: options.table,
       column: column.name,
@@ -528,6 +524,8 @@ export async function planParallelSchema(conn: Connection, options: ParallelSche
         const json: ColumnInfo = { ...column, dataType: 'json', columnType: 'json', charset: null, collation: null, default: null, extra: '', checks: [], generation: null };
         definition = columnDefinition(json, comment, flavor);
       } else {
+        const { unknown } = extraClauses(column.extra);
+        if (unknown && !column.generation) plan.problems.push(`${table}.${column.column}: EXTRA ${JSON.stringify(column.extra)} has attributes this tool cannot restate (${unknown}); declare the table by hand`);
         const marker = markerFor(column, { unsignedMarkers: options.unsignedMarkers });
         if (marker && !marker.skip) comment = marker.newComment;
         definition = column.generation ? generatedDefinition(column, comment) : columnDefinition(column, comment, flavor);

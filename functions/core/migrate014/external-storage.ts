@@ -19,7 +19,8 @@ import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
-import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
+import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { digestStream } from '../stores/hash-stream.js';
@@ -485,6 +486,24 @@ function addCounts(result: ExternalStorageResult, counts: { pointers: number; wr
   result.objectsCopied += counts.copied;
 }
 
+/**
+ * The 2.x pointers of one 0.14 external column, computed into `~djmigrate_014_pointer` without touching the column:
+ * what copy_table_data joins against when it copies into a `_v2` schema.
+ */
+export async function ensurePointers(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  target: { table: string; column: string },
+  openStore: OpenStore,
+  openWriter: OpenWriter,
+): Promise<{ pointers: number; written: number; copied: number }> {
+  const { found } = await findColumns(conn, options.schema);
+  const column = found.find((c) => c.table === target.table && c.column === target.column);
+  if (!column) throw new MigrationRefusedError(`${options.schema}.${target.table}.${target.column} is not a 0.14 blob@/attach@/filepath@ column`);
+  await openJournal(conn, options);
+  return buildPointers(conn, options, column, openStore, openWriter);
+}
+
 /** Computes (and for attachments and copyFiles, writes the objects of) the pointers a column still lacks. */
 async function buildPointers(
   conn: Connection,
@@ -647,47 +666,6 @@ async function fillColumn(conn: Connection, options: ExternalStorageOptions, col
     );
   }
   return filled;
-}
-
-type KeyValue = string | Buffer;
-
-async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
-  const rows = await select<{ column_name: string }>(
-    conn,
-    `SELECT COLUMN_NAME AS column_name FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
-    [schema, table],
-  );
-  return rows.map((row) => row.column_name);
-}
-
-/** The primary key of the row `rows` rows after `after`, or null when fewer rows remain. */
-async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
-  const condition = after && tupleCondition(primaryKey, after, '>');
-  const columns = primaryKey.map((c) => `t.${quoteId(c)}`).join(', ');
-  const found = await selectRaw(
-    conn,
-    `SELECT ${primaryKey.map((c) => `t.${quoteId(c)} AS ${quoteId(c)}`).join(', ')} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''}
-      ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
-    condition?.values ?? [],
-  );
-  return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
-}
-
-/** `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)` (and `<=` likewise): index ranges on MySQL and MariaDB. */
-function tupleCondition(columns: string[], values: KeyValue[], op: '>' | '<='): { sql: string; values: KeyValue[] } {
-  const terms: string[] = [];
-  const params: KeyValue[] = [];
-  columns.forEach((column, i) => {
-    const equal = columns.slice(0, i).map((c) => `t.${quoteId(c)} = ?`);
-    terms.push([...equal, `t.${quoteId(column)} ${op === '>' ? '>' : '<'} ?`].join(' AND '));
-    params.push(...values.slice(0, i), values[i]);
-  });
-  if (op === '<=') {
-    terms.push(columns.map((c) => `t.${quoteId(c)} = ?`).join(' AND '));
-    params.push(...values);
-  }
-  return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
 }
 
 /**
