@@ -1,6 +1,6 @@
 // 0.14 → 2.0 in place through the CLI as a user runs it: plan, run with a backup, rerun; convert-config.
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { backupName } from '../../functions/core/migrate014/backup.js';
 import type { InPlacePlan } from '../../functions/core/migrate014/in-place.js';
 import { buildExampleLabV014, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
-import { schemaSnapshot } from '../harness/migration.js';
+import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
 
 const exec = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/djmigrate.js');
@@ -37,22 +37,8 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   const credentials = sandbox().s3.credentials;
   const stores: V014Stores = { main: { spec: s3Store(bucket, 'example014'), credentials }, local: { spec: fileStore(folder) } };
   await buildExampleLabV014({ conn: schema.conn, database: schema.name, stores });
-  const url = new URL(sandbox().mysqlUrl);
-  const configPath = join(folder, '..', `${schema.name}.dj_local_conf.json`);
-  const main = stores.main.spec as { endpoint: string; bucket: string; location: string };
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      'database.host': url.hostname,
-      'database.port': Number(url.port),
-      'database.user': decodeURIComponent(url.username),
-      'database.password': decodeURIComponent(url.password),
-      stores: {
-        main: { protocol: 's3', endpoint: main.endpoint, bucket: main.bucket, location: main.location, access_key: credentials.accessKeyId, secret_key: credentials.secretAccessKey },
-        local: { protocol: 'file', location: folder, stage: folder },
-      },
-    }),
-  );
+  const configPath = await writeDataJointConfig014(folder, stores, { local: { stage: folder } });
+  const main = stores.main.spec as { bucket: string; location: string };
   const before = await schemaSnapshot(schema.conn, schema.name);
   const args = ['--from', '0.14', '--to', '2.0', '--config', configPath, '--schema', schema.name, '--strategy', 'in-place'];
 

@@ -8,7 +8,7 @@ import { select, tableRef } from '../../functions/core/db/sql.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
-import type { LegacyFixture, LegacyFixtureOptions, LegacyStores } from '../../functions/local/sandbox/legacy-pipeline.js';
+import type { LegacyFixture, LegacyFixtureOptions, LegacyStore, LegacyStores } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { freshLegacyStores, freshSchema, sandbox, type FreshLegacyStores } from './context.js';
 
 export interface Scenario extends FreshLegacyStores {
@@ -20,25 +20,41 @@ export interface Scenario extends FreshLegacyStores {
   cleanup(): Promise<void>;
 }
 
-/** The user's `dj_local_conf.json` for these 0.11 stores, written beside (not in) the file store's folder. */
-export async function writeDataJointConfig(folder: string, stores: LegacyStores, extra: Record<string, unknown> = {}): Promise<string> {
+/** `database.*` entries reaching the sandbox's server, as a user's config has them. */
+function databaseEntries(): Record<string, unknown> {
   const url = new URL(sandbox().mysqlUrl);
-  const config: Record<string, unknown> = {
+  return {
     'database.host': url.hostname,
     'database.port': Number(url.port),
     'database.user': decodeURIComponent(url.username),
     'database.password': decodeURIComponent(url.password),
   };
-  for (const [key, store] of Object.entries(stores)) {
-    const spec = store.spec;
-    config[key] =
-      spec.protocol === 'file'
-        ? { protocol: 'file', location: spec.location }
-        : { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: store.credentials?.accessKeyId, secret_key: store.credentials?.secretAccessKey };
-  }
+}
+
+/** A store as DataJoint's config writes it (credentials included, as users keep them there). */
+function storeEntry(store: LegacyStore, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const spec = store.spec;
+  return spec.protocol === 'file'
+    ? { protocol: 'file', location: spec.location, ...extra }
+    : { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: store.credentials?.accessKeyId, secret_key: store.credentials?.secretAccessKey, ...extra };
+}
+
+async function writeConfig(folder: string, config: Record<string, unknown>): Promise<string> {
   const path = join(dirname(folder), `${basename(folder)}.dj_local_conf.json`);
-  await writeFile(path, JSON.stringify({ ...config, ...extra }, null, 2));
+  await writeFile(path, JSON.stringify(config, null, 2));
   return path;
+}
+
+/** The user's 0.11 `dj_local_conf.json` (`external`, `external-<x>` keys), written beside (not in) the file store's folder. */
+export async function writeDataJointConfig(folder: string, stores: LegacyStores, extra: Record<string, unknown> = {}): Promise<string> {
+  const entries = Object.fromEntries(Object.entries(stores).map(([key, store]) => [key, storeEntry(store)]));
+  return writeConfig(folder, { ...databaseEntries(), ...entries, ...extra });
+}
+
+/** The user's 0.14 `dj_local_conf.json` (a `stores` dict), written beside (not in) the file store's folder. */
+export async function writeDataJointConfig014(folder: string, stores: LegacyStores, storeExtras: Record<string, Record<string, unknown>> = {}): Promise<string> {
+  const entries = Object.fromEntries(Object.entries(stores).map(([name, store]) => [name, storeEntry(store, storeExtras[name])]));
+  return writeConfig(folder, { ...databaseEntries(), stores: entries });
 }
 
 export async function legacyScenario(

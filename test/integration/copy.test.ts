@@ -2,8 +2,6 @@
 // JSON codec columns, no FK to `~external_*`), copy_table_data / copySchemaData move every row with the 0.14 uuids
 // converted to the JSON the in-place migration writes, reruns insert nothing, an interrupted copy resumes, and a
 // destination that cannot hold the source's columns is refused before any row moves.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, expect, it, vi } from 'vitest';
 import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
@@ -16,7 +14,7 @@ import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { copyTableDataCommand, createParallelSchemaCommand } from '../../functions/local/cli-copy.js';
 import { buildExampleLabV014, MIGRATED_SAMPLE, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, freshSchemaName, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
-import { foreignKeysOf } from '../harness/migration.js';
+import { foreignKeysOf, writeDataJointConfig014 } from '../harness/migration.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -239,23 +237,7 @@ it('refuses a destination without a source column, or with a NOT NULL column lac
 it('the CLI commands create the _v2 schema and copy a table, then the whole schema with its pointers converted', async () => {
   const s = await setup('copy_cli');
   const dest = scratch(s, 'copy_cli_v2');
-  const url = new URL(sandbox().mysqlUrl);
-  const main = s.stores.main.spec as { endpoint: string; bucket: string; location: string };
-  const credentials = sandbox().s3.credentials;
-  const config = join(s.folder, '..', `${s.source}.dj_local_conf.json`);
-  await writeFile(
-    config,
-    JSON.stringify({
-      'database.host': url.hostname,
-      'database.port': Number(url.port),
-      'database.user': decodeURIComponent(url.username),
-      'database.password': decodeURIComponent(url.password),
-      stores: {
-        main: { protocol: 's3', endpoint: main.endpoint, bucket: main.bucket, location: main.location, access_key: credentials.accessKeyId, secret_key: credentials.secretAccessKey },
-        local: { protocol: 'file', location: s.folder },
-      },
-    }),
-  );
+  const config = await writeDataJointConfig014(s.folder, s.stores);
   const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
   const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   try {
