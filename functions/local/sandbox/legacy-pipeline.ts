@@ -1,13 +1,11 @@
 // Builds DataJoint 0.11 pipelines the way 0.11.1 itself does (spec A, real-examples part 1): the same DDL,
 // the same `~external` bookkeeping, the same object locations and bytes. Used by tests and by the demo to make
 // legacy schemas without Python.
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Connection } from 'mysql2/promise';
+import { FixtureObjects } from './fixture-objects.js';
 import mysql from 'mysql2/promise';
 import type { StoreSpec } from '../../core/config/store-spec.js';
-import { s3ClientConfig, type S3Credentials } from '../../core/stores/s3-store.js';
+import type { S3Credentials } from '../../core/stores/s3-store.js';
 import {
   arangeArray,
   blobStruct,
@@ -193,39 +191,35 @@ export async function insertLegacyRows(
   }
   const writer = new ObjectWriter(stores);
   const written = new Map<string, LegacyObject>();
-  try {
-    for (const row of rows) {
-      const names: string[] = [];
-      const values: unknown[] = [];
-      for (const [name, value] of Object.entries(row)) {
-        if (value === undefined) continue;
-        const storeKey = externalStore.get(name);
-        names.push(name);
-        if (storeKey === undefined) {
-          values.push(isBlobValue(value) ? packLegacyBlob(value) : value);
-          continue;
-        }
-        if (value === null) {
-          values.push(null);
-          continue;
-        }
-        const bytes = isBlobValue(value) ? packLegacyBlob(value) : value instanceof Uint8Array ? Buffer.from(value) : null;
-        if (!bytes) throw new Error(`${table}.${name} is external: give a BlobValue, packed bytes or null`);
-        const object = await writer.put(storeKey, database, bytes);
-        await conn.query(
-          `INSERT INTO ${tableName(database, LEGACY_EXTERNAL_TABLE)} (hash, size) VALUES (?, ?) ON DUPLICATE KEY UPDATE timestamp=CURRENT_TIMESTAMP`,
-          [object.value, object.size],
-        );
-        written.set(`${object.store}\0${object.value}`, object);
-        values.push(object.value);
+  for (const row of rows) {
+    const names: string[] = [];
+    const values: unknown[] = [];
+    for (const [name, value] of Object.entries(row)) {
+      if (value === undefined) continue;
+      const storeKey = externalStore.get(name);
+      names.push(name);
+      if (storeKey === undefined) {
+        values.push(isBlobValue(value) ? packLegacyBlob(value) : value);
+        continue;
       }
+      if (value === null) {
+        values.push(null);
+        continue;
+      }
+      const bytes = isBlobValue(value) ? packLegacyBlob(value) : value instanceof Uint8Array ? Buffer.from(value) : null;
+      if (!bytes) throw new Error(`${table}.${name} is external: give a BlobValue, packed bytes or null`);
+      const object = await writer.put(storeKey, database, bytes);
       await conn.query(
-        `INSERT INTO ${tableName(database, table)} (${names.map(quoteId).join(',')}) VALUES (${names.map(() => '?').join(',')})`,
-        values,
+        `INSERT INTO ${tableName(database, LEGACY_EXTERNAL_TABLE)} (hash, size) VALUES (?, ?) ON DUPLICATE KEY UPDATE timestamp=CURRENT_TIMESTAMP`,
+        [object.value, object.size],
       );
+      written.set(`${object.store}\0${object.value}`, object);
+      values.push(object.value);
     }
-  } finally {
-    writer.close();
+    await conn.query(
+      `INSERT INTO ${tableName(database, table)} (${names.map(quoteId).join(',')}) VALUES (${names.map(() => '?').join(',')})`,
+      values,
+    );
   }
   return [...written.values()];
 
@@ -236,37 +230,19 @@ export async function insertLegacyRows(
 
 /** Writes objects where 0.11 would (`ExternalTable.put`: s3 `put_object`, file `safe_write`). */
 class ObjectWriter {
-  private readonly clients = new Map<string, S3Client>();
+  private readonly objects: FixtureObjects;
 
-  constructor(private readonly stores: LegacyStores) {}
+  constructor(private readonly stores: LegacyStores) {
+    this.objects = new FixtureObjects(stores);
+  }
 
   async put(storeKey: string, database: string, bytes: Buffer): Promise<LegacyObject> {
     const store = this.stores[storeKey];
     if (!store) throw new Error(`no store configured for ${storeKey} (have: ${Object.keys(this.stores).join(', ') || 'none'})`);
-    const suffix = suffixOfLegacyType(storeKey) ?? '';
-    const value = legacyStoredValue(legacyHash(bytes), suffix);
-    const { spec } = store;
-    const key = legacyObjectKey(spec.protocol, spec.location, database, value);
-    if (spec.protocol === 's3') {
-      let client = this.clients.get(storeKey);
-      if (!client) {
-        client = new S3Client(s3ClientConfig(spec, store.credentials));
-        this.clients.set(storeKey, client);
-      }
-      await client.send(new PutObjectCommand({ Bucket: spec.bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
-    } else {
-      // safe_write: a temp file, then rename.
-      await mkdir(dirname(key), { recursive: true });
-      const temporary = `${key}.saving`;
-      await writeFile(temporary, bytes);
-      await rename(temporary, key);
-    }
+    const value = legacyStoredValue(legacyHash(bytes), suffixOfLegacyType(storeKey) ?? '');
+    const key = legacyObjectKey(store.spec.protocol, store.spec.location, database, value);
+    await this.objects.put(storeKey, key, bytes);
     return { store: storeKey, value, size: bytes.length, key, bytes };
-  }
-
-  close(): void {
-    for (const client of this.clients.values()) client.destroy();
-    this.clients.clear();
   }
 }
 

@@ -2,16 +2,13 @@
 // tables with 0.12's DDL, `binary(16)` columns marked `:blob@S:` / `:attach@S:` / `:filepath@S:` with a foreign key
 // to `~external_<S>`, uuid object paths, raw attachment contents, filepath copies below the store location, and
 // blob rows migrated in place from 0.11 (uuid of `<db>/<legacy hash>`, object left at its legacy location).
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Connection } from 'mysql2/promise';
+import { FixtureObjects } from './fixture-objects.js';
 import { float64Array, packLegacyBlob, zerosArray } from '../../core/datajoint/blob.js';
 import { legacyHash } from '../../core/datajoint/v011.js';
 import { externalTableDdl, externalTableName, migratedBlobUuid, parseExternalComment, storeObjectKey, uuidFromBuffer, uuidRelativePath } from '../../core/datajoint/v012.js';
 import { quoteId, select, tableRef } from '../../core/db/sql.js';
-import { s3ClientConfig } from '../../core/stores/s3-store.js';
 import { legacyLogTableDdl, type LegacyStore } from './legacy-pipeline.js';
 
 /** A 0.14 store (keyed by its 0.14 store name, e.g. `main`, `local`) as the fixture writes to it. */
@@ -167,30 +164,26 @@ export async function insertV014Rows(conn: Connection, database: string, table: 
   }));
   const writer = new FixtureWriter(stores);
   const written = new Map<string, V014Object>();
-  try {
-    for (const row of rows) {
-      const names: string[] = [];
-      const values: unknown[] = [];
-      for (const [name, value] of Object.entries(row)) {
-        if (value === undefined) continue;
-        names.push(name);
-        const external = externals.get(name);
-        if (!external || value === null) {
-          if (isExternalValue(value)) throw new Error(`${table}.${name} is not an external attribute`);
-          values.push(value);
-          continue;
-        }
-        if (!isExternalValue(value)) throw new Error(`${table}.${name} is ${external.kind}@${external.store}: give a V014ExternalValue or null`);
-        const expected = value.kind === 'migrated-blob' ? 'blob' : value.kind;
-        if (expected !== external.kind) throw new Error(`${table}.${name} is ${external.kind}@${external.store}, not ${value.kind}`);
-        const object = await writer.put(conn, database, external.store, value);
-        written.set(`${object.store}\0${object.hash.toString('hex')}`, object);
-        values.push(object.hash);
+  for (const row of rows) {
+    const names: string[] = [];
+    const values: unknown[] = [];
+    for (const [name, value] of Object.entries(row)) {
+      if (value === undefined) continue;
+      names.push(name);
+      const external = externals.get(name);
+      if (!external || value === null) {
+        if (isExternalValue(value)) throw new Error(`${table}.${name} is not an external attribute`);
+        values.push(value);
+        continue;
       }
-      await conn.query(`INSERT INTO ${tableRef(database, table)} (${names.map(quoteId).join(',')}) VALUES (${names.map(() => '?').join(',')})`, values);
+      if (!isExternalValue(value)) throw new Error(`${table}.${name} is ${external.kind}@${external.store}: give a V014ExternalValue or null`);
+      const expected = value.kind === 'migrated-blob' ? 'blob' : value.kind;
+      if (expected !== external.kind) throw new Error(`${table}.${name} is ${external.kind}@${external.store}, not ${value.kind}`);
+      const object = await writer.put(conn, database, external.store, value);
+      written.set(`${object.store}\0${object.hash.toString('hex')}`, object);
+      values.push(object.hash);
     }
-  } finally {
-    writer.close();
+    await conn.query(`INSERT INTO ${tableRef(database, table)} (${names.map(quoteId).join(',')}) VALUES (${names.map(() => '?').join(',')})`, values);
   }
   return [...written.values()];
 }
@@ -200,9 +193,11 @@ function isExternalValue(value: unknown): value is V014ExternalValue {
 }
 
 class FixtureWriter {
-  private readonly clients = new Map<string, S3Client>();
+  private readonly objects: FixtureObjects;
 
-  constructor(private readonly stores: V014Stores) {}
+  constructor(private readonly stores: V014Stores) {
+    this.objects = new FixtureObjects(stores);
+  }
 
   async put(conn: Connection, database: string, storeName: string, value: V014ExternalValue): Promise<V014Object> {
     const store = this.stores[storeName];
@@ -238,7 +233,7 @@ class FixtureWriter {
         break;
     }
     const key = storeObjectKey(store.spec.protocol, store.spec.location, relativePath);
-    await this.upload(storeName, key, bytes);
+    await this.objects.put(storeName, key, bytes);
     await declareV014ExternalTable(conn, database, storeName);
     await conn.query(
       `INSERT INTO ${tableRef(database, externalTableName(storeName))} (hash, size, attachment_name, filepath, contents_hash) VALUES (?, ?, ?, ?, ?)
@@ -246,29 +241,6 @@ class FixtureWriter {
       [hash, bytes.length, row.attachment_name, row.filepath, row.contents_hash],
     );
     return { store: storeName, kind: value.kind, hash, relativePath, key, size: bytes.length, bytes };
-  }
-
-  private async upload(storeName: string, key: string, bytes: Buffer): Promise<void> {
-    const store = this.stores[storeName];
-    const spec = store.spec;
-    if (spec.protocol === 's3') {
-      let client = this.clients.get(storeName);
-      if (!client) {
-        client = new S3Client(s3ClientConfig(spec, store.credentials));
-        this.clients.set(storeName, client);
-      }
-      await client.send(new PutObjectCommand({ Bucket: spec.bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
-      return;
-    }
-    await mkdir(dirname(key), { recursive: true });
-    const temporary = `${key}.saving`;
-    await writeFile(temporary, bytes);
-    await rename(temporary, key);
-  }
-
-  close(): void {
-    for (const client of this.clients.values()) client.destroy();
-    this.clients.clear();
   }
 }
 
