@@ -22,6 +22,7 @@ interface CommonFlags {
 
 interface RunFlags extends CommonFlags {
   keepLegacy?: boolean;
+  verifyContents?: boolean;
   report?: string;
 }
 
@@ -65,6 +66,7 @@ async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
   const clock = new PhaseClock();
   const result = await migrateLocally({
     ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
+    verifyContents: flags.verifyContents,
     onStateEntered: (state) => clock.enter(state),
   }).finally(() => bars?.stop());
   clock.enter('end');
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
   commonOptions(program.command('run').description('plan, then migrate, verify and report'))
     .option('--keep-legacy', 'rename ~external to ~djmigrate_legacy_external instead of dropping it')
     .option('--report <file>', 'where to write the JSON report')
+    .option('--verify-contents', '0.11: verify re-reads every object and checks its MD5 (default: size + the hash taken while hashing)')
     .action(async (flags: RunFlags & InPlaceFlags) => {
       exitCode = await run(flags);
     });

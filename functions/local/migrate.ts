@@ -16,6 +16,8 @@ export interface LocalMigrationOptions {
   mode: 'in-place' | 'native';
   keepLegacy: boolean;
   execute: boolean;
+  /** Verify re-reads every object (see the input's verifyContents). */
+  verifyContents?: boolean;
   progress: ProgressSink;
   env?: NodeJS.ProcessEnv;
   rewriteBudgetMs?: number;
@@ -43,6 +45,7 @@ export async function migrateLocally(options: LocalMigrationOptions): Promise<Lo
     mode: options.mode,
     keepLegacy: options.keepLegacy,
     execute: options.execute,
+    verifyContents: options.verifyContents ?? false,
     stores: storeLocations(config),
   };
   const localDeps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);

@@ -17,7 +17,7 @@ import { silentProgress } from '../../functions/core/progress.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { legacyScenario, type Scenario } from '../harness/migration.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 
 let scenario: Scenario | undefined;
 afterEach(async () => {
@@ -84,6 +84,17 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const verification = await verifyMigration(conn, input, openStore);
   expect(verification.ok).toBe(true);
   expect(verification.columns.find((c) => c.table === 'take')).toMatchObject({ rows: 7, pointers: 7, objects: 7, objectsMissing: 0, ok: true });
+
+  // An object replaced by other bytes of the same size passes the size check; only re-reading it shows the damage.
+  const clip = scenario.fixture.objects.find((o) => o.store === 'external-local' && o.key.includes(schema))!;
+  const tampered = Buffer.from(clip.bytes);
+  tampered[tampered.length - 1] ^= 0xff;
+  await writeFile(clip.key, tampered);
+  expect((await verifyMigration(conn, input, openStore)).ok).toBe(true);
+  const reread = await verifyMigration(conn, { ...input, verifyContents: true }, openStore);
+  expect(reread.ok).toBe(false);
+  expect(reread.columns.flatMap((c) => c.problems).join('\n')).toMatch(/its bytes no longer hash to the row's contents hash/);
+  await writeFile(clip.key, clip.bytes);
 
   // Verification notices damage done afterwards: a pointer without its ~external_local row.
   await execute(conn, 'SET FOREIGN_KEY_CHECKS = 0');

@@ -77,6 +77,7 @@ describe('execution input', () => {
       mode: 'in-place',
       keepLegacy: false,
       execute: false,
+      verifyContents: false,
       hashConcurrency: 8,
     });
   });

@@ -18,7 +18,9 @@ export const Migrate011InputSchema = z
     execute: z.boolean().default(false),
     /** 0.12 store name → where its objects are (no credentials). */
     stores: z.record(z.string(), StoreSpecSchema),
-    /** Objects hashed at once within one batch. */
+    /** Verify re-reads every object and checks its MD5, not only its size and the hash recorded while hashing. */
+    verifyContents: z.boolean().default(false),
+    /** Objects hashed at once within one batch (and re-read at once by verifyContents). */
     hashConcurrency: z.number().int().min(1).max(64).default(8),
   })
   .strict();

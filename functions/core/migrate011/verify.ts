@@ -2,9 +2,11 @@
 // every object at the location 0.12 will read, with the recorded size and the contents hash computed from its
 // bytes during hashing. Read-only.
 import type { Connection } from 'mysql2/promise';
+import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
+import { digestStream } from '../stores/hash-stream.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -38,7 +40,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     return listings.get(store)!;
   };
   const columns: ColumnVerification[] = [];
-  for (const column of await journalColumns(conn, input.schema)) columns.push(await verifyColumn(conn, input, column, listing));
+  for (const column of await journalColumns(conn, input.schema)) columns.push(await verifyColumn(conn, input, column, listing, openStore));
   const [{ n: legacyReferences }] = await select<{ n: number }>(
     conn,
     'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
@@ -47,7 +49,13 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   return { ok: columns.every((column) => column.ok) && Number(legacyReferences) === 0, legacyReferences: Number(legacyReferences), columns };
 }
 
-async function verifyColumn(conn: Connection, input: Migrate011Input, column: JournalColumn, listing: (store: string) => Promise<Map<string, number>>): Promise<ColumnVerification> {
+async function verifyColumn(
+  conn: Connection,
+  input: Migrate011Input,
+  column: JournalColumn,
+  listing: (store: string) => Promise<Map<string, number>>,
+  openStore: OpenStore,
+): Promise<ColumnVerification> {
   const problems: string[] = [];
   const table = tableRef(input.schema, column.table_name);
   const external = tableRef(input.schema, externalTableName(column.store));
@@ -103,16 +111,24 @@ async function verifyColumn(conn: Connection, input: Migrate011Input, column: Jo
   const present = await listing(column.store);
   const missing: string[] = [];
   const mismatched: string[] = [];
-  for (const object of objects) {
-    const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
-    const key = storeObjectKey(spec.protocol, spec.location, relative);
-    const size = present.get(key);
-    // The bytes at this location were hashed during the migration; the row must record that hash.
-    const recorded = object.filepath === null ? object.hash : object.contents_hash;
-    if (size === undefined) missing.push(key);
-    else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
-    else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
-  }
+  const limit = pLimit(input.hashConcurrency);
+  await Promise.all(
+    objects.map((object) =>
+      limit(async () => {
+        const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
+        const key = storeObjectKey(spec.protocol, spec.location, relative);
+        const size = present.get(key);
+        // The bytes at this location were hashed during the migration; the row must record that hash.
+        const recorded = object.filepath === null ? object.hash : object.contents_hash;
+        if (size === undefined) missing.push(key);
+        else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
+        else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
+        else if (input.verifyContents && !(recorded && (await digestStream(await openStore(column.store).read(key))).md5.equals(recorded))) {
+          mismatched.push(`${key}: its bytes no longer hash to the row's contents hash`);
+        }
+      }),
+    ),
+  );
   if (missing.length) problems.push(`${missing.length} object(s) of ${where} are missing: ${missing.slice(0, EXAMPLES).join(', ')}`);
   if (mismatched.length) problems.push(`${mismatched.length} object(s) of ${where} do not match their rows: ${mismatched.slice(0, EXAMPLES).join(', ')}`);
 
