@@ -7,7 +7,7 @@ import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns } from './journal.js';
 
-export const KEPT_LEGACY_TABLE = '~djmigrate_legacy_external';
+const KEPT_LEGACY_TABLE = '~djmigrate_legacy_external';
 
 export interface Finished {
   legacyTable: 'dropped' | 'renamed' | 'absent';

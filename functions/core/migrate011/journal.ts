@@ -109,12 +109,6 @@ export async function openJournal(conn: Connection, input: Migrate011Input): Pro
   }
 }
 
-export async function readRunSettings(conn: Connection, database: string): Promise<RunSettings | null> {
-  if (!(await journalExists(conn, database))) return null;
-  const rows = await select<RunSettings>(conn, `SELECT mode, default_store FROM ${journalTables(database).run} WHERE id = 1`);
-  return rows[0] ?? null;
-}
-
 export async function journalColumns(conn: Connection, database: string): Promise<JournalColumn[]> {
   if (!(await journalExists(conn, database))) return [];
   return select<JournalColumn>(conn, `SELECT * FROM ${journalTables(database).columns} ORDER BY column_id`);
