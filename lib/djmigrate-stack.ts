@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,8 +11,17 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../functions/handlers/names.js';
+import {
+  ALL_HANDLERS,
+  handlerEntry,
+  MIGRATE_011_HANDLERS,
+  MIGRATE_014_HANDLERS,
+  type HandlerName,
+  type Migrate011HandlerName,
+  type Migrate014HandlerName,
+} from '../functions/handlers/names.js';
 import { migrate011Definition } from './workflows/migrate-011.js';
+import { migrate014Definition } from './workflows/migrate-014.js';
 
 /** The repository root (holds package.json, package-lock.json, cdk.json). */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,24 +34,35 @@ export const DEFAULT_DB_SECRET_NAME = 'djmigrate/db';
 
 /** Environment variable through which the functions get the database secret's ARN (never its value). */
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
-/** Environment variable: how long one rewrite invocation works before handing back (ms). */
-export const REWRITE_BUDGET_ENV = 'DJMIGRATE_REWRITE_BUDGET_MS';
-/** What a rewrite invocation leaves of its timeout for the last chunk and the column swap. */
-const REWRITE_RESERVE = Duration.minutes(5);
+/** Environment variable: how long one budgeted invocation (rewrite, 0.14 column, table copy) works before handing back (ms). */
+export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
+/** Environment variables naming what the 0.14 backup snapshots (unset: a schema copy). */
+export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
+export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
+/** What a budgeted invocation leaves of its timeout for the last chunk and the column swap. */
+const WORK_RESERVE = Duration.minutes(5);
 
-/** Lambda settings per handler; everything not listed: 512 MB, 5 min. */
-const FUNCTION_SETTINGS: Partial<Record<Migrate011HandlerName, { memorySize?: number; timeout?: Duration }>> = {
+/** Lambda settings per handler; everything not listed: 512 MB, 5 min. `budgeted` ones hand back before their timeout. */
+const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; timeout?: Duration; budgeted?: boolean }>> = {
   hash: { memorySize: 1024, timeout: Duration.minutes(15) },
-  rewrite: { timeout: Duration.minutes(15) },
+  rewrite: { timeout: Duration.minutes(15), budgeted: true },
+  plan014: { timeout: Duration.minutes(15) },
+  prepareExternal014: { timeout: Duration.minutes(15) },
+  migrateColumn014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
+  prepareCopy014: { timeout: Duration.minutes(15) },
+  copyTable014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
+  compareTable014: { timeout: Duration.minutes(15) },
+  verify014: { memorySize: 1024, timeout: Duration.minutes(15) },
 };
 const DEFAULT_MEMORY_MB = 512;
 const DEFAULT_TIMEOUT = Duration.minutes(5);
 /** Task TimeoutSeconds = Lambda timeout + this, so the Lambda's own timeout is what fires in AWS. */
 const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 
-/** Functions that read the stores' objects (s3:GetObject + s3:ListBucket); `hash` also writes (native mode copies). */
-const STORE_READERS: readonly Migrate011HandlerName[] = ['inspect', 'hash', 'verify'];
-const STORE_WRITERS: readonly Migrate011HandlerName[] = ['hash'];
+/** Functions that read the stores' objects (s3:GetObject + s3:ListBucket). */
+const STORE_READERS: readonly HandlerName[] = ['inspect', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
+/** Functions that write objects: native-mode copies (0.11), 2.x attachments and copy-files (0.14). Nothing deletes. */
+const STORE_WRITERS: readonly HandlerName[] = ['hash', 'migrateColumn014', 'copyTable014'];
 
 /** `import { createRequire }` banner: lets CommonJS dependencies `require()` inside the ESM bundle. */
 const ESM_REQUIRE_BANNER =
@@ -59,6 +79,10 @@ export interface DjmigrateStackProps extends StackProps {
   readonly dbSecretArn?: string;
   /** Buckets of the DataJoint stores. Context: `storeBuckets` (list or comma-separated). */
   readonly storeBuckets?: string[];
+  /** RDS instance the 0.14 in-place `backup` snapshots. Context: `dbInstanceIdentifier`. Unset (and no cluster): a schema copy. */
+  readonly dbInstanceIdentifier?: string;
+  /** Aurora cluster the 0.14 in-place `backup` snapshots (instead of an instance). Context: `dbClusterIdentifier`. */
+  readonly dbClusterIdentifier?: string;
   /** Hash batches processed at once (MaxConcurrency of HashObjects). Context: `hashConcurrency`. Default 4. */
   readonly hashConcurrency?: number;
   /** X-Ray tracing for the functions and the state machine. Context: `tracing`. Default false. */
@@ -67,14 +91,18 @@ export interface DjmigrateStackProps extends StackProps {
   readonly handlersDir?: string;
 }
 
+/** The state machines of the stack. */
+export type WorkflowName = 'migrate011' | 'migrate014';
+
 export class DjmigrateStack extends Stack {
-  /** One function per handler of the 0.11 → 0.12 workflow. */
-  readonly functions: Record<Migrate011HandlerName, NodejsFunction>;
+  /** One function per handler of both workflows. */
+  readonly functions: Record<HandlerName, NodejsFunction>;
   /** CloudFormation logical id of each function → its handler name (the local runner maps Task states through this). */
-  readonly handlerOfLogicalId: Record<string, Migrate011HandlerName>;
+  readonly handlerOfLogicalId: Record<string, HandlerName>;
   readonly migrate011: sfn.StateMachine;
-  /** CloudFormation logical id of the 0.11 → 0.12 state machine. */
-  readonly migrate011LogicalId: string;
+  readonly migrate014: sfn.StateMachine;
+  /** CloudFormation logical id of each state machine. */
+  readonly stateMachineLogicalIds: Record<WorkflowName, string>;
 
   constructor(scope: Construct, id: string, props: DjmigrateStackProps = {}) {
     super(scope, id, props);
@@ -86,6 +114,9 @@ export class DjmigrateStack extends Stack {
     const storeBuckets = props.storeBuckets ?? contextList(this, 'storeBuckets') ?? [];
     const hashConcurrency = props.hashConcurrency ?? contextNumber(this, 'hashConcurrency') ?? 4;
     const tracing = props.tracing ?? contextBoolean(this, 'tracing') ?? false;
+    const dbInstanceIdentifier = props.dbInstanceIdentifier ?? contextString(this, 'dbInstanceIdentifier');
+    const dbClusterIdentifier = props.dbClusterIdentifier ?? contextString(this, 'dbClusterIdentifier');
+    if (dbInstanceIdentifier && dbClusterIdentifier) throw new Error('give dbInstanceIdentifier or dbClusterIdentifier, not both');
     const handlersDir = props.handlersDir ?? path.join(PROJECT_ROOT, 'functions', 'handlers');
 
     const network = this.network(vpcId, subnetIds, securityGroupIds);
@@ -105,15 +136,15 @@ export class DjmigrateStack extends Stack {
       );
     }
 
-    const functions = {} as Record<Migrate011HandlerName, NodejsFunction>;
-    const handlerOfLogicalId: Record<string, Migrate011HandlerName> = {};
-    for (const name of MIGRATE_011_HANDLERS) {
+    const functions = {} as Record<HandlerName, NodejsFunction>;
+    const handlerOfLogicalId: Record<string, HandlerName> = {};
+    for (const name of ALL_HANDLERS) {
       const settings = FUNCTION_SETTINGS[name] ?? {};
       const id = `${pascal(name)}Function`;
       const timeout = settings.timeout ?? DEFAULT_TIMEOUT;
       const fn = new NodejsFunction(this, id, {
-        description: `djmigrate 0.11 -> 0.12: ${name}`,
-        entry: path.join(handlersDir, `${name}.ts`),
+        description: `djmigrate ${name.endsWith('014') ? '0.14 -> 2.0' : '0.11 -> 0.12'}: ${name}`,
+        entry: path.join(handlersDir, handlerEntry(name)),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -136,7 +167,9 @@ export class DjmigrateStack extends Stack {
         environment: {
           [DB_SECRET_ARN_ENV]: dbSecret.secretArn,
           NODE_OPTIONS: '--enable-source-maps',
-          ...(name === 'rewrite' ? { [REWRITE_BUDGET_ENV]: String(timeout.minus(REWRITE_RESERVE).toMilliseconds()) } : {}),
+          ...(settings.budgeted ? { [WORK_BUDGET_ENV]: String(timeout.minus(WORK_RESERVE).toMilliseconds()) } : {}),
+          ...(name === 'backup014' && dbInstanceIdentifier ? { [RDS_INSTANCE_ENV]: dbInstanceIdentifier } : {}),
+          ...(name === 'backup014' && dbClusterIdentifier ? { [RDS_CLUSTER_ENV]: dbClusterIdentifier } : {}),
         },
         logGroup: new logs.LogGroup(this, `${id}Logs`, {
           retention: logs.RetentionDays.THREE_MONTHS,
@@ -169,16 +202,44 @@ export class DjmigrateStack extends Stack {
       }
     }
 
+    if (dbInstanceIdentifier || dbClusterIdentifier) {
+      const rdsArn = (type: string, name: string) => this.formatArn({ service: 'rds', resource: type, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      const source = dbClusterIdentifier ? rdsArn('cluster', dbClusterIdentifier) : rdsArn('db', dbInstanceIdentifier!);
+      const snapshots = rdsArn(dbClusterIdentifier ? 'cluster-snapshot' : 'snapshot', 'djmigrate-*');
+      functions.backup014.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: dbClusterIdentifier ? ['rds:CreateDBClusterSnapshot'] : ['rds:CreateDBSnapshot'],
+          resources: [source, snapshots],
+        }),
+      );
+      functions.backup014.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [snapshots] }));
+      functions.backup014.addToRolePolicy(
+        new iam.PolicyStatement({ actions: dbClusterIdentifier ? ['rds:DescribeDBClusterSnapshots'] : ['rds:DescribeDBSnapshots'], resources: [source, snapshots] }),
+      );
+    }
+
     const taskTimeouts = Object.fromEntries(
-      MIGRATE_011_HANDLERS.map((name) => [name, (FUNCTION_SETTINGS[name]?.timeout ?? DEFAULT_TIMEOUT).plus(TASK_TIMEOUT_MARGIN)]),
-    ) as Record<Migrate011HandlerName, Duration>;
-    this.migrate011 = new sfn.StateMachine(this, 'Migrate011StateMachine', {
-      comment: 'djmigrate: DataJoint 0.11 external storage to the 0.12 format',
+      ALL_HANDLERS.map((name) => [name, (FUNCTION_SETTINGS[name]?.timeout ?? DEFAULT_TIMEOUT).plus(TASK_TIMEOUT_MARGIN)]),
+    ) as Record<HandlerName, Duration>;
+    const pick = <Name extends HandlerName>(names: readonly Name[]) => Object.fromEntries(names.map((name) => [name, functions[name]])) as Record<Name, NodejsFunction>;
+    this.migrate011 = this.stateMachine('Migrate011', 'migrate-011', 'djmigrate: DataJoint 0.11 external storage to the 0.12 format', tracing,
+      migrate011Definition(this, pick<Migrate011HandlerName>(MIGRATE_011_HANDLERS), { hashConcurrency, taskTimeouts }));
+    this.migrate014 = this.stateMachine('Migrate014', 'migrate-014', 'djmigrate: DataJoint 0.14 external storage, comments and lineage to 2.0', tracing,
+      migrate014Definition(this, pick<Migrate014HandlerName>(MIGRATE_014_HANDLERS), { taskTimeouts }));
+    this.stateMachineLogicalIds = {
+      migrate011: this.getLogicalId(this.migrate011.node.defaultChild as sfn.CfnStateMachine),
+      migrate014: this.getLogicalId(this.migrate014.node.defaultChild as sfn.CfnStateMachine),
+    };
+  }
+
+  private stateMachine(id: string, logName: string, comment: string, tracing: boolean, definition: sfn.IChainable): sfn.StateMachine {
+    const machine = new sfn.StateMachine(this, `${id}StateMachine`, {
+      comment,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(migrate011Definition(this, functions, { hashConcurrency, taskTimeouts })),
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
       logs: {
-        destination: new logs.LogGroup(this, 'Migrate011StateMachineLogs', {
-          logGroupName: `/aws/vendedlogs/states/${this.stackName}-migrate-011`,
+        destination: new logs.LogGroup(this, `${id}StateMachineLogs`, {
+          logGroupName: `/aws/vendedlogs/states/${this.stackName}-${logName}`,
           retention: logs.RetentionDays.THREE_MONTHS,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
@@ -188,9 +249,8 @@ export class DjmigrateStack extends Stack {
       },
       tracingEnabled: tracing,
     });
-    this.migrate011LogicalId = this.getLogicalId(this.migrate011.node.defaultChild as sfn.CfnStateMachine);
-
-    new CfnOutput(this, 'Migrate011StateMachineArn', { value: this.migrate011.stateMachineArn });
+    new CfnOutput(this, `${id}StateMachineArn`, { value: machine.stateMachineArn });
+    return machine;
   }
 
   private network(

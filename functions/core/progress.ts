@@ -7,6 +7,7 @@ export type ProgressEvent =
   | { kind: 'objects-hashed'; objects: number; bytes: number }
   | { kind: 'rows-rewritten'; table: string; column: string; rows: number }
   | { kind: 'column-swapped'; table: string; column: string }
+  | { kind: 'rows-copied'; table: string; rows: number }
   | { kind: 'planned'; objects: number; bytes: number; rows: number; columns: number };
 
 export const silentProgress: ProgressSink = { report() {} };

@@ -1,13 +1,19 @@
 import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
+import type { SchemaBackup } from '../core/migrate014/backup-step.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
+import type { ObjectWriter } from '../core/stores/object-writer.js';
 import type { ProgressSink } from '../core/progress.js';
 
 /** What a handler needs from its runtime: Lambda builds these from env + Secrets Manager, the local runner from the user's config. */
 export interface HandlerDeps {
   openDatabase(): Promise<Connection>;
   openStore(name: string, spec: StoreSpec): ObjectStore;
+  /** Writes new objects (native 0.12 copies, 2.x attachments, copy-files). */
+  openWriter(name: string, spec: StoreSpec): ObjectWriter;
+  /** The 0.14 in-place backup: an RDS snapshot in AWS when the stack names the instance, else a schema copy. */
+  backup: SchemaBackup;
   progress: ProgressSink;
-  /** How long one rewrite invocation may work before handing back (Lambda: well inside its timeout). */
-  rewriteBudgetMs: number;
+  /** How long one budgeted invocation (column rewrite, 0.14 column, table copy) works before handing back. */
+  workBudgetMs: number;
 }

@@ -1,6 +1,7 @@
 // HandlerDeps inside Lambda: the database from a Secrets Manager secret (its ARN in DJMIGRATE_DB_SECRET_ARN, read
 // once per container), the stores through the function's role (no credentials anywhere), progress as JSON log lines.
 // Nothing here may log or put into an error message any part of the secret's value.
+import { RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
@@ -8,14 +9,19 @@ import { MigrationRefusedError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import { openObjectStore } from '../core/stores/open-store.js';
+import { openObjectWriter } from '../core/stores/object-writer.js';
+import { rdsSnapshotBackup, schemaCopyBackup, type SchemaBackup } from '../core/migrate014/backup-step.js';
 import type { HandlerDeps } from './deps.js';
 
 /** Same name as the stack's DB_SECRET_ARN_ENV (not imported: the bundle must not pull in aws-cdk-lib). */
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
-/** Milliseconds one rewrite invocation may work (the stack sets it from the function's timeout). */
-export const REWRITE_BUDGET_ENV = 'DJMIGRATE_REWRITE_BUDGET_MS';
-/** Without the variable: 10 of the rewrite function's 15 minutes, the rest is for the last chunk and the swap. */
-export const DEFAULT_REWRITE_BUDGET_MS = 10 * 60_000;
+/** Milliseconds one budgeted invocation may work (the stack sets it from the function's timeout). */
+export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
+/** Without the variable: 10 of the function's 15 minutes, the rest is for the last chunk and the swap. */
+export const DEFAULT_WORK_BUDGET_MS = 10 * 60_000;
+/** The RDS instance (or, with the cluster variable, Aurora cluster) the 0.14 backup snapshots; unset: a schema copy. */
+export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
+export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
 
 /** The fields djmigrate reads from the secret (an RDS-style secret: extra fields such as engine/dbname are ignored). */
 export interface DbSecret {
@@ -35,8 +41,8 @@ export interface LambdaDepsOptions {
   log?: (line: string) => void;
   /** Default mysql.createConnection. */
   connect?: (options: ConnectionOptions) => Promise<Connection>;
-  /** Default: process.env.DJMIGRATE_REWRITE_BUDGET_MS, else 10 minutes. */
-  rewriteBudgetMs?: number;
+  /** Default: process.env.DJMIGRATE_WORK_BUDGET_MS, else 10 minutes. */
+  workBudgetMs?: number;
 }
 
 /** Builds HandlerDeps for Lambda. Keeps the secret and the opened store clients for the life of the instance. */
@@ -62,6 +68,7 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
   };
 
   const stores = new Map<string, ObjectStore>();
+  let backup: SchemaBackup | undefined;
   const progress: ProgressSink = {
     report(event) {
       log(JSON.stringify({ level: 'INFO', type: 'progress', ...event }));
@@ -91,14 +98,28 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
       }
       return store;
     },
+    openWriter(_name: string, spec: StoreSpec) {
+      return openObjectWriter(spec);
+    },
+    get backup() {
+      backup ??= backupFromEnv();
+      return backup;
+    },
     progress,
-    rewriteBudgetMs: options.rewriteBudgetMs ?? rewriteBudgetFromEnv(),
+    workBudgetMs: options.workBudgetMs ?? workBudgetFromEnv(),
   };
 }
 
-function rewriteBudgetFromEnv(): number {
-  const value = Number(process.env[REWRITE_BUDGET_ENV]);
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_REWRITE_BUDGET_MS;
+function workBudgetFromEnv(): number {
+  const value = Number(process.env[WORK_BUDGET_ENV]);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_WORK_BUDGET_MS;
+}
+
+function backupFromEnv(): SchemaBackup {
+  const cluster = process.env[RDS_CLUSTER_ENV];
+  const instance = process.env[RDS_INSTANCE_ENV];
+  if (!cluster && !instance) return schemaCopyBackup;
+  return rdsSnapshotBackup(new RDSClient({}), cluster ? { identifier: cluster, cluster: true } : { identifier: instance! });
 }
 
 let shared: HandlerDeps | undefined;

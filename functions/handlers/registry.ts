@@ -1,5 +1,5 @@
 import type { DepsProvider } from './phase-handler.js';
-import type { Migrate011HandlerName } from './names.js';
+import type { Migrate011HandlerName, Migrate014HandlerName } from './names.js';
 import { makeFinishHandler } from './finish.js';
 import { makeHashHandler } from './hash.js';
 import { makeInsertHandler } from './insert.js';
@@ -9,12 +9,32 @@ import { makeReportHandler } from './report.js';
 import { makeRewriteHandler } from './rewrite.js';
 import { makeValidateHandler } from './validate.js';
 import { makeVerifyHandler } from './verify.js';
+import { Migrate014InputSchema } from '../core/migrate014/input.js';
+import { makeBackup014Handler } from './migrate014/backup.js';
+import { makeComments014Handler } from './migrate014/comments.js';
+import { makeCompareTable014Handler } from './migrate014/compare-table.js';
+import { makeCopyTable014Handler } from './migrate014/copy-table.js';
+import { makeLineage014Handler } from './migrate014/lineage.js';
+import { makeMigrateColumn014Handler } from './migrate014/migrate-column.js';
+import { makePlan014Handler } from './migrate014/plan.js';
+import { makePrepareCopy014Handler } from './migrate014/prepare-copy.js';
+import { makePrepareExternal014Handler } from './migrate014/prepare-external.js';
+import { makeReport014Handler } from './migrate014/report.js';
+import { makeVerify014Handler } from './migrate014/verify.js';
 
 export type PhaseInvoker = (event: unknown) => Promise<unknown>;
+type MiddyHandler = (event: never, context: never) => Promise<unknown>;
 
-/** The same handlers Lambda runs, bound to the given deps, for running the workflow in this process. */
+/** Middy handlers as plain functions of the event (no Lambda context in this process). */
+function invokers<Name extends string>(handlers: Record<Name, MiddyHandler>): Record<Name, PhaseInvoker> {
+  return Object.fromEntries(
+    Object.entries<MiddyHandler>(handlers).map(([name, handler]) => [name, (event: unknown) => handler(event as never, {} as never)]),
+  ) as Record<Name, PhaseInvoker>;
+}
+
+/** The same handlers Lambda runs, bound to the given deps, for running the 0.11 workflow in this process. */
 export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011HandlerName, PhaseInvoker> {
-  const handlers = {
+  return invokers<Migrate011HandlerName>({
     validate: makeValidateHandler(),
     inspect: makeInspectHandler(getDeps),
     prepare: makePrepareHandler(getDeps),
@@ -24,8 +44,23 @@ export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011Hand
     finish: makeFinishHandler(getDeps),
     verify: makeVerifyHandler(getDeps),
     report: makeReportHandler(getDeps),
-  };
-  return Object.fromEntries(
-    Object.entries(handlers).map(([name, handler]) => [name, (event: unknown) => (handler as (e: never, c: never) => Promise<unknown>)(event as never, {} as never)]),
-  ) as Record<Migrate011HandlerName, PhaseInvoker>;
+  });
+}
+
+/** The same for the 0.14 → 2.0 workflow. */
+export function migrate014Handlers(getDeps: DepsProvider): Record<Migrate014HandlerName, PhaseInvoker> {
+  return invokers<Migrate014HandlerName>({
+    validate014: makeValidateHandler(Migrate014InputSchema),
+    plan014: makePlan014Handler(getDeps),
+    backup014: makeBackup014Handler(getDeps),
+    comments014: makeComments014Handler(getDeps),
+    prepareExternal014: makePrepareExternal014Handler(getDeps),
+    migrateColumn014: makeMigrateColumn014Handler(getDeps),
+    lineage014: makeLineage014Handler(getDeps),
+    prepareCopy014: makePrepareCopy014Handler(getDeps),
+    copyTable014: makeCopyTable014Handler(getDeps),
+    compareTable014: makeCompareTable014Handler(getDeps),
+    verify014: makeVerify014Handler(getDeps),
+    report014: makeReport014Handler(getDeps),
+  });
 }

@@ -4,7 +4,7 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makeRewriteHandler(getDeps: DepsProvider) {
   return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; column: number }) =>
-    rewriteColumn(conn, input, Number(event.column), { budgetMs: deps.rewriteBudgetMs }, progress),
+    rewriteColumn(conn, input, Number(event.column), { budgetMs: deps.workBudgetMs }, progress),
   );
 }
 

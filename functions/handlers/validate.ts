@@ -1,11 +1,14 @@
 import middy from '@middy/core';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { MigrationRefusedError } from '../core/errors.js';
-import { Migrate011InputSchema, type Migrate011Input } from '../core/migrate011/input.js';
+import { Migrate011InputSchema } from '../core/migrate011/input.js';
 
 /** First state: the execution input, checked and completed with defaults, or a refusal naming each bad field. */
-export function validateInput(raw: unknown): Migrate011Input {
-  const parsed = Migrate011InputSchema.safeParse(raw);
+export function validateInput<Output = z.infer<typeof Migrate011InputSchema>>(
+  raw: unknown,
+  schema: z.ZodType<Output, unknown> = Migrate011InputSchema as unknown as z.ZodType<Output, unknown>,
+): Output {
+  const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   throw new MigrationRefusedError(
     'the execution input is not valid; fix these fields:',
@@ -21,8 +24,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-export function makeValidateHandler() {
-  return middy(async (event: unknown) => ({ input: validateInput(event) }));
+export function makeValidateHandler(schema: z.ZodType<unknown, unknown> = Migrate011InputSchema) {
+  return middy(async (event: unknown) => ({ input: validateInput(event, schema) }));
 }
 
 export const handler = makeValidateHandler();

@@ -1,15 +1,16 @@
-// The 0.11 → 0.12 state machine exactly as deployed: synthesizes the real CDK stack in-process (bundling off),
-// takes the state machine's DefinitionString and resolves its CloudFormation intrinsics, so the local runner
-// executes the same definition as AWS does.
+// The state machines exactly as deployed: synthesizes the real CDK stack in-process (bundling off), takes each state
+// machine's DefinitionString and resolves its CloudFormation intrinsics, so the local runner executes the same
+// definitions as AWS does.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { Migrate011HandlerName } from '../handlers/names.js';
+import type { HandlerName } from '../handlers/names.js';
+import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 
 /** What the local runner needs: the ASL (intrinsics resolved) and, per Task state name, the handler it invokes. */
-export interface LoadedMigrate011Definition {
+export interface LoadedDefinition {
   definition: AslDefinition;
-  handlerOfState: Record<string, Migrate011HandlerName>;
+  handlerOfState: Record<string, HandlerName>;
 }
 
 export interface LoadDefinitionOptions {
@@ -89,9 +90,9 @@ export function definitionFromDefinitionString(definitionString: unknown): AslDe
 /** Every Task state (also those inside Map/Parallel) → the handler of the function it invokes. Names must be unique. */
 export function mapTaskStatesToHandlers(
   definition: AslDefinition,
-  handlerOfLogicalId: Record<string, Migrate011HandlerName>,
-): Record<string, Migrate011HandlerName> {
-  const handlerOfState: Record<string, Migrate011HandlerName> = {};
+  handlerOfLogicalId: Record<string, HandlerName>,
+): Record<string, HandlerName> {
+  const handlerOfState: Record<string, HandlerName> = {};
   const seen = new Set<string>();
   const visit = (machine: { States?: Record<string, AslState> }) => {
     for (const [name, state] of Object.entries(machine.States ?? {})) {
@@ -114,13 +115,13 @@ export function mapTaskStatesToHandlers(
   return handlerOfState;
 }
 
-const cache = new Map<string, Promise<LoadedMigrate011Definition>>();
+const cache = new Map<string, Promise<Record<WorkflowName, LoadedDefinition>>>();
 
 /**
- * Synthesizes the real stack in-process (no bundling) and returns the 0.11 → 0.12 definition with every Task state
+ * Synthesizes the real stack in-process (no bundling) and returns one workflow's definition with every Task state
  * mapped to its handler. Synthesized once per process (per handlersDir, ~2 s); every call gets its own copy.
  */
-export async function loadMigrate011Definition(options: LoadDefinitionOptions = {}): Promise<LoadedMigrate011Definition> {
+export async function loadDefinition(workflow: WorkflowName, options: LoadDefinitionOptions = {}): Promise<LoadedDefinition> {
   const key = options.handlersDir ?? '';
   let loaded = cache.get(key);
   if (!loaded) {
@@ -129,10 +130,10 @@ export async function loadMigrate011Definition(options: LoadDefinitionOptions = 
     loaded.catch(() => cache.delete(key));
   }
   // a copy per caller: executors may annotate the object they run (aws-local-stepfunctions adds QueryLanguage)
-  return structuredClone(await loaded);
+  return structuredClone((await loaded)[workflow]);
 }
 
-async function synthesize(options: LoadDefinitionOptions): Promise<LoadedMigrate011Definition> {
+async function synthesize(options: LoadDefinitionOptions): Promise<Record<WorkflowName, LoadedDefinition>> {
   // aws-cdk-lib is big: loaded only when a definition is needed, not when the CLI merely starts
   const [{ App }, stackModule] = await Promise.all([import('aws-cdk-lib'), import('../../lib/djmigrate-stack.js')]);
   const { DJMIGRATE_STACK_ID, DjmigrateStack, projectCdkContext } = stackModule;
@@ -148,12 +149,14 @@ async function synthesize(options: LoadDefinitionOptions): Promise<LoadedMigrate
     const template = app.synth().getStackByName(stack.stackName).template as {
       Resources: Record<string, { Type: string; Properties?: { DefinitionString?: unknown } }>;
     };
-    const resource = template.Resources[stack.migrate011LogicalId];
-    if (resource?.Type !== 'AWS::StepFunctions::StateMachine') {
-      throw new Error(`state machine ${stack.migrate011LogicalId} not found in the synthesized template`);
-    }
-    const definition = definitionFromDefinitionString(resource.Properties?.DefinitionString);
-    return { definition, handlerOfState: mapTaskStatesToHandlers(definition, stack.handlerOfLogicalId) };
+    const load = (logicalId: string): LoadedDefinition => {
+      const resource = template.Resources[logicalId];
+      if (resource?.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`state machine ${logicalId} not found in the synthesized template`);
+      const definition = definitionFromDefinitionString(resource.Properties?.DefinitionString);
+      return { definition, handlerOfState: mapTaskStatesToHandlers(definition, stack.handlerOfLogicalId) };
+    };
+    const ids = stack.stateMachineLogicalIds;
+    return { migrate011: load(ids.migrate011), migrate014: load(ids.migrate014) };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

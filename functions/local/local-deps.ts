@@ -2,13 +2,15 @@ import mysql from 'mysql2/promise';
 import type { DataJointConfig } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
+import { schemaCopyBackup } from '../core/migrate014/backup-step.js';
 import { openObjectStore } from '../core/stores/open-store.js';
+import { openObjectWriter } from '../core/stores/object-writer.js';
 import type { HandlerDeps } from '../handlers/deps.js';
 
 const ACCESS_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Handler deps for runs on this machine: the database and store credentials of the user's DataJoint config. */
-export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, rewriteBudgetMs = 30_000): HandlerDeps {
+export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, workBudgetMs = 30_000): HandlerDeps {
   const { host, port, user, password } = config.database;
   return {
     async openDatabase() {
@@ -23,7 +25,11 @@ export function createLocalDeps(config: DataJointConfig, progress: ProgressSink,
     openStore(name, spec) {
       return openObjectStore(spec, config.stores[name]?.credentials);
     },
+    openWriter(name, spec) {
+      return openObjectWriter(spec, config.stores[name]?.credentials);
+    },
+    backup: schemaCopyBackup,
     progress,
-    rewriteBudgetMs,
+    workBudgetMs,
   };
 }

@@ -1,44 +1,41 @@
 // One local migration run: the user's DataJoint config → execution input (locations only) + local deps → the
 // synthesized state machine executed in this process with the real handlers.
-import { loadDataJointConfig, storeLocations } from '../core/config/datajoint-config.js';
+import { loadDataJointConfig, storeLocations, type DataJointConfig } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
-import { migrate011Handlers, type PhaseInvoker } from '../handlers/registry.js';
+import { migrate011Handlers, migrate014Handlers, type PhaseInvoker } from '../handlers/registry.js';
 import type { HandlerDeps } from '../handlers/deps.js';
-import type { Migrate011HandlerName } from '../handlers/names.js';
+import type { HandlerName } from '../handlers/names.js';
+import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 import { createLocalDeps } from './local-deps.js';
-import { runMigrate011Locally, type LocalRunResult } from './runner.js';
+import { runLocally, type LocalRunResult } from './runner.js';
 
-export interface LocalMigrationOptions {
+interface LocalRunOptions {
   configPath: string;
-  schema: string;
-  defaultStore: string;
-  mode: 'in-place' | 'native';
-  keepLegacy: boolean;
   execute: boolean;
-  /** Verify re-reads every object (see the input's verifyContents). */
-  verifyContents?: boolean;
   progress: ProgressSink;
   env?: NodeJS.ProcessEnv;
-  rewriteBudgetMs?: number;
+  workBudgetMs?: number;
   /** Called with each state's name as the run enters it (progress, phase timing). */
   onStateEntered?: (stateName: string) => void;
   /** Lets tests wrap the deps (e.g. a store that fails on its n-th read). */
   wrapDeps?: (deps: HandlerDeps) => HandlerDeps;
   /** Lets tests wrap handlers (e.g. to inject a crash after a given phase). */
-  wrapHandlers?: (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => Record<Migrate011HandlerName, PhaseInvoker>;
+  wrapHandlers?: (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => Partial<Record<HandlerName, PhaseInvoker>>;
 }
 
-/** Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
-export async function migrateLocally(options: LocalMigrationOptions): Promise<LocalRunResult> {
-  let config;
-  try {
-    config = await loadDataJointConfig(options.configPath, options.defaultStore, options.env);
-  } catch (error) {
-    if (error instanceof MigrationRefusedError) return { status: 'FAILED', error: { name: error.name, message: error.message } };
-    throw error;
-  }
-  const input = {
+export interface LocalMigrationOptions extends LocalRunOptions {
+  schema: string;
+  defaultStore: string;
+  mode: 'in-place' | 'native';
+  keepLegacy: boolean;
+  /** Verify re-reads every object (see the input's verifyContents). */
+  verifyContents?: boolean;
+}
+
+/** 0.11 → 0.12. Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
+export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRunResult> {
+  return runWithConfig('migrate011', options, options.defaultStore, (config) => ({
     from: '0.11',
     schema: options.schema,
     defaultStore: options.defaultStore,
@@ -47,9 +44,44 @@ export async function migrateLocally(options: LocalMigrationOptions): Promise<Lo
     execute: options.execute,
     verifyContents: options.verifyContents ?? false,
     stores: storeLocations(config),
-  };
-  const localDeps = createLocalDeps(config, options.progress, options.rewriteBudgetMs);
+  }));
+}
+
+export interface LocalMigration014Options extends LocalRunOptions {
+  /** The execution input's fields besides `from`, `execute` and `stores` (which come from here and the config). */
+  input: Record<string, unknown> & { schema: string };
+}
+
+/** 0.14 → 2.0, either strategy. Never throws for a refusal. */
+export function migrateLocally014(options: LocalMigration014Options): Promise<LocalRunResult> {
+  return runWithConfig('migrate014', options, 'external', (config) => ({
+    from: '0.14',
+    ...options.input,
+    execute: options.execute,
+    stores: storeLocations(config),
+  }));
+}
+
+async function runWithConfig(
+  workflow: WorkflowName,
+  options: LocalRunOptions,
+  defaultStore: string,
+  inputOf: (config: DataJointConfig) => Record<string, unknown>,
+): Promise<LocalRunResult> {
+  let config;
+  try {
+    config = await loadDataJointConfig(options.configPath, defaultStore, options.env);
+  } catch (error) {
+    if (error instanceof MigrationRefusedError) return { status: 'FAILED', error: { name: error.name, message: error.message } };
+    throw error;
+  }
+  const localDeps = createLocalDeps(config, options.progress, options.workBudgetMs);
   const deps = options.wrapDeps ? options.wrapDeps(localDeps) : localDeps;
-  const handlers = migrate011Handlers(() => deps);
-  return runMigrate011Locally({ input, handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers, onStateEntered: options.onStateEntered });
+  const handlers = workflow === 'migrate011' ? migrate011Handlers(() => deps) : migrate014Handlers(() => deps);
+  return runLocally({
+    workflow,
+    input: inputOf(config),
+    handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers,
+    onStateEntered: options.onStateEntered,
+  });
 }

@@ -1,22 +1,24 @@
-// Runs the deployed 0.11 → 0.12 definition on this machine: aws-local-stepfunctions executes the ASL synthesized
-// from the real stack, and every Task state calls the given in-process handler instead of Lambda.
+// Runs a deployed workflow on this machine: aws-local-stepfunctions executes the ASL synthesized from the real stack,
+// and every Task state calls the given in-process handler instead of Lambda.
 import type { RunOptions } from 'aws-local-stepfunctions';
-import type { Migrate011HandlerName } from '../handlers/names.js';
-import { MIGRATE_011_RETRY } from '../../lib/workflows/migrate-011.js';
-import { loadMigrate011Definition, type LoadDefinitionOptions } from './definition.js';
+import type { HandlerName } from '../handlers/names.js';
+import type { WorkflowName } from '../../lib/djmigrate-stack.js';
+import { TASK_RETRY } from '../../lib/workflows/tasks.js';
+import { loadDefinition, type LoadDefinitionOptions } from './definition.js';
 
-const RETRIED_ERRORS = new Set(MIGRATE_011_RETRY.errors);
+const RETRIED_ERRORS = new Set(TASK_RETRY.errors);
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
 
-export interface RunMigrate011Options {
+export interface RunLocallyOptions {
+  workflow: WorkflowName;
   /** The execution input (what would be passed to StartExecution). */
   input: unknown;
-  /** One in-process function per handler; called with the Task's Payload, its result becomes the Lambda Payload. */
-  handlers: Record<Migrate011HandlerName, LocalHandler>;
+  /** One in-process function per handler of the workflow; called with the Task's Payload, its result becomes the Lambda Payload. */
+  handlers: Partial<Record<HandlerName, LocalHandler>>;
   /** Called for every state entered (also inside Maps), in order; shortly after the fact, never blocking the run. */
   onStateEntered?: (stateName: string) => void;
-  /** Where the definition comes from (see {@link loadMigrate011Definition}). */
+  /** Where the definition comes from (see {@link loadDefinition}). */
   definitionOptions?: LoadDefinitionOptions;
 }
 
@@ -32,11 +34,11 @@ export interface LocalRunResult {
 }
 
 /**
- * Executes the 0.11 → 0.12 state machine locally. Same definition as in AWS (Retry, Choice, Maps with their
- * MaxConcurrency), with retry intervals set to 0. Never throws for a failed execution: see `status`/`error`.
+ * Executes a workflow's state machine locally. Same definition as in AWS (Retry, Choice, Wait, Maps with their
+ * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
-export async function runMigrate011Locally(options: RunMigrate011Options): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState }, sfn] = await Promise.all([prepareMachine(options.definitionOptions), loadLocalStepFunctions()]);
+export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
+  const [{ machine, handlerOfState, waitStates }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
 
   const taskResourceLocalHandlers: TaskHandlers = {};
   const retryIntervalOverrides: Record<string, number> = {};
@@ -68,8 +70,10 @@ export async function runMigrate011Locally(options: RunMigrate011Options): Promi
     retryIntervalOverrides[stateName] = 0;
   }
 
+  // a Wait only paces polling in AWS (a snapshot being taken); locally the handler answers at once
+  const waitTimeOverrides = Object.fromEntries(waitStates.map((name) => [name, 0]));
   const execution = machine.run(jsonCopy(options.input) as JsonValue, {
-    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+    overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
   });
   // always drain the event log (it queues every event until read)
   const events = (async () => {
@@ -103,7 +107,8 @@ type JsonValue = Parameters<TaskHandlers[string]>[0];
 let localStepFunctions: Promise<LocalStepFunctions> | undefined;
 interface PreparedMachine {
   machine: InstanceType<LocalStepFunctions['StateMachine']>;
-  handlerOfState: Record<string, Migrate011HandlerName>;
+  handlerOfState: Record<string, HandlerName>;
+  waitStates: string[];
 }
 const machines = new Map<string, Promise<PreparedMachine>>();
 
@@ -129,14 +134,15 @@ function loadLocalStepFunctions(): Promise<LocalStepFunctions> {
   return localStepFunctions;
 }
 
-/** The definition, parsed and validated once per process (per handlersDir). */
-function prepareMachine(definitionOptions: LoadDefinitionOptions = {}): Promise<PreparedMachine> {
-  const key = definitionOptions.handlersDir ?? '';
+/** The definition, parsed and validated once per process (per workflow and handlersDir). */
+function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitionOptions = {}): Promise<PreparedMachine> {
+  const key = `${workflow}\0${definitionOptions.handlersDir ?? ''}`;
   let prepared = machines.get(key);
   if (!prepared) {
-    prepared = Promise.all([loadMigrate011Definition(definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => ({
+    prepared = Promise.all([loadDefinition(workflow, definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => ({
       machine: new sfn.StateMachine(loaded.definition as never),
       handlerOfState: loaded.handlerOfState,
+      waitStates: Object.entries(loaded.definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
     }));
     machines.set(key, prepared);
     prepared.catch(() => machines.delete(key));

@@ -26,26 +26,11 @@
 // JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads are
 // selected field by field (a missing field fails the execution with States.Runtime, naming the path), and results it
 // only passes on are kept whole under `Payload`.
-import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Migrate011HandlerName } from '../../functions/handlers/names.js';
-
-/** The one Retry every task has: transient failures of the handler (by error name) and of the Lambda service. */
-export const MIGRATE_011_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
-  errors: [
-    'TransientError',
-    'Lambda.ServiceException',
-    'Lambda.AWSLambdaException',
-    'Lambda.SdkClientException',
-    'Lambda.TooManyRequestsException',
-  ],
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxAttempts: 6,
-});
+import { INPUT_ONLY, loopingMap, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
@@ -55,14 +40,9 @@ export const MIGRATE_011_RESULT_FIELDS = {
   rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
-export interface Migrate011WorkflowOptions {
+export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011HandlerName> {
   /** MaxConcurrency of the HashObjects Map (batches hashed at once). Default 4. */
   readonly hashConcurrency?: number;
-  /**
-   * TimeoutSeconds of each handler's Task. Set them at least as long as the Lambda timeouts: the local executor
-   * gives a Task without TimeoutSeconds only 60 s. Default: none (AWS: bounded by the Lambda timeout).
-   */
-  readonly taskTimeouts?: Partial<Record<Migrate011HandlerName, Duration>>;
 }
 
 /**
@@ -79,27 +59,7 @@ export function migrate011Definition(
     throw new Error(`hashConcurrency must be a positive integer, got ${hashConcurrency}`);
   }
   const wf = new Construct(scope, 'Migrate011');
-
-  const invoke = (
-    stateName: string,
-    handler: Migrate011HandlerName,
-    props: Pick<tasks.LambdaInvokeProps, 'payload' | 'resultSelector' | 'resultPath' | 'outputPath' | 'comment'>,
-  ): tasks.LambdaInvoke => {
-    const timeout = options.taskTimeouts?.[handler];
-    const task = new tasks.LambdaInvoke(wf, stateName, {
-      lambdaFunction: functions[handler],
-      payloadResponseOnly: false,
-      retryOnServiceExceptions: false,
-      ...(timeout ? { taskTimeout: sfn.Timeout.duration(timeout) } : {}),
-      ...props,
-    });
-    task.addRetry({ ...MIGRATE_011_RETRY, errors: [...(MIGRATE_011_RETRY.errors ?? [])] });
-    return task;
-  };
-  const selectFields = (fields: readonly string[]) =>
-    Object.fromEntries(fields.map((field) => [field, sfn.JsonPath.stringAt(`$.Payload.${field}`)]));
-  const inputOnly = sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input') });
-  const wholePayload = { Payload: sfn.JsonPath.objectAt('$.Payload') };
+  const invoke = taskFactory(wf, functions, options);
 
   const validate = invoke('Validate', 'validate', {
     comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
@@ -109,7 +69,7 @@ export function migrate011Definition(
 
   const inspect = invoke('Inspect', 'inspect', {
     comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan.',
-    payload: inputOnly,
+    payload: INPUT_ONLY,
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
     resultPath: '$.inspected',
   });
@@ -120,7 +80,7 @@ export function migrate011Definition(
   });
 
   const prepare = invoke('Prepare', 'prepare', {
-    payload: inputOnly,
+    payload: INPUT_ONLY,
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.prepare),
     resultPath: '$.prepared',
   });
@@ -146,44 +106,32 @@ export function migrate011Definition(
   }).itemProcessor(hashBatch);
 
   const insertRows = invoke('InsertRows', 'insert', {
-    payload: inputOnly,
-    resultSelector: wholePayload,
+    payload: INPUT_ONLY,
+    resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.inserted',
   });
 
-  const rewriteColumn = invoke('RewriteColumn', 'rewrite', {
-    comment: 'Works for a bounded time on one column; repeated until it reports done.',
-    payload: sfn.TaskInput.fromObject({
-      input: sfn.JsonPath.objectAt('$.input'),
-      column: sfn.JsonPath.numberAt('$.column'),
-    }),
-    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
-    resultPath: '$.progress',
-  });
-  const columnDone = new sfn.Succeed(wf, 'ColumnDone', { outputPath: '$.progress' });
-  const columnRewritten = new sfn.Choice(wf, 'ColumnRewritten')
-    .when(sfn.Condition.booleanEquals('$.progress.done', true), columnDone)
-    .otherwise(rewriteColumn);
-  rewriteColumn.next(columnRewritten);
-  const rewriteColumns = new sfn.Map(wf, 'RewriteColumns', {
-    comment: 'One column at a time: fill the new column, verify, swap.',
-    itemsPath: '$.prepared.columns',
-    itemSelector: {
-      input: sfn.JsonPath.objectAt('$.input'),
-      column: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
-    },
-    maxConcurrency: 1,
-    resultPath: sfn.JsonPath.DISCARD,
-  }).itemProcessor(rewriteColumn);
+  const rewriteColumns = loopingMap(
+    wf,
+    { map: 'RewriteColumns', check: 'ColumnRewritten', done: 'ColumnDone' },
+    (payload) =>
+      invoke('RewriteColumn', 'rewrite', {
+        comment: 'Works for a bounded time on one column; repeated until it reports done.',
+        payload,
+        resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
+        resultPath: '$.progress',
+      }),
+    { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: fill the new column, verify, swap.' },
+  );
 
   const finish = invoke('Finish', 'finish', {
-    payload: inputOnly,
-    resultSelector: wholePayload,
+    payload: INPUT_ONLY,
+    resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.finished',
   });
   const verify = invoke('Verify', 'verify', {
-    payload: inputOnly,
-    resultSelector: wholePayload,
+    payload: INPUT_ONLY,
+    resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.verified',
   });
   const report = invoke('Report', 'report', {

@@ -8,7 +8,7 @@ import type { Report } from '../../functions/core/migrate011/report.js';
 import { silentProgress, type ProgressSink } from '../../functions/core/progress.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
-import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../../functions/handlers/names.js';
+import { MIGRATE_011_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
@@ -73,10 +73,10 @@ describe('crash and rerun converge to the clean result', () => {
   it.each(MIGRATE_011_HANDLERS)('after the %s state', async (crashAfter) => {
     await rebuild();
     let crashed = false;
-    const wrapHandlers = (handlers: Record<Migrate011HandlerName, PhaseInvoker>) => ({
+    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
       ...handlers,
       [crashAfter]: async (event: unknown) => {
-        const result = await handlers[crashAfter](event);
+        const result = await handlers[crashAfter]!(event);
         if (!crashed) {
           crashed = true;
           throw new SimulatedCrash(`simulated crash after ${crashAfter}`);

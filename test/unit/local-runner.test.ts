@@ -1,34 +1,14 @@
 // Runs the real synthesized 0.11 → 0.12 definition with small fake handlers: the control flow (Choice, Maps,
 // rewrite loop, Retry, failure) is the deployed one, only the Lambdas are replaced.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DjmigrateStack, projectCdkContext, PROJECT_ROOT } from '../../lib/djmigrate-stack.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js';
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
 import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../../functions/handlers/names.js';
-import {
-  definitionFromDefinitionString,
-  loadMigrate011Definition,
-  type LoadDefinitionOptions,
-} from '../../functions/local/definition.js';
-import { runMigrate011Locally, type LocalHandler } from '../../functions/local/runner.js';
+import { definitionFromDefinitionString, loadDefinition } from '../../functions/local/definition.js';
+import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
 
-let stubDir: string | undefined;
-
-/** The real handler entries when all exist, else stub entries (synth only needs the files; nothing is bundled). */
-function definitionOptions(): LoadDefinitionOptions {
-  const real = path.join(PROJECT_ROOT, 'functions', 'handlers');
-  if (MIGRATE_011_HANDLERS.every((name) => existsSync(path.join(real, `${name}.ts`)))) return {};
-  if (!stubDir) {
-    const parent = path.join(PROJECT_ROOT, 'node_modules', '.cache');
-    mkdirSync(parent, { recursive: true });
-    stubDir = mkdtempSync(path.join(parent, 'djmigrate-stub-handlers-'));
-    for (const name of MIGRATE_011_HANDLERS) writeFileSync(path.join(stubDir, `${name}.ts`), 'export const handler = async () => null;\n');
-  }
-  return { handlersDir: stubDir };
-}
 
 const INPUT = {
   from: '0.11',
@@ -84,23 +64,19 @@ function fakeHandlers(override: Partial<Record<Migrate011HandlerName, LocalHandl
   return { handlers, calls, names: () => calls.map((call) => call.handler), maxHashesInFlight: () => maxInFlight };
 }
 
-describe('runMigrate011Locally', () => {
+describe('runLocally (0.11 workflow)', () => {
   beforeAll(async () => {
-    await loadMigrate011Definition(definitionOptions()); // synth once (~2 s), cached for the runs below
+    await loadDefinition('migrate011'); // synth once (~2 s), cached for the runs below
   }, 120_000);
-
-  afterAll(() => {
-    if (stubDir) rmSync(stubDir, { recursive: true, force: true });
-  });
 
   it('plan only: validates, inspects and ends with the inspect result', async () => {
     const fake = fakeHandlers();
     const entered: string[] = [];
-    const result = await runMigrate011Locally({
+    const result = await runLocally({
       input: INPUT,
       handlers: fake.handlers,
       onStateEntered: (name) => entered.push(name),
-      definitionOptions: definitionOptions(),
+      workflow: 'migrate011',
     });
     expect(result).toEqual({ status: 'SUCCEEDED', output: { plan: { columns: 2, objects: 5 } } });
     expect(fake.names()).toEqual(['validate', 'inspect']);
@@ -112,11 +88,11 @@ describe('runMigrate011Locally', () => {
   it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite until done', async () => {
     const fake = fakeHandlers();
     const entered: string[] = [];
-    const result = await runMigrate011Locally({
+    const result = await runLocally({
       input: { ...INPUT, execute: true },
       handlers: fake.handlers,
       onStateEntered: (name) => entered.push(name),
-      definitionOptions: definitionOptions(),
+      workflow: 'migrate011',
     });
     expect(result.status).toBe('SUCCEEDED');
 
@@ -169,7 +145,7 @@ describe('runMigrate011Locally', () => {
       },
     });
     const started = Date.now();
-    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result.status).toBe('SUCCEEDED');
     expect(fake.names().filter((name) => name === 'insert')).toHaveLength(2);
     expect(fake.names().at(-1)).toBe('report');
@@ -183,7 +159,7 @@ describe('runMigrate011Locally', () => {
       },
       prepare: async () => ({ hashBatches: [7], columns: [] }),
     });
-    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result).toEqual({ status: 'FAILED', error: { name: 'TransientError', message: 'store answers 503 (will be retried)' } });
     expect(fake.names().filter((name) => name === 'hash')).toHaveLength(7);
     expect(fake.names()).not.toContain('insert');
@@ -196,18 +172,18 @@ describe('runMigrate011Locally', () => {
         throw refusal;
       },
     });
-    const result = await runMigrate011Locally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, definitionOptions: definitionOptions() });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result).toEqual({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal.message } });
     expect(fake.names()).toEqual(['validate', 'inspect']);
   });
 
   it('runs the same definition the stack deploys: the DefinitionString, resolved, is the same object', async () => {
-    const loaded = await loadMigrate011Definition(definitionOptions());
+    const loaded = await loadDefinition('migrate011');
     const app = new App({ context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
-    const stack = new DjmigrateStack(app, 'Djmigrate', { handlersDir: definitionOptions().handlersDir });
+    const stack = new DjmigrateStack(app, 'Djmigrate');
     const resources = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
-    expect(Object.keys(resources)).toEqual([stack.migrate011LogicalId]);
-    const deployed = definitionFromDefinitionString(resources[stack.migrate011LogicalId]!.Properties.DefinitionString);
+    expect(Object.keys(resources).sort()).toEqual(Object.values(stack.stateMachineLogicalIds).sort());
+    const deployed = definitionFromDefinitionString(resources[stack.stateMachineLogicalIds.migrate011]!.Properties.DefinitionString);
     expect(loaded.definition).toEqual(deployed);
     expect(loaded.handlerOfState).toEqual({
       Validate: 'validate',

@@ -1,32 +1,33 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_SECRET_ARN_ENV, DjmigrateStack, REWRITE_BUDGET_ENV, projectCdkContext, PROJECT_ROOT, type DjmigrateStackProps } from '../../lib/djmigrate-stack.js';
-import { MIGRATE_011_HANDLERS } from '../../functions/handlers/names.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  DB_SECRET_ARN_ENV,
+  DjmigrateStack,
+  projectCdkContext,
+  PROJECT_ROOT,
+  RDS_INSTANCE_ENV,
+  WORK_BUDGET_ENV,
+  type DjmigrateStackProps,
+} from '../../lib/djmigrate-stack.js';
+import { ALL_HANDLERS, handlerEntry, type HandlerName } from '../../functions/handlers/names.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:lab/db-AbCdEf';
 
-/** Stub entry files under the project (NodejsFunction wants entries below projectRoot), never in functions/handlers. */
+/** Stub entry files under the project (NodejsFunction wants entries below projectRoot): bundling them is quick. */
 function makeStubHandlers(): string {
   const parent = path.join(PROJECT_ROOT, 'node_modules', '.cache');
   mkdirSync(parent, { recursive: true });
   const dir = mkdtempSync(path.join(parent, 'djmigrate-stub-handlers-'));
-  for (const name of MIGRATE_011_HANDLERS) {
-    writeFileSync(path.join(dir, `${name}.ts`), `export const handler = async (event: unknown) => ({ ${name}: event });\n`);
+  for (const name of ALL_HANDLERS) {
+    const entry = path.join(dir, handlerEntry(name));
+    mkdirSync(path.dirname(entry), { recursive: true });
+    writeFileSync(entry, `export const handler = async (event: unknown) => ({ ${name}: event });\n`);
   }
   return dir;
 }
-
-/** The real handlers when all exist, else stubs (the handlers are written in parallel; synth only needs the files). */
-function handlersDirForSynth(stubs: () => string): string | undefined {
-  const real = path.join(PROJECT_ROOT, 'functions', 'handlers');
-  return MIGRATE_011_HANDLERS.every((name) => existsSync(path.join(real, `${name}.ts`))) ? undefined : stubs();
-}
-
-let stubDir: string | undefined;
-const stubs = () => (stubDir ??= makeStubHandlers());
 
 /** `validate`: run CDK's built-in CloudFormation template check (WASM, ~4 s on first use); once is enough. */
 function synth(context: Record<string, unknown> = {}, props: DjmigrateStackProps = {}, validate = false) {
@@ -34,7 +35,7 @@ function synth(context: Record<string, unknown> = {}, props: DjmigrateStackProps
     context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [], ...context },
     builtinCloudFormationValidation: validate,
   });
-  const stack = new DjmigrateStack(app, 'Test', { handlersDir: handlersDirForSynth(stubs), ...props });
+  const stack = new DjmigrateStack(app, 'Test', props);
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -63,7 +64,7 @@ function rolesAllowing(template: Template, action: string): Set<string> {
   return roles;
 }
 
-function roleOfFunction(template: Template, stack: DjmigrateStack, name: (typeof MIGRATE_011_HANDLERS)[number]): string {
+function roleOfFunction(template: Template, stack: DjmigrateStack, name: HandlerName): string {
   const fn = template.toJSON().Resources[stack.getLogicalId(stack.functions[name].node.defaultChild as never)];
   return fn.Properties.Role['Fn::GetAtt'][0] as string;
 }
@@ -83,30 +84,30 @@ describe('DjmigrateStack', () => {
     expect(validationReport.pluginReports.flatMap((report) => report.violations)).toEqual([]);
   });
 
-  afterAll(() => {
-    if (stubDir) rmSync(stubDir, { recursive: true, force: true });
-  });
-
   it('has one Node 22 arm64 function per handler, with the sizes and timeouts of their work', () => {
-    template.resourceCountIs('AWS::Lambda::Function', MIGRATE_011_HANDLERS.length);
+    template.resourceCountIs('AWS::Lambda::Function', ALL_HANDLERS.length);
     const functions = template.findResources('AWS::Lambda::Function');
     for (const fn of Object.values(functions)) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.Handler).toBe('index.handler');
     }
-    expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...MIGRATE_011_HANDLERS].sort());
+    expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...ALL_HANDLERS].sort());
+    const big = new Set(['hash', 'migrateColumn014', 'copyTable014', 'verify014']);
+    const long = new Set(['hash', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
+    const budgeted = new Set(['rewrite', 'migrateColumn014', 'copyTable014']);
     for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
       const props = functions[logicalId]!.Properties;
-      expect(props.MemorySize).toBe(name === 'hash' ? 1024 : 512);
-      expect(props.Timeout).toBe(name === 'hash' || name === 'rewrite' ? 900 : 300);
-      // a rewrite invocation hands back after 10 minutes, leaving 5 for its last chunk and the swap
-      expect(props.Environment.Variables[REWRITE_BUDGET_ENV]).toBe(name === 'rewrite' ? '600000' : undefined);
+      expect(props.MemorySize, name).toBe(big.has(name) ? 1024 : 512);
+      expect(props.Timeout, name).toBe(long.has(name) ? 900 : 300);
+      // a budgeted invocation hands back after 10 minutes, leaving 5 for its last chunk and the swap
+      expect(props.Environment.Variables[WORK_BUDGET_ENV], name).toBe(budgeted.has(name) ? '600000' : undefined);
+      expect(props.Environment.Variables[RDS_INSTANCE_ENV], name).toBeUndefined();
     }
   });
 
-  it('has a STANDARD state machine that logs to a log group and maps hash batches at hashConcurrency', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+  it('has two STANDARD state machines that log to log groups; 0.11 maps hash batches at hashConcurrency', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', Destinations: Match.anyValue() }),
@@ -115,17 +116,21 @@ describe('DjmigrateStack', () => {
     expect(definition).toContain('\\"HashObjects\\"');
     expect(definition).toContain('\\"MaxConcurrency\\":6');
     expect(definition).not.toContain('QueryLanguage');
-    expect(stack.migrate011LogicalId in template.toJSON().Resources).toBe(true);
+    expect(definition).toContain('\\"MigrateExternalColumns\\"');
+    expect(definition).toContain('\\"CompareTables\\"');
+    for (const logicalId of Object.values(stack.stateMachineLogicalIds)) expect(logicalId in template.toJSON().Resources).toBe(true);
   });
 
-  it('never allows s3:DeleteObject; PutObject only for the hash function; reads only for inspect, hash, verify', () => {
+  it('never allows s3:DeleteObject; PutObject only for the functions that write objects; reads only where objects are read', () => {
     for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:DeleteBucket']) {
       expect(rolesAllowing(template, action)).toEqual(new Set());
     }
-    const role = (name: (typeof MIGRATE_011_HANDLERS)[number]) => roleOfFunction(template, stack, name);
-    expect(rolesAllowing(template, 's3:PutObject')).toEqual(new Set([role('hash')]));
-    expect(rolesAllowing(template, 's3:GetObject')).toEqual(new Set([role('inspect'), role('hash'), role('verify')]));
-    expect(rolesAllowing(template, 's3:ListBucket')).toEqual(new Set([role('inspect'), role('hash'), role('verify')]));
+    const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(template, stack, name)));
+    expect(rolesAllowing(template, 's3:PutObject')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
+    const readers = roles('inspect', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    expect(rolesAllowing(template, 's3:GetObject')).toEqual(readers);
+    expect(rolesAllowing(template, 's3:ListBucket')).toEqual(readers);
+    expect(rolesAllowing(template, 'rds:CreateDBSnapshot')).toEqual(new Set());
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -143,7 +148,7 @@ describe('DjmigrateStack', () => {
 
   it('lets every function read the database secret, whose ARN (not value) is in its environment', () => {
     const readers = rolesAllowing(template, 'secretsmanager:GetSecretValue');
-    for (const name of MIGRATE_011_HANDLERS) expect(readers.has(roleOfFunction(template, stack, name))).toBe(true);
+    for (const name of ALL_HANDLERS) expect(readers.has(roleOfFunction(template, stack, name))).toBe(true);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -184,7 +189,7 @@ describe('DjmigrateStack', () => {
       });
     }
     vpcTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 0);
-    expect(rolesAllowing(vpcTemplate, 's3:PutObject').size).toBe(1);
+    expect(rolesAllowing(vpcTemplate, 's3:PutObject').size).toBe(3);
   }, 60_000);
 
   it('creates one security group for all functions when only vpcId and subnetIds are given', () => {
@@ -194,20 +199,36 @@ describe('DjmigrateStack', () => {
   }, 60_000);
 
   it('bundles each handler locally (no Docker) as an ESM bundle with the createRequire banner', () => {
-    const dir = stubs();
+    const dir = makeStubHandlers();
     const outdir = mkdtempSync(path.join(PROJECT_ROOT, 'node_modules', '.cache', 'djmigrate-cdk-out-'));
     try {
       const app = new App({ outdir, context: projectCdkContext(), builtinCloudFormationValidation: false });
       new DjmigrateStack(app, 'Bundled', { handlersDir: dir });
       app.synth();
       const assets = readdirSync(outdir).filter((entry) => entry.startsWith('asset.'));
-      expect(assets).toHaveLength(MIGRATE_011_HANDLERS.length);
+      expect(assets).toHaveLength(ALL_HANDLERS.length);
       for (const asset of assets) {
         const bundle = readFileSync(path.join(outdir, asset, 'index.mjs'), 'utf8');
         expect(bundle.startsWith("import { createRequire as __djmigrateCreateRequire } from 'module';")).toBe(true);
       }
     } finally {
       rmSync(outdir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('lets only the backup function snapshot the named RDS instance, and only into djmigrate-* snapshots', () => {
+    const { stack: rdsStack, template: rdsTemplate } = synth({}, { dbSecretArn: SECRET_ARN, dbInstanceIdentifier: 'lab-db' });
+    const backupRole = roleOfFunction(rdsTemplate, rdsStack, 'backup014');
+    for (const action of ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:AddTagsToResource']) {
+      expect(rolesAllowing(rdsTemplate, action), action).toEqual(new Set([backupRole]));
+    }
+    expect(rolesAllowing(rdsTemplate, 'rds:DeleteDBSnapshot')).toEqual(new Set());
+    const policies = JSON.stringify(rdsTemplate.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':db:lab-db');
+    expect(policies).toContain(':snapshot:djmigrate-*');
+    const backupFn = rdsTemplate.toJSON().Resources[rdsStack.getLogicalId(rdsStack.functions.backup014.node.defaultChild as never)];
+    expect(backupFn.Properties.Environment.Variables[RDS_INSTANCE_ENV]).toBe('lab-db');
+    expect(() => synth({}, { dbInstanceIdentifier: 'a', dbClusterIdentifier: 'b' })).toThrow(/not both/);
   }, 60_000);
 });

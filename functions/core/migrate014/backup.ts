@@ -7,6 +7,8 @@ import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 const MAX_NAME = 64;
+/** Written into a backup once every row is copied and counted: a rerun may then reuse it instead of refusing. */
+export const BACKUP_MARKER_TABLE = '~djmigrate_backup';
 
 export interface SchemaCopy {
   backup: string;
@@ -67,7 +69,29 @@ export async function backupSchema(conn: Connection, schema: string, name = back
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
     if (Number(n) !== rows) throw new MigrationRefusedError(`the backup of ${schema}.${table} holds ${n} rows, not ${rows}; the schema changed during the backup — rerun it while nothing writes`);
   }
+  await execute(conn, `CREATE TABLE ${tableRef(name, BACKUP_MARKER_TABLE)} (source varchar(64) NOT NULL, tables int unsigned NOT NULL, taken_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP) COMMENT='djmigrate: this backup is complete'`);
+  await execute(conn, `INSERT INTO ${tableRef(name, BACKUP_MARKER_TABLE)} (source, tables) VALUES (?, ?)`, [schema, copied.tables.length]);
   return copied;
+}
+
+/**
+ * The backup of a run that may be a rerun: today's backup of `schema` when an earlier run completed it, else a new
+ * one. A backup database left half-filled by a crash is refused (never silently reused or overwritten).
+ */
+export async function ensureSchemaBackup(conn: Connection, schema: string, name = backupName(schema, new Date())): Promise<SchemaCopy & { reused: boolean }> {
+  if (!(await schemaExists(conn, name))) return { ...(await backupSchema(conn, schema, name)), reused: false };
+  const marked = (await tablesOf(conn, name)).some((table) => table.name === BACKUP_MARKER_TABLE);
+  const [marker] = marked ? await select<{ source: string }>(conn, `SELECT source FROM ${tableRef(name, BACKUP_MARKER_TABLE)}`) : [];
+  if (marker?.source !== schema) {
+    throw new MigrationRefusedError(`${name} already exists but is not a complete djmigrate backup of ${schema} (a crash during the backup?); drop or rename it and rerun`);
+  }
+  const tables: SchemaCopy['tables'] = [];
+  for (const { name: table } of await tablesOf(conn, name)) {
+    if (table === BACKUP_MARKER_TABLE) continue;
+    const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
+    tables.push({ table, rows: Number(n) });
+  }
+  return { backup: name, tables, reused: true };
 }
 
 export interface Restored {
@@ -84,7 +108,7 @@ export async function restoreSchema(conn: Connection, schema: string, backup: st
   const replacedInto = `${schema}_replaced_${now.toISOString().replace(/\D/g, '').slice(0, 14)}`.slice(0, MAX_NAME);
   if (await schemaExists(conn, replacedInto)) throw new MigrationRefusedError(`${replacedInto} already exists; wait a second and retry`);
   const current = await tablesOf(conn, schema);
-  const saved = await tablesOf(conn, backup);
+  const saved = (await tablesOf(conn, backup)).filter((table) => table.name !== BACKUP_MARKER_TABLE);
   if (saved.length === 0) throw new MigrationRefusedError(`backup ${backup} holds no tables; it was already restored or never filled`);
   await execute(conn, `CREATE DATABASE ${quoteId(replacedInto)} DEFAULT CHARACTER SET ${target.charset} COLLATE ${target.collation}`);
   const moves = [

@@ -59,6 +59,8 @@ export interface CopyTableOptions {
   openWriter?: OpenWriter;
   /** Fills the pointer map for an external column; without it the map must already hold every pointer. */
   ensurePointers?: EnsurePointers;
+  /** Hand back (done: false) after the first chunk that ends past this time (ms since the epoch); rerun to go on. */
+  deadline?: number;
   /** Test hook: called after each committed chunk (a throw simulates a crash there). */
   hooks?: { afterChunk?(table: string, rowsCopied: number): Promise<void> };
 }
@@ -67,6 +69,8 @@ export interface CopyTableResult {
   table: string;
   /** Rows inserted by this call (not COUNT(*) of the destination). */
   rowsCopied: number;
+  /** False when the call stopped at its deadline with rows left to copy. */
+  done: boolean;
   /** Columns converted from 0.14 uuids to 2.x JSON. */
   converted: string[];
   /** Destination columns left to their defaults. */
@@ -366,6 +370,7 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
   const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? 5000));
   let after: KeyValue[] | null = null;
   let rowsCopied = 0;
+  let done = false;
   for (;;) {
     const boundary: KeyValue[] | null = await chunkBoundary(conn, sourceRef, plan.primaryKey, after, chunkRows);
     const range = [after && tupleCondition(plan.primaryKey, after, '>'), boundary && tupleCondition(plan.primaryKey, boundary, '<=')].filter((c) => c !== null);
@@ -379,20 +384,28 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
     );
     rowsCopied += inserted;
     await options.hooks?.afterChunk?.(table, rowsCopied);
-    if (boundary === null) break;
+    if (boundary === null) {
+      done = true;
+      break;
+    }
     after = boundary;
+    if (Date.now() >= (options.deadline ?? Number.POSITIVE_INFINITY)) break;
   }
   return {
     table,
     rowsCopied,
+    done,
     converted: plan.columns.filter((c) => c.external).map((c) => c.name),
     defaulted: plan.defaulted,
     skipped: plan.skipped,
   };
 }
 
-/** Copies every user table of `source` (or `tables`) into `dest`, parents first. */
-export async function copySchemaData(conn: Connection, options: CopySchemaOptions): Promise<CopySchemaResult> {
+/**
+ * Read-only: the tables to copy, parents first, each checked (columns matched by name) so that a refusal comes
+ * before the first row moves.
+ */
+export async function planSchemaCopy(conn: Connection, options: CopySchemaOptions): Promise<{ tables: string[]; plans: TablePlan[] }> {
   await requireSchema(conn, options.source, 'source');
   await requireSchema(conn, options.dest, 'destination');
   const all = await userTables(conn, options.source);
@@ -404,13 +417,16 @@ export async function copySchemaData(conn: Connection, options: CopySchemaOption
   const absent = wanted.filter((t) => !destTables.has(t));
   if (absent.length) throw new MigrationRefusedError(`${options.dest} lacks these tables; declare them (or run create_parallel_schema) first, nothing was copied:`, absent);
   const flavor = await serverFlavor(conn);
-  // Every table is checked, and its pointers computed, before the first row moves.
   const plans: TablePlan[] = [];
-  for (const table of wanted) {
-    const plan = await planTableCopy(conn, { ...options, table }, flavor);
-    await preparePointers(conn, { ...options, table }, plan);
-    plans.push(plan);
-  }
+  for (const table of wanted) plans.push(await planTableCopy(conn, { ...options, table }, flavor));
+  return { tables: wanted, plans };
+}
+
+/** Copies every user table of `source` (or `tables`) into `dest`, parents first. */
+export async function copySchemaData(conn: Connection, options: CopySchemaOptions): Promise<CopySchemaResult> {
+  const { tables: wanted, plans } = await planSchemaCopy(conn, options);
+  // Every table is checked, and its pointers computed, before the first row moves.
+  for (const [i, table] of wanted.entries()) await preparePointers(conn, { ...options, table }, plans[i]);
   const tables: CopyTableResult[] = [];
   for (const [i, table] of wanted.entries()) tables.push(await copyPlanned(conn, { ...options, table }, plans[i]));
   return { source: options.source, dest: options.dest, tables, rowsCopied: tables.reduce((sum, t) => sum + t.rowsCopied, 0) };

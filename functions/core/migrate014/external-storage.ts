@@ -421,9 +421,104 @@ async function journalColumns(conn: Connection, schema: string, found: FoundColu
 
 // ----- apply ------------------------------------------------------------------------------------------------
 
+/** Where one call of {@link migrateExternalColumn} stands; `done` once the column is swapped and checked. */
+export interface ExternalColumnStep {
+  /** The column's id in the journal. */
+  column: number;
+  done: boolean;
+  /** Rows filled by this call. */
+  rows: number;
+  pointers: number;
+  written: number;
+  copied: number;
+}
+
+export interface ExternalStorageIo {
+  openStore: OpenStore;
+  openWriter: OpenWriter;
+  progress?: ProgressSink;
+}
+
 /**
- * Converts every external column of the schema in place. Plans first and refuses (changing nothing) when the plan
- * finds problems. Idempotent: a converted column is no longer found, a pointer or object already made is reused.
+ * Plans (refusing, changing nothing, when the plan finds problems), then opens the journal and records every column
+ * to convert. Returns the journal ids of the columns not yet swapped, for {@link migrateExternalColumn}.
+ */
+export async function prepareExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore): Promise<{ plan: ExternalStoragePlan; columns: number[] }> {
+  const { schema } = options;
+  const plan = await planExternalStorage(conn, options, openStore);
+  if (plan.status === 'refused') throw new MigrationRefusedError(`migrate_external_storage of ${schema} refused; nothing was changed:`, plan.problems);
+  if (plan.columns.length === 0 && !(await hasJournal(conn, schema))) return { plan, columns: [] };
+  await openJournal(conn, options);
+  const { found } = await findColumns(conn, schema);
+  const journal = await journalColumns(conn, schema, found);
+  return { plan, columns: journal.filter((entry) => entry.state !== 'swapped').map((entry) => Number(entry.column_id)) };
+}
+
+async function hasJournal(conn: Connection, schema: string): Promise<boolean> {
+  return (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014])).length > 0;
+}
+
+/**
+ * Advances one journal column: pointers, fill, swap, then the rows a 0.14 client wrote meanwhile. With a deadline
+ * (ms since the epoch) it hands back once the deadline passes, after at least one batch, so a Lambda can go on in
+ * its next invocation; every step is idempotent, so any call may also be a rerun after a crash.
+ */
+export async function migrateExternalColumn(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  columnId: number,
+  io: ExternalStorageIo,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<ExternalColumnStep> {
+  const { schema } = options;
+  const progress = io.progress ?? silentProgress;
+  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, pointers: 0, written: 0, copied: 0 };
+  const [entry] = (await hasJournal(conn, schema))
+    ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId])
+    : [];
+  if (!entry) throw new MigrationRefusedError(`column ${columnId} is not in the migrate_external_storage journal of ${schema}; run its prepare step first`);
+  if (entry.state === 'swapped') return { ...step, done: true };
+  const kept = `${KEPT_COLUMN_PREFIX_014}${entry.column_id}`;
+  const { found } = await findColumns(conn, schema);
+  const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
+  if (column) {
+    const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline);
+    addStepCounts(step, built);
+    if (!built.complete) return step;
+    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline);
+    step.rows += fill.filled;
+    await execute(conn, `UPDATE ${journalTables(schema).columns} SET rows_filled = rows_filled + ? WHERE column_id = ?`, [fill.filled, entry.column_id]);
+    if (!fill.complete) return step;
+    await options.hooks?.beforeSwap?.(column.table, column.column);
+    await swapColumn(conn, options, column, entry, kept);
+    progress.report({ kind: 'column-swapped', table: column.table, column: column.column });
+    await options.hooks?.afterSwap?.(column.table, column.column);
+  } else {
+    // Swapped by an earlier call that stopped before finishing (or before recording it).
+    const live = (await schemaColumns(conn, schema)).find((c) => c.table === entry.table_name && c.column === entry.column_name);
+    if (!live || !/^:<(blob|attach|filepath)@[^>]*>:/.test(live.comment)) {
+      throw new MigrationRefusedError(
+        `${entry.table_name}.${entry.column_name} is in the migration journal but is no longer a 0.14 external column nor a 2.x one; inspect the table before rerunning`,
+      );
+    }
+  }
+  // Rows a 0.14 client wrote between the last fill and the swap still hold their uuid in the kept column.
+  const keptLive = (await schemaColumns(conn, schema)).some((c) => c.table === entry.table_name && c.column === kept);
+  let lateRows = 0;
+  if (keptLive) {
+    const source = { table: entry.table_name, column: kept, kind: entry.kind, store: entry.store, nullable: true, comment: '', constraint: null };
+    addStepCounts(step, await buildPointers(conn, options, source, io.openStore, io.openWriter));
+    lateRows = (await fillColumn(conn, options, { ...source, target: entry.column_name }, progress)).filled;
+    step.rows += lateRows;
+    await execute(conn, `ALTER TABLE ${tableRef(schema, entry.table_name)} DROP COLUMN ${quoteId(kept)}`);
+  }
+  await execute(conn, `UPDATE ${journalTables(schema).columns} SET state = 'swapped', rows_filled = rows_filled + ? WHERE column_id = ?`, [lateRows, entry.column_id]);
+  return { ...step, done: true };
+}
+
+/**
+ * Converts every external column of the schema in place, in one go (the state machine runs the same steps one
+ * invocation at a time). Refuses, changing nothing, when the plan finds problems. Idempotent.
  */
 export async function migrateExternalStorage(
   conn: Connection,
@@ -433,51 +528,31 @@ export async function migrateExternalStorage(
   progress: ProgressSink = silentProgress,
 ): Promise<ExternalStorageResult> {
   const { schema } = options;
-  const plan = await planExternalStorage(conn, options, openStore);
-  if (plan.status === 'refused') throw new MigrationRefusedError(`migrate_external_storage of ${schema} refused; nothing was changed:`, plan.problems);
   const result: ExternalStorageResult = { schema, status: 'nothing-to-do', columns: [], pointers: 0, objectsWritten: 0, objectsCopied: 0 };
-  const hasJournal = (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014])).length > 0;
-  if (plan.columns.length === 0 && !hasJournal) return result;
-  await openJournal(conn, options);
-  const { found } = await findColumns(conn, schema);
-  const journal = await journalColumns(conn, schema, found);
-  for (const entry of journal) {
-    if (entry.state === 'swapped') continue;
-    const kept = `${KEPT_COLUMN_PREFIX_014}${entry.column_id}`;
-    const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
-    let rowsFilled = 0;
-    let state: ExternalColumnResult['state'] = 'swapped';
-    if (column) {
-      const pointers = await buildPointers(conn, options, column, openStore, openWriter);
-      addCounts(result, pointers);
-      rowsFilled += await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress);
-      await options.hooks?.beforeSwap?.(column.table, column.column);
-      await swapColumn(conn, options, column, entry, kept);
-      progress.report({ kind: 'column-swapped', table: column.table, column: column.column });
-      await options.hooks?.afterSwap?.(column.table, column.column);
-    } else {
-      // Swapped by an earlier run that stopped before finishing (or before recording it).
-      const live = (await schemaColumns(conn, schema)).find((c) => c.table === entry.table_name && c.column === entry.column_name);
-      if (!live || !/^:<(blob|attach|filepath)@[^>]*>:/.test(live.comment)) {
-        throw new MigrationRefusedError(
-          `${entry.table_name}.${entry.column_name} is in the migration journal but is no longer a 0.14 external column nor a 2.x one; inspect the table before rerunning`,
-        );
-      }
-      state = 'already-swapped';
-    }
-    // Rows a 0.14 client wrote between the last fill and the swap still hold their uuid in the kept column.
-    const keptLive = (await schemaColumns(conn, schema)).some((c) => c.table === entry.table_name && c.column === kept);
-    if (keptLive) {
-      const source = { table: entry.table_name, column: kept, kind: entry.kind, store: entry.store, nullable: true, comment: '', constraint: null };
-      addCounts(result, await buildPointers(conn, options, source, openStore, openWriter));
-      rowsFilled += await fillColumn(conn, options, { ...source, target: entry.column_name }, progress);
-      await execute(conn, `ALTER TABLE ${tableRef(schema, entry.table_name)} DROP COLUMN ${quoteId(kept)}`);
-    }
-    await execute(conn, `UPDATE ${journalTables(schema).columns} SET state = 'swapped', rows_filled = rows_filled + ? WHERE column_id = ?`, [rowsFilled, entry.column_id]);
-    result.columns.push({ table: entry.table_name, column: entry.column_name, kind: entry.kind, store: entry.store, rowsFilled, state });
+  const { columns } = await prepareExternalStorage(conn, options, openStore);
+  for (const columnId of columns) {
+    const [entry] = await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId]);
+    const wasLive = (await findColumns(conn, schema)).found.some((f) => f.table === entry.table_name && f.column === entry.column_name);
+    const step = await migrateExternalColumn(conn, options, columnId, { openStore, openWriter, progress });
+    const [after] = await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId]);
+    addCounts(result, step);
+    result.columns.push({
+      table: entry.table_name,
+      column: entry.column_name,
+      kind: entry.kind,
+      store: entry.store,
+      rowsFilled: Number(after.rows_filled) - Number(entry.rows_filled),
+      state: wasLive ? 'swapped' : 'already-swapped',
+    });
   }
   result.status = result.columns.some((c) => c.state === 'swapped') ? 'migrated' : 'nothing-to-do';
   return result;
+}
+
+function addStepCounts(step: ExternalColumnStep, counts: { pointers: number; written: number; copied: number }): void {
+  step.pointers += counts.pointers;
+  step.written += counts.written;
+  step.copied += counts.copied;
 }
 
 function addCounts(result: ExternalStorageResult, counts: { pointers: number; written: number; copied: number }): void {
@@ -511,15 +586,17 @@ async function buildPointers(
   column: FoundColumn,
   openStore: OpenStore,
   openWriter: OpenWriter,
-): Promise<{ pointers: number; written: number; copied: number }> {
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<{ pointers: number; written: number; copied: number; complete: boolean }> {
   const { schema } = options;
   const spec = options.stores[column.store];
   const store = openStore(column.store);
   const t = journalTables(schema);
   const limit = pLimit(options.concurrency ?? 8);
-  const counts = { pointers: 0, written: 0, copied: 0 };
+  const counts = { pointers: 0, written: 0, copied: 0, complete: false };
   let after: Buffer | null = null;
   for (;;) {
+    if (counts.pointers > 0 && Date.now() >= deadline) return counts;
     const rows: ExternalRow[] = await select<ExternalRow>(
       conn,
       `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
@@ -529,7 +606,7 @@ async function buildPointers(
         ORDER BY e.hash LIMIT ${BATCH}`,
       after ? [column.store, column.kind, after] : [column.store, column.kind],
     );
-    if (rows.length === 0) return counts;
+    if (rows.length === 0) return { ...counts, complete: true };
     after = rows[rows.length - 1].hash;
     const made = await Promise.all(
       rows.map((row) =>
@@ -627,9 +704,15 @@ async function readObject(store: ObjectStore, storeName: string, key: string): P
 /**
  * Adds the temporary JSON column when missing and fills it from the pointer table in primary-key chunks (so row
  * locks are held briefly on a live table); only still-empty rows are written, so a rerun just finishes the job.
- * Returns the rows filled.
+ * Hands back early (complete: false) once `deadline` has passed.
  */
-async function fillColumn(conn: Connection, options: ExternalStorageOptions, column: FoundColumn & { target: string }, progress: ProgressSink): Promise<number> {
+async function fillColumn(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  column: FoundColumn & { target: string },
+  progress: ProgressSink,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<{ filled: number; complete: boolean }> {
   const { schema } = options;
   const table = tableRef(schema, column.table);
   const live = await schemaColumns(conn, schema);
@@ -653,6 +736,7 @@ async function fillColumn(conn: Connection, options: ExternalStorageOptions, col
     filled += changed;
     if (changed) progress.report({ kind: 'rows-rewritten', table: column.table, column: column.column, rows: changed });
     if (boundary === null) break;
+    if (Date.now() >= deadline) return { filled, complete: false };
     after = boundary;
   }
   const left = await select<Record<string, unknown>>(
@@ -665,7 +749,7 @@ async function fillColumn(conn: Connection, options: ExternalStorageOptions, col
       left.map((row) => String(row.value)),
     );
   }
-  return filled;
+  return { filled, complete: true };
 }
 
 /**

@@ -1,11 +1,12 @@
 // The AWS form of `backup`: an RDS snapshot of the instance (or Aurora cluster) holding the schema, taken before
-// the first change and waited for until it is available. A snapshot covers the whole server, not one schema.
+// the first change. Started once, then polled by the state machine (a Wait loop, since a snapshot can take longer
+// than a Lambda may run) until available. A snapshot covers the whole server, not one schema.
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
   type RDSClient,
-  waitUntilDBClusterSnapshotAvailable,
-  waitUntilDBSnapshotAvailable,
 } from '@aws-sdk/client-rds';
 import { MigrationRefusedError, TransientError } from '../errors.js';
 
@@ -15,24 +16,13 @@ export interface RdsSnapshotTarget {
   cluster?: boolean;
 }
 
-export interface RdsSnapshot {
-  snapshotId: string;
-  status: 'available';
-}
-
 /** `djmigrate-<schema>-<yyyymmddhhmmss>`, within RDS's identifier rules (letters, digits, hyphens, ≤ 255). */
 export function snapshotIdentifier(schema: string, now: Date): string {
   const slug = schema.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'schema';
   return `djmigrate-${slug}-${now.toISOString().replace(/\D/g, '').slice(0, 14)}`.slice(0, 255).replace(/-+$/, '');
 }
 
-export interface SnapshotWait {
-  maxWaitSeconds?: number;
-  /** First poll interval (the SDK waiter backs off from here). */
-  minDelaySeconds?: number;
-}
-
-export async function createRdsSnapshot(client: RDSClient, target: RdsSnapshotTarget, snapshotId: string, wait: SnapshotWait = {}): Promise<RdsSnapshot> {
+export async function startRdsSnapshot(client: RDSClient, target: RdsSnapshotTarget, snapshotId: string): Promise<void> {
   const tags = [{ Key: 'created-by', Value: 'djmigrate' }];
   try {
     if (target.cluster) {
@@ -49,13 +39,14 @@ export async function createRdsSnapshot(client: RDSClient, target: RdsSnapshotTa
     if (/InvalidDB(Instance|Cluster)State/.test(name)) throw new TransientError(`RDS ${target.identifier} cannot take a snapshot right now (${detail})`, { cause: error });
     throw error;
   }
-  const waiter = { client, maxWaitTime: wait.maxWaitSeconds ?? 3600, minDelay: wait.minDelaySeconds ?? 30 };
-  try {
-    if (target.cluster) await waitUntilDBClusterSnapshotAvailable(waiter, { DBClusterSnapshotIdentifier: snapshotId });
-    else await waitUntilDBSnapshotAvailable(waiter, { DBSnapshotIdentifier: snapshotId });
-  } catch (error) {
-    // The waiter fails when the snapshot ends in a failed state or takes longer than allowed: never migrate then.
-    throw new MigrationRefusedError(`RDS snapshot ${snapshotId} did not become available (${(error as Error).message}); check it in the RDS console before migrating`);
-  }
-  return { snapshotId, status: 'available' };
+}
+
+/** true once available; false while being created; a refusal when it failed (never migrate without the backup). */
+export async function rdsSnapshotAvailable(client: RDSClient, target: RdsSnapshotTarget, snapshotId: string): Promise<boolean> {
+  const status = target.cluster
+    ? (await client.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotId }))).DBClusterSnapshots?.[0]?.Status
+    : (await client.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }))).DBSnapshots?.[0]?.Status;
+  if (status === 'available') return true;
+  if (status === 'creating' || status === 'backing-up' || status === undefined) return false;
+  throw new MigrationRefusedError(`RDS snapshot ${snapshotId} is ${status}, not available; check it in the RDS console before migrating`);
 }

@@ -1,0 +1,64 @@
+// The Plan state of the 0.14 → 2.0 state machine: read-only, for either strategy. In place it is
+// migrate_schema_in_place's plan; for the copy strategy it checks every table can be copied into the destination
+// (or, with createDest, what create_parallel_schema would declare) before the first row moves.
+import type { Connection } from 'mysql2/promise';
+import { select } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import type { OpenStore } from '../stores/object-store.js';
+import { planParallelSchema, planSchemaCopy } from './copy.js';
+import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
+import { inPlaceOptionsOf, type Migrate014Input } from './input.js';
+
+export interface CopyPlan {
+  source: string;
+  dest: string;
+  /** Tables to copy, parents first. */
+  tables: string[];
+  /** With createDest: what create_parallel_schema declares (counts; `existing` tables are left as they are). */
+  declare?: { tables: number; existing: string[]; droppedExternalKeys: string[]; droppedIndexes: string[] };
+}
+
+export interface Plan014 {
+  schema: string;
+  strategy: Migrate014Input['strategy'];
+  status: 'ready' | 'refused';
+  problems: string[];
+  inPlace?: InPlacePlan;
+  copy?: CopyPlan;
+}
+
+export async function planMigration014(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {
+  if (input.strategy === 'in-place') {
+    const inPlace = await planSchemaInPlace(conn, inPlaceOptionsOf(input), openStore);
+    return { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace };
+  }
+  const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [] };
+  const problems: string[] = [];
+  const destExists = await schemaExists(conn, input.dest);
+  if (input.createDest) {
+    const declared = await planParallelSchema(conn, { source: input.schema, dest: input.dest, storeMap: input.storeMap, unsignedMarkers: input.unsignedMarkers });
+    problems.push(...declared.problems);
+    copy.tables = declared.tables;
+    copy.declare = { tables: declared.tables.length, existing: declared.existing, droppedExternalKeys: declared.droppedExternalKeys, droppedIndexes: declared.droppedIndexes };
+  }
+  // Without createDest the destination must be there, declared by 2.x; with it, existing tables must match too.
+  if (!input.createDest || (destExists && copy.declare?.existing.length)) {
+    try {
+      const checked = await planSchemaCopy(conn, copyOptionsOf(input, openStore, input.createDest ? copy.declare?.existing : undefined));
+      if (!input.createDest) copy.tables = checked.tables;
+    } catch (error) {
+      if (!(error instanceof MigrationRefusedError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  return { schema: input.schema, strategy: input.strategy, status: problems.length ? 'refused' : 'ready', problems, copy };
+}
+
+/** copy_table_data's options for this input (every table, or `tables`). */
+export function copyOptionsOf(input: Migrate014Input, openStore: OpenStore, tables?: string[]) {
+  return { source: input.schema, dest: input.dest, stores: input.stores, storeMap: input.storeMap, openStore, ...(tables ? { tables } : {}) };
+}
+
+async function schemaExists(conn: Connection, schema: string): Promise<boolean> {
+  return (await select(conn, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema])).length > 0;
+}

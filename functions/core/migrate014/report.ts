@@ -1,0 +1,77 @@
+// The Report state of the 0.14 → 2.0 state machine: what was done and how it was checked, as one JSON document
+// (the execution output, the CLI's report file).
+import type { Connection } from 'mysql2/promise';
+import { select, tableRef } from '../db/sql.js';
+import type { BackupState } from './backup-step.js';
+import { COLUMN_TABLE_014 } from './external-storage.js';
+import type { Migrate014Input } from './input.js';
+import type { Plan014 } from './plan.js';
+import type { InPlaceVerification } from './verify.js';
+
+/** One table's comparison as the CompareTable state keeps it (the first discrepancies only). */
+export interface TableComparison {
+  table: string;
+  match: boolean;
+  rowCount: number;
+  testRowCount: number;
+  discrepancies: unknown[];
+}
+
+export interface Report014 {
+  schema: string;
+  from: '0.14';
+  to: '2.0';
+  strategy: Migrate014Input['strategy'];
+  status: 'migrated' | 'verify-failed' | 'copied' | 'compare-failed';
+  steps?: Migrate014Input['steps'];
+  backup: BackupState | null;
+  /** in-place: rows converted per external column (from the journal). */
+  columns?: { table: string; column: string; kind: string; store: string; rowsFilled: number }[];
+  verification?: InPlaceVerification;
+  /** copy: the destination and each table's comparison with the source. */
+  dest?: string;
+  tables?: TableComparison[];
+  problems: string[];
+  plan: Pick<Plan014, 'status' | 'problems'>;
+  finishedAt: string;
+}
+
+/** What the Report state is given: the plan, and what the steps that ran left in `$.outcome`. */
+export interface Report014Event {
+  plan: Plan014;
+  outcome: {
+    backup: BackupState | null;
+    verified: { Payload: InPlaceVerification } | null;
+    compared: TableComparison[] | null;
+  };
+}
+
+export async function buildReport014(conn: Connection, input: Migrate014Input, event: Report014Event): Promise<Report014> {
+  const base = {
+    schema: input.schema,
+    from: '0.14' as const,
+    to: '2.0' as const,
+    strategy: input.strategy,
+    backup: event.outcome.backup,
+    plan: { status: event.plan.status, problems: event.plan.problems },
+    finishedAt: new Date().toISOString(),
+  };
+  if (input.strategy === 'copy') {
+    const tables = event.outcome.compared ?? [];
+    const problems = tables.filter((t) => !t.match).map((t) => `${input.dest}.${t.table} differs from ${input.schema}.${t.table} (${t.discrepancies.length} discrepancies shown)`);
+    return { ...base, status: problems.length ? 'compare-failed' : 'copied', dest: input.dest, tables, problems };
+  }
+  const verification = event.outcome.verified?.Payload;
+  const problems = verification?.problems ?? ['the run was not verified'];
+  return { ...base, status: problems.length ? 'verify-failed' : 'migrated', steps: input.steps, columns: await convertedColumns(conn, input.schema), verification, problems };
+}
+
+async function convertedColumns(conn: Connection, schema: string): Promise<NonNullable<Report014['columns']>> {
+  const journal = await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014]);
+  if (!journal.length) return [];
+  const rows = await select<{ table_name: string; column_name: string; kind: string; store: string; rows_filled: number }>(
+    conn,
+    `SELECT table_name, column_name, kind, store, rows_filled FROM ${tableRef(schema, COLUMN_TABLE_014)} ORDER BY column_id`,
+  );
+  return rows.map((row) => ({ table: row.table_name, column: row.column_name, kind: row.kind, store: row.store, rowsFilled: Number(row.rows_filled) }));
+}

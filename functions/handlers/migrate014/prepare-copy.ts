@@ -1,0 +1,17 @@
+import { createParallelSchema, planSchemaCopy } from '../../core/migrate014/copy.js';
+import { copyOptionsOf } from '../../core/migrate014/plan.js';
+import { lambdaDeps } from '../lambda-deps.js';
+import { phase014Handler, type DepsProvider } from '../phase-handler.js';
+
+/** Copy strategy, first write: declares the destination when asked (idempotent); the tables to copy, parents first. */
+export function makePrepareCopy014Handler(getDeps: DepsProvider) {
+  return phase014Handler(getDeps, async ({ conn, input, openStore }) => {
+    const created = input.createDest
+      ? (await createParallelSchema(conn, { source: input.schema, dest: input.dest, storeMap: input.storeMap, unsignedMarkers: input.unsignedMarkers })).created.length
+      : 0;
+    const { tables } = await planSchemaCopy(conn, copyOptionsOf(input, openStore));
+    return { tables, created };
+  });
+}
+
+export const handler = makePrepareCopy014Handler(lambdaDeps);

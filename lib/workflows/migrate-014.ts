@@ -1,0 +1,179 @@
+// The 0.14 → 2.0 workflow as one Step Functions definition (JSONPath only), used by the stack (AWS) and, through
+// in-process synthesis, by the local runner. Same rules as the 0.11 workflow: no JSONata, no Assign, no Distributed
+// Map, state names unique across the Maps; only ids and counts travel in state, never rows or object lists.
+//
+//   Validate ─▶ Plan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs the plan)
+//                              │
+//                              ▼
+//                         StartOutcome ─▶ Strategy
+//   in-place: BackupWanted ─(backup)─▶ Backup ⟲ BackupReady / WaitForBackup ─┐
+//                          └───────────────────────────────────────────────┴▶ UpdateBlobComments
+//             ─▶ PrepareExternalStorage ─▶ MigrateExternalColumns (Map: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted)
+//             ─▶ AddLineageTable ─▶ Verify ─▶ Report
+//   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: CompareTable)
+//             ─▶ Report
+//
+//   state              handler             Payload sent                      kept at
+//   Validate           validate014         the execution input               $ = { input }
+//   Plan               plan014             { input }                         $.planned = { plan }
+//   StartOutcome       (Pass)                                                $.outcome = { backup: null, verified: null, compared: null }
+//   Backup             backup014           { input, backup }                 $.outcome.backup = { kind, id, done, polls, reused }
+//   UpdateBlobComments comments014         { input }                         discarded
+//   PrepareExternal…   prepareExternal014  { input }                         $.external = { columns }
+//   MigrateColumn      migrateColumn014    { input, column }                 $.progress = { column, done, rows }; loops until done
+//   AddLineageTable    lineage014          { input }                         discarded
+//   Verify             verify014           { input }                         $.outcome.verified.Payload
+//   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, created }
+//   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
+//   CompareTable       compareTable014     { input, table }                  $.outcome.compared[i] (whole result)
+//   Report             report014           { input, plan, outcome }          execution output = whole result
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { Migrate014HandlerName } from '../../functions/handlers/names.js';
+import { INPUT_ONLY, loopingMap, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+
+/** Fields of a handler's result the workflow keeps (selected one by one). */
+export const MIGRATE_014_RESULT_FIELDS = {
+  validate014: ['input'],
+  plan014: ['plan'],
+  backup014: ['kind', 'id', 'done', 'polls', 'reused'],
+  prepareExternal014: ['columns'],
+  migrateColumn014: ['column', 'done', 'rows'],
+  prepareCopy014: ['tables', 'created'],
+  copyTable014: ['table', 'done', 'rows'],
+} as const satisfies Partial<Record<Migrate014HandlerName, readonly string[]>>;
+
+/** How long the workflow waits between checks of a backup that is still being taken (an RDS snapshot). */
+export const BACKUP_POLL_INTERVAL = Duration.seconds(60);
+
+export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014HandlerName> {
+  /** MaxConcurrency of the CompareTables Map (tables compared at once). Default 4. */
+  readonly compareConcurrency?: number;
+}
+
+/**
+ * Builds the 0.14 → 2.0 state machine definition under `scope` (in a child construct `Migrate014`).
+ * Give the result to `sfn.DefinitionBody.fromChainable`.
+ */
+export function migrate014Definition(
+  scope: Construct,
+  functions: Record<Migrate014HandlerName, lambda.IFunction>,
+  options: Migrate014WorkflowOptions = {},
+): sfn.IChainable {
+  const compareConcurrency = options.compareConcurrency ?? 4;
+  if (!Number.isInteger(compareConcurrency) || compareConcurrency < 1) {
+    throw new Error(`compareConcurrency must be a positive integer, got ${compareConcurrency}`);
+  }
+  const wf = new Construct(scope, 'Migrate014');
+  const invoke = taskFactory(wf, functions, options);
+
+  const validate = invoke('Validate', 'validate014', {
+    comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
+    payload: sfn.TaskInput.fromJsonPathAt('$'),
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.validate014),
+  });
+  const plan = invoke('Plan', 'plan014', {
+    comment: 'Read-only: what each step (in place) or each table (copy) would do, and every problem that stops the run.',
+    payload: INPUT_ONLY,
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.plan014),
+    resultPath: '$.planned',
+  });
+  const planOnly = new sfn.Succeed(wf, 'PlanOnly', { comment: 'Not asked to execute: the plan is the output.', outputPath: '$.planned' });
+  const startOutcome = new sfn.Pass(wf, 'StartOutcome', {
+    comment: 'What the Report reads, filled in by the steps that run.',
+    result: sfn.Result.fromObject({ backup: null, verified: null, compared: null }),
+    resultPath: '$.outcome',
+  });
+
+  const report = invoke('Report', 'report014', {
+    payload: sfn.TaskInput.fromObject({
+      input: sfn.JsonPath.objectAt('$.input'),
+      plan: sfn.JsonPath.objectAt('$.planned.plan'),
+      outcome: sfn.JsonPath.objectAt('$.outcome'),
+    }),
+    outputPath: '$.Payload',
+  });
+
+  // ----- in place -----
+  const backup = invoke('Backup', 'backup014', {
+    comment: 'A schema copy (done at once) or an RDS snapshot (started, then checked until available).',
+    payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), backup: sfn.JsonPath.objectAt('$.outcome.backup') }),
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.backup014),
+    resultPath: '$.outcome.backup',
+  });
+  const comments = invoke('UpdateBlobComments', 'comments014', {
+    comment: 'update_blob_comments: the core-type markers 2.x writes.',
+    payload: INPUT_ONLY,
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  const waitForBackup = new sfn.Wait(wf, 'WaitForBackup', { time: sfn.WaitTime.duration(BACKUP_POLL_INTERVAL) });
+  waitForBackup.next(backup);
+  backup.next(new sfn.Choice(wf, 'BackupReady').when(sfn.Condition.booleanEquals('$.outcome.backup.done', true), comments).otherwise(waitForBackup));
+  const backupWanted = new sfn.Choice(wf, 'BackupWanted').when(sfn.Condition.booleanEquals('$.input.backup', true), backup).otherwise(comments);
+
+  const prepareExternal = invoke('PrepareExternalStorage', 'prepareExternal014', {
+    comment: 'migrate_external_storage: checks again, opens the journal, lists the columns to convert.',
+    payload: INPUT_ONLY,
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareExternal014),
+    resultPath: '$.external',
+  });
+  const migrateColumns = loopingMap(
+    wf,
+    { map: 'MigrateExternalColumns', check: 'ColumnMigrated', done: 'ColumnConverted' },
+    (payload) =>
+      invoke('MigrateColumn', 'migrateColumn014', {
+        comment: 'Works for a bounded time on one column (pointers, JSON fill, swap); repeated until it reports done.',
+        payload,
+        resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.migrateColumn014),
+        resultPath: '$.progress',
+      }),
+    { itemsPath: '$.external.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time.' },
+  );
+  const lineage = invoke('AddLineageTable', 'lineage014', {
+    comment: 'add_lineage_table, after the foreign keys to ~external_* are gone.',
+    payload: INPUT_ONLY,
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  const verify = invoke('Verify', 'verify014', { payload: INPUT_ONLY, resultSelector: WHOLE_PAYLOAD, resultPath: '$.outcome.verified' });
+  comments.next(prepareExternal).next(migrateColumns).next(lineage).next(verify).next(report);
+
+  // ----- copy -----
+  const prepareCopy = invoke('PrepareCopy', 'prepareCopy014', {
+    comment: 'Declares the destination when asked (create_parallel_schema); the tables, parents first.',
+    payload: INPUT_ONLY,
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareCopy014),
+    resultPath: '$.copy',
+  });
+  const copyTables = loopingMap(
+    wf,
+    { map: 'CopyTables', check: 'TableCopied', done: 'TableDone' },
+    (payload) =>
+      invoke('CopyTable', 'copyTable014', {
+        comment: 'copy_table_data for a bounded time; repeated until it reports done.',
+        payload,
+        resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.copyTable014),
+        resultPath: '$.progress',
+      }),
+    { itemsPath: '$.copy.tables', field: 'table', maxConcurrency: 1, comment: 'One table at a time, parents first (the destination keeps its foreign keys).' },
+  );
+  const compareTables = new sfn.Map(wf, 'CompareTables', {
+    comment: 'compare_query_results of every copied table; each result names its first discrepancies by primary key.',
+    itemsPath: '$.copy.tables',
+    itemSelector: { input: sfn.JsonPath.objectAt('$.input'), table: sfn.JsonPath.stringAt('$$.Map.Item.Value') },
+    maxConcurrency: compareConcurrency,
+    resultPath: '$.outcome.compared',
+  }).itemProcessor(
+    invoke('CompareTable', 'compareTable014', {
+      payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), table: sfn.JsonPath.stringAt('$.table') }),
+      outputPath: '$.Payload',
+    }),
+  );
+  prepareCopy.next(copyTables).next(compareTables).next(report);
+
+  const strategy = new sfn.Choice(wf, 'Strategy').when(sfn.Condition.stringEquals('$.input.strategy', 'copy'), prepareCopy).otherwise(backupWanted);
+  return validate
+    .next(plan)
+    .next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), startOutcome.next(strategy)).otherwise(planOnly));
+}

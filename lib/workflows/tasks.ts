@@ -1,0 +1,89 @@
+// What the workflows' Lambda tasks share: how a task invokes its handler, the one Retry policy, how results are kept.
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+
+/** The one Retry every task has: transient failures of the handler (by error name) and of the Lambda service. */
+export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
+  errors: [
+    'TransientError',
+    'Lambda.ServiceException',
+    'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException',
+    'Lambda.TooManyRequestsException',
+  ],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+});
+
+export interface WorkflowOptions<Name extends string> {
+  /**
+   * TimeoutSeconds of each handler's Task. Set them at least as long as the Lambda timeouts: the local executor
+   * gives a Task without TimeoutSeconds only 60 s. Default: none (AWS: bounded by the Lambda timeout).
+   */
+  readonly taskTimeouts?: Partial<Record<Name, Duration>>;
+}
+
+export type TaskProps = Pick<tasks.LambdaInvokeProps, 'payload' | 'resultSelector' | 'resultPath' | 'outputPath' | 'comment'>;
+
+/** A factory of Lambda tasks in `scope`: the Lambda response is reduced to what `props` select, with the shared Retry. */
+export function taskFactory<Name extends string>(scope: Construct, functions: Record<Name, lambda.IFunction>, options: WorkflowOptions<Name>) {
+  return (stateName: string, handler: Name, props: TaskProps): tasks.LambdaInvoke => {
+    const timeout = options.taskTimeouts?.[handler];
+    const task = new tasks.LambdaInvoke(scope, stateName, {
+      lambdaFunction: functions[handler],
+      payloadResponseOnly: false,
+      retryOnServiceExceptions: false,
+      ...(timeout ? { taskTimeout: sfn.Timeout.duration(timeout) } : {}),
+      ...props,
+    });
+    task.addRetry({ ...TASK_RETRY, errors: [...(TASK_RETRY.errors ?? [])] });
+    return task;
+  };
+}
+
+/**
+ * JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads
+ * are selected field by field (a missing field fails the execution with States.Runtime, naming the path).
+ */
+export function selectFields(fields: readonly string[]): Record<string, string> {
+  return Object.fromEntries(fields.map((field) => [field, sfn.JsonPath.stringAt(`$.Payload.${field}`)]));
+}
+
+/** Results the workflow only passes on are kept whole under `Payload`. */
+export const WHOLE_PAYLOAD = { Payload: sfn.JsonPath.objectAt('$.Payload') };
+
+export const INPUT_ONLY = sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input') });
+
+/**
+ * A Map running `step` over the items at `itemsPath` (numbers or strings, passed as `field`), each item's task called
+ * again while its result says `done: false`. The iteration's output is the last result (at `$.progress`).
+ */
+export function loopingMap(
+  scope: Construct,
+  names: { map: string; check: string; done: string },
+  step: (payload: sfn.TaskInput) => tasks.LambdaInvoke,
+  props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string },
+): sfn.Map {
+  const task = step(
+    sfn.TaskInput.fromObject({
+      input: sfn.JsonPath.objectAt('$.input'),
+      [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`),
+    }),
+  );
+  const done = new sfn.Succeed(scope, names.done, { outputPath: '$.progress' });
+  task.next(new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done).otherwise(task));
+  return new sfn.Map(scope, names.map, {
+    comment: props.comment,
+    itemsPath: props.itemsPath,
+    itemSelector: {
+      input: sfn.JsonPath.objectAt('$.input'),
+      [props.field]: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
+    },
+    maxConcurrency: props.maxConcurrency,
+    resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
+  }).itemProcessor(task);
+}
