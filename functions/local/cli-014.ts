@@ -1,16 +1,19 @@
-// The 0.14 → 2.0 commands of `djmigrate`. They call the core directly on this machine; the state-machine form of
-// these flows is not built yet (see README "Status").
+// The 0.14 → 2.0 commands of `djmigrate`. `plan` and `run --from 0.14` execute the 0.14 state machine locally (the
+// same definition as AWS); the single operations (compare, cutover, finalize, convert-config) call the core directly.
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Connection } from 'mysql2/promise';
-import { loadDataJointConfig, storeLocations, type DataJointConfig } from '../core/config/datajoint-config.js';
+import { loadDataJointConfig, type DataJointConfig } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError } from '../core/errors.js';
 import { compareQueryResults } from '../core/migrate014/compare.js';
 import { convertConfig } from '../core/migrate014/convert-config.js';
 import { cutover, rollback } from '../core/migrate014/cutover.js';
 import { finalizeExternalTables } from '../core/migrate014/finalize.js';
-import { migrateSchemaInPlace, parseSteps, planSchemaInPlace, IN_PLACE_STEPS, type InPlaceOptions } from '../core/migrate014/in-place.js';
+import type { Plan014 } from '../core/migrate014/plan.js';
+import type { Report014 } from '../core/migrate014/report.js';
 import { silentProgress } from '../core/progress.js';
-import { openObjectWriter } from '../core/stores/object-writer.js';
+import { fail, PhaseClock, ProgressBars } from './cli-output.js';
+import { formatPlan014, formatReport014 } from './format.js';
+import { migrateLocally014, type LocalMigration014Options } from './migrate.js';
 import { createLocalDeps } from './local-deps.js';
 
 export interface InPlaceFlags {
@@ -25,6 +28,10 @@ export interface InPlaceFlags {
   unsignedMarkers?: boolean;
   verifyObjects?: boolean;
   report?: string;
+  /** copy strategy: the destination schema (default <schema>_v2), declared first with createDest. */
+  dest?: string;
+  createDest?: boolean;
+  tolerance?: string;
 }
 
 /** Runs `work` with a connection from the user's config; a refusal becomes a message and exit code 1. */
@@ -44,21 +51,6 @@ export async function withDatabase(configPath: string, work: (conn: Connection, 
   }
 }
 
-function inPlaceOptions(flags: InPlaceFlags, config: DataJointConfig): InPlaceOptions {
-  if (flags.to !== undefined && flags.to !== '2.0') throw new MigrationRefusedError(`--to ${flags.to}: from 0.14 djmigrate migrates to 2.0`);
-  if ((flags.strategy ?? 'in-place') !== 'in-place') throw new MigrationRefusedError(`--strategy ${flags.strategy}: only in-place is available so far; the copy strategy uses copy-table-data and compare`);
-  return {
-    schema: flags.schema,
-    steps: parseSteps(flags.steps ?? IN_PLACE_STEPS.join(',')),
-    backup: flags.backup ?? false,
-    stores: storeLocations(config),
-    storeMap: parseStoreMap(flags.storeMap),
-    copyFiles: flags.copyFiles,
-    verifyObjects: flags.verifyObjects,
-    unsignedMarkers: flags.unsignedMarkers,
-  };
-}
-
 /** `--store-map old=new` pairs. */
 export function parseStoreMap(pairs: string[] | undefined): Record<string, string> {
   const storeMap: Record<string, string> = {};
@@ -70,29 +62,70 @@ export function parseStoreMap(pairs: string[] | undefined): Record<string, strin
   return storeMap;
 }
 
-export function plan014(flags: InPlaceFlags): Promise<number> {
-  return withDatabase(flags.config, async (conn, config) => {
-    const deps = createLocalDeps(config, silentProgress);
-    const options = inPlaceOptions(flags, config);
-    const plan = await planSchemaInPlace(conn, options, (name) => deps.openStore(name, options.stores[name]));
-    console.log(JSON.stringify(plan, null, 2));
-    return plan.status === 'refused' ? 1 : 0;
-  });
+/** The execution input's fields the flags give (validated by the workflow's first state, which names any bad one). */
+function inputOf(flags: InPlaceFlags): LocalMigration014Options['input'] {
+  return {
+    schema: flags.schema,
+    ...(flags.to !== undefined ? { to: flags.to } : {}),
+    ...(flags.strategy !== undefined ? { strategy: flags.strategy } : {}),
+    ...(flags.steps !== undefined ? { steps: flags.steps.split(',').map((step) => step.trim()).filter(Boolean) } : {}),
+    ...(flags.dest !== undefined ? { dest: flags.dest } : {}),
+    ...(flags.tolerance !== undefined ? { tolerance: Number(flags.tolerance) } : {}),
+    backup: flags.backup ?? false,
+    copyFiles: flags.copyFiles ?? false,
+    createDest: flags.createDest ?? false,
+    storeMap: parseStoreMap(flags.storeMap),
+    verifyObjects: flags.verifyObjects ?? false,
+    unsignedMarkers: flags.unsignedMarkers ?? false,
+  };
 }
 
-export function run014(flags: InPlaceFlags): Promise<number> {
-  return withDatabase(flags.config, async (conn, config) => {
-    const deps = createLocalDeps(config, silentProgress);
-    const options = inPlaceOptions(flags, config);
-    const result = await migrateSchemaInPlace(conn, options, {
-      openStore: (name) => deps.openStore(name, options.stores[name]),
-      openWriter: (name) => openObjectWriter(options.stores[name], config.stores[name]?.credentials),
-    });
-    const path = flags.report ?? `djmigrate-report-${flags.schema}-014-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
-    await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`Schema ${flags.schema}: ${options.steps.join(', ')} done${result.backup ? `; backup in ${result.backup.backup}` : ''}. Report written to ${path}`);
-    return 0;
-  });
+/** Runs the 0.14 → 2.0 state machine locally; a bad flag or config is a refusal, like a bad execution input. */
+async function run014Workflow(flags: InPlaceFlags, execute: boolean, extra: Partial<LocalMigration014Options> = {}) {
+  let input: LocalMigration014Options['input'];
+  try {
+    input = inputOf(flags);
+  } catch (error) {
+    if (!(error instanceof MigrationRefusedError)) throw error;
+    return { status: 'FAILED' as const, error: { name: error.name, message: error.message } };
+  }
+  return migrateLocally014({ configPath: flags.config, execute, progress: silentProgress, input, ...extra });
+}
+
+export async function plan014(flags: InPlaceFlags & { json?: boolean }): Promise<number> {
+  const result = await run014Workflow(flags, false);
+  if (result.status === 'FAILED') return fail(result.error);
+  const { plan } = result.output as { plan: Plan014 };
+  console.log(flags.json ? JSON.stringify(plan, null, 2) : formatPlan014(plan));
+  return plan.status === 'refused' ? 1 : 0;
+}
+
+const MIGRATE_014_TOP_LEVEL_STATES = new Set([
+  'Validate',
+  'Plan',
+  'Backup',
+  'UpdateBlobComments',
+  'PrepareExternalStorage',
+  'MigrateExternalColumns',
+  'AddLineageTable',
+  'Verify',
+  'PrepareCopy',
+  'CopyTables',
+  'CompareTables',
+  'Report',
+]);
+
+export async function run014(flags: InPlaceFlags & { json?: boolean }): Promise<number> {
+  const bars = flags.json ? null : new ProgressBars({ hashing: false });
+  const clock = new PhaseClock(MIGRATE_014_TOP_LEVEL_STATES);
+  const result = await run014Workflow(flags, true, { progress: bars ?? silentProgress, onStateEntered: (state) => clock.enter(state) }).finally(() => bars?.stop());
+  clock.enter('end');
+  if (result.status === 'FAILED') return fail(result.error);
+  const report = { ...(result.output as Report014), timings: { phaseSeconds: clock.seconds() } };
+  const path = flags.report ?? `djmigrate-report-${flags.schema}-014-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport014(report)}\nReport written to ${path}`);
+  return report.status === 'migrated' || report.status === 'copied' ? 0 : 1;
 }
 
 export async function convertConfigCommand(file: string, flags: { output?: string }): Promise<number> {

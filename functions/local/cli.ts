@@ -1,10 +1,10 @@
 // `djmigrate`: runs the same state machine as AWS, on this machine, against the user's DataJoint config.
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
-import { silentProgress, type ProgressEvent, type ProgressSink } from '../core/progress.js';
+import { silentProgress, type ProgressSink } from '../core/progress.js';
+import { fail, PhaseClock, ProgressBars } from './cli-output.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
 import { copyTableDataCommand, createParallelSchemaCommand, type CopyFlags, type ParallelSchemaFlags } from './cli-copy.js';
 import { compareCommand, convertConfigCommand, cutoverCommand, finalizeCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
@@ -38,13 +38,16 @@ function commonOptions(command: Command): Command {
     .addOption(new Option('--mode <mode>', '0.11: in-place keeps objects where they are; native copies them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
     .option('--json', 'print JSON instead of text')
     .option('--to <version>', '0.14: the target version (2.0)')
-    .option('--strategy <strategy>', '0.14: in-place')
+    .option('--strategy <strategy>', '0.14: in-place (convert the schema itself) or copy (into a _v2 schema, then compare)')
     .option('--steps <list>', `0.14: comma-separated subset of ${IN_PLACE_STEPS.join(',')}`)
-    .option('--backup', '0.14: copy the schema to <schema>_backup_<date> first')
+    .option('--backup', '0.14 in place: copy the schema to <schema>_backup_<date> first (in AWS: an RDS snapshot)')
+    .option('--dest <schema>', '0.14 copy: the destination schema (default <schema>_v2)')
+    .option('--create-dest', '0.14 copy: declare the destination from the 0.14 schema first (create_parallel_schema)')
+    .option('--tolerance <number>', '0.14 copy: numeric tolerance when comparing (default 1e-6)')
     .option('--copy-files', '0.14: also copy blob objects into the 2.x _hash layout')
     .option('--store-map <old=new...>', '0.14: rename stores in the 2.x pointers and markers')
     .option('--unsigned-markers', "0.14: write the guide's :uintN: markers on unsigned columns (2.x ignores them)")
-    .option('--verify-objects', '0.14: re-hash blob objects by streaming before converting');
+    .option('--verify-objects', '0.14: re-hash blob objects by streaming before converting, and verify every object by its bytes');
 }
 
 function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
@@ -63,7 +66,7 @@ async function plan(flags: CommonFlags & InPlaceFlags): Promise<number> {
 async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
   if (flags.from === '0.14') return run014(flags);
   const bars = flags.json ? null : new ProgressBars();
-  const clock = new PhaseClock();
+  const clock = new PhaseClock(MIGRATE_011_TOP_LEVEL_STATES);
   const result = await migrateLocally({
     ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
     verifyContents: flags.verifyContents,
@@ -78,20 +81,7 @@ async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
   return report.status === 'migrated' ? 0 : 1;
 }
 
-/** Wall time of each top-level state of the workflow, from the runner's state-entered events. */
-class PhaseClock {
-  private readonly entered: [string, number][] = [];
-
-  enter(state: string): void {
-    if (TOP_LEVEL_STATES.has(state)) this.entered.push([state, performance.now()]);
-  }
-
-  seconds(): Record<string, number> {
-    return Object.fromEntries(this.entered.slice(0, -1).map(([state, at], i) => [state, (this.entered[i + 1][1] - at) / 1000]));
-  }
-}
-
-const TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report', 'end']);
+const MIGRATE_011_TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report']);
 
 export interface Timings {
   phaseSeconds: Record<string, number>;
@@ -112,39 +102,6 @@ function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timing
 function formatTimings(timings: Timings): string {
   const phases = Object.entries(timings.phaseSeconds).map(([state, seconds]) => `${state} ${seconds.toFixed(2)} s`);
   return `Time: ${phases.join(', ')}\nHashing ${formatBytes(timings.hashedBytesPerSecond)}/s, column rewrite ${Math.round(timings.rewrittenRowsPerSecond)} rows/s (including the ALTERs)`;
-}
-
-function fail(error: { name: string; message: string } | undefined): number {
-  console.error(`djmigrate: ${error?.name === 'MigrationRefused' ? 'refused' : `failed (${error?.name ?? 'unknown error'})`}: ${error?.message ?? ''}`);
-  console.error('Nothing is lost: rerun the same command after fixing the cause; finished steps are not repeated.');
-  return 1;
-}
-
-/** Objects hashed and rows rewritten, drawn on stderr so stdout stays the plan/report. */
-class ProgressBars implements ProgressSink {
-  private readonly multibar = new MultiBar(
-    { format: '  {phase} |{bar}| {value}/{total} {unit} {detail}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, stream: process.stderr },
-    Presets.shades_classic,
-  );
-  private hashing?: SingleBar;
-  private rewriting?: SingleBar;
-  private bytes = 0;
-
-  report(event: ProgressEvent): void {
-    if (event.kind === 'planned') {
-      this.hashing = this.multibar.create(event.objects, 0, { phase: 'hash   ', unit: 'objects', detail: '' });
-      this.rewriting = this.multibar.create(event.rows, 0, { phase: 'rewrite', unit: 'rows', detail: '' });
-    } else if (event.kind === 'objects-hashed') {
-      this.bytes += event.bytes;
-      this.hashing?.increment(event.objects, { detail: formatBytes(this.bytes) });
-    } else if (event.kind === 'rows-rewritten') {
-      this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
-    }
-  }
-
-  stop(): void {
-    this.multibar.stop();
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

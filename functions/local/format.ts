@@ -1,6 +1,8 @@
 // Human-readable plan and report for the terminal; the JSON forms are the machine-readable ones.
 import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
+import type { Plan014 } from '../core/migrate014/plan.js';
+import type { Report014 } from '../core/migrate014/report.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -52,5 +54,58 @@ export function formatReport(report: Report): string {
     ),
   ];
   for (const column of report.columns) for (const problem of column.problems) lines.push(`  - ${problem}`);
+  return lines.join('\n');
+}
+
+export function formatPlan014(plan: Plan014): string {
+  const lines = [`Plan for schema ${plan.schema} (0.14 → 2.0, strategy ${plan.strategy})`, `Status: ${plan.status}`];
+  const inPlace = plan.inPlace;
+  if (inPlace) {
+    lines.push(`Steps: ${inPlace.steps.join(', ')}`);
+    if (inPlace.comments) {
+      lines.push('', `update_blob_comments: ${inPlace.comments.changes.length} column(s) get a core-type marker, ${inPlace.comments.skipped.length} left unmarked`);
+      if (inPlace.comments.changes.length) {
+        lines.push(table(['table.column', 'type', 'marker'], inPlace.comments.changes.map((c) => [`${c.table}.${c.column}`, c.columnType, `:${c.marker}:`])));
+      }
+      for (const skipped of inPlace.comments.skipped) lines.push(`  - ${skipped.table}.${skipped.column}: ${skipped.note}`);
+    }
+    if (inPlace.external) {
+      lines.push('', `migrate_external_storage: ${inPlace.external.columns.length} column(s) to convert to 2.x JSON pointers`);
+      if (inPlace.external.columns.length) {
+        lines.push(table(
+          ['table.column', 'kind', 'store → 2.x', 'rows', 'pointers', 'objects', 'bytes'],
+          inPlace.external.columns.map((c) => [`${c.table}.${c.column}`, c.kind, `${c.store} → ${c.targetStore}`, c.rows, c.pointers, c.objects, formatBytes(c.bytes)]),
+        ));
+      }
+      if (inPlace.external.migrated.length) lines.push(`Already 2.x: ${inPlace.external.migrated.map((c) => `${c.table}.${c.column}`).join(', ')}`);
+    }
+    if (inPlace.lineage) {
+      lines.push('', `add_lineage_table: ~lineage ${inPlace.lineage.tableExists ? 'exists' : 'will be created'}; ${inPlace.lineage.changes.length} row(s) to write, ${inPlace.lineage.stale.length} stale`);
+    }
+  }
+  if (plan.copy) {
+    lines.push('', `Copy ${plan.copy.source} → ${plan.copy.dest}, tables in this order: ${plan.copy.tables.join(', ') || '(none)'}`);
+    if (plan.copy.declare) lines.push(`The destination is declared first (${plan.copy.declare.tables} tables; existing kept: ${plan.copy.declare.existing.join(', ') || 'none'})`);
+  }
+  if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`));
+  return lines.join('\n');
+}
+
+export function formatReport014(report: Report014): string {
+  const headline: Record<Report014['status'], string> = {
+    migrated: 'migrated to DataJoint 2.0 in place and verified',
+    'verify-failed': 'VERIFICATION FAILED',
+    copied: `copied into ${report.dest} and compared: every table matches`,
+    'compare-failed': `copied into ${report.dest}, but the comparison FOUND DIFFERENCES`,
+  };
+  const lines = [`Schema ${report.schema}: ${headline[report.status]}`];
+  if (report.backup) lines.push(`Backup: ${report.backup.kind} ${report.backup.id}${report.backup.reused ? ' (taken by an earlier run today)' : ''}`);
+  if (report.columns?.length) {
+    lines.push('', table(['table.column', 'kind', 'store', 'rows converted'], report.columns.map((c) => [`${c.table}.${c.column}`, c.kind, c.store, c.rowsFilled])));
+  }
+  if (report.tables?.length) {
+    lines.push('', table(['table', 'rows', 'rows in copy', 'match'], report.tables.map((t) => [t.table, t.rowCount, t.testRowCount, t.match ? 'yes' : 'NO'])));
+  }
+  for (const problem of report.problems) lines.push(`  - ${problem}`);
   return lines.join('\n');
 }

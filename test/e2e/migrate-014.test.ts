@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
-import type { InPlacePlan } from '../../functions/core/migrate014/in-place.js';
+import type { Plan014 } from '../../functions/core/migrate014/plan.js';
 import { buildExampleLabV014, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
@@ -42,10 +42,10 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   const before = await schemaSnapshot(schema.conn, schema.name);
   const args = ['--from', '0.14', '--to', '2.0', '--config', configPath, '--schema', schema.name, '--strategy', 'in-place'];
 
-  const planned = await djmigrate(['plan', ...args]);
+  const planned = await djmigrate(['plan', ...args, '--json']);
   expect(planned.stderr).not.toMatch(/refused/);
   expect(planned.code).toBe(0);
-  const plan = JSON.parse(planned.stdout) as InPlacePlan;
+  const plan = (JSON.parse(planned.stdout) as Plan014).inPlace!;
   expect(plan.steps).toEqual(['update_blob_comments', 'migrate_external_storage', 'add_lineage_table']);
   expect(plan.external?.columns.map((c) => c.column).sort()).toEqual(['report', 'scan', 'waveform', 'waveform_opt']);
   expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(before);
@@ -55,9 +55,10 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   expect(ran.stderr).not.toMatch(/refused|Error/);
   expect(ran.code).toBe(0);
   const report = JSON.parse(await readFile(reportPath, 'utf8'));
-  expect(report.backup.backup).toBe(backupName(schema.name, new Date()));
+  expect(report.status).toBe('migrated');
+  expect(report.backup).toMatchObject({ kind: 'schema-copy', id: backupName(schema.name, new Date()), done: true, reused: false });
   // The backup holds the schema as it was.
-  expect(await schemaSnapshot(schema.conn, report.backup.backup)).toEqual(before);
+  expect(await schemaSnapshot(schema.conn, report.backup.id)).toEqual(before);
 
   const comments = await select<{ name: string; comment: string }>(
     schema.conn,
@@ -85,7 +86,7 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   ]);
 
   const after = await schemaSnapshot(schema.conn, schema.name);
-  const replanned = JSON.parse((await djmigrate(['plan', ...args])).stdout) as InPlacePlan;
+  const replanned = (JSON.parse((await djmigrate(['plan', ...args, '--json'])).stdout) as Plan014).inPlace!;
   expect(replanned.comments?.changes).toEqual([]);
   expect(replanned.external?.status).toBe('nothing-to-do');
   expect(replanned.lineage?.changes).toEqual([]);

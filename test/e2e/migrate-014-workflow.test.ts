@@ -1,0 +1,204 @@
+// The 0.14 → 2.0 state machine the stack deploys, executed locally with the real handlers against MariaDB, s3rver and
+// a file store: in place (every column kind, backup, verify by bytes), a crash after each state or between the calls
+// of one column and a rerun converging to the clean result, and the copy strategy with its comparison.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
+import { backupName } from '../../functions/core/migrate014/backup.js';
+import type { Report014 } from '../../functions/core/migrate014/report.js';
+import { silentProgress } from '../../functions/core/progress.js';
+import { MIGRATE_014_HANDLERS, type HandlerName, type Migrate014HandlerName } from '../../functions/handlers/names.js';
+import type { PhaseInvoker } from '../../functions/handlers/registry.js';
+import { migrateLocally014, type LocalMigration014Options } from '../../functions/local/migrate.js';
+import { buildExampleLabV014, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
+import { fileStore, freshBucket, freshFolder, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
+import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
+
+class SimulatedCrash extends Error {
+  override readonly name = 'SimulatedCrash';
+}
+
+/** 900 rows, every tenth NULL, over 700 contents: 630 distinct objects, more than one pointer batch (500). */
+const TRACE_ROWS = 900;
+const TRACE_CONTENTS = 700;
+const traceContents = (i: number) => (i % 10 === 3 ? null : Buffer.from(`mYm\0trace ${i % TRACE_CONTENTS}`));
+const TRACE_OBJECTS = new Set(Array.from({ length: TRACE_ROWS }, (_, i) => traceContents(i)?.toString('hex')).filter(Boolean)).size;
+
+type Connection = Awaited<ReturnType<typeof openConnection>>;
+
+async function freshStores(prefix: string): Promise<{ stores: V014Stores; configPath: string }> {
+  const [bucket, folder] = await Promise.all([freshBucket(prefix), freshFolder(prefix)]);
+  const stores: V014Stores = { main: { spec: s3Store(bucket, 'example014'), credentials: sandbox().s3.credentials }, local: { spec: fileStore(folder) } };
+  return { stores, configPath: await writeDataJointConfig014(folder, stores, { local: { stage: folder } }) };
+}
+
+async function buildPipeline(conn: Connection, schema: string, stores: V014Stores): Promise<void> {
+  await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+  await conn.query(`DROP DATABASE IF EXISTS ${quoteId(backupName(schema, new Date()))}`);
+  await buildExampleLabV014({ conn, database: schema, stores });
+  await declareV014Table(conn, schema, {
+    name: 'trace',
+    primaryKey: [{ name: 'trace_id', sqlType: 'int' }],
+    attributes: [{ name: 'data', type: 'blob@local', nullable: true }],
+  });
+  const rows = Array.from({ length: TRACE_ROWS }, (_, i) => {
+    const contents = traceContents(i);
+    return { trace_id: i, data: contents && v014Blob(contents) };
+  });
+  await insertV014Rows(conn, schema, 'trace', rows, stores);
+  // filepath pointers carry the row's timestamp: pin it so every rebuild converts to the same bytes
+  for (const store of Object.keys(stores)) await execute(conn, `UPDATE ${tableRef(schema, `~external_${store}`)} SET \`timestamp\` = '2026-01-02 03:04:05'`);
+}
+
+function crashingAfter(name: HandlerName, when: (call: number) => boolean) {
+  let calls = 0;
+  return (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+    ...handlers,
+    [name]: async (event: unknown) => {
+      const result = await handlers[name]!(event);
+      calls += 1;
+      if (when(calls)) throw new SimulatedCrash(`simulated crash after ${name} call ${calls}`);
+      return result;
+    },
+  });
+}
+
+describe('0.14 → 2.0 in place through the state machine', () => {
+  const schema = freshSchemaName('wf014');
+  let conn: Connection;
+  let reference: Record<string, unknown>;
+  let current: { stores: V014Stores; configPath: string };
+
+  const run = (overrides: Partial<LocalMigration014Options> = {}) =>
+    migrateLocally014({
+      configPath: current.configPath,
+      execute: true,
+      progress: silentProgress,
+      input: { schema, backup: true, verifyObjects: true },
+      ...overrides,
+    });
+  const rebuild = async () => {
+    current = await freshStores('wf014');
+    await buildPipeline(conn, schema, current.stores);
+  };
+  const expectConverged = async () => {
+    const rerun = await run();
+    expect(rerun.error).toBeUndefined();
+    const report = rerun.output as Report014;
+    expect(report.problems).toEqual([]);
+    expect(report.status).toBe('migrated');
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  };
+
+  beforeAll(async () => {
+    conn = await openConnection();
+    await rebuild();
+    const before = await schemaSnapshot(conn, schema);
+    const planned = await run({ execute: false });
+    expect(planned.status).toBe('SUCCEEDED');
+    expect(await schemaSnapshot(conn, schema)).toEqual(before);
+
+    const clean = await run();
+    expect(clean.error).toBeUndefined();
+    const report = clean.output as Report014;
+    expect(report.status).toBe('migrated');
+    expect(report.backup).toMatchObject({ kind: 'schema-copy', id: backupName(schema, new Date()), done: true });
+    // verifyObjects: Verify streamed every blob and attachment and found the base32 MD5 of its bytes in `hash`
+    const verified = report.verification!.external!.columns;
+    expect(verified.map((c) => `${c.table}.${c.column}`).sort()).toEqual(['sample.report', 'sample.scan', 'sample.waveform', 'sample.waveform_opt', 'trace.data']);
+    for (const column of verified) expect(column.checkedContents).toBe(column.kind !== 'filepath');
+    expect(verified.find((c) => c.table === 'trace')).toMatchObject({ rows: 810, objects: TRACE_OBJECTS });
+    expect(report.columns!.find((c) => c.table === 'trace')!.rowsFilled).toBe(810);
+    expect(await schemaSnapshot(conn, backupName(schema, new Date()))).toEqual(before);
+    reference = await schemaSnapshot(conn, schema);
+
+    const again = await run();
+    expect((again.output as Report014).status).toBe('migrated');
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  }, 120_000);
+
+  afterAll(async () => {
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(backupName(schema, new Date()))}`);
+    await conn.end();
+  });
+
+  const inPlaceHandlers = MIGRATE_014_HANDLERS.filter((name) => !['prepareCopy014', 'copyTable014', 'compareTable014'].includes(name));
+  it.each(inPlaceHandlers)('a crash after the %s state, then a rerun, ends as the clean run', async (name: Migrate014HandlerName) => {
+    await rebuild();
+    const failed = await run({ wrapHandlers: crashingAfter(name, (call) => call === 1) });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.name).toBe('SimulatedCrash');
+    await expectConverged();
+  }, 60_000);
+
+  it('hands a column back between its calls when the budget runs out, also across a crash there', async () => {
+    await rebuild();
+    const calls: unknown[] = [];
+    const tracing = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+      ...handlers,
+      migrateColumn014: async (event: unknown) => {
+        const result = await handlers.migrateColumn014!(event);
+        calls.push(result);
+        return result;
+      },
+    });
+    // a zero budget: every call does one batch of work and hands back
+    const failed = await run({ workBudgetMs: 0, wrapHandlers: (h) => crashingAfter('migrateColumn014', (call) => call === 2)(tracing(h)) });
+    expect(failed.error?.name).toBe('SimulatedCrash');
+    expect(calls.slice(0, 2)).toContainEqual(expect.objectContaining({ done: false }));
+    calls.length = 0;
+    const rerun = await run({ workBudgetMs: 0, wrapHandlers: tracing });
+    expect((rerun.output as Report014).status).toBe('migrated');
+    expect(calls.filter((call) => (call as { done: boolean }).done === false).length).toBeGreaterThan(0);
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  }, 60_000);
+});
+
+describe('0.14 → 2.0 copy strategy through the state machine', () => {
+  const schema = freshSchemaName('cp014');
+  const dest = `${schema}_v2`;
+  let conn: Connection;
+
+  beforeAll(async () => {
+    conn = await openConnection();
+  });
+  afterAll(async () => {
+    for (const name of [schema, dest]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`);
+    await conn.end();
+  });
+
+  it('declares the _v2 schema, copies every table, compares them; a changed row is named by its primary key', async () => {
+    const { stores, configPath } = await freshStores('cp014');
+    await buildPipeline(conn, schema, stores);
+    const source = await schemaSnapshot(conn, schema);
+    const input = { schema, strategy: 'copy', createDest: true };
+    const run = () => migrateLocally014({ configPath, execute: true, progress: silentProgress, input });
+
+    const planned = await migrateLocally014({ configPath, execute: false, progress: silentProgress, input });
+    expect(planned.error).toBeUndefined();
+    const plan = (planned.output as { plan: { status: string; copy: { tables: string[] } } }).plan;
+    expect(plan.status).toBe('ready');
+    expect(plan.copy.tables.indexOf('animal')).toBeLessThan(plan.copy.tables.indexOf('sample'));
+    expect((await conn.query('SHOW DATABASES LIKE ?', [dest]))[0]).toEqual([]);
+
+    const copied = await run();
+    expect(copied.error).toBeUndefined();
+    const report = copied.output as Report014;
+    expect(report.problems).toEqual([]);
+    expect(report.status).toBe('copied');
+    expect(report.tables!.map((t) => t.table).sort()).toEqual(plan.copy.tables.slice().sort());
+    for (const table of report.tables!) expect(table).toMatchObject({ match: true, testRowCount: table.rowCount });
+    expect(report.tables!.find((t) => t.table === 'trace')!.rowCount).toBe(TRACE_ROWS);
+    // the source is untouched
+    expect(await schemaSnapshot(conn, schema)).toEqual(source);
+
+    await execute(conn, `UPDATE ${tableRef(dest, 'sample')} SET label = 'changed' WHERE animal_id = 1 AND sample_id = 1`);
+    const rerun = await run();
+    const differs = rerun.output as Report014;
+    expect(differs.status).toBe('compare-failed');
+    const sample = differs.tables!.find((t) => t.table === 'sample')!;
+    expect(sample.match).toBe(false);
+    expect(sample.discrepancies).toEqual([expect.objectContaining({ key: { animal_id: 1, sample_id: 1 }, column: 'label', kind: 'value' })]);
+    expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
+  }, 120_000);
+});
