@@ -1,30 +1,46 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import {
   ALL_HANDLERS,
+  BATCH_HANDLERS,
   handlerEntry,
   MIGRATE_011_HANDLERS,
   MIGRATE_014_HANDLERS,
+  type BatchHandlerName,
   type HandlerName,
   type Migrate011HandlerName,
   type Migrate014HandlerName,
+  UNLOCK_HANDLER,
+  type UnlockHandlerName,
 } from '../functions/handlers/names.js';
+import { parseBatchInput } from '../functions/core/batch/discover.js';
+import { batchDefinition } from './workflows/batch.js';
 import { migrate011Definition } from './workflows/migrate-011.js';
 import { migrate014Definition } from './workflows/migrate-014.js';
 
 /** The repository root (holds package.json, package-lock.json, cdk.json). */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The `detail-type` of the custom event that starts one schema's migration: `detail` is exactly that migration's
+ * execution input (`{from: "0.11" | "0.14", schema, execute, stores, …}`), routed by `detail.from`. Any source.
+ */
+export const MIGRATION_REQUESTED_DETAIL_TYPE = 'DataJoint Schema Migration Requested';
 
 /** The stack id `lib/app.ts` uses (override with context `stackName`). */
 export const DJMIGRATE_STACK_ID = 'Djmigrate';
@@ -89,10 +105,29 @@ export interface DjmigrateStackProps extends StackProps {
   readonly tracing?: boolean;
   /** Folder holding `<handler>.ts` entry files. Default `<project>/functions/handlers`. */
   readonly handlersDir?: string;
+  /**
+   * An EventBridge Scheduler schedule starting the batch machine. Context: `scheduleExpression`, `scheduleTimeZone`,
+   * `scheduleFlexibleWindowMinutes`, `scheduleInput` (JSON). Default: no schedule.
+   */
+  readonly schedule?: BatchScheduleProps;
+  /** Event bus of the "migration requested" rules. Context: `eventBusName`. Default: the account's default bus. */
+  readonly eventBusName?: string;
+}
+
+/** When and with which input the batch machine runs. */
+export interface BatchScheduleProps {
+  /** `cron(...)` or `rate(...)` (EventBridge Scheduler syntax), e.g. `cron(0 2 ? * SAT *)`. */
+  readonly expression: string;
+  /** IANA time zone of a cron expression, e.g. `Europe/Berlin`. Default UTC. */
+  readonly timeZone?: string;
+  /** Let the scheduler start up to this many minutes late (spreads load). Default: off (exact time). */
+  readonly flexibleWindowMinutes?: number;
+  /** The batch execution input (checked at synth): `{from, schemas | schemaPattern, template, maxConcurrency?, windowMinutes?…}`. */
+  readonly input: Record<string, unknown>;
 }
 
 /** The state machines of the stack. */
-export type WorkflowName = 'migrate011' | 'migrate014';
+export type WorkflowName = 'migrate011' | 'migrate014' | 'batch';
 
 export class DjmigrateStack extends Stack {
   /** One function per handler of both workflows. */
@@ -101,6 +136,12 @@ export class DjmigrateStack extends Stack {
   readonly handlerOfLogicalId: Record<string, HandlerName>;
   readonly migrate011: sfn.StateMachine;
   readonly migrate014: sfn.StateMachine;
+  /** Many schemas, each as a child execution of migrate011/migrate014. */
+  readonly batch: sfn.StateMachine;
+  /** The schedule starting the batch machine (when configured). */
+  readonly batchSchedule?: scheduler.Schedule;
+  /** The rules starting migrate011 / migrate014 on a "migration requested" event. */
+  readonly migrationRequestRules: Record<'migrate011' | 'migrate014', events.Rule>;
   /** CloudFormation logical id of each state machine. */
   readonly stateMachineLogicalIds: Record<WorkflowName, string>;
 
@@ -143,7 +184,7 @@ export class DjmigrateStack extends Stack {
       const id = `${pascal(name)}Function`;
       const timeout = settings.timeout ?? DEFAULT_TIMEOUT;
       const fn = new NodejsFunction(this, id, {
-        description: `djmigrate ${name.endsWith('014') ? '0.14 -> 2.0' : '0.11 -> 0.12'}: ${name}`,
+        description: `djmigrate ${name.endsWith('Batch') ? 'batch' : name.endsWith('014') ? '0.14 -> 2.0' : '0.11 -> 0.12'}: ${name}`,
         entry: path.join(handlersDir, handlerEntry(name)),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
@@ -223,12 +264,81 @@ export class DjmigrateStack extends Stack {
     ) as Record<HandlerName, Duration>;
     const pick = <Name extends HandlerName>(names: readonly Name[]) => Object.fromEntries(names.map((name) => [name, functions[name]])) as Record<Name, NodejsFunction>;
     this.migrate011 = this.stateMachine('Migrate011', 'migrate-011', 'djmigrate: DataJoint 0.11 external storage to the 0.12 format', tracing,
-      migrate011Definition(this, pick<Migrate011HandlerName>(MIGRATE_011_HANDLERS), { hashConcurrency, taskTimeouts }));
+      migrate011Definition(this, pick<Migrate011HandlerName | UnlockHandlerName>([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER]), { hashConcurrency, taskTimeouts }));
     this.migrate014 = this.stateMachine('Migrate014', 'migrate-014', 'djmigrate: DataJoint 0.14 external storage, comments and lineage to 2.0', tracing,
-      migrate014Definition(this, pick<Migrate014HandlerName>(MIGRATE_014_HANDLERS), { taskTimeouts }));
+      migrate014Definition(this, pick<Migrate014HandlerName | UnlockHandlerName>([...MIGRATE_014_HANDLERS, UNLOCK_HANDLER]), { taskTimeouts }));
+    this.batch = this.stateMachine('Batch', 'batch', 'djmigrate: many schemas, each as a child execution of the 0.11 or 0.14 machine', tracing,
+      batchDefinition(this, pick<BatchHandlerName>(BATCH_HANDLERS), { migrate011: this.migrate011, migrate014: this.migrate014 }, { taskTimeouts }));
     this.stateMachineLogicalIds = {
       migrate011: this.getLogicalId(this.migrate011.node.defaultChild as sfn.CfnStateMachine),
       migrate014: this.getLogicalId(this.migrate014.node.defaultChild as sfn.CfnStateMachine),
+      batch: this.getLogicalId(this.batch.node.defaultChild as sfn.CfnStateMachine),
+    };
+
+    this.batchSchedule = this.addBatchSchedule(props.schedule ?? this.scheduleFromContext());
+    this.migrationRequestRules = this.addMigrationRequestRules(props.eventBusName ?? contextString(this, 'eventBusName'));
+  }
+
+  // ── Scheduled batch runs ───────────────────────────────────────────────────────────────────────────────────────
+
+  private scheduleFromContext(): BatchScheduleProps | undefined {
+    const expression = contextString(this, 'scheduleExpression');
+    const rawInput: unknown = this.node.tryGetContext('scheduleInput');
+    if (!expression) {
+      if (rawInput !== undefined) throw new Error('context scheduleInput needs scheduleExpression');
+      return undefined;
+    }
+    if (rawInput === undefined || rawInput === null || rawInput === '') throw new Error('context scheduleExpression needs scheduleInput (the batch input, JSON)');
+    const input: unknown = typeof rawInput === 'string' ? JSON.parse(rawInput) : rawInput;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new Error('context scheduleInput must be a JSON object (the batch input)');
+    return {
+      expression,
+      timeZone: contextString(this, 'scheduleTimeZone'),
+      flexibleWindowMinutes: contextNumber(this, 'scheduleFlexibleWindowMinutes'),
+      input: input as Record<string, unknown>,
+    };
+  }
+
+  /** An EventBridge Scheduler schedule starting the batch machine; its role may only start that machine. */
+  private addBatchSchedule(schedule: BatchScheduleProps | undefined): scheduler.Schedule | undefined {
+    if (!schedule) return undefined;
+    if (!/^(cron|rate)\(.+\)$/.test(schedule.expression.trim())) {
+      throw new Error(`schedule expression must be cron(...) or rate(...), got ${JSON.stringify(schedule.expression)}`);
+    }
+    const flexible = schedule.flexibleWindowMinutes;
+    if (flexible !== undefined && (!Number.isInteger(flexible) || flexible < 1 || flexible > 1440)) {
+      throw new Error(`schedule flexibleWindowMinutes must be an integer from 1 to 1440, got ${flexible}`);
+    }
+    // a bad scheduled input fails the synth, not a run at 2 am
+    parseBatchInput(schedule.input);
+    const created = new scheduler.Schedule(this, 'BatchSchedule', {
+      description: 'djmigrate: starts the batch state machine',
+      schedule: scheduler.ScheduleExpression.expression(schedule.expression.trim(), schedule.timeZone ? TimeZone.of(schedule.timeZone) : undefined),
+      timeWindow: flexible ? scheduler.TimeWindow.flexible(Duration.minutes(flexible)) : scheduler.TimeWindow.off(),
+      target: new schedulerTargets.StepFunctionsStartExecution(this.batch, {
+        input: scheduler.ScheduleTargetInput.fromObject(schedule.input),
+        retryAttempts: 0,
+      }),
+    });
+    new CfnOutput(this, 'BatchScheduleName', { value: created.scheduleName });
+    return created;
+  }
+
+  // ── Event-driven per-schema runs ───────────────────────────────────────────────────────────────────────────────
+
+  /** One rule per machine: a "migration requested" event (any source) whose detail.from names it; detail is the input. */
+  private addMigrationRequestRules(eventBusName: string | undefined): Record<'migrate011' | 'migrate014', events.Rule> {
+    const eventBus = eventBusName ? events.EventBus.fromEventBusName(this, 'MigrationRequestBus', eventBusName) : undefined;
+    const rule = (id: string, from: string, machine: sfn.StateMachine) =>
+      new events.Rule(this, id, {
+        description: `djmigrate: starts the ${from} migration of the schema a "${MIGRATION_REQUESTED_DETAIL_TYPE}" event names`,
+        eventBus,
+        eventPattern: { detailType: [MIGRATION_REQUESTED_DETAIL_TYPE], detail: { from: [from] } },
+        targets: [new eventsTargets.SfnStateMachine(machine, { input: events.RuleTargetInput.fromEventPath('$.detail') })],
+      });
+    return {
+      migrate011: rule('MigrationRequested011Rule', '0.11', this.migrate011),
+      migrate014: rule('MigrationRequested014Rule', '0.14', this.migrate014),
     };
   }
 

@@ -36,13 +36,16 @@ const TRANSIENT_CODES = new Set([
   'ThrottlingException',
 ]);
 
+/** Connection errors that mean the server is not reachable (yet): worth retrying, then worth a hint. */
+export const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** Re-throws what is worth retrying as TransientError so the state machine's Retry catches it by name. */
 export function classifyError(error: unknown): unknown {
   if (error instanceof MigrationRefusedError || error instanceof TransientError) return error;
   const code = (error as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } }) ?? {};
   const status = code.$metadata?.httpStatusCode ?? 0;
   if (TRANSIENT_CODES.has(code.code ?? '') || TRANSIENT_CODES.has(code.name ?? '') || status >= 500) {
-    return new TransientError(`${(error as Error).message} (will be retried)`, { cause: error });
+    return new TransientError(`${(error as Error).message} (transient: retried before giving up)`, { cause: error });
   }
   return error;
 }

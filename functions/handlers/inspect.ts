@@ -19,7 +19,7 @@ export function makeInspectHandler(getDeps: DepsProvider) {
       throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is; nothing was changed:`, plan.problems);
     }
     return { plan };
-  });
+  }, 'check');
 }
 
 export const handler = makeInspectHandler(lambdaDeps);

@@ -5,7 +5,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
-import { MigrationRefusedError } from '../core/errors.js';
+import { MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import { openObjectStore } from '../core/stores/open-store.js';
@@ -81,8 +81,15 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
       try {
         return await connect(connectionOptions(current));
       } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        if (UNREACHABLE_CODES.has(code)) {
+          throw new TransientError(
+            `cannot reach the database at ${current.host}:${current.port} from the function (${code}); check the secret's host and port, and that the functions' subnets and security group can reach it`,
+            { cause: error },
+          );
+        }
         // the secret may have been rotated since this container read it: read it again once
-        if ((error as { code?: string }).code !== 'ER_ACCESS_DENIED_ERROR') throw error;
+        if (code !== 'ER_ACCESS_DENIED_ERROR') throw error;
         secret = undefined;
         const fresh = await readSecret();
         if (fresh.password === current.password && fresh.username === current.username) throw error;

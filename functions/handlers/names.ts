@@ -19,11 +19,20 @@ export const MIGRATE_014_HANDLERS = [
 ] as const;
 export type Migrate014HandlerName = (typeof MIGRATE_014_HANDLERS)[number];
 
-export type HandlerName = Migrate011HandlerName | Migrate014HandlerName;
-export const ALL_HANDLERS: readonly HandlerName[] = [...MIGRATE_011_HANDLERS, ...MIGRATE_014_HANDLERS];
+/** The Lambda functions of the batch workflow (the per-schema migrations run as child executions). */
+export const BATCH_HANDLERS = ['discoverBatch', 'reportBatch'] as const;
+export type BatchHandlerName = (typeof BATCH_HANDLERS)[number];
 
-/** Each handler's entry file, relative to the handlers folder (0.14's live in `migrate014/`). */
+/** The failure path both migrations share: it releases the schema lock before the execution fails. */
+export const UNLOCK_HANDLER = 'unlock';
+export type UnlockHandlerName = typeof UNLOCK_HANDLER;
+
+export type HandlerName = Migrate011HandlerName | Migrate014HandlerName | BatchHandlerName | UnlockHandlerName;
+export const ALL_HANDLERS: readonly HandlerName[] = [...MIGRATE_011_HANDLERS, ...MIGRATE_014_HANDLERS, ...BATCH_HANDLERS, UNLOCK_HANDLER];
+
+/** Each handler's entry file, relative to the handlers folder (0.14's live in `migrate014/`, the batch's in `batch/`). */
 export function handlerEntry(name: HandlerName): string {
+  if (name.endsWith('Batch')) return `batch/${name.slice(0, -'Batch'.length)}.ts`;
   if (!name.endsWith('014')) return `${name}.ts`;
   const base = name.slice(0, -'014'.length).replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
   return `migrate014/${base}.ts`;

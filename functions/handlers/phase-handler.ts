@@ -9,6 +9,7 @@ import type { ProgressSink } from '../core/progress.js';
 import type { ObjectStore, OpenStore } from '../core/stores/object-store.js';
 import type { ObjectWriter } from '../core/stores/object-writer.js';
 import type { HandlerDeps } from './deps.js';
+import { enterLock, leaveLock, type LockUse } from './run-lock.js';
 
 /** Lambda creates its deps on first use (cold start), the local runner hands in ready ones. */
 export type DepsProvider = () => HandlerDeps;
@@ -22,25 +23,31 @@ export interface PhaseContext<Input> {
   deps: HandlerDeps;
 }
 
-type StoreInput = { stores: Record<string, StoreSpec> };
+type StoreInput = { stores: Record<string, StoreSpec>; schema: string; execute: boolean; takeOverLock: boolean };
 
 /**
  * The glue every phase handler of one migration shares: re-check the (already validated) input, open one database
  * connection, run the phase, and turn transient failures into the error name the state machine retries.
  */
-function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input, unknown>) {
-  return function phaseHandler<Event extends { input: unknown }, Result>(
+function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input, unknown>, describeRun: (input: Input) => string) {
+  /** `lock`: how the phase treats the schema's lock (see run-lock.ts); writing phases hold it. */
+  return function phaseHandler<Event extends { input: unknown; run?: string }, Result>(
     getDeps: DepsProvider,
     run: (context: PhaseContext<Input>, event: Event) => Promise<Result>,
+    lock: LockUse = 'hold',
   ) {
     return middy(async (event: Event): Promise<Result> => {
       const deps = getDeps();
       const input = inputSchema.parse(event.input);
+      const identity = { run: event.run, schema: input.schema, execute: input.execute, takeOverLock: input.takeOverLock, description: describeRun(input) };
       let conn: Connection | undefined;
       try {
         conn = await deps.openDatabase();
+        await enterLock(conn, lock, identity);
         const openWriter = (name: string) => deps.openWriter(name, storeSpec(input, name));
-        return await run({ conn, input, openStore: storeOpener(deps, input), openWriter, progress: deps.progress, deps }, event);
+        const result = await run({ conn, input, openStore: storeOpener(deps, input), openWriter, progress: deps.progress, deps }, event);
+        await leaveLock(conn, lock, identity);
+        return result;
       } catch (error) {
         throw classifyError(error);
       } finally {
@@ -50,8 +57,8 @@ function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input,
   };
 }
 
-export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema);
-export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema);
+export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`);
+export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`);
 
 function storeSpec(input: StoreInput, name: string): StoreSpec {
   const spec = input.stores[name];

@@ -1,5 +1,7 @@
 import type { DepsProvider } from './phase-handler.js';
-import type { Migrate011HandlerName, Migrate014HandlerName } from './names.js';
+import type { BatchHandlerName, Migrate011HandlerName, Migrate014HandlerName, UnlockHandlerName } from './names.js';
+import { makeDiscoverBatchHandler } from './batch/discover.js';
+import { makeReportBatchHandler } from './batch/report.js';
 import { makeFinishHandler } from './finish.js';
 import { makeHashHandler } from './hash.js';
 import { makeInsertHandler } from './insert.js';
@@ -9,6 +11,7 @@ import { makeReportHandler } from './report.js';
 import { makeRewriteHandler } from './rewrite.js';
 import { makeValidateHandler } from './validate.js';
 import { makeVerifyHandler } from './verify.js';
+import { makeUnlockHandler } from './unlock.js';
 import { Migrate014InputSchema } from '../core/migrate014/input.js';
 import { makeBackup014Handler } from './migrate014/backup.js';
 import { makeComments014Handler } from './migrate014/comments.js';
@@ -33,8 +36,9 @@ function invokers<Name extends string>(handlers: Record<Name, MiddyHandler>): Re
 }
 
 /** The same handlers Lambda runs, bound to the given deps, for running the 0.11 workflow in this process. */
-export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011HandlerName, PhaseInvoker> {
-  return invokers<Migrate011HandlerName>({
+export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011HandlerName | UnlockHandlerName, PhaseInvoker> {
+  return invokers<Migrate011HandlerName | UnlockHandlerName>({
+    unlock: makeUnlockHandler(getDeps),
     validate: makeValidateHandler(),
     inspect: makeInspectHandler(getDeps),
     prepare: makePrepareHandler(getDeps),
@@ -48,8 +52,9 @@ export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011Hand
 }
 
 /** The same for the 0.14 → 2.0 workflow. */
-export function migrate014Handlers(getDeps: DepsProvider): Record<Migrate014HandlerName, PhaseInvoker> {
-  return invokers<Migrate014HandlerName>({
+export function migrate014Handlers(getDeps: DepsProvider): Record<Migrate014HandlerName | UnlockHandlerName, PhaseInvoker> {
+  return invokers<Migrate014HandlerName | UnlockHandlerName>({
+    unlock: makeUnlockHandler(getDeps),
     validate014: makeValidateHandler(Migrate014InputSchema),
     plan014: makePlan014Handler(getDeps),
     backup014: makeBackup014Handler(getDeps),
@@ -62,5 +67,13 @@ export function migrate014Handlers(getDeps: DepsProvider): Record<Migrate014Hand
     compareTable014: makeCompareTable014Handler(getDeps),
     verify014: makeVerify014Handler(getDeps),
     report014: makeReport014Handler(getDeps),
+  });
+}
+
+/** The batch workflow's own handlers (its children run with the 0.11 or 0.14 handlers). */
+export function batchHandlers(getDeps: DepsProvider): Record<BatchHandlerName, PhaseInvoker> {
+  return invokers<BatchHandlerName>({
+    discoverBatch: makeDiscoverBatchHandler(getDeps),
+    reportBatch: makeReportBatchHandler(),
   });
 }

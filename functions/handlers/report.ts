@@ -13,7 +13,7 @@ interface ReportEvent {
 }
 
 export function makeReportHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ conn, input }, event: ReportEvent) => buildReport(conn, input, event.inspected.plan, event.finished, event.verified));
+  return phaseHandler(getDeps, async ({ conn, input }, event: ReportEvent) => buildReport(conn, input, event.inspected.plan, event.finished, event.verified), 'release');
 }
 
 export const handler = makeReportHandler(lambdaDeps);

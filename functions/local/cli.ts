@@ -9,6 +9,7 @@ import { formatBytes, formatPlan, formatReport } from './format.js';
 import { copyTableDataCommand, createParallelSchemaCommand, type CopyFlags, type ParallelSchemaFlags } from './cli-copy.js';
 import { compareCommand, convertConfigCommand, cutoverCommand, finalizeCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+import { registerRemoteCommands } from '../remote/commands.js';
 import { IN_PLACE_STEPS } from '../core/migrate014/in-place.js';
 
 interface CommonFlags {
@@ -106,7 +107,9 @@ function formatTimings(timings: Timings): string {
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = new Command('djmigrate').description('Migrate DataJoint external storage in place (0.11 → 0.12, 0.14 → 2.0)').showHelpAfterError();
+  const program = new Command('djmigrate')
+    .description('Migrate DataJoint external storage in place (0.11 → 0.12, 0.14 → 2.0): locally (plan, run, …) or through the deployed state machines (start, status, watch, report)')
+    .showHelpAfterError();
   commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags & InPlaceFlags) => {
     exitCode = await plan(flags);
   });
@@ -178,6 +181,8 @@ export async function main(argv: string[]): Promise<number> {
         exitCode = await cutoverCommand(direction, flags);
       });
   }
+  registerRemoteCommands(program);
   await program.parseAsync(argv);
-  return exitCode;
+  // the remote commands (start, status, watch, report) set process.exitCode themselves
+  return exitCode || Number(process.exitCode ?? 0);
 }

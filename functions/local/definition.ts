@@ -7,10 +7,14 @@ import * as path from 'node:path';
 import type { HandlerName } from '../handlers/names.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 
-/** What the local runner needs: the ASL (intrinsics resolved) and, per Task state name, the handler it invokes. */
+/**
+ * What the local runner needs: the ASL (intrinsics resolved), per Task state name the handler it invokes, and per
+ * Task state that starts a child execution (startExecution.sync:2) the workflow of that child.
+ */
 export interface LoadedDefinition {
   definition: AslDefinition;
   handlerOfState: Record<string, HandlerName>;
+  childOfState: Record<string, WorkflowName>;
 }
 
 export interface LoadDefinitionOptions {
@@ -87,23 +91,16 @@ export function definitionFromDefinitionString(definitionString: unknown): AslDe
   return JSON.parse(resolved) as AslDefinition;
 }
 
-/** Every Task state (also those inside Map/Parallel) → the handler of the function it invokes. Names must be unique. */
-export function mapTaskStatesToHandlers(
-  definition: AslDefinition,
-  handlerOfLogicalId: Record<string, HandlerName>,
-): Record<string, HandlerName> {
-  const handlerOfState: Record<string, HandlerName> = {};
+/** Every Task state (also those inside Map/Parallel), by name. Names must be unique (local overrides are keyed by name). */
+function taskStates(definition: AslDefinition): [string, AslState][] {
+  const found: [string, AslState][] = [];
   const seen = new Set<string>();
   const visit = (machine: { States?: Record<string, AslState> }) => {
     for (const [name, state] of Object.entries(machine.States ?? {})) {
       if (seen.has(name)) throw new Error(`state name ${name} is used twice; local overrides are keyed by state name`);
       seen.add(name);
       if (state.Type === 'Task') {
-        const functionName = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
-        const logicalId = typeof functionName === 'string' ? functionLogicalIdOfArn(functionName) : undefined;
-        const handler = logicalId === undefined ? undefined : handlerOfLogicalId[logicalId];
-        if (!handler) throw new Error(`Task state ${name} invokes no known handler function (FunctionName ${String(functionName)})`);
-        handlerOfState[name] = handler;
+        found.push([name, state]);
       } else if (state.Type === 'Map') {
         visit((state.ItemProcessor ?? state.Iterator) as { States?: Record<string, AslState> });
       } else if (state.Type === 'Parallel') {
@@ -112,7 +109,52 @@ export function mapTaskStatesToHandlers(
     }
   };
   visit(definition);
+  return found;
+}
+
+/** The Resource of a Task that starts a child execution and waits for it (its output as JSON). */
+export const START_EXECUTION_SYNC_RESOURCE = /^arn:[^:]+:states:::states:startExecution\.sync(:2)?$/;
+
+function startsExecution(state: AslState): boolean {
+  return typeof state.Resource === 'string' && START_EXECUTION_SYNC_RESOURCE.test(state.Resource);
+}
+
+/** The logical id of a state machine from its resolved StateMachineArn (a Ref resolves to the bare logical id). */
+export function stateMachineLogicalIdOfArn(arn: string): string {
+  return /^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:([^:]+)/.exec(arn)?.[1] ?? arn;
+}
+
+/** Every Lambda Task state (also those inside Map/Parallel) → the handler of the function it invokes. Names must be unique. */
+export function mapTaskStatesToHandlers(
+  definition: AslDefinition,
+  handlerOfLogicalId: Record<string, HandlerName>,
+): Record<string, HandlerName> {
+  const handlerOfState: Record<string, HandlerName> = {};
+  for (const [name, state] of taskStates(definition)) {
+    if (startsExecution(state)) continue;
+    const functionName = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
+    const logicalId = typeof functionName === 'string' ? functionLogicalIdOfArn(functionName) : undefined;
+    const handler = logicalId === undefined ? undefined : handlerOfLogicalId[logicalId];
+    if (!handler) throw new Error(`Task state ${name} invokes no known handler function (FunctionName ${String(functionName)})`);
+    handlerOfState[name] = handler;
+  }
   return handlerOfState;
+}
+
+/** Every Task state that starts a child execution (startExecution.sync) → the workflow of the machine it starts. */
+export function mapChildExecutionStates(
+  definition: AslDefinition,
+  workflowOfLogicalId: Record<string, WorkflowName>,
+): Record<string, WorkflowName> {
+  const childOfState: Record<string, WorkflowName> = {};
+  for (const [name, state] of taskStates(definition)) {
+    if (!startsExecution(state)) continue;
+    const arn = (state.Parameters as { StateMachineArn?: unknown } | undefined)?.StateMachineArn;
+    const workflow = typeof arn === 'string' ? workflowOfLogicalId[stateMachineLogicalIdOfArn(arn)] : undefined;
+    if (!workflow) throw new Error(`Task state ${name} starts no known state machine (StateMachineArn ${String(arn)})`);
+    childOfState[name] = workflow;
+  }
+  return childOfState;
 }
 
 const cache = new Map<string, Promise<Record<WorkflowName, LoadedDefinition>>>();
@@ -153,10 +195,15 @@ async function synthesize(options: LoadDefinitionOptions): Promise<Record<Workfl
       const resource = template.Resources[logicalId];
       if (resource?.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`state machine ${logicalId} not found in the synthesized template`);
       const definition = definitionFromDefinitionString(resource.Properties?.DefinitionString);
-      return { definition, handlerOfState: mapTaskStatesToHandlers(definition, stack.handlerOfLogicalId) };
+      return {
+        definition,
+        handlerOfState: mapTaskStatesToHandlers(definition, stack.handlerOfLogicalId),
+        childOfState: mapChildExecutionStates(definition, workflowOfLogicalId),
+      };
     };
     const ids = stack.stateMachineLogicalIds;
-    return { migrate011: load(ids.migrate011), migrate014: load(ids.migrate014) };
+    const workflowOfLogicalId = Object.fromEntries(Object.entries(ids).map(([workflow, logicalId]) => [logicalId, workflow])) as Record<string, WorkflowName>;
+    return { migrate011: load(ids.migrate011), migrate014: load(ids.migrate014), batch: load(ids.batch) };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { DataJointConfig } from '../core/config/datajoint-config.js';
-import { MigrationRefusedError } from '../core/errors.js';
+import { MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { schemaCopyBackup } from '../core/migrate014/backup-step.js';
 import { openObjectStore } from '../core/stores/open-store.js';
@@ -18,6 +18,9 @@ export function createLocalDeps(config: DataJointConfig, progress: ProgressSink,
         return await mysql.createConnection({ host, port, user, password, multipleStatements: false, supportBigNumbers: true, bigNumberStrings: true, connectTimeout: 10_000 });
       } catch (error) {
         const code = (error as { code?: string }).code ?? '';
+        if (UNREACHABLE_CODES.has(code)) {
+          throw new TransientError(`cannot reach MySQL at ${host}:${port} (${code}); check database.host and database.port (or DJ_HOST) and that the server is running`, { cause: error });
+        }
         if (!ACCESS_ERRORS.has(code)) throw error;
         throw new MigrationRefusedError(`cannot log in to MySQL at ${host}:${port} as ${user} (${code}); check database.host, database.user and database.password (or DJ_HOST, DJ_USER, DJ_PASS)`);
       }

@@ -1,10 +1,11 @@
 // Runs a deployed workflow on this machine: aws-local-stepfunctions executes the ASL synthesized from the real stack,
-// and every Task state calls the given in-process handler instead of Lambda.
+// and every Task state calls the given in-process handler instead of Lambda; a Task that starts a child execution
+// (startExecution.sync:2, the batch workflow) runs the child workflow here too, with the same handlers.
 import type { RunOptions } from 'aws-local-stepfunctions';
 import type { HandlerName } from '../handlers/names.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 import { TASK_RETRY } from '../../lib/workflows/tasks.js';
-import { loadDefinition, type LoadDefinitionOptions } from './definition.js';
+import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, type LoadDefinitionOptions } from './definition.js';
 
 const RETRIED_ERRORS = new Set(TASK_RETRY.errors);
 
@@ -20,7 +21,17 @@ export interface RunLocallyOptions {
   onStateEntered?: (stateName: string) => void;
   /** Where the definition comes from (see {@link loadDefinition}). */
   definitionOptions?: LoadDefinitionOptions;
+  /**
+   * How a child execution runs (Task states with startExecution.sync:2), per child workflow. Default: the child's
+   * own definition through {@link runLocally}, with the same handlers, children and definition options.
+   */
+  children?: Partial<Record<WorkflowName, ChildRunner>>;
+  /** The execution's name (its `$$.Execution.Id` is a local execution ARN ending in it). Default: a new unique name. */
+  executionName?: string;
 }
+
+/** Runs one child execution locally; `name` is the child execution's name. */
+export type ChildRunner = (input: unknown, name: string) => Promise<LocalRunResult>;
 
 export interface LocalRunResult {
   status: 'SUCCEEDED' | 'FAILED';
@@ -38,12 +49,13 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, waitStates }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
+  const [{ machine, handlerOfState, childOfState, waitStates, failurePath }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
 
   const taskResourceLocalHandlers: TaskHandlers = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  // Step Functions starts no new Lambda once a state failed for good; locally a failed Map would otherwise go on
-  // starting its remaining iterations. Calls already running are awaited before the run returns.
+  // Step Functions starts no new Lambda once a state failed for good (but the states a Catch leads to); locally a
+  // failed Map would otherwise go on starting its remaining iterations. Calls already running are awaited before the
+  // run returns.
   const inFlight = new Set<Promise<unknown>>();
   let halted: Error | undefined;
   for (const [stateName, handlerName] of Object.entries(handlerOfState)) {
@@ -51,7 +63,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     if (typeof handler !== 'function') throw new Error(`no local handler for ${handlerName} (state ${stateName})`);
     // a lambda:invoke Task hands over { FunctionName, Payload } and expects the Invoke response
     taskResourceLocalHandlers[stateName] = async (event) => {
-      if (halted) throw halted;
+      if (halted && !failurePath.has(stateName)) throw halted;
       const call = handler(jsonCopy((event as { Payload?: unknown } | null)?.Payload));
       inFlight.add(call);
       let result: unknown;
@@ -70,10 +82,44 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     retryIntervalOverrides[stateName] = 0;
   }
 
+  for (const [stateName, workflow] of Object.entries(childOfState)) {
+    const runChild: ChildRunner =
+      options.children?.[workflow] ??
+      ((input, name) =>
+        runLocally({ workflow, input, handlers: options.handlers, children: options.children, definitionOptions: options.definitionOptions, executionName: name }));
+    // a startExecution.sync:2 Task hands over { StateMachineArn, Input } and expects DescribeExecution (Output as JSON);
+    // a failed child fails the Task with States.TaskFailed, its Cause the child's DescribeExecution (Error, Cause)
+    taskResourceLocalHandlers[stateName] = async (event) => {
+      if (halted) throw halted;
+      const parameters = (event ?? {}) as { StateMachineArn?: unknown; Input?: unknown; Name?: unknown };
+      const name = typeof parameters.Name === 'string' ? parameters.Name : newExecutionName();
+      const input = typeof parameters.Input === 'string' ? (JSON.parse(parameters.Input) as unknown) : jsonCopy(parameters.Input ?? {});
+      const stateMachineArn = `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${String(parameters.StateMachineArn ?? workflow)}`;
+      const described = {
+        ExecutionArn: localExecutionArn(workflow, name),
+        StateMachineArn: stateMachineArn,
+        Name: name,
+        StartDate: Date.now(),
+        Input: JSON.stringify(input),
+        InputDetails: { Included: true },
+      };
+      const child = await runChild(input, name);
+      if (child.status === 'SUCCEEDED') {
+        return { ...described, StopDate: Date.now(), Status: 'SUCCEEDED', Output: jsonCopy(child.output), OutputDetails: { Included: true } } as JsonValue;
+      }
+      const failure = new Error(
+        JSON.stringify({ ...described, StopDate: Date.now(), Status: 'FAILED', Error: child.error?.name ?? 'Error', Cause: child.error?.message ?? '' }),
+      );
+      failure.name = 'States.TaskFailed';
+      throw failure;
+    };
+  }
+
   // a Wait only paces polling in AWS (a snapshot being taken); locally the handler answers at once
   const waitTimeOverrides = Object.fromEntries(waitStates.map((name) => [name, 0]));
   const execution = machine.run(jsonCopy(options.input) as JsonValue, {
     overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
+    context: localContext(options.workflow, options.executionName ?? newExecutionName()),
   });
   // always drain the event log (it queues every event until read)
   const events = (async () => {
@@ -101,6 +147,33 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   return result;
 }
 
+let executions = 0;
+
+function newExecutionName(): string {
+  return `local-${process.pid.toString(36)}-${(++executions).toString(36)}-${Date.now().toString(36)}`;
+}
+
+/** The ARN `$$.Execution.Id` has locally (an execution of the workflow's state machine). */
+export function localExecutionArn(workflow: WorkflowName, name: string): string {
+  return `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${workflow}:${name}`;
+}
+
+/**
+ * Context object entries the executor lacks (it has only Execution.Input/StartTime): `$$.Execution.Id`/`Name` (the
+ * same in every Map iteration, as in AWS) and `$$.State.EnteredTime` — the time it is read at, which is when the
+ * state reading it (the batch's window Choice) is entered. The executor copies this shallowly: the getter stays live.
+ */
+function localContext(workflow: WorkflowName, name: string): NonNullable<RunOptions['context']> {
+  return {
+    Execution: { Id: localExecutionArn(workflow, name), Name: name },
+    State: {
+      get EnteredTime(): string {
+        return new Date().toISOString();
+      },
+    },
+  } as unknown as NonNullable<RunOptions['context']>;
+}
+
 type LocalStepFunctions = typeof import('aws-local-stepfunctions');
 type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 type JsonValue = Parameters<TaskHandlers[string]>[0];
@@ -108,7 +181,10 @@ let localStepFunctions: Promise<LocalStepFunctions> | undefined;
 interface PreparedMachine {
   machine: InstanceType<LocalStepFunctions['StateMachine']>;
   handlerOfState: Record<string, HandlerName>;
+  childOfState: Record<string, WorkflowName>;
   waitStates: string[];
+  /** States reached through a Catch (and what follows them): they run after a failure, as in AWS. */
+  failurePath: Set<string>;
 }
 const machines = new Map<string, Promise<PreparedMachine>>();
 
@@ -142,12 +218,27 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
     prepared = Promise.all([loadDefinition(workflow, definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => ({
       machine: new sfn.StateMachine(loaded.definition as never),
       handlerOfState: loaded.handlerOfState,
+      childOfState: loaded.childOfState,
       waitStates: Object.entries(loaded.definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
+      failurePath: failurePathOf(loaded.definition.States),
     }));
     machines.set(key, prepared);
     prepared.catch(() => machines.delete(key));
   }
   return prepared;
+}
+
+/** The top-level states a Catch leads to, and every state after them. */
+function failurePathOf(states: Record<string, { Type: string; [key: string]: unknown }>): Set<string> {
+  const path = new Set<string>();
+  const follow = (name: string | undefined) => {
+    while (name && !path.has(name)) {
+      path.add(name);
+      name = states[name]?.Next as string | undefined;
+    }
+  };
+  for (const state of Object.values(states)) for (const caught of (state.Catch ?? []) as { Next: string }[]) follow(caught.Next);
+  return path;
 }
 
 /** What crossing the Lambda boundary does to a value: JSON in, JSON out (undefined → null). */

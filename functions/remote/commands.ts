@@ -57,7 +57,10 @@ interface StartFlags {
 export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Command {
   const out = io.out ?? ((line: string) => console.log(line));
   const err = io.err ?? ((line: string) => console.error(line));
-  const sfnFor = (arn: string) => (io.sfn ?? createSfnClient)(regionOfArn(arn));
+  const sfnFor = (arn: string) => {
+    if (!regionOfArn(arn) && !io.sfn) throw new RemoteCommandError(`${arn} is not a Step Functions ARN (arn:aws:states:REGION:ACCOUNT:…); copy it from the console or from \`djmigrate start\``);
+    return (io.sfn ?? createSfnClient)(regionOfArn(arn));
+  };
   const s3For = (arn: string) => (io.s3 ?? createS3Client)(regionOfArn(arn));
   // A RemoteCommandError is the user's to fix: print its message alone. Anything else is a bug and propagates.
   const guarded =

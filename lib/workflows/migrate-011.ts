@@ -29,8 +29,8 @@
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { Migrate011HandlerName } from '../../functions/handlers/names.js';
-import { INPUT_ONLY, loopingMap, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+import type { Migrate011HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
+import { loopingMap, phasePayload, releaseLockOnFailure, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
@@ -40,7 +40,7 @@ export const MIGRATE_011_RESULT_FIELDS = {
   rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
-export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011HandlerName> {
+export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011HandlerName | UnlockHandlerName> {
   /** MaxConcurrency of the HashObjects Map (batches hashed at once). Default 4. */
   readonly hashConcurrency?: number;
 }
@@ -51,7 +51,7 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
  */
 export function migrate011Definition(
   scope: Construct,
-  functions: Record<Migrate011HandlerName, lambda.IFunction>,
+  functions: Record<Migrate011HandlerName | UnlockHandlerName, lambda.IFunction>,
   options: Migrate011WorkflowOptions = {},
 ): sfn.IChainable {
   const hashConcurrency = options.hashConcurrency ?? 4;
@@ -69,7 +69,7 @@ export function migrate011Definition(
 
   const inspect = invoke('Inspect', 'inspect', {
     comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
     resultPath: '$.inspected',
   });
@@ -80,16 +80,13 @@ export function migrate011Definition(
   });
 
   const prepare = invoke('Prepare', 'prepare', {
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.prepare),
     resultPath: '$.prepared',
   });
 
   const hashBatch = invoke('HashBatch', 'hash', {
-    payload: sfn.TaskInput.fromObject({
-      input: sfn.JsonPath.objectAt('$.input'),
-      batch: sfn.JsonPath.numberAt('$.batch'),
-    }),
+    payload: phasePayload({ batch: sfn.JsonPath.numberAt('$.batch') }),
     resultPath: sfn.JsonPath.DISCARD,
     // the iteration's output is only its batch number, so the (discarded) Map result stays tiny
     outputPath: '$.batch',
@@ -106,7 +103,7 @@ export function migrate011Definition(
   }).itemProcessor(hashBatch);
 
   const insertRows = invoke('InsertRows', 'insert', {
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.inserted',
   });
@@ -125,18 +122,17 @@ export function migrate011Definition(
   );
 
   const finish = invoke('Finish', 'finish', {
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.finished',
   });
   const verify = invoke('Verify', 'verify', {
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.verified',
   });
   const report = invoke('Report', 'report', {
-    payload: sfn.TaskInput.fromObject({
-      input: sfn.JsonPath.objectAt('$.input'),
+    payload: phasePayload({
       inspected: sfn.JsonPath.objectAt('$.inspected'),
       verified: sfn.JsonPath.objectAt('$.verified.Payload'),
       finished: sfn.JsonPath.objectAt('$.finished.Payload'),
@@ -144,6 +140,7 @@ export function migrate011Definition(
     outputPath: '$.Payload',
   });
 
+  releaseLockOnFailure(wf, invoke, [prepare, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
   const execute = prepare.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
   return validate
     .next(inspect)

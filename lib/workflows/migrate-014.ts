@@ -31,8 +31,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { Migrate014HandlerName } from '../../functions/handlers/names.js';
-import { INPUT_ONLY, loopingMap, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+import type { Migrate014HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
+import { loopingMap, phasePayload, releaseLockOnFailure, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one). */
 export const MIGRATE_014_RESULT_FIELDS = {
@@ -48,7 +48,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
 /** How long the workflow waits between checks of a backup that is still being taken (an RDS snapshot). */
 export const BACKUP_POLL_INTERVAL = Duration.seconds(60);
 
-export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014HandlerName> {
+export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014HandlerName | UnlockHandlerName> {
   /** MaxConcurrency of the CompareTables Map (tables compared at once). Default 4. */
   readonly compareConcurrency?: number;
 }
@@ -59,7 +59,7 @@ export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014Han
  */
 export function migrate014Definition(
   scope: Construct,
-  functions: Record<Migrate014HandlerName, lambda.IFunction>,
+  functions: Record<Migrate014HandlerName | UnlockHandlerName, lambda.IFunction>,
   options: Migrate014WorkflowOptions = {},
 ): sfn.IChainable {
   const compareConcurrency = options.compareConcurrency ?? 4;
@@ -76,7 +76,7 @@ export function migrate014Definition(
   });
   const plan = invoke('Plan', 'plan014', {
     comment: 'Read-only: what each step (in place) or each table (copy) would do, and every problem that stops the run.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.plan014),
     resultPath: '$.planned',
   });
@@ -88,24 +88,20 @@ export function migrate014Definition(
   });
 
   const report = invoke('Report', 'report014', {
-    payload: sfn.TaskInput.fromObject({
-      input: sfn.JsonPath.objectAt('$.input'),
-      plan: sfn.JsonPath.objectAt('$.planned.plan'),
-      outcome: sfn.JsonPath.objectAt('$.outcome'),
-    }),
+    payload: phasePayload({ plan: sfn.JsonPath.objectAt('$.planned.plan'), outcome: sfn.JsonPath.objectAt('$.outcome') }),
     outputPath: '$.Payload',
   });
 
   // ----- in place -----
   const backup = invoke('Backup', 'backup014', {
     comment: 'A schema copy (done at once) or an RDS snapshot (started, then checked until available).',
-    payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), backup: sfn.JsonPath.objectAt('$.outcome.backup') }),
+    payload: phasePayload({ backup: sfn.JsonPath.objectAt('$.outcome.backup') }),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.backup014),
     resultPath: '$.outcome.backup',
   });
   const comments = invoke('UpdateBlobComments', 'comments014', {
     comment: 'update_blob_comments: the core-type markers 2.x writes.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultPath: sfn.JsonPath.DISCARD,
   });
   const waitForBackup = new sfn.Wait(wf, 'WaitForBackup', { time: sfn.WaitTime.duration(BACKUP_POLL_INTERVAL) });
@@ -115,7 +111,7 @@ export function migrate014Definition(
 
   const prepareExternal = invoke('PrepareExternalStorage', 'prepareExternal014', {
     comment: 'migrate_external_storage: checks again, opens the journal, lists the columns to convert.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareExternal014),
     resultPath: '$.external',
   });
@@ -133,16 +129,16 @@ export function migrate014Definition(
   );
   const lineage = invoke('AddLineageTable', 'lineage014', {
     comment: 'add_lineage_table, after the foreign keys to ~external_* are gone.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultPath: sfn.JsonPath.DISCARD,
   });
-  const verify = invoke('Verify', 'verify014', { payload: INPUT_ONLY, resultSelector: WHOLE_PAYLOAD, resultPath: '$.outcome.verified' });
+  const verify = invoke('Verify', 'verify014', { payload: phasePayload(), resultSelector: WHOLE_PAYLOAD, resultPath: '$.outcome.verified' });
   comments.next(prepareExternal).next(migrateColumns).next(lineage).next(verify).next(report);
 
   // ----- copy -----
   const prepareCopy = invoke('PrepareCopy', 'prepareCopy014', {
     comment: 'Declares the destination when asked (create_parallel_schema); the tables, parents first.',
-    payload: INPUT_ONLY,
+    payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareCopy014),
     resultPath: '$.copy',
   });
@@ -166,12 +162,13 @@ export function migrate014Definition(
     resultPath: '$.outcome.compared',
   }).itemProcessor(
     invoke('CompareTable', 'compareTable014', {
-      payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), table: sfn.JsonPath.stringAt('$.table') }),
+      payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table') }),
       outputPath: '$.Payload',
     }),
   );
   prepareCopy.next(copyTables).next(compareTables).next(report);
 
+  releaseLockOnFailure(wf, invoke, [backup, comments, prepareExternal, migrateColumns, lineage, verify, prepareCopy, copyTables, compareTables, report]);
   const strategy = new sfn.Choice(wf, 'Strategy').when(sfn.Condition.stringEquals('$.input.strategy', 'copy'), prepareCopy).otherwise(backupWanted);
   return validate
     .next(plan)

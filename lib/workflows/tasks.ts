@@ -4,6 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { UNLOCK_HANDLER, type UnlockHandlerName } from '../../functions/handlers/names.js';
 
 /** The one Retry every task has: transient failures of the handler (by error name) and of the Lambda service. */
 export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
@@ -56,7 +57,13 @@ export function selectFields(fields: readonly string[]): Record<string, string> 
 /** Results the workflow only passes on are kept whole under `Payload`. */
 export const WHOLE_PAYLOAD = { Payload: sfn.JsonPath.objectAt('$.Payload') };
 
-export const INPUT_ONLY = sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input') });
+/**
+ * What a phase's Lambda gets: the validated input, the execution id (`run`, the schema lock's holder) and `fields`.
+ * Inside a Map the iteration's state carries `input` (see the itemSelectors); the execution id is the same everywhere.
+ */
+export function phasePayload(fields: Record<string, unknown> = {}): sfn.TaskInput {
+  return sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), run: sfn.JsonPath.stringAt('$$.Execution.Id'), ...fields });
+}
 
 /**
  * A Map running `step` over the items at `itemsPath` (numbers or strings, passed as `field`), each item's task called
@@ -68,12 +75,7 @@ export function loopingMap(
   step: (payload: sfn.TaskInput) => tasks.LambdaInvoke,
   props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string },
 ): sfn.Map {
-  const task = step(
-    sfn.TaskInput.fromObject({
-      input: sfn.JsonPath.objectAt('$.input'),
-      [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`),
-    }),
-  );
+  const task = step(phasePayload({ [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`) }));
   const done = new sfn.Succeed(scope, names.done, { outputPath: '$.progress' });
   task.next(new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done).otherwise(task));
   return new sfn.Map(scope, names.map, {
@@ -86,4 +88,25 @@ export function loopingMap(
     maxConcurrency: props.maxConcurrency,
     resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
   }).itemProcessor(task);
+}
+
+/**
+ * The failure path of a migration: any of `guarded` failing for good (after its Retry) goes to ReleaseLock, which
+ * frees the schema for a rerun, and then to Failed, which ends the execution with the original error and cause.
+ */
+export function releaseLockOnFailure(
+  scope: Construct,
+  invoke: (stateName: string, handler: UnlockHandlerName, props: TaskProps) => tasks.LambdaInvoke,
+  guarded: readonly (sfn.TaskStateBase | sfn.Map)[],
+): void {
+  const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+  const release = invoke('ReleaseLock', UNLOCK_HANDLER, {
+    comment: 'Frees the schema lock so that a rerun can start; everything done so far is kept and resumed.',
+    payload: phasePayload(),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  // the original error is kept at $.failure even when releasing fails (the lock then goes stale)
+  release.addCatch(failed, { resultPath: '$.releaseFailure' });
+  release.next(failed);
+  for (const state of guarded) state.addCatch(release, { resultPath: '$.failure' });
 }

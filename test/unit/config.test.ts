@@ -79,6 +79,7 @@ describe('execution input', () => {
       execute: false,
       verifyContents: false,
       hashConcurrency: 8,
+      takeOverLock: false,
     });
   });
 

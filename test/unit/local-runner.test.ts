@@ -5,10 +5,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js';
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
-import { MIGRATE_011_HANDLERS, type Migrate011HandlerName } from '../../functions/handlers/names.js';
+import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition } from '../../functions/local/definition.js';
 import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
-
 
 const INPUT = {
   from: '0.11',
@@ -16,20 +15,25 @@ const INPUT = {
   stores: { external: { protocol: 's3', bucket: 'lab-external', location: 'dj' } },
 };
 
+type Name = Migrate011HandlerName | UnlockHandlerName;
+
+/** What every phase but Validate gets besides its own fields: the execution id, the schema lock's holder. */
+const RUN = expect.stringMatching(/^arn:aws:states:[^:]+:\d+:execution:migrate011:local-/);
+
 interface Fake {
-  handlers: Record<Migrate011HandlerName, LocalHandler>;
-  calls: { handler: Migrate011HandlerName; event: unknown }[];
-  names: () => Migrate011HandlerName[];
+  handlers: Record<Name, LocalHandler>;
+  calls: { handler: Name; event: unknown }[];
+  names: () => Name[];
   maxHashesInFlight: () => number;
 }
 
 /** Fake handlers with the result shapes of the real ones; `override` replaces single handlers. */
-function fakeHandlers(override: Partial<Record<Migrate011HandlerName, LocalHandler>> = {}): Fake {
+function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake {
   const calls: Fake['calls'] = [];
   const rewrites = new Map<number, number>();
   let inFlight = 0;
   let maxInFlight = 0;
-  const base: Record<Migrate011HandlerName, LocalHandler> = {
+  const base: Record<Name, LocalHandler> = {
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
     inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
     prepare: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5], columns: [10, 11], objects: 5 }),
@@ -51,16 +55,17 @@ function fakeHandlers(override: Partial<Record<Migrate011HandlerName, LocalHandl
     finish: async () => ({ legacyTable: 'dropped' }),
     verify: async () => ({ ok: true, legacyReferences: 0, columns: [] }),
     report: async (event) => ({ status: 'migrated', received: event }),
+    unlock: async () => ({ released: true }),
   };
   const handlers = Object.fromEntries(
-    MIGRATE_011_HANDLERS.map((name) => [
+    ([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER] as Name[]).map((name) => [
       name,
       async (event: unknown) => {
         calls.push({ handler: name, event });
         return (override[name] ?? base[name])(event);
       },
     ]),
-  ) as Record<Migrate011HandlerName, LocalHandler>;
+  ) as Record<Name, LocalHandler>;
   return { handlers, calls, names: () => calls.map((call) => call.handler), maxHashesInFlight: () => maxInFlight };
 }
 
@@ -81,7 +86,7 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result).toEqual({ status: 'SUCCEEDED', output: { plan: { columns: 2, objects: 5 } } });
     expect(fake.names()).toEqual(['validate', 'inspect']);
     expect(fake.calls[0]!.event).toEqual(INPUT);
-    expect(fake.calls[1]!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys', execute: false }) });
+    expect(fake.calls[1]!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys', execute: false }), run: RUN });
     expect(entered).toEqual(['Validate', 'Inspect', 'ExecuteOrPlanOnly', 'PlanOnly']);
   });
 
@@ -103,26 +108,30 @@ describe('runLocally (0.11 workflow)', () => {
 
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
-    const of = (handler: Migrate011HandlerName) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
-    expect(of('prepare')).toEqual([{ input }]);
+    const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
+    const run = (of('prepare')[0] as { run: string }).run;
+    expect(run).toEqual(RUN);
+    expect(of('prepare')).toEqual([{ input, run }]);
     expect(of('hash').map((event) => (event as { batch: number }).batch).sort()).toEqual([0, 1, 2, 3, 4, 5]);
-    for (const event of of('hash')) expect(Object.keys(event as object).sort()).toEqual(['batch', 'input']);
+    for (const event of of('hash')) expect(event).toEqual({ input, run, batch: expect.any(Number) });
     // HashObjects runs batches at once, up to MaxConcurrency (default 4)
     expect(fake.maxHashesInFlight()).toBeGreaterThan(1);
     expect(fake.maxHashesInFlight()).toBeLessThanOrEqual(4);
     // RewriteColumns: one column at a time, each repeated until done
     expect(of('rewrite')).toEqual([
-      { input, column: 10 },
-      { input, column: 10 },
-      { input, column: 10 },
-      { input, column: 11 },
+      { input, run, column: 10 },
+      { input, run, column: 10 },
+      { input, run, column: 10 },
+      { input, run, column: 11 },
     ]);
-    expect(of('insert')).toEqual([{ input }]);
-    expect(of('finish')).toEqual([{ input }]);
-    expect(of('verify')).toEqual([{ input }]);
+    expect(of('insert')).toEqual([{ input, run }]);
+    expect(of('finish')).toEqual([{ input, run }]);
+    expect(of('verify')).toEqual([{ input, run }]);
+    expect(of('unlock')).toEqual([]);
     // report gets each handler's own result; its result is the execution output
     const reportEvent = {
       input,
+      run,
       inspected: { plan: { columns: 2, objects: 5 } },
       verified: { ok: true, legacyReferences: 0, columns: [] },
       finished: { legacyTable: 'dropped' },
@@ -163,6 +172,23 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result).toEqual({ status: 'FAILED', error: { name: 'TransientError', message: 'store answers 503 (will be retried)' } });
     expect(fake.names().filter((name) => name === 'hash')).toHaveLength(7);
     expect(fake.names()).not.toContain('insert');
+    // the failure path released the schema lock before the execution failed
+    expect(fake.names().at(-1)).toBe('unlock');
+  });
+
+  it('after a write phase fails, releases the lock (ReleaseLock) and fails with the original error (Failed)', async () => {
+    const refusal = new MigrationRefusedError('object lab/abc is missing from store "external"; restore it and rerun');
+    const fake = fakeHandlers({
+      insert: async () => {
+        throw refusal;
+      },
+    });
+    const entered: string[] = [];
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal.message } });
+    expect(fake.names().slice(-2)).toEqual(['insert', 'unlock']);
+    expect(fake.calls.at(-1)!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys' }), run: RUN });
+    expect(entered.slice(-3)).toEqual(['InsertRows', 'ReleaseLock', 'Failed']);
   });
 
   it('fails on MigrationRefused with its message, without retrying or calling any later handler', async () => {
@@ -195,6 +221,7 @@ describe('runLocally (0.11 workflow)', () => {
       Finish: 'finish',
       Verify: 'verify',
       Report: 'report',
+      ReleaseLock: 'unlock',
     });
     // JSONPath only: nothing the local executor would silently ignore
     const text = JSON.stringify(loaded.definition);

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DB_SECRET_ARN_ENV,
   DjmigrateStack,
+  MIGRATION_REQUESTED_DETAIL_TYPE,
   projectCdkContext,
   PROJECT_ROOT,
   RDS_INSTANCE_ENV,
@@ -106,8 +107,8 @@ describe('DjmigrateStack', () => {
     }
   });
 
-  it('has two STANDARD state machines that log to log groups; 0.11 maps hash batches at hashConcurrency', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  it('has three STANDARD state machines (0.11, 0.14, batch) that log to log groups; 0.11 maps hash batches at hashConcurrency', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', Destinations: Match.anyValue() }),
@@ -230,5 +231,118 @@ describe('DjmigrateStack', () => {
     const backupFn = rdsTemplate.toJSON().Resources[rdsStack.getLogicalId(rdsStack.functions.backup014.node.defaultChild as never)];
     expect(backupFn.Properties.Environment.Variables[RDS_INSTANCE_ENV]).toBe('lab-db');
     expect(() => synth({}, { dbInstanceIdentifier: 'a', dbClusterIdentifier: 'b' })).toThrow(/not both/);
+  }, 60_000);
+});
+
+const BATCH_INPUT = {
+  from: '0.11',
+  schemaPattern: 'lab\\_%',
+  exclude: ['lab_scratch'],
+  template: { execute: true, stores: { external: { protocol: 's3', bucket: 'lab-external', location: 'dj' } } },
+  maxConcurrency: 3,
+  windowMinutes: 240,
+};
+
+describe('DjmigrateStack: batch machine, schedule and migration-request rules', () => {
+  let stack: DjmigrateStack;
+  let template: Template;
+
+  beforeAll(() => {
+    ({ stack, template } = synth(
+      {},
+      { dbSecretArn: SECRET_ARN, schedule: { expression: 'cron(0 2 ? * SAT *)', timeZone: 'Europe/Berlin', flexibleWindowMinutes: 30, input: BATCH_INPUT } },
+    ));
+  }, 120_000);
+
+  const batchDefinition = () => {
+    const machine = template.toJSON().Resources[stack.stateMachineLogicalIds.batch];
+    return JSON.stringify(machine.Properties.DefinitionString);
+  };
+
+  it('has a batch machine: Discover, a Map of startExecution.sync:2 children (concurrency from the input) with Catch, BatchReport', () => {
+    const definition = batchDefinition();
+    expect(definition).toContain('states:startExecution.sync:2');
+    expect(definition).toContain('\\"MaxConcurrencyPath\\":\\"$.maxConcurrency\\"');
+    expect(definition).toContain('\\"ErrorEquals\\":[\\"States.ALL\\"]');
+    expect(definition).toContain('$$.State.EnteredTime');
+    expect(definition).not.toMatch(/DISTRIBUTED|ItemReader|QueryLanguage/);
+    // the children are the two per-schema machines
+    expect(definition).toContain(stack.stateMachineLogicalIds.migrate011);
+    expect(definition).toContain(stack.stateMachineLogicalIds.migrate014);
+    const batch = template.toJSON().Resources[stack.stateMachineLogicalIds.batch];
+    expect(batch.Properties.StateMachineType).toBe('STANDARD');
+    expect(batch.Properties.LoggingConfiguration.Level).toBe('ALL');
+    for (const name of ['discoverBatch', 'reportBatch'] as const) expect(stack.functions[name]).toBeDefined();
+  });
+
+  it("lets the batch machine's role start (only) the two per-schema machines and manage the .sync rule", () => {
+    const batchRole = template.toJSON().Resources[stack.stateMachineLogicalIds.batch].Properties.RoleArn['Fn::GetAtt'][0] as string;
+    const starters = rolesAllowing(template, 'states:StartExecution');
+    expect(starters.has(batchRole)).toBe(true);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[];
+    const batchStatements = policies.filter((policy) => policy.Properties.Roles.some((role) => role.Ref === batchRole)).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const start = batchStatements.find((statement) => actionsOf(statement).includes('states:StartExecution'))!;
+    expect(start.Resource).toEqual(expect.arrayContaining([{ Ref: stack.stateMachineLogicalIds.migrate011 }, { Ref: stack.stateMachineLogicalIds.migrate014 }]));
+    expect(JSON.stringify(start.Resource)).not.toContain(stack.stateMachineLogicalIds.batch);
+    const sync = batchStatements.find((statement) => actionsOf(statement).includes('events:PutRule'))!;
+    expect(actionsOf(sync)).toEqual(expect.arrayContaining(['events:PutTargets', 'events:PutRule', 'events:DescribeRule']));
+    expect(JSON.stringify(sync.Resource)).toContain('StepFunctionsGetEventsForStepFunctionsExecutionRule');
+    expect(batchStatements.some((statement) => actionsOf(statement).some((action) => ['states:DescribeExecution', 'states:StopExecution'].includes(action)))).toBe(true);
+  });
+
+  it('schedules the batch machine: expression, time zone, flexible window, the batch input; its role may only start the batch machine', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 2 ? * SAT *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 30 },
+      State: 'ENABLED',
+      Target: Match.objectLike({ Arn: { Ref: stack.stateMachineLogicalIds.batch }, Input: JSON.stringify(BATCH_INPUT) }),
+    });
+    const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0]!;
+    const scheduleRole = schedule.Properties.Target.RoleArn['Fn::GetAtt'][0] as string;
+    const role = template.toJSON().Resources[scheduleRole];
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain('scheduler.amazonaws.com');
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[])
+      .filter((policy) => policy.Properties.Roles.some((r) => r.Ref === scheduleRole))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stack.stateMachineLogicalIds.batch } }]);
+  });
+
+  it('starts migrate011 / migrate014 on a "DataJoint Schema Migration Requested" event, by detail.from, with detail as the input', () => {
+    expect(MIGRATION_REQUESTED_DETAIL_TYPE).toBe('DataJoint Schema Migration Requested');
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    for (const [from, workflow] of [['0.11', 'migrate011'], ['0.14', 'migrate014']] as const) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { 'detail-type': [MIGRATION_REQUESTED_DETAIL_TYPE], detail: { from: [from] } },
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { Ref: stack.stateMachineLogicalIds[workflow] }, InputPath: '$.detail' })],
+      });
+    }
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    for (const rule of rules) {
+      expect(rule.Properties.EventBusName).toBeUndefined();
+      expect(rule.Properties.EventPattern.source).toBeUndefined();
+      const roleId = rule.Properties.Targets[0].RoleArn['Fn::GetAtt'][0] as string;
+      const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[])
+        .filter((policy) => policy.Properties.Roles.some((r) => r.Ref === roleId))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+      expect(statements.flatMap(actionsOf)).toEqual(['states:StartExecution']);
+    }
+  });
+
+  it('takes the schedule and the event bus from context; no schedule without one; refuses a bad schedule or input at synth', () => {
+    const { template: ctx } = synth({
+      scheduleExpression: 'rate(1 day)',
+      scheduleInput: JSON.stringify({ from: '0.14', schemas: ['lab_a'], template: { stores: {} } }),
+      eventBusName: 'lab-bus',
+    });
+    ctx.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 day)', FlexibleTimeWindow: { Mode: 'OFF' } });
+    for (const rule of Object.values(ctx.findResources('AWS::Events::Rule'))) expect(rule.Properties.EventBusName).toBe('lab-bus');
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    synth().template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    expect(() => synth({}, { schedule: { expression: '0 2 * * *', input: BATCH_INPUT } })).toThrow(/cron\(\.\.\.\) or rate/);
+    expect(() => synth({}, { schedule: { expression: 'rate(1 day)', input: { ...BATCH_INPUT, schemas: ['a'] } } })).toThrow(/schemas: give exactly one/);
+    expect(() => synth({}, { schedule: { expression: 'rate(1 day)', input: { ...BATCH_INPUT, template: { stores: {}, mode: 'sideways' } } } })).toThrow(/template\.mode/);
   }, 60_000);
 });

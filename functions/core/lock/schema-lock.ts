@@ -5,7 +5,11 @@
 //
 // Times come from the server clock only (NOW(6), compared in SQL), so clock skew between runners never matters.
 // Every change is one conditional statement whose affected-row count says whether it won; no transaction, no
-// gap locks, no deadlocks between two runners starting at the same moment.
+// gap locks, no deadlocks between two runners starting at the same moment. The table exists only while a run holds
+// the schema: the last release drops it, so a finished (or refused) run leaves the schema as it found it. Creating
+// it and dropping it are serialized by a server-side named lock (GET_LOCK), so a release never drops a row that a
+// starting run has just written.
+import { createHash } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError, TransientError } from '../errors.js';
@@ -79,7 +83,17 @@ export async function acquireSchemaLock(conn: Connection, schema: string, option
   }
   // Longer descriptions are cut rather than refused: they are only shown to people.
   const description = [...options.description].slice(0, MAX_TEXT).join('');
-  await createLockTable(conn, schema);
+  return withTableGuard(conn, schema, async () => {
+    await createLockTable(conn, schema);
+    return takeLock(conn, schema, { holder, description, staleAfterSeconds, takeOver });
+  });
+}
+
+async function takeLock(
+  conn: Connection,
+  schema: string,
+  { holder, description, staleAfterSeconds, takeOver }: { holder: string; description: string; staleAfterSeconds: number; takeOver: boolean },
+): Promise<AcquiredLock> {
   const t = lockTable(schema);
 
   // Each pass either wins with one conditional statement, refuses, or saw the row change under it and looks again.
@@ -134,13 +148,48 @@ export async function heartbeatSchemaLock(conn: Connection, schema: string, hold
   );
 }
 
-/** Deletes the lock row if `holder` owns it; a no-op otherwise. The table stays (cheap, and harmless). Returns whether a row was deleted. */
+/** Deletes the lock row if `holder` owns it, and then the empty table; a no-op otherwise. Returns whether a row was deleted. */
 export async function releaseSchemaLock(conn: Connection, schema: string, holder: string): Promise<boolean> {
   try {
-    return (await execute(conn, `DELETE FROM ${lockTable(schema)} WHERE id = 1 AND holder = ?`, [holder])) === 1;
+    return await withTableGuard(conn, schema, async () => {
+      const released = (await execute(conn, `DELETE FROM ${lockTable(schema)} WHERE id = 1 AND holder = ?`, [holder])) === 1;
+      if (released) await execute(conn, `DROP TABLE IF EXISTS ${lockTable(schema)}`);
+      return released;
+    });
   } catch (error) {
     if (isMissing(error)) return false;
     throw error;
+  }
+}
+
+/**
+ * Read-only: refuses (as acquireSchemaLock would) when another run holds the lock, so a run can stop before its
+ * first write. A stale lock passes with `takeOver`, which the first write then needs too.
+ */
+export async function checkSchemaLock(
+  conn: Connection,
+  schema: string,
+  { holder, staleAfterSeconds = DEFAULT_STALE_AFTER_SECONDS, takeOver = false }: Omit<AcquireOptions, 'description'>,
+): Promise<void> {
+  const info = await readSchemaLock(conn, schema, staleAfterSeconds);
+  if (!info || info.holder === holder) return;
+  if (!info.stale) throw refusedLive(schema, info, staleAfterSeconds, takeOver);
+  if (!takeOver) throw refusedStale(schema, info, staleAfterSeconds);
+}
+
+/** How long a runner waits for another one that is creating or dropping the lock table (milliseconds, not minutes). */
+const TABLE_GUARD_TIMEOUT_SECONDS = 10;
+
+/** Runs `work` holding the server-side named lock of this schema's lock table (see the file comment). */
+async function withTableGuard<T>(conn: Connection, schema: string, work: () => Promise<T>): Promise<T> {
+  // named locks are at most 64 characters: name the schema by a digest
+  const name = `djmigrate:${createHash('sha1').update(schema).digest('hex')}`;
+  const [row] = await select<{ got: number | string | null }>(conn, 'SELECT GET_LOCK(?, ?) AS got', [name, TABLE_GUARD_TIMEOUT_SECONDS]);
+  if (Number(row?.got) !== 1) throw new TransientError(`another djmigrate run kept the lock table of schema ${quoteId(schema)} busy for ${TABLE_GUARD_TIMEOUT_SECONDS} s; will retry`);
+  try {
+    return await work();
+  } finally {
+    await select(conn, 'SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
   }
 }
 

@@ -16,6 +16,8 @@ export const Migrate011InputSchema = z
     keepLegacy: z.boolean().default(false),
     /** Plan only unless true. */
     execute: z.boolean().default(false),
+    /** Take over the schema's lock from a run that stopped heartbeating (see the lock's refusal message). */
+    takeOverLock: z.boolean().default(false),
     /** 0.12 store name → where its objects are (no credentials). */
     stores: z.record(z.string(), StoreSpecSchema),
     /** Verify re-reads every object and checks its MD5, not only its size and the hash recorded while hashing. */

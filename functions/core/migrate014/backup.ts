@@ -5,6 +5,7 @@
 import type { Connection } from 'mysql2/promise';
 import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
+import { LOCK_TABLE } from '../lock/schema-lock.js';
 
 const MAX_NAME = 64;
 /** Written into a backup once every row is copied and counted: a rerun may then reuse it instead of refusing. */
@@ -44,7 +45,8 @@ export async function backupSchema(conn: Connection, schema: string, name = back
   if (!source) throw new MigrationRefusedError(`schema ${schema} does not exist; check the schema name`);
   if (name.length > MAX_NAME) throw new MigrationRefusedError(`the backup name ${name} is longer than ${MAX_NAME} characters; choose a shorter one`);
   if (await schemaExists(conn, name)) throw new MigrationRefusedError(`${name} already exists; drop or rename it, or choose another backup name`);
-  const tables = await tablesOf(conn, schema);
+  // the run's own lock is not data: a restored schema must not come back locked
+  const tables = (await tablesOf(conn, schema)).filter((table) => table.name !== LOCK_TABLE);
   const views = tables.filter((table) => table.type !== 'BASE TABLE');
   if (views.length) throw new MigrationRefusedError(`schema ${schema} has views, which this backup does not copy; back it up with mysqldump instead:`, views.map((v) => v.name));
 

@@ -177,8 +177,16 @@ async function findColumns(conn: Connection, schema: string): Promise<{ found: F
       continue;
     }
     const parsed = parseExternalComment(column.comment);
-    if (!parsed) continue;
     const fk = fks.get(`${column.table}\0${column.column}`);
+    if (!parsed) {
+      // Never skip what looks external: left as it is, the column would keep 0.14 uuids 2.x cannot read.
+      if (fk || /^:*(blob|attach|filepath)@/.test(column.comment)) {
+        problems.push(
+          `${column.table}.${column.column}${fk ? ` references ${fk.referenced}` : ''} but its comment ${JSON.stringify(column.comment.slice(0, 80))} is not a 0.14 marker (:blob@store:, :attach@store:, :filepath@store:); fix the comment first`,
+        );
+      }
+      continue;
+    }
     if (column.type !== 'binary(16)') {
       problems.push(`${column.table}.${column.column} is marked :${parsed.kind}@${parsed.store}: but is ${column.type}, not binary(16); fix the column by hand`);
       continue;

@@ -37,6 +37,8 @@ export const Migrate014InputSchema = z
     tolerance: z.number().nonnegative().default(1e-6),
     /** Plan only unless true. */
     execute: z.boolean().default(false),
+    /** Take over the schema's lock from a run that stopped heartbeating (see the lock's refusal message). */
+    takeOverLock: z.boolean().default(false),
     /** 0.14 store name → where its objects are (no credentials). */
     stores: z.record(z.string(), StoreSpecSchema),
   })

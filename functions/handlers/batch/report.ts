@@ -1,0 +1,99 @@
+import middy from '@middy/core';
+
+/** One schema's iteration result in the batch machine (see lib/workflows/batch.ts). */
+export type BatchItemResult =
+  | { schema: string; status: 'SUCCEEDED'; executionArn?: string; outcome?: string }
+  | { schema: string; status: 'FAILED'; failure?: { Error?: string; Cause?: string } }
+  | { schema: string; status: 'NOT_STARTED'; reason?: string };
+
+export interface BatchReportEvent {
+  discovered: { from: string; skipped: { schema: string; reason: string }[]; windowEndsAt: string | null };
+  results: BatchItemResult[];
+}
+
+export interface BatchSchemaOutcome {
+  schema: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'NOT_STARTED' | 'SKIPPED';
+  /** SUCCEEDED: the child's report status (`migrated`, …) or `planned`. */
+  outcome?: string;
+  executionArn?: string;
+  /** FAILED: the child's error name (`MigrationRefused`, …) and message. */
+  error?: string;
+  cause?: string;
+  /** NOT_STARTED / SKIPPED: why. */
+  reason?: string;
+}
+
+export interface BatchReport {
+  status: 'succeeded' | 'failed' | 'partial';
+  from: string;
+  succeeded: number;
+  failed: number;
+  notStarted: number;
+  skipped: number;
+  windowEndsAt: string | null;
+  schemas: BatchSchemaOutcome[];
+}
+
+const MAX_CAUSE = 2000;
+
+/**
+ * A failed child's Cause is the DescribeExecution of the child (JSON with its own Error and Cause); anything else is
+ * kept as it is. Returns the child's error name and message, shortened.
+ */
+export function childFailure(error: string | undefined, cause: string | undefined): { error?: string; cause?: string } {
+  let name = error;
+  let message = cause;
+  if (cause) {
+    try {
+      const parsed = JSON.parse(cause) as { Error?: unknown; Cause?: unknown };
+      if (parsed && typeof parsed === 'object' && (typeof parsed.Error === 'string' || typeof parsed.Cause === 'string')) {
+        if (typeof parsed.Error === 'string') name = parsed.Error;
+        message = typeof parsed.Cause === 'string' ? parsed.Cause : undefined;
+      }
+    } catch {
+      // not JSON: the cause as it is
+    }
+  }
+  if (message && message.length > MAX_CAUSE) message = `${message.slice(0, MAX_CAUSE)}…`;
+  return { ...(name ? { error: name } : {}), ...(message ? { cause: message } : {}) };
+}
+
+/** A child whose report says verification or comparison failed did not migrate its schema: counted as failed. */
+const FAILED_OUTCOME = /-failed$/;
+
+export function buildBatchReport(event: BatchReportEvent): BatchReport {
+  const schemas: BatchSchemaOutcome[] = event.results.map((result) => {
+    if (result.status === 'SUCCEEDED') {
+      const outcome = result.outcome ?? 'succeeded';
+      if (FAILED_OUTCOME.test(outcome)) {
+        return { schema: result.schema, status: 'FAILED', outcome, executionArn: result.executionArn, error: 'VerificationFailed', cause: `the child execution ended with status ${outcome}` };
+      }
+      return { schema: result.schema, status: 'SUCCEEDED', outcome, ...(result.executionArn ? { executionArn: result.executionArn } : {}) };
+    }
+    if (result.status === 'FAILED') return { schema: result.schema, status: 'FAILED', ...childFailure(result.failure?.Error, result.failure?.Cause) };
+    return { schema: result.schema, status: 'NOT_STARTED', reason: result.reason ?? 'the maintenance window had ended' };
+  });
+  for (const skipped of event.discovered.skipped) schemas.push({ schema: skipped.schema, status: 'SKIPPED', reason: skipped.reason });
+  const count = (status: BatchSchemaOutcome['status']) => schemas.filter((schema) => schema.status === status).length;
+  const succeeded = count('SUCCEEDED');
+  const failed = count('FAILED');
+  const notStarted = count('NOT_STARTED');
+  return {
+    status: failed === 0 && notStarted === 0 ? 'succeeded' : succeeded === 0 ? 'failed' : 'partial',
+    from: event.discovered.from,
+    succeeded,
+    failed,
+    notStarted,
+    skipped: count('SKIPPED'),
+    windowEndsAt: event.discovered.windowEndsAt,
+    schemas,
+  };
+}
+
+/** Last state of the batch: each schema's outcome and the counts (the execution output). Needs no database. */
+export function makeReportBatchHandler() {
+  return middy(async (event: BatchReportEvent): Promise<BatchReport> => buildBatchReport(event));
+}
+
+export const handler = makeReportBatchHandler();
