@@ -81,7 +81,7 @@ function inputOf(flags: InPlaceFlags): LocalMigration014Options['input'] {
 }
 
 /** Runs the 0.14 → 2.0 state machine locally; a bad flag or config is a refusal, like a bad execution input. */
-async function run014Workflow(flags: InPlaceFlags, execute: boolean, extra: Partial<LocalMigration014Options> = {}) {
+async function run014Workflow(flags: InPlaceFlags & { takeOverLock?: boolean }, execute: boolean, extra: Partial<LocalMigration014Options> = {}) {
   let input: LocalMigration014Options['input'];
   try {
     input = inputOf(flags);
@@ -89,7 +89,7 @@ async function run014Workflow(flags: InPlaceFlags, execute: boolean, extra: Part
     if (!(error instanceof MigrationRefusedError)) throw error;
     return { status: 'FAILED' as const, error: { name: error.name, message: error.message } };
   }
-  return migrateLocally014({ configPath: flags.config, execute, progress: silentProgress, input, ...extra });
+  return migrateLocally014({ configPath: flags.config, execute, takeOverLock: flags.takeOverLock, progress: silentProgress, input, ...extra });
 }
 
 export async function plan014(flags: InPlaceFlags & { json?: boolean }): Promise<number> {
@@ -115,7 +115,7 @@ const MIGRATE_014_TOP_LEVEL_STATES = new Set([
   'Report',
 ]);
 
-export async function run014(flags: InPlaceFlags & { json?: boolean }): Promise<number> {
+export async function run014(flags: InPlaceFlags & { json?: boolean; takeOverLock?: boolean }): Promise<number> {
   const bars = flags.json ? null : new ProgressBars({ hashing: false });
   const clock = new PhaseClock(MIGRATE_014_TOP_LEVEL_STATES);
   const result = await run014Workflow(flags, true, { progress: bars ?? silentProgress, onStateEntered: (state) => clock.enter(state) }).finally(() => bars?.stop());

@@ -23,6 +23,7 @@ interface CommonFlags {
 
 interface RunFlags extends CommonFlags {
   keepLegacy?: boolean;
+  takeOverLock?: boolean;
   verifyContents?: boolean;
   report?: string;
 }
@@ -71,6 +72,7 @@ async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
   const result = await migrateLocally({
     ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
     verifyContents: flags.verifyContents,
+    takeOverLock: flags.takeOverLock,
     onStateEntered: (state) => clock.enter(state),
   }).finally(() => bars?.stop());
   clock.enter('end');
@@ -117,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--keep-legacy', 'rename ~external to ~djmigrate_legacy_external instead of dropping it')
     .option('--report <file>', 'where to write the JSON report')
     .option('--verify-contents', '0.11: verify re-reads every object and checks its MD5 (default: size + the hash taken while hashing)')
+    .option('--take-over-lock', "take over the schema's lock from a run that stopped heartbeating over 30 minutes ago (never from a live one)")
     .action(async (flags: RunFlags & InPlaceFlags) => {
       exitCode = await run(flags);
     });

@@ -13,6 +13,8 @@ import { runLocally, type LocalRunResult } from './runner.js';
 interface LocalRunOptions {
   configPath: string;
   execute: boolean;
+  /** Take over the schema lock of a run that stopped heartbeating (the input's takeOverLock). */
+  takeOverLock?: boolean;
   progress: ProgressSink;
   env?: NodeJS.ProcessEnv;
   workBudgetMs?: number;
@@ -43,6 +45,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     keepLegacy: options.keepLegacy,
     execute: options.execute,
     verifyContents: options.verifyContents ?? false,
+    takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));
 }
@@ -58,6 +61,7 @@ export function migrateLocally014(options: LocalMigration014Options): Promise<Lo
     from: '0.14',
     ...options.input,
     execute: options.execute,
+    takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));
 }

@@ -102,7 +102,7 @@ export function releaseLockOnFailure(
   const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
   const release = invoke('ReleaseLock', UNLOCK_HANDLER, {
     comment: 'Frees the schema lock so that a rerun can start; everything done so far is kept and resumed.',
-    payload: phasePayload(),
+    payload: phasePayload({ failure: sfn.JsonPath.objectAt('$.failure') }),
     resultPath: sfn.JsonPath.DISCARD,
   });
   // the original error is kept at $.failure even when releasing fails (the lock then goes stale)

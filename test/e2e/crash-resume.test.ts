@@ -9,6 +9,8 @@ import { silentProgress, type ProgressSink } from '../../functions/core/progress
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { MIGRATE_011_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
+import { acquireSchemaLock, LOCK_TABLE } from '../../functions/core/lock/schema-lock.js';
+import { LOCK_STALE_AFTER_SECONDS } from '../../functions/handlers/run-lock.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
@@ -140,5 +142,24 @@ describe('crash and rerun converge to the clean result', () => {
     expect(Number(filled)).toBeGreaterThan(0);
     expect(Number(filled)).toBeLessThan(TRIAL_ROWS);
     await expectConverged();
+  });
+
+  it('after a process died holding the schema lock: refused while it is fresh, taken over once stale with takeOverLock', async () => {
+    await rebuild();
+    // the first run dies between two phases without reaching its failure path (a killed process), lock still held
+    const dead = 'arn:aws:states:us-east-1:123456789012:execution:migrate011:killed-run';
+    await acquireSchemaLock(conn, schema, { holder: dead, description: '0.11 -> 0.12 in-place' });
+    const refused = await run();
+    expect(refused.error?.name).toBe('MigrationRefused');
+    expect(refused.error?.message).toContain(dead);
+    expect(refused.error?.message).toMatch(/wait for that run to finish, or stop that execution/);
+    await execute(conn, `UPDATE ${tableRef(schema, LOCK_TABLE)} SET heartbeat_at = NOW(6) - INTERVAL ? SECOND`, [LOCK_STALE_AFTER_SECONDS + 60]);
+    const stale = await run();
+    expect(stale.error?.message).toMatch(/looks stale.*\n.*\n.*takeOverLock: true/s);
+    const takenOver = await run({ takeOverLock: true });
+    expect(takenOver.error).toBeUndefined();
+    expect((takenOver.output as Report).status).toBe('migrated');
+    // released at the end: the schema is exactly the clean run's, with no lock table left behind
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
   });
 });

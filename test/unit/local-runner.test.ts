@@ -187,7 +187,11 @@ describe('runLocally (0.11 workflow)', () => {
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
     expect(result).toEqual({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal.message } });
     expect(fake.names().slice(-2)).toEqual(['insert', 'unlock']);
-    expect(fake.calls.at(-1)!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys' }), run: RUN });
+    expect(fake.calls.at(-1)!.event).toEqual({
+      input: expect.objectContaining({ schema: 'lab_ephys' }),
+      run: RUN,
+      failure: { Error: 'MigrationRefused', Cause: refusal.message },
+    });
     expect(entered.slice(-3)).toEqual(['InsertRows', 'ReleaseLock', 'Failed']);
   });
 
