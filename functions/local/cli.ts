@@ -1,32 +1,12 @@
 // `djmigrate`: runs the same state machine as AWS, on this machine, against the user's DataJoint config.
+// Only commander is loaded up front: each command imports what it runs, so `djmigrate --help` and every command
+// start quickly (the AWS SDK, mysql2 and the handlers are loaded by the commands that need them).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeFile } from 'node:fs/promises';
-import type { Plan } from '../core/migrate011/plan.js';
-import type { Report } from '../core/migrate011/report.js';
-import { silentProgress, type ProgressSink } from '../core/progress.js';
-import { fail, PhaseClock, ProgressBars } from './cli-output.js';
-import { formatBytes, formatPlan, formatReport } from './format.js';
-import { copyTableDataCommand, createParallelSchemaCommand, type CopyFlags, type ParallelSchemaFlags } from './cli-copy.js';
-import { compareCommand, convertConfigCommand, cutoverCommand, finalizeCommand, plan014, run014, type InPlaceFlags } from './cli-014.js';
-import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+import type { CommonFlags, RunFlags } from './cli-011.js';
+import type { CopyFlags, ParallelSchemaFlags } from './cli-copy.js';
+import type { compareCommand, InPlaceFlags } from './cli-014.js';
+import { IN_PLACE_STEPS } from '../core/migrate014/steps.js';
 import { registerRemoteCommands } from '../remote/commands.js';
-import { IN_PLACE_STEPS } from '../core/migrate014/in-place.js';
-
-interface CommonFlags {
-  from: string;
-  config: string;
-  schema: string;
-  defaultStore: string;
-  mode: 'in-place' | 'native';
-  json?: boolean;
-}
-
-interface RunFlags extends CommonFlags {
-  keepLegacy?: boolean;
-  takeOverLock?: boolean;
-  verifyContents?: boolean;
-  report?: string;
-}
 
 function commonOptions(command: Command): Command {
   return command
@@ -52,68 +32,13 @@ function commonOptions(command: Command): Command {
     .option('--verify-objects', '0.14: re-hash blob objects by streaming before converting, and verify every object by its bytes');
 }
 
-function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
-  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress };
-}
-
-async function plan(flags: CommonFlags & InPlaceFlags): Promise<number> {
-  if (flags.from === '0.14') return plan014(flags);
-  const result = await migrateLocally(migrationOptions(flags, false, silentProgress));
-  if (result.status === 'FAILED') return fail(result.error);
-  const { plan } = result.output as { plan: Plan };
-  console.log(flags.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
-  return plan.status === 'refused' ? 1 : 0;
-}
-
-async function run(flags: RunFlags & InPlaceFlags): Promise<number> {
-  if (flags.from === '0.14') return run014(flags);
-  const bars = flags.json ? null : new ProgressBars();
-  const clock = new PhaseClock(MIGRATE_011_TOP_LEVEL_STATES);
-  const result = await migrateLocally({
-    ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
-    verifyContents: flags.verifyContents,
-    takeOverLock: flags.takeOverLock,
-    onStateEntered: (state) => clock.enter(state),
-  }).finally(() => bars?.stop());
-  clock.enter('end');
-  if (result.status === 'FAILED') return fail(result.error);
-  const report = { ...(result.output as Report), timings: timingsOf(result.output as Report, clock.seconds()) };
-  const path = flags.report ?? `djmigrate-report-${flags.schema}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
-  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport(report)}\n\n${formatTimings(report.timings)}\nReport written to ${path}`);
-  return report.status === 'migrated' ? 0 : 1;
-}
-
-const MIGRATE_011_TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report']);
-
-export interface Timings {
-  phaseSeconds: Record<string, number>;
-  hashedBytesPerSecond: number;
-  rewrittenRowsPerSecond: number;
-}
-
-function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timings {
-  const bytes = report.stores.reduce((sum, store) => sum + store.bytes, 0);
-  const rows = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
-  return {
-    phaseSeconds,
-    hashedBytesPerSecond: phaseSeconds.HashObjects ? bytes / phaseSeconds.HashObjects : 0,
-    rewrittenRowsPerSecond: phaseSeconds.RewriteColumns ? rows / phaseSeconds.RewriteColumns : 0,
-  };
-}
-
-function formatTimings(timings: Timings): string {
-  const phases = Object.entries(timings.phaseSeconds).map(([state, seconds]) => `${state} ${seconds.toFixed(2)} s`);
-  return `Time: ${phases.join(', ')}\nHashing ${formatBytes(timings.hashedBytesPerSecond)}/s, column rewrite ${Math.round(timings.rewrittenRowsPerSecond)} rows/s (including the ALTERs)`;
-}
-
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('djmigrate')
     .description('Migrate DataJoint external storage in place (0.11 → 0.12, 0.14 → 2.0): locally (plan, run, …) or through the deployed state machines (start, status, watch, report)')
     .showHelpAfterError();
   commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags & InPlaceFlags) => {
-    exitCode = await plan(flags);
+    exitCode = flags.from === '0.14' ? await (await import('./cli-014.js')).plan014(flags) : await (await import('./cli-011.js')).plan011(flags);
   });
   commonOptions(program.command('run').description('plan, then migrate, verify and report'))
     .option('--keep-legacy', 'rename ~external to ~djmigrate_legacy_external instead of dropping it')
@@ -121,14 +46,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verify-contents', '0.11: verify re-reads every object and checks its MD5 (default: size + the hash taken while hashing)')
     .option('--take-over-lock', "take over the schema's lock from a run that stopped heartbeating over 30 minutes ago (never from a live one)")
     .action(async (flags: RunFlags & InPlaceFlags) => {
-      exitCode = await run(flags);
+      exitCode = flags.from === '0.14' ? await (await import('./cli-014.js')).run014(flags) : await (await import('./cli-011.js')).run011(flags);
     });
   program
     .command('convert-config <file>')
     .description('turn a 0.14 dj_local_conf.json into a DataJoint 2.0 config (printed, or written with --output)')
     .option('--output <file>', 'write the 2.0 config here')
     .action(async (file: string, flags: { output?: string }) => {
-      exitCode = await convertConfigCommand(file, flags);
+      exitCode = await (await import('./cli-014.js')).convertConfigCommand(file, flags);
     });
   program
     .command('compare')
@@ -139,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--table <name>', 'the table')
     .option('--tolerance <number>', 'for floating-point values (default 1e-6)')
     .action(async (flags: Parameters<typeof compareCommand>[0]) => {
-      exitCode = await compareCommand(flags);
+      exitCode = await (await import('./cli-014.js')).compareCommand(flags);
     });
   program
     .command('create-parallel-schema')
@@ -151,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--unsigned-markers', "write the guide's :uintN: markers on unsigned columns")
     .option('--dry-run', 'print the statements without running them')
     .action(async (flags: ParallelSchemaFlags) => {
-      exitCode = await createParallelSchemaCommand(flags);
+      exitCode = await (await import('./cli-copy.js')).createParallelSchemaCommand(flags);
     });
   program
     .command('copy-table-data')
@@ -163,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--store-map <old=new...>', 'rename stores in the pointers')
     .option('--chunk-rows <n>', 'rows per chunk')
     .action(async (flags: CopyFlags) => {
-      exitCode = await copyTableDataCommand(flags);
+      exitCode = await (await import('./cli-copy.js')).copyTableDataCommand(flags);
     });
   program
     .command('finalize')
@@ -171,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--config <file>', 'your DataJoint config JSON')
     .requiredOption('--schema <name>', 'the migrated schema')
     .action(async (flags: { config: string; schema: string }) => {
-      exitCode = await finalizeCommand(flags);
+      exitCode = await (await import('./cli-014.js')).finalizeCommand(flags);
     });
   for (const direction of ['cutover', 'rollback'] as const) {
     program
@@ -181,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       .requiredOption('--schema <name>', 'the production schema name')
       .option('--suffix <suffix>', 'suffix of the 2.0 schema (default _v2)')
       .action(async (flags: { config: string; schema: string; suffix?: string }) => {
-        exitCode = await cutoverCommand(direction, flags);
+        exitCode = await (await import('./cli-014.js')).cutoverCommand(direction, flags);
       });
   }
   registerRemoteCommands(program);

@@ -1,7 +1,9 @@
 // The state machines exactly as deployed: synthesizes the real CDK stack in-process (bundling off), takes each state
 // machine's DefinitionString and resolves its CloudFormation intrinsics, so the local runner executes the same
 // definitions as AWS does.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { HandlerName } from '../handlers/names.js';
@@ -20,6 +22,8 @@ export interface LoadedDefinition {
 export interface LoadDefinitionOptions {
   /** Folder of the handler entry files (only their existence matters, nothing is bundled). Default: the stack's. */
   handlersDir?: string;
+  /** Synthesize the stack even when the build-time definitions exist. */
+  synthesize?: boolean;
 }
 
 /** An ASL document as JSON (the shape aws-local-stepfunctions and Step Functions read). */
@@ -157,17 +161,27 @@ export function mapChildExecutionStates(
   return childOfState;
 }
 
+/**
+ * The definitions of the default stack, written at build time by `npm run definitions` (scripts/write-definitions.ts)
+ * so that a local run pays neither for CDK synthesis nor for loading aws-cdk-lib; a test proves the file equals a
+ * fresh synthesis.
+ */
+export const GENERATED_DEFINITIONS = fileURLToPath(new URL('./definitions.generated.json', import.meta.url));
+
+const STACK_MODULE = '../../lib/djmigrate-stack.js';
 const cache = new Map<string, Promise<Record<WorkflowName, LoadedDefinition>>>();
 
 /**
- * Synthesizes the real stack in-process (no bundling) and returns one workflow's definition with every Task state
- * mapped to its handler. Synthesized once per process (per handlersDir, ~2 s); every call gets its own copy.
+ * One workflow's definition with every Task state mapped to its handler: the build-time file, or (another handlers
+ * folder, `synthesize: true`, or no file yet) the real stack synthesized in-process, once per process (~2 s).
+ * Every call gets its own copy.
  */
 export async function loadDefinition(workflow: WorkflowName, options: LoadDefinitionOptions = {}): Promise<LoadedDefinition> {
-  const key = options.handlersDir ?? '';
+  const fromFile = !options.handlersDir && !options.synthesize && existsSync(GENERATED_DEFINITIONS);
+  const key = fromFile ? 'generated' : `synth\0${options.handlersDir ?? ''}`;
   let loaded = cache.get(key);
   if (!loaded) {
-    loaded = synthesize(options);
+    loaded = fromFile ? readFile(GENERATED_DEFINITIONS, 'utf8').then((text) => JSON.parse(text) as Record<WorkflowName, LoadedDefinition>) : synthesizeDefinitions(options);
     cache.set(key, loaded);
     loaded.catch(() => cache.delete(key));
   }
@@ -175,9 +189,15 @@ export async function loadDefinition(workflow: WorkflowName, options: LoadDefini
   return structuredClone((await loaded)[workflow]);
 }
 
+/** Synthesizes the real stack in-process (no bundling): every workflow's definition and state → handler maps. */
+export async function synthesizeDefinitions(options: LoadDefinitionOptions = {}): Promise<Record<WorkflowName, LoadedDefinition>> {
+  return synthesize(options);
+}
+
 async function synthesize(options: LoadDefinitionOptions): Promise<Record<WorkflowName, LoadedDefinition>> {
   // aws-cdk-lib is big: loaded only when a definition is needed, not when the CLI merely starts
-  const [{ App }, stackModule] = await Promise.all([import('aws-cdk-lib'), import('../../lib/djmigrate-stack.js')]);
+  // a module path the CLI bundle leaves alone: the bundle always has the build-time definitions next to it
+  const [{ App }, stackModule] = await Promise.all([import('aws-cdk-lib'), import(STACK_MODULE) as Promise<typeof import('../../lib/djmigrate-stack.js')>]);
   const { DJMIGRATE_STACK_ID, DjmigrateStack, projectCdkContext } = stackModule;
   const outdir = mkdtempSync(path.join(tmpdir(), 'djmigrate-synth-'));
   try {

@@ -4,10 +4,8 @@
 import type { RunOptions } from 'aws-local-stepfunctions';
 import type { HandlerName } from '../handlers/names.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
-import { TASK_RETRY } from '../../lib/workflows/tasks.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, type LoadDefinitionOptions } from './definition.js';
 
-const RETRIED_ERRORS = new Set(TASK_RETRY.errors);
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
 
@@ -49,7 +47,7 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, childOfState, waitStates, failurePath }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
+  const [{ machine, handlerOfState, childOfState, waitStates, failurePath, retriedErrors }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
 
   const taskResourceLocalHandlers: TaskHandlers = {};
   const retryIntervalOverrides: Record<string, number> = {};
@@ -72,7 +70,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
       } catch (thrown) {
         // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
         const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-        if (!RETRIED_ERRORS.has(error.name)) halted ??= error;
+        if (!retriedErrors.has(error.name)) halted ??= error;
         throw error;
       } finally {
         inFlight.delete(call);
@@ -185,6 +183,8 @@ interface PreparedMachine {
   waitStates: string[];
   /** States reached through a Catch (and what follows them): they run after a failure, as in AWS. */
   failurePath: Set<string>;
+  /** Error names some Retry of the definition catches: such a failure is not final yet. */
+  retriedErrors: Set<string>;
 }
 const machines = new Map<string, Promise<PreparedMachine>>();
 
@@ -221,11 +221,25 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
       childOfState: loaded.childOfState,
       waitStates: Object.entries(loaded.definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
       failurePath: failurePathOf(loaded.definition.States),
+      retriedErrors: retriedErrorsOf(loaded.definition),
     }));
     machines.set(key, prepared);
     prepared.catch(() => machines.delete(key));
   }
   return prepared;
+}
+
+/** Every ErrorEquals of every Retry, also inside Maps and Parallels. */
+function retriedErrorsOf(machine: { States?: Record<string, { Type: string; [key: string]: unknown }> }): Set<string> {
+  const errors = new Set<string>();
+  for (const state of Object.values(machine.States ?? {})) {
+    for (const retrier of (state.Retry ?? []) as { ErrorEquals: string[] }[]) for (const name of retrier.ErrorEquals) errors.add(name);
+    const inner = (state.ItemProcessor ?? state.Iterator) as Parameters<typeof retriedErrorsOf>[0] | undefined;
+    for (const branch of [...(inner ? [inner] : []), ...((state.Branches ?? []) as Parameters<typeof retriedErrorsOf>[0][])]) {
+      for (const name of retriedErrorsOf(branch)) errors.add(name);
+    }
+  }
+  return errors;
 }
 
 /** The top-level states a Catch leads to, and every state after them. */

@@ -1,29 +1,21 @@
 // `djmigrate start | status | watch | report`: the same migrations as the local runner, run by the deployed state
 // machine. Commands set process.exitCode rather than exit, so a caller (and the tests) can run several.
-import { S3Client } from '@aws-sdk/client-s3';
-import { SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+// The AWS SDK and the calls are loaded by the commands that run (not to slow down every other `djmigrate` command).
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { formatBytes } from '../local/format.js';
-import {
-  describe,
-  FAILED_STATUSES,
-  fetchReport,
-  mapRuns,
-  parseExecutionInput,
-  readHistory,
-  RemoteCommandError,
-  startExecution,
-  type MapRunSummary,
-} from './executions.js';
+import { RemoteCommandError } from './errors.js';
+import type { MapRunSummary } from './executions.js';
 import { progressFromHistory, type RemoteProgress } from './progress-from-history.js';
 
 export interface RemoteIo {
   /** Makes the Step Functions client; given the region of the ARN at hand. Default: {@link createSfnClient}. */
-  sfn?: (region: string | undefined) => SFNClient;
+  sfn?: (region: string | undefined) => SFNClient | Promise<SFNClient>;
   /** Makes the S3 client the report is fetched with. Default: {@link createS3Client}. */
-  s3?: (region: string | undefined) => S3Client;
+  s3?: (region: string | undefined) => S3Client | Promise<S3Client>;
   out?: (line: string) => void;
   err?: (line: string) => void;
   /** Whether to draw a progress bar (on process.stdout). Default: process.stdout.isTTY. */
@@ -38,11 +30,13 @@ export function regionOfArn(arn: string): string | undefined {
   return /^arn:[^:]+:[^:]+:([^:]+):/.exec(arn)?.[1];
 }
 
-export function createSfnClient(region: string | undefined): SFNClient {
+export async function createSfnClient(region: string | undefined): Promise<SFNClient> {
+  const { SFNClient } = await import('@aws-sdk/client-sfn');
   return new SFNClient({ region, maxAttempts: MAX_ATTEMPTS, retryMode: 'adaptive' });
 }
 
-export function createS3Client(region: string | undefined): S3Client {
+export async function createS3Client(region: string | undefined): Promise<S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
   // the report bucket may be in another region than the execution
   return new S3Client({ region, maxAttempts: MAX_ATTEMPTS, retryMode: 'adaptive', followRegionRedirects: true });
 }
@@ -57,11 +51,11 @@ interface StartFlags {
 export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Command {
   const out = io.out ?? ((line: string) => console.log(line));
   const err = io.err ?? ((line: string) => console.error(line));
-  const sfnFor = (arn: string) => {
+  const sfnFor = async (arn: string) => {
     if (!regionOfArn(arn) && !io.sfn) throw new RemoteCommandError(`${arn} is not a Step Functions ARN (arn:aws:states:REGION:ACCOUNT:…); copy it from the console or from \`djmigrate start\``);
     return (io.sfn ?? createSfnClient)(regionOfArn(arn));
   };
-  const s3For = (arn: string) => (io.s3 ?? createS3Client)(regionOfArn(arn));
+  const s3For = async (arn: string) => (io.s3 ?? createS3Client)(regionOfArn(arn));
   // A RemoteCommandError is the user's to fix: print its message alone. Anything else is a bug and propagates.
   const guarded =
     <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
@@ -87,8 +81,9 @@ export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Com
         const stateMachineArn = flags.stateMachine ?? process.env.DJMIGRATE_STATE_MACHINE_ARN;
         if (!stateMachineArn) throw new RemoteCommandError('give --state-machine ARN or set DJMIGRATE_STATE_MACHINE_ARN');
         if ((flags.input === undefined) === (flags.inputJson === undefined)) throw new RemoteCommandError('give exactly one of --input FILE and --input-json JSON');
+        const { parseExecutionInput, startExecution } = await import('./executions.js');
         const input = flags.input !== undefined ? parseExecutionInput(await readInputFile(flags.input), flags.input) : parseExecutionInput(flags.inputJson ?? '', '--input-json');
-        const { executionArn } = await startExecution(sfnFor(stateMachineArn), { stateMachineArn, input, name: flags.name });
+        const { executionArn } = await startExecution(await sfnFor(stateMachineArn), { stateMachineArn, input, name: flags.name });
         out(executionArn);
         out(`Follow it with: djmigrate watch ${executionArn}`);
         return 0;
@@ -101,7 +96,8 @@ export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Com
     .option('--json', 'print JSON instead of text')
     .action(
       guarded(async (executionArn: string, flags: { json?: boolean }) => {
-        const snapshot = await readSnapshot(sfnFor(executionArn), executionArn, []);
+        const { FAILED_STATUSES } = await import('./executions.js');
+        const snapshot = await readSnapshot(await sfnFor(executionArn), executionArn, []);
         out(flags.json ? JSON.stringify(snapshotJson(snapshot), null, 2) : formatStatus(snapshot));
         return FAILED_STATUSES.has(snapshot.status) ? 1 : 0;
       }),
@@ -113,7 +109,7 @@ export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Com
     .option('--interval <seconds>', 'seconds between polls', parseInterval, 5)
     .action(
       guarded(async (executionArn: string, flags: { interval: number }) => {
-        const sfn = sfnFor(executionArn);
+        const sfn = await sfnFor(executionArn);
         const bar = (io.tty ?? process.stdout.isTTY) ? new ProgressLine() : undefined;
         let snapshot: Snapshot | undefined;
         try {
@@ -140,7 +136,8 @@ export function registerRemoteCommands(program: Command, io: RemoteIo = {}): Com
     .option('--output <file>', 'write the report here instead of printing it')
     .action(
       guarded(async (executionArn: string, flags: { output?: string }) => {
-        const result = await fetchReport(sfnFor(executionArn), s3For(executionArn), executionArn);
+        const { fetchReport } = await import('./executions.js');
+        const result = await fetchReport(await sfnFor(executionArn), await s3For(executionArn), executionArn);
         if (result.kind === 'not-ended') {
           err(`${executionArn} is ${result.status}: there is no report until it ends (djmigrate watch ${executionArn})`);
           return 1;
@@ -191,6 +188,7 @@ interface Snapshot {
 
 /** Describes the execution and reads the history past `known` (the events a previous poll read). */
 async function readSnapshot(sfn: SFNClient, executionArn: string, known: HistoryEvent[]): Promise<Snapshot> {
+  const { describe, mapRuns, readHistory } = await import('./executions.js');
   const execution = await describe(sfn, executionArn);
   const events = [...known, ...(await readHistory(sfn, executionArn, known.at(-1)?.id))];
   const progress = progressFromHistory(events);

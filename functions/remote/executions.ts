@@ -12,11 +12,9 @@ import {
   type MapRunItemCounts,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { RemoteCommandError } from './errors.js';
 
-/** A failure the user can act on; the CLI prints its message alone. */
-export class RemoteCommandError extends Error {
-  override readonly name = 'RemoteCommandError';
-}
+export { RemoteCommandError };
 
 export type ExecutionStatus = NonNullable<DescribeExecutionCommandOutput['status']>;
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js';
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
 import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
-import { definitionFromDefinitionString, loadDefinition } from '../../functions/local/definition.js';
+import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
 import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
 
 const INPUT = {
@@ -207,14 +207,18 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.names()).toEqual(['validate', 'inspect']);
   });
 
-  it('runs the same definition the stack deploys: the DefinitionString, resolved, is the same object', async () => {
-    const loaded = await loadDefinition('migrate011');
+  it('runs the same definitions the stack deploys: the build-time file equals the resolved DefinitionStrings', async () => {
     const app = new App({ context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new DjmigrateStack(app, 'Djmigrate');
     const resources = Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine');
     expect(Object.keys(resources).sort()).toEqual(Object.values(stack.stateMachineLogicalIds).sort());
-    const deployed = definitionFromDefinitionString(resources[stack.stateMachineLogicalIds.migrate011]!.Properties.DefinitionString);
-    expect(loaded.definition).toEqual(deployed);
+    for (const [workflow, logicalId] of Object.entries(stack.stateMachineLogicalIds)) {
+      const generated = await loadDefinition(workflow as keyof typeof stack.stateMachineLogicalIds);
+      // stale file? run `npm run definitions` after changing lib/
+      expect(generated.definition, workflow).toEqual(definitionFromDefinitionString(resources[logicalId]!.Properties.DefinitionString));
+    }
+    expect(await loadDefinition('migrate014')).toEqual((await synthesizeDefinitions()).migrate014);
+    const loaded = await loadDefinition('migrate011');
     expect(loaded.handlerOfState).toEqual({
       Validate: 'validate',
       Inspect: 'inspect',

@@ -304,11 +304,11 @@ describe('executions', () => {
   it('makes clients for the region of the ARN that retry adaptively', async () => {
     expect(regionOfArn(EXECUTION)).toBe('eu-west-1');
     expect(regionOfArn('not-an-arn')).toBeUndefined();
-    const sfn = createSfnClient(regionOfArn(EXECUTION));
+    const sfn = await createSfnClient(regionOfArn(EXECUTION));
     expect(await sfn.config.region()).toBe('eu-west-1');
     expect(await sfn.config.maxAttempts()).toBe(MAX_ATTEMPTS);
     expect(await sfn.config.retryStrategy()).toMatchObject({ mode: 'adaptive' });
-    const s3 = createS3Client('eu-west-1');
+    const s3 = await createS3Client('eu-west-1');
     expect(await s3.config.maxAttempts()).toBe(MAX_ATTEMPTS);
   });
 });

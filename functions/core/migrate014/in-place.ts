@@ -11,8 +11,7 @@ import { migrateExternalStorage, planExternalStorage, type ExternalStoragePlan, 
 import { planLineage, rebuildLineage, type LineagePlan, type LineageRebuilt } from './lineage.js';
 import { applyCommentUpdates, planCommentUpdates, type CommentApplied, type CommentPlan } from './update-comments.js';
 
-export const IN_PLACE_STEPS = ['update_blob_comments', 'migrate_external_storage', 'add_lineage_table'] as const;
-export type InPlaceStep = (typeof IN_PLACE_STEPS)[number];
+import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
 
 export interface InPlaceOptions {
   schema: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { StoreSpecSchema } from '../config/store-spec.js';
-import { IN_PLACE_STEPS, type InPlaceOptions } from './in-place.js';
+import type { InPlaceOptions } from './in-place.js';
+import { IN_PLACE_STEPS } from './steps.js';
 
 /** A store name as DataJoint accepts it (also the `~external_<store>` suffix). */
 const StoreName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a DataJoint store name ([a-z][a-z0-9_]*)');

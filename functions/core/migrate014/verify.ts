@@ -12,7 +12,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { digestStream } from '../stores/hash-stream.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
-import { IN_PLACE_STEPS, type InPlaceStep } from './in-place.js';
+import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
 import { planLineage } from './lineage.js';
 import { isJsonColumn, planCommentUpdates, readColumns, serverFlavor } from './update-comments.js';
 

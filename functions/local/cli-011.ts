@@ -1,0 +1,78 @@
+// The 0.11 → 0.12 `plan` and `run` of `djmigrate`: the synthesized state machine run locally, with progress bars,
+// the human summary, the JSON report and phase timings.
+import { writeFile } from 'node:fs/promises';
+import type { Plan } from '../core/migrate011/plan.js';
+import type { Report } from '../core/migrate011/report.js';
+import { silentProgress, type ProgressSink } from '../core/progress.js';
+import { fail, PhaseClock, ProgressBars } from './cli-output.js';
+import { formatBytes, formatPlan, formatReport } from './format.js';
+import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+
+export interface CommonFlags {
+  from: string;
+  config: string;
+  schema: string;
+  defaultStore: string;
+  mode: 'in-place' | 'native';
+  json?: boolean;
+}
+
+export interface RunFlags extends CommonFlags {
+  keepLegacy?: boolean;
+  takeOverLock?: boolean;
+  verifyContents?: boolean;
+  report?: string;
+}
+
+function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
+  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress };
+}
+
+export async function plan011(flags: CommonFlags): Promise<number> {
+  const result = await migrateLocally(migrationOptions(flags, false, silentProgress));
+  if (result.status === 'FAILED') return fail(result.error);
+  const { plan } = result.output as { plan: Plan };
+  console.log(flags.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+  return plan.status === 'refused' ? 1 : 0;
+}
+
+export async function run011(flags: RunFlags): Promise<number> {
+  const bars = flags.json ? null : new ProgressBars();
+  const clock = new PhaseClock(MIGRATE_011_TOP_LEVEL_STATES);
+  const result = await migrateLocally({
+    ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
+    verifyContents: flags.verifyContents,
+    takeOverLock: flags.takeOverLock,
+    onStateEntered: (state) => clock.enter(state),
+  }).finally(() => bars?.stop());
+  clock.enter('end');
+  if (result.status === 'FAILED') return fail(result.error);
+  const report = { ...(result.output as Report), timings: timingsOf(result.output as Report, clock.seconds()) };
+  const path = flags.report ?? `djmigrate-report-${flags.schema}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(flags.json ? JSON.stringify(report, null, 2) : `${formatReport(report)}\n\n${formatTimings(report.timings)}\nReport written to ${path}`);
+  return report.status === 'migrated' ? 0 : 1;
+}
+
+const MIGRATE_011_TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report']);
+
+export interface Timings {
+  phaseSeconds: Record<string, number>;
+  hashedBytesPerSecond: number;
+  rewrittenRowsPerSecond: number;
+}
+
+function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timings {
+  const bytes = report.stores.reduce((sum, store) => sum + store.bytes, 0);
+  const rows = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
+  return {
+    phaseSeconds,
+    hashedBytesPerSecond: phaseSeconds.HashObjects ? bytes / phaseSeconds.HashObjects : 0,
+    rewrittenRowsPerSecond: phaseSeconds.RewriteColumns ? rows / phaseSeconds.RewriteColumns : 0,
+  };
+}
+
+function formatTimings(timings: Timings): string {
+  const phases = Object.entries(timings.phaseSeconds).map(([state, seconds]) => `${state} ${seconds.toFixed(2)} s`);
+  return `Time: ${phases.join(', ')}\nHashing ${formatBytes(timings.hashedBytesPerSecond)}/s, column rewrite ${Math.round(timings.rewrittenRowsPerSecond)} rows/s (including the ALTERs)`;
+}
