@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
@@ -32,6 +33,8 @@ import { parseBatchInput } from '../functions/core/batch/discover.js';
 import { batchDefinition } from './workflows/batch.js';
 import { migrate011Definition } from './workflows/migrate-011.js';
 import { migrate014Definition } from './workflows/migrate-014.js';
+import { applyNagSuppressions } from './nag.js';
+import { Notifications, operationsEnvironment, OperationsDashboard, ReportsBucket } from './operations.js';
 
 /** The repository root (holds package.json, package-lock.json, cdk.json). */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -61,6 +64,8 @@ const WORK_RESERVE = Duration.minutes(5);
 /** Lambda settings per handler; everything not listed: 512 MB, 5 min. `budgeted` ones hand back before their timeout. */
 const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; timeout?: Duration; budgeted?: boolean }>> = {
   hash: { memorySize: 1024, timeout: Duration.minutes(15) },
+  // trustEtag lists every store object here
+  prepare: { timeout: Duration.minutes(15) },
   rewrite: { timeout: Duration.minutes(15), budgeted: true },
   plan014: { timeout: Duration.minutes(15) },
   prepareExternal014: { timeout: Duration.minutes(15) },
@@ -76,9 +81,16 @@ const DEFAULT_TIMEOUT = Duration.minutes(5);
 const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 
 /** Functions that read the stores' objects (s3:GetObject + s3:ListBucket). */
-const STORE_READERS: readonly HandlerName[] = ['inspect', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
+const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
 /** Functions that write objects: native-mode copies (0.11), 2.x attachments and copy-files (0.14). Nothing deletes. */
 const STORE_WRITERS: readonly HandlerName[] = ['hash', 'migrateColumn014', 'copyTable014'];
+/** Functions that write the full report JSON to the reports bucket (`reports/*`, s3:PutObject only). */
+export const REPORT_WRITERS: readonly HandlerName[] = ['report', 'report014', 'reportBatch'];
+/**
+ * Functions that put the djmigrate events (events:PutEvents on the stack's bus): plan ready (inspect, plan014),
+ * succeeded (the report functions), failed (unlock, the failure path).
+ */
+export const EVENT_PUBLISHERS: readonly HandlerName[] = ['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock'];
 
 /** `import { createRequire }` banner: lets CommonJS dependencies `require()` inside the ESM bundle. */
 const ESM_REQUIRE_BANNER =
@@ -110,8 +122,21 @@ export interface DjmigrateStackProps extends StackProps {
    * `scheduleFlexibleWindowMinutes`, `scheduleInput` (JSON). Default: no schedule.
    */
   readonly schedule?: BatchScheduleProps;
-  /** Event bus of the "migration requested" rules. Context: `eventBusName`. Default: the account's default bus. */
+  /**
+   * Event bus of the "migration requested" rules, and the bus the functions put their plan-ready / succeeded / failed
+   * events on. Context: `eventBusName`. Default: the account's default bus.
+   */
   readonly eventBusName?: string;
+  /**
+   * Store prefixes (`bucket/prefix` items) that scope the functions' object access to `bucket/prefix/*` (and
+   * s3:ListBucket to `s3:prefix` `prefix` / `prefix/*`) instead of `bucket/*`. A bucket also (or only) named in
+   * `storeBuckets` without a prefix here stays whole. Context: `storePrefixes` (list or comma-separated).
+   */
+  readonly storePrefixes?: string[];
+  /** Address that gets the notifications (an SNS topic with an e-mail subscription). Context: `notificationEmail`. Default: no topic. */
+  readonly notificationEmail?: string;
+  /** Days the reports (and the reports bucket's access logs) are kept. Context: `reportsRetentionDays`. Default 365. */
+  readonly reportsRetentionDays?: number;
 }
 
 /** When and with which input the batch machine runs. */
@@ -144,6 +169,20 @@ export class DjmigrateStack extends Stack {
   readonly migrationRequestRules: Record<'migrate011' | 'migrate014', events.Rule>;
   /** CloudFormation logical id of each state machine. */
   readonly stateMachineLogicalIds: Record<WorkflowName, string>;
+  /** The encrypted bucket the report functions write the full report JSON to (`reports/…`). */
+  readonly reportsBucket: s3.Bucket;
+  /** The notification topic and its rules (when `notificationEmail` is given). */
+  readonly notifications?: Notifications;
+  /** The CloudWatch dashboard `djmigrate-<stackName>`. */
+  readonly dashboard: cloudwatch.Dashboard;
+  /** Whether X-Ray tracing is on (functions and state machines). */
+  readonly tracing: boolean;
+  /** The store buckets and prefixes the functions may read (and the writers write); empty: no store access. */
+  readonly storeScopes: readonly StoreScope[];
+  /** The store object ARNs (`bucket/*` or `bucket/prefix/*`) of the readers' and writers' statements. */
+  readonly storeObjectArns: readonly string[];
+  /** The `djmigrate-*` snapshot ARN pattern backup014 may create (when an RDS instance or cluster is configured). */
+  readonly rdsSnapshotArn?: string;
 
   constructor(scope: Construct, id: string, props: DjmigrateStackProps = {}) {
     super(scope, id, props);
@@ -153,6 +192,10 @@ export class DjmigrateStack extends Stack {
     const securityGroupIds = props.securityGroupIds ?? contextList(this, 'securityGroupIds') ?? [];
     const dbSecretArn = props.dbSecretArn ?? contextString(this, 'dbSecretArn');
     const storeBuckets = props.storeBuckets ?? contextList(this, 'storeBuckets') ?? [];
+    const storePrefixes = props.storePrefixes ?? contextList(this, 'storePrefixes') ?? [];
+    const eventBusName = props.eventBusName ?? contextString(this, 'eventBusName');
+    const notificationEmail = props.notificationEmail ?? contextString(this, 'notificationEmail');
+    const reportsRetentionDays = props.reportsRetentionDays ?? contextNumber(this, 'reportsRetentionDays');
     const hashConcurrency = props.hashConcurrency ?? contextNumber(this, 'hashConcurrency') ?? 4;
     const tracing = props.tracing ?? contextBoolean(this, 'tracing') ?? false;
     const dbInstanceIdentifier = props.dbInstanceIdentifier ?? contextString(this, 'dbInstanceIdentifier');
@@ -226,27 +269,17 @@ export class DjmigrateStack extends Stack {
     this.functions = functions;
     this.handlerOfLogicalId = handlerOfLogicalId;
 
-    if (storeBuckets.length > 0) {
-      const buckets = storeBuckets.map((bucketName, i) => s3.Bucket.fromBucketName(this, `StoreBucket${i}`, bucketName));
-      const objects = buckets.map((bucket) => bucket.arnForObjects('*'));
-      for (const name of STORE_READERS) {
-        functions[name].addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: buckets.map((bucket) => bucket.bucketArn) }),
-        );
-        functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
-      }
-      for (const name of STORE_WRITERS) {
-        // native mode copies objects to their 0.12 path (multipart for large ones); nothing ever deletes
-        functions[name].addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: objects }),
-        );
-      }
-    }
+    this.tracing = tracing;
+    this.storeScopes = storeScopes(storeBuckets, storePrefixes);
+    this.storeObjectArns = this.grantStoreAccess(this.storeScopes);
+    this.reportsBucket = this.addReportsBucket(reportsRetentionDays);
+    this.addEventPublishing(eventBusName);
 
     if (dbInstanceIdentifier || dbClusterIdentifier) {
       const rdsArn = (type: string, name: string) => this.formatArn({ service: 'rds', resource: type, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
       const source = dbClusterIdentifier ? rdsArn('cluster', dbClusterIdentifier) : rdsArn('db', dbInstanceIdentifier!);
       const snapshots = rdsArn(dbClusterIdentifier ? 'cluster-snapshot' : 'snapshot', 'djmigrate-*');
+      this.rdsSnapshotArn = snapshots;
       functions.backup014.addToRolePolicy(
         new iam.PolicyStatement({
           actions: dbClusterIdentifier ? ['rds:CreateDBClusterSnapshot'] : ['rds:CreateDBSnapshot'],
@@ -276,7 +309,89 @@ export class DjmigrateStack extends Stack {
     };
 
     this.batchSchedule = this.addBatchSchedule(props.schedule ?? this.scheduleFromContext());
-    this.migrationRequestRules = this.addMigrationRequestRules(props.eventBusName ?? contextString(this, 'eventBusName'));
+    this.migrationRequestRules = this.addMigrationRequestRules(eventBusName);
+    this.notifications = this.addNotifications(notificationEmail, eventBusName);
+    this.dashboard = this.addDashboard();
+    // every cdk-nag (AwsSolutions) acknowledgement, each with its reason: lib/nag.ts
+    applyNagSuppressions(this);
+  }
+
+  // ── Store access (least privilege) ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Readers get s3:ListBucket + s3:GetObject, writers also s3:PutObject (+ AbortMultipartUpload), each on the store
+   * buckets' objects, or only below the configured prefixes. Nothing gets s3:DeleteObject.
+   */
+  private grantStoreAccess(storeScopes: readonly StoreScope[]): string[] {
+    const scopes = storeScopes.map(({ bucketName, prefixes }, i) => ({ bucket: s3.Bucket.fromBucketName(this, `StoreBucket${i}`, bucketName), prefixes }));
+    if (scopes.length === 0) return [];
+    const objects = scopes.flatMap((scope) => (scope.prefixes.length ? scope.prefixes.map((prefix) => scope.bucket.arnForObjects(`${prefix}/*`)) : [scope.bucket.arnForObjects('*')]));
+    const whole = scopes.filter((scope) => scope.prefixes.length === 0);
+    const listStatements = [
+      ...(whole.length ? [new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: whole.map((scope) => scope.bucket.bucketArn) })] : []),
+      ...scopes
+        .filter((scope) => scope.prefixes.length > 0)
+        .map(
+          (scope) =>
+            new iam.PolicyStatement({
+              actions: ['s3:ListBucket'],
+              resources: [scope.bucket.bucketArn],
+              conditions: { StringLike: { 's3:prefix': scope.prefixes.flatMap((prefix) => [prefix, `${prefix}/*`]) } },
+            }),
+        ),
+    ];
+    // trustEtag: Prepare reads the buckets' default encryption (KMS-encrypted objects have no MD5 ETag)
+    this.functions.prepare.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetEncryptionConfiguration'], resources: scopes.map((scope) => scope.bucket.bucketArn) }));
+    for (const name of STORE_READERS) {
+      for (const statement of listStatements) this.functions[name].addToRolePolicy(statement);
+      this.functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
+    }
+    for (const name of STORE_WRITERS) {
+      // native mode copies objects to their 0.12 path (multipart for large ones); nothing ever deletes
+      this.functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: objects }));
+    }
+    return objects;
+  }
+
+  // ── Reports, events, notifications, dashboard ──────────────────────────────────────────────────────────────────
+
+  /** The encrypted reports bucket; only the report functions may write (and only `reports/*`). */
+  private addReportsBucket(retentionDays: number | undefined): s3.Bucket {
+    const reports = new ReportsBucket(this, 'Reports', { retentionDays });
+    for (const name of REPORT_WRITERS) reports.grantWriteReports(this.functions[name]);
+    new CfnOutput(this, 'ReportsBucketName', { value: reports.bucket.bucketName });
+    return reports.bucket;
+  }
+
+  /** Every function learns the reports bucket and the bus; only the event publishers may put events (on that bus only). */
+  private addEventPublishing(eventBusName: string | undefined): void {
+    const bus = events.EventBus.fromEventBusName(this, 'NotificationEventBus', eventBusName ?? 'default');
+    for (const name of EVENT_PUBLISHERS) bus.grantPutEventsTo(this.functions[name]);
+    const environment = operationsEnvironment(this.reportsBucket.bucketName, eventBusName ?? 'default');
+    for (const fn of Object.values(this.functions)) {
+      for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
+    }
+  }
+
+  /** The SNS topic (e-mail) and the two rules feeding it, when an address is configured. */
+  private addNotifications(email: string | undefined, eventBusName: string | undefined): Notifications | undefined {
+    if (!email) return undefined;
+    const notifications = new Notifications(this, 'Notifications', {
+      email,
+      eventBus: eventBusName ? events.EventBus.fromEventBusName(this, 'NotificationRuleBus', eventBusName) : undefined,
+      stateMachines: [this.migrate011, this.migrate014, this.batch],
+    });
+    new CfnOutput(this, 'NotificationTopicArn', { value: notifications.topic.topicArn });
+    return notifications;
+  }
+
+  private addDashboard(): cloudwatch.Dashboard {
+    const { dashboard } = new OperationsDashboard(this, 'Operations', {
+      stateMachines: { migrate011: this.migrate011, migrate014: this.migrate014, batch: this.batch },
+      functions: this.functions,
+    });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
+    return dashboard;
   }
 
   // ── Scheduled batch runs ───────────────────────────────────────────────────────────────────────────────────────
@@ -388,6 +503,34 @@ export class DjmigrateStack extends Stack {
     });
     return { vpc, vpcSubnets: { subnets }, securityGroups };
   }
+}
+
+/** A store bucket and the prefixes its objects are scoped to (none: the whole bucket). */
+export interface StoreScope {
+  readonly bucketName: string;
+  readonly prefixes: string[];
+}
+
+/**
+ * `storeBuckets` (whole buckets) and `storePrefixes` (`bucket/prefix`) → one scope per bucket, in order of first
+ * mention; a bucket with any prefix is scoped to its prefixes, even when `storeBuckets` names it too.
+ */
+export function storeScopes(storeBuckets: readonly string[], storePrefixes: readonly string[]): StoreScope[] {
+  const scopes = new Map<string, string[]>();
+  const bucketOf = (name: string, what: string) => {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new Error(`${what}: ${JSON.stringify(name)} is not an S3 bucket name`);
+    if (!scopes.has(name)) scopes.set(name, []);
+    return scopes.get(name)!;
+  };
+  for (const name of storeBuckets) bucketOf(name, 'storeBuckets');
+  for (const item of storePrefixes) {
+    const slash = item.indexOf('/');
+    const prefix = slash < 0 ? '' : item.slice(slash + 1).replace(/^\/+|\/+$/g, '');
+    if (!prefix || /[*?]/.test(prefix)) throw new Error(`storePrefixes: ${JSON.stringify(item)} must be bucket/prefix (no wildcards)`);
+    const prefixes = bucketOf(slash < 0 ? item : item.slice(0, slash), 'storePrefixes');
+    if (!prefixes.includes(prefix)) prefixes.push(prefix);
+  }
+  return [...scopes].map(([bucketName, prefixes]) => ({ bucketName, prefixes }));
 }
 
 /** The `context` of cdk.json, so an in-process App synthesizes with the same feature flags as `npx cdk synth`. */

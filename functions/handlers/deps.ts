@@ -4,6 +4,10 @@ import type { SchemaBackup } from '../core/migrate014/backup-step.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import type { ObjectWriter } from '../core/stores/object-writer.js';
 import type { ProgressSink } from '../core/progress.js';
+import type { EventPublisher } from './ops/events.js';
+import type { AnyMiddleware } from './ops/invocation.js';
+import type { Workflow } from './ops/metrics.js';
+import type { ReportStore } from './ops/reports.js';
 
 /** What a handler needs from its runtime: Lambda builds these from env + Secrets Manager, the local runner from the user's config. */
 export interface HandlerDeps {
@@ -16,4 +20,13 @@ export interface HandlerDeps {
   progress: ProgressSink;
   /** How long one budgeted invocation (column rewrite, 0.14 column, table copy) works before handing back. */
   workBudgetMs: number;
+  /** Where report handlers keep the full report (Lambda: the reports bucket when the stack names one; locally: nowhere). */
+  reports: ReportStore;
+  /** Outcome notifications (Lambda: the event bus when the stack names one; locally: none). Never throws. */
+  events: EventPublisher;
+  /**
+   * Middlewares around each handler invocation (Lambda: log keys, metrics, error log and, when the handler opens the
+   * database, the Secrets Manager read; locally: none).
+   */
+  middleware?(use: { workflow: Workflow; database: boolean }): AnyMiddleware[];
 }

@@ -9,6 +9,8 @@ import type { ProgressSink } from '../core/progress.js';
 import type { ObjectStore, OpenStore } from '../core/stores/object-store.js';
 import type { ObjectWriter } from '../core/stores/object-writer.js';
 import type { HandlerDeps } from './deps.js';
+import { withDeps } from './ops/invocation.js';
+import type { Workflow } from './ops/metrics.js';
 import { enterLock, leaveLock, type LockUse } from './run-lock.js';
 
 /** Lambda creates its deps on first use (cold start), the local runner hands in ready ones. */
@@ -29,7 +31,7 @@ type StoreInput = { stores: Record<string, StoreSpec>; schema: string; execute: 
  * The glue every phase handler of one migration shares: re-check the (already validated) input, open one database
  * connection, run the phase, and turn transient failures into the error name the state machine retries.
  */
-function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input, unknown>, describeRun: (input: Input) => string) {
+function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input, unknown>, describeRun: (input: Input) => string, workflow: Workflow) {
   /** `lock`: how the phase treats the schema's lock (see run-lock.ts); writing phases hold it. */
   return function phaseHandler<Event extends { input: unknown; run?: string }, Result>(
     getDeps: DepsProvider,
@@ -53,12 +55,12 @@ function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input,
       } finally {
         await conn?.end().catch(() => undefined);
       }
-    });
+    }).use(withDeps(getDeps, workflow)); // Lambda: database secret, log keys, metrics (see HandlerDeps.middleware)
   };
 }
 
-export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`);
-export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`);
+export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`, 'migrate011');
+export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`, 'migrate014');
 
 function storeSpec(input: StoreInput, name: string): StoreSpec {
   const spec = input.stores[name];

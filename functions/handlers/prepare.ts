@@ -4,7 +4,7 @@ import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makePrepareHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ conn, input }) => prepareMigration(conn, input, await inspectSchema(conn, input)));
+  return phaseHandler(getDeps, async ({ conn, input, openStore, progress }) => prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress }));
 }
 
 export const handler = makePrepareHandler(lambdaDeps);

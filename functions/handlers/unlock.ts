@@ -3,24 +3,50 @@ import { z } from 'zod';
 import { classifyError } from '../core/errors.js';
 import { releaseSchemaLock } from '../core/lock/schema-lock.js';
 import { lambdaDeps } from './lambda-deps.js';
+import { DETAIL_TYPES, failureSummary } from './ops/events.js';
+import { withDeps, workflowOfInput } from './ops/invocation.js';
 import type { DepsProvider } from './phase-handler.js';
 
-/** Only what releasing needs: the input may be the very thing that failed validation elsewhere. */
-const UnlockEventSchema = z.object({ input: z.object({ schema: z.string().min(1) }).passthrough(), run: z.string().min(1) });
+/**
+ * Only what releasing needs: the input may be the very thing that failed validation elsewhere. `failure` is the
+ * error the workflow caught ({Error, Cause}), when it passes it.
+ */
+const UnlockEventSchema = z.object({
+  input: z.object({ schema: z.string().min(1) }).passthrough(),
+  run: z.string().min(1),
+  failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+});
 
-/** The failure path of both migrations: frees the schema for a rerun, then the execution fails with the original error. */
+/** The failure path of both migrations: frees the schema for a rerun and announces the failure, then the execution fails with the original error. */
 export function makeUnlockHandler(getDeps: DepsProvider) {
   return middy(async (event: unknown) => {
-    const { input, run } = UnlockEventSchema.parse(event);
-    const conn = await getDeps().openDatabase();
+    const { input, run, failure } = UnlockEventSchema.parse(event);
+    const deps = getDeps();
+    let released: boolean | undefined;
     try {
-      return { released: await releaseSchemaLock(conn, input.schema, run) };
-    } catch (error) {
-      throw classifyError(error);
+      const conn = await deps.openDatabase().catch((error: unknown) => {
+        throw classifyError(error);
+      });
+      try {
+        released = await releaseSchemaLock(conn, input.schema, run);
+        return { released };
+      } catch (error) {
+        throw classifyError(error);
+      } finally {
+        await conn.end().catch(() => undefined);
+      }
     } finally {
-      await conn.end().catch(() => undefined);
+      const from = typeof input.from === 'string' ? input.from : undefined;
+      await deps.events.publish(DETAIL_TYPES.failed, {
+        schema: input.schema,
+        ...(from ? { from } : {}),
+        status: 'failed',
+        executionArn: run,
+        ...failureSummary(failure),
+        ...(released === undefined ? {} : { lockReleased: released }),
+      });
     }
-  });
+  }).use(withDeps(getDeps, workflowOfInput));
 }
 
 export const handler = makeUnlockHandler(lambdaDeps);

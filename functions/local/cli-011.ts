@@ -15,6 +15,7 @@ export interface CommonFlags {
   defaultStore: string;
   mode: 'in-place' | 'native';
   json?: boolean;
+  trustEtag?: boolean;
 }
 
 export interface RunFlags extends CommonFlags {
@@ -25,7 +26,7 @@ export interface RunFlags extends CommonFlags {
 }
 
 function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
-  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress };
+  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress, trustEtag: flags.trustEtag };
 }
 
 export async function plan011(flags: CommonFlags): Promise<number> {

@@ -38,6 +38,9 @@ export function formatPlan(plan: Plan): string {
   }
   if (plan.alreadyMigrated.length) lines.push('', `Already 0.12: ${plan.alreadyMigrated.map((c) => `${c.table}.${c.column} (blob@${c.store})`).join(', ')}`);
   if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`));
+  if (plan.trustEtag) {
+    lines.push('', 'Contents hashes: from the S3 listing where an ETag is a plain MD5 (16 objects per store are read to check it); those objects are not checked against their legacy SHA-256. File stores and other objects are read as usual.');
+  }
   lines.push('', `Estimated time: about ${plan.estimatedSeconds} s`);
   return lines.join('\n');
 }
@@ -46,7 +49,7 @@ export function formatReport(report: Report): string {
   const lines = [
     `Schema ${report.schema}: ${report.status === 'migrated' ? 'migrated to DataJoint 0.12 and verified' : 'VERIFICATION FAILED'} (mode ${report.mode}); ~external ${report.legacyTable}`,
     '',
-    table(['store', 'objects', 'bytes'], report.stores.map((s) => [s.store, s.objects, formatBytes(s.bytes)])),
+    table(['store', 'objects', 'bytes', 'hash from ETag'], report.stores.map((s) => [s.store, s.objects, formatBytes(s.bytes), s.fromEtag])),
     '',
     table(
       ['table.column', 'store', 'rows', 'pointers', 'rewritten', 'objects', 'missing', 'mismatched', 'verified'],

@@ -6,6 +6,8 @@ import { schemaCopyBackup } from '../core/migrate014/backup-step.js';
 import { openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
 import type { HandlerDeps } from '../handlers/deps.js';
+import { noEvents } from '../handlers/ops/events.js';
+import { noReports } from '../handlers/ops/reports.js';
 
 const ACCESS_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ENOTFOUND', 'EAI_AGAIN']);
 
@@ -34,5 +36,7 @@ export function createLocalDeps(config: DataJointConfig, progress: ProgressSink,
     backup: schemaCopyBackup,
     progress,
     workBudgetMs,
+    reports: noReports,
+    events: noEvents,
   };
 }

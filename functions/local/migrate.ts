@@ -33,6 +33,8 @@ export interface LocalMigrationOptions extends LocalRunOptions {
   keepLegacy: boolean;
   /** Verify re-reads every object (see the input's verifyContents). */
   verifyContents?: boolean;
+  /** Contents hashes from S3 ETags where they are plain MD5s (see the input's trustEtag). */
+  trustEtag?: boolean;
 }
 
 /** 0.11 → 0.12. Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
@@ -45,6 +47,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     keepLegacy: options.keepLegacy,
     execute: options.execute,
     verifyContents: options.verifyContents ?? false,
+    trustEtag: options.trustEtag ?? false,
     takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));

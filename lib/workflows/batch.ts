@@ -15,7 +15,7 @@
 //   Discover     discoverBatch  the execution input                            $ = { from, template, schemas: [{schema}], skipped, maxConcurrency, windowEndsAt }
 //   Start…       (child)        Input = States.JsonMerge(template, {schema})   $.child (only inside the iteration)
 //   (iteration)                                                                 $.results[i] = { schema, status, outcome | failure | reason }
-//   BatchReport  reportBatch    { discovered: { from, skipped, windowEndsAt }, results }   execution output
+//   BatchReport  reportBatch    { discovered: { from, skipped, windowEndsAt }, results, run }   execution output
 //
 // Only names travel in state: each schema's input is merged from the template when its iteration starts.
 import { Duration } from 'aws-cdk-lib';
@@ -139,6 +139,7 @@ export function batchDefinition(
         windowEndsAt: sfn.JsonPath.stringAt('$.windowEndsAt'),
       },
       results: sfn.JsonPath.objectAt('$.results'),
+      run: sfn.JsonPath.stringAt('$$.Execution.Id'),
     }),
     outputPath: '$.Payload',
   });

@@ -10,6 +10,7 @@ import { quoteId, select } from '../../functions/core/db/sql.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import type { BatchReport } from '../../functions/handlers/batch/report.js';
 import { batchHandlers, migrate011Handlers } from '../../functions/handlers/registry.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { createLocalDeps } from '../../functions/local/local-deps.js';
 import { runLocally } from '../../functions/local/runner.js';
 import { buildExampleLab, type LegacyFixture } from '../../functions/local/sandbox/legacy-pipeline.js';
@@ -91,9 +92,10 @@ describe('batch: many 0.11 schemas through the synthesized batch machine', () =>
   }, 240_000);
 
   it('refuses a bad batch input naming the field, before touching any schema', async () => {
-    const handlers = batchHandlers(() => {
-      throw new Error('no database needed to refuse');
-    });
+    const noDatabase = {
+      openDatabase: () => Promise.reject(new Error('no database needed to refuse')),
+    } as unknown as HandlerDeps;
+    const handlers = batchHandlers(() => noDatabase);
     const result = await runLocally({ workflow: 'batch', input: { from: '0.11', schemas: ['x'], schemaPattern: 'x%', template: { stores: {} } }, handlers });
     expect(result.status).toBe('FAILED');
     expect(result.error).toMatchObject({ name: 'MigrationRefused', message: expect.stringContaining('schemas: give exactly one of schemas') });

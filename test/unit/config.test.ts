@@ -80,6 +80,7 @@ describe('execution input', () => {
       verifyContents: false,
       hashConcurrency: 8,
       takeOverLock: false,
+      trustEtag: false,
     });
   });
 

@@ -10,9 +10,20 @@ import {
   projectCdkContext,
   PROJECT_ROOT,
   RDS_INSTANCE_ENV,
+  storeScopes,
   WORK_BUDGET_ENV,
   type DjmigrateStackProps,
 } from '../../lib/djmigrate-stack.js';
+import {
+  EVENT_BUS_ENV,
+  EVENT_SOURCE,
+  FAILED_DETAIL_TYPE,
+  METRIC_NAMES,
+  METRICS_NAMESPACE,
+  PLAN_READY_DETAIL_TYPE,
+  REPORTS_BUCKET_ENV,
+  SUCCEEDED_DETAIL_TYPE,
+} from '../../lib/operations.js';
 import { ALL_HANDLERS, handlerEntry, type HandlerName } from '../../functions/handlers/names.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:lab/db-AbCdEf';
@@ -53,12 +64,15 @@ function allows(pattern: string, action: string): boolean {
   return regex.test(action);
 }
 
-/** Role logical ids whose policies allow the action. */
-function rolesAllowing(template: Template, action: string): Set<string> {
+/** Role logical ids whose policies allow the action (on a resource whose JSON contains `resourceContains`, if given). */
+function rolesAllowing(template: Template, action: string, resourceContains?: string): Set<string> {
   const roles = new Set<string>();
   for (const policy of Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[]) {
     const allowed = policy.Properties.PolicyDocument.Statement.some(
-      (statement) => statement.Effect === 'Allow' && actionsOf(statement).some((pattern) => allows(pattern, action)),
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        actionsOf(statement).some((pattern) => allows(pattern, action)) &&
+        (resourceContains === undefined || JSON.stringify(statement.Resource).includes(resourceContains)),
     );
     if (allowed) for (const role of policy.Properties.Roles) roles.add(role.Ref);
   }
@@ -95,7 +109,7 @@ describe('DjmigrateStack', () => {
     }
     expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...ALL_HANDLERS].sort());
     const big = new Set(['hash', 'migrateColumn014', 'copyTable014', 'verify014']);
-    const long = new Set(['hash', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
+    const long = new Set(['hash', 'prepare', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
     const budgeted = new Set(['rewrite', 'migrateColumn014', 'copyTable014']);
     for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
       const props = functions[logicalId]!.Properties;
@@ -127,8 +141,12 @@ describe('DjmigrateStack', () => {
       expect(rolesAllowing(template, action)).toEqual(new Set());
     }
     const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(template, stack, name)));
-    expect(rolesAllowing(template, 's3:PutObject')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
-    const readers = roles('inspect', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    expect(rolesAllowing(template, 's3:PutObject', ':s3:::lab-')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
+    // the only other s3:PutObject: the report functions, on the reports bucket's reports/*
+    const reportsBucket = stack.getLogicalId(stack.reportsBucket.node.defaultChild as never);
+    expect(rolesAllowing(template, 's3:PutObject', reportsBucket)).toEqual(roles('report', 'report014', 'reportBatch'));
+    expect(rolesAllowing(template, 's3:PutObject')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch'));
+    const readers = roles('inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
     expect(rolesAllowing(template, 's3:GetObject')).toEqual(readers);
     expect(rolesAllowing(template, 's3:ListBucket')).toEqual(readers);
     expect(rolesAllowing(template, 'rds:CreateDBSnapshot')).toEqual(new Set());
@@ -190,7 +208,7 @@ describe('DjmigrateStack', () => {
       });
     }
     vpcTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 0);
-    expect(rolesAllowing(vpcTemplate, 's3:PutObject').size).toBe(3);
+    expect(rolesAllowing(vpcTemplate, 's3:PutObject', ':s3:::lab-external').size).toBe(3);
   }, 60_000);
 
   it('creates one security group for all functions when only vpcId and subnetIds are given', () => {
@@ -346,3 +364,203 @@ describe('DjmigrateStack: batch machine, schedule and migration-request rules', 
     expect(() => synth({}, { schedule: { expression: 'rate(1 day)', input: { ...BATCH_INPUT, template: { stores: {}, mode: 'sideways' } } } })).toThrow(/template\.mode/);
   }, 60_000);
 });
+
+describe('DjmigrateStack: reports bucket, events, notifications, dashboard, store prefixes', () => {
+  let stack: DjmigrateStack;
+  let template: Template;
+  let quiet: { stack: DjmigrateStack; template: Template };
+
+  beforeAll(() => {
+    ({ stack, template } = synth(
+      {},
+      {
+        dbSecretArn: SECRET_ARN,
+        storeBuckets: ['lab-external', 'lab-raw'],
+        storePrefixes: ['lab-raw/dj/', 'lab-archive/old'],
+        notificationEmail: 'ops@example.org',
+        eventBusName: 'lab-bus',
+        reportsRetentionDays: 90,
+      },
+    ));
+    quiet = synth({}, { dbSecretArn: SECRET_ARN });
+  }, 120_000);
+
+  const resources = () => template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any>; DeletionPolicy?: string }>;
+  const reportsBucketId = () => stack.getLogicalId(stack.reportsBucket.node.defaultChild as never);
+  const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(template, stack, name)));
+
+  it('keeps the reports in a retained, versioned, SSE-S3, non-public, TLS-only bucket that logs its access to a second bucket', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    const buckets = Object.entries(resources()).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
+    for (const [id, bucket] of buckets) {
+      expect(bucket.DeletionPolicy, id).toBe('Retain');
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(bucket.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+    const reports = resources()[reportsBucketId()]!;
+    expect(reports.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const logsId = buckets.map(([id]) => id).find((id) => id !== reportsBucketId())!;
+    expect(reports.Properties.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logsId });
+    expect(reports.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({ ExpirationInDays: 90, Status: 'Enabled' });
+    expect(JSON.stringify(quiet.template.findResources('AWS::S3::Bucket'))).toContain('"ExpirationInDays":365');
+    // the log delivery service may write the reports bucket's logs, nothing else
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logsId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [reportsBucketId(), 'Arn'] } } }) }),
+        ]),
+      },
+    });
+  });
+
+  it('lets only the report functions put objects, and only below reports/ of the reports bucket; nobody reads or deletes there', () => {
+    expect(rolesAllowing(template, 's3:PutObject', reportsBucketId())).toEqual(roles('report', 'report014', 'reportBatch'));
+    for (const action of ['s3:GetObject', 's3:DeleteObject', 's3:ListBucket']) expect(rolesAllowing(template, action, reportsBucketId()), action).toEqual(new Set());
+    const reportStatements = (Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[])
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement) => JSON.stringify(statement.Resource).includes(reportsBucketId()));
+    expect(reportStatements.length).toBeGreaterThan(0);
+    for (const statement of reportStatements) {
+      expect(statement.Action).toBe('s3:PutObject');
+      expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [reportsBucketId(), 'Arn'] }, '/reports/*']] });
+    }
+  });
+
+  it('lets only inspect, plan014, the report functions and unlock put events, on the configured bus only', () => {
+    const publishers = roles('inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock');
+    expect(rolesAllowing(template, 'events:PutEvents')).toEqual(publishers);
+    expect(rolesAllowing(template, 'events:PutEvents', ':event-bus/lab-bus')).toEqual(publishers);
+    const quietPublishers = new Set((['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock'] as const).map((name) => roleOfFunction(quiet.template, quiet.stack, name)));
+    expect(rolesAllowing(quiet.template, 'events:PutEvents', ':event-bus/default')).toEqual(quietPublishers);
+  });
+
+  it('tells every function the reports bucket, the bus and the Powertools service and metrics namespace', () => {
+    for (const [t, bus] of [[template, 'lab-bus'], [quiet.template, 'default']] as const) {
+      const bucketId = t === template ? reportsBucketId() : quiet.stack.getLogicalId(quiet.stack.reportsBucket.node.defaultChild as never);
+      for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
+        expect(fn.Properties.Environment.Variables).toMatchObject({
+          [REPORTS_BUCKET_ENV]: { Ref: bucketId },
+          [EVENT_BUS_ENV]: bus,
+          POWERTOOLS_SERVICE_NAME: 'djmigrate',
+          POWERTOOLS_METRICS_NAMESPACE: 'djmigrate',
+        });
+      }
+    }
+  });
+
+  it('notifies an e-mail address through an SNS topic (alias/aws/sns, TLS only) only when notificationEmail is given', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('alias/aws/sns')])]) }) });
+    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org', TopicArn: { Ref: stack.getLogicalId(stack.notifications!.topic.node.defaultChild as never) } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    quiet.template.resourceCountIs('AWS::SNS::Topic', 0);
+    quiet.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    quiet.template.resourceCountIs('AWS::Events::Rule', 2);
+    expect(quiet.stack.notifications).toBeUndefined();
+    expect(() => synth({}, { notificationEmail: 'not-an-address' })).toThrow(/e-mail/);
+  });
+
+  it("routes the functions' events and the machines' FAILED / TIMED_OUT / ABORTED status changes to the topic, as readable text", () => {
+    expect(NOTIFICATION_TYPES).toEqual(['DataJoint Migration Plan Ready', 'DataJoint Migration Succeeded', 'DataJoint Migration Failed']);
+    template.resourceCountIs('AWS::Events::Rule', 4);
+    const topic = { Ref: stack.getLogicalId(stack.notifications!.topic.node.defaultChild as never) };
+    const custom = resources()[stack.getLogicalId(stack.notifications!.migrationEventsRule.node.defaultChild as never)]!.Properties;
+    expect(custom.EventBusName).toBe('lab-bus');
+    expect(custom.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': NOTIFICATION_TYPES });
+    expect(custom.Targets).toHaveLength(1);
+    expect(custom.Targets[0].Arn).toEqual(topic);
+    expect(custom.Targets[0].RoleArn).toBeDefined();
+    expect(custom.Targets[0].InputTransformer.InputPathsMap).toMatchObject({ 'detail-schema': '$.detail.schema', 'detail-status': '$.detail.status', detail: '$.detail' });
+    expect(custom.Targets[0].InputTransformer.InputTemplate).toMatch(/schema <detail-schema> .*is <detail-status> \(execution <detail-executionArn>\)\. Summary: <detail>/);
+
+    const native = resources()[stack.getLogicalId(stack.notifications!.executionFailedRule.node.defaultChild as never)]!.Properties;
+    expect(native.EventBusName).toBeUndefined();
+    expect(native.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: {
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+        stateMachineArn: [stack.stateMachineLogicalIds.migrate011, stack.stateMachineLogicalIds.migrate014, stack.stateMachineLogicalIds.batch].map((id) => ({ Ref: id })),
+      },
+    });
+    expect(native.Targets[0].Arn).toEqual(topic);
+    expect(native.Targets[0].InputTransformer.InputTemplate).toMatch(/<detail-status>.*<detail-executionArn>/);
+    // the rules' roles may only publish to the topic
+    for (const rule of [custom, native]) {
+      const roleId = rule.Targets[0].RoleArn['Fn::GetAtt'][0] as string;
+      const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[])
+        .filter((policy) => policy.Properties.Roles.some((r) => r.Ref === roleId))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+      expect(statements).toEqual([{ Effect: 'Allow', Action: 'sns:Publish', Resource: topic }]);
+    }
+  });
+
+  it('has a dashboard djmigrate-<stackName> with the machines, the functions and the djmigrate EMF metrics', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
+    expect(dashboard.Properties.DashboardName).toBe('djmigrate-Test');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const id of Object.values(stack.stateMachineLogicalIds)) expect(body).toContain(id);
+    for (const metric of ['ExecutionsStarted', 'ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsTimedOut', 'Errors', 'Duration', 'Throttles']) expect(body).toContain(metric);
+    for (const name of ALL_HANDLERS) expect(body).toContain(stack.getLogicalId(stack.functions[name].node.defaultChild as never));
+    expect(METRICS_NAMESPACE).toBe('djmigrate');
+    expect(METRIC_NAMES).toEqual(['ObjectsHashed', 'BytesHashed', 'RowsRewritten', 'RowsCopied', 'Errors']);
+    // one SEARCH per metric: every Workflow value the functions emit (the body's quotes are escaped twice here)
+    for (const metric of METRIC_NAMES) expect(body).toMatch(new RegExp(`SEARCH\\('\\{djmigrate,Workflow\\} MetricName=[\\\\"]+${metric}[\\\\"]+', 'Sum', 300\\)`));
+  });
+
+  it('scopes object access to storePrefixes (bucket/prefix/*, ListBucket by s3:prefix) and keeps whole buckets for the rest', () => {
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':s3:::lab-external/*');
+    expect(policies).toContain(':s3:::lab-raw/dj/*');
+    expect(policies).toContain(':s3:::lab-archive/old/*');
+    expect(policies).not.toContain(':s3:::lab-raw/*');
+    expect(policies).not.toContain(':s3:::lab-archive/*');
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 's3:ListBucket',
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::lab-raw']] },
+            Condition: { StringLike: { 's3:prefix': ['dj', 'dj/*'] } },
+          }),
+        ]),
+      },
+    });
+    const readers = roles('inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    expect(rolesAllowing(template, 's3:GetObject', 'lab-raw/dj/*')).toEqual(readers);
+    expect(rolesAllowing(template, 's3:PutObject', 'lab-raw/dj/*')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
+    expect(rolesAllowing(template, 's3:DeleteObject')).toEqual(new Set());
+  });
+
+  it('parses store buckets and prefixes, from props or context, and refuses bad ones', () => {
+    expect(storeScopes(['a-bucket', 'b-bucket'], ['b-bucket/x/y/', 'c-bucket/z', 'b-bucket/x/y'])).toEqual([
+      { bucketName: 'a-bucket', prefixes: [] },
+      { bucketName: 'b-bucket', prefixes: ['x/y'] },
+      { bucketName: 'c-bucket', prefixes: ['z'] },
+    ]);
+    expect(() => storeScopes([], ['only-bucket'])).toThrow(/bucket\/prefix/);
+    expect(() => storeScopes([], ['b-bucket/*'])).toThrow(/no wildcards/);
+    expect(() => storeScopes(['Bad_Bucket'], [])).toThrow(/not an S3 bucket name/);
+    const { template: ctx } = synth({ storePrefixes: 'lab-raw/dj,lab-raw/more', notificationEmail: 'ops@example.org', reportsRetentionDays: '30' });
+    const policies = JSON.stringify(ctx.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':s3:::lab-raw/dj/*');
+    expect(policies).toContain(':s3:::lab-raw/more/*');
+    ctx.resourceCountIs('AWS::SNS::Subscription', 1);
+    expect(JSON.stringify(ctx.findResources('AWS::S3::Bucket'))).toContain('"ExpirationInDays":30');
+  }, 60_000);
+});
+
+const NOTIFICATION_TYPES = [PLAN_READY_DETAIL_TYPE, SUCCEEDED_DETAIL_TYPE, FAILED_DETAIL_TYPE];

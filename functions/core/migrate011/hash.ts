@@ -20,7 +20,7 @@ export interface HashedBatch {
   bytes: number;
 }
 
-interface PendingObject {
+export interface PendingObject {
   legacy_hash: Buffer;
   store: string;
   size: number;
@@ -41,9 +41,9 @@ export async function hashBatch(conn: Connection, input: Migrate011Input, batch:
   if (hashed.length) {
     await execute(
       conn,
-      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash) VALUES ?
-       ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash)`,
-      [hashed.map((object) => [object.legacy_hash, object.store, batch, object.size, object.contentsHash, object.newHash])],
+      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash, contents_from) VALUES ?
+       ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash), contents_from = VALUES(contents_from)`,
+      [hashed.map((object) => [object.legacy_hash, object.store, batch, object.size, object.contentsHash, object.newHash, 'stream'])],
     );
   }
   const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as Error] : []));
@@ -55,7 +55,7 @@ export async function hashBatch(conn: Connection, input: Migrate011Input, batch:
   return { batch, objects: hashed.length, bytes: hashed.reduce((sum, object) => sum + object.size, 0) };
 }
 
-async function hashObject(input: Migrate011Input, object: PendingObject, openStore: OpenStore, progress: ProgressSink): Promise<HashedObject> {
+export async function hashObject(input: Migrate011Input, object: PendingObject, openStore: OpenStore, progress: ProgressSink): Promise<HashedObject> {
   const value = object.legacy_hash.toString('latin1');
   const spec = input.stores[object.store];
   if (!spec) throw new MigrationRefusedError(`store "${object.store}" is no longer in the config; add it back and rerun`);

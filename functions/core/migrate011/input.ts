@@ -24,7 +24,16 @@ export const Migrate011InputSchema = z
     verifyContents: z.boolean().default(false),
     /** Objects hashed at once within one batch (and re-read at once by verifyContents). */
     hashConcurrency: z.number().int().min(1).max(64).default(8),
+    /**
+     * In place: take an S3 object's contents hash from its listed ETag when that is a plain MD5 (checked on a sample
+     * of streamed objects) instead of reading it; the SHA-256 check against the legacy hash is then skipped.
+     */
+    trustEtag: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((input) => !(input.trustEtag && input.mode === 'native'), {
+    path: ['trustEtag'],
+    message: 'trustEtag works with mode "in-place" only: native mode copies every object, so there is nothing to save',
+  });
 
 export type Migrate011Input = z.infer<typeof Migrate011InputSchema>;

@@ -90,6 +90,7 @@ export async function openJournal(conn: Connection, input: Migrate011Input): Pro
       size bigint unsigned NOT NULL,
       contents_hash binary(16) NULL DEFAULT NULL,
       new_hash binary(16) NULL DEFAULT NULL,
+      contents_from varchar(8) NULL DEFAULT NULL COMMENT 'stream: read and hashed; etag: the listed ETag (trustEtag)',
       PRIMARY KEY (legacy_hash),
       KEY batch (batch),
       KEY new_hash (new_hash)

@@ -46,6 +46,8 @@ export interface Plan {
   stores: StorePlan[];
   problems: string[];
   estimatedSeconds: number;
+  /** S3 objects with a plain-MD5 ETag are not read (a sample is); their legacy SHA-256 is not checked. */
+  trustEtag: boolean;
 }
 
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
@@ -118,6 +120,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     stores,
     problems,
     estimatedSeconds: estimateSeconds(stores, columns, input.hashConcurrency),
+    trustEtag: input.trustEtag,
   };
 }
 

@@ -6,6 +6,9 @@ import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import type { Inspection } from './inspect.js';
+import { hashFromListings } from './etag.js';
+import type { ProgressSink } from '../progress.js';
+import type { OpenStore } from '../stores/object-store.js';
 import { journalColumns, journalTables, openJournal } from './journal.js';
 
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
@@ -24,7 +27,13 @@ export function tempColumnName(columnId: number): string {
   return `_djmigrate_${columnId}`;
 }
 
-export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<Prepared> {
+/** With trustEtag, `io` lets Prepare take contents hashes from the S3 listings (see etag.ts) before batching. */
+export async function prepareMigration(
+  conn: Connection,
+  input: Migrate011Input,
+  inspection: Inspection,
+  io?: { openStore: OpenStore; progress: ProgressSink },
+): Promise<Prepared> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
   await openJournal(conn, input);
   const t = journalTables(input.schema);
@@ -49,6 +58,10 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
           AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
       [store, Number(next), batchSize],
     );
+  }
+  if (input.trustEtag) {
+    if (!io) throw new Error('prepareMigration needs the stores to trust ETags');
+    await hashFromListings(conn, input, io.openStore, io.progress);
   }
   const batches = await select<{ batch: number }>(conn, `SELECT DISTINCT batch FROM ${t.objects} WHERE contents_hash IS NULL ORDER BY batch`);
   const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${t.objects}`);

@@ -6,6 +6,8 @@ export interface ObjectInfo {
   /** For S3 the key inside the bucket; for a file store the absolute path. */
   key: string;
   size: number;
+  /** S3's ETag without quotes (an MD5 only for single-part uploads without SSE-KMS/SSE-C); absent for files. */
+  etag?: string;
 }
 
 export interface ObjectStore {
@@ -19,6 +21,8 @@ export interface ObjectStore {
   copy(sourceKey: string, targetKey: string): Promise<void>;
   /** Every object whose key starts with the prefix (a folder prefix ends with `/`). */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** S3 only: the bucket's default server-side encryption algorithm, null when none, undefined when it cannot be read. */
+  defaultEncryption?(): Promise<string | null | undefined>;
 }
 
 /** The object store of a named DataJoint store. */

@@ -1,5 +1,6 @@
 import {
   CopyObjectCommand,
+  GetBucketEncryptionCommand,
   GetObjectCommand,
   HeadObjectCommand,
   NoSuchKey,
@@ -66,10 +67,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async defaultEncryption(): Promise<string | null | undefined> {
+    try {
+      const response = await this.client.send(new GetBucketEncryptionCommand({ Bucket: this.bucket }));
+      return response.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm ?? null;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ServerSideEncryptionConfigurationNotFoundError') return null;
+      // not allowed (s3:GetEncryptionConfiguration) or not implemented (S3-compatible servers): unknown
+      return undefined;
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix })) {
       for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) yield { key: object.Key, size: object.Size ?? 0 };
+        if (object.Key !== undefined) yield { key: object.Key, size: object.Size ?? 0, ...(object.ETag ? { etag: object.ETag.replace(/"/g, '') } : {}) };
       }
     }
   }

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { discoverSchemas, parseBatchInput } from '../../core/batch/discover.js';
 import { classifyError } from '../../core/errors.js';
 import { lambdaDeps } from '../lambda-deps.js';
+import { withDeps } from '../ops/invocation.js';
 import type { DepsProvider } from '../phase-handler.js';
 
 /** What the batch machine keeps of Discover: names only; each schema's input is template + { schema }, merged per item. */
@@ -44,7 +45,7 @@ export function makeDiscoverBatchHandler(getDeps: DepsProvider, now: () => Date 
     } finally {
       await conn.end().catch(() => undefined);
     }
-  });
+  }).use(withDeps(getDeps, 'batch'));
 }
 
 export const handler = makeDiscoverBatchHandler(lambdaDeps);

@@ -1,4 +1,10 @@
 import middy from '@middy/core';
+import { lambdaDeps } from '../lambda-deps.js';
+import { DETAIL_TYPES } from '../ops/events.js';
+import { withDeps } from '../ops/invocation.js';
+import { executionName, keepReport } from '../ops/reports.js';
+import { batchSummary } from '../ops/summaries.js';
+import type { DepsProvider } from '../phase-handler.js';
 
 /** One schema's iteration result in the batch machine (see lib/workflows/batch.ts). */
 export type BatchItemResult =
@@ -7,6 +13,8 @@ export type BatchItemResult =
   | { schema: string; status: 'NOT_STARTED'; reason?: string };
 
 export interface BatchReportEvent {
+  /** The batch execution (`$$.Execution.Id`), when the workflow passes it. */
+  run?: string;
   discovered: { from: string; skipped: { schema: string; reason: string }[]; windowEndsAt: string | null };
   results: BatchItemResult[];
 }
@@ -91,9 +99,24 @@ export function buildBatchReport(event: BatchReportEvent): BatchReport {
   };
 }
 
-/** Last state of the batch: each schema's outcome and the counts (the execution output). Needs no database. */
-export function makeReportBatchHandler() {
-  return middy(async (event: BatchReportEvent): Promise<BatchReport> => buildBatchReport(event));
+/**
+ * Last state of the batch: each schema's outcome and the counts (the execution output). Needs no database. With deps
+ * (Lambda), the report is also kept in the reports bucket (`reportLocation`) and announced; without (local), it is
+ * only returned.
+ */
+export function makeReportBatchHandler(getDeps?: DepsProvider) {
+  const handler = middy(async (event: BatchReportEvent): Promise<BatchReport & { reportLocation?: string }> => {
+    const report = buildBatchReport(event);
+    if (!getDeps) return report;
+    const deps = getDeps();
+    // until the workflow passes `run`, a time-stamped name
+    const name = event.run ? executionName(event.run) : `batch-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const kept = await keepReport(deps.reports, `reports/batch/${name}.json`, report);
+    await deps.events.publish(DETAIL_TYPES.succeeded, batchSummary(report, event.run, kept.reportLocation));
+    return kept;
+  });
+  if (getDeps) handler.use(withDeps(getDeps, 'batch', false));
+  return handler;
 }
 
-export const handler = makeReportBatchHandler();
+export const handler = makeReportBatchHandler(lambdaDeps);

@@ -1,11 +1,16 @@
 import { MigrationRefusedError } from '../../core/errors.js';
 import { planMigration014 } from '../../core/migrate014/plan.js';
 import { lambdaDeps } from '../lambda-deps.js';
+import { DETAIL_TYPES } from '../ops/events.js';
+import { plan014Summary } from '../ops/summaries.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 
-/** Read-only: the plan. When the run is meant to execute, a plan with problems stops it here, before any write. */
+/**
+ * Read-only: the plan. When the run is meant to execute, a plan with problems stops it here, before any write; when it
+ * is not, the plan is the run's output and is announced (Plan Ready).
+ */
 export function makePlan014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input, openStore, progress }) => {
+  return phase014Handler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) => {
     const plan = await planMigration014(conn, input, openStore);
     const columns = plan.inPlace?.external?.columns ?? [];
     progress.report({
@@ -18,6 +23,7 @@ export function makePlan014Handler(getDeps: DepsProvider) {
     if (input.execute && plan.status === 'refused') {
       throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is; nothing was changed:`, plan.problems);
     }
+    if (!input.execute) await deps.events.publish(DETAIL_TYPES.planReady, plan014Summary(plan, event.run));
     return { plan };
   }, 'check');
 }

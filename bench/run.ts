@@ -1,0 +1,392 @@
+// `npm run bench`: builds a DataJoint 0.11 pipeline on throwaway servers (MariaDB, s3rver, a temp folder), then
+// measures, on identical copies of it:
+//   1. the I/O floor: list + GET + MD5+SHA-256 of every object once, N in flight, no database work;
+//   2. djmigrate's local runner (the synthesized state machine with the real handlers, in-place mode);
+//   3. the seed notebook's procedure as written (bench/baseline-seed.ts) as the baseline;
+// plus MD5+SHA-256 of the same number of bytes in memory as the hashing reference.
+// `npm run bench -- --big-object 2GB` instead measures peak RSS while djmigrate's streaming path hashes one object.
+// Targets are reported, not asserted: end to end ≤ 1.3x I/O floor; file-store hashing ≥ 0.8x in memory; peak RSS
+// < 256 MB hashing a 2 GB object; column rewrite ≥ 100,000 rows/s on the 1M-row table.
+import { Command, InvalidArgumentError } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Connection } from 'mysql2/promise';
+import type { Report } from '../functions/core/migrate011/report.js';
+import { externalTableName } from '../functions/core/datajoint/v012.js';
+import { quoteId, select, tableRef } from '../functions/core/db/sql.js';
+import type { ProgressEvent } from '../functions/core/progress.js';
+import { digestStream } from '../functions/core/stores/hash-stream.js';
+import { FileObjectWriter, S3ObjectWriter } from '../functions/core/stores/object-writer.js';
+import { openObjectStore } from '../functions/core/stores/open-store.js';
+import { s3ClientConfig } from '../functions/core/stores/s3-store.js';
+import { PhaseClock } from '../functions/local/cli-output.js';
+import { migrateLocally } from '../functions/local/migrate.js';
+import type { LegacyStores } from '../functions/local/sandbox/legacy-pipeline.js';
+import { connect, startSandbox } from '../functions/local/sandbox/sandbox.js';
+import { startS3rver } from '../functions/local/sandbox/s3rver.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { migrateLikeSeed, type SeedResult } from './baseline-seed.js';
+import { buildBenchFixture, copySchema, writeLegacyConfig } from './fixture.js';
+import { ioFloor, type FloorSource } from './io-floor.js';
+import { formatBytes, formatInt, inMemoryHashRate, mb, measure, parseSize, RssSampler, table } from './measure.js';
+
+interface Flags {
+  objects: number;
+  rows: number;
+  bigTableRows: number;
+  minSize: number;
+  maxSize: number;
+  concurrency: number;
+  bigObject?: number;
+  skipBaseline?: boolean;
+  quick?: boolean;
+}
+
+const integer = (value: string) => {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+};
+const size = (value: string) => {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+const DATABASE = 'djbench_lab';
+const PRISTINE = 'djbench_lab_pristine';
+const BUCKET = 'djm-bench';
+const MIGRATE_011_TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report']);
+const log = (line: string) => console.log(line);
+const s = (seconds: number) => `${seconds.toFixed(2)} s`;
+const rss = (bytes: number) => `${Math.round(mb(bytes))} MB`;
+const x = (ratio: number) => `${ratio.toFixed(2)}x`;
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .description('djmigrate benchmark: I/O floor vs djmigrate local runner vs the seed notebook procedure (0.11 → 0.12)')
+    .option('--objects <n>', 'legacy objects (s3 + file stores)', integer, 3000)
+    .option('--rows <n>', 'referencing rows over recording.trace/thumb and frame.img', integer, 30_000)
+    .option('--big-table-rows <n>', 'rows of the big table pointing at a small pool of objects', integer, 1_000_000)
+    .option('--min-size <size>', 'smallest object (log-uniform sizes)', size, 1024)
+    .option('--max-size <size>', 'largest object', size, 5 * 1024 ** 2)
+    .option('--concurrency <n>', 'objects in flight for the I/O floor', integer, 32)
+    .option('--big-object <size>', 'only measure peak RSS while hashing one object of this size (file store and s3rver)', size)
+    .option('--skip-baseline', 'do not run the seed procedure')
+    .option('--quick', 'smoke run: 200 objects, 2,000 rows, 20,000 big-table rows');
+  program.parse(process.argv);
+  const flags = program.opts<Flags>();
+  if (flags.quick) {
+    const given = (name: string) => program.getOptionValueSource(name) === 'cli';
+    if (!given('objects')) flags.objects = 200;
+    if (!given('rows')) flags.rows = 2000;
+    if (!given('bigTableRows')) flags.bigTableRows = 20_000;
+  }
+  if (flags.bigObject !== undefined) return bigObject(flags.bigObject);
+  return endToEnd(flags);
+}
+
+async function endToEnd(flags: Flags): Promise<void> {
+  log(`bench: ${formatInt(flags.objects)} objects of ${formatBytes(flags.minSize)}–${formatBytes(flags.maxSize)}, ${formatInt(flags.rows)} referencing rows, ${formatInt(flags.bigTableRows)}-row big table`);
+  const sandbox = await startSandbox();
+  let conn: Connection | undefined;
+  try {
+    await sandbox.createBucket(BUCKET);
+    conn = await connect(sandbox.mysqlUrl);
+    const folder = join(sandbox.fileRoot, 'bench-local');
+    await mkdir(folder, { recursive: true });
+    const credentials = sandbox.s3.credentials;
+    const stores: LegacyStores = {
+      external: { spec: sandbox.s3Store(BUCKET, 'store'), credentials },
+      'external-shared': { spec: sandbox.s3Store(BUCKET, 'maps'), credentials },
+      'external-local': { spec: { protocol: 'file', location: folder } },
+    };
+    for (const db of [DATABASE, PRISTINE]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`);
+
+    // ---- the fixture, built once
+    const built = await measure(() => buildBenchFixture(conn!, DATABASE, stores, { ...flags, log }));
+    const fixture = built.value;
+    const perStore = Object.entries(
+      fixture.objects.reduce<Record<string, { n: number; bytes: number }>>((acc, o) => {
+        const t = (acc[o.store] ??= { n: 0, bytes: 0 });
+        t.n += 1;
+        t.bytes += o.size;
+        return acc;
+      }, {}),
+    );
+    log(`fixture built in ${s(built.seconds)}: ${formatInt(fixture.objects.length)} objects, ${formatBytes(fixture.totalBytes)} in total (${perStore.map(([store, t]) => `${store} ${t.n} / ${formatBytes(t.bytes)}`).join(', ')})`);
+    log(`  rows: ${Object.entries(fixture.tableRows).map(([t, n]) => `${t} ${formatInt(n)}`).join(', ')}; pointers: ${Object.entries(fixture.pointers).map(([c, n]) => `${c} ${formatInt(n)}`).join(', ')}`);
+    await copySchema(conn, DATABASE, PRISTINE);
+
+    // ---- hashing reference: MD5 + SHA-256 of the same number of bytes in memory
+    const memory = inMemoryHashRate(fixture.totalBytes);
+    log(`in-memory MD5+SHA-256: ${mb(memory.bytesPerSecond).toFixed(0)} MB/s (${s(memory.seconds)})`);
+
+    // ---- I/O floor: every prefix listed, every object read and hashed once, N in flight
+    const sources: FloorSource[] = Object.entries(stores).map(([name, { spec, credentials: c }]) => ({
+      name,
+      store: openObjectStore(spec, c),
+      prefix: spec.protocol === 'file' ? `${spec.location}/${DATABASE}/` : `${spec.location}/${DATABASE}/`,
+    }));
+    // Twice: the first read also warms s3rver, the SDK clients and the page cache, which every later contender
+    // then enjoys too; the floor is the warm (second) pass.
+    const floorCold = await measure(() => ioFloor(sources, flags.concurrency));
+    log(`I/O floor, first pass (cold s3rver/SDK): ${s(floorCold.seconds)}`);
+    const floorN = await measure(() => ioFloor(sources, flags.concurrency));
+    log(`I/O floor, ${flags.concurrency} in flight: ${s(floorN.seconds)}`);
+    // s3rver is one Node process on two cores: fewer requests in flight can be faster. The floor is the best pass.
+    const floor8 = flags.concurrency === 8 ? floorN : await measure(() => ioFloor(sources, 8));
+    if (floor8 !== floorN) log(`I/O floor, 8 in flight: ${s(floor8.seconds)}`);
+    const floor = floor8.seconds < floorN.seconds ? floor8 : floorN;
+    const floorConcurrency = floor === floorN ? flags.concurrency : 8;
+    if (floor.value.objects !== fixture.objects.length) throw new Error(`the floor read ${floor.value.objects} objects, the fixture has ${fixture.objects.length}`);
+    log(`I/O floor: ${s(floor.seconds)} (listing ${s(floor.value.listSeconds)}), ${formatInt(floor.value.objects / floor.seconds)} objects/s, ${mb(floor.value.bytes / floor.seconds).toFixed(0)} MB/s`);
+    // file-store hashing alone (djmigrate's FileObjectStore.read + digestStream), to compare with in-memory hashing
+    const fileOnly = await measure(() => ioFloor(sources.filter((source) => source.name === 'external-local'), flags.concurrency));
+    const fileRate = fileOnly.value.bytes / fileOnly.seconds;
+    log(`file-store hashing: ${mb(fileRate).toFixed(0)} MB/s = ${x(fileRate / memory.bytesPerSecond)} in-memory`);
+
+    // ---- djmigrate, in place, through the local runner
+    const configPath = join(sandbox.fileRoot, 'bench.dj_local_conf.json');
+    await writeLegacyConfig(configPath, sandbox.mysqlUrl, stores);
+    const clock = new PhaseClock(MIGRATE_011_TOP_LEVEL_STATES);
+    const columnTimes = new ColumnTimes();
+    const djmStarted = performance.now();
+    let firstState = 0;
+    const djm = await measure(() =>
+      migrateLocally({
+        configPath,
+        schema: DATABASE,
+        defaultStore: 'external',
+        mode: 'in-place',
+        keepLegacy: false,
+        execute: true,
+        progress: { report: (event) => columnTimes.report(event) },
+        onStateEntered: (state) => {
+          firstState ||= performance.now();
+          clock.enter(state);
+          if (state === 'RewriteColumns') columnTimes.start();
+        },
+      }),
+    );
+    clock.enter('end');
+    if (djm.value.status !== 'SUCCEEDED') throw new Error(`djmigrate failed: ${djm.value.error?.name}: ${djm.value.error?.message}`);
+    const report = djm.value.output as Report;
+    if (report.status !== 'migrated') throw new Error(`djmigrate reported ${report.status}`);
+    const phases = clock.seconds();
+    const rowsRewritten = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
+    const hashedBytes = report.stores.reduce((sum, store) => sum + store.bytes, 0);
+    const rewriteRate = phases.RewriteColumns ? rowsRewritten / phases.RewriteColumns : 0;
+    const bigColumn = columnTimes.of('event', 'snippet');
+    const startup = (firstState - djmStarted) / 1000;
+    log(`djmigrate: ${s(djm.seconds)} — startup (config, definition, handlers) ${startup.toFixed(2)}, ${Object.entries(phases).map(([p, sec]) => `${p} ${sec.toFixed(2)}`).join(', ')}`);
+    log(`  columns: ${columnTimes.summary()}`);
+    const djmResult = await resultDigest(conn, DATABASE);
+
+    // ---- the seed procedure, on a fresh copy of the same schema (same name: the object keys contain it)
+    let seed: { value: SeedResult; seconds: number; peakRss: number } | undefined;
+    let agree: string | undefined;
+    if (!flags.skipBaseline) {
+      await copySchema(conn, PRISTINE, DATABASE);
+      const seedConn = await connect(sandbox.mysqlUrl);
+      try {
+        const seedStores = { external: stores.external, shared: stores['external-shared'], local: stores['external-local'] };
+        seed = await measure(() => migrateLikeSeed(seedConn, DATABASE, seedStores, 'external'));
+      } finally {
+        await seedConn.end();
+      }
+      for (const column of seed.value.columns) {
+        log(
+          `  seed ${column.table}.${column.column}: ${s(column.seconds)} (reads ${s(column.readSeconds)} for ${column.objectsRead} objects / ${formatBytes(column.bytesRead)}, inserts ${s(column.insertSeconds)}, ` +
+            `${column.distinctValues} UPDATEs ${s(column.updateSeconds)} for ${formatInt(column.rowsUpdated)} rows, check+ALTER ${s(column.alterSeconds)})`,
+        );
+      }
+      const seedResult = await resultDigest(conn, DATABASE);
+      const differences = Object.keys({ ...djmResult, ...seedResult }).filter((key) => djmResult[key] !== seedResult[key]);
+      agree = differences.length === 0 ? 'same ~external_<store> rows and pointers' : `DIFFER in ${differences.join(', ')}`;
+      log(`results of djmigrate and the seed procedure: ${agree}`);
+    }
+
+    // ---- figures
+    const objects = fixture.objects.length;
+    const total = fixture.totalBytes;
+    const seedRows = seed ? seed.value.columns.reduce((sum, c) => sum + c.rowsUpdated, 0) : 0;
+    const seedBig = seed?.value.columns.find((c) => c.table.endsWith('`event`') && c.column === 'snippet');
+    const rows: string[][] = [
+      ['', 'wall s', 'objects/s', 'MB/s', 'vs floor', 'vs seed', 'rows/s', 'peak RSS'],
+      ['in-memory MD5+SHA-256', memory.seconds.toFixed(2), '', mb(memory.bytesPerSecond).toFixed(0), '', '', '', ''],
+      [`I/O floor (${floorConcurrency} in flight)`, floor.seconds.toFixed(2), formatInt(objects / floor.seconds), mb(total / floor.seconds).toFixed(0), x(1), '', '', rss(floor.peakRss)],
+      ['file-store hashing', fileOnly.seconds.toFixed(2), formatInt(fileOnly.value.objects / fileOnly.seconds), mb(fileRate).toFixed(0), '', '', '', rss(fileOnly.peakRss)],
+      ['djmigrate (end to end)', djm.seconds.toFixed(2), formatInt(objects / djm.seconds), mb(total / djm.seconds).toFixed(0), x(djm.seconds / floor.seconds), seed ? x(seed.seconds / djm.seconds) : '', '', rss(djm.peakRss)],
+      ['  startup (to first state)', startup.toFixed(2), '', '', '', '', '', ''],
+      ['  HashObjects', (phases.HashObjects ?? 0).toFixed(2), formatInt(objects / (phases.HashObjects || 1)), mb(hashedBytes / (phases.HashObjects || 1)).toFixed(0), '', '', '', ''],
+      ['  RewriteColumns (all)', (phases.RewriteColumns ?? 0).toFixed(2), '', '', '', '', formatInt(rewriteRate), ''],
+      ['  event.snippet column', bigColumn ? bigColumn.seconds.toFixed(2) : '', '', '', '', '', bigColumn ? formatInt(bigColumn.rows / bigColumn.seconds) : '', ''],
+    ];
+    if (seed) {
+      const seedRead = seed.value.columns.reduce((sum, c) => sum + c.bytesRead, 0);
+      rows.push(
+        ['seed procedure (baseline)', seed.seconds.toFixed(2), formatInt(objects / seed.seconds), mb(total / seed.seconds).toFixed(0), x(seed.seconds / floor.seconds), x(1), formatInt(seedRows / seed.seconds), rss(seed.peakRss)],
+        ['  object reads (serial)', seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0).toFixed(2), '', mb(seedRead / (seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0) || 1)).toFixed(0), '', '', '', ''],
+        ['  event.snippet column', seedBig ? seedBig.seconds.toFixed(2) : '', '', '', '', '', seedBig ? formatInt(seedBig.rowsUpdated / seedBig.seconds) : '', ''],
+      );
+    }
+    log('');
+    log(table(rows));
+    log('');
+    log('targets (reported, not asserted):');
+    log(`  end to end ≤ 1.3x I/O floor: ${x(djm.seconds / floor.seconds)} ${djm.seconds / floor.seconds <= 1.3 ? 'met' : 'NOT met'}`);
+    log(`  file-store hashing ≥ 0.8x in-memory MD5+SHA-256: ${x(fileRate / memory.bytesPerSecond)} ${fileRate / memory.bytesPerSecond >= 0.8 ? 'met' : 'NOT met'}`);
+    if (bigColumn) {
+      const rate = bigColumn.rows / bigColumn.seconds;
+      log(`  rewrite ≥ 100,000 rows/s on the ${formatInt(flags.bigTableRows)}-row table: ${formatInt(rate)} rows/s ${rate >= 100_000 ? 'met' : 'NOT met'}`);
+    }
+    log('  peak RSS < 256 MB hashing a 2 GB object: run `npm run bench -- --big-object 2GB`');
+    log('peak RSS is this process only (MariaDB and s3rver are child processes), sampled every 50 ms; it rarely shrinks, so a phase can inherit the previous one\'s');
+    log('');
+    const seedPart = !seed
+      ? ''
+      : seed.seconds >= djm.seconds
+        ? `, ${(seed.seconds / djm.seconds).toFixed(1)}x faster than the seed procedure (${seed.seconds.toFixed(1)} s)`
+        : `, ${(djm.seconds / seed.seconds).toFixed(2)}x SLOWER than the seed procedure (${seed.seconds.toFixed(1)} s)`;
+    const bigRate = bigColumn ? bigColumn.rows / bigColumn.seconds : rewriteRate;
+    log(
+      `bench: djmigrate ${djm.seconds.toFixed(1)} s = ${x(djm.seconds / floor.seconds)} I/O floor (${floor.seconds.toFixed(1)} s)${seedPart}; ` +
+        `rewrite ${formatInt(bigRate)} rows/s; peak RSS ${rss(djm.peakRss)}`,
+    );
+  } finally {
+    if (conn) {
+      if (sandbox.externalMysql) for (const db of [DATABASE, PRISTINE]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`).catch(() => {});
+      await conn.end().catch(() => {});
+    }
+    await sandbox.stop();
+  }
+}
+
+/** Per-column wall time of djmigrate's RewriteColumns (one column at a time): from the previous swap to this one. */
+class ColumnTimes {
+  private last = 0;
+  private readonly columns = new Map<string, { rows: number; seconds: number }>();
+  private readonly rows = new Map<string, number>();
+
+  start(): void {
+    this.last = performance.now();
+  }
+
+  report(event: ProgressEvent): void {
+    if (event.kind === 'rows-rewritten') this.rows.set(`${event.table}.${event.column}`, (this.rows.get(`${event.table}.${event.column}`) ?? 0) + event.rows);
+    if (event.kind === 'column-swapped') {
+      const at = performance.now();
+      const key = `${event.table}.${event.column}`;
+      this.columns.set(key, { rows: this.rows.get(key) ?? 0, seconds: (at - this.last) / 1000 });
+      this.last = at;
+    }
+  }
+
+  of(table: string, column: string): { rows: number; seconds: number } | undefined {
+    return this.columns.get(`${table}.${column}`);
+  }
+
+  summary(): string {
+    return [...this.columns].map(([key, c]) => `${key} ${formatInt(c.rows)} rows in ${s(c.seconds)} (${formatInt(c.rows / c.seconds)} rows/s)`).join('; ');
+  }
+}
+
+/**
+ * What a migration left behind, as order-independent checksums: each `~external_<store>` table's rows (hash, size,
+ * filepath, contents_hash) and each migrated column's (key, pointer) pairs. Equal digests = equal results.
+ */
+async function resultDigest(conn: Connection, database: string): Promise<Record<string, string>> {
+  const digest: Record<string, string> = {};
+  for (const store of ['external', 'shared', 'local']) {
+    const [row] = await select<{ n: number; sum: string | number | null }>(
+      conn,
+      `SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS(',', HEX(hash), size, filepath, HEX(contents_hash)))) AS sum FROM ${tableRef(database, externalTableName(store))}`,
+    );
+    digest[externalTableName(store)] = `${row.n}:${row.sum}`;
+  }
+  for (const [tableName, key, column] of [
+    ['recording', 'rec_id', 'trace'],
+    ['recording', 'rec_id', 'thumb'],
+    ['frame', 'frame_id', 'img'],
+    ['event', 'event_id', 'snippet'],
+  ]) {
+    const [row] = await select<{ n: number; sum: string | number | null }>(
+      conn,
+      `SELECT COUNT(${quoteId(column)}) AS n, SUM(CRC32(CONCAT_WS(',', ${quoteId(key)}, HEX(${quoteId(column)})))) AS sum FROM ${tableRef(database, tableName)}`,
+    );
+    digest[`${tableName}.${column}`] = `${row.n}:${row.sum}`;
+  }
+  return digest;
+}
+
+/** Peak RSS while djmigrate's streaming path (store.read + digestStream) hashes one object of `bytes`. */
+async function bigObject(bytes: number): Promise<void> {
+  log(`bench --big-object: one object of ${formatBytes(bytes)} in a file store and in s3rver, hashed by store.read + digestStream`);
+  const s3 = await startS3rver();
+  const folder = await mkdtemp(join(tmpdir(), 'djm-bench-big-'));
+  try {
+    await s3.createBucket(BUCKET);
+    const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+    const s3Spec = { protocol: 's3' as const, endpoint: s3.endpoint, bucket: BUCKET, location: 'store' };
+    const fileSpec = { protocol: 'file' as const, location: folder };
+    const key = 'store/djbench_big/object';
+    const filePath = join(folder, 'djbench_big', 'object');
+    const writeStarted = performance.now();
+    await new FileObjectWriter(folder).put(filePath, generated(bytes), bytes);
+    await new S3ObjectWriter(new S3Client(s3ClientConfig(s3Spec, credentials)), BUCKET).put(key, generated(bytes), bytes);
+    log(`written in ${s((performance.now() - writeStarted) / 1000)}`);
+    (globalThis as { gc?: () => void }).gc?.();
+    const results: string[][] = [['store', 'wall s', 'MB/s', 'RSS before', 'peak RSS', 'growth']];
+    let worst = 0;
+    for (const [name, spec, objectKey] of [
+      ['file', fileSpec, filePath],
+      ['s3rver', s3Spec, key],
+    ] as const) {
+      (globalThis as { gc?: () => void }).gc?.();
+      const before = process.memoryUsage().rss;
+      const sampler = new RssSampler(50).start();
+      const started = performance.now();
+      const digest = await digestStream(await openObjectStore(spec, credentials).read(objectKey));
+      const seconds = (performance.now() - started) / 1000;
+      const peak = sampler.stop();
+      if (digest.size !== bytes) throw new Error(`read ${digest.size} bytes of ${bytes}`);
+      worst = Math.max(worst, peak);
+      results.push([name, seconds.toFixed(2), mb(bytes / seconds).toFixed(0), rss(before), rss(peak), rss(peak - before)]);
+    }
+    log('');
+    log(table(results));
+    log('');
+    log(`bench --big-object: peak RSS ${rss(worst)} hashing ${formatBytes(bytes)} (target < 256 MB: ${worst < 256 * 1024 ** 2 ? 'met' : 'NOT met'})`);
+  } finally {
+    await s3.stop();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** `bytes` of pseudo-random data as a stream of 1 MB chunks (never held whole). */
+function generated(bytes: number): Readable {
+  const block = randomBytes(1 << 20);
+  let left = bytes;
+  let n = 0;
+  return new Readable({
+    read() {
+      if (left === 0) return this.push(null);
+      const length = Math.min(left, block.length);
+      const chunk = Buffer.from(block.subarray(0, length));
+      chunk.writeUInt32BE(n++ >>> 0, 0);
+      left -= length;
+      this.push(chunk);
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

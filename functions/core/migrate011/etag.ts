@@ -1,0 +1,87 @@
+// trustEtag: where S3 already knows an object's MD5 (a 32-hex ETag: single-part upload, no SSE-KMS/SSE-C), take the
+// contents hash from the listing (1,000 objects per call) instead of reading every object. Not assumed, checked:
+// stores whose bucket encrypts with KMS by default are streamed as usual, and a random sample of the trusted objects
+// is streamed and must match both its ETag and its legacy SHA-256, else the migration stops. S3-compatible servers
+// may give multipart uploads a 32-hex ETag that is not their MD5 (AWS appends "-<parts>"): there only objects too
+// small to have been uploaded in parts are trusted.
+import { randomInt } from 'node:crypto';
+import type { Connection } from 'mysql2/promise';
+import { legacyObjectKey, legacyRelativePath } from '../datajoint/v011.js';
+import { migratedBlobUuid } from '../datajoint/v012.js';
+import { execute, select } from '../db/sql.js';
+import { MigrationRefusedError } from '../errors.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
+import type { OpenStore } from '../stores/object-store.js';
+import { isAwsEndpoint } from '../stores/s3-store.js';
+import { hashObject } from './hash.js';
+import type { Migrate011Input } from './input.js';
+import { journalTables } from './journal.js';
+
+/** Trusted objects per store that are streamed anyway to check the ETags (all of them when fewer). */
+export const ETAG_SAMPLE = 16;
+const MD5_ETAG = /^[0-9a-f]{32}$/;
+/** The smallest part S3 accepts: an object below it was uploaded in one piece (or its upload had one part). */
+const MULTIPART_MIN_BYTES = 5 * 1024 * 1024;
+const WRITE_CHUNK = 1000;
+
+export interface EtagOutcome {
+  store: string;
+  /** Objects whose contents hash was taken from the listing. */
+  trusted: number;
+  /** Objects left for streaming (multipart ETag, size differs, not listed, or the store is not trusted). */
+  streamed: number;
+  note?: string;
+}
+
+/** Fills `contents_hash`/`new_hash` of the journal's pending objects of S3 stores from their listed ETags. */
+export async function hashFromListings(conn: Connection, input: Migrate011Input, openStore: OpenStore, progress: ProgressSink): Promise<EtagOutcome[]> {
+  const t = journalTables(input.schema);
+  const outcomes: EtagOutcome[] = [];
+  for (const [name, spec] of Object.entries(input.stores)) {
+    if (spec.protocol !== 's3') continue;
+    const pending = await select<{ legacy_hash: Buffer; size: number; batch: number }>(conn, `SELECT legacy_hash, size, batch FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL`, [name]);
+    if (!pending.length) continue;
+    const store = openStore(name);
+    const encryption = await store.defaultEncryption?.();
+    if (encryption === 'aws:kms' || encryption === 'aws:kms:dsse') {
+      outcomes.push({ store: name, trusted: 0, streamed: pending.length, note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
+      continue;
+    }
+    const listed = new Map<string, { size: number; etag?: string }>();
+    for await (const object of store.list(legacyObjectKey('s3', spec.location, input.schema, ''))) listed.set(object.key, object);
+    const maxSize = isAwsEndpoint(spec.endpoint) ? Number.POSITIVE_INFINITY : MULTIPART_MIN_BYTES;
+    const trusted = pending.flatMap((object) => {
+      const value = object.legacy_hash.toString('latin1');
+      const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
+      return found?.etag && MD5_ETAG.test(found.etag) && found.size === Number(object.size) && found.size < maxSize ? [{ ...object, value, etag: found.etag }] : [];
+    });
+    // the check: a sample is read whole and must hash to its ETag (MD5) and to its legacy SHA-256
+    for (const object of sample(trusted, ETAG_SAMPLE)) {
+      const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: name, size: Number(object.size) }, openStore, silentProgress);
+      if (hashed.contentsHash.toString('hex') !== object.etag) {
+        throw new MigrationRefusedError(
+          `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.etag}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
+        );
+      }
+    }
+    for (let i = 0; i < trusted.length; i += WRITE_CHUNK) {
+      const chunk = trusted.slice(i, i + WRITE_CHUNK);
+      await execute(
+        conn,
+        `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash, contents_from) VALUES ?
+         ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash), contents_from = VALUES(contents_from)`,
+        [chunk.map((object) => [object.legacy_hash, name, object.batch, object.size, Buffer.from(object.etag, 'hex'), migratedBlobUuid(legacyRelativePath(input.schema, object.value)), 'etag'])],
+      );
+      progress.report({ kind: 'objects-hashed', objects: chunk.length, bytes: chunk.reduce((sum, object) => sum + Number(object.size), 0) });
+    }
+    outcomes.push({ store: name, trusted: trusted.length, streamed: pending.length - trusted.length, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
+  }
+  return outcomes;
+}
+
+function sample<T>(items: T[], size: number): T[] {
+  if (items.length <= size) return items;
+  const picked = new Set<number>();
+  while (picked.size < size) picked.add(randomInt(items.length));
+  return [...picked].map((index) => items[index]);
+}

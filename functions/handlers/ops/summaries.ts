@@ -1,0 +1,89 @@
+// The small event details of each outcome (EventBridge entries stay far below 256 KB: counts, never whole plans).
+import type { Plan } from '../../core/migrate011/plan.js';
+import type { Report } from '../../core/migrate011/report.js';
+import type { Plan014 } from '../../core/migrate014/plan.js';
+import type { Report014 } from '../../core/migrate014/report.js';
+import type { BatchReport } from '../batch/report.js';
+
+type Detail = Record<string, unknown>;
+const sum = <T>(items: readonly T[] | undefined, value: (item: T) => number): number => (items ?? []).reduce((total, item) => total + value(item), 0);
+const location = (reportLocation: string | undefined): Detail => (reportLocation ? { reportLocation } : {});
+const arn = (run: string | undefined): Detail => (run ? { executionArn: run } : {});
+
+export function planSummary(plan: Plan, run: string | undefined): Detail {
+  return {
+    schema: plan.schema,
+    from: '0.11',
+    status: plan.status,
+    ...arn(run),
+    mode: plan.mode,
+    objects: sum(plan.stores, (store) => store.objects),
+    bytes: sum(plan.stores, (store) => store.bytes),
+    rows: sum(plan.columns, (column) => column.pointers),
+    columns: plan.columns.length,
+    problems: plan.problems.length,
+  };
+}
+
+export function plan014Summary(plan: Plan014, run: string | undefined): Detail {
+  const columns = plan.inPlace?.external?.columns ?? [];
+  return {
+    schema: plan.schema,
+    from: '0.14',
+    status: plan.status,
+    ...arn(run),
+    strategy: plan.strategy,
+    objects: sum(columns, (column) => column.objects),
+    bytes: sum(columns, (column) => column.bytes),
+    rows: sum(columns, (column) => column.pointers),
+    columns: columns.length,
+    ...(plan.copy ? { tables: plan.copy.tables.length } : {}),
+    problems: plan.problems.length,
+  };
+}
+
+export function reportSummary(report: Report, run: string | undefined, reportLocation: string | undefined): Detail {
+  return {
+    schema: report.schema,
+    from: report.from,
+    to: report.to,
+    status: report.status,
+    ...arn(run),
+    ...location(reportLocation),
+    mode: report.mode,
+    objects: sum(report.stores, (store) => store.objects),
+    bytes: sum(report.stores, (store) => store.bytes),
+    rowsRewritten: sum(report.columns, (column) => column.rowsRewritten),
+    columns: report.columns.length,
+  };
+}
+
+export function report014Summary(report: Report014, run: string | undefined, reportLocation: string | undefined): Detail {
+  return {
+    schema: report.schema,
+    from: report.from,
+    to: report.to,
+    status: report.status,
+    ...arn(run),
+    ...location(reportLocation),
+    strategy: report.strategy,
+    ...(report.columns ? { columns: report.columns.length, rowsFilled: sum(report.columns, (column) => column.rowsFilled) } : {}),
+    ...(report.tables ? { tables: report.tables.length, tablesMismatched: report.tables.filter((table) => !table.match).length } : {}),
+    ...(report.dest ? { dest: report.dest } : {}),
+    problems: report.problems.length,
+  };
+}
+
+export function batchSummary(report: BatchReport, run: string | undefined, reportLocation: string | undefined): Detail {
+  return {
+    schema: null,
+    from: report.from,
+    status: report.status,
+    ...arn(run),
+    ...location(reportLocation),
+    succeeded: report.succeeded,
+    failed: report.failed,
+    notStarted: report.notStarted,
+    skipped: report.skipped,
+  };
+}
