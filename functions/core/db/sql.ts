@@ -1,6 +1,7 @@
 // Every identifier and value reaches MySQL through mysql2's escaping: DataJoint table names start with `~`,
 // `#` or `_`, and a hostile name may contain backticks or quotes.
 import mysql, { type Connection, type FieldPacket, type RowDataPacket, type TypeCast } from 'mysql2/promise';
+import { MigrationRefusedError } from '../errors.js';
 
 /** One quoted identifier; dots are part of the name, never a qualifier. */
 export function quoteId(name: string): string {
@@ -41,4 +42,37 @@ export const rawTypeCast: TypeCast = (field, next) => (TEXT_OR_BYTES.has(field.t
 export async function selectRaw<T extends object = Row>(conn: Connection, sql: string, values: unknown[] = []): Promise<T[]> {
   const [rows] = await conn.query<RowDataPacket[]>({ sql, values, typeCast: rawTypeCast });
   return rows as T[];
+}
+
+/** How long a migration statement waits for a lock held by another session before giving up (and being retried). */
+export const DEFAULT_LOCK_WAIT_SECONDS = 10;
+
+/**
+ * Runs `work` with the session's lock waits capped at `seconds` (metadata locks for DDL, row locks for DML), then
+ * restores them. On a live schema a statement that would queue behind a long transaction fails fast instead
+ * (ER_LOCK_WAIT_TIMEOUT: retried as transient) rather than blocking every session queued behind it.
+ */
+export async function withLockWaitLimit<T>(conn: Connection, seconds: number, work: () => Promise<T>): Promise<T> {
+  if (!Number.isInteger(seconds) || seconds < 1) throw new MigrationRefusedError(`the lock wait limit must be a whole number of seconds ≥ 1, got ${seconds}`);
+  const [saved] = await select<{ metadata: number | string; row: number | string }>(conn, 'SELECT @@SESSION.lock_wait_timeout AS metadata, @@SESSION.innodb_lock_wait_timeout AS `row`');
+  await execute(conn, 'SET SESSION lock_wait_timeout = ?, SESSION innodb_lock_wait_timeout = ?', [seconds, seconds]);
+  try {
+    return await work();
+  } finally {
+    await execute(conn, 'SET SESSION lock_wait_timeout = ?, SESSION innodb_lock_wait_timeout = ?', [Number(saved.metadata), Number(saved.row)]);
+  }
+}
+
+/**
+ * `ALTER TABLE … ADD COLUMN` as a metadata-only change where the server can (MariaDB ≥ 10.4, MySQL ≥ 8.0.29: no
+ * table copy, no long lock on a big table), else as the server's default algorithm.
+ */
+export async function addColumn(conn: Connection, table: string, columnSql: string): Promise<void> {
+  try {
+    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${columnSql}, ALGORITHM=INSTANT`);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!/^ER_ALTER_OPERATION_NOT_SUPPORTED/.test(code) && code !== 'ER_NOT_SUPPORTED_YET') throw error;
+    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${columnSql}`);
+  }
 }

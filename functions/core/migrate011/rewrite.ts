@@ -5,7 +5,7 @@
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { execute, quoteId, quoteValue, select, selectRaw, tableRef } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, selectRaw, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
@@ -50,7 +50,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   await requireInsertedRows(conn, input, column);
   const table = tableRef(input.schema, column.table_name);
   if (!temp) {
-    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${quoteId(column.temp_column)} ${UUID_SQL_TYPE} NULL DEFAULT NULL AFTER ${quoteId(column.column_name)}`);
+    await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, table, `${quoteId(column.temp_column)} ${UUID_SQL_TYPE} NULL DEFAULT NULL AFTER ${quoteId(column.column_name)}`));
   }
 
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
@@ -59,31 +59,34 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const target = options.targetChunkMs ?? 500;
   let rows = 0;
   let filled = false;
-  // At least one chunk per call, so every call makes progress whatever the budget.
-  do {
-    const chunkStarted = Date.now();
-    const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
-    // STRAIGHT_JOIN: walk the chunk's key range of the table, then look each pointer up in the journal.
-    const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
-    const changed = await execute(
-      conn,
-      `UPDATE ${table} t STRAIGHT_JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${quoteId(column.column_name)} AS BINARY)
-          SET t.${quoteId(column.temp_column)} = j.new_hash
-        WHERE t.${quoteId(column.temp_column)} IS NULL${range.map((c) => ` AND ${c.sql}`).join('')}`,
-      range.flatMap((c) => c.values),
-    );
-    rows += changed;
-    filled = boundary === null;
-    after = boundary;
-    await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
-    progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
-    const elapsed = Math.max(1, Date.now() - chunkStarted);
-    chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
-  } while (!filled && Date.now() - started < options.budgetMs);
+  // At least one chunk per call, so every call makes progress whatever the budget. A chunk that waits for row
+  // locks longer than the limit fails as transient and is retried: it never queues the table's other writers.
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, async () => {
+    do {
+      const chunkStarted = Date.now();
+      const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
+      // STRAIGHT_JOIN: walk the chunk's key range of the table, then look each pointer up in the journal.
+      const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
+      const changed = await execute(
+        conn,
+        `UPDATE ${table} t STRAIGHT_JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${quoteId(column.column_name)} AS BINARY)
+            SET t.${quoteId(column.temp_column)} = j.new_hash
+          WHERE t.${quoteId(column.temp_column)} IS NULL${range.map((c) => ` AND ${c.sql}`).join('')}`,
+        range.flatMap((c) => c.values),
+      );
+      rows += changed;
+      filled = boundary === null;
+      after = boundary;
+      await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
+      progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
+      const elapsed = Math.max(1, Date.now() - chunkStarted);
+      chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
+    } while (!filled && Date.now() - started < options.budgetMs);
+  });
   if (!filled) return { column: columnId, done: false, rows };
 
   await refuseUnfilled(conn, input, column, primaryKey);
-  await swapColumn(conn, input, column);
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
   await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
   progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
   return { column: columnId, done: true, rows };

@@ -14,7 +14,7 @@
 // the plugin is installed). As a last guard the RENAME runs with a short `lock_wait_timeout`, so a session that
 // takes a lock after the checks makes it fail (atomically, changing nothing) instead of queueing every query.
 import type { Connection } from 'mysql2/promise';
-import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 export interface CutoverOptions {
@@ -190,10 +190,8 @@ async function swap(conn: Connection, swaps: Swap[], options: CutoverOptions, op
   }
 
   const sql = `RENAME TABLE ${result.moved.map((m) => `${tableRef(m.fromSchema, m.table)} TO ${tableRef(m.toSchema, m.table)}`).join(', ')}`;
-  const [{ wait }] = await select<{ wait: number | string }>(conn, 'SELECT @@SESSION.lock_wait_timeout AS wait');
-  await execute(conn, `SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(options.lockWaitSeconds ?? 10))}`);
   try {
-    await execute(conn, sql);
+    await withLockWaitLimit(conn, Math.max(1, Math.floor(options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS)), () => execute(conn, sql));
   } catch (error) {
     // RENAME TABLE is atomic: nothing moved. Remove the databases we created for it.
     for (const name of result.createdDatabases) await dropIfEmpty(conn, name);
@@ -202,8 +200,6 @@ async function swap(conn: Connection, swaps: Swap[], options: CutoverOptions, op
       throw new MigrationRefusedError(`${operation} refused; nothing was changed: another session holds a lock on a table of ${involved.map(quoteId).join(', ')}; end it (or wait) and retry`);
     }
     throw error;
-  } finally {
-    await execute(conn, `SET SESSION lock_wait_timeout = ${Number(wait)}`);
   }
 
   for (const s of swaps) {

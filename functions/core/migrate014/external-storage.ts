@@ -20,7 +20,7 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { digestStream } from '../stores/hash-stream.js';
@@ -725,7 +725,7 @@ async function fillColumn(
   const table = tableRef(schema, column.table);
   const live = await schemaColumns(conn, schema);
   if (!live.some((c) => c.table === column.table && c.column === column.target)) {
-    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${quoteId(column.target)} json NULL DEFAULT NULL AFTER ${quoteId(column.column)}`);
+    await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, table, `${quoteId(column.target)} json NULL DEFAULT NULL AFTER ${quoteId(column.column)}`));
   }
   const primaryKey = await primaryKeyOf(conn, schema, column.table);
   const chunkRows = Math.max(1, options.fillChunkRows ?? 5000);

@@ -10,7 +10,7 @@
 import type { Connection } from 'mysql2/promise';
 import { coreTypeMarker, parseMarker } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX } from '../datajoint/v012.js';
-import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 /** MySQL's and MariaDB's limit on a column comment, in characters. */
@@ -386,27 +386,14 @@ export async function applyCommentUpdates(conn: Connection, schema: string, opti
     throw new MigrationRefusedError(`update_blob_comments changed nothing in ${schema}: fix these columns first, then rerun`, plan.problems);
   }
   let altered = 0;
-  const restoreLockWait = await setLockWait(conn, options.lockWaitSeconds);
-  try {
+  await withLockWaitLimit(conn, options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS, async () => {
     for (const [table, changes] of groupByTable(plan.changes)) {
       await execute(conn, `ALTER TABLE ${tableRef(schema, table)} ${changes.map((change) => `MODIFY COLUMN ${change.definition}`).join(', ')}`);
       altered++;
       await checkAltered(conn, schema, flavor, table, before, changes);
     }
-  } finally {
-    await restoreLockWait();
-  }
+  });
   return { altered, columns: plan.changes };
-}
-
-async function setLockWait(conn: Connection, seconds: number | undefined): Promise<() => Promise<void>> {
-  if (seconds === undefined) return async () => undefined;
-  if (!Number.isInteger(seconds) || seconds < 1) throw new MigrationRefusedError(`lockWaitSeconds must be a whole number of seconds ≥ 1, got ${seconds}`);
-  const [row] = await select<{ value: unknown }>(conn, 'SELECT @@SESSION.lock_wait_timeout AS value');
-  await execute(conn, 'SET SESSION lock_wait_timeout = ?', [seconds]);
-  return async () => {
-    await execute(conn, 'SET SESSION lock_wait_timeout = ?', [Number(row.value)]);
-  };
 }
 
 /** Reads the table back: only the planned comments may differ from `before`. */
