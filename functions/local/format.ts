@@ -41,7 +41,13 @@ export function formatPlan(plan: Plan): string {
   if (plan.trustEtag) {
     lines.push('', 'Contents hashes: from the S3 listing where an ETag is a plain MD5 (16 objects per store are read to check it); those objects are not checked against their legacy SHA-256. File stores and other objects are read as usual.');
   }
-  lines.push('', `Estimated time: about ${plan.estimatedSeconds} s`);
+  const e = plan.estimate;
+  lines.push(
+    '',
+    `Estimated on AWS: about ${e.seconds} s; ${e.stateTransitions} state transitions, ${e.lambdaGbSeconds} Lambda GB-s, ` +
+      `S3 ${e.s3Requests.get} GET / ${e.s3Requests.list} LIST / ${e.s3Requests.put} PUT ≈ $${e.usd.total.toFixed(2)} ` +
+      `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}; us-east-1 list prices, README "Cost")`,
+  );
   return lines.join('\n');
 }
 

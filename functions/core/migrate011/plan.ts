@@ -6,11 +6,11 @@ import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
+import { estimateRun, type RunEstimate } from './estimate.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
 
 const EXAMPLES = 10;
 /** Rough local/Lambda figures the estimate assumes; the benchmark measures the real ones. */
-const ASSUMED = { hashBytesPerSecond: 100e6, objectLatencySeconds: 0.02, rewriteRowsPerSecond: 100_000 };
 
 export interface ColumnPlan {
   table: string;
@@ -46,6 +46,8 @@ export interface Plan {
   stores: StorePlan[];
   problems: string[];
   estimatedSeconds: number;
+  /** Duration, state transitions, Lambda GB-seconds, S3 requests and their list price on AWS (estimate.ts). */
+  estimate: RunEstimate;
   /** S3 objects with a plain-MD5 ETag are not read (a sample is); their legacy SHA-256 is not checked. */
   trustEtag: boolean;
 }
@@ -107,6 +109,13 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
       problems.push(`${mismatched.length} object(s) in store "${store}" do not have the size ${LEGACY_EXTERNAL_TABLE} recorded (truncated or replaced):\n      ${mismatched.slice(0, EXAMPLES).join('\n      ')}`);
     }
   }
+  const estimate = estimateRun({
+    stores: stores.map((store) => ({ objects: store.objects, bytes: store.bytes, s3: input.stores[store.store]?.protocol === 's3' })),
+    columnRows: columns.map((column) => column.rows),
+    mode: input.mode,
+    trustEtag: input.trustEtag,
+    hashConcurrency: input.hashConcurrency,
+  });
   const status = problems.length ? 'refused' : inspection.legacyColumns.length === 0 && !inspection.legacyTablePresent ? 'nothing-to-do' : 'ready';
   return {
     schema: input.schema,
@@ -119,7 +128,8 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     alreadyMigrated: inspection.migratedColumns,
     stores,
     problems,
-    estimatedSeconds: estimateSeconds(stores, columns, input.hashConcurrency),
+    estimatedSeconds: estimate.seconds,
+    estimate,
     trustEtag: input.trustEtag,
   };
 }
@@ -151,10 +161,3 @@ function describeLocation(spec: Migrate011Input['stores'][string]): string {
   return spec.protocol === 's3' ? `s3://${spec.bucket}/${spec.location}${spec.endpoint ? ` at ${spec.endpoint}` : ''}` : `file:${spec.location}`;
 }
 
-function estimateSeconds(stores: StorePlan[], columns: ColumnPlan[], concurrency: number): number {
-  const bytes = stores.reduce((sum, store) => sum + store.bytes, 0);
-  const objects = stores.reduce((sum, store) => sum + store.objects, 0);
-  const rows = columns.reduce((sum, column) => sum + column.rows, 0);
-  const seconds = bytes / ASSUMED.hashBytesPerSecond + (objects * ASSUMED.objectLatencySeconds) / concurrency + rows / ASSUMED.rewriteRowsPerSecond;
-  return Math.ceil(seconds);
-}

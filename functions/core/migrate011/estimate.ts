@@ -1,0 +1,95 @@
+// What a 0.11 → 0.12 run will take and cost on AWS, from the plan's counts: the model `plan` prints and README
+// tabulates. Prices are the us-east-1 list prices (Step Functions Standard, Lambda arm64, S3 Standard requests);
+// rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
+
+export const PRICES_USD = {
+  stateTransition: 0.000025,
+  lambdaGbSecond: 0.0000133334,
+  lambdaRequest: 0.0000002,
+  s3Get: 0.0000004,
+  s3List: 0.000005,
+  s3Put: 0.000005,
+} as const;
+
+export const ASSUMED = {
+  /** Streamed MD5 + SHA-256 per Lambda, and per-object request latency (S3 GET first byte). */
+  hashBytesPerSecond: 100e6,
+  objectLatencySeconds: 0.02,
+  rewriteRowsPerSecond: 100_000,
+  /** HashObjects' MaxConcurrency (the stack's hashConcurrency) and the rewrite budget per call. */
+  batchesAtOnce: 4,
+  rewriteCallSeconds: 600,
+  /** Validate, Inspect, Prepare, InsertRows, Finish, Verify, Report and their Choices/Maps. */
+  fixedTransitions: 14,
+  /** Lambda memory: the hash function 1 GB, the others 0.5 GB; non-hash work beyond the rewrite. */
+  hashMemoryGb: 1,
+  otherMemoryGb: 0.5,
+  otherSeconds: 30,
+  /** ETag sample per S3 store under trustEtag (etag.ts). */
+  etagSample: 16,
+} as const;
+
+export interface EstimateInputs {
+  /** Objects per store, and whether the store is S3. */
+  stores: { objects: number; bytes: number; s3: boolean }[];
+  /** Rows per column to rewrite. */
+  columnRows: number[];
+  mode: 'in-place' | 'native';
+  trustEtag: boolean;
+  /** Objects in flight within one hash batch. */
+  hashConcurrency: number;
+}
+
+export interface RunEstimate {
+  seconds: number;
+  stateTransitions: number;
+  lambdaGbSeconds: number;
+  lambdaRequests: number;
+  s3Requests: { get: number; list: number; put: number };
+  usd: { stepFunctions: number; lambda: number; s3: number; total: number };
+}
+
+/** Batches as Prepare numbers them (prepare.ts: at most 900, at least 100 objects each). */
+function hashBatches(objects: number): number {
+  if (objects === 0) return 0;
+  const batchSize = Math.max(100, Math.ceil(objects / 900));
+  return Math.ceil(objects / batchSize);
+}
+
+export function estimateRun(inputs: EstimateInputs): RunEstimate {
+  const objects = inputs.stores.reduce((sum, store) => sum + store.objects, 0);
+  // objects read in full: all, or under trustEtag the file stores' and a sample of each S3 store's
+  const read = inputs.stores.map((store) => (inputs.trustEtag && store.s3 ? Math.min(store.objects, ASSUMED.etagSample) : store.objects));
+  const readObjects = read.reduce((sum, n) => sum + n, 0);
+  const readBytes = inputs.stores.reduce((sum, store, i) => sum + (store.objects ? (store.bytes * read[i]) / store.objects : 0), 0);
+  const rows = inputs.columnRows.reduce((sum, n) => sum + n, 0);
+  const batches = hashBatches(readObjects);
+  const rewriteCalls = inputs.columnRows.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / (ASSUMED.rewriteRowsPerSecond * ASSUMED.rewriteCallSeconds))), 0);
+
+  const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
+  const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
+  const seconds = Math.ceil(hashLambdaSeconds / ASSUMED.batchesAtOnce + rewriteSeconds + ASSUMED.otherSeconds);
+
+  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + 2 * rewriteCalls + inputs.columnRows.length;
+  const lambdaGbSeconds = ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds);
+  const lambdaRequests = 7 + batches + rewriteCalls;
+  const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000), 0);
+  const s3Requests = {
+    get: readObjects,
+    // plan and verify list every store; trustEtag lists once more in Prepare
+    list: listCalls * (inputs.trustEtag ? 3 : 2),
+    put: inputs.mode === 'native' ? objects : 0,
+  };
+  const stepFunctions = stateTransitions * PRICES_USD.stateTransition;
+  const lambda = lambdaGbSeconds * PRICES_USD.lambdaGbSecond + lambdaRequests * PRICES_USD.lambdaRequest;
+  const s3 = s3Requests.get * PRICES_USD.s3Get + s3Requests.list * PRICES_USD.s3List + s3Requests.put * PRICES_USD.s3Put;
+  const round = (usd: number) => Math.round(usd * 100) / 100;
+  return {
+    seconds,
+    stateTransitions,
+    lambdaGbSeconds: Math.round(lambdaGbSeconds),
+    lambdaRequests,
+    s3Requests,
+    usd: { stepFunctions: round(stepFunctions), lambda: round(lambda), s3: round(s3), total: round(stepFunctions + lambda + s3) },
+  };
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ASSUMED, estimateRun, PRICES_USD } from '../../functions/core/migrate011/estimate.js';
+
+const base = { columnRows: [1_000_000], mode: 'in-place' as const, trustEtag: false, hashConcurrency: 8 };
+
+describe('estimateRun (the cost model plan prints)', () => {
+  it('counts requests, transitions and GB-seconds from the plan, priced at list prices', () => {
+    const estimate = estimateRun({ ...base, stores: [{ objects: 10_000, bytes: 10e9, s3: true }] });
+    // 10,000 objects in batches of 100 (prepare.ts): 100 batches, 2 transitions each; one rewrite call for 1M rows
+    expect(estimate.stateTransitions).toBe(ASSUMED.fixedTransitions + 2 * 100 + 2 * 1 + 1);
+    expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * 10, put: 0 });
+    // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB
+    expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30)));
+    const usd = estimate.stateTransitions * PRICES_USD.stateTransition;
+    expect(estimate.usd.stepFunctions).toBeCloseTo(usd, 2);
+    expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 2);
+    expect(estimate.seconds).toBe(Math.ceil(125 / ASSUMED.batchesAtOnce + 10 + ASSUMED.otherSeconds));
+  });
+
+  it('with trustEtag reads only a sample of each S3 store (file stores in full), lists once more', () => {
+    const stores = [
+      { objects: 10_000, bytes: 10e9, s3: true },
+      { objects: 500, bytes: 5e8, s3: false },
+    ];
+    const full = estimateRun({ ...base, stores });
+    const trusting = estimateRun({ ...base, trustEtag: true, stores });
+    expect(trusting.s3Requests.get).toBe(ASSUMED.etagSample + 500);
+    expect(trusting.s3Requests.list).toBe(3 * (10 + 1));
+    expect(trusting.seconds).toBeLessThan(full.seconds);
+    expect(trusting.usd.total).toBeLessThan(full.usd.total);
+  });
+
+  it('native mode copies every object (one PUT-priced COPY each); nothing to do costs only the fixed part', () => {
+    expect(estimateRun({ ...base, mode: 'native', stores: [{ objects: 300, bytes: 3e6, s3: true }] }).s3Requests.put).toBe(300);
+    const empty = estimateRun({ ...base, columnRows: [], stores: [] });
+    expect(empty.stateTransitions).toBe(ASSUMED.fixedTransitions);
+    expect(empty.s3Requests).toEqual({ get: 0, list: 0, put: 0 });
+  });
+});
