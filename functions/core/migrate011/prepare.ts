@@ -44,17 +44,19 @@ export async function prepareMigration(
     : 0;
   const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
   for (const store of new Set(inspection.legacyColumns.map((column) => column.store))) {
-    const union = inspection.legacyColumns
+    // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
+    // every pointer of every referencing row: a million-row table points at a few hundred objects.
+    const referenced = inspection.legacyColumns
       .filter((column) => column.store === store)
-      .map((column) => `SELECT ${quoteId(column.column)} FROM ${tableRef(input.schema, column.table)} WHERE ${quoteId(column.column)} IS NOT NULL`)
-      .join(' UNION ');
+      .map((column) => `EXISTS (SELECT 1 FROM ${tableRef(input.schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`)
+      .join(' OR ');
     const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
     await execute(
       conn,
       `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
        SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((ROW_NUMBER() OVER (ORDER BY CAST(e.hash AS BINARY)) - 1) / ?), e.size
          FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)} e
-        WHERE e.hash IN (${union})
+        WHERE (${referenced})
           AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
       [store, Number(next), batchSize],
     );
