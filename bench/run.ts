@@ -42,6 +42,7 @@ interface Flags {
   concurrency: number;
   bigObject?: number;
   skipBaseline?: boolean;
+  trustEtag?: boolean;
   quick?: boolean;
 }
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     .option('--concurrency <n>', 'objects in flight for the I/O floor', integer, 32)
     .option('--big-object <size>', 'only measure peak RSS while hashing one object of this size (file store and s3rver)', size)
     .option('--skip-baseline', 'do not run the seed procedure')
+    .option('--trust-etag', "run djmigrate with trustEtag (S3 contents hashes from plain-MD5 ETags, a sample read to check)")
     .option('--quick', 'smoke run: 200 objects, 2,000 rows, 20,000 big-table rows');
   program.parse(process.argv);
   const flags = program.opts<Flags>();
@@ -166,6 +168,7 @@ async function endToEnd(flags: Flags): Promise<void> {
         mode: 'in-place',
         keepLegacy: false,
         execute: true,
+        trustEtag: flags.trustEtag ?? false,
         progress: { report: (event) => columnTimes.report(event) },
         onStateEntered: (state) => {
           firstState ||= performance.now();

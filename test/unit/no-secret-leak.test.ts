@@ -15,43 +15,10 @@ import { makeReportHandler } from '../../functions/handlers/report.js';
 import { makeUnlockHandler } from '../../functions/handlers/unlock.js';
 import { makeDiscoverBatchHandler } from '../../functions/handlers/batch/discover.js';
 
-vi.mock('../../functions/core/lock/schema-lock.js', () => ({
-  releaseSchemaLock: vi.fn(async () => true),
-  acquireSchemaLock: vi.fn(async () => ({})),
-  checkSchemaLock: vi.fn(async () => undefined),
-}));
-vi.mock('../../functions/core/migrate011/inspect.js', () => ({ inspectSchema: vi.fn(async () => ({})) }));
-vi.mock('../../functions/core/migrate011/plan.js', () => ({
-  planMigration: vi.fn(async () => ({
-    schema: 'lab',
-    mode: 'in-place',
-    defaultStore: 'external',
-    keepLegacy: false,
-    status: 'ready',
-    legacyTable: 'present',
-    columns: [{ table: 'scan', column: 'image', pointers: 5 }],
-    alreadyMigrated: [],
-    stores: [{ store: 'external', objects: 5, bytes: 500 }],
-    problems: [],
-    estimatedSeconds: 1,
-  })),
-}));
-vi.mock('../../functions/core/migrate011/report.js', () => ({
-  buildReport: vi.fn(async () => ({
-    schema: 'lab',
-    from: '0.11',
-    to: '0.12',
-    mode: 'in-place',
-    defaultStore: 'external',
-    status: 'migrated',
-    legacyTable: 'dropped',
-    stores: [{ store: 'external', objects: 5, bytes: 500 }],
-    columns: [{ table: 'scan', column: 'image', rowsRewritten: 5 }],
-    plan: { estimatedSeconds: 1, alreadyMigrated: [] },
-    startedAt: null,
-    finishedAt: '2026-01-01T00:00:00.000Z',
-  })),
-}));
+vi.mock('../../functions/core/lock/schema-lock.js', async () => (await import('../harness/core-fakes.js')).schemaLockFake());
+vi.mock('../../functions/core/migrate011/inspect.js', async () => (await import('../harness/core-fakes.js')).inspect011Fake());
+vi.mock('../../functions/core/migrate011/plan.js', async () => (await import('../harness/core-fakes.js')).plan011Fake());
+vi.mock('../../functions/core/migrate011/report.js', async () => (await import('../harness/core-fakes.js')).report011Fake());
 
 const unique = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 const PASSWORD = `S3cr3t-Sentinel-${unique}`;

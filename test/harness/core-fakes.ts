@@ -1,0 +1,44 @@
+// Core modules replaced for handler-level unit tests (vi.mock factories import these): the handlers' glue runs for
+// real, the database work is skipped and answers with small, realistic results.
+import { vi } from 'vitest';
+
+export const schemaLockFake = () => ({
+  releaseSchemaLock: vi.fn(async () => true),
+  acquireSchemaLock: vi.fn(async () => ({})),
+  checkSchemaLock: vi.fn(async () => undefined),
+});
+
+export const inspect011Fake = () => ({ inspectSchema: vi.fn(async () => ({})) });
+
+export const plan011Fake = () => ({
+  planMigration: vi.fn(async () => ({
+    schema: 'lab',
+    mode: 'in-place',
+    defaultStore: 'external',
+    keepLegacy: false,
+    status: 'ready',
+    legacyTable: 'present',
+    columns: [{ table: 'scan', column: 'image', pointers: 5 }],
+    alreadyMigrated: [],
+    stores: [{ store: 'external', objects: 5, bytes: 500 }],
+    problems: [],
+    estimatedSeconds: 1,
+  })),
+});
+
+export const report011Fake = () => ({
+  buildReport: vi.fn(async () => ({
+    schema: 'lab',
+    from: '0.11',
+    to: '0.12',
+    mode: 'in-place',
+    defaultStore: 'external',
+    status: 'migrated',
+    legacyTable: 'dropped',
+    stores: [{ store: 'external', objects: 5, bytes: 500 }],
+    columns: [{ table: 'scan', column: 'image', rowsRewritten: 5 }],
+    plan: { estimatedSeconds: 1, alreadyMigrated: [] },
+    startedAt: null,
+    finishedAt: '2026-01-01T00:00:00.000Z',
+  })),
+});
