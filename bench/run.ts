@@ -43,6 +43,7 @@ interface Flags {
   bigObject?: number;
   skipBaseline?: boolean;
   trustEtag?: boolean;
+  hashConcurrency: number;
   quick?: boolean;
 }
 
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     .option('--concurrency <n>', 'objects in flight for the I/O floor', integer, 32)
     .option('--big-object <size>', 'only measure peak RSS while hashing one object of this size (file store and s3rver)', size)
     .option('--skip-baseline', 'do not run the seed procedure')
+    .option('--hash-concurrency <n>', "djmigrate's objects in flight per hash batch (the input's hashConcurrency)", integer, 8)
     .option('--trust-etag', "run djmigrate with trustEtag (S3 contents hashes from plain-MD5 ETags, a sample read to check)")
     .option('--quick', 'smoke run: 200 objects, 2,000 rows, 20,000 big-table rows');
   program.parse(process.argv);
@@ -169,6 +171,7 @@ async function endToEnd(flags: Flags): Promise<void> {
         keepLegacy: false,
         execute: true,
         trustEtag: flags.trustEtag ?? false,
+        hashConcurrency: flags.hashConcurrency,
         progress: { report: (event) => columnTimes.report(event) },
         onStateEntered: (state) => {
           firstState ||= performance.now();

@@ -35,6 +35,8 @@ export interface LocalMigrationOptions extends LocalRunOptions {
   verifyContents?: boolean;
   /** Contents hashes from S3 ETags where they are plain MD5s (see the input's trustEtag). */
   trustEtag?: boolean;
+  /** Objects hashed at once within one batch (the input's hashConcurrency; default 8). */
+  hashConcurrency?: number;
 }
 
 /** 0.11 → 0.12. Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
@@ -48,6 +50,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     execute: options.execute,
     verifyContents: options.verifyContents ?? false,
     trustEtag: options.trustEtag ?? false,
+    ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
     takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));
