@@ -12,6 +12,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { positiveInteger } from './workflows/tasks.js';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
@@ -64,7 +65,7 @@ export class ReportsBucket extends Construct {
   constructor(scope: Construct, id: string, props: ReportsBucketProps = {}) {
     super(scope, id);
     const retentionDays = props.retentionDays ?? 365;
-    if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error(`reportsRetentionDays must be a positive integer, got ${retentionDays}`);
+    positiveInteger('reportsRetentionDays', retentionDays);
     const common: s3.BucketProps = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -30,11 +30,10 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Migrate011HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
-import { loopingMap, phasePayload, releaseLockOnFailure, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, selectFields, taskFactory, validateTask, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
-  validate: ['input'],
   inspect: ['plan'],
   prepare: ['hashBatches', 'columns'],
   rewrite: ['column', 'done', 'rows'],
@@ -54,18 +53,11 @@ export function migrate011Definition(
   functions: Record<Migrate011HandlerName | UnlockHandlerName, lambda.IFunction>,
   options: Migrate011WorkflowOptions = {},
 ): sfn.IChainable {
-  const hashConcurrency = options.hashConcurrency ?? 4;
-  if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) {
-    throw new Error(`hashConcurrency must be a positive integer, got ${hashConcurrency}`);
-  }
+  const hashConcurrency = positiveInteger('hashConcurrency', options.hashConcurrency ?? 4);
   const wf = new Construct(scope, 'Migrate011');
   const invoke = taskFactory(wf, functions, options);
 
-  const validate = invoke('Validate', 'validate', {
-    comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
-    payload: sfn.TaskInput.fromJsonPathAt('$'),
-    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.validate),
-  });
+  const validate = validateTask(invoke, 'validate');
 
   const inspect = invoke('Inspect', 'inspect', {
     comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan.',

@@ -32,11 +32,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Migrate014HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
-import { loopingMap, phasePayload, releaseLockOnFailure, selectFields, taskFactory, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, selectFields, taskFactory, validateTask, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one). */
 export const MIGRATE_014_RESULT_FIELDS = {
-  validate014: ['input'],
   plan014: ['plan'],
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
   prepareExternal014: ['columns'],
@@ -62,18 +61,11 @@ export function migrate014Definition(
   functions: Record<Migrate014HandlerName | UnlockHandlerName, lambda.IFunction>,
   options: Migrate014WorkflowOptions = {},
 ): sfn.IChainable {
-  const compareConcurrency = options.compareConcurrency ?? 4;
-  if (!Number.isInteger(compareConcurrency) || compareConcurrency < 1) {
-    throw new Error(`compareConcurrency must be a positive integer, got ${compareConcurrency}`);
-  }
+  const compareConcurrency = positiveInteger('compareConcurrency', options.compareConcurrency ?? 4);
   const wf = new Construct(scope, 'Migrate014');
   const invoke = taskFactory(wf, functions, options);
 
-  const validate = invoke('Validate', 'validate014', {
-    comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
-    payload: sfn.TaskInput.fromJsonPathAt('$'),
-    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.validate014),
-  });
+  const validate = validateTask(invoke, 'validate014');
   const plan = invoke('Plan', 'plan014', {
     comment: 'Read-only: what each step (in place) or each table (copy) would do, and every problem that stops the run.',
     payload: phasePayload(),

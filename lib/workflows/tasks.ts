@@ -46,6 +46,21 @@ export function taskFactory<Name extends string>(scope: Construct, functions: Re
   };
 }
 
+/** A construct-time option that must be a positive integer (a Map's MaxConcurrency, a retention in days). */
+export function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** A migration's first state: the raw execution input checked, the state becomes { input } with defaults filled in. */
+export function validateTask<Name extends string>(invoke: (stateName: string, handler: Name, props: TaskProps) => tasks.LambdaInvoke, handler: Name): tasks.LambdaInvoke {
+  return invoke('Validate', handler, {
+    comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
+    payload: sfn.TaskInput.fromJsonPathAt('$'),
+    resultSelector: selectFields(['input']),
+  });
+}
+
 /**
  * JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads
  * are selected field by field (a missing field fails the execution with States.Runtime, naming the path).

@@ -76,3 +76,25 @@ export async function addColumn(conn: Connection, table: string, columnSql: stri
     await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${columnSql}`);
   }
 }
+
+export interface SchemaDefaults {
+  charset: string;
+  collation: string;
+}
+
+/** The schema's default character set and collation, or null when the server has no such schema. */
+export async function schemaDefaults(conn: Connection, schema: string): Promise<SchemaDefaults | null> {
+  const [row] = await select<SchemaDefaults>(
+    conn,
+    'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [schema],
+  );
+  return row ?? null;
+}
+
+/** Refuses, saying what to check, when the schema does not exist. */
+export async function requireSchema(conn: Connection, schema: string): Promise<SchemaDefaults> {
+  const defaults = await schemaDefaults(conn, schema);
+  if (!defaults) throw new MigrationRefusedError(`schema ${schema} does not exist on this server: check the schema name and the database host in the config`);
+  return defaults;
+}

@@ -4,7 +4,7 @@ import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey, legacyRelativePath, parseLegacyComment } from '../datajoint/v011.js';
 import { blobColumnComment, EXTERNAL_TABLE_PREFIX, parseExternalComment, STORE_NAME_PATTERN, storeObjectKey } from '../datajoint/v012.js';
 import { primaryKeyOf } from '../db/keyset.js';
-import { quoteId, select, selectRaw, tableRef } from '../db/sql.js';
+import { quoteId, requireSchema, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import { journalExists } from './journal.js';
@@ -51,10 +51,7 @@ export function storeOfSuffix(suffix: string, defaultStore: string): string {
 
 export async function inspectSchema(conn: Connection, input: Migrate011Input): Promise<Inspection> {
   const schema = input.schema;
-  const schemas = await select(conn, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema]);
-  if (schemas.length === 0) {
-    throw new MigrationRefusedError(`schema ${schema} does not exist on this server: check the schema name and the database host in the config`);
-  }
+  await requireSchema(conn, schema);
   const legacyTablePresent = (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, LEGACY_EXTERNAL_TABLE])).length > 0;
   const journalPresent = await journalExists(conn, schema);
   const migratedColumns = await findMigratedColumns(conn, schema);

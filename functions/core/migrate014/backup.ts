@@ -3,7 +3,7 @@
 // keeping the replaced tables in `<schema>_replaced_<time>` so that a restore deletes nothing either.
 // In AWS the backup is an RDS snapshot instead.
 import type { Connection } from 'mysql2/promise';
-import { execute, quoteId, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, schemaDefaults, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { LOCK_TABLE } from '../lock/schema-lock.js';
 
@@ -21,14 +21,10 @@ export function backupName(schema: string, date: Date): string {
 }
 
 async function schemaExists(conn: Connection, schema: string): Promise<{ charset: string; collation: string } | null> {
-  const [row] = await select<{ charset: string; collation: string }>(
-    conn,
-    'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
-    [schema],
-  );
+  const row = await schemaDefaults(conn, schema);
   // Names from the server itself, checked anyway since they go into DDL unquoted.
   if (row && !/^\w+$/.test(row.charset + row.collation)) throw new MigrationRefusedError(`unexpected character set ${row.charset} / ${row.collation} on ${schema}`);
-  return row ?? null;
+  return row;
 }
 
 async function tablesOf(conn: Connection, schema: string): Promise<{ name: string; type: string }[]> {

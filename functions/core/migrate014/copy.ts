@@ -13,7 +13,7 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { execute, quoteId, quoteValue, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, quoteValue, schemaDefaults, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
@@ -94,11 +94,7 @@ export interface CopySchemaResult {
 // ----- shared reads ------------------------------------------------------------------------------------------
 
 async function requireSchema(conn: Connection, schema: string, role: string): Promise<{ charset: string; collation: string }> {
-  const [row] = await select<{ charset: string; collation: string }>(
-    conn,
-    'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
-    [schema],
-  );
+  const row = await schemaDefaults(conn, schema);
   if (!row) throw new MigrationRefusedError(`${role} schema ${schema} does not exist on this server; check the name and the database host in the config`);
   return row;
 }

@@ -14,7 +14,7 @@
 // the plugin is installed). As a last guard the RENAME runs with a short `lock_wait_timeout`, so a session that
 // takes a lock after the checks makes it fail (atomically, changing nothing) instead of queueing every query.
 import type { Connection } from 'mysql2/promise';
-import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, schemaDefaults, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 export interface CutoverOptions {
@@ -90,11 +90,7 @@ interface SchemaInfo {
 }
 
 async function describeSchema(conn: Connection, schema: string): Promise<SchemaInfo> {
-  const [info] = await select<{ charset: string; collation: string }>(
-    conn,
-    'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
-    [schema],
-  );
+  const info = await schemaDefaults(conn, schema);
   if (!info) return { exists: false, charset: '', collation: '', tables: [], unmovable: [] };
   const tables = await select<{ name: string; type: string }>(
     conn,

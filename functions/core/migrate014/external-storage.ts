@@ -436,6 +436,8 @@ export interface ExternalColumnStep {
   done: boolean;
   /** Rows filled by this call. */
   rows: number;
+  /** True when this call swapped the column in (false when an earlier one had). */
+  swapped: boolean;
   pointers: number;
   written: number;
   copied: number;
@@ -462,7 +464,8 @@ export async function prepareExternalStorage(conn: Connection, options: External
   return { plan, columns: journal.filter((entry) => entry.state !== 'swapped').map((entry) => Number(entry.column_id)) };
 }
 
-async function hasJournal(conn: Connection, schema: string): Promise<boolean> {
+/** Whether migrate_external_storage has started on the schema (its journal exists). */
+export async function hasJournal(conn: Connection, schema: string): Promise<boolean> {
   return (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014])).length > 0;
 }
 
@@ -480,7 +483,7 @@ export async function migrateExternalColumn(
 ): Promise<ExternalColumnStep> {
   const { schema } = options;
   const progress = io.progress ?? silentProgress;
-  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, pointers: 0, written: 0, copied: 0 };
+  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, swapped: false, pointers: 0, written: 0, copied: 0 };
   const [entry] = (await hasJournal(conn, schema))
     ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId])
     : [];
@@ -499,6 +502,7 @@ export async function migrateExternalColumn(
     if (!fill.complete) return step;
     await options.hooks?.beforeSwap?.(column.table, column.column);
     await swapColumn(conn, options, column, entry, kept);
+    step.swapped = true;
     progress.report({ kind: 'column-swapped', table: column.table, column: column.column });
     await options.hooks?.afterSwap?.(column.table, column.column);
   } else {
@@ -538,19 +542,17 @@ export async function migrateExternalStorage(
   const { schema } = options;
   const result: ExternalStorageResult = { schema, status: 'nothing-to-do', columns: [], pointers: 0, objectsWritten: 0, objectsCopied: 0 };
   const { columns } = await prepareExternalStorage(conn, options, openStore);
-  for (const columnId of columns) {
-    const [entry] = await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId]);
-    const wasLive = (await findColumns(conn, schema)).found.some((f) => f.table === entry.table_name && f.column === entry.column_name);
-    const step = await migrateExternalColumn(conn, options, columnId, { openStore, openWriter, progress });
-    const [after] = await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId]);
+  const journal = columns.length ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id IN (?) ORDER BY column_id`, [columns]) : [];
+  for (const entry of journal) {
+    const step = await migrateExternalColumn(conn, options, Number(entry.column_id), { openStore, openWriter, progress });
     addCounts(result, step);
     result.columns.push({
       table: entry.table_name,
       column: entry.column_name,
       kind: entry.kind,
       store: entry.store,
-      rowsFilled: Number(after.rows_filled) - Number(entry.rows_filled),
-      state: wasLive ? 'swapped' : 'already-swapped',
+      rowsFilled: step.rows,
+      state: step.swapped ? 'swapped' : 'already-swapped',
     });
   }
   result.status = result.columns.some((c) => c.state === 'swapped') ? 'migrated' : 'nothing-to-do';

@@ -18,7 +18,7 @@
 import type { Connection } from 'mysql2/promise';
 import { LINEAGE_TABLE, lineageTableDdl } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX } from '../datajoint/v012.js';
-import { execute, quoteId, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, requireSchema, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 export interface LineageRow {
@@ -171,10 +171,7 @@ class Resolver {
 }
 
 async function computeLineage(conn: Connection, schema: string): Promise<{ rows: LineageRow[]; ignoredExternalKeys: string[] }> {
-  const found = await select(conn, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema]);
-  if (found.length === 0) {
-    throw new MigrationRefusedError(`schema ${schema} does not exist on this server: check the schema name and the database host in the config`);
-  }
+  await requireSchema(conn, schema);
   const resolver = new Resolver(conn, schema);
   const keys = await resolver.schemaKeys(schema);
   const lineage = new Map<string, LineageRow>();

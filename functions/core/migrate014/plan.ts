@@ -2,7 +2,7 @@
 // migrate_schema_in_place's plan; for the copy strategy it checks every table can be copied into the destination
 // (or, with createDest, what create_parallel_schema would declare) before the first row moves.
 import type { Connection } from 'mysql2/promise';
-import { select } from '../db/sql.js';
+import { schemaDefaults } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { planParallelSchema, planSchemaCopy } from './copy.js';
@@ -34,7 +34,7 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
   }
   const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [] };
   const problems: string[] = [];
-  const destExists = await schemaExists(conn, input.dest);
+  const destExists = (await schemaDefaults(conn, input.dest)) !== null;
   if (input.createDest) {
     const declared = await planParallelSchema(conn, { source: input.schema, dest: input.dest, storeMap: input.storeMap, unsignedMarkers: input.unsignedMarkers });
     problems.push(...declared.problems);
@@ -57,8 +57,4 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
 /** copy_table_data's options for this input (every table, or `tables`). */
 export function copyOptionsOf(input: Migrate014Input, openStore: OpenStore, tables?: string[]) {
   return { source: input.schema, dest: input.dest, stores: input.stores, storeMap: input.storeMap, openStore, ...(tables ? { tables } : {}) };
-}
-
-async function schemaExists(conn: Connection, schema: string): Promise<boolean> {
-  return (await select(conn, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema])).length > 0;
 }

@@ -3,7 +3,7 @@
 import type { Connection } from 'mysql2/promise';
 import { select, tableRef } from '../db/sql.js';
 import type { BackupState } from './backup-step.js';
-import { COLUMN_TABLE_014 } from './external-storage.js';
+import { COLUMN_TABLE_014, hasJournal } from './external-storage.js';
 import type { Migrate014Input } from './input.js';
 import type { Plan014 } from './plan.js';
 import type { InPlaceVerification } from './verify.js';
@@ -67,8 +67,7 @@ export async function buildReport014(conn: Connection, input: Migrate014Input, e
 }
 
 async function convertedColumns(conn: Connection, schema: string): Promise<NonNullable<Report014['columns']>> {
-  const journal = await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, COLUMN_TABLE_014]);
-  if (!journal.length) return [];
+  if (!(await hasJournal(conn, schema))) return [];
   const rows = await select<{ table_name: string; column_name: string; kind: string; store: string; rows_filled: number }>(
     conn,
     `SELECT table_name, column_name, kind, store, rows_filled FROM ${tableRef(schema, COLUMN_TABLE_014)} ORDER BY column_id`,

@@ -10,7 +10,7 @@
 import type { Connection } from 'mysql2/promise';
 import { coreTypeMarker, parseMarker } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX } from '../datajoint/v012.js';
-import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, requireSchema, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 /** MySQL's and MariaDB's limit on a column comment, in characters. */
@@ -304,13 +304,6 @@ export async function readColumns(conn: Connection, schema: string, flavor: Serv
         inherited: inherited.has(key),
       };
     });
-}
-
-async function requireSchema(conn: Connection, schema: string): Promise<void> {
-  const found = await select(conn, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [schema]);
-  if (found.length === 0) {
-    throw new MigrationRefusedError(`schema ${schema} does not exist on this server: check the schema name and the database host in the config`);
-  }
 }
 
 /** Pure planning over columns already read (exported for unit tests). */

@@ -7,15 +7,18 @@ import type { BatchReport } from '../batch/report.js';
 
 type Detail = Record<string, unknown>;
 const sum = <T>(items: readonly T[] | undefined, value: (item: T) => number): number => (items ?? []).reduce((total, item) => total + value(item), 0);
-const location = (reportLocation: string | undefined): Detail => (reportLocation ? { reportLocation } : {});
-const arn = (run: string | undefined): Detail => (run ? { executionArn: run } : {});
+/** What every detail starts with: whose outcome it is, and where to look. */
+const head = (schema: string | null, from: string, status: string, run: string | undefined, reportLocation?: string): Detail => ({
+  schema,
+  from,
+  status,
+  ...(run ? { executionArn: run } : {}),
+  ...(reportLocation ? { reportLocation } : {}),
+});
 
 export function planSummary(plan: Plan, run: string | undefined): Detail {
   return {
-    schema: plan.schema,
-    from: '0.11',
-    status: plan.status,
-    ...arn(run),
+    ...head(plan.schema, '0.11', plan.status, run),
     mode: plan.mode,
     objects: sum(plan.stores, (store) => store.objects),
     bytes: sum(plan.stores, (store) => store.bytes),
@@ -28,10 +31,7 @@ export function planSummary(plan: Plan, run: string | undefined): Detail {
 export function plan014Summary(plan: Plan014, run: string | undefined): Detail {
   const columns = plan.inPlace?.external?.columns ?? [];
   return {
-    schema: plan.schema,
-    from: '0.14',
-    status: plan.status,
-    ...arn(run),
+    ...head(plan.schema, '0.14', plan.status, run),
     strategy: plan.strategy,
     objects: sum(columns, (column) => column.objects),
     bytes: sum(columns, (column) => column.bytes),
@@ -44,12 +44,8 @@ export function plan014Summary(plan: Plan014, run: string | undefined): Detail {
 
 export function reportSummary(report: Report, run: string | undefined, reportLocation: string | undefined): Detail {
   return {
-    schema: report.schema,
-    from: report.from,
+    ...head(report.schema, report.from, report.status, run, reportLocation),
     to: report.to,
-    status: report.status,
-    ...arn(run),
-    ...location(reportLocation),
     mode: report.mode,
     objects: sum(report.stores, (store) => store.objects),
     bytes: sum(report.stores, (store) => store.bytes),
@@ -60,12 +56,8 @@ export function reportSummary(report: Report, run: string | undefined, reportLoc
 
 export function report014Summary(report: Report014, run: string | undefined, reportLocation: string | undefined): Detail {
   return {
-    schema: report.schema,
-    from: report.from,
+    ...head(report.schema, report.from, report.status, run, reportLocation),
     to: report.to,
-    status: report.status,
-    ...arn(run),
-    ...location(reportLocation),
     strategy: report.strategy,
     ...(report.columns ? { columns: report.columns.length, rowsFilled: sum(report.columns, (column) => column.rowsFilled) } : {}),
     ...(report.tables ? { tables: report.tables.length, tablesMismatched: report.tables.filter((table) => !table.match).length } : {}),
@@ -76,11 +68,7 @@ export function report014Summary(report: Report014, run: string | undefined, rep
 
 export function batchSummary(report: BatchReport, run: string | undefined, reportLocation: string | undefined): Detail {
   return {
-    schema: null,
-    from: report.from,
-    status: report.status,
-    ...arn(run),
-    ...location(reportLocation),
+    ...head(null, report.from, report.status, run, reportLocation),
     succeeded: report.succeeded,
     failed: report.failed,
     notStarted: report.notStarted,
