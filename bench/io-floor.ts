@@ -1,8 +1,7 @@
 // The I/O floor: what reading every object once costs with no database work at all — list every store prefix,
-// then GET + MD5 + SHA-256 each object with N in flight. djmigrate has to do at least this (it hashes every object
-// once), so its wall time divided by this is its overhead.
+// then GET + MD5 + SHA-256 each object with N in flight, through store.digest (djmigrate's own hashing). djmigrate
+// has to do at least this (it hashes every object once), so its wall time divided by this is its overhead.
 import pLimit from 'p-limit';
-import { digestStream } from '../functions/core/stores/hash-stream.js';
 import type { ObjectStore } from '../functions/core/stores/object-store.js';
 
 export interface FloorSource {
@@ -38,7 +37,7 @@ export async function ioFloor(sources: readonly FloorSource[], concurrency: numb
     listings.flatMap(({ source, keys }) =>
       keys.map((object) =>
         limit(async () => {
-          const digest = await digestStream(await source.store.read(object.key));
+          const digest = await source.store.digest(object.key);
           const tally = (perStore[source.name] ??= { objects: 0, bytes: 0 });
           tally.objects += 1;
           tally.bytes += digest.size;

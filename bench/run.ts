@@ -18,7 +18,6 @@ import type { Report } from '../functions/core/migrate011/report.js';
 import { externalTableName } from '../functions/core/datajoint/v012.js';
 import { quoteId, select, tableRef } from '../functions/core/db/sql.js';
 import type { ProgressEvent } from '../functions/core/progress.js';
-import { digestStream } from '../functions/core/stores/hash-stream.js';
 import { FileObjectWriter, S3ObjectWriter } from '../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../functions/core/stores/open-store.js';
 import { s3ClientConfig } from '../functions/core/stores/s3-store.js';
@@ -150,7 +149,7 @@ async function endToEnd(flags: Flags): Promise<void> {
     const floorConcurrency = floor === floorN ? flags.concurrency : 8;
     if (floor.value.objects !== fixture.objects.length) throw new Error(`the floor read ${floor.value.objects} objects, the fixture has ${fixture.objects.length}`);
     log(`I/O floor: ${s(floor.seconds)} (listing ${s(floor.value.listSeconds)}), ${formatInt(floor.value.objects / floor.seconds)} objects/s, ${mb(floor.value.bytes / floor.seconds).toFixed(0)} MB/s`);
-    // file-store hashing alone (djmigrate's FileObjectStore.read + digestStream), to compare with in-memory hashing
+    // file-store hashing alone (djmigrate's FileObjectStore.digest, on its worker pool), to compare with in-memory hashing
     const fileOnly = await measure(() => ioFloor(sources.filter((source) => source.name === 'external-local'), flags.concurrency));
     const fileRate = fileOnly.value.bytes / fileOnly.seconds;
     log(`file-store hashing: ${mb(fileRate).toFixed(0)} MB/s = ${x(fileRate / memory.bytesPerSecond)} in-memory`);
@@ -331,9 +330,9 @@ async function resultDigest(conn: Connection, database: string): Promise<Record<
   return digest;
 }
 
-/** Peak RSS while djmigrate's streaming path (store.read + digestStream) hashes one object of `bytes`. */
+/** Peak RSS while djmigrate's hashing path (store.digest) hashes one object of `bytes`. */
 async function bigObject(bytes: number): Promise<void> {
-  log(`bench --big-object: one object of ${formatBytes(bytes)} in a file store and in s3rver, hashed by store.read + digestStream`);
+  log(`bench --big-object: one object of ${formatBytes(bytes)} in a file store and in s3rver, hashed by store.digest`);
   const s3 = await startS3rver();
   const folder = await mkdtemp(join(tmpdir(), 'djm-bench-big-'));
   try {
@@ -358,7 +357,7 @@ async function bigObject(bytes: number): Promise<void> {
       const before = process.memoryUsage().rss;
       const sampler = new RssSampler(50).start();
       const started = performance.now();
-      const digest = await digestStream(await openObjectStore(spec, credentials).read(objectKey));
+      const digest = await openObjectStore(spec, credentials).digest(objectKey);
       const seconds = (performance.now() - started) / 1000;
       const peak = sampler.stop();
       if (digest.size !== bytes) throw new Error(`read ${digest.size} bytes of ${bytes}`);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
@@ -32,6 +33,7 @@ import {
 import { parseBatchInput } from '../functions/core/batch/discover.js';
 import { batchDefinition } from './workflows/batch.js';
 import { migrate011Definition } from './workflows/migrate-011.js';
+import { positiveInteger } from './workflows/tasks.js';
 import { migrate014Definition } from './workflows/migrate-014.js';
 import { applyNagSuppressions } from './nag.js';
 import { Notifications, operationsEnvironment, OperationsDashboard, ReportsBucket } from './operations.js';
@@ -55,6 +57,8 @@ export const DEFAULT_DB_SECRET_NAME = 'djmigrate/db';
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
 /** Environment variable: how long one budgeted invocation (rewrite, 0.14 column, table copy) works before handing back (ms). */
 export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
+/** Environment variable: an RDS Proxy endpoint the functions connect through instead of the secret's host. */
+export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
 /** Environment variables naming what the 0.14 backup snapshots (unset: a schema copy). */
 export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
 export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
@@ -64,6 +68,9 @@ const WORK_RESERVE = Duration.minutes(5);
 /** Lambda settings per handler; everything not listed: 512 MB, 5 min. `budgeted` ones hand back before their timeout. */
 const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; timeout?: Duration; budgeted?: boolean }>> = {
   hash: { memorySize: 1024, timeout: Duration.minutes(15) },
+  // a Distributed Map child is an Express execution: 5 minutes for both steps, their retries included
+  hashItems: { memorySize: 1024, timeout: Duration.minutes(4) },
+  recordHashes: { timeout: Duration.minutes(1) },
   // trustEtag lists every store object here
   prepare: { timeout: Duration.minutes(15) },
   rewrite: { timeout: Duration.minutes(15), budgeted: true },
@@ -81,9 +88,9 @@ const DEFAULT_TIMEOUT = Duration.minutes(5);
 const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 
 /** Functions that read the stores' objects (s3:GetObject + s3:ListBucket). */
-const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
+const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
 /** Functions that write objects: native-mode copies (0.11), 2.x attachments and copy-files (0.14). Nothing deletes. */
-const STORE_WRITERS: readonly HandlerName[] = ['hash', 'migrateColumn014', 'copyTable014'];
+const STORE_WRITERS: readonly HandlerName[] = ['hashItems', 'hash', 'migrateColumn014', 'copyTable014'];
 /** Functions that write the full report JSON to the reports bucket (`reports/*`, s3:PutObject only). */
 export const REPORT_WRITERS: readonly HandlerName[] = ['report', 'report014', 'reportBatch'];
 /**
@@ -113,6 +120,15 @@ export interface DjmigrateStackProps extends StackProps {
   readonly dbClusterIdentifier?: string;
   /** Hash batches processed at once (MaxConcurrency of HashObjects). Context: `hashConcurrency`. Default 4. */
   readonly hashConcurrency?: number;
+  /** Distributed Map children at once when hashing many objects (each hashes its batch). Context: `distributedConcurrency`. Default 40. */
+  readonly distributedConcurrency?: number;
+  /**
+   * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the
+   * RecordHashes function (throttled calls are retried). Context: `databaseConnectionBudget`. Default 10.
+   */
+  readonly databaseConnectionBudget?: number;
+  /** An RDS Proxy endpoint every function connects through (same secret). Context: `dbProxyEndpoint`. Default: the secret's host. */
+  readonly dbProxyEndpoint?: string;
   /** X-Ray tracing for the functions and the state machine. Context: `tracing`. Default false. */
   readonly tracing?: boolean;
   /** Folder holding `<handler>.ts` entry files. Default `<project>/functions/handlers`. */
@@ -171,6 +187,8 @@ export class DjmigrateStack extends Stack {
   readonly stateMachineLogicalIds: Record<WorkflowName, string>;
   /** The encrypted bucket the report functions write the full report JSON to (`reports/…`). */
   readonly reportsBucket: s3.Bucket;
+  /** The bucket of the Distributed Map's manifests (`manifests/…`, written by Prepare) and result files; expires after 30 days. */
+  readonly manifestsBucket: s3.Bucket;
   /** The notification topic and its rules (when `notificationEmail` is given). */
   readonly notifications?: Notifications;
   /** The CloudWatch dashboard `djmigrate-<stackName>`. */
@@ -186,6 +204,9 @@ export class DjmigrateStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DjmigrateStackProps = {}) {
     super(scope, id, props);
+    // the Distributed Map's result files (ResultWriterV2 renders only under this flag; set here so that every app,
+    // the local definitions' included, synthesizes the same definition)
+    this.node.setContext(cxapi.STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
 
     const vpcId = props.vpcId ?? contextString(this, 'vpcId');
     const subnetIds = props.subnetIds ?? contextList(this, 'subnetIds') ?? [];
@@ -197,6 +218,9 @@ export class DjmigrateStack extends Stack {
     const notificationEmail = props.notificationEmail ?? contextString(this, 'notificationEmail');
     const reportsRetentionDays = props.reportsRetentionDays ?? contextNumber(this, 'reportsRetentionDays');
     const hashConcurrency = props.hashConcurrency ?? contextNumber(this, 'hashConcurrency') ?? 4;
+    const distributedConcurrency = props.distributedConcurrency ?? contextNumber(this, 'distributedConcurrency') ?? 40;
+    const databaseConnectionBudget = positiveInteger('databaseConnectionBudget', props.databaseConnectionBudget ?? contextNumber(this, 'databaseConnectionBudget') ?? 10);
+    const dbProxyEndpoint = props.dbProxyEndpoint ?? contextString(this, 'dbProxyEndpoint');
     const tracing = props.tracing ?? contextBoolean(this, 'tracing') ?? false;
     const dbInstanceIdentifier = props.dbInstanceIdentifier ?? contextString(this, 'dbInstanceIdentifier');
     const dbClusterIdentifier = props.dbClusterIdentifier ?? contextString(this, 'dbClusterIdentifier');
@@ -252,6 +276,7 @@ export class DjmigrateStack extends Stack {
           [DB_SECRET_ARN_ENV]: dbSecret.secretArn,
           NODE_OPTIONS: '--enable-source-maps',
           ...(settings.budgeted ? { [WORK_BUDGET_ENV]: String(timeout.minus(WORK_RESERVE).toMilliseconds()) } : {}),
+          ...(dbProxyEndpoint ? { [DB_PROXY_ENDPOINT_ENV]: dbProxyEndpoint } : {}),
           ...(name === 'backup014' && dbInstanceIdentifier ? { [RDS_INSTANCE_ENV]: dbInstanceIdentifier } : {}),
           ...(name === 'backup014' && dbClusterIdentifier ? { [RDS_CLUSTER_ENV]: dbClusterIdentifier } : {}),
         },
@@ -260,6 +285,7 @@ export class DjmigrateStack extends Stack {
           removalPolicy: RemovalPolicy.DESTROY,
         }),
         tracing: tracing ? lambda.Tracing.ACTIVE : undefined,
+        ...(name === 'recordHashes' ? { reservedConcurrentExecutions: databaseConnectionBudget } : {}),
         ...network,
       });
       dbSecret.grantRead(fn);
@@ -272,7 +298,7 @@ export class DjmigrateStack extends Stack {
     this.tracing = tracing;
     this.storeScopes = storeScopes(storeBuckets, storePrefixes);
     this.storeObjectArns = this.grantStoreAccess(this.storeScopes);
-    this.reportsBucket = this.addReportsBucket(reportsRetentionDays);
+    [this.reportsBucket, this.manifestsBucket] = this.addReportsBucket(reportsRetentionDays);
     this.addEventPublishing(eventBusName);
 
     if (dbInstanceIdentifier || dbClusterIdentifier) {
@@ -297,7 +323,12 @@ export class DjmigrateStack extends Stack {
     ) as Record<HandlerName, Duration>;
     const pick = <Name extends HandlerName>(names: readonly Name[]) => Object.fromEntries(names.map((name) => [name, functions[name]])) as Record<Name, NodejsFunction>;
     this.migrate011 = this.stateMachine('Migrate011', 'migrate-011', 'djmigrate: DataJoint 0.11 external storage to the 0.12 format', tracing,
-      migrate011Definition(this, pick<Migrate011HandlerName | UnlockHandlerName>([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER]), { hashConcurrency, taskTimeouts }));
+      migrate011Definition(this, pick<Migrate011HandlerName | UnlockHandlerName>([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER]), {
+        hashConcurrency,
+        distributedConcurrency,
+        manifestBucket: this.manifestsBucket,
+        taskTimeouts,
+      }));
     this.migrate014 = this.stateMachine('Migrate014', 'migrate-014', 'djmigrate: DataJoint 0.14 external storage, comments and lineage to 2.0', tracing,
       migrate014Definition(this, pick<Migrate014HandlerName | UnlockHandlerName>([...MIGRATE_014_HANDLERS, UNLOCK_HANDLER]), { taskTimeouts }));
     this.batch = this.stateMachine('Batch', 'batch', 'djmigrate: many schemas, each as a child execution of the 0.11 or 0.14 machine', tracing,
@@ -356,18 +387,19 @@ export class DjmigrateStack extends Stack {
   // ── Reports, events, notifications, dashboard ──────────────────────────────────────────────────────────────────
 
   /** The encrypted reports bucket; only the report functions may write (and only `reports/*`). */
-  private addReportsBucket(retentionDays: number | undefined): s3.Bucket {
+  private addReportsBucket(retentionDays: number | undefined): [s3.Bucket, s3.Bucket] {
     const reports = new ReportsBucket(this, 'Reports', { retentionDays });
     for (const name of REPORT_WRITERS) reports.grantWriteReports(this.functions[name]);
+    reports.grantWriteManifests(this.functions.prepare);
     new CfnOutput(this, 'ReportsBucketName', { value: reports.bucket.bucketName });
-    return reports.bucket;
+    return [reports.bucket, reports.manifestsBucket];
   }
 
   /** Every function learns the reports bucket and the bus; only the event publishers may put events (on that bus only). */
   private addEventPublishing(eventBusName: string | undefined): void {
     const bus = events.EventBus.fromEventBusName(this, 'NotificationEventBus', eventBusName ?? 'default');
     for (const name of EVENT_PUBLISHERS) bus.grantPutEventsTo(this.functions[name]);
-    const environment = operationsEnvironment(this.reportsBucket.bucketName, eventBusName ?? 'default');
+    const environment = operationsEnvironment(this.reportsBucket.bucketName, this.manifestsBucket.bucketName, eventBusName ?? 'default');
     for (const fn of Object.values(this.functions)) {
       for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
     }

@@ -35,6 +35,11 @@ export const NAG_REASONS = {
     'Object-level access is scoped to the configured store buckets (or to `bucket/prefix/*` with storePrefixes): the stores hold objects under hashes not known at deploy time. Readers get s3:GetObject only; writers (native mode, attach rewrite, copy-files) s3:PutObject / AbortMultipartUpload; nothing gets s3:DeleteObject.',
   reportObjects: 'The report functions may only put objects below `reports/` of the stack\'s own reports bucket (one key per execution, unknown at deploy time); no read, no delete.',
   rdsSnapshots: 'The backup step creates (and tags, describes) only snapshots named `djmigrate-*` of the configured RDS instance or cluster; the name carries the schema and time, unknown at deploy time.',
+  manifestObjects: 'Prepare may only put objects below `manifests/` of the stack\'s own manifests bucket (one key per execution, unknown at deploy time); no read, no delete.',
+  distributedMapBucket:
+    'The 0.11 machine\'s Distributed Map reads its manifest (ItemReader) and writes its result files (ResultWriter) in the manifests bucket, as CDK grants it; that bucket holds nothing else and expires its objects after 30 days.',
+  distributedMapExecutions:
+    'A Distributed Map needs to describe and stop its own child executions (`execution:<machine name>:*` and `execution:<machine name>/<map run>:*`, named at run time), as CDK grants them; no other machine.',
   childExecutions:
     'startExecution.sync:2 needs states:DescribeExecution / StopExecution on the executions of the two child machines (`execution:<machine name>:*`), as CDK grants them; no other machine.',
 } as const;
@@ -55,6 +60,7 @@ export function applyNagSuppressions(stack: DjmigrateStack): void {
     if (name === 'report' || name === 'report014' || name === 'reportBatch') {
       ack(fn, resource(stack.reportsBucket.arnForObjects('reports/*')), NAG_REASONS.reportObjects);
     }
+    if (name === 'prepare') ack(fn, resource(stack.manifestsBucket.arnForObjects('manifests/*')), NAG_REASONS.manifestObjects);
     if (name === 'backup014' && stack.rdsSnapshotArn) ack(fn, resource(stack.rdsSnapshotArn), NAG_REASONS.rdsSnapshots);
   }
 
@@ -67,6 +73,12 @@ export function applyNagSuppressions(stack: DjmigrateStack): void {
     ack(machine, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.stateMachineLogDelivery);
     if (!stack.tracing) ack(machine, 'AwsSolutions-SF2', NAG_REASONS.stateMachineTracing);
     for (const name of handlers) ack(machine, resource(`${stack.functions[name].functionArn}:*`), NAG_REASONS.lambdaVersions);
+  }
+  // the ARNs CDK's DistributedMap grants: its bucket's objects (written as a Join, not as the bucket's Arn) and its children
+  ack(stack.migrate011, resource(stack.formatArn({ service: 's3', region: '', account: '', resource: stack.manifestsBucket.bucketName, resourceName: '*' })), NAG_REASONS.distributedMapBucket);
+  const machineName = Stack.of(stack.migrate011).splitArn(stack.migrate011.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+  for (const children of [`${machineName}:*`, `${machineName}/*:*`]) {
+    ack(stack.migrate011, resource(stack.formatArn({ service: 'states', resource: 'execution', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: children })), NAG_REASONS.distributedMapExecutions);
   }
   for (const child of [stack.migrate011, stack.migrate014]) {
     // the ARN CDK's StepFunctionsStartExecution (RUN_JOB) grants: the child's executions

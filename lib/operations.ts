@@ -28,10 +28,16 @@ export const NOTIFICATION_DETAIL_TYPES = [PLAN_READY_DETAIL_TYPE, SUCCEEDED_DETA
 
 /** Environment variable (all functions): the reports bucket's name; the report functions write `reports/…` there. */
 export const REPORTS_BUCKET_ENV = 'DJMIGRATE_REPORTS_BUCKET';
+/** Environment variable (all functions): the bucket of the Distributed Map's manifests (Prepare writes `manifests/…`). */
+export const MANIFESTS_BUCKET_ENV = 'DJMIGRATE_MANIFESTS_BUCKET';
+/** Days a manifest (and a Distributed Map result file) is kept: long enough to look into a run, then gone. */
+export const MANIFEST_RETENTION_DAYS = 30;
 /** Environment variable (all functions): the bus the events go to (`default` or the `eventBusName`). */
 export const EVENT_BUS_ENV = 'DJMIGRATE_EVENT_BUS';
 /** Key prefix of the reports (the only part of the bucket the report functions may write). */
 export const REPORTS_PREFIX = 'reports/';
+/** The Distributed Map's manifests (and, below `manifests/results/`, its result files). */
+export const MANIFESTS_PREFIX = 'manifests/';
 
 /** EMF namespace and metric names the functions emit, each dimensioned by {@link METRIC_DIMENSION}. */
 export const METRICS_NAMESPACE = 'djmigrate';
@@ -40,9 +46,10 @@ export const METRIC_NAMES = ['ObjectsHashed', 'BytesHashed', 'RowsRewritten', 'R
 export const METRIC_DIMENSION = 'Workflow';
 
 /** The Powertools / operations environment every function gets. */
-export function operationsEnvironment(reportsBucketName: string, eventBusName: string): Record<string, string> {
+export function operationsEnvironment(reportsBucketName: string, manifestsBucketName: string, eventBusName: string): Record<string, string> {
   return {
     [REPORTS_BUCKET_ENV]: reportsBucketName,
+    [MANIFESTS_BUCKET_ENV]: manifestsBucketName,
     [EVENT_BUS_ENV]: eventBusName,
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -56,10 +63,13 @@ export interface ReportsBucketProps {
 
 /**
  * The bucket the full report JSON of each execution goes to: no public access, SSE-S3, TLS only, versioned, kept on
- * stack deletion, its server access logs in a second bucket (same settings, no logging of its own).
+ * stack deletion, its server access logs in a second bucket (same settings, no logging of its own). Beside it, with
+ * the same settings but unversioned and expiring after 30 days, the bucket of the Distributed Map's manifests and
+ * result files: the state machine may read and write all of that one, and nothing else there.
  */
 export class ReportsBucket extends Construct {
   readonly bucket: s3.Bucket;
+  readonly manifestsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: ReportsBucketProps = {}) {
@@ -89,19 +99,30 @@ export class ReportsBucket extends Construct {
         },
       ],
     });
-    // server access logging through a bucket policy (not the LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids)
-    (this.bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
-      destinationBucketName: this.accessLogsBucket.bucketName,
-      logFilePrefix: 'reports-bucket/',
-    };
+    this.manifestsBucket = new s3.Bucket(this, 'Manifests', {
+      ...common,
+      lifecycleRules: [{ id: 'expire', expiration: Duration.days(MANIFEST_RETENTION_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    this.logAccessTo(this.bucket, 'reports-bucket/');
+    this.logAccessTo(this.manifestsBucket, 'manifests-bucket/');
+  }
+
+  /** Server access logging through a bucket policy (not the LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids). */
+  private logAccessTo(bucket: s3.Bucket, prefix: string): void {
+    (bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = { destinationBucketName: this.accessLogsBucket.bucketName, logFilePrefix: prefix };
     this.accessLogsBucket.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
         actions: ['s3:PutObject'],
-        resources: [this.accessLogsBucket.arnForObjects('reports-bucket/*')],
-        conditions: { ArnLike: { 'aws:SourceArn': this.bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        resources: [this.accessLogsBucket.arnForObjects(`${prefix}*`)],
+        conditions: { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
+  }
+
+  /** s3:PutObject (+ abort of its multipart upload) on `manifests/*` only: Prepare's hash manifest. */
+  grantWriteManifests(fn: lambda.IFunction): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [this.manifestsBucket.arnForObjects(`${MANIFESTS_PREFIX}*`)] }));
   }
 
   /** s3:PutObject on `reports/*` only (no read, no delete). */

@@ -49,6 +49,8 @@ const SPECS: readonly InputSchemaSpec[] = [
       stores: STORES,
       verifyContents: 'Verify re-reads every object and checks its MD5 (not only its size and the hash taken while hashing).',
       hashConcurrency: 'Objects in flight within one hash batch (and in verify).',
+      distributedHashingFrom:
+        'From this many objects to hash on, a Distributed Map hashes them first (Express children of 100 objects, no database connection while hashing); fewer go through the standard Map of batches only.',
       trustEtag: 'In place only: take the contents hash of an S3 object from its listed ETag when that is a plain MD5 (checked on a sample read in full) instead of reading it; those objects are not checked against their legacy SHA-256.',
     },
   },

@@ -1,6 +1,7 @@
 import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
 import type { SchemaBackup } from '../core/migrate014/backup-step.js';
+import type { ManifestStore } from '../core/stores/manifest-store.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import type { ObjectWriter } from '../core/stores/object-writer.js';
 import type { ProgressSink } from '../core/progress.js';
@@ -22,6 +23,8 @@ export interface HandlerDeps {
   workBudgetMs: number;
   /** Where report handlers keep the full report (Lambda: the reports bucket when the stack names one; locally: nowhere). */
   reports: ReportStore;
+  /** Work manifests the Distributed Map reads (Lambda: `manifests/` of the stack's manifests bucket; locally: a folder). */
+  manifests: ManifestStore;
   /** Outcome notifications (Lambda: the event bus when the stack names one; locally: none). Never throws. */
   events: EventPublisher;
   /**

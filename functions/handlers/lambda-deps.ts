@@ -15,6 +15,7 @@ import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
 import { classifyError, MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
+import { s3ManifestStore, type ManifestStore } from '../core/stores/manifest-store.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import { openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
@@ -35,6 +36,11 @@ export const DEFAULT_WORK_BUDGET_MS = 10 * 60_000;
 /** The RDS instance (or, with the cluster variable, Aurora cluster) the 0.14 backup snapshots; unset: a schema copy. */
 export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
 export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
+
+/** Same name as the stack's variable: the bucket of the Distributed Map's manifests. */
+export const MANIFESTS_BUCKET_ENV = 'DJMIGRATE_MANIFESTS_BUCKET';
+/** An RDS Proxy endpoint to connect through instead of the secret's host (same user and password or IAM auth). */
+export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
 
 /** `true`: connect with an RDS IAM auth token (made by @aws-sdk/rds-signer, TLS) instead of the secret's password. */
 export const DB_IAM_AUTH_ENV = 'DJMIGRATE_DB_IAM_AUTH';
@@ -70,9 +76,13 @@ export interface LambdaDepsOptions {
   /** Default: process.env.DJMIGRATE_REPORTS_BUCKET; unset or null: reports are not written. */
   reportsBucket?: string | null;
   s3?: Pick<S3Client, 'send'>;
+  /** Default: process.env.DJMIGRATE_MANIFESTS_BUCKET; unset or null: no Distributed Map manifests can be written. */
+  manifestsBucket?: string | null;
   /** Default: process.env.DJMIGRATE_EVENT_BUS; unset or null: no events. */
   eventBus?: string | null;
   eventBridge?: Pick<EventBridgeClient, 'send'>;
+  /** Default: process.env.DJMIGRATE_DB_PROXY_ENDPOINT; unset or null: the secret's host. */
+  proxyEndpoint?: string | null;
   /** Default: process.env.DJMIGRATE_DB_IAM_AUTH === 'true' (a secret's own iamAuth: true also turns it on). */
   iamAuth?: boolean;
   /** Makes the IAM auth token. Default: @aws-sdk/rds-signer's Signer in the function's region. */
@@ -131,9 +141,11 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     return reading;
   };
 
+  const proxyHost = options.proxyEndpoint !== undefined ? options.proxyEndpoint : process.env[DB_PROXY_ENDPOINT_ENV] || null;
   const connectWith = async (current: DbSecret): Promise<Connection> => {
-    const password = current.iamAuth ? await iamToken(current) : current.password;
-    return connect(connectionOptions(current, password));
+    const target = proxyHost ? { ...current, host: proxyHost } : current;
+    const password = target.iamAuth ? await iamToken(target) : target.password;
+    return connect(connectionOptions(target, password));
   };
 
   const stores = new Map<string, ObjectStore>();
@@ -149,6 +161,8 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
   const reports: ReportStore = reportsBucket
     ? lazy(() => s3ReportStore(options.s3 ?? new S3Client({}), reportsBucket, logger, process.env[REPORTS_KMS_KEY_ENV] || undefined))
     : noReports;
+  const manifestsBucket = options.manifestsBucket !== undefined ? options.manifestsBucket : process.env[MANIFESTS_BUCKET_ENV] || null;
+  const manifests: ManifestStore = manifestsBucket ? s3ManifestStore(new S3Client({}), manifestsBucket) : noManifests;
   const eventBus = options.eventBus !== undefined ? options.eventBus : process.env[EVENT_BUS_ENV] || null;
   const events: EventPublisher = eventBus ? eventBridgePublisher(lazySend(() => options.eventBridge ?? new EventBridgeClient({})), eventBus, logger) : noEvents;
 
@@ -190,6 +204,7 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     progress,
     workBudgetMs: options.workBudgetMs ?? workBudgetFromEnv(),
     reports,
+    manifests,
     events,
     middleware({ workflow, database }) {
       const list: AnyMiddleware[] = [observability({ logger, metrics, workflow, redact })];
@@ -218,6 +233,15 @@ function fixedClient(client: Pick<SecretsManagerClient, 'send'>): typeof Secrets
     return client;
   } as unknown as typeof SecretsManagerClient;
 }
+
+const noManifests: ManifestStore = {
+  write() {
+    return Promise.reject(new MigrationRefusedError(`${MANIFESTS_BUCKET_ENV} is not set: the function has no bucket for the Distributed Map's manifest; deploy the stack's manifests bucket or raise distributedHashingFrom above the object count`));
+  },
+  read() {
+    throw new MigrationRefusedError(`${MANIFESTS_BUCKET_ENV} is not set: there are no manifests to read`);
+  },
+};
 
 function lazy(make: () => ReportStore): ReportStore {
   let store: ReportStore | undefined;

@@ -1,5 +1,18 @@
 /** The Lambda functions of the 0.11 → 0.12 workflow, one per phase; the stack, the definition and the local runner share these names. */
-export const MIGRATE_011_HANDLERS = ['validate', 'inspect', 'prepare', 'hash', 'insert', 'rewrite', 'finish', 'verify', 'report'] as const;
+export const MIGRATE_011_HANDLERS = [
+  'validate',
+  'inspect',
+  'prepare',
+  'hashItems',
+  'recordHashes',
+  'pendingBatches',
+  'hash',
+  'insert',
+  'rewrite',
+  'finish',
+  'verify',
+  'report',
+] as const;
 export type Migrate011HandlerName = (typeof MIGRATE_011_HANDLERS)[number];
 
 /** The Lambda functions of the 0.14 → 2.0 workflow (both strategies). */
@@ -30,10 +43,13 @@ export type UnlockHandlerName = typeof UNLOCK_HANDLER;
 export type HandlerName = Migrate011HandlerName | Migrate014HandlerName | BatchHandlerName | UnlockHandlerName;
 export const ALL_HANDLERS: readonly HandlerName[] = [...MIGRATE_011_HANDLERS, ...MIGRATE_014_HANDLERS, ...BATCH_HANDLERS, UNLOCK_HANDLER];
 
-/** Each handler's entry file, relative to the handlers folder (0.14's live in `migrate014/`, the batch's in `batch/`). */
+/**
+ * Each handler's entry file, relative to the handlers folder, in kebab case (`hashItems` → `hash-items.ts`); 0.14's
+ * live in `migrate014/`, the batch's in `batch/`.
+ */
 export function handlerEntry(name: HandlerName): string {
+  const kebab = (base: string) => base.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
   if (name.endsWith('Batch')) return `batch/${name.slice(0, -'Batch'.length)}.ts`;
-  if (!name.endsWith('014')) return `${name}.ts`;
-  const base = name.slice(0, -'014'.length).replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-  return `migrate014/${base}.ts`;
+  if (name.endsWith('014')) return `migrate014/${kebab(name.slice(0, -'014'.length))}.ts`;
+  return `${kebab(name)}.ts`;
 }

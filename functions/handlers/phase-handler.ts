@@ -59,6 +59,26 @@ function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input,
   };
 }
 
+/**
+ * A 0.11 phase that needs only the stores (the Distributed Map's hashing, many at once): no database connection and
+ * so no lock check; what it finds is recorded by a database phase after it.
+ */
+export function storePhaseHandler<Event extends { input: unknown }, Result>(
+  getDeps: DepsProvider,
+  run: (context: Omit<PhaseContext<Migrate011Input>, 'conn'>, event: Event) => Promise<Result>,
+) {
+  return middy(async (event: Event): Promise<Result> => {
+    const deps = getDeps();
+    const input = Migrate011InputSchema.parse(event.input);
+    try {
+      const openWriter = (name: string) => deps.openWriter(name, storeSpec(input, name));
+      return await run({ input, openStore: storeOpener(deps, input), openWriter, progress: deps.progress, deps }, event);
+    } catch (error) {
+      throw classifyError(error);
+    }
+  }).use(withDeps(getDeps, 'migrate011', false));
+}
+
 export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`, 'migrate011');
 export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`, 'migrate014');
 

@@ -1,10 +1,13 @@
 import { inspectSchema } from '../core/migrate011/inspect.js';
 import { prepareMigration } from '../core/migrate011/prepare.js';
 import { lambdaDeps } from './lambda-deps.js';
+import { manifestKey } from './ops/reports.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makePrepareHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ conn, input, openStore, progress }) => prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress }));
+  return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) =>
+    prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress, manifests: deps.manifests, manifestKey: manifestKey(input.schema, event.run, 'hash') }),
+  );
 }
 
 export const handler = makePrepareHandler(lambdaDeps);

@@ -4,6 +4,9 @@ import { makeDiscoverBatchHandler } from './batch/discover.js';
 import { makeReportBatchHandler } from './batch/report.js';
 import { makeFinishHandler } from './finish.js';
 import { makeHashHandler } from './hash.js';
+import { makeHashItemsHandler } from './hash-items.js';
+import { makePendingBatchesHandler } from './pending-batches.js';
+import { makeRecordHashesHandler } from './record-hashes.js';
 import { makeInsertHandler } from './insert.js';
 import { makeInspectHandler } from './inspect.js';
 import { makePrepareHandler } from './prepare.js';
@@ -42,6 +45,9 @@ export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011Hand
     validate: makeValidateHandler(),
     inspect: makeInspectHandler(getDeps),
     prepare: makePrepareHandler(getDeps),
+    hashItems: makeHashItemsHandler(getDeps),
+    recordHashes: makeRecordHashesHandler(getDeps),
+    pendingBatches: makePendingBatchesHandler(getDeps),
     hash: makeHashHandler(getDeps),
     insert: makeInsertHandler(getDeps),
     rewrite: makeRewriteHandler(getDeps),

@@ -1,4 +1,7 @@
 import mysql from 'mysql2/promise';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileManifestStore, type ManifestStore } from '../core/stores/manifest-store.js';
 import type { DataJointConfig } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
@@ -11,8 +14,11 @@ import { noReports } from '../handlers/ops/reports.js';
 
 const ACCESS_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/** Where local runs keep their work manifests (one folder per run below it, see manifestKey). */
+export const LOCAL_MANIFEST_ROOT = join(tmpdir(), 'djmigrate-manifests');
+
 /** Handler deps for runs on this machine: the database and store credentials of the user's DataJoint config. */
-export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, workBudgetMs = 30_000): HandlerDeps {
+export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, workBudgetMs = 30_000, manifests: ManifestStore = fileManifestStore(LOCAL_MANIFEST_ROOT)): HandlerDeps {
   const { host, port, user, password } = config.database;
   return {
     async openDatabase() {
@@ -37,6 +43,7 @@ export function createLocalDeps(config: DataJointConfig, progress: ProgressSink,
     progress,
     workBudgetMs,
     reports: noReports,
+    manifests,
     events: noEvents,
   };
 }

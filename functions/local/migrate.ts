@@ -37,6 +37,8 @@ export interface LocalMigrationOptions extends LocalRunOptions {
   trustEtag?: boolean;
   /** Objects hashed at once within one batch (the input's hashConcurrency; default 8). */
   hashConcurrency?: number;
+  /** Hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000). */
+  distributedHashingFrom?: number;
 }
 
 /** 0.11 → 0.12. Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
@@ -51,6 +53,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     verifyContents: options.verifyContents ?? false,
     trustEtag: options.trustEtag ?? false,
     ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
+    ...(options.distributedHashingFrom !== undefined ? { distributedHashingFrom: options.distributedHashingFrom } : {}),
     takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));
@@ -93,5 +96,6 @@ async function runWithConfig(
     input: inputOf(config),
     handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers,
     onStateEntered: options.onStateEntered,
+    manifests: deps.manifests,
   });
 }

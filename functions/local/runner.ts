@@ -2,7 +2,9 @@
 // and every Task state calls the given in-process handler instead of Lambda; a Task that starts a child execution
 // (startExecution.sync:2, the batch workflow) runs the child workflow here too, with the same handlers.
 import type { RunOptions } from 'aws-local-stepfunctions';
+import type { ManifestStore } from '../core/stores/manifest-store.js';
 import type { HandlerName } from '../handlers/names.js';
+import { checkTolerance, inlineDistributedMaps, readBatches, type InlinedDistributedMap } from './distributed-map.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, type LoadDefinitionOptions } from './definition.js';
 
@@ -26,6 +28,13 @@ export interface RunLocallyOptions {
   children?: Partial<Record<WorkflowName, ChildRunner>>;
   /** The execution's name (its `$$.Execution.Id` is a local execution ARN ending in it). Default: a new unique name. */
   executionName?: string;
+  /** Where a Distributed Map's ItemReader reads its manifest (see distributed-map.ts); required by workflows that have one. */
+  manifests?: ManifestStore;
+  /**
+   * At most this many Distributed Map children at once: locally they all share this process (and one S3-compatible
+   * server), so the map's own MaxConcurrency (sized for Lambda) is capped. Default 4.
+   */
+  childConcurrency?: number;
 }
 
 /** Runs one child execution locally; `name` is the child execution's name. */
@@ -47,7 +56,12 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, childOfState, waitStates, failurePath, retriedErrors }, sfn] = await Promise.all([prepareMachine(options.workflow, options.definitionOptions), loadLocalStepFunctions()]);
+  const [{ machine, handlerOfState, childOfState, waitStates, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
+    prepareMachine(options.workflow, options.definitionOptions ?? {}, options.childConcurrency ?? DEFAULT_CHILD_CONCURRENCY),
+    loadLocalStepFunctions(),
+  ]);
+  // a Distributed Map child that fails is counted against the map's tolerance, it does not end the run
+  const childStates = new Set(distributedMaps.flatMap((map) => [...map.childStates]));
 
   const taskResourceLocalHandlers: TaskHandlers = {};
   const retryIntervalOverrides: Record<string, number> = {};
@@ -70,7 +84,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
       } catch (thrown) {
         // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
         const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-        if (!retriedErrors.has(error.name)) halted ??= error;
+        if (!retriedErrors.has(error.name) && !childStates.has(stateName)) halted ??= error;
         throw error;
       } finally {
         inFlight.delete(call);
@@ -84,7 +98,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     const runChild: ChildRunner =
       options.children?.[workflow] ??
       ((input, name) =>
-        runLocally({ workflow, input, handlers: options.handlers, children: options.children, definitionOptions: options.definitionOptions, executionName: name }));
+        runLocally({ ...options, workflow, input, executionName: name, onStateEntered: undefined }));
     // a startExecution.sync:2 Task hands over { StateMachineArn, Input } and expects DescribeExecution (Output as JSON);
     // a failed child fails the Task with States.TaskFailed, its Cause the child's DescribeExecution (Error, Cause)
     taskResourceLocalHandlers[stateName] = async (event) => {
@@ -111,6 +125,23 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
       failure.name = 'States.TaskFailed';
       throw failure;
     };
+  }
+
+  for (const map of distributedMaps) {
+    const local = (work: (parameters: Record<string, unknown>) => Promise<unknown>) => async (event: unknown) => {
+      if (halted) throw halted;
+      try {
+        return jsonCopy(await work((event ?? {}) as Record<string, unknown>)) as JsonValue;
+      } catch (thrown) {
+        halted ??= thrown as Error;
+        throw thrown;
+      }
+    };
+    taskResourceLocalHandlers[map.readerState] = local(async (parameters) => {
+      if (!options.manifests) throw new Error(`the workflow's Distributed Map ${map.name} reads a manifest: give runLocally a manifests store`);
+      return readBatches(map, options.manifests, parameters);
+    });
+    taskResourceLocalHandlers[map.toleranceState] = local(async (parameters) => checkTolerance(map, parameters));
   }
 
   // a Wait only paces polling in AWS (a snapshot being taken); locally the handler answers at once
@@ -185,7 +216,10 @@ interface PreparedMachine {
   failurePath: Set<string>;
   /** Error names some Retry of the definition catches: such a failure is not final yet. */
   retriedErrors: Set<string>;
+  /** The Distributed Maps, rewritten for the local executor. */
+  distributedMaps: InlinedDistributedMap[];
 }
+const DEFAULT_CHILD_CONCURRENCY = 4;
 const machines = new Map<string, Promise<PreparedMachine>>();
 
 /** aws-local-stepfunctions uses Promise.withResolvers (Node ≥ 22): polyfill it first on Node 20, then import. */
@@ -210,19 +244,23 @@ function loadLocalStepFunctions(): Promise<LocalStepFunctions> {
   return localStepFunctions;
 }
 
-/** The definition, parsed and validated once per process (per workflow and handlersDir). */
-function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitionOptions = {}): Promise<PreparedMachine> {
-  const key = `${workflow}\0${definitionOptions.handlersDir ?? ''}`;
+/** The definition, parsed and validated once per process (per workflow, handlersDir and child concurrency). */
+function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitionOptions, childConcurrency: number): Promise<PreparedMachine> {
+  const key = `${workflow}\0${definitionOptions.handlersDir ?? ''}\0${childConcurrency}`;
   let prepared = machines.get(key);
   if (!prepared) {
-    prepared = Promise.all([loadDefinition(workflow, definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => ({
-      machine: new sfn.StateMachine(loaded.definition as never),
-      handlerOfState: loaded.handlerOfState,
-      childOfState: loaded.childOfState,
-      waitStates: Object.entries(loaded.definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
-      failurePath: failurePathOf(loaded.definition.States),
-      retriedErrors: retriedErrorsOf(loaded.definition),
-    }));
+    prepared = Promise.all([loadDefinition(workflow, definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => {
+      const { definition, maps } = inlineDistributedMaps(loaded.definition, childConcurrency);
+      return {
+        machine: new sfn.StateMachine(definition as never),
+        handlerOfState: loaded.handlerOfState,
+        childOfState: loaded.childOfState,
+        waitStates: Object.entries(definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
+        failurePath: failurePathOf(definition.States),
+        retriedErrors: retriedErrorsOf(definition),
+        distributedMaps: maps,
+      };
+    });
     machines.set(key, prepared);
     prepared.catch(() => machines.delete(key));
   }

@@ -1,12 +1,21 @@
 // The 0.11 → 0.12 workflow as one Step Functions definition (JSONPath only), used twice: by the stack (AWS) and,
-// through in-process synthesis, by the local runner (aws-local-stepfunctions). Keep it runnable by both: no JSONata,
-// no Assign, no Distributed Map, state names unique across the Maps.
+// through in-process synthesis, by the local runner (aws-local-stepfunctions, which has no Distributed Map: the runner
+// rewrites it into a manifest reader and an inline Map, see functions/local/distributed-map.ts). Keep it runnable by
+// both: no JSONata, no Assign, state names unique across the Maps.
 //
 //   Validate ─▶ Inspect ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs inspect's result)
 //                                   │
 //                                   ▼
-//   Prepare ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//   Prepare ─▶ DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
+//                    │                               HashItems ─▶ RecordHashes) ─┐
+//                    ▼                                                            ▼
+//   PendingBatches ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
 //           ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
+//
+// The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
+// RecordHashes (one short UPDATE per child, its function's concurrency capped) touches RDS. Whatever it leaves
+// (objects ≥ 1 GiB, children that ran out of time or failed within the tolerated percentage, objects that failed
+// verification) is still unhashed in the journal: the standard Map hashes it, and stops on a bad object naming it.
 //
 // What each handler gets and what state keeps of its result (the Lambda response is always reduced to its Payload,
 // nothing else of the SDK response enters state; only ids and counts travel, never lists of objects or rows):
@@ -14,7 +23,10 @@
 //   state          handler   Payload sent                              kept at (of the handler's result)
 //   Validate       validate  the execution input                       $ = { input }          (field `input`)
 //   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
-//   Prepare        prepare   { input }                                 $.prepared = { hashBatches, columns }
+//   Prepare        prepare   { input }                                 $.prepared = { manifest, columns }
+//   HashItems      hashItems { input, run, items } (a child's batch)     $.hashed = { hashed, left, refused }
+//   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
+//   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
 //   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
 //   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
 //   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
@@ -27,6 +39,7 @@
 // selected field by field (a missing field fails the execution with States.Runtime, naming the path), and results it
 // only passes on are kept whole under `Payload`.
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Migrate011HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
@@ -35,13 +48,23 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
   inspect: ['plan'],
-  prepare: ['hashBatches', 'columns'],
+  prepare: ['manifest', 'columns'],
+  hashItems: ['hashed', 'left', 'refused'],
+  pendingBatches: ['hashBatches'],
   rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
 export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011HandlerName | UnlockHandlerName> {
   /** MaxConcurrency of the HashObjects Map (batches hashed at once). Default 4. */
   readonly hashConcurrency?: number;
+  /** Where Prepare writes the hash manifest (`manifests/…`) and the Distributed Map its results (`manifests/results/…`). */
+  readonly manifestBucket: s3.IBucket;
+  /** MaxConcurrency of the Distributed Map (children at once; each hashes `hashConcurrency` objects at once). Default 40. */
+  readonly distributedConcurrency?: number;
+  /** Objects per child execution (ItemBatcher MaxItemsPerBatch). Default 100. */
+  readonly objectsPerChild?: number;
+  /** Children that may fail (after their retries) before the map fails; their objects go to the standard Map. Default 5. */
+  readonly toleratedFailurePercentage?: number;
 }
 
 /**
@@ -51,9 +74,13 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
 export function migrate011Definition(
   scope: Construct,
   functions: Record<Migrate011HandlerName | UnlockHandlerName, lambda.IFunction>,
-  options: Migrate011WorkflowOptions = {},
+  options: Migrate011WorkflowOptions,
 ): sfn.IChainable {
   const hashConcurrency = positiveInteger('hashConcurrency', options.hashConcurrency ?? 4);
+  const distributedConcurrency = positiveInteger('distributedConcurrency', options.distributedConcurrency ?? 40);
+  const objectsPerChild = positiveInteger('objectsPerChild', options.objectsPerChild ?? 100);
+  const toleratedFailurePercentage = options.toleratedFailurePercentage ?? 5;
+  if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) throw new Error(`toleratedFailurePercentage must be 0–100, got ${toleratedFailurePercentage}`);
   const wf = new Construct(scope, 'Migrate011');
   const invoke = taskFactory(wf, functions, options);
 
@@ -77,6 +104,45 @@ export function migrate011Definition(
     resultPath: '$.prepared',
   });
 
+  // the child's own $$.Execution.Id is not the run's: the run id (the lock holder) comes in with the batch
+  const childPayload = (fields: Record<string, unknown>) =>
+    sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.BatchInput.input'), run: sfn.JsonPath.stringAt('$.BatchInput.run'), ...fields });
+  const hashItems = invoke('HashItems', 'hashItems', {
+    comment: 'Streams and hashes the batch (no database); what it cannot finish in time or verify is left for HashObjects.',
+    payload: childPayload({ items: sfn.JsonPath.listAt('$.Items') }),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.hashItems),
+    resultPath: '$.hashed',
+  });
+  const recordHashes = invoke('RecordHashes', 'recordHashes', {
+    comment: 'One UPDATE of the journal; the function\'s reserved concurrency is the database connection budget.',
+    payload: childPayload({
+      hashed: sfn.JsonPath.listAt('$.hashed.hashed'),
+      left: sfn.JsonPath.numberAt('$.hashed.left'),
+      refused: sfn.JsonPath.listAt('$.hashed.refused'),
+    }),
+    outputPath: '$.Payload',
+  });
+  const hashManifest = new sfn.DistributedMap(wf, 'HashManifest', {
+    comment: 'The bulk pass over the manifest Prepare wrote: Express children of objectsPerChild objects each.',
+    itemReader: new sfn.S3JsonLItemReader({ bucket: options.manifestBucket, key: sfn.JsonPath.stringAt('$.prepared.manifest.key') }),
+    itemBatcher: new sfn.ItemBatcher({
+      maxItemsPerBatch: objectsPerChild,
+      batchInput: { 'input.$': '$.input', 'run.$': '$$.Execution.Id' },
+    }),
+    mapExecutionType: sfn.StateMachineType.EXPRESS,
+    maxConcurrency: distributedConcurrency,
+    toleratedFailurePercentage,
+    resultWriterV2: new sfn.ResultWriterV2({ bucket: options.manifestBucket, prefix: 'manifests/results' }),
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(hashItems.next(recordHashes));
+
+  const pendingBatches = invoke('PendingBatches', 'pendingBatches', {
+    comment: 'The journal batches with objects still to hash.',
+    payload: phasePayload(),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.pendingBatches),
+    resultPath: '$.pending',
+  });
+
   const hashBatch = invoke('HashBatch', 'hash', {
     payload: phasePayload({ batch: sfn.JsonPath.numberAt('$.batch') }),
     resultPath: sfn.JsonPath.DISCARD,
@@ -84,8 +150,8 @@ export function migrate011Definition(
     outputPath: '$.batch',
   });
   const hashObjects = new sfn.Map(wf, 'HashObjects', {
-    comment: 'Streams every legacy object once: contents hashes into the journal (native mode also copies).',
-    itemsPath: '$.prepared.hashBatches',
+    comment: 'Streams every object still unhashed once: contents hashes into the journal (native mode also copies).',
+    itemsPath: '$.pending.hashBatches',
     itemSelector: {
       input: sfn.JsonPath.objectAt('$.input'),
       batch: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
@@ -132,8 +198,12 @@ export function migrate011Definition(
     outputPath: '$.Payload',
   });
 
-  releaseLockOnFailure(wf, invoke, [prepare, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
-  const execute = prepare.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  releaseLockOnFailure(wf, invoke, [prepare, hashManifest, pendingBatches, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
+  pendingBatches.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  hashManifest.next(pendingBatches);
+  const execute = prepare.next(
+    new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest),
+  );
   return validate
     .next(inspect)
     .next(

@@ -112,7 +112,7 @@ export function loopingMap(
 export function releaseLockOnFailure(
   scope: Construct,
   invoke: (stateName: string, handler: UnlockHandlerName, props: TaskProps) => tasks.LambdaInvoke,
-  guarded: readonly (sfn.TaskStateBase | sfn.Map)[],
+  guarded: readonly (sfn.TaskStateBase | sfn.Map | sfn.DistributedMap)[],
 ): void {
   const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
   const release = invoke('ReleaseLock', UNLOCK_HANDLER, {

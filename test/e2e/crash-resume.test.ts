@@ -6,6 +6,7 @@ import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.
 import { journalTables } from '../../functions/core/migrate011/journal.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { silentProgress, type ProgressSink } from '../../functions/core/progress.js';
+import { digestStream } from '../../functions/core/stores/hash-stream.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { MIGRATE_011_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
@@ -18,6 +19,8 @@ import { freshLegacyStores, freshSchemaName, openConnection, type FreshLegacySto
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
 
 const TRIAL_ROWS = 2500;
+
+const DISTRIBUTED_MAP_HANDLERS = new Set<HandlerName>(['hashItems', 'recordHashes']);
 
 class SimulatedCrash extends Error {
   override readonly name = 'SimulatedCrash';
@@ -86,9 +89,11 @@ describe('crash and rerun converge to the clean result', () => {
         return result;
       },
     });
-    const failed = await run({ wrapHandlers });
+    // the Distributed Map's steps run only on its path; there one child of one failing fails the map
+    const distributed = DISTRIBUTED_MAP_HANDLERS.has(crashAfter);
+    const failed = await run({ wrapHandlers, ...(distributed ? { distributedHashingFrom: 1 } : {}) });
     expect(failed.status).toBe('FAILED');
-    expect(failed.error?.name).toBe('SimulatedCrash');
+    expect(failed.error?.name).toBe(distributed ? 'States.ExceedToleratedFailureThreshold' : 'SimulatedCrash');
     await expectConverged();
   });
 
@@ -104,6 +109,10 @@ describe('crash and rerun converge to the clean result', () => {
         reads += 1;
         if (reads === 3) throw new SimulatedCrash(`connection dropped while reading ${key}`);
         return store.read(key);
+      },
+      // through the failing read above, so the third digest crashes
+      async digest(key) {
+        return digestStream(await this.read(key));
       },
     });
     const wrapDeps = (deps: HandlerDeps): HandlerDeps => ({ ...deps, openStore: (name, spec) => failingStore(deps.openStore(name, spec)) });

@@ -1,8 +1,10 @@
 // The seed's scenario end to end: real 0.11 pipelines on MariaDB + s3rver + a file store, migrated by the
 // state machine the CDK stack synthesizes, executed locally with the real handlers; checked with SQL.
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LEGACY_EXTERNAL_TABLE } from '../../functions/core/datajoint/v011.js';
+import { OBJECT_TABLE } from '../../functions/core/migrate011/journal.js';
 import { storeObjectKey, uuidRelativePath } from '../../functions/core/datajoint/v012.js';
 import { select, tableRef } from '../../functions/core/db/sql.js';
 import type { Plan } from '../../functions/core/migrate011/plan.js';
@@ -38,6 +40,26 @@ async function buildLabWithNullAndColon(options: LegacyFixtureOptions) {
   });
   const objects = await insertLegacyRows(options.conn, options.database, 'note', [{ note_id: 1, pic: blobArray('float64', [1, 2], [0.5, 0.25]) }], options.stores);
   return { ...fixture, tables: [...fixture.tables, 'note'], objects: [...fixture.objects, ...objects] };
+}
+
+/** Every ~external_<store> row is what the official 0.12 tool writes (real-examples 2.6), for this schema name. */
+async function expectOfficialExternalRows(scenario: Scenario): Promise<void> {
+  const { conn, schema } = scenario;
+  const storeOfKey: Record<string, string> = { external: 'external', 'external-shared': 'shared', 'external-local': 'local' };
+  for (const store of ['external', 'shared', 'local']) {
+    const rows = await select<{ hash: string; size: number; attachment_name: null; filepath: string; contents_hash: string }>(
+      conn,
+      `SELECT LOWER(HEX(hash)) AS hash, size, attachment_name, filepath, LOWER(HEX(contents_hash)) AS contents_hash FROM ${tableRef(schema, `~external_${store}`)} ORDER BY filepath`,
+    );
+    const expected = scenario.fixture.objects
+      .filter((object) => storeOfKey[object.store] === store)
+      .map((object) => {
+        const filepath = `${schema}/${object.value}`;
+        return { hash: md5(filepath), size: object.size, attachment_name: null, filepath, contents_hash: md5(object.bytes) };
+      })
+      .sort((a, b) => (a.filepath < b.filepath ? -1 : 1));
+    expect(rows.map((row) => ({ ...row, size: Number(row.size) }))).toEqual(expected);
+  }
 }
 
 describe('0.11 → 0.12 through the synthesized state machine', () => {
@@ -84,22 +106,7 @@ describe('0.11 → 0.12 through the synthesized state machine', () => {
       { table_name: 'recording', column_name: 'trace', referenced: '~external_external', on_update: 'RESTRICT', on_delete: 'RESTRICT' },
     ]);
 
-    // Every ~external_<store> row is what the official 0.12 tool writes (real-examples 2.6), for this schema name.
-    const storeOfKey: Record<string, string> = { external: 'external', 'external-shared': 'shared', 'external-local': 'local' };
-    for (const store of ['external', 'shared', 'local']) {
-      const rows = await select<{ hash: string; size: number; attachment_name: null; filepath: string; contents_hash: string }>(
-        conn,
-        `SELECT LOWER(HEX(hash)) AS hash, size, attachment_name, filepath, LOWER(HEX(contents_hash)) AS contents_hash FROM ${tableRef(schema, `~external_${store}`)} ORDER BY filepath`,
-      );
-      const expected = scenario.fixture.objects
-        .filter((object) => storeOfKey[object.store] === store)
-        .map((object) => {
-          const filepath = `${schema}/${object.value}`;
-          return { hash: md5(filepath), size: object.size, attachment_name: null, filepath, contents_hash: md5(object.bytes) };
-        })
-        .sort((a, b) => (a.filepath < b.filepath ? -1 : 1));
-      expect(rows.map((row) => ({ ...row, size: Number(row.size) }))).toEqual(expected);
-    }
+    await expectOfficialExternalRows(scenario);
     const pointers = await select<{ session_id: number; rec_id: number; trace: string; thumb: string }>(
       conn,
       `SELECT session_id, rec_id, LOWER(HEX(trace)) AS trace, LOWER(HEX(thumb)) AS thumb FROM ${tableRef(schema, 'recording')} ORDER BY session_id, rec_id`,
@@ -170,5 +177,38 @@ describe('0.11 → 0.12 through the synthesized state machine', () => {
       ['blob_external', 'NO', ':blob@external:uses S3'],
       ['blob_share', 'NO', ':blob@shared:uses S3'],
     ]);
+  });
+
+  it('hashes through the Distributed Map (manifest, batched children, RecordHashes) to the same result', async () => {
+    scenario = await legacyScenario('e2e_dmap', buildExampleLab);
+    const entered: string[] = [];
+    const result = await scenario.run({ distributedHashingFrom: 1, hashConcurrency: 2, onStateEntered: (name) => entered.push(name) });
+    expect(result.error).toBeUndefined();
+    expect((result.output as Report).status).toBe('migrated');
+    expect(entered).toEqual(expect.arrayContaining(['HashManifest', 'HashManifestChildren', 'HashItems', 'RecordHashes', 'HashManifestTolerance', 'PendingBatches']));
+    // the children hashed everything: the standard Map had nothing left
+    expect(entered).not.toContain('HashBatch');
+    await expectOfficialExternalRows(scenario);
+    const journal = await select<{ contents_from: string; n: number }>(scenario.conn, `SELECT contents_from, COUNT(*) AS n FROM ${tableRef(scenario.schema, OBJECT_TABLE)} GROUP BY contents_from`);
+    expect(journal.map((row) => [row.contents_from, Number(row.n)])).toEqual([['stream', scenario.fixture.objects.length]]);
+  });
+
+  it('a corrupt object is left by the Distributed Map and stopped by the standard pass with its reason; nothing is rewritten', async () => {
+    scenario = await legacyScenario('e2e_dmap_bad', buildExampleLab);
+    const { conn, schema } = scenario;
+    const victim = scenario.fixture.objects.find((object) => object.store === 'external-local')!;
+    const corrupt = Buffer.from(victim.bytes);
+    corrupt[0] ^= 0xff;
+    await writeFile(victim.key, corrupt);
+    const before = await schemaSnapshot(conn, schema);
+    const entered: string[] = [];
+    const result = await scenario.run({ distributedHashingFrom: 1, onStateEntered: (name) => entered.push(name) });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('MigrationRefused');
+    expect(result.error?.message).toMatch(/does not match its legacy hash/);
+    expect(entered).toEqual(expect.arrayContaining(['HashItems', 'RecordHashes', 'HashBatch', 'ReleaseLock']));
+    expect(entered).not.toContain('InsertRows');
+    // the user's tables are untouched (only the journal knows what was hashed)
+    expect(await schemaSnapshot(conn, schema)).toEqual(before);
   });
 });

@@ -4,13 +4,15 @@ import { parseDataJointConfig, storeLocations } from '../../functions/core/confi
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { execute, select, tableRef } from '../../functions/core/db/sql.js';
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
-import { hashBatch } from '../../functions/core/migrate011/hash.js';
+import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
 import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalTables } from '../../functions/core/migrate011/journal.js';
 import { planMigration } from '../../functions/core/migrate011/plan.js';
-import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
+import { dirname, join } from 'node:path';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { verifyMigration } from '../../functions/core/migrate011/verify.js';
 import { silentProgress } from '../../functions/core/progress.js';
@@ -58,14 +60,36 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const plan = await planMigration(conn, input, inspection, openStore);
   expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
 
-  const prepared = await prepareMigration(conn, input, inspection);
-  expect(prepared.objects).toBe(14);
-  expect(await prepareMigration(conn, input, await inspectSchema(conn, input))).toEqual(prepared);
+  const manifests = fileManifestStore(join(dirname(scenario.configPath), `${schema}-manifests`));
+  const io = { openStore, progress: silentProgress, manifests, manifestKey: 'phases/hash.jsonl' };
+  // fewer objects than distributedHashingFrom (1000): no manifest, the standard pass hashes everything
+  const prepared = await prepareMigration(conn, input, inspection, io);
+  expect(prepared).toMatchObject({ objects: 14, manifest: null });
+  expect(await prepareMigration(conn, input, await inspectSchema(conn, input), io)).toEqual(prepared);
+
+  // the Distributed Map's pass: the manifest lists every object to hash; a child hashes without the database
+  const distributed = await prepareMigration(conn, { ...input, distributedHashingFrom: 10 }, inspection, io);
+  expect(distributed.manifest).toEqual({ key: 'phases/hash.jsonl', objects: 14 });
+  const items: ManifestItem[] = [];
+  for await (const item of manifests.read('phases/hash.jsonl')) items.push(item as ManifestItem);
+  expect(items).toHaveLength(14);
+  // a child that runs out of time leaves its items; one that verifies 10 records them (one UPDATE)
+  expect(await hashItems(input, items.slice(10), openStore, silentProgress, Date.now() - 1)).toEqual({ hashed: [], left: 4, refused: [] });
+  const child = await hashItems(input, items.slice(0, 10), openStore, silentProgress, Date.now() + 60_000);
+  expect(child).toMatchObject({ left: 0, refused: [] });
+  expect(await recordHashes(conn, input, child.hashed)).toBe(10);
+  // what the map left is the standard pass's: exactly the batches holding the 4 unhashed objects
+  const pending = await pendingHashBatches(conn, input);
+  expect(pending.length).toBeGreaterThan(0);
 
   let hashed = 0;
-  for (const batch of prepared.hashBatches) hashed += (await hashBatch(conn, input, batch, openStore, silentProgress)).objects;
-  expect(hashed).toBe(14);
-  expect((await hashBatch(conn, input, prepared.hashBatches[0], openStore, silentProgress)).objects).toBe(0);
+  for (const batch of pending) hashed += (await hashBatch(conn, input, batch, openStore, silentProgress)).objects;
+  expect(hashed).toBe(4);
+  expect(await pendingHashBatches(conn, input)).toEqual([]);
+  expect((await hashBatch(conn, input, pending[0], openStore, silentProgress)).objects).toBe(0);
+  // both passes recorded the same hashes a single standard pass would have: each object's MD5 and 0.12 uuid
+  const recorded = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(schema).objects} WHERE contents_hash IS NOT NULL AND new_hash IS NOT NULL AND contents_from = 'stream'`);
+  expect(Number(recorded[0].n)).toBe(14);
 
   expect((await insertExternalRows(conn, input)).inserted).toBe(14);
   expect((await insertExternalRows(conn, input)).inserted).toBe(0);

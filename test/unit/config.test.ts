@@ -81,6 +81,7 @@ describe('execution input', () => {
       hashConcurrency: 8,
       takeOverLock: false,
       trustEtag: false,
+      distributedHashingFrom: 1000,
     });
   });
 

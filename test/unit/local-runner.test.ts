@@ -8,6 +8,11 @@ import { MigrationRefusedError, TransientError } from '../../functions/core/erro
 import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
 import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
+import { inlineDistributedMaps } from '../../functions/local/distributed-map.js';
+import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const INPUT = {
   from: '0.11',
@@ -36,7 +41,10 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
   const base: Record<Name, LocalHandler> = {
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
     inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
-    prepare: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5], columns: [10, 11], objects: 5 }),
+    prepare: async () => ({ manifest: null, columns: [10, 11], objects: 5 }),
+    pendingBatches: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5] }),
+    hashItems: async (event) => ({ hashed: (event as { items: unknown[] }).items, left: 0, refused: [] }),
+    recordHashes: async (event) => ({ recorded: (event as { hashed: unknown[] }).hashed.length, left: 0, refused: 0 }),
     hash: async (event) => {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -102,9 +110,9 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result.status).toBe('SUCCEEDED');
 
     const names = fake.names();
-    expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
-    expect(names.slice(3, 9)).toEqual(Array(6).fill('hash'));
-    expect(names.slice(9)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite', 'finish', 'verify', 'report']);
+    expect(names.slice(0, 4)).toEqual(['validate', 'inspect', 'prepare', 'pendingBatches']);
+    expect(names.slice(4, 10)).toEqual(Array(6).fill('hash'));
+    expect(names.slice(10)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite', 'finish', 'verify', 'report']);
 
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
@@ -166,7 +174,8 @@ describe('runLocally (0.11 workflow)', () => {
       hash: async () => {
         throw new TransientError('store answers 503 (will be retried)');
       },
-      prepare: async () => ({ hashBatches: [7], columns: [] }),
+      prepare: async () => ({ manifest: null, columns: [] }),
+      pendingBatches: async () => ({ hashBatches: [7] }),
     });
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result).toEqual({ status: 'FAILED', error: { name: 'TransientError', message: 'store answers 503 (will be retried)' } });
@@ -223,6 +232,9 @@ describe('runLocally (0.11 workflow)', () => {
       Validate: 'validate',
       Inspect: 'inspect',
       Prepare: 'prepare',
+      HashItems: 'hashItems',
+      RecordHashes: 'recordHashes',
+      PendingBatches: 'pendingBatches',
       HashBatch: 'hash',
       InsertRows: 'insert',
       RewriteColumn: 'rewrite',
@@ -231,8 +243,76 @@ describe('runLocally (0.11 workflow)', () => {
       Report: 'report',
       ReleaseLock: 'unlock',
     });
-    // JSONPath only: nothing the local executor would silently ignore
-    const text = JSON.stringify(loaded.definition);
-    expect(text).not.toMatch(/QueryLanguage|JSONata|"Assign"|ItemReader|DISTRIBUTED/);
+    // JSONPath only: nothing the local executor would silently ignore once the Distributed Map is inlined
+    expect(JSON.stringify(loaded.definition)).toMatch(/"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"/);
+    const text = JSON.stringify(inlineDistributedMaps(loaded.definition, 4).definition);
+    expect(text).not.toMatch(/QueryLanguage|JSONata|"Assign"|ItemReader|ItemBatcher|ResultWriter|DISTRIBUTED/);
   }, 60_000);
+});
+
+describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader and an inline Map', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'djm-manifests-'));
+    return () => rm(root, { recursive: true, force: true });
+  });
+
+  /** A manifest of `objects` items; prepare names it, so HashManifest runs. */
+  async function withManifest(objects: number, override: Partial<Record<Name, LocalHandler>> = {}) {
+    const manifests = fileManifestStore(root);
+    const key = `manifests/lab_ephys/${objects}.jsonl`;
+    await manifests.write(key, (async function* () {
+      for (let i = 0; i < objects; i++) yield { h: `hash${i}`, s: 'external', n: i };
+    })());
+    const fake = fakeHandlers({ prepare: async () => ({ manifest: { key, objects }, columns: [10] }), ...override });
+    const entered: string[] = [];
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011', manifests, onStateEntered: (name) => entered.push(name) });
+    const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event as Record<string, unknown>);
+    return { result, fake, of, entered };
+  }
+
+  it('hands each child ItemBatcher\'s batch (100 items) with the run id, records it, then hashes what is left', async () => {
+    const { result, fake, of, entered } = await withManifest(250);
+    expect(result.status).toBe('SUCCEEDED');
+    const batches = of('hashItems').map((event) => (event.items as { n: number }[]).map((item) => item.n));
+    expect(batches.map((items) => items.length).sort()).toEqual([100, 100, 50]);
+    expect(batches.flat().sort((a, b) => a - b)).toEqual([...Array(250).keys()]);
+    const run = of('prepare')[0]!.run;
+    expect(run).toEqual(RUN);
+    // the child's input comes from BatchInput: the parent's run id (the lock holder), not the child's own
+    for (const event of [...of('hashItems'), ...of('recordHashes')]) expect(event).toEqual(expect.objectContaining({ run, input: expect.objectContaining({ schema: 'lab_ephys' }) }));
+    expect(of('recordHashes').map((event) => (event.hashed as unknown[]).length).sort()).toEqual([100, 100, 50]);
+    // then the standard pass over whatever is still pending, and on
+    const names = fake.names();
+    expect(names.indexOf('pendingBatches')).toBeGreaterThan(names.lastIndexOf('recordHashes'));
+    expect(names.slice(-4)).toEqual(['rewrite', 'finish', 'verify', 'report']);
+    expect(entered.filter((name) => name === 'HashItems')).toHaveLength(3);
+  });
+
+  it('tolerates a failed child within ToleratedFailurePercentage (5 %): its objects are left to the standard pass', async () => {
+    let calls = 0;
+    const { result, of } = await withManifest(2100, {
+      hashItems: async (event) => {
+        if (++calls === 7) throw new Error('Lambda ran out of memory'); // not retried: the child fails for good
+        return { hashed: (event as { items: unknown[] }).items, left: 0, refused: [] };
+      },
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(of('hashItems')).toHaveLength(21);
+    expect(of('recordHashes')).toHaveLength(20);
+    expect(of('pendingBatches')).toHaveLength(1);
+  });
+
+  it('fails past the threshold with States.ExceedToleratedFailureThreshold, after releasing the lock', async () => {
+    let calls = 0;
+    const { result, fake, of } = await withManifest(300, {
+      hashItems: async (event) => {
+        if (++calls === 2) throw new Error('Lambda ran out of memory');
+        return { hashed: (event as { items: unknown[] }).items, left: 0, refused: [] };
+      },
+    });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'States.ExceedToleratedFailureThreshold', message: expect.stringMatching(/1 of 3 child executions failed/) } });
+    expect(of('pendingBatches')).toEqual([]);
+    expect(fake.names().at(-1)).toBe('unlock');
+  });
 });

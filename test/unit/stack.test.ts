@@ -108,13 +108,17 @@ describe('DjmigrateStack', () => {
       expect(fn.Properties.Handler).toBe('index.handler');
     }
     expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...ALL_HANDLERS].sort());
-    const big = new Set(['hash', 'migrateColumn014', 'copyTable014', 'verify014']);
+    const big = new Set(['hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'verify014']);
+    // a Distributed Map child is an Express execution (5 minutes for both of its steps)
+    const express: Partial<Record<HandlerName, number>> = { hashItems: 240, recordHashes: 60 };
     const long = new Set(['hash', 'prepare', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
     const budgeted = new Set(['rewrite', 'migrateColumn014', 'copyTable014']);
     for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
       const props = functions[logicalId]!.Properties;
       expect(props.MemorySize, name).toBe(big.has(name) ? 1024 : 512);
-      expect(props.Timeout, name).toBe(long.has(name) ? 900 : 300);
+      expect(props.Timeout, name).toBe(express[name] ?? (long.has(name) ? 900 : 300));
+      // RecordHashes is the Distributed Map's only database step: its concurrency is the connection budget
+      expect(props.ReservedConcurrentExecutions, name).toBe(name === 'recordHashes' ? 10 : undefined);
       // a budgeted invocation hands back after 10 minutes, leaving 5 for its last chunk and the swap
       expect(props.Environment.Variables[WORK_BUDGET_ENV], name).toBe(budgeted.has(name) ? '600000' : undefined);
       expect(props.Environment.Variables[RDS_INSTANCE_ENV], name).toBeUndefined();
@@ -141,13 +145,22 @@ describe('DjmigrateStack', () => {
       expect(rolesAllowing(template, action)).toEqual(new Set());
     }
     const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(template, stack, name)));
-    expect(rolesAllowing(template, 's3:PutObject', ':s3:::lab-')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
-    // the only other s3:PutObject: the report functions, on the reports bucket's reports/*
+    expect(rolesAllowing(template, 's3:PutObject', ':s3:::lab-')).toEqual(roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014'));
+    // the only other s3:PutObject: the report functions on the reports bucket's reports/*, Prepare on the manifests
+    // bucket's manifests/*, and the 0.11 machine (its Distributed Map's result files) on the manifests bucket
     const reportsBucket = stack.getLogicalId(stack.reportsBucket.node.defaultChild as never);
+    const manifestsBucket = stack.getLogicalId(stack.manifestsBucket.node.defaultChild as never);
+    const machine011 = stack.getLogicalId(stack.migrate011.role.node.defaultChild as never);
     expect(rolesAllowing(template, 's3:PutObject', reportsBucket)).toEqual(roles('report', 'report014', 'reportBatch'));
-    expect(rolesAllowing(template, 's3:PutObject')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch'));
-    const readers = roles('inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
-    expect(rolesAllowing(template, 's3:GetObject')).toEqual(readers);
+    expect(rolesAllowing(template, 's3:PutObject', manifestsBucket)).toEqual(new Set([...roles('prepare'), machine011]));
+    expect(rolesAllowing(template, 's3:PutObject')).toEqual(
+      new Set([...roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch', 'prepare'), machine011]),
+    );
+    const readers = roles('inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    expect(rolesAllowing(template, 's3:GetObject', ':s3:::lab-')).toEqual(readers);
+    // the machine reads only its manifests (the Distributed Map's ItemReader)
+    expect(rolesAllowing(template, 's3:GetObject')).toEqual(new Set([...readers, machine011]));
+    expect(rolesAllowing(template, 's3:GetObject', manifestsBucket)).toEqual(new Set([machine011]));
     expect(rolesAllowing(template, 's3:ListBucket')).toEqual(readers);
     expect(rolesAllowing(template, 'rds:CreateDBSnapshot')).toEqual(new Set());
     template.hasResourceProperties('AWS::IAM::Policy', {
@@ -189,7 +202,8 @@ describe('DjmigrateStack', () => {
       expect(fn.Properties.VpcConfig).toBeUndefined();
       expect(JSON.stringify(fn.Properties.Environment.Variables[DB_SECRET_ARN_ENV])).toContain(':secret:djmigrate/db');
     }
-    expect(rolesAllowing(bareTemplate, 's3:GetObject')).toEqual(new Set());
+    // no store buckets: no function reads objects (the 0.11 machine reads its own manifests)
+    expect(rolesAllowing(bareTemplate, 's3:GetObject')).toEqual(new Set([bare.getLogicalId(bare.migrate011.role.node.defaultChild as never)]));
     Annotations.fromStack(bare).hasWarning('*', Match.stringLikeRegexp('No dbSecretArn given'));
   }, 60_000);
 
@@ -208,7 +222,7 @@ describe('DjmigrateStack', () => {
       });
     }
     vpcTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 0);
-    expect(rolesAllowing(vpcTemplate, 's3:PutObject', ':s3:::lab-external').size).toBe(3);
+    expect(rolesAllowing(vpcTemplate, 's3:PutObject', ':s3:::lab-external').size).toBe(4);
   }, 60_000);
 
   it('creates one security group for all functions when only vpcId and subnetIds are given', () => {
@@ -390,7 +404,7 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
   const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(template, stack, name)));
 
   it('keeps the reports in a retained, versioned, SSE-S3, non-public, TLS-only bucket that logs its access to a second bucket', () => {
-    template.resourceCountIs('AWS::S3::Bucket', 2);
+    template.resourceCountIs('AWS::S3::Bucket', 3);
     const buckets = Object.entries(resources()).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
     for (const [id, bucket] of buckets) {
       expect(bucket.DeletionPolicy, id).toBe('Retain');
@@ -407,7 +421,13 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
     }
     const reports = resources()[reportsBucketId()]!;
     expect(reports.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-    const logsId = buckets.map(([id]) => id).find((id) => id !== reportsBucketId())!;
+    const manifestsId = stack.getLogicalId(stack.manifestsBucket.node.defaultChild as never);
+    const logsId = buckets.map(([id]) => id).find((id) => id !== reportsBucketId() && id !== manifestsId)!;
+    // the manifests bucket: same settings, unversioned, its objects gone after 30 days, its access logged too
+    const manifests = resources()[manifestsId]!;
+    expect(manifests.Properties.VersioningConfiguration).toBeUndefined();
+    expect(manifests.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({ ExpirationInDays: 30, Status: 'Enabled' });
+    expect(manifests.Properties.LoggingConfiguration).toEqual({ DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'manifests-bucket/' });
     expect(reports.Properties.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logsId });
     expect(reports.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({ ExpirationInDays: 90, Status: 'Enabled' });
     expect(JSON.stringify(quiet.template.findResources('AWS::S3::Bucket'))).toContain('"ExpirationInDays":365');
@@ -539,9 +559,9 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
         ]),
       },
     });
-    const readers = roles('inspect', 'prepare', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    const readers = roles('inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
     expect(rolesAllowing(template, 's3:GetObject', 'lab-raw/dj/*')).toEqual(readers);
-    expect(rolesAllowing(template, 's3:PutObject', 'lab-raw/dj/*')).toEqual(roles('hash', 'migrateColumn014', 'copyTable014'));
+    expect(rolesAllowing(template, 's3:PutObject', 'lab-raw/dj/*')).toEqual(roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014'));
     expect(rolesAllowing(template, 's3:DeleteObject')).toEqual(new Set());
   });
 

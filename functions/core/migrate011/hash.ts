@@ -8,7 +8,6 @@ import { migratedBlobUuid, storeObjectKey, uuidRelativePath } from '../datajoint
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
-import { digestStream } from '../stores/hash-stream.js';
 import { ObjectMissingError } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { journalTables } from './journal.js';
@@ -31,6 +30,29 @@ interface HashedObject extends PendingObject {
   newHash: Buffer;
 }
 
+/** One line of the hash manifest (the Distributed Map's item): an object still to hash, as the journal has it. */
+export interface ManifestItem {
+  /** The legacy `~external` hash (ASCII: base64 SHA-256 + store suffix). */
+  h: string;
+  s: string;
+  n: number;
+}
+
+/** What a Distributed Map child hands to RecordHashes: the item with its hashes (hex). */
+export interface HashedItem extends ManifestItem {
+  md5: string;
+  uuid: string;
+}
+
+export interface ItemsHashed {
+  hashed: HashedItem[];
+  /** Items not started before the deadline: left for the standard pass. */
+  left: number;
+  /** Items that failed verification: left for the standard pass, which stops the migration naming them. */
+  refused: string[];
+}
+
+/** The standard pass: every object of one journal batch that is not hashed yet, recorded in the journal. */
 export async function hashBatch(conn: Connection, input: Migrate011Input, batch: number, openStore: OpenStore, progress: ProgressSink): Promise<HashedBatch> {
   const t = journalTables(input.schema);
   const pending = await select<PendingObject>(conn, `SELECT legacy_hash, store, size FROM ${t.objects} WHERE batch = ? AND contents_hash IS NULL`, [batch]);
@@ -38,14 +60,7 @@ export async function hashBatch(conn: Connection, input: Migrate011Input, batch:
   const outcomes = await Promise.allSettled(pending.map((object) => limit(() => hashObject(input, { ...object, size: Number(object.size) }, openStore, progress))));
   const hashed = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   // Keep what was verified even when another object failed: a rerun then only redoes the failures.
-  if (hashed.length) {
-    await execute(
-      conn,
-      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash, contents_from) VALUES ?
-       ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash), contents_from = VALUES(contents_from)`,
-      [hashed.map((object) => [object.legacy_hash, object.store, batch, object.size, object.contentsHash, object.newHash, 'stream'])],
-    );
-  }
+  await recordHashed(conn, input, hashed);
   const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as Error] : []));
   const refusals = failures.filter((error) => error instanceof MigrationRefusedError);
   if (refusals.length) {
@@ -53,6 +68,61 @@ export async function hashBatch(conn: Connection, input: Migrate011Input, batch:
   }
   if (failures.length) throw failures[0];
   return { batch, objects: hashed.length, bytes: hashed.reduce((sum, object) => sum + object.size, 0) };
+}
+
+/**
+ * The Distributed Map's pass, without the database: hashes the items until `deadline` (an Express child lives at
+ * most 5 minutes). Objects that fail verification or are not reached stay unhashed in the journal; the standard pass
+ * after the map hashes them again and stops on a bad one with its full reason. Other errors (S3 unreachable) throw:
+ * the child is retried, or counted against the map's tolerated failures.
+ */
+export async function hashItems(input: Migrate011Input, items: readonly ManifestItem[], openStore: OpenStore, progress: ProgressSink, deadline: number): Promise<ItemsHashed> {
+  const limit = pLimit(input.hashConcurrency);
+  const outcomes = await Promise.allSettled(
+    items.map((item) =>
+      limit(async () => (Date.now() < deadline ? hashObject(input, { legacy_hash: Buffer.from(item.h, 'latin1'), store: item.s, size: item.n }, openStore, progress) : null)),
+    ),
+  );
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof MigrationRefusedError));
+  if (failure) throw (failure as PromiseRejectedResult).reason;
+  const hashed: HashedItem[] = [];
+  const refused: string[] = [];
+  let left = 0;
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') refused.push((outcome.reason as Error).message);
+    else if (outcome.value === null) left += 1;
+    else {
+      const { legacy_hash, store, size, contentsHash, newHash } = outcome.value;
+      hashed.push({ h: legacy_hash.toString('latin1'), s: store, n: size, md5: contentsHash.toString('hex'), uuid: newHash.toString('hex') });
+    }
+  }
+  return { hashed, left, refused };
+}
+
+/** Records what a Distributed Map child hashed (the only database write of the map's pass). */
+export async function recordHashes(conn: Connection, input: Migrate011Input, items: readonly HashedItem[]): Promise<number> {
+  await recordHashed(
+    conn,
+    input,
+    items.map((item) => ({ legacy_hash: Buffer.from(item.h, 'latin1'), store: item.s, size: item.n, contentsHash: Buffer.from(item.md5, 'hex'), newHash: Buffer.from(item.uuid, 'hex') })),
+  );
+  return items.length;
+}
+
+async function recordHashed(conn: Connection, input: Migrate011Input, hashed: readonly HashedObject[]): Promise<void> {
+  if (!hashed.length) return;
+  const t = journalTables(input.schema);
+  // one statement per call; only objects the journal lists are updated (Prepare recorded each with its size)
+  const rows = hashed.map(() => 'SELECT ? AS legacy_hash, ? AS store, ? AS size, ? AS contents_hash, ? AS new_hash').join(' UNION ALL ');
+  const changed = await execute(
+    conn,
+    `UPDATE ${t.objects} o JOIN (${rows}) h ON o.legacy_hash = h.legacy_hash AND o.store = h.store AND o.size = h.size
+        SET o.contents_hash = h.contents_hash, o.new_hash = h.new_hash, o.contents_from = 'stream'`,
+    hashed.flatMap((object) => [object.legacy_hash, object.store, object.size, object.contentsHash, object.newHash]),
+  );
+  if (changed !== hashed.length) {
+    throw new MigrationRefusedError(`${hashed.length - changed} hashed object(s) are not in the migration journal as hashed; rerun the migration from the start`);
+  }
 }
 
 export async function hashObject(input: Migrate011Input, object: PendingObject, openStore: OpenStore, progress: ProgressSink): Promise<HashedObject> {
@@ -63,7 +133,7 @@ export async function hashObject(input: Migrate011Input, object: PendingObject, 
   const key = legacyObjectKey(spec.protocol, spec.location, input.schema, value);
   let digest;
   try {
-    digest = await digestStream(await store.read(key));
+    digest = await store.digest(key);
   } catch (error) {
     if (error instanceof ObjectMissingError) {
       throw new MigrationRefusedError(`object ${key} is missing from store "${object.store}" (${store.description}); restore it and rerun`);

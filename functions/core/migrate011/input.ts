@@ -29,6 +29,11 @@ export const Migrate011InputSchema = z
      * of streamed objects) instead of reading it; the SHA-256 check against the legacy hash is then skipped.
      */
     trustEtag: z.boolean().default(false),
+    /**
+     * Hash through the Distributed Map (a manifest, Express children, many Lambdas at once) when at least this many
+     * objects are to hash; fewer go through the standard Map of batches.
+     */
+    distributedHashingFrom: z.number().int().min(1).default(1000),
   })
   .strict()
   .refine((input) => !(input.trustEtag && input.mode === 'native'), {

@@ -8,32 +8,43 @@ import type { Migrate011Input } from './input.js';
 import type { Inspection } from './inspect.js';
 import { hashFromListings } from './etag.js';
 import type { ProgressSink } from '../progress.js';
+import type { ManifestStore } from '../stores/manifest-store.js';
 import type { OpenStore } from '../stores/object-store.js';
+import type { ManifestItem } from './hash.js';
 import { journalColumns, journalTables, openJournal } from './journal.js';
 
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
 const MAX_BATCHES = 900;
 const MIN_BATCH_SIZE = 100;
+/**
+ * Objects this large stay out of the hash manifest: an Express child of the Distributed Map lives at most 5 minutes,
+ * the standard pass's Lambda 15.
+ */
+export const LARGE_OBJECT_BYTES = 1024 ** 3;
+const MANIFEST_PAGE = 10_000;
 
 export interface Prepared {
-  /** Batches that still have objects to hash. */
-  hashBatches: number[];
   /** Journal ids of the columns still to rewrite. */
   columns: number[];
   objects: number;
+  /** The hash manifest for the Distributed Map, when at least `input.distributedHashingFrom` objects are to hash. */
+  manifest: { key: string; objects: number } | null;
+}
+
+export interface PrepareIo {
+  openStore: OpenStore;
+  progress: ProgressSink;
+  manifests: ManifestStore;
+  /** Where this run's hash manifest goes (unique per execution). */
+  manifestKey: string;
 }
 
 export function tempColumnName(columnId: number): string {
   return `_djmigrate_${columnId}`;
 }
 
-/** With trustEtag, `io` lets Prepare take contents hashes from the S3 listings (see etag.ts) before batching. */
-export async function prepareMigration(
-  conn: Connection,
-  input: Migrate011Input,
-  inspection: Inspection,
-  io?: { openStore: OpenStore; progress: ProgressSink },
-): Promise<Prepared> {
+/** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
+export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo): Promise<Prepared> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
   await openJournal(conn, input);
   const t = journalTables(input.schema);
@@ -61,14 +72,41 @@ export async function prepareMigration(
       [store, Number(next), batchSize],
     );
   }
-  if (input.trustEtag) {
-    if (!io) throw new Error('prepareMigration needs the stores to trust ETags');
-    await hashFromListings(conn, input, io.openStore, io.progress);
-  }
-  const batches = await select<{ batch: number }>(conn, `SELECT DISTINCT batch FROM ${t.objects} WHERE contents_hash IS NULL ORDER BY batch`);
+  if (input.trustEtag) await hashFromListings(conn, input, io.openStore, io.progress);
   const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${t.objects}`);
   const columns = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped').map((column) => column.column_id);
-  return { hashBatches: batches.map((row) => Number(row.batch)), columns, objects: Number(objects) };
+  return { columns, objects: Number(objects), manifest: await writeHashManifest(conn, input, io) };
+}
+
+/** Journal batches that still have objects to hash: the standard pass's work (after the Distributed Map's, if any). */
+export async function pendingHashBatches(conn: Connection, input: Migrate011Input): Promise<number[]> {
+  const rows = await select<{ batch: number }>(conn, `SELECT DISTINCT batch FROM ${journalTables(input.schema).objects} WHERE contents_hash IS NULL ORDER BY batch`);
+  return rows.map((row) => Number(row.batch));
+}
+
+async function writeHashManifest(conn: Connection, input: Migrate011Input, io: PrepareIo): Promise<Prepared['manifest']> {
+  const t = journalTables(input.schema);
+  const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE contents_hash IS NULL AND size < ?`, [LARGE_OBJECT_BYTES]);
+  if (Number(pending) < input.distributedHashingFrom) return null;
+  let objects = 0;
+  // keyset pages: memory stays flat however many objects the schema has
+  async function* items(): AsyncIterable<ManifestItem> {
+    let after: Buffer | null = null;
+    for (;;) {
+      const page: { legacy_hash: Buffer; store: string; size: number }[] = await select(
+        conn,
+        `SELECT legacy_hash, store, size FROM ${t.objects}
+          WHERE contents_hash IS NULL AND size < ?${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${MANIFEST_PAGE}`,
+        after ? [LARGE_OBJECT_BYTES, after] : [LARGE_OBJECT_BYTES],
+      );
+      for (const row of page) yield { h: row.legacy_hash.toString('latin1'), s: row.store, n: Number(row.size) };
+      objects += page.length;
+      if (page.length < MANIFEST_PAGE) return;
+      after = page[page.length - 1].legacy_hash;
+    }
+  }
+  await io.manifests.write(io.manifestKey, items());
+  return { key: io.manifestKey, objects };
 }
 
 async function recordColumns(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<void> {

@@ -6,7 +6,6 @@ import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
-import { digestStream } from '../stores/hash-stream.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -123,7 +122,7 @@ async function verifyColumn(
         if (size === undefined) missing.push(key);
         else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
         else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
-        else if (input.verifyContents && !(recorded && (await digestStream(await openStore(column.store).read(key))).md5.equals(recorded))) {
+        else if (input.verifyContents && !(recorded && (await openStore(column.store).digest(key)).md5.equals(recorded))) {
           mismatched.push(`${key}: its bytes no longer hash to the row's contents hash`);
         }
       }),

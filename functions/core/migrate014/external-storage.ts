@@ -23,7 +23,6 @@ import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../d
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { digestStream } from '../stores/hash-stream.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import type { ObjectWriter } from '../stores/object-writer.js';
 
@@ -300,7 +299,7 @@ async function checkObject(options: ExternalStorageOptions, spec: StoreSpec, sto
   if (!info) return `${where}: object ${key} is missing from store "${column.store}" (${store.description}); restore it and rerun`;
   if (info.size !== source.size) return `${where}: object ${key} has ${info.size} bytes but ${externalTableName(column.store)} records ${source.size}; restore the original and rerun`;
   if (options.verifyObjects && column.kind === 'blob' && source.md5) {
-    const digest = await digestStream(await store.read(key));
+    const digest = await store.digest(key);
     if (!digest.md5.equals(source.md5)) return `${where}: object ${key} does not hash to its recorded md5 ${source.md5.toString('hex')}; it is corrupt or was replaced`;
   }
   return null;

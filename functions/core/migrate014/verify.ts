@@ -9,7 +9,6 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
-import { digestStream } from '../stores/hash-stream.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
 import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
@@ -317,7 +316,7 @@ async function checkObject(
   if (!contents || pointer.hash === null) return;
   let digest;
   try {
-    digest = await digestStream(await store.read(key));
+    digest = await store.digest(key);
   } catch (error) {
     if (error instanceof ObjectMissingError) {
       problems.add(`${where}\0missing`, `${where} objects missing`, `${where}: object ${at} of pointer ${abbreviate(text)} is missing`);

@@ -2,6 +2,8 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, opendir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { sharedHashPool } from './hash-pool.js';
+import type { StreamDigest } from './hash-stream.js';
 import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 /** A DataJoint `file` store: keys are absolute paths below the store's location. */
@@ -30,6 +32,16 @@ export class FileObjectStore implements ObjectStore {
       stream.once('error', (error) => reject(isNotFound(error) ? new ObjectMissingError(this.description, key) : error));
     });
     return stream;
+  }
+
+  async digest(key: string): Promise<StreamDigest> {
+    // On the worker pool: hashing on this thread would cap a file store at one core's MD5+SHA-256 rate.
+    try {
+      return await sharedHashPool().digest(key);
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectMissingError(this.description, key);
+      throw error;
+    }
   }
 
   async copy(sourceKey: string, targetKey: string): Promise<void> {

@@ -1,6 +1,7 @@
 // One interface for every place DataJoint keeps external objects, so the migration core never knows
 // whether it talks to S3, an S3-compatible server or a folder on disk.
 import type { Readable } from 'node:stream';
+import type { StreamDigest } from './hash-stream.js';
 
 export interface ObjectInfo {
   /** For S3 the key inside the bucket; for a file store the absolute path. */
@@ -17,6 +18,8 @@ export interface ObjectStore {
   stat(key: string): Promise<ObjectInfo | null>;
   /** A stream of the object's bytes; rejects with ObjectMissingError when it does not exist. */
   read(key: string): Promise<Readable>;
+  /** MD5 + SHA-256 + size of the object's bytes in one pass; rejects with ObjectMissingError when it does not exist. */
+  digest(key: string): Promise<StreamDigest>;
   /** Server-side copy (S3 CopyObject, file copy); never deletes the source. */
   copy(sourceKey: string, targetKey: string): Promise<void>;
   /** Every object whose key starts with the prefix (a folder prefix ends with `/`). */

@@ -10,6 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { digestStream, type StreamDigest } from './hash-stream.js';
 import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface S3Location {
@@ -55,6 +56,11 @@ export class S3ObjectStore implements ObjectStore {
       if (isMissing(error)) throw new ObjectMissingError(this.description, key);
       throw error;
     }
+  }
+
+  async digest(key: string): Promise<StreamDigest> {
+    // Network-bound: hashing the response stream on this thread keeps up with it.
+    return digestStream(await this.read(key));
   }
 
   async copy(sourceKey: string, targetKey: string): Promise<void> {

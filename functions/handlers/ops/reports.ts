@@ -55,6 +55,11 @@ export function reportKey(schema: string, run: string | undefined): string {
   return `reports/${schema}/${executionName(run)}.json`;
 }
 
+/** `manifests/<schema>/<execution name>/<name>.jsonl`: a work manifest of one run (the Distributed Map reads it). */
+export function manifestKey(schema: string, run: string | undefined, name: string): string {
+  return `manifests/${schema}/${executionName(run)}/${name}.jsonl`;
+}
+
 /** Keeps the report and returns it with `reportLocation` when it was written. */
 export async function keepReport<Report extends object>(reports: ReportStore, key: string, report: Report): Promise<Report & { reportLocation?: string }> {
   const reportLocation = await reports.put(key, report);

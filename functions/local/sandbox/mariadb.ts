@@ -64,6 +64,8 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
           '--skip-log-bin',
           '--skip-name-resolve',
           '--innodb-flush-log-at-trx-commit=0',
+          '--innodb-buffer-pool-size=1G',
+          '--innodb-log-file-size=512M',
           '--character-set-server=utf8mb4',
           `--sql-mode=${MYSQL8_SQL_MODE}`,
           ...asRoot,

@@ -1,0 +1,148 @@
+// aws-local-stepfunctions has no Distributed Map. Before a local run each one (top level) is rewritten into what it
+// does, keeping its ItemProcessor states, their Retry and the map's Catch:
+//
+//   <Map>            Task (local): reads the ItemReader's manifest and cuts it into ItemBatcher's batches
+//                    { BatchInput, Items } (BatchInput's paths resolved against the state, as AWS does)
+//   <Map>Children    inline Map over the batches running the ItemProcessor's states; a child that fails for good is
+//                    caught and counted instead of failing the run, as AWS counts it against the tolerated failures
+//   <Map>Tolerance   Task (local): fails with States.ExceedToleratedFailureThreshold when more children failed than
+//                    ToleratedFailurePercentage / ToleratedFailureCount allow; else passes on the map's result
+//
+// ResultWriter's files are not written locally (the map's result is { children, failed } instead of the S3 location).
+import type { ManifestStore } from '../core/stores/manifest-store.js';
+import type { AslDefinition } from './definition.js';
+
+type AslState = { Type: string; [key: string]: unknown };
+
+/** The fields of a Distributed Map the rewrite understands; any other fails the rewrite (it would be dropped silently). */
+const UNDERSTOOD = new Set([
+  'Type', 'Comment', 'ItemProcessor', 'ItemReader', 'ItemBatcher', 'MaxConcurrency', 'ToleratedFailurePercentage', 'ToleratedFailureCount',
+  'ResultWriter', 'ResultPath', 'Next', 'End', 'Catch', 'Retry', 'Label',
+]);
+/** The local Tasks' Resource (their handlers are bound by state name). */
+const LOCAL_RESOURCE = 'arn:aws:lambda:us-east-1:123456789012:function:DjmigrateLocalDistributedMap';
+const CHILD_FAILED = { childFailed: true };
+
+export interface InlinedDistributedMap {
+  name: string;
+  readerState: string;
+  toleranceState: string;
+  /** The ItemProcessor's states: a failure there is one child's, not the run's. */
+  childStates: Set<string>;
+  maxItemsPerBatch: number;
+  maxInputBytesPerBatch: number;
+  /** Absent: not set (with neither set, no child may fail). */
+  toleratedFailurePercentage?: number;
+  toleratedFailureCount?: number;
+}
+
+/** A copy of `definition` with every top-level Distributed Map inlined; `childConcurrency` caps the inline Maps. */
+export function inlineDistributedMaps(definition: AslDefinition, childConcurrency: number): { definition: AslDefinition; maps: InlinedDistributedMap[] } {
+  const states: Record<string, AslState> = {};
+  const maps: InlinedDistributedMap[] = [];
+  for (const [name, state] of Object.entries(definition.States)) {
+    const processor = state.ItemProcessor as { ProcessorConfig?: { Mode?: string }; StartAt: string; States: Record<string, AslState> } | undefined;
+    if (state.Type !== 'Map' || processor?.ProcessorConfig?.Mode !== 'DISTRIBUTED') {
+      states[name] = state;
+      continue;
+    }
+    const unknown = Object.keys(state).filter((key) => !UNDERSTOOD.has(key));
+    if (unknown.length) throw new Error(`Distributed Map ${name}: ${unknown.join(', ')} cannot run locally yet`);
+    const reader = state.ItemReader as { Parameters?: Record<string, unknown>; ReaderConfig?: { InputType?: string } } | undefined;
+    if (reader?.ReaderConfig?.InputType !== 'JSONL') throw new Error(`Distributed Map ${name}: only a JSONL ItemReader runs locally`);
+    const batcher = (state.ItemBatcher ?? {}) as { MaxItemsPerBatch?: number; MaxInputBytesPerBatch?: number; BatchInput?: unknown };
+    const names = { reader: name, children: `${name}Children`, failed: `${name}ChildFailed`, tolerance: `${name}Tolerance` };
+    for (const taken of [names.children, names.failed, names.tolerance]) {
+      if (taken in definition.States || taken in processor.States) throw new Error(`Distributed Map ${name}: state name ${taken} is taken`);
+    }
+    const itemsPath = `$.${name}LocalBatches`;
+    const catchers = state.Catch ? { Catch: state.Catch } : {};
+    const childStates = Object.fromEntries(
+      Object.entries(processor.States).map(([childName, child]) => [
+        childName,
+        child.Type === 'Task' ? { ...child, Catch: [...((child.Catch as unknown[]) ?? []), { ErrorEquals: ['States.ALL'], ResultPath: null, Next: names.failed }] } : child,
+      ]),
+    );
+    states[names.reader] = {
+      Type: 'Task',
+      Comment: `Local stand-in: reads the manifest in the children's batches${state.Comment ? `. ${String(state.Comment)}` : ''}`,
+      Resource: LOCAL_RESOURCE,
+      Parameters: { ...(reader.Parameters ?? {}), ...(batcher.BatchInput ? { BatchInput: batcher.BatchInput } : {}) },
+      ResultPath: itemsPath,
+      Next: names.children,
+      ...catchers,
+    };
+    states[names.children] = {
+      Type: 'Map',
+      ItemsPath: itemsPath,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: processor.StartAt,
+        States: { ...childStates, [names.failed]: { Type: 'Pass', Result: CHILD_FAILED, End: true } },
+      },
+      MaxConcurrency: Math.min(childConcurrency, Number(state.MaxConcurrency ?? childConcurrency) || childConcurrency),
+      ResultPath: itemsPath,
+      Next: names.tolerance,
+      ...catchers,
+    };
+    states[names.tolerance] = {
+      Type: 'Task',
+      Resource: LOCAL_RESOURCE,
+      Parameters: { 'children.$': itemsPath },
+      // a discarded map result still replaces the batches, so they do not travel on in the state
+      ResultPath: state.ResultPath === null ? itemsPath : (state.ResultPath ?? '$'),
+      ...(state.Next ? { Next: state.Next } : { End: true }),
+      ...catchers,
+    };
+    maps.push({
+      name,
+      readerState: names.reader,
+      toleranceState: names.tolerance,
+      childStates: new Set(Object.keys(processor.States)),
+      maxItemsPerBatch: batcher.MaxItemsPerBatch ?? Number.POSITIVE_INFINITY,
+      maxInputBytesPerBatch: batcher.MaxInputBytesPerBatch ?? 256 * 1024,
+      ...(state.ToleratedFailurePercentage !== undefined ? { toleratedFailurePercentage: Number(state.ToleratedFailurePercentage) } : {}),
+      ...(state.ToleratedFailureCount !== undefined ? { toleratedFailureCount: Number(state.ToleratedFailureCount) } : {}),
+    });
+  }
+  return { definition: { ...definition, States: states }, maps };
+}
+
+/** The reader Task's handler: the manifest (at the ItemReader's Key) in batches as a Distributed Map child gets them. */
+export async function readBatches(map: InlinedDistributedMap, manifests: ManifestStore, parameters: { Key?: unknown; BatchInput?: unknown }): Promise<unknown[]> {
+  if (typeof parameters.Key !== 'string') throw new Error(`Distributed Map ${map.name}: the ItemReader's Key is not a string`);
+  const batches: { BatchInput?: unknown; Items: unknown[] }[] = [];
+  let items: unknown[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (items.length) batches.push({ ...(parameters.BatchInput !== undefined ? { BatchInput: parameters.BatchInput } : {}), Items: items });
+    items = [];
+    bytes = 0;
+  };
+  for await (const item of manifests.read(parameters.Key)) {
+    const size = Buffer.byteLength(JSON.stringify(item));
+    if (items.length && (items.length >= map.maxItemsPerBatch || bytes + size > map.maxInputBytesPerBatch)) flush();
+    items.push(item);
+    bytes += size;
+  }
+  flush();
+  return batches;
+}
+
+export class ToleratedFailureThresholdError extends Error {
+  override readonly name = 'States.ExceedToleratedFailureThreshold';
+}
+
+/** The tolerance Task's handler: the map's result, or the error AWS ends a map with when too many children failed. */
+export function checkTolerance(map: InlinedDistributedMap, parameters: { children?: unknown }): { children: number; failed: number } {
+  const results = Array.isArray(parameters.children) ? parameters.children : [];
+  const failed = results.filter((result) => (result as { childFailed?: unknown } | null)?.childFailed === true).length;
+  // AWS fails the map when either threshold is passed
+  const limits = [map.toleratedFailureCount, map.toleratedFailurePercentage === undefined ? undefined : (map.toleratedFailurePercentage / 100) * results.length];
+  const set = limits.filter((limit): limit is number => limit !== undefined);
+  const allowed = set.length ? Math.min(...set) : 0;
+  if (failed > allowed) {
+    throw new ToleratedFailureThresholdError(`${map.name}: ${failed} of ${results.length} child executions failed, more than tolerated (${Math.floor(allowed)})`);
+  }
+  return { children: results.length, failed };
+}
