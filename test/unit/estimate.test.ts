@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ASSUMED, estimateRun, PRICES_USD } from '../../functions/core/migrate011/estimate.js';
 
-const base = { columnRows: [1_000_000], mode: 'in-place' as const, trustEtag: false, hashConcurrency: 8 };
+const base = { columnRows: [1_000_000], mode: 'in-place' as const, trustEtag: false, hashConcurrency: 8, distributedHashingFrom: 1_000_000 };
 
 describe('estimateRun (the cost model plan prints)', () => {
   it('counts requests, transitions and GB-seconds from the plan, priced at list prices', () => {
@@ -35,5 +35,21 @@ describe('estimateRun (the cost model plan prints)', () => {
     const empty = estimateRun({ ...base, columnRows: [], stores: [] });
     expect(empty.stateTransitions).toBe(ASSUMED.fixedTransitions);
     expect(empty.s3Requests).toEqual({ get: 0, list: 0, put: 0 });
+  });
+
+  it('from distributedHashingFrom objects on, Express children of 100 objects hash 40 at once', () => {
+    const stores = [{ objects: 100_000, bytes: 100e9, s3: true }];
+    const standard = estimateRun({ ...base, stores });
+    const distributed = estimateRun({ ...base, distributedHashingFrom: 1000, stores });
+    expect(standard.children).toBe(0);
+    expect(distributed.children).toBe(1000);
+    // one parent transition per child instead of two per batch; two Lambda calls per child
+    expect(distributed.stateTransitions).toBe(ASSUMED.fixedTransitions + 1000 + 2 * 1 + 1);
+    expect(distributed.lambdaRequests).toBe(8 + 2 * 1000 + 1);
+    // same bytes hashed (same GB-seconds), ten times the concurrency
+    expect(distributed.lambdaGbSeconds).toBe(standard.lambdaGbSeconds);
+    // hashing 100 GB at 100 MB/s + 100,000 × 20 ms / 8 = 1,250 s of Lambda: / 4 batches vs / 40 children, + 10 s rewrite + 30 s
+    expect(standard.seconds).toBe(Math.ceil(1250 / 4 + 10 + 30));
+    expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 30));
   });
 });

@@ -9,6 +9,9 @@ export const PRICES_USD = {
   s3Get: 0.0000004,
   s3List: 0.000005,
   s3Put: 0.000005,
+  /** Step Functions Express: per execution, and per GB-second of duration (billed in 64 MB steps). */
+  expressRequest: 0.000001,
+  expressGbSecond: 0.00001667,
 } as const;
 
 export const ASSUMED = {
@@ -27,6 +30,10 @@ export const ASSUMED = {
   otherSeconds: 30,
   /** ETag sample per S3 store under trustEtag (etag.ts). */
   etagSample: 16,
+  /** The Distributed Map (from distributedHashingFrom objects on): objects per Express child, children at once. */
+  objectsPerChild: 100,
+  childrenAtOnce: 40,
+  expressMemoryGb: 0.0625,
 } as const;
 
 export interface EstimateInputs {
@@ -38,10 +45,14 @@ export interface EstimateInputs {
   trustEtag: boolean;
   /** Objects in flight within one hash batch. */
   hashConcurrency: number;
+  /** From this many objects to read on, the Distributed Map hashes them (the input's distributedHashingFrom). */
+  distributedHashingFrom: number;
 }
 
 export interface RunEstimate {
   seconds: number;
+  /** Express child executions of the Distributed Map (0 when the standard Map hashes). */
+  children: number;
   stateTransitions: number;
   lambdaGbSeconds: number;
   lambdaRequests: number;
@@ -63,16 +74,20 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const readObjects = read.reduce((sum, n) => sum + n, 0);
   const readBytes = inputs.stores.reduce((sum, store, i) => sum + (store.objects ? (store.bytes * read[i]) / store.objects : 0), 0);
   const rows = inputs.columnRows.reduce((sum, n) => sum + n, 0);
-  const batches = hashBatches(readObjects);
+  // the Distributed Map's children hash everything (the standard Map then has nothing left); each child is an Express
+  // execution (HashItems + RecordHashes) and costs the parent one transition
+  const children = readObjects >= inputs.distributedHashingFrom ? Math.ceil(readObjects / ASSUMED.objectsPerChild) : 0;
+  const batches = children ? 0 : hashBatches(readObjects);
   const rewriteCalls = inputs.columnRows.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / (ASSUMED.rewriteRowsPerSecond * ASSUMED.rewriteCallSeconds))), 0);
 
   const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
-  const seconds = Math.ceil(hashLambdaSeconds / ASSUMED.batchesAtOnce + rewriteSeconds + ASSUMED.otherSeconds);
+  const seconds = Math.ceil(hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce) + rewriteSeconds + ASSUMED.otherSeconds);
 
-  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + 2 * rewriteCalls + inputs.columnRows.length;
+  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + children + 2 * rewriteCalls + inputs.columnRows.length;
   const lambdaGbSeconds = ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds);
-  const lambdaRequests = 7 + batches + rewriteCalls;
+  const lambdaRequests = 8 + batches + 2 * children + rewriteCalls;
+  const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000), 0);
   const s3Requests = {
     get: readObjects,
@@ -80,12 +95,13 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
     list: listCalls * (inputs.trustEtag ? 3 : 2),
     put: inputs.mode === 'native' ? objects : 0,
   };
-  const stepFunctions = stateTransitions * PRICES_USD.stateTransition;
+  const stepFunctions = stateTransitions * PRICES_USD.stateTransition + express;
   const lambda = lambdaGbSeconds * PRICES_USD.lambdaGbSecond + lambdaRequests * PRICES_USD.lambdaRequest;
   const s3 = s3Requests.get * PRICES_USD.s3Get + s3Requests.list * PRICES_USD.s3List + s3Requests.put * PRICES_USD.s3Put;
   const round = (usd: number) => Math.round(usd * 100) / 100;
   return {
     seconds,
+    children,
     stateTransitions,
     lambdaGbSeconds: Math.round(lambdaGbSeconds),
     lambdaRequests,

@@ -115,6 +115,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     mode: input.mode,
     trustEtag: input.trustEtag,
     hashConcurrency: input.hashConcurrency,
+    distributedHashingFrom: input.distributedHashingFrom,
   });
   const status = problems.length ? 'refused' : inspection.legacyColumns.length === 0 && !inspection.legacyTablePresent ? 'nothing-to-do' : 'ready';
   return {
