@@ -1,6 +1,7 @@
-// Hashes one batch of legacy objects where they are: each object streamed once through MD5 and SHA-256,
-// checked against the size and the SHA-256 that 0.11 recorded, and (native mode) copied server-side to its
-// 0.12 uuid path. A corrupt, truncated or swapped object stops the migration.
+// Hashes legacy objects where they are: each object streamed once through MD5 and SHA-256, checked against the size
+// and the SHA-256 that 0.11 recorded, and (native mode) copied server-side to its 0.12 uuid path. Two passes share
+// this: the Distributed Map's (hashItems, no database; recordHashes writes its results) and the standard one
+// (hashBatch, a journal batch), which runs after it and stops the migration on a corrupt, truncated or swapped object.
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyHashFromDigest, legacyObjectKey, legacyRelativePath } from '../datajoint/v011.js';

@@ -1,4 +1,5 @@
-// Records the columns and the distinct objects to migrate in the journal, numbered into batches. Rerunnable:
+// Records the columns and the distinct objects to migrate in the journal, numbered into batches, and (many objects)
+// writes the Distributed Map's manifest of those still to hash. Rerunnable:
 // what is recorded already is kept, objects referenced since the last run are added in new batches.
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
