@@ -162,7 +162,7 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     ? lazy(() => s3ReportStore(options.s3 ?? new S3Client({}), reportsBucket, logger, process.env[REPORTS_KMS_KEY_ENV] || undefined))
     : noReports;
   const manifestsBucket = options.manifestsBucket !== undefined ? options.manifestsBucket : process.env[MANIFESTS_BUCKET_ENV] || null;
-  const manifests: ManifestStore = manifestsBucket ? s3ManifestStore(new S3Client({}), manifestsBucket) : noManifests;
+  const manifests: ManifestStore = manifestsBucket ? s3ManifestStore(() => new S3Client({}), manifestsBucket) : noManifests;
   const eventBus = options.eventBus !== undefined ? options.eventBus : process.env[EVENT_BUS_ENV] || null;
   const events: EventPublisher = eventBus ? eventBridgePublisher(lazySend(() => options.eventBridge ?? new EventBridgeClient({})), eventBus, logger) : noEvents;
 

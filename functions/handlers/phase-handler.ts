@@ -46,8 +46,7 @@ function phaseHandlerFor<Input extends StoreInput>(inputSchema: z.ZodType<Input,
       try {
         conn = await deps.openDatabase();
         await enterLock(conn, lock, identity);
-        const openWriter = (name: string) => deps.openWriter(name, storeSpec(input, name));
-        const result = await run({ conn, input, openStore: storeOpener(deps, input), openWriter, progress: deps.progress, deps }, event);
+        const result = await run({ conn, ...storeContext(deps, input) }, event);
         await leaveLock(conn, lock, identity);
         return result;
       } catch (error) {
@@ -71,8 +70,7 @@ export function storePhaseHandler<Event extends { input: unknown }, Result>(
     const deps = getDeps();
     const input = Migrate011InputSchema.parse(event.input);
     try {
-      const openWriter = (name: string) => deps.openWriter(name, storeSpec(input, name));
-      return await run({ input, openStore: storeOpener(deps, input), openWriter, progress: deps.progress, deps }, event);
+      return await run(storeContext(deps, input), event);
     } catch (error) {
       throw classifyError(error);
     }
@@ -81,6 +79,11 @@ export function storePhaseHandler<Event extends { input: unknown }, Result>(
 
 export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`, 'migrate011');
 export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`, 'migrate014');
+
+/** Everything of a phase's context but the database connection. */
+function storeContext<Input extends StoreInput>(deps: HandlerDeps, input: Input): Omit<PhaseContext<Input>, 'conn'> {
+  return { input, openStore: storeOpener(deps, input), openWriter: (name) => deps.openWriter(name, storeSpec(input, name)), progress: deps.progress, deps };
+}
 
 function storeSpec(input: StoreInput, name: string): StoreSpec {
   const spec = input.stores[name];

@@ -70,27 +70,30 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   // run returns.
   const inFlight = new Set<Promise<unknown>>();
   let halted: Error | undefined;
+  /** A Task run in this process: halts with the run, fails it for good unless retried or in a Distributed Map child. */
+  const inProcess = (stateName: string, work: (event: unknown) => Promise<unknown>) => async (event: unknown) => {
+    if (halted && !failurePath.has(stateName)) throw halted;
+    const call = work(event);
+    inFlight.add(call);
+    try {
+      return jsonCopy(await call) as JsonValue;
+    } catch (thrown) {
+      // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      if (!retriedErrors.has(error.name) && !childStates.has(stateName)) halted ??= error;
+      throw error;
+    } finally {
+      inFlight.delete(call);
+    }
+  };
   for (const [stateName, handlerName] of Object.entries(handlerOfState)) {
     const handler = options.handlers[handlerName];
     if (typeof handler !== 'function') throw new Error(`no local handler for ${handlerName} (state ${stateName})`);
     // a lambda:invoke Task hands over { FunctionName, Payload } and expects the Invoke response
-    taskResourceLocalHandlers[stateName] = async (event) => {
-      if (halted && !failurePath.has(stateName)) throw halted;
-      const call = handler(jsonCopy((event as { Payload?: unknown } | null)?.Payload));
-      inFlight.add(call);
-      let result: unknown;
-      try {
-        result = await call;
-      } catch (thrown) {
-        // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
-        const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-        if (!retriedErrors.has(error.name) && !childStates.has(stateName)) halted ??= error;
-        throw error;
-      } finally {
-        inFlight.delete(call);
-      }
-      return { StatusCode: 200, Payload: jsonCopy(result) } as JsonValue;
-    };
+    taskResourceLocalHandlers[stateName] = inProcess(stateName, async (event) => ({
+      StatusCode: 200,
+      Payload: await handler(jsonCopy((event as { Payload?: unknown } | null)?.Payload)),
+    }));
     retryIntervalOverrides[stateName] = 0;
   }
 
@@ -128,20 +131,12 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   }
 
   for (const map of distributedMaps) {
-    const local = (work: (parameters: Record<string, unknown>) => Promise<unknown>) => async (event: unknown) => {
-      if (halted) throw halted;
-      try {
-        return jsonCopy(await work((event ?? {}) as Record<string, unknown>)) as JsonValue;
-      } catch (thrown) {
-        halted ??= thrown as Error;
-        throw thrown;
-      }
-    };
-    taskResourceLocalHandlers[map.readerState] = local(async (parameters) => {
+    const parameters = (event: unknown) => (event ?? {}) as Record<string, unknown>;
+    taskResourceLocalHandlers[map.readerState] = inProcess(map.readerState, async (event) => {
       if (!options.manifests) throw new Error(`the workflow's Distributed Map ${map.name} reads a manifest: give runLocally a manifests store`);
-      return readBatches(map, options.manifests, parameters);
+      return readBatches(map, options.manifests, parameters(event));
     });
-    taskResourceLocalHandlers[map.toleranceState] = local(async (parameters) => checkTolerance(map, parameters));
+    taskResourceLocalHandlers[map.toleranceState] = inProcess(map.toleranceState, async (event) => checkTolerance(map, parameters(event)));
   }
 
   // a Wait only paces polling in AWS (a snapshot being taken); locally the handler answers at once

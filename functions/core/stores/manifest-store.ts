@@ -46,12 +46,14 @@ export function fileManifestStore(root: string): ManifestStore {
   };
 }
 
-/** Manifests as objects of `bucket` (multipart upload as they are produced, SSE-S3). */
-export function s3ManifestStore(client: S3Client, bucket: string): ManifestStore {
+/** Manifests as objects of `bucket` (multipart upload as they are produced, SSE-S3); the client is made on first use. */
+export function s3ManifestStore(makeClient: () => S3Client, bucket: string): ManifestStore {
+  let made: S3Client | undefined;
+  const client = () => (made ??= makeClient());
   return {
     async write(key, records) {
       await new Upload({
-        client,
+        client: client(),
         params: {
           Bucket: bucket,
           Key: key,
@@ -62,7 +64,7 @@ export function s3ManifestStore(client: S3Client, bucket: string): ManifestStore
       }).done();
     },
     async *read(key) {
-      const { Body } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const { Body } = await client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       yield* parseLines(createInterface({ input: Body as Readable, crlfDelay: Infinity }));
     },
   };
