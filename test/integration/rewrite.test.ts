@@ -1,8 +1,22 @@
 // The column swap on tables a hand-tuned 0.11 schema may hold: identifiers with backticks and quotes, a unique
 // index over the external column, a composite primary key with text parts, several external columns in a row.
+// And the refusal to swap a column holding a pointer the migration never saw.
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { hashBatch } from '../../functions/core/migrate011/hash.js';
+import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
+import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
+import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
+import { journalColumns } from '../../functions/core/migrate011/journal.js';
+import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
+import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
+import { silentProgress } from '../../functions/core/progress.js';
+import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
+import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { legacyScenario, type Scenario } from '../harness/migration.js';
@@ -77,4 +91,33 @@ it('swaps columns of a table with hostile identifiers, keeps a unique index over
   expect(await select(conn, `SELECT subject, CAST(n AS CHAR) AS n, tag FROM ${tableRef(schema, TABLE)} ORDER BY subject, n`)).toEqual(keysBefore);
   const [{ nulls }] = await select<{ nulls: number }>(conn, `SELECT SUM(second IS NULL) AS nulls FROM ${tableRef(schema, TABLE)}`);
   expect(Number(nulls)).toBe(1);
+});
+
+it('refuses to swap a column holding a pointer written after the migration took stock, names the row, and leaves the column as it was', async () => {
+  scenario = await legacyScenario('rewrite_late', buildExampleLab);
+  const { conn, schema } = scenario;
+  const config = parseDataJointConfig(JSON.parse(await readFile(scenario.configPath, 'utf8')), 'external', {});
+  const input = Migrate011InputSchema.parse({ from: '0.11', schema, stores: storeLocations(config), execute: true });
+  const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
+  const manifests = fileManifestStore(join(dirname(scenario.configPath), `${schema}-manifests`));
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'late/hash.jsonl' });
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  await insertExternalRows(conn, input);
+
+  // a 0.11 client still running: a new row whose object (and ~external row) the journal has never seen
+  const [late] = await insertLegacyRows(conn, schema, 'recording', [{ session_id: 1, rec_id: 99, trace: blobArray('float64', [2], [9, 9]), thumb: null, params: blobArray('float64', [1], [0]) }], scenario.stores);
+  const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace');
+  expect(trace).toBeDefined();
+  const refusal = rewriteColumn(conn, input, trace!.column_id, { budgetMs: 10_000 }, silentProgress);
+  await expect(refusal).rejects.toThrow(/recording\.trace has pointers that are not in the migration journal.*the column was not swapped/s);
+  await expect(refusal).rejects.toMatchObject({ details: [`session_id=1, rec_id=99: ${late.value}`] });
+  // still the 0.11 column with its foreign key to ~external, the late pointer intact
+  const [{ pointer }] = await select<{ pointer: string }>(conn, `SELECT trace AS pointer FROM ${tableRef(schema, 'recording')} WHERE rec_id = 99`);
+  expect(pointer).toBe(late.value);
+  const [{ referenced }] = await select<{ referenced: string }>(
+    conn,
+    `SELECT REFERENCED_TABLE_NAME AS referenced FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'recording' AND COLUMN_NAME = 'trace' AND REFERENCED_TABLE_NAME IS NOT NULL`,
+    [schema],
+  );
+  expect(referenced).toBe('~external');
 });
