@@ -62,6 +62,13 @@ export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
 /** Environment variables naming what the 0.14 backup snapshots (unset: a schema copy). */
 export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
 export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
+/** Environment variables of the s3BatchChecksum functions: the role S3 Batch Operations assumes, the account of the jobs. */
+export const BATCH_CHECKSUM_ROLE_ENV = 'DJMIGRATE_BATCH_CHECKSUM_ROLE_ARN';
+export const ACCOUNT_ID_ENV = 'DJMIGRATE_ACCOUNT_ID';
+/** Where in the manifests bucket each run's Compute checksum manifest and completion report go (lambda-deps.ts: same). */
+export const CHECKSUM_PREFIX = 'manifests/checksums';
+/** The functions that start, poll and read S3 Batch Operations Compute checksum jobs. */
+const CHECKSUM_FUNCTIONS: readonly HandlerName[] = ['startChecksum', 'checksumState', 'recordChecksums'];
 /** What a budgeted invocation leaves of its timeout for the last chunk and the column swap. */
 const WORK_RESERVE = Duration.minutes(5);
 
@@ -73,6 +80,9 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   recordHashes: { timeout: Duration.minutes(1) },
   // trustEtag lists every store object here
   prepare: { timeout: Duration.minutes(15) },
+  // the pending object list, and the completion report of millions of objects
+  startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
+  recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },
   rewrite: { timeout: Duration.minutes(15), budgeted: true },
   plan014: { timeout: Duration.minutes(15) },
   prepareExternal014: { timeout: Duration.minutes(15) },
@@ -88,7 +98,7 @@ const DEFAULT_TIMEOUT = Duration.minutes(5);
 const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 
 /** Functions that read the stores' objects (s3:GetObject + s3:ListBucket). */
-const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
+const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
 /** Functions that write objects: native-mode copies (0.11), 2.x attachments and copy-files (0.14). Nothing deletes. */
 const STORE_WRITERS: readonly HandlerName[] = ['hashItems', 'hash', 'migrateColumn014', 'copyTable014'];
 /** Functions that write the full report JSON to the reports bucket (`reports/*`, s3:PutObject only). */
@@ -189,6 +199,8 @@ export class DjmigrateStack extends Stack {
   readonly reportsBucket: s3.Bucket;
   /** The bucket of the Distributed Map's manifests (`manifests/…`, written by Prepare) and result files; expires after 30 days. */
   readonly manifestsBucket: s3.Bucket;
+  /** The role S3 Batch Operations assumes for s3BatchChecksum's Compute checksum jobs. */
+  readonly batchChecksumRole: iam.Role;
   /** The notification topic and its rules (when `notificationEmail` is given). */
   readonly notifications?: Notifications;
   /** The CloudWatch dashboard `djmigrate-<stackName>`. */
@@ -299,6 +311,7 @@ export class DjmigrateStack extends Stack {
     this.storeScopes = storeScopes(storeBuckets, storePrefixes);
     this.storeObjectArns = this.grantStoreAccess(this.storeScopes);
     [this.reportsBucket, this.manifestsBucket] = this.addReportsBucket(reportsRetentionDays);
+    this.batchChecksumRole = this.addBatchChecksum();
     this.addEventPublishing(eventBusName);
 
     if (dbInstanceIdentifier || dbClusterIdentifier) {
@@ -384,6 +397,36 @@ export class DjmigrateStack extends Stack {
     return objects;
   }
 
+  // ── s3BatchChecksum ───────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The role S3 Batch Operations assumes: reads the store objects (to checksum them) and the run's CSV manifest, writes
+   * the completion report, both under `manifests/checksums/` of the manifests bucket. The functions may start jobs
+   * with that role only, and look at jobs of this account.
+   */
+  private addBatchChecksum(): iam.Role {
+    const files = this.manifestsBucket.arnForObjects(`${CHECKSUM_PREFIX}/*`);
+    const role = new iam.Role(this, 'BatchChecksumRole', {
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      description: 'djmigrate s3BatchChecksum: S3 Batch Operations Compute checksum jobs over the store objects',
+    });
+    if (this.storeObjectArns.length) role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [...this.storeObjectArns] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [files] }));
+    for (const name of CHECKSUM_FUNCTIONS) {
+      this.functions[name].addEnvironment(BATCH_CHECKSUM_ROLE_ENV, role.roleArn);
+      this.functions[name].addEnvironment(ACCOUNT_ID_ENV, this.account);
+    }
+    const start = this.functions.startChecksum;
+    start.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:CreateJob'], resources: ['*'] }));
+    start.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } } }),
+    );
+    start.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [files] }));
+    this.functions.checksumState.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DescribeJob'], resources: [this.formatArn({ service: 's3', resource: 'job', resourceName: '*' })] }));
+    this.functions.recordChecksums.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [files] }));
+    return role;
+  }
+
   // ── Reports, events, notifications, dashboard ──────────────────────────────────────────────────────────────────
 
   /** The encrypted reports bucket; only the report functions may write (and only `reports/*`). */
@@ -391,6 +434,8 @@ export class DjmigrateStack extends Stack {
     const reports = new ReportsBucket(this, 'Reports', { retentionDays });
     for (const name of REPORT_WRITERS) reports.grantWriteReports(this.functions[name]);
     reports.grantWriteManifests(this.functions.prepare);
+    // with s3BatchChecksum, RecordChecksums writes the hash manifest Prepare left for it
+    reports.grantWriteManifests(this.functions.recordChecksums);
     new CfnOutput(this, 'ReportsBucketName', { value: reports.bucket.bucketName });
     return [reports.bucket, reports.manifestsBucket];
   }

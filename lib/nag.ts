@@ -8,7 +8,7 @@
 import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { DjmigrateStack } from './djmigrate-stack.js';
+import { CHECKSUM_PREFIX, type DjmigrateStack } from './djmigrate-stack.js';
 import {
   BATCH_HANDLERS,
   MIGRATE_011_HANDLERS,
@@ -35,7 +35,12 @@ export const NAG_REASONS = {
     'Object-level access is scoped to the configured store buckets (or to `bucket/prefix/*` with storePrefixes): the stores hold objects under hashes not known at deploy time. Readers get s3:GetObject only; writers (native mode, attach rewrite, copy-files) s3:PutObject / AbortMultipartUpload; nothing gets s3:DeleteObject.',
   reportObjects: 'The report functions may only put objects below `reports/` of the stack\'s own reports bucket (one key per execution, unknown at deploy time); no read, no delete.',
   rdsSnapshots: 'The backup step creates (and tags, describes) only snapshots named `djmigrate-*` of the configured RDS instance or cluster; the name carries the schema and time, unknown at deploy time.',
-  manifestObjects: 'Prepare may only put objects below `manifests/` of the stack\'s own manifests bucket (one key per execution, unknown at deploy time); no read, no delete.',
+  manifestObjects: 'Prepare (and RecordChecksums, with s3BatchChecksum) may only put objects below `manifests/` of the stack\'s own manifests bucket (one key per execution, unknown at deploy time); no read, no delete.',
+  createJob:
+    's3:CreateJob supports no resource-level permission (only "*"); the function may pass only the stack\'s Batch Operations role (iam:PassRole on that role, to batchoperations.s3.amazonaws.com only).',
+  checksumFiles:
+    'The Compute checksum job\'s CSV manifest and completion report live below `manifests/checksums/` of the stack\'s own manifests bucket, one folder per run (named at run time): the job\'s role reads the manifest and writes the report there, StartChecksumJob writes the manifest, RecordChecksums reads the report.',
+  checksumJobs: 's3:DescribeJob on `job/*` of the stack\'s account and region: S3 names the jobs at run time.',
   distributedMapBucket:
     'The 0.11 machine\'s Distributed Map reads its manifest (ItemReader) and writes its result files (ResultWriter) in the manifests bucket, as CDK grants it; that bucket holds nothing else and expires its objects after 30 days.',
   distributedMapExecutions:
@@ -55,14 +60,20 @@ export function applyNagSuppressions(stack: DjmigrateStack): void {
       ack(fn, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', NAG_REASONS.lambdaVpcAccessRole);
     }
     ack(fn, 'AwsSolutions-L1', NAG_REASONS.lambdaRuntime);
-    if (stack.tracing) ack(fn, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayResource);
+    if (name === 'startChecksum') ack(fn, 'AwsSolutions-IAM5[Resource::*]', stack.tracing ? `${NAG_REASONS.createJob} ${NAG_REASONS.xrayResource}` : NAG_REASONS.createJob);
+    else if (stack.tracing) ack(fn, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayResource);
     for (const objects of stack.storeObjectArns) ack(fn, resource(objects), NAG_REASONS.storeObjects);
     if (name === 'report' || name === 'report014' || name === 'reportBatch') {
       ack(fn, resource(stack.reportsBucket.arnForObjects('reports/*')), NAG_REASONS.reportObjects);
     }
-    if (name === 'prepare') ack(fn, resource(stack.manifestsBucket.arnForObjects('manifests/*')), NAG_REASONS.manifestObjects);
+    if (name === 'prepare' || name === 'recordChecksums') ack(fn, resource(stack.manifestsBucket.arnForObjects('manifests/*')), NAG_REASONS.manifestObjects);
+    if (name === 'startChecksum' || name === 'recordChecksums') ack(fn, resource(stack.manifestsBucket.arnForObjects(`${CHECKSUM_PREFIX}/*`)), NAG_REASONS.checksumFiles);
+    if (name === 'checksumState') ack(fn, resource(stack.formatArn({ service: 's3', resource: 'job', resourceName: '*' })), NAG_REASONS.checksumJobs);
     if (name === 'backup014' && stack.rdsSnapshotArn) ack(fn, resource(stack.rdsSnapshotArn), NAG_REASONS.rdsSnapshots);
   }
+
+  for (const objects of stack.storeObjectArns) ack(stack.batchChecksumRole, resource(objects), NAG_REASONS.storeObjects);
+  ack(stack.batchChecksumRole, resource(stack.manifestsBucket.arnForObjects(`${CHECKSUM_PREFIX}/*`)), NAG_REASONS.checksumFiles);
 
   const machines: [sfn.StateMachine, readonly HandlerName[]][] = [
     [stack.migrate011, [...MIGRATE_011_HANDLERS, UNLOCK_HANDLER]],

@@ -52,6 +52,7 @@ const SPECS: readonly InputSchemaSpec[] = [
       distributedHashingFrom:
         'From this many objects to hash on, a Distributed Map hashes them first (Express children of 100 objects, no database connection while hashing); fewer go through the standard Map of batches only.',
       trustEtag: 'In place only: take the contents hash of an S3 object from its listed ETag when that is a plain MD5 (checked on a sample read in full) instead of reading it; those objects are not checked against their legacy SHA-256.',
+      s3BatchChecksum: 'In place, on the deployed stack only: an S3 Batch Operations Compute checksum (MD5) job gives the S3 objects\' contents hashes instead of reading them through Lambda (checked on a sample read in full); those objects are not checked against their legacy SHA-256. For stores too large to stream; the job adds minutes of start-up.',
     },
   },
   {

@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import type { ChecksumJobs } from '../core/migrate011/batch-checksum.js';
 import type { StoreSpec } from '../core/config/store-spec.js';
 import type { SchemaBackup } from '../core/migrate014/backup-step.js';
 import type { ManifestStore } from '../core/stores/manifest-store.js';
@@ -25,6 +26,11 @@ export interface HandlerDeps {
   reports: ReportStore;
   /** Work manifests the Distributed Map reads (Lambda: `manifests/` of the stack's manifests bucket; locally: a folder). */
   manifests: ManifestStore;
+  /**
+   * S3 Batch Operations Compute checksum jobs (Lambda: when the stack gives the functions its Batch Operations role;
+   * locally: none, there is no local equivalent). Absent: s3BatchChecksum is refused.
+   */
+  checksumJobs?: ChecksumJobs;
   /** Outcome notifications (Lambda: the event bus when the stack names one; locally: none). Never throws. */
   events: EventPublisher;
   /**

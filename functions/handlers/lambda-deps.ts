@@ -7,6 +7,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
+import { S3ControlClient } from '@aws-sdk/client-s3-control';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import secretsManager from '@middy/secrets-manager';
@@ -15,7 +16,9 @@ import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import type { StoreSpec } from '../core/config/store-spec.js';
 import { classifyError, MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
+import type { ChecksumJobs } from '../core/migrate011/batch-checksum.js';
 import { s3ManifestStore, type ManifestStore } from '../core/stores/manifest-store.js';
+import { s3BatchChecksumJobs } from '../core/stores/s3-batch-checksum.js';
 import type { ObjectStore } from '../core/stores/object-store.js';
 import { openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
@@ -39,6 +42,12 @@ export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';
 
 /** Same name as the stack's variable: the bucket of the Distributed Map's manifests. */
 export const MANIFESTS_BUCKET_ENV = 'DJMIGRATE_MANIFESTS_BUCKET';
+/** Same names as the stack's (lib/djmigrate-stack.ts): the role S3 Batch Operations assumes for Compute checksum jobs, and the account they run in. */
+export const BATCH_CHECKSUM_ROLE_ENV = 'DJMIGRATE_BATCH_CHECKSUM_ROLE_ARN';
+export const ACCOUNT_ID_ENV = 'DJMIGRATE_ACCOUNT_ID';
+/** Where in the manifests bucket each run's Compute checksum manifest and report go. */
+export const CHECKSUM_PREFIX = 'manifests/checksums';
+
 /** An RDS Proxy endpoint to connect through instead of the secret's host (same user and password or IAM auth). */
 export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
 
@@ -163,6 +172,12 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     : noReports;
   const manifestsBucket = options.manifestsBucket !== undefined ? options.manifestsBucket : process.env[MANIFESTS_BUCKET_ENV] || null;
   const manifests: ManifestStore = manifestsBucket ? s3ManifestStore(() => new S3Client({}), manifestsBucket) : noManifests;
+  const checksumRole = process.env[BATCH_CHECKSUM_ROLE_ENV];
+  const accountId = process.env[ACCOUNT_ID_ENV];
+  const checksumJobs: ChecksumJobs | undefined =
+    checksumRole && accountId && manifestsBucket
+      ? lazyChecksumJobs(() => s3BatchChecksumJobs(new S3ControlClient({}), new S3Client({}), { accountId, roleArn: checksumRole, bucket: manifestsBucket, prefix: CHECKSUM_PREFIX }))
+      : undefined;
   const eventBus = options.eventBus !== undefined ? options.eventBus : process.env[EVENT_BUS_ENV] || null;
   const events: EventPublisher = eventBus ? eventBridgePublisher(lazySend(() => options.eventBridge ?? new EventBridgeClient({})), eventBus, logger) : noEvents;
 
@@ -205,6 +220,7 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     workBudgetMs: options.workBudgetMs ?? workBudgetFromEnv(),
     reports,
     manifests,
+    checksumJobs,
     events,
     middleware({ workflow, database }) {
       const list: AnyMiddleware[] = [observability({ logger, metrics, workflow, redact })];
@@ -242,6 +258,16 @@ const noManifests: ManifestStore = {
     throw new MigrationRefusedError(`${MANIFESTS_BUCKET_ENV} is not set: there are no manifests to read`);
   },
 };
+
+/** Clients made on first use: most functions of the stack never start a Compute checksum job. */
+function lazyChecksumJobs(make: () => ChecksumJobs): ChecksumJobs {
+  let jobs: ChecksumJobs | undefined;
+  return {
+    start: (objects, run) => (jobs ??= make()).start(objects, run),
+    state: (job) => (jobs ??= make()).state(job),
+    report: (job, run) => (jobs ??= make()).report(job, run),
+  };
+}
 
 function lazy(make: () => ReportStore): ReportStore {
   let store: ReportStore | undefined;

@@ -10,6 +10,9 @@ import { makeRecordHashesHandler } from './record-hashes.js';
 import { makeInsertHandler } from './insert.js';
 import { makeInspectHandler } from './inspect.js';
 import { makePrepareHandler } from './prepare.js';
+import { makeChecksumStateHandler } from './checksum-state.js';
+import { makeRecordChecksumsHandler } from './record-checksums.js';
+import { makeStartChecksumHandler } from './start-checksum.js';
 import { makeReportHandler } from './report.js';
 import { makeRewriteHandler } from './rewrite.js';
 import { makeValidateHandler } from './validate.js';
@@ -45,6 +48,9 @@ export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011Hand
     validate: makeValidateHandler(),
     inspect: makeInspectHandler(getDeps),
     prepare: makePrepareHandler(getDeps),
+    startChecksum: makeStartChecksumHandler(getDeps),
+    checksumState: makeChecksumStateHandler(getDeps),
+    recordChecksums: makeRecordChecksumsHandler(getDeps),
     hashItems: makeHashItemsHandler(getDeps),
     recordHashes: makeRecordHashesHandler(getDeps),
     pendingBatches: makePendingBatchesHandler(getDeps),

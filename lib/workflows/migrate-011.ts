@@ -6,7 +6,9 @@
 //   Validate ─▶ Inspect ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs inspect's result)
 //                                   │
 //                                   ▼
-//   Prepare ─▶ DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
+//   Prepare ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
+//      │                                                                                                       ▼
+//      └──────────▶ DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
 //                    │                               HashItems ─▶ RecordHashes) ─┐
 //                    ▼                                                            ▼
 //   PendingBatches ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
@@ -24,6 +26,9 @@
 //   Validate       validate  the execution input                       $ = { input }          (field `input`)
 //   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
 //   Prepare        prepare   { input }                                 $.prepared = { manifest, columns }
+//   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
+//   ChecksumJobState checksumState { input, job }                      $.checksumJob = { done }
+//   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns } (Prepare's, now with the manifest)
 //   HashItems      hashItems { input, run, items } (a child's batch)     $.hashed = { hashed, left, refused }
 //   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
@@ -38,6 +43,7 @@
 // JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads are
 // selected field by field (a missing field fails the execution with States.Runtime, naming the path), and results it
 // only passes on are kept whole under `Payload`.
+import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -49,6 +55,9 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 export const MIGRATE_011_RESULT_FIELDS = {
   inspect: ['plan'],
   prepare: ['manifest', 'columns'],
+  startChecksum: ['job', 'run'],
+  checksumState: ['done'],
+  recordChecksums: ['manifest', 'columns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
   rewrite: ['column', 'done', 'rows'],
@@ -65,6 +74,8 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly objectsPerChild?: number;
   /** Children that may fail (after their retries) before the map fails; their objects go to the standard Map. Default 5. */
   readonly toleratedFailurePercentage?: number;
+  /** How long the workflow waits between two looks at an S3 Batch Operations Compute checksum job. Default 60 s. */
+  readonly checksumPollSeconds?: number;
 }
 
 /**
@@ -136,6 +147,32 @@ export function migrate011Definition(
     resultPath: sfn.JsonPath.DISCARD,
   }).itemProcessor(hashItems.next(recordHashes));
 
+  const startChecksum = invoke('StartChecksumJob', 'startChecksum', {
+    comment: 's3BatchChecksum: an S3 Batch Operations Compute checksum (MD5) job over the S3 objects still to hash.',
+    payload: phasePayload(),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.startChecksum),
+    resultPath: '$.checksum',
+  });
+  const checksumState = invoke('ChecksumJobState', 'checksumState', {
+    payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), job: sfn.JsonPath.stringAt('$.checksum.job') }),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.checksumState),
+    resultPath: '$.checksumJob',
+  });
+  const recordChecksums = invoke('RecordChecksums', 'recordChecksums', {
+    comment: "Records the job's MD5s (a streamed sample must match them), then writes the hash manifest of what is left.",
+    payload: phasePayload({ checksum: sfn.JsonPath.objectAt('$.checksum') }),
+    resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.recordChecksums),
+    resultPath: '$.prepared',
+  });
+  const waitForChecksum = new sfn.Wait(wf, 'WaitForChecksumJob', {
+    comment: 'Batch Operations jobs take minutes: look again after a while.',
+    time: sfn.WaitTime.duration(Duration.seconds(positiveInteger('checksumPollSeconds', options.checksumPollSeconds ?? 60))),
+  });
+  waitForChecksum.next(checksumState).next(
+    new sfn.Choice(wf, 'ChecksumJobDone').when(sfn.Condition.booleanEquals('$.checksumJob.done', true), recordChecksums).otherwise(waitForChecksum),
+  );
+  startChecksum.next(new sfn.Choice(wf, 'ChecksumJobStarted').when(sfn.Condition.isNull('$.checksum.job'), recordChecksums).otherwise(waitForChecksum));
+
   const pendingBatches = invoke('PendingBatches', 'pendingBatches', {
     comment: 'The journal batches with objects still to hash.',
     payload: phasePayload(),
@@ -198,11 +235,14 @@ export function migrate011Definition(
     outputPath: '$.Payload',
   });
 
-  releaseLockOnFailure(wf, invoke, [prepare, hashManifest, pendingBatches, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
+  releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashManifest, pendingBatches, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
   pendingBatches.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
   hashManifest.next(pendingBatches);
+  const distributeHashing = new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest);
+  recordChecksums.next(distributeHashing);
   const execute = prepare.next(
-    new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest),
+    new sfn.Choice(wf, 'ChecksumWithS3Batch')
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(distributeHashing),
   );
   return validate
     .next(inspect)

@@ -81,6 +81,7 @@ describe('execution input', () => {
       hashConcurrency: 8,
       takeOverLock: false,
       trustEtag: false,
+      s3BatchChecksum: false,
       distributedHashingFrom: 1000,
     });
   });

@@ -42,6 +42,9 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
     inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
     prepare: async () => ({ manifest: null, columns: [10, 11], objects: 5 }),
+    startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
+    checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
+    recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [10, 11], objects: 5 }),
     pendingBatches: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5] }),
     hashItems: async (event) => ({ hashed: (event as { items: unknown[] }).items, left: 0, refused: [] }),
     recordHashes: async (event) => ({ recorded: (event as { hashed: unknown[] }).hashed.length, left: 0, refused: 0 }),
@@ -153,6 +156,32 @@ describe('runLocally (0.11 workflow)', () => {
     expect(entered.at(-1)).toBe('Report');
   });
 
+  it('s3BatchChecksum: starts the job, polls it until done, records its checksums in place of Prepare\'s result', async () => {
+    let looks = 0;
+    const fake = fakeHandlers({
+      checksumState: async () => ({ done: ++looks === 3, status: looks === 3 ? 'Complete' : 'Active', total: 3, succeeded: looks, failedTasks: 0 }),
+      recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [11], objects: 5 }),
+    });
+    const entered: string[] = [];
+    const result = await runLocally({ input: { ...INPUT, execute: true, s3BatchChecksum: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(fake.names().slice(0, 8)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'checksumState', 'checksumState', 'checksumState', 'recordChecksums']);
+    const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
+    const { input, run } = of('prepare')[0] as { input: unknown; run: string };
+    expect(of('checksumState')[0]).toEqual({ input, job: 'job-1' });
+    expect(of('recordChecksums')).toEqual([{ input, run, checksum: { job: 'job-1', run: 'djmigrate-run' } }]);
+    // the columns come from RecordChecksums' result now
+    expect(of('rewrite')).toEqual([{ input, run, column: 11 }]);
+    expect(entered.filter((name) => name === 'WaitForChecksumJob')).toHaveLength(3);
+  });
+
+  it('s3BatchChecksum with no S3 object left to hash: no job, straight to RecordChecksums (which writes the manifest)', async () => {
+    const fake = fakeHandlers({ startChecksum: async () => ({ job: null, run: 'djmigrate-run', objects: 0 }) });
+    const result = await runLocally({ input: { ...INPUT, execute: true, s3BatchChecksum: true }, handlers: fake.handlers, workflow: 'migrate011' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(fake.names().slice(0, 6)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'recordChecksums', 'pendingBatches']);
+  });
+
   it('retries a TransientError (by name) and succeeds', async () => {
     let failures = 0;
     const fake = fakeHandlers({
@@ -232,6 +261,9 @@ describe('runLocally (0.11 workflow)', () => {
       Validate: 'validate',
       Inspect: 'inspect',
       Prepare: 'prepare',
+      StartChecksumJob: 'startChecksum',
+      ChecksumJobState: 'checksumState',
+      RecordChecksums: 'recordChecksums',
       HashItems: 'hashItems',
       RecordHashes: 'recordHashes',
       PendingBatches: 'pendingBatches',

@@ -108,10 +108,10 @@ describe('DjmigrateStack', () => {
       expect(fn.Properties.Handler).toBe('index.handler');
     }
     expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...ALL_HANDLERS].sort());
-    const big = new Set(['hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'verify014']);
+    const big = new Set(['hash', 'hashItems', 'startChecksum', 'recordChecksums', 'migrateColumn014', 'copyTable014', 'verify014']);
     // a Distributed Map child is an Express execution (5 minutes for both of its steps)
     const express: Partial<Record<HandlerName, number>> = { hashItems: 240, recordHashes: 60 };
-    const long = new Set(['hash', 'prepare', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
+    const long = new Set(['hash', 'prepare', 'startChecksum', 'recordChecksums', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
     const budgeted = new Set(['rewrite', 'migrateColumn014', 'copyTable014']);
     for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
       const props = functions[logicalId]!.Properties;
@@ -151,17 +151,41 @@ describe('DjmigrateStack', () => {
     const reportsBucket = stack.getLogicalId(stack.reportsBucket.node.defaultChild as never);
     const manifestsBucket = stack.getLogicalId(stack.manifestsBucket.node.defaultChild as never);
     const machine011 = stack.getLogicalId(stack.migrate011.role.node.defaultChild as never);
+    const batchRole = stack.getLogicalId(stack.batchChecksumRole.node.defaultChild as never);
     expect(rolesAllowing(template, 's3:PutObject', reportsBucket)).toEqual(roles('report', 'report014', 'reportBatch'));
-    expect(rolesAllowing(template, 's3:PutObject', manifestsBucket)).toEqual(new Set([...roles('prepare'), machine011]));
+    // manifests bucket: Prepare and RecordChecksums the hash manifest, StartChecksumJob and the Batch Operations role
+    // the Compute checksum job's files, the 0.11 machine its Distributed Map's result files
+    expect(rolesAllowing(template, 's3:PutObject', manifestsBucket)).toEqual(new Set([...roles('prepare', 'recordChecksums', 'startChecksum'), machine011, batchRole]));
     expect(rolesAllowing(template, 's3:PutObject')).toEqual(
-      new Set([...roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch', 'prepare'), machine011]),
+      new Set([...roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch', 'prepare', 'recordChecksums', 'startChecksum'), machine011, batchRole]),
     );
-    const readers = roles('inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
-    expect(rolesAllowing(template, 's3:GetObject', ':s3:::lab-')).toEqual(readers);
-    // the machine reads only its manifests (the Distributed Map's ItemReader)
-    expect(rolesAllowing(template, 's3:GetObject')).toEqual(new Set([...readers, machine011]));
-    expect(rolesAllowing(template, 's3:GetObject', manifestsBucket)).toEqual(new Set([machine011]));
+    const readers = roles('inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    // the Batch Operations role reads the store objects to checksum them (no listing)
+    expect(rolesAllowing(template, 's3:GetObject', ':s3:::lab-')).toEqual(new Set([...readers, batchRole]));
+    // the machine reads only its manifests (the Distributed Map's ItemReader); the job's files are read by its role and RecordChecksums
+    expect(rolesAllowing(template, 's3:GetObject')).toEqual(new Set([...readers, machine011, batchRole]));
+    expect(rolesAllowing(template, 's3:GetObject', manifestsBucket)).toEqual(new Set([machine011, batchRole, ...roles('recordChecksums')]));
     expect(rolesAllowing(template, 's3:ListBucket')).toEqual(readers);
+    // only StartChecksumJob creates Batch Operations jobs, passing only that role, to that service only
+    expect(rolesAllowing(template, 's3:CreateJob')).toEqual(roles('startChecksum'));
+    expect(rolesAllowing(template, 'iam:PassRole')).toEqual(roles('startChecksum'));
+    expect(rolesAllowing(template, 's3:DescribeJob')).toEqual(roles('checksumState'));
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'iam:PassRole',
+            Resource: { 'Fn::GetAtt': [batchRole, 'Arn'] },
+            Condition: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } },
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': Match.anyValue() } } })],
+      },
+    });
     expect(rolesAllowing(template, 'rds:CreateDBSnapshot')).toEqual(new Set());
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -202,8 +226,11 @@ describe('DjmigrateStack', () => {
       expect(fn.Properties.VpcConfig).toBeUndefined();
       expect(JSON.stringify(fn.Properties.Environment.Variables[DB_SECRET_ARN_ENV])).toContain(':secret:djmigrate/db');
     }
-    // no store buckets: no function reads objects (the 0.11 machine reads its own manifests)
-    expect(rolesAllowing(bareTemplate, 's3:GetObject')).toEqual(new Set([bare.getLogicalId(bare.migrate011.role.node.defaultChild as never)]));
+    // no store buckets: no function reads store objects (the 0.11 machine reads its own manifests; RecordChecksums and
+    // the Batch Operations role the Compute checksum job's files)
+    expect(rolesAllowing(bareTemplate, 's3:GetObject')).toEqual(
+      new Set([bare.migrate011.role, bare.batchChecksumRole, bare.functions.recordChecksums.role!].map((role) => bare.getLogicalId(role.node.defaultChild as never))),
+    );
     Annotations.fromStack(bare).hasWarning('*', Match.stringLikeRegexp('No dbSecretArn given'));
   }, 60_000);
 
@@ -559,8 +586,9 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
         ]),
       },
     });
-    const readers = roles('inspect', 'prepare', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
-    expect(rolesAllowing(template, 's3:GetObject', 'lab-raw/dj/*')).toEqual(readers);
+    const readers = roles('inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
+    const batchRole = stack.getLogicalId(stack.batchChecksumRole.node.defaultChild as never);
+    expect(rolesAllowing(template, 's3:GetObject', 'lab-raw/dj/*')).toEqual(new Set([...readers, batchRole]));
     expect(rolesAllowing(template, 's3:PutObject', 'lab-raw/dj/*')).toEqual(roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014'));
     expect(rolesAllowing(template, 's3:DeleteObject')).toEqual(new Set());
   });

@@ -55,28 +55,50 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
       return found?.etag && MD5_ETAG.test(found.etag) && found.size === Number(object.size) && found.size < maxSize ? [{ ...object, value, etag: found.etag }] : [];
     });
-    // the check: a sample is read whole and must hash to its ETag (MD5) and to its legacy SHA-256
-    for (const object of sample(trusted, ETAG_SAMPLE)) {
-      const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: name, size: Number(object.size) }, openStore, silentProgress);
-      if (hashed.contentsHash.toString('hex') !== object.etag) {
-        throw new MigrationRefusedError(
-          `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.etag}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
-        );
-      }
-    }
-    for (let i = 0; i < trusted.length; i += WRITE_CHUNK) {
-      const chunk = trusted.slice(i, i + WRITE_CHUNK);
-      await execute(
-        conn,
-        `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash, contents_from) VALUES ?
-         ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash), contents_from = VALUES(contents_from)`,
-        [chunk.map((object) => [object.legacy_hash, name, object.batch, object.size, Buffer.from(object.etag, 'hex'), migratedBlobUuid(legacyRelativePath(input.schema, object.value)), 'etag'])],
-      );
-      progress.report({ kind: 'objects-hashed', objects: chunk.length, bytes: chunk.reduce((sum, object) => sum + Number(object.size), 0) });
-    }
+    const md5s = trusted.map((object) => ({ ...object, store: name, md5: Buffer.from(object.etag, 'hex') }));
+    await checkTrustedSample(input, md5s, openStore, (object) =>
+      `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.etag}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
+    );
+    await recordTrustedHashes(conn, input, md5s, 'etag', progress);
     outcomes.push({ store: name, trusted: trusted.length, streamed: pending.length - trusted.length, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
   }
   return outcomes;
+}
+
+/** An object whose MD5 S3 already knows (listing ETag, Batch Operations checksum), about to be trusted. */
+export interface TrustedObject {
+  legacy_hash: Buffer;
+  store: string;
+  batch: number;
+  size: number;
+  md5: Buffer;
+}
+
+/**
+ * Reads a random sample of the objects whole (all when few): each must hash to its trusted MD5 and to its legacy
+ * SHA-256, else the migration stops with `mismatch(object)` and nothing is recorded.
+ */
+export async function checkTrustedSample<T extends TrustedObject>(input: Migrate011Input, objects: T[], openStore: OpenStore, mismatch: (object: T) => string): Promise<void> {
+  for (const object of sample(objects, ETAG_SAMPLE)) {
+    // hashObject refuses on its own when the bytes do not match the legacy SHA-256
+    const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: object.store, size: Number(object.size) }, openStore, silentProgress);
+    if (!hashed.contentsHash.equals(object.md5)) throw new MigrationRefusedError(mismatch(object));
+  }
+}
+
+/** Records trusted MD5s (and the 0.12 uuids) in the journal, noting where each came from. */
+export async function recordTrustedHashes(conn: Connection, input: Migrate011Input, objects: TrustedObject[], from: 'etag' | 's3-batch', progress: ProgressSink): Promise<void> {
+  const t = journalTables(input.schema);
+  for (let i = 0; i < objects.length; i += WRITE_CHUNK) {
+    const chunk = objects.slice(i, i + WRITE_CHUNK);
+    await execute(
+      conn,
+      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size, contents_hash, new_hash, contents_from) VALUES ?
+       ON DUPLICATE KEY UPDATE contents_hash = VALUES(contents_hash), new_hash = VALUES(new_hash), contents_from = VALUES(contents_from)`,
+      [chunk.map((object) => [object.legacy_hash, object.store, object.batch, object.size, object.md5, migratedBlobUuid(legacyRelativePath(input.schema, object.legacy_hash.toString('latin1'))), from])],
+    );
+    progress.report({ kind: 'objects-hashed', objects: chunk.length, bytes: chunk.reduce((sum, object) => sum + Number(object.size), 0) });
+  }
 }
 
 function sample<T>(items: T[], size: number): T[] {

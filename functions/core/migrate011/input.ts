@@ -30,6 +30,12 @@ export const Migrate011InputSchema = z
      */
     trustEtag: z.boolean().default(false),
     /**
+     * In place, on AWS: S3 Batch Operations' Compute checksum (MD5) gives the S3 objects' contents hashes instead of
+     * reading them through Lambda (checked on a sample of streamed objects); the SHA-256 check against the legacy hash
+     * is then skipped for them. For stores too large to stream; the job adds minutes of start-up.
+     */
+    s3BatchChecksum: z.boolean().default(false),
+    /**
      * Hash through the Distributed Map (a manifest, Express children, many Lambdas at once) when at least this many
      * objects are to hash; fewer go through the standard Map of batches.
      */
@@ -39,6 +45,10 @@ export const Migrate011InputSchema = z
   .refine((input) => !(input.trustEtag && input.mode === 'native'), {
     path: ['trustEtag'],
     message: 'trustEtag works with mode "in-place" only: native mode copies every object, so there is nothing to save',
+  })
+  .refine((input) => !(input.s3BatchChecksum && input.mode === 'native'), {
+    path: ['s3BatchChecksum'],
+    message: 's3BatchChecksum works with mode "in-place" only: native mode copies every object, so there is nothing to save',
   });
 
 export type Migrate011Input = z.infer<typeof Migrate011InputSchema>;

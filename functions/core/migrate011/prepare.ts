@@ -74,9 +74,15 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     );
   }
   if (input.trustEtag) await hashFromListings(conn, input, io.openStore, io.progress);
-  const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${t.objects}`);
+  // with s3BatchChecksum the manifest lists what the Compute checksum job leaves: recordChecksums writes it
+  return preparedWork(conn, input, input.s3BatchChecksum ? null : io);
+}
+
+/** The columns still to rewrite, the object count and (`io` given, many objects) the hash manifest. */
+export async function preparedWork(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'> | null): Promise<Prepared> {
+  const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${journalTables(input.schema).objects}`);
   const columns = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped').map((column) => column.column_id);
-  return { columns, objects: Number(objects), manifest: await writeHashManifest(conn, input, io) };
+  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io) : null };
 }
 
 /** Journal batches that still have objects to hash: the standard pass's work (after the Distributed Map's, if any). */
@@ -85,7 +91,7 @@ export async function pendingHashBatches(conn: Connection, input: Migrate011Inpu
   return rows.map((row) => Number(row.batch));
 }
 
-async function writeHashManifest(conn: Connection, input: Migrate011Input, io: PrepareIo): Promise<Prepared['manifest']> {
+async function writeHashManifest(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'>): Promise<Prepared['manifest']> {
   const t = journalTables(input.schema);
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE contents_hash IS NULL AND size < ?`, [LARGE_OBJECT_BYTES]);
   if (Number(pending) < input.distributedHashingFrom) return null;

@@ -433,3 +433,31 @@ export async function readChecksumReport(s3: S3Client, report: ReportLocation, j
   }
   return { checksums, failures };
 }
+
+export interface S3BatchChecksumOptions {
+  accountId: string;
+  /** The role S3 Batch Operations assumes (see StartChecksumJobInput.roleArn). */
+  roleArn: string;
+  /** Bucket for each run's CSV manifest and completion report, under `<prefix>/<run>/`. */
+  bucket: string;
+  prefix: string;
+}
+
+/** The Compute checksum job of one run: its manifest at `<prefix>/<run>/manifest.csv`, its report under `<prefix>/<run>/report`. */
+export function s3BatchChecksumJobs(control: S3ControlClient, s3: S3Client, options: S3BatchChecksumOptions) {
+  const place = (run: string) => `${trimPrefix(options.prefix)}/${run}`;
+  const report = (run: string): ReportLocation => ({ bucket: options.bucket, prefix: `${place(run)}/report` });
+  return {
+    start: (objects: S3Location[], run: string) =>
+      startChecksumJob(control, s3, {
+        accountId: options.accountId,
+        roleArn: options.roleArn,
+        manifest: { bucket: options.bucket, key: `${place(run)}/manifest.csv` },
+        report: report(run),
+        objects,
+        clientToken: run,
+      }),
+    state: (job: string) => checksumJobState(control, options.accountId, job),
+    report: (job: string, run: string) => readChecksumReport(s3, report(run), job),
+  };
+}
