@@ -9,7 +9,7 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
 export function checksumJobsOf(deps: HandlerDeps): ChecksumJobs {
   if (!deps.checksumJobs) {
     throw new MigrationRefusedError(
-      's3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach (its functions get the Batch Operations role); start the migration on AWS, or drop s3BatchChecksum (--s3-batch-checksum) to stream the objects',
+      's3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach (its functions get the Batch Operations role); start the migration on AWS (djmigrate start), or drop s3BatchChecksum from the input to stream the objects',
     );
   }
   return deps.checksumJobs;

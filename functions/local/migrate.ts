@@ -35,6 +35,8 @@ export interface LocalMigrationOptions extends LocalRunOptions {
   verifyContents?: boolean;
   /** Contents hashes from S3 ETags where they are plain MD5s (see the input's trustEtag). */
   trustEtag?: boolean;
+  /** S3 Batch Operations checksums (the input's s3BatchChecksum): refused unless `wrapDeps` brings `checksumJobs`. */
+  s3BatchChecksum?: boolean;
   /** Objects hashed at once within one batch (the input's hashConcurrency; default 8). */
   hashConcurrency?: number;
   /** Hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000). */
@@ -52,6 +54,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     execute: options.execute,
     verifyContents: options.verifyContents ?? false,
     trustEtag: options.trustEtag ?? false,
+    s3BatchChecksum: options.s3BatchChecksum ?? false,
     ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
     ...(options.distributedHashingFrom !== undefined ? { distributedHashingFrom: options.distributedHashingFrom } : {}),
     takeOverLock: options.takeOverLock ?? false,

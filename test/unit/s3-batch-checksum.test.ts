@@ -19,6 +19,7 @@ import {
   manifestCsv,
   parseCsv,
   readChecksumReport,
+  s3BatchChecksumJobs,
   startChecksumJob,
   type StartChecksumJobInput,
 } from '../../functions/core/stores/s3-batch-checksum.js';
@@ -266,5 +267,22 @@ describe('helpers', () => {
       ['a', 'b,c', 'd "e"', ''],
       ['multi\nline', 'x'],
     ]);
+  });
+});
+
+describe('the jobs of a run (s3BatchChecksumJobs)', () => {
+  it('keeps each run\'s manifest and report under <prefix>/<run>/ and uses the run as the idempotency token', async () => {
+    s3Mock.on(PutObjectCommand).resolves({ ETag: '"60e460c9d1046e73f7dde5043ac3ae85"' });
+    controlMock.on(CreateJobCommand).resolves({ JobId: JOB });
+    const jobs = s3BatchChecksumJobs(control(), s3(), { accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/batch', bucket: 'djm-manifests', prefix: 'manifests/checksums' });
+    expect(await jobs.start([{ bucket: 'lab-store', key: 'lab/db/a' }], 'djmigrate-run1')).toBe(JOB);
+    expect(s3Mock.commandCalls(PutObjectCommand)[0].args[0].input).toMatchObject({ Bucket: 'djm-manifests', Key: 'manifests/checksums/djmigrate-run1/manifest.csv', Body: 'lab-store,lab%2Fdb%2Fa\n' });
+    expect(controlMock.commandCalls(CreateJobCommand)[0].args[0].input).toMatchObject({
+      ClientRequestToken: 'djmigrate-run1',
+      RoleArn: 'arn:aws:iam::123456789012:role/batch',
+      Report: { Bucket: 'arn:aws:s3:::djm-manifests', Prefix: 'manifests/checksums/djmigrate-run1/report' },
+    });
+    s3Mock.on(GetObjectCommand, { Key: `manifests/checksums/djmigrate-run1/report/job-${JOB}/manifest.json` }).resolves({ Body: body(JSON.stringify({ Format: 'Report_CSV_20180820', Results: [] })) });
+    expect(await jobs.report(JOB, 'djmigrate-run1')).toEqual({ checksums: new Map(), failures: [] });
   });
 });

@@ -78,7 +78,7 @@ export async function startBatchChecksum(conn: Connection, input: Migrate011Inpu
 /** Where the job stands; a failed or cancelled job stops the migration with what S3 said and where to look. */
 export async function batchChecksumState(jobs: ChecksumJobs, job: string): Promise<ChecksumJobState> {
   const state = await jobs.state(job);
-  if (state.failed) throw new MigrationRefusedError(`${state.failed} Nothing was recorded; rerun, or rerun without s3BatchChecksum (--s3-batch-checksum) to stream every object.`);
+  if (state.failed) throw new MigrationRefusedError(`${state.failed} Nothing was recorded; rerun, or rerun without s3BatchChecksum in the input to stream every object.`);
   return state;
 }
 
@@ -98,7 +98,7 @@ export async function recordBatchChecksums(
     return md5 ? [{ ...object, md5 }] : [];
   });
   await checkTrustedSample(input, reported, openStore, (object) =>
-    `S3 Batch Operations job ${started.job} reports an MD5 for s3://${object.bucket}/${object.key} that is not the MD5 of its bytes; nothing was recorded. Rerun without s3BatchChecksum (--s3-batch-checksum)`,
+    `S3 Batch Operations job ${started.job} reports an MD5 for s3://${object.bucket}/${object.key} that is not the MD5 of its bytes; nothing was recorded. Rerun without s3BatchChecksum in the input`,
   );
   await recordTrustedHashes(conn, input, reported, 's3-batch', progress);
   return { recorded: reported.length, left: pending.length - reported.length };

@@ -1,0 +1,117 @@
+// s3BatchChecksum through the synthesized 0.11 machine with the real handlers: S3 Batch Operations itself has no local
+// equivalent, so a stand-in computes the MD5s "at rest" from the fixture's bytes (start, a job that is not done at
+// the first look, a completion report with one failed task). The migration must end exactly as a full read does.
+import { createHash } from 'node:crypto';
+import { afterEach, expect, it } from 'vitest';
+import { select, tableRef } from '../../functions/core/db/sql.js';
+import type { ChecksumJobs } from '../../functions/core/migrate011/batch-checksum.js';
+import type { Report } from '../../functions/core/migrate011/report.js';
+import type { S3Location } from '../../functions/core/stores/s3-batch-checksum.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { legacyScenario, schemaSnapshot, type Scenario } from '../harness/migration.js';
+
+let scenarios: Scenario[] = [];
+afterEach(async () => {
+  for (const scenario of scenarios) await scenario.cleanup();
+  scenarios = [];
+});
+
+interface StandIn {
+  jobs: ChecksumJobs;
+  started: S3Location[][];
+  looks: number;
+}
+
+/** Answers like S3 Batch Operations would: MD5 of the bytes; `fail` keys as failed tasks; `md5Of` may lie. */
+function standIn(scenario: Scenario, options: { fail?: (key: string) => boolean; md5Of?: (bytes: Buffer) => Buffer } = {}): StandIn {
+  const bytesOf = new Map(scenario.fixture.objects.map((object) => [object.key, object.bytes]));
+  const md5Of = options.md5Of ?? ((bytes: Buffer) => createHash('md5').update(bytes).digest());
+  const state: StandIn = {
+    started: [],
+    looks: 0,
+    jobs: {
+      async start(objects) {
+        state.started.push(objects);
+        return 'job-1';
+      },
+      async state(job) {
+        expect(job).toBe('job-1');
+        state.looks += 1;
+        return { done: state.looks > 1, status: state.looks > 1 ? 'Complete' : 'Active', total: 1, succeeded: 1, failedTasks: 0 };
+      },
+      async report(job, run) {
+        expect([job, run]).toEqual(['job-1', expect.stringMatching(/^djmigrate-[0-9a-f]{40}$/)]);
+        const objects = state.started.at(-1) ?? [];
+        const checksums = new Map(objects.filter(({ key }) => !options.fail?.(key)).map(({ bucket, key }) => [`${bucket}/${key}`, md5Of(bytesOf.get(key)!)]));
+        const failures = objects.filter(({ key }) => options.fail?.(key)).map(({ bucket, key }) => ({ bucket, key, code: 'InternalError', message: 'simulated' }));
+        return { checksums, failures };
+      },
+    },
+  };
+  return state;
+}
+
+const withJobs = (jobs: ChecksumJobs) => (deps: HandlerDeps): HandlerDeps => ({ ...deps, checksumJobs: jobs });
+
+const journal = (scenario: Scenario) =>
+  select<{ store: string; contents_from: string; n: number }>(
+    scenario.conn,
+    `SELECT store, contents_from, COUNT(*) AS n FROM ${tableRef(scenario.schema, '~djmigrate_011_object')} GROUP BY store, contents_from ORDER BY store, contents_from`,
+  );
+
+it('takes the S3 objects\' contents hashes from the Compute checksum job, streams what it failed on, and ends as a full read does', async () => {
+  const [batched, reading] = await Promise.all([legacyScenario('s3batch', buildExampleLab), legacyScenario('s3batch_read', buildExampleLab)]);
+  scenarios.push(batched, reading);
+  const s3Keys = batched.fixture.objects.filter((object) => object.store !== 'external-local').map((object) => object.key).sort();
+  const failed = s3Keys[0];
+  const job = standIn(batched, { fail: (key) => key === failed });
+  const result = await batched.run({ s3BatchChecksum: true, wrapDeps: withJobs(job.jobs) });
+  expect(result.error).toBeUndefined();
+  const report = result.output as Report;
+  expect(report.status).toBe('migrated');
+  expect(report.s3BatchChecksum).toBe(true);
+  // one job over every S3 object (none of the file store's), polled until done
+  expect(job.started).toHaveLength(1);
+  expect(job.started[0].map((object) => object.key).sort()).toEqual(s3Keys);
+  expect(job.looks).toBe(2);
+  // the failed task's object was streamed instead; the file store was streamed as always
+  expect(report.stores.reduce((sum, store) => sum + store.fromS3Batch, 0)).toBe(s3Keys.length - 1);
+  expect((await journal(batched)).filter((row) => row.contents_from === 'stream').reduce((sum, row) => sum + Number(row.n), 0)).toBe(
+    batched.fixture.objects.length - s3Keys.length + 1,
+  );
+
+  // the same contents hashes as reading every object (pointers differ only by the schema name in their path)
+  const full = await reading.run();
+  expect((full.output as Report).status).toBe('migrated');
+  const contentsHashes = (scenario: Scenario, store: string) =>
+    select(scenario.conn, `SELECT SUBSTRING_INDEX(filepath, '/', -1) AS name, HEX(contents_hash) AS md5, size FROM ${tableRef(scenario.schema, `~external_${store}`)} ORDER BY name`);
+  for (const store of ['external', 'shared']) {
+    const hashes = await contentsHashes(batched, store);
+    expect(hashes.length).toBeGreaterThan(0);
+    expect(hashes).toEqual(await contentsHashes(reading, store));
+  }
+});
+
+it('stops before any rewrite when the job reports MD5s that are not those of the bytes', async () => {
+  const scenario = await legacyScenario('s3batch_bad', buildExampleLab);
+  scenarios.push(scenario);
+  const before = await schemaSnapshot(scenario.conn, scenario.schema);
+  const job = standIn(scenario, { md5Of: () => Buffer.alloc(16, 0xab) });
+  const refused = await scenario.run({ s3BatchChecksum: true, wrapDeps: withJobs(job.jobs) });
+  expect(refused.error?.name).toBe('MigrationRefused');
+  expect(refused.error?.message).toMatch(/S3 Batch Operations job job-1 reports an MD5 for s3:\/\/\S+ that is not the MD5 of its bytes; nothing was recorded/);
+  expect(await schemaSnapshot(scenario.conn, scenario.schema)).toEqual(before);
+});
+
+it('refuses s3BatchChecksum where S3 Batch Operations cannot be reached (locally), changing no user table', async () => {
+  const scenario = await legacyScenario('s3batch_local', buildExampleLab);
+  scenarios.push(scenario);
+  const before = await schemaSnapshot(scenario.conn, scenario.schema);
+  const refused = await scenario.run({ s3BatchChecksum: true });
+  expect(refused.error?.name).toBe('MigrationRefused');
+  expect(refused.error?.message).toMatch(/s3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach.*drop s3BatchChecksum from the input/);
+  expect(await schemaSnapshot(scenario.conn, scenario.schema)).toEqual(before);
+  const native = await scenario.run({ s3BatchChecksum: true, mode: 'native' });
+  expect(native.error?.message).toMatch(/s3BatchChecksum: s3BatchChecksum works with mode "in-place" only/);
+});
