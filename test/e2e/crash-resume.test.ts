@@ -15,12 +15,14 @@ import { LOCK_STALE_AFTER_SECONDS } from '../../functions/handlers/run-lock.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { checksumStandIn, md5FromStores, withChecksumJobs } from '../harness/checksum-jobs.js';
 import { freshLegacyStores, freshSchemaName, openConnection, type FreshLegacyStores } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
 
 const TRIAL_ROWS = 2500;
 
 const DISTRIBUTED_MAP_HANDLERS = new Set<HandlerName>(['hashItems', 'recordHashes']);
+const CHECKSUM_HANDLERS = new Set<HandlerName>(['startChecksum', 'checksumState', 'recordChecksums']);
 
 class SimulatedCrash extends Error {
   override readonly name = 'SimulatedCrash';
@@ -89,9 +91,13 @@ describe('crash and rerun converge to the clean result', () => {
         return result;
       },
     });
-    // the Distributed Map's steps run only on its path; there one child of one failing fails the map
+    // the Distributed Map's steps run only on its path; there one child of one failing fails the map. The checksum
+    // steps run only with s3BatchChecksum (a stand-in for S3 Batch Operations); the rerun goes without it.
     const distributed = DISTRIBUTED_MAP_HANDLERS.has(crashAfter);
-    const failed = await run({ wrapHandlers, ...(distributed ? { distributedHashingFrom: 1 } : {}) });
+    const checksums = CHECKSUM_HANDLERS.has(crashAfter)
+      ? { s3BatchChecksum: true, wrapDeps: withChecksumJobs(checksumStandIn(md5FromStores(stores.stores)).jobs) }
+      : {};
+    const failed = await run({ wrapHandlers, ...(distributed ? { distributedHashingFrom: 1 } : {}), ...checksums });
     expect(failed.status).toBe('FAILED');
     expect(failed.error?.name).toBe(distributed ? 'States.ExceedToleratedFailureThreshold' : 'SimulatedCrash');
     await expectConverged();

@@ -1,14 +1,11 @@
 // s3BatchChecksum through the synthesized 0.11 machine with the real handlers: S3 Batch Operations itself has no local
-// equivalent, so a stand-in computes the MD5s "at rest" from the fixture's bytes (start, a job that is not done at
-// the first look, a completion report with one failed task). The migration must end exactly as a full read does.
-import { createHash } from 'node:crypto';
+// equivalent, so a stand-in (test/harness/checksum-jobs.ts) computes the MD5s from the objects at rest (a job not done
+// at the first look, a completion report with one failed task). The migration must end exactly as a full read does.
 import { afterEach, expect, it } from 'vitest';
 import { select, tableRef } from '../../functions/core/db/sql.js';
-import type { ChecksumJobs } from '../../functions/core/migrate011/batch-checksum.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import type { S3Location } from '../../functions/core/stores/s3-batch-checksum.js';
-import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { checksumStandIn, md5FromStores, withChecksumJobs as withJobs } from '../harness/checksum-jobs.js';
 import { legacyScenario, schemaSnapshot, type Scenario } from '../harness/migration.js';
 
 let scenarios: Scenario[] = [];
@@ -16,43 +13,6 @@ afterEach(async () => {
   for (const scenario of scenarios) await scenario.cleanup();
   scenarios = [];
 });
-
-interface StandIn {
-  jobs: ChecksumJobs;
-  started: S3Location[][];
-  looks: number;
-}
-
-/** Answers like S3 Batch Operations would: MD5 of the bytes; `fail` keys as failed tasks; `md5Of` may lie. */
-function standIn(scenario: Scenario, options: { fail?: (key: string) => boolean; md5Of?: (bytes: Buffer) => Buffer } = {}): StandIn {
-  const bytesOf = new Map(scenario.fixture.objects.map((object) => [object.key, object.bytes]));
-  const md5Of = options.md5Of ?? ((bytes: Buffer) => createHash('md5').update(bytes).digest());
-  const state: StandIn = {
-    started: [],
-    looks: 0,
-    jobs: {
-      async start(objects) {
-        state.started.push(objects);
-        return 'job-1';
-      },
-      async state(job) {
-        expect(job).toBe('job-1');
-        state.looks += 1;
-        return { done: state.looks > 1, status: state.looks > 1 ? 'Complete' : 'Active', total: 1, succeeded: 1, failedTasks: 0 };
-      },
-      async report(job, run) {
-        expect([job, run]).toEqual(['job-1', expect.stringMatching(/^djmigrate-[0-9a-f]{40}$/)]);
-        const objects = state.started.at(-1) ?? [];
-        const checksums = new Map(objects.filter(({ key }) => !options.fail?.(key)).map(({ bucket, key }) => [`${bucket}/${key}`, md5Of(bytesOf.get(key)!)]));
-        const failures = objects.filter(({ key }) => options.fail?.(key)).map(({ bucket, key }) => ({ bucket, key, code: 'InternalError', message: 'simulated' }));
-        return { checksums, failures };
-      },
-    },
-  };
-  return state;
-}
-
-const withJobs = (jobs: ChecksumJobs) => (deps: HandlerDeps): HandlerDeps => ({ ...deps, checksumJobs: jobs });
 
 const journal = (scenario: Scenario) =>
   select<{ store: string; contents_from: string; n: number }>(
@@ -65,7 +25,8 @@ it('takes the S3 objects\' contents hashes from the Compute checksum job, stream
   scenarios.push(batched, reading);
   const s3Keys = batched.fixture.objects.filter((object) => object.store !== 'external-local').map((object) => object.key).sort();
   const failed = s3Keys[0];
-  const job = standIn(batched, { fail: (key) => key === failed });
+  const readMd5 = md5FromStores(batched.stores);
+  const job = checksumStandIn(async (object) => (object.key === failed ? null : readMd5(object)));
   const result = await batched.run({ s3BatchChecksum: true, wrapDeps: withJobs(job.jobs) });
   expect(result.error).toBeUndefined();
   const report = result.output as Report;
@@ -97,7 +58,7 @@ it('stops before any rewrite when the job reports MD5s that are not those of the
   const scenario = await legacyScenario('s3batch_bad', buildExampleLab);
   scenarios.push(scenario);
   const before = await schemaSnapshot(scenario.conn, scenario.schema);
-  const job = standIn(scenario, { md5Of: () => Buffer.alloc(16, 0xab) });
+  const job = checksumStandIn(async () => Buffer.alloc(16, 0xab));
   const refused = await scenario.run({ s3BatchChecksum: true, wrapDeps: withJobs(job.jobs) });
   expect(refused.error?.name).toBe('MigrationRefused');
   expect(refused.error?.message).toMatch(/S3 Batch Operations job job-1 reports an MD5 for s3:\/\/\S+ that is not the MD5 of its bytes; nothing was recorded/);
