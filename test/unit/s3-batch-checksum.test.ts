@@ -222,6 +222,15 @@ describe('completion report', () => {
     expect(failures).toEqual([{ bucket: 'lab-store', key: 'lab/db/gone', code: 'NoSuchKey', message: 'The specified key does not exist, "lab/db/gone"', httpStatus: 404 }]);
   });
 
+  it('reads the JSON result a Compute checksum row carries in its seventh column (hex and base64 of the MD5, its algorithm and type, the ETag)', async () => {
+    // the field names aws-samples/sample-s3-batch-checksum-validation reads from real reports
+    const json = JSON.stringify({ checksum_base64: b64('obj'), checksum_hex: hex('obj'), checksumAlgorithm: 'MD5', checksumType: 'FULL_OBJECT', ETag: `"${hex('other')}-2"` });
+    mockReport(`lab-store,lab%2Fdb%2Fobj,,succeeded,200,,"${json.replaceAll('"', '""')}"\n`);
+    const { checksums } = await readChecksumReport(s3(), REPORT, JOB);
+    // the multipart ETag is not taken for the MD5
+    expect(checksums).toEqual(new Map([['lab-store/lab/db/obj', md5('obj')]]));
+  });
+
   it('tells ErrorCode from HTTPStatusCode whichever order they come in', async () => {
     mockReport(okCsv, 'lab-store,x,,failed,AccessDenied,403,"denied, really"\nlab-store,y,,failed,200,PermanentFailure,"boom"\n');
     const { failures } = await readChecksumReport(s3(), REPORT, JOB);

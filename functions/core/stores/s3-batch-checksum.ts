@@ -15,8 +15,10 @@
 //   Bucket, MD5Checksum, Key }], ReportSchema: "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode,
 //   ResultMessage" }) and result CSV files under `job-<id>/results/`.
 // Left open by the pages we could read, so parsed defensively:
-// - WHERE the checksum sits in a Compute checksum row. We accept it from ResultMessage (plain value, or JSON carrying a
-//   checksum/md5 field, whose algorithm/type are checked when present) or from any extra column after the seven above.
+// - WHERE the checksum sits in a Compute checksum row. AWS's own sample (aws-samples/sample-s3-batch-checksum-validation,
+//   its results processor) reads a JSON object from the seventh column with `checksum_hex`, `checksum_base64`,
+//   `checksumAlgorithm` and `ETag`. We accept that, any JSON carrying a checksum/md5 field (algorithm/type checked when
+//   present), a plain value there, or an extra column after the seven above.
 // - Its encoding: S3's checksum convention is base64 (x-amz-checksum-*); hex is accepted too; 16 bytes are required.
 // - Column order of ErrorCode and HTTPStatusCode: the ReportSchema says ErrorCode first, but the page's Lambda example row
 //   (`bucket,image_14975,,failed,200,PermanentFailure,"..."`) has the HTTP status first; the numeric one is the status.
