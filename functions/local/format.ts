@@ -46,7 +46,8 @@ export function formatPlan(plan: Plan): string {
     '',
     `Estimated on AWS: about ${e.seconds} s; ${e.children ? `hashed by ${e.children} Distributed Map children; ` : ''}${e.stateTransitions} state transitions, ${e.lambdaGbSeconds} Lambda GB-s, ` +
       `S3 ${e.s3Requests.get} GET / ${e.s3Requests.list} LIST / ${e.s3Requests.put} PUT ≈ $${e.usd.total.toFixed(2)} ` +
-      `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}; us-east-1 list prices, README "Cost")`,
+      `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}` +
+      `${e.usd.batchOperations ? `, S3 Batch Operations $${e.usd.batchOperations.toFixed(2)} without the checksum's own data charge` : ''}; us-east-1 list prices, README "Cost")`,
   );
   return lines.join('\n');
 }

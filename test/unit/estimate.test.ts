@@ -30,6 +30,23 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(trusting.usd.total).toBeLessThan(full.usd.total);
   });
 
+  it('with s3BatchChecksum reads a sample of each S3 store, pays the job and per-object fees, and waits for the job', () => {
+    const stores = [
+      { objects: 1_000_000, bytes: 1e12, s3: true },
+      { objects: 500, bytes: 5e8, s3: false },
+    ];
+    const full = estimateRun({ ...base, stores });
+    const batched = estimateRun({ ...base, s3BatchChecksum: true, stores });
+    expect(batched.s3Requests.get).toBe(ASSUMED.etagSample + 500);
+    expect(batched.s3Requests.put).toBe(1);
+    expect(batched.usd.batchOperations).toBeCloseTo(PRICES_USD.batchJob + 1_000_000 * PRICES_USD.batchObject, 2);
+    expect(full.usd.batchOperations).toBe(0);
+    const jobSeconds = ASSUMED.batchJobStartSeconds + 1_000_000 / ASSUMED.batchObjectsPerSecond;
+    expect(batched.seconds).toBeGreaterThanOrEqual(jobSeconds);
+    expect(batched.stateTransitions - estimateRun({ ...base, trustEtag: true, stores }).stateTransitions).toBe(4 + 3 * Math.ceil(jobSeconds / ASSUMED.batchPollSeconds));
+    expect(batched.usd.lambda).toBeLessThan(full.usd.lambda);
+  });
+
   it('native mode copies every object (one PUT-priced COPY each); nothing to do costs only the fixed part', () => {
     expect(estimateRun({ ...base, mode: 'native', stores: [{ objects: 300, bytes: 3e6, s3: true }] }).s3Requests.put).toBe(300);
     const empty = estimateRun({ ...base, columnRows: [], stores: [] });

@@ -12,6 +12,9 @@ export const PRICES_USD = {
   /** Step Functions Express: per execution, and per GB-second of duration (billed in 64 MB steps). */
   expressRequest: 0.000001,
   expressGbSecond: 0.00001667,
+  /** S3 Batch Operations: per job and per object (the Compute checksum's own data charge, if any, is not modeled). */
+  batchJob: 0.25,
+  batchObject: 0.000001,
 } as const;
 
 export const ASSUMED = {
@@ -34,6 +37,11 @@ export const ASSUMED = {
   objectsPerChild: 100,
   childrenAtOnce: 40,
   expressMemoryGb: 0.0625,
+  /** s3BatchChecksum: the job's start-up (preparing the manifest) and its pace; round guesses, never measured. */
+  batchJobStartSeconds: 300,
+  batchObjectsPerSecond: 1000,
+  /** ChecksumJobState polls once a minute (checksumPollSeconds): Wait + Task + Choice each time. */
+  batchPollSeconds: 60,
 } as const;
 
 export interface EstimateInputs {
@@ -43,6 +51,8 @@ export interface EstimateInputs {
   columnRows: number[];
   mode: 'in-place' | 'native';
   trustEtag: boolean;
+  /** S3 objects' contents hashes from an S3 Batch Operations Compute checksum job (the input's s3BatchChecksum). */
+  s3BatchChecksum?: boolean;
   /** Objects in flight within one hash batch. */
   hashConcurrency: number;
   /** From this many objects to read on, the Distributed Map hashes them (the input's distributedHashingFrom). */
@@ -57,7 +67,7 @@ export interface RunEstimate {
   lambdaGbSeconds: number;
   lambdaRequests: number;
   s3Requests: { get: number; list: number; put: number };
-  usd: { stepFunctions: number; lambda: number; s3: number; total: number };
+  usd: { stepFunctions: number; lambda: number; s3: number; batchOperations: number; total: number };
 }
 
 /** Batches as Prepare numbers them (prepare.ts: at most 900, at least 100 objects each). */
@@ -69,8 +79,12 @@ function hashBatches(objects: number): number {
 
 export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const objects = inputs.stores.reduce((sum, store) => sum + store.objects, 0);
-  // objects read in full: all, or under trustEtag the file stores' and a sample of each S3 store's
-  const read = inputs.stores.map((store) => (inputs.trustEtag && store.s3 ? Math.min(store.objects, ASSUMED.etagSample) : store.objects));
+  // objects read in full: all, or under trustEtag / s3BatchChecksum the file stores' and a sample of each S3 store's
+  const sampled = inputs.trustEtag || inputs.s3BatchChecksum;
+  const read = inputs.stores.map((store) => (sampled && store.s3 ? Math.min(store.objects, ASSUMED.etagSample) : store.objects));
+  const batchObjects = inputs.s3BatchChecksum ? inputs.stores.reduce((sum, store) => sum + (store.s3 ? store.objects : 0), 0) : 0;
+  const batchSeconds = batchObjects ? ASSUMED.batchJobStartSeconds + batchObjects / ASSUMED.batchObjectsPerSecond : 0;
+  const polls = batchObjects ? Math.ceil(batchSeconds / ASSUMED.batchPollSeconds) : 0;
   const readObjects = read.reduce((sum, n) => sum + n, 0);
   const readBytes = inputs.stores.reduce((sum, store, i) => sum + (store.objects ? (store.bytes * read[i]) / store.objects : 0), 0);
   const rows = inputs.columnRows.reduce((sum, n) => sum + n, 0);
@@ -82,22 +96,24 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
 
   const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
-  const seconds = Math.ceil(hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce) + rewriteSeconds + ASSUMED.otherSeconds);
+  const seconds = Math.ceil(batchSeconds + hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce) + rewriteSeconds + ASSUMED.otherSeconds);
 
-  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + children + 2 * rewriteCalls + inputs.columnRows.length;
+  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + children + 2 * rewriteCalls + inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
   const lambdaGbSeconds = ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds);
-  const lambdaRequests = 8 + batches + 2 * children + rewriteCalls;
+  const lambdaRequests = 8 + batches + 2 * children + rewriteCalls + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000), 0);
   const s3Requests = {
     get: readObjects,
     // plan and verify list every store; trustEtag lists once more in Prepare
     list: listCalls * (inputs.trustEtag ? 3 : 2),
-    put: inputs.mode === 'native' ? objects : 0,
+    // native mode's copies; the Compute checksum job's CSV manifest
+    put: (inputs.mode === 'native' ? objects : 0) + (batchObjects ? 1 : 0),
   };
   const stepFunctions = stateTransitions * PRICES_USD.stateTransition + express;
   const lambda = lambdaGbSeconds * PRICES_USD.lambdaGbSecond + lambdaRequests * PRICES_USD.lambdaRequest;
   const s3 = s3Requests.get * PRICES_USD.s3Get + s3Requests.list * PRICES_USD.s3List + s3Requests.put * PRICES_USD.s3Put;
+  const batchOperations = batchObjects ? PRICES_USD.batchJob + batchObjects * PRICES_USD.batchObject : 0;
   const round = (usd: number) => Math.round(usd * 100) / 100;
   return {
     seconds,
@@ -106,6 +122,6 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
     lambdaGbSeconds: Math.round(lambdaGbSeconds),
     lambdaRequests,
     s3Requests,
-    usd: { stepFunctions: round(stepFunctions), lambda: round(lambda), s3: round(s3), total: round(stepFunctions + lambda + s3) },
+    usd: { stepFunctions: round(stepFunctions), lambda: round(lambda), s3: round(s3), batchOperations: round(batchOperations), total: round(stepFunctions + lambda + s3 + batchOperations) },
   };
 }

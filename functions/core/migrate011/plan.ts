@@ -114,6 +114,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     columnRows: columns.map((column) => column.rows),
     mode: input.mode,
     trustEtag: input.trustEtag,
+    s3BatchChecksum: input.s3BatchChecksum,
     hashConcurrency: input.hashConcurrency,
     distributedHashingFrom: input.distributedHashingFrom,
   });
