@@ -191,7 +191,11 @@ async function readSnapshot(sfn: SFNClient, executionArn: string, known: History
   const { describe, mapRuns, readHistory } = await import('./executions.js');
   const execution = await describe(sfn, executionArn);
   const events = [...known, ...(await readHistory(sfn, executionArn, known.at(-1)?.id))];
-  const progress = progressFromHistory(events);
+  const runs = await mapRuns(sfn, events);
+  // the Distributed Map's children are Express executions, absent from this history: their objects are the Map
+  // Runs' items of succeeded children (an item a child left for the standard Map may be counted again there)
+  const fromHistory = progressFromHistory(events);
+  const progress = { ...fromHistory, objectsHashed: fromHistory.objectsHashed + runs.reduce((sum, run) => sum + (run.itemCounts?.succeeded ?? 0), 0) };
   return {
     executionArn,
     status: execution.status ?? progress.status ?? 'RUNNING',
@@ -201,7 +205,7 @@ async function readSnapshot(sfn: SFNClient, executionArn: string, known: History
     cause: execution.cause ?? progress.lastError?.cause,
     events,
     progress,
-    mapRuns: await mapRuns(sfn, events),
+    mapRuns: runs,
   };
 }
 

@@ -423,6 +423,8 @@ describe('djmigrate status', () => {
     });
     const result = await run(['status', EXECUTION]);
     expect(result.out.join('\n')).toContain(`Map run    ${MAP_RUN} RUNNING: 85 succeeded, 1 failed of 100 items`);
+    // the children's objects (Express executions, not in the parent's history) count as hashed
+    expect(result.out.join('\n')).toMatch(/Objects {4}85 hashed/);
     expect(sfnMock.commandCalls(DescribeMapRunCommand)).toHaveLength(1);
   });
 
