@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
+import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
 import { select, tableRef } from '../../functions/core/db/sql.js';
+import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
+import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
@@ -96,6 +99,15 @@ export async function foreignKeysOf(conn: Connection, schema: string, table: str
       ORDER BY k.COLUMN_NAME`,
     [schema, table, schema, table],
   );
+}
+
+/** What the core phases need to run on a scenario without the state machine: its 0.11 input, stores and a manifest folder. */
+export async function coreContext(scenario: Scenario) {
+  const config = parseDataJointConfig(JSON.parse(await readFile(scenario.configPath, 'utf8')), 'external', {});
+  const input = Migrate011InputSchema.parse({ from: '0.11', schema: scenario.schema, stores: storeLocations(config), execute: true });
+  const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
+  const manifests = fileManifestStore(join(dirname(scenario.configPath), `${scenario.schema}-manifests`));
+  return { input, openStore, manifests };
 }
 
 /** Every user-visible fact of a schema: tables, column definitions in order, foreign keys, and all rows. */

@@ -1,25 +1,20 @@
 // Each phase of the core on its own, against MariaDB + s3rver + a file store, without the state machine.
 import { afterEach, expect, it } from 'vitest';
-import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { execute, select, tableRef } from '../../functions/core/db/sql.js';
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
 import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
-import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalTables } from '../../functions/core/migrate011/journal.js';
 import { planMigration } from '../../functions/core/migrate011/plan.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
-import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
-import { dirname, join } from 'node:path';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { verifyMigration } from '../../functions/core/migrate011/verify.js';
 import { silentProgress } from '../../functions/core/progress.js';
-import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { legacyScenario, type Scenario } from '../harness/migration.js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
+import { writeFile } from 'node:fs/promises';
 
 let scenario: Scenario | undefined;
 afterEach(async () => {
@@ -44,9 +39,7 @@ async function buildWithTextKeys(options: LegacyFixtureOptions) {
 it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk per call) → finish → verify', async () => {
   scenario = await legacyScenario('phases', buildWithTextKeys);
   const { conn, schema } = scenario;
-  const config = parseDataJointConfig(JSON.parse(await readFile(scenario.configPath, 'utf8')), 'external', {});
-  const input = Migrate011InputSchema.parse({ from: '0.11', schema, stores: storeLocations(config), execute: true });
-  const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
+  const { input, openStore, manifests } = await coreContext(scenario);
 
   const inspection = await inspectSchema(conn, input);
   expect(inspection.problems).toEqual([]);
@@ -60,7 +53,6 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const plan = await planMigration(conn, input, inspection, openStore);
   expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
 
-  const manifests = fileManifestStore(join(dirname(scenario.configPath), `${schema}-manifests`));
   const io = { openStore, progress: silentProgress, manifests, manifestKey: 'phases/hash.jsonl' };
   // fewer objects than distributedHashingFrom (1000): no manifest, the standard pass hashes everything
   const prepared = await prepareMigration(conn, input, inspection, io);

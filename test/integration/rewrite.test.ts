@@ -1,13 +1,9 @@
 // The column swap on tables a hand-tuned 0.11 schema may hold: identifiers with backticks and quotes, a unique
 // index over the external column, a composite primary key with text parts, several external columns in a row.
 // And the refusal to swap a column holding a pointer the migration never saw.
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { hashBatch } from '../../functions/core/migrate011/hash.js';
-import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns } from '../../functions/core/migrate011/journal.js';
@@ -15,11 +11,9 @@ import { pendingHashBatches, prepareMigration } from '../../functions/core/migra
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
-import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
-import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { legacyScenario, type Scenario } from '../harness/migration.js';
+import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
 
 const TABLE = 'we`ird "tab\'le';
 const COLUMN = 'blob`col';
@@ -96,10 +90,7 @@ it('swaps columns of a table with hostile identifiers, keeps a unique index over
 it('refuses to swap a column holding a pointer written after the migration took stock, names the row, and leaves the column as it was', async () => {
   scenario = await legacyScenario('rewrite_late', buildExampleLab);
   const { conn, schema } = scenario;
-  const config = parseDataJointConfig(JSON.parse(await readFile(scenario.configPath, 'utf8')), 'external', {});
-  const input = Migrate011InputSchema.parse({ from: '0.11', schema, stores: storeLocations(config), execute: true });
-  const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
-  const manifests = fileManifestStore(join(dirname(scenario.configPath), `${schema}-manifests`));
+  const { input, openStore, manifests } = await coreContext(scenario);
   await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'late/hash.jsonl' });
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   await insertExternalRows(conn, input);
