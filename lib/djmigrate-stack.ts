@@ -107,7 +107,7 @@ export const REPORT_WRITERS: readonly HandlerName[] = ['report', 'report014', 'r
  * Functions that put the djmigrate events (events:PutEvents on the stack's bus): plan ready (inspect, plan014),
  * succeeded (the report functions), failed (unlock, the failure path).
  */
-export const EVENT_PUBLISHERS: readonly HandlerName[] = ['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock'];
+export const EVENT_PUBLISHERS: readonly HandlerName[] = ['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock', 'unlockAbandoned'];
 
 /** `import { createRequire }` banner: lets CommonJS dependencies `require()` inside the ESM bundle. */
 const ESM_REQUIRE_BANNER =
@@ -193,6 +193,8 @@ export class DjmigrateStack extends Stack {
   readonly batchSchedule?: scheduler.Schedule;
   /** The rules starting migrate011 / migrate014 on a "migration requested" event. */
   readonly migrationRequestRules: Record<'migrate011' | 'migrate014', events.Rule>;
+  /** Aborted or timed-out migrations (which never reach ReleaseLock) → unlockAbandoned frees their schema lock. */
+  readonly abandonedLockRule: events.Rule;
   /** CloudFormation logical id of each state machine. */
   readonly stateMachineLogicalIds: Record<WorkflowName, string>;
   /** The encrypted bucket the report functions write the full report JSON to (`reports/…`). */
@@ -354,6 +356,7 @@ export class DjmigrateStack extends Stack {
 
     this.batchSchedule = this.addBatchSchedule(props.schedule ?? this.scheduleFromContext());
     this.migrationRequestRules = this.addMigrationRequestRules(eventBusName);
+    this.abandonedLockRule = this.addAbandonedLockRule();
     this.notifications = this.addNotifications(notificationEmail, eventBusName);
     this.dashboard = this.addDashboard();
     // every cdk-nag (AwsSolutions) acknowledgement, each with its reason: lib/nag.ts
@@ -532,6 +535,18 @@ export class DjmigrateStack extends Stack {
       migrate011: rule('MigrationRequested011Rule', '0.11', this.migrate011),
       migrate014: rule('MigrationRequested014Rule', '0.14', this.migrate014),
     };
+  }
+
+  private addAbandonedLockRule(): events.Rule {
+    return new events.Rule(this, 'AbandonedLockRule', {
+      description: 'djmigrate: frees the schema lock of a migration execution that was aborted or timed out (its ReleaseLock never ran)',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [this.migrate011.stateMachineArn, this.migrate014.stateMachineArn] },
+      },
+      targets: [new eventsTargets.LambdaFunction(this.functions.unlockAbandoned, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
   }
 
   private stateMachine(id: string, logName: string, comment: string, tracing: boolean, definition: sfn.IChainable): sfn.StateMachine {

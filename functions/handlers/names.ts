@@ -43,8 +43,12 @@ export type BatchHandlerName = (typeof BATCH_HANDLERS)[number];
 export const UNLOCK_HANDLER = 'unlock';
 export type UnlockHandlerName = typeof UNLOCK_HANDLER;
 
-export type HandlerName = Migrate011HandlerName | Migrate014HandlerName | BatchHandlerName | UnlockHandlerName;
-export const ALL_HANDLERS: readonly HandlerName[] = [...MIGRATE_011_HANDLERS, ...MIGRATE_014_HANDLERS, ...BATCH_HANDLERS, UNLOCK_HANDLER];
+/** Frees the lock of an execution that was aborted or timed out (an EventBridge rule on its status change calls it). */
+export const UNLOCK_ABANDONED_HANDLER = 'unlockAbandoned';
+export type UnlockAbandonedHandlerName = typeof UNLOCK_ABANDONED_HANDLER;
+
+export type HandlerName = Migrate011HandlerName | Migrate014HandlerName | BatchHandlerName | UnlockHandlerName | UnlockAbandonedHandlerName;
+export const ALL_HANDLERS: readonly HandlerName[] = [...MIGRATE_011_HANDLERS, ...MIGRATE_014_HANDLERS, ...BATCH_HANDLERS, UNLOCK_HANDLER, UNLOCK_ABANDONED_HANDLER];
 
 /**
  * Each handler's entry file, relative to the handlers folder, in kebab case (`hashItems` → `hash-items.ts`); 0.14's

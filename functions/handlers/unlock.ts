@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { classifyError } from '../core/errors.js';
 import { releaseSchemaLock } from '../core/lock/schema-lock.js';
+import type { HandlerDeps } from './deps.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { DETAIL_TYPES, failureSummary } from './ops/events.js';
 import { withDeps, workflowOfInput } from './ops/invocation.js';
@@ -17,35 +18,47 @@ const UnlockEventSchema = z.object({
   failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
 });
 
+export interface EndedRun {
+  input: { schema: string; from?: unknown };
+  /** The execution ARN: the lock's holder. */
+  run: string;
+  status: 'failed' | 'aborted' | 'timed-out';
+  failure?: { Error?: string; Cause?: string };
+}
+
+/** Frees the schema if this run still holds its lock, and announces how the run ended (whether or not releasing worked). */
+export async function releaseEndedRun(deps: HandlerDeps, { input, run, status, failure }: EndedRun): Promise<{ released: boolean }> {
+  let released: boolean | undefined;
+  try {
+    const conn = await deps.openDatabase().catch((error: unknown) => {
+      throw classifyError(error);
+    });
+    try {
+      released = await releaseSchemaLock(conn, input.schema, run);
+      return { released };
+    } catch (error) {
+      throw classifyError(error);
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  } finally {
+    const from = typeof input.from === 'string' ? input.from : undefined;
+    await deps.events.publish(DETAIL_TYPES.failed, {
+      schema: input.schema,
+      ...(from ? { from } : {}),
+      status,
+      executionArn: run,
+      ...failureSummary(failure),
+      ...(released === undefined ? {} : { lockReleased: released }),
+    });
+  }
+}
+
 /** The failure path of both migrations: frees the schema for a rerun and announces the failure, then the execution fails with the original error. */
 export function makeUnlockHandler(getDeps: DepsProvider) {
   return middy(async (event: unknown) => {
     const { input, run, failure } = UnlockEventSchema.parse(event);
-    const deps = getDeps();
-    let released: boolean | undefined;
-    try {
-      const conn = await deps.openDatabase().catch((error: unknown) => {
-        throw classifyError(error);
-      });
-      try {
-        released = await releaseSchemaLock(conn, input.schema, run);
-        return { released };
-      } catch (error) {
-        throw classifyError(error);
-      } finally {
-        await conn.end().catch(() => undefined);
-      }
-    } finally {
-      const from = typeof input.from === 'string' ? input.from : undefined;
-      await deps.events.publish(DETAIL_TYPES.failed, {
-        schema: input.schema,
-        ...(from ? { from } : {}),
-        status: 'failed',
-        executionArn: run,
-        ...failureSummary(failure),
-        ...(released === undefined ? {} : { lockReleased: released }),
-      });
-    }
+    return releaseEndedRun(getDeps(), { input, run, status: 'failed', failure });
   }).use(withDeps(getDeps, workflowOfInput));
 }
 

@@ -3,6 +3,8 @@ import { afterEach, expect, it } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
 import { acquireSchemaLock, heartbeatSchemaLock, LOCK_TABLE, readSchemaLock, releaseSchemaLock } from '../../functions/core/lock/schema-lock.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { makeUnlockAbandonedHandler } from '../../functions/handlers/unlock-abandoned.js';
 import { freshSchema, freshSchemaName, openConnection, type FreshSchema } from '../harness/context.js';
 
 let schema: FreshSchema | undefined;
@@ -186,4 +188,28 @@ it('refuses holder ids the column could not store exactly', async () => {
   // Ids differing only in case are different holders (binary collation).
   await acquireSchemaLock(s.conn, s.name, { holder: 'run-a', description: 'x' });
   await expect(acquireSchemaLock(s.conn, s.name, { holder: 'RUN-A', description: 'x' })).rejects.toThrow(/locked by another djmigrate run: run-a/);
+});
+
+it('an aborted execution (no ReleaseLock ran) has its lock freed by unlockAbandoned; a lock another run holds stays', async () => {
+  const s = await createdSchema('abandoned');
+  const published: unknown[] = [];
+  const deps = { openDatabase: () => openConnection(), events: { publish: async (_type: string, detail: unknown) => void published.push(detail) } } as unknown as HandlerDeps;
+  const aborted = (executionArn: string) => ({
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: { executionArn, status: 'ABORTED', input: JSON.stringify({ from: '0.11', schema: s.name, stores: {} }) },
+  });
+  await acquireSchemaLock(s.conn, s.name, A);
+  const handler = makeUnlockAbandonedHandler(() => deps);
+  // another execution's end does not free A's lock
+  await expect(handler(aborted('arn:aws:states:eu-west-1:1:execution:djm:other') as never, {} as never)).resolves.toEqual({ released: false });
+  expect(await readSchemaLock(s.conn, s.name)).toMatchObject({ holder: A.holder });
+  await expect(handler(aborted(A.holder) as never, {} as never)).resolves.toEqual({ released: true });
+  expect(await readSchemaLock(s.conn, s.name)).toBeNull();
+  // a rerun can take the schema at once, without takeOverLock
+  await expect(acquireSchemaLock(s.conn, s.name, B)).resolves.toMatchObject({ holder: B.holder });
+  expect(published).toEqual([
+    expect.objectContaining({ schema: s.name, status: 'aborted', lockReleased: false }),
+    expect.objectContaining({ schema: s.name, status: 'aborted', lockReleased: true }),
+  ]);
 });

@@ -15,6 +15,7 @@ import { makePlan014Handler } from '../../functions/handlers/migrate014/plan.js'
 import { phaseHandler } from '../../functions/handlers/phase-handler.js';
 import { makeReportHandler } from '../../functions/handlers/report.js';
 import { makeUnlockHandler } from '../../functions/handlers/unlock.js';
+import { makeUnlockAbandonedHandler } from '../../functions/handlers/unlock-abandoned.js';
 import { createLocalDeps } from '../../functions/local/local-deps.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 
@@ -225,6 +226,27 @@ describe('reports and events', () => {
       ['DataJoint Migration Failed', { schema: 'lab14', from: '0.14', status: 'failed', executionArn: RUN_014, error: 'MigrationRefused', cause: 'store "x" is not in the input', lockReleased: true }],
       ['DataJoint Migration Failed', { schema: 'lab', status: 'failed', executionArn: RUN, lockReleased: true }],
     ]);
+  });
+
+  it('unlockAbandoned frees the lock of an aborted or timed-out execution from its status-change event and announces it', async () => {
+    const { deps: lambda, connect } = deps();
+    const statusChange = (status: string, input?: unknown) => ({
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: { executionArn: RUN, status, ...(input === undefined ? {} : { input: JSON.stringify(input) }), error: null, cause: null },
+    });
+    await expect(invoke(makeUnlockAbandonedHandler(() => lambda), statusChange('ABORTED', INPUT))).resolves.toEqual({ released: true });
+    await expect(invoke(makeUnlockAbandonedHandler(() => lambda), statusChange('TIMED_OUT', INPUT_014))).resolves.toEqual({ released: true });
+    expect(events().map((event) => [event.DetailType, event.detail])).toEqual([
+      ['DataJoint Migration Failed', { schema: 'lab', from: '0.11', status: 'aborted', executionArn: RUN, error: 'States.Aborted', lockReleased: true }],
+      ['DataJoint Migration Failed', { schema: 'lab14', from: '0.14', status: 'timed-out', executionArn: RUN, error: 'States.Timeout', lockReleased: true }],
+    ]);
+    // no input in the event (too large for it): nothing to release, no connection
+    const calls = connect.mock.calls.length;
+    await expect(invoke(makeUnlockAbandonedHandler(() => lambda), statusChange('ABORTED'))).resolves.toEqual({ released: false, reason: expect.stringContaining('no execution input') });
+    expect(connect.mock.calls.length).toBe(calls);
+    // only aborted and timed-out executions: a failed one released its lock on its own path
+    await expect(invoke(makeUnlockAbandonedHandler(() => lambda), statusChange('FAILED', INPUT))).rejects.toThrow();
   });
 
   it('a failed publish or report write is logged and does not fail the handler', async () => {

@@ -370,7 +370,8 @@ describe('DjmigrateStack: batch machine, schedule and migration-request rules', 
 
   it('starts migrate011 / migrate014 on a "DataJoint Schema Migration Requested" event, by detail.from, with detail as the input', () => {
     expect(MIGRATION_REQUESTED_DETAIL_TYPE).toBe('DataJoint Schema Migration Requested');
-    template.resourceCountIs('AWS::Events::Rule', 2);
+    // the two request rules and the abandoned-lock rule
+    template.resourceCountIs('AWS::Events::Rule', 3);
     for (const [from, workflow] of [['0.11', 'migrate011'], ['0.14', 'migrate014']] as const) {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: { 'detail-type': [MIGRATION_REQUESTED_DETAIL_TYPE], detail: { from: [from] } },
@@ -378,7 +379,8 @@ describe('DjmigrateStack: batch machine, schedule and migration-request rules', 
         Targets: [Match.objectLike({ Arn: { Ref: stack.stateMachineLogicalIds[workflow] }, InputPath: '$.detail' })],
       });
     }
-    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    const requestRules = Object.values(stack.migrationRequestRules).map((rule) => stack.getLogicalId(rule.node.defaultChild as never));
+    const rules = requestRules.map((id) => template.toJSON().Resources[id]);
     for (const rule of rules) {
       expect(rule.Properties.EventBusName).toBeUndefined();
       expect(rule.Properties.EventPattern.source).toBeUndefined();
@@ -390,14 +392,34 @@ describe('DjmigrateStack: batch machine, schedule and migration-request rules', 
     }
   });
 
+  it('hands the status change of an aborted or timed-out migration to unlockAbandoned, which frees its schema lock', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [{ Ref: stack.stateMachineLogicalIds.migrate011 }, { Ref: stack.stateMachineLogicalIds.migrate014 }] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [stack.getLogicalId(stack.functions.unlockAbandoned.node.defaultChild as never), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [stack.getLogicalId(stack.functions.unlockAbandoned.node.defaultChild as never), 'Arn'] },
+    });
+  });
+
   it('takes the schedule and the event bus from context; no schedule without one; refuses a bad schedule or input at synth', () => {
-    const { template: ctx } = synth({
+    const { template: ctx, stack: ctxStack } = synth({
       scheduleExpression: 'rate(1 day)',
       scheduleInput: JSON.stringify({ from: '0.14', schemas: ['lab_a'], template: { stores: {} } }),
       eventBusName: 'lab-bus',
     });
     ctx.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 day)', FlexibleTimeWindow: { Mode: 'OFF' } });
-    for (const rule of Object.values(ctx.findResources('AWS::Events::Rule'))) expect(rule.Properties.EventBusName).toBe('lab-bus');
+    for (const rule of Object.values(ctxStack.migrationRequestRules)) {
+      expect(ctx.toJSON().Resources[ctxStack.getLogicalId(rule.node.defaultChild as never)].Properties.EventBusName).toBe('lab-bus');
+    }
+    // Step Functions' own status changes arrive on the default bus only
+    expect(ctx.toJSON().Resources[ctxStack.getLogicalId(ctxStack.abandonedLockRule.node.defaultChild as never)].Properties.EventBusName).toBeUndefined();
     template.resourceCountIs('AWS::Scheduler::Schedule', 1);
     synth().template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     expect(() => synth({}, { schedule: { expression: '0 2 * * *', input: BATCH_INPUT } })).toThrow(/cron\(\.\.\.\) or rate/);
@@ -482,11 +504,11 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
     }
   });
 
-  it('lets only inspect, plan014, the report functions and unlock put events, on the configured bus only', () => {
-    const publishers = roles('inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock');
+  it('lets only inspect, plan014, the report functions and the unlocks put events, on the configured bus only', () => {
+    const publishers = roles('inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock', 'unlockAbandoned');
     expect(rolesAllowing(template, 'events:PutEvents')).toEqual(publishers);
     expect(rolesAllowing(template, 'events:PutEvents', ':event-bus/lab-bus')).toEqual(publishers);
-    const quietPublishers = new Set((['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock'] as const).map((name) => roleOfFunction(quiet.template, quiet.stack, name)));
+    const quietPublishers = new Set((['inspect', 'plan014', 'report', 'report014', 'reportBatch', 'unlock', 'unlockAbandoned'] as const).map((name) => roleOfFunction(quiet.template, quiet.stack, name)));
     expect(rolesAllowing(quiet.template, 'events:PutEvents', ':event-bus/default')).toEqual(quietPublishers);
   });
 
@@ -514,14 +536,14 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
     });
     quiet.template.resourceCountIs('AWS::SNS::Topic', 0);
     quiet.template.resourceCountIs('AWS::SNS::Subscription', 0);
-    quiet.template.resourceCountIs('AWS::Events::Rule', 2);
+    quiet.template.resourceCountIs('AWS::Events::Rule', 3);
     expect(quiet.stack.notifications).toBeUndefined();
     expect(() => synth({}, { notificationEmail: 'not-an-address' })).toThrow(/e-mail/);
   });
 
   it("routes the functions' events and the machines' FAILED / TIMED_OUT / ABORTED status changes to the topic, as readable text", () => {
     expect(NOTIFICATION_TYPES).toEqual(['DataJoint Migration Plan Ready', 'DataJoint Migration Succeeded', 'DataJoint Migration Failed']);
-    template.resourceCountIs('AWS::Events::Rule', 4);
+    template.resourceCountIs('AWS::Events::Rule', 5);
     const topic = { Ref: stack.getLogicalId(stack.notifications!.topic.node.defaultChild as never) };
     const custom = resources()[stack.getLogicalId(stack.notifications!.migrationEventsRule.node.defaultChild as never)]!.Properties;
     expect(custom.EventBusName).toBe('lab-bus');
