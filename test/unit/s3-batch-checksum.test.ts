@@ -16,11 +16,12 @@ import { MigrationRefusedError, TransientError } from '../../functions/core/erro
 import {
   checksumJobState,
   decodeMd5,
-  manifestCsv,
+  manifestLine,
   parseCsv,
   readChecksumReport,
   s3BatchChecksumJobs,
   startChecksumJob,
+  type ChecksumTaskFailure,
   type StartChecksumJobInput,
 } from '../../functions/core/stores/s3-batch-checksum.js';
 
@@ -55,6 +56,17 @@ const input = (over: Partial<StartChecksumJobInput> = {}): StartChecksumJobInput
 
 const md5 = (s: string) => createHash('md5').update(s).digest();
 
+/** The report's result files merged, as the tests below look at them. */
+async function readAll(...args: Parameters<typeof readChecksumReport>) {
+  const checksums = new Map<string, Buffer>();
+  const failures: ChecksumTaskFailure[] = [];
+  for await (const file of readChecksumReport(...args)) {
+    for (const [id, value] of file.checksums) checksums.set(id, value);
+    failures.push(...file.failures);
+  }
+  return { checksums, failures };
+}
+
 describe('starting a Compute checksum job', () => {
   it('writes a bucket,key CSV manifest with keys URL-encoded (space, +, unicode)', async () => {
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"60e460c9d1046e73f7dde5043ac3ae85"' });
@@ -62,10 +74,10 @@ describe('starting a Compute checksum job', () => {
     await expect(startChecksumJob(control(), s3(), input())).resolves.toBe(JOB);
     const [put] = s3Mock.commandCalls(PutObjectCommand);
     expect(put.args[0].input).toMatchObject({ Bucket: 'lab-migrate', Key: 'djmigrate/run-1/manifest.csv' });
-    expect(put.args[0].input.Body).toBe(
+    expect(Buffer.from(put.args[0].input.Body as Uint8Array).toString()).toBe(
       'lab-store,lab%2Fdb%2Fplain\n' + 'lab-store,lab%2Fdb%2Fwith%20space\n' + 'lab-store,lab%2Fdb%2Fa%2Bb\n' + 'lab-store,lab%2Fdb%2Fcaf%C3%A9%2F%C3%9F\n',
     );
-    expect(manifestCsv([{ bucket: 'b-1', key: "it's (x)*!" }])).toBe('b-1,it%27s%20%28x%29%2A%21\n');
+    expect(manifestLine({ bucket: 'b-1', key: "it's (x)*!" })).toBe('b-1,it%27s%20%28x%29%2A%21\n');
   });
 
   it('creates the job: MD5 FULL_OBJECT, manifest with ETag, AllTasks report, role, token, no confirmation', async () => {
@@ -212,7 +224,7 @@ describe('completion report', () => {
 
   it('reads manifest.json and its result files: base64, JSON, hex and extra-column checksums, and failed tasks', async () => {
     mockReport(okCsv);
-    const { checksums, failures } = await readChecksumReport(s3(), REPORT, JOB);
+    const { checksums, failures } = await readAll(s3(), REPORT, JOB);
     expect([...checksums.keys()]).toEqual(['lab-store/lab/db/plain', 'lab-store/lab/db/with space', 'lab-store/lab/db/a+b', 'lab-store/lab/db/café/ß']);
     expect(checksums.get('lab-store/lab/db/plain')).toEqual(md5('plain'));
     expect(checksums.get('lab-store/lab/db/with space')).toEqual(md5('space'));
@@ -226,14 +238,14 @@ describe('completion report', () => {
     // the field names aws-samples/sample-s3-batch-checksum-validation reads from real reports
     const json = JSON.stringify({ checksum_base64: b64('obj'), checksum_hex: hex('obj'), checksumAlgorithm: 'MD5', checksumType: 'FULL_OBJECT', ETag: `"${hex('other')}-2"` });
     mockReport(`lab-store,lab%2Fdb%2Fobj,,succeeded,200,,"${json.replaceAll('"', '""')}"\n`);
-    const { checksums } = await readChecksumReport(s3(), REPORT, JOB);
+    const { checksums } = await readAll(s3(), REPORT, JOB);
     // the multipart ETag is not taken for the MD5
     expect(checksums).toEqual(new Map([['lab-store/lab/db/obj', md5('obj')]]));
   });
 
   it('tells ErrorCode from HTTPStatusCode whichever order they come in', async () => {
     mockReport(okCsv, 'lab-store,x,,failed,AccessDenied,403,"denied, really"\nlab-store,y,,failed,200,PermanentFailure,"boom"\n');
-    const { failures } = await readChecksumReport(s3(), REPORT, JOB);
+    const { failures } = await readAll(s3(), REPORT, JOB);
     expect(failures.map((f) => [f.code, f.httpStatus])).toEqual([
       ['AccessDenied', 403],
       ['PermanentFailure', 200],
@@ -243,22 +255,22 @@ describe('completion report', () => {
   it('refuses a malformed, short or composite checksum, and a non-MD5 algorithm', async () => {
     for (const bad of ['not-a-checksum', Buffer.alloc(15).toString('base64'), `${b64('x')}-3`, 'zz'.repeat(16)]) {
       mockReport(`lab-store,k,,succeeded,200,,${bad}\n`);
-      await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toThrow(/No valid 16-byte MD5 for lab-store\/k/);
+      await expect(readAll(s3(), REPORT, JOB)).rejects.toThrow(/No valid 16-byte MD5 for lab-store\/k/);
     }
     mockReport(`lab-store,k,,succeeded,200,,"{""checksumAlgorithm"":""CRC32"",""checksum"":""AAAAAA==""}"\n`);
-    await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toThrow(/CRC32/);
+    await expect(readAll(s3(), REPORT, JOB)).rejects.toThrow(/CRC32/);
     mockReport(`lab-store,k,,succeeded,200,,"{""checksumType"":""COMPOSITE"",""checksum"":""${b64('x')}""}"\n`);
-    await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toThrow(/FULL_OBJECT/);
+    await expect(readAll(s3(), REPORT, JOB)).rejects.toThrow(/FULL_OBJECT/);
   });
 
   it('a result file that does not match its manifest MD5 is transient; a missing report is refused', async () => {
     mockReport(okCsv, failedCsv, true);
-    await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toBeInstanceOf(TransientError);
+    await expect(readAll(s3(), REPORT, JOB)).rejects.toBeInstanceOf(TransientError);
     s3Mock.reset();
     s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'no such key', $metadata: {} }));
-    await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toThrow(new RegExp(`job-${JOB}/manifest.json does not exist`));
+    await expect(readAll(s3(), REPORT, JOB)).rejects.toThrow(new RegExp(`job-${JOB}/manifest.json does not exist`));
     s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
-    await expect(readChecksumReport(s3(), REPORT, JOB)).rejects.toThrow(/s3:GetObject/);
+    await expect(readAll(s3(), REPORT, JOB)).rejects.toThrow(/s3:GetObject/);
   });
 });
 
@@ -284,14 +296,18 @@ describe('the jobs of a run (s3BatchChecksumJobs)', () => {
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"60e460c9d1046e73f7dde5043ac3ae85"' });
     controlMock.on(CreateJobCommand).resolves({ JobId: JOB });
     const jobs = s3BatchChecksumJobs(control(), s3(), { accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/batch', bucket: 'djm-manifests', prefix: 'manifests/checksums' });
-    expect(await jobs.start([{ bucket: 'lab-store', key: 'lab/db/a' }], 'djmigrate-run1')).toBe(JOB);
-    expect(s3Mock.commandCalls(PutObjectCommand)[0].args[0].input).toMatchObject({ Bucket: 'djm-manifests', Key: 'manifests/checksums/djmigrate-run1/manifest.csv', Body: 'lab-store,lab%2Fdb%2Fa\n' });
+    expect(await jobs.start((async function* () { yield { bucket: 'lab-store', key: 'lab/db/a' }; })(), 'djmigrate-run1')).toBe(JOB);
+    const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
+    expect(put).toMatchObject({ Bucket: 'djm-manifests', Key: 'manifests/checksums/djmigrate-run1/manifest.csv' });
+    expect(Buffer.from(put.Body as Uint8Array).toString()).toBe('lab-store,lab%2Fdb%2Fa\n');
     expect(controlMock.commandCalls(CreateJobCommand)[0].args[0].input).toMatchObject({
       ClientRequestToken: 'djmigrate-run1',
       RoleArn: 'arn:aws:iam::123456789012:role/batch',
       Report: { Bucket: 'arn:aws:s3:::djm-manifests', Prefix: 'manifests/checksums/djmigrate-run1/report' },
     });
     s3Mock.on(GetObjectCommand, { Key: `manifests/checksums/djmigrate-run1/report/job-${JOB}/manifest.json` }).resolves({ Body: body(JSON.stringify({ Format: 'Report_CSV_20180820', Results: [] })) });
-    expect(await jobs.report(JOB, 'djmigrate-run1')).toEqual({ checksums: new Map(), failures: [] });
+    const files = [];
+    for await (const file of jobs.report(JOB, 'djmigrate-run1')) files.push(file);
+    expect(files).toEqual([]);
   });
 });

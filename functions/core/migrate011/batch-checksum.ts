@@ -17,9 +17,10 @@ import { journalTables } from './journal.js';
 
 /** S3 Batch Operations as the migration uses it; `run` names the job's manifest, report and idempotency token. */
 export interface ChecksumJobs {
-  start(objects: S3Location[], run: string): Promise<string>;
+  start(objects: AsyncIterable<S3Location>, run: string): Promise<string>;
   state(job: string): Promise<ChecksumJobState>;
-  report(job: string, run: string): Promise<ChecksumReport>;
+  /** The completion report, one result file at a time. */
+  report(job: string, run: string): AsyncIterable<ChecksumReport>;
 }
 
 export interface ChecksumJobStarted {
@@ -32,47 +33,62 @@ export interface ChecksumJobStarted {
 
 export interface ChecksumsRecorded {
   recorded: number;
-  /** Objects the job failed on (or did not report), left for streaming. */
+  /** S3 objects still to hash: the job failed on them, or did not report them. */
   left: number;
 }
+
+/** Keyset pages of the journal: memory stays flat however many objects the schema has. */
+const PAGE = 10_000;
 
 /** A token S3 accepts (1–64 characters) that is the same for every retry of one execution on one schema. */
 export function checksumRunName(input: Migrate011Input, execution: string): string {
   return `djmigrate-${createHash('sha256').update(`${execution}\u0000${input.schema}`).digest('hex').slice(0, 40)}`;
 }
 
-interface PendingObject {
-  legacy_hash: Buffer;
-  store: string;
-  batch: number;
-  size: number;
+const s3StoreNames = (input: Migrate011Input) => Object.entries(input.stores).flatMap(([name, spec]) => (spec.protocol === 's3' ? [name] : []));
+
+/** Where an S3 store keeps a legacy object: its bucket, and the key prefix its values follow. */
+function placeOf(input: Migrate011Input, store: string): { bucket: string; prefix: string } {
+  const spec = input.stores[store];
+  if (spec?.protocol !== 's3') throw new Error(`store ${store} is not an S3 store`);
+  return { bucket: spec.bucket, prefix: legacyObjectKey('s3', spec.location, input.schema, '') };
 }
 
-/** The journal's objects of S3 stores not hashed yet, each with its bucket and key. */
-async function pendingS3Objects(conn: Connection, input: Migrate011Input): Promise<(PendingObject & S3Location)[]> {
-  const s3Stores = Object.entries(input.stores).flatMap(([name, spec]) => (spec.protocol === 's3' ? [name] : []));
-  if (!s3Stores.length) return [];
-  const rows = await select<PendingObject>(
-    conn,
-    `SELECT legacy_hash, store, batch, size FROM ${journalTables(input.schema).objects} WHERE contents_hash IS NULL AND store IN (?) ORDER BY legacy_hash`,
-    [s3Stores],
-  );
-  return rows.map((row) => {
-    const spec = input.stores[row.store];
-    if (spec.protocol !== 's3') throw new Error(`store ${row.store} is not an S3 store`);
-    return { ...row, bucket: spec.bucket, key: legacyObjectKey('s3', spec.location, input.schema, row.legacy_hash.toString('latin1')) };
-  });
+/** The journal's objects of S3 stores not hashed yet, page by page, as bucket and key. */
+async function* pendingS3Objects(conn: Connection, input: Migrate011Input, counted: { objects: number }): AsyncGenerator<S3Location> {
+  const stores = s3StoreNames(input);
+  if (!stores.length) return;
+  const t = journalTables(input.schema);
+  let after: Buffer | null = null;
+  for (;;) {
+    const page: { legacy_hash: Buffer; store: string }[] = await select(
+      conn,
+      `SELECT legacy_hash, store FROM ${t.objects} WHERE contents_hash IS NULL AND store IN (?)${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${PAGE}`,
+      after ? [stores, after] : [stores],
+    );
+    for (const row of page) {
+      const { bucket, prefix } = placeOf(input, row.store);
+      counted.objects += 1;
+      yield { bucket, key: `${prefix}${row.legacy_hash.toString('latin1')}` };
+    }
+    if (page.length < PAGE) return;
+    after = page[page.length - 1].legacy_hash;
+  }
+}
+
+async function countPendingS3(conn: Connection, input: Migrate011Input): Promise<number> {
+  const stores = s3StoreNames(input);
+  if (!stores.length) return 0;
+  const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE contents_hash IS NULL AND store IN (?)`, [stores]);
+  return Number(n);
 }
 
 export async function startBatchChecksum(conn: Connection, input: Migrate011Input, jobs: ChecksumJobs, execution: string): Promise<ChecksumJobStarted> {
   const run = checksumRunName(input, execution);
-  const objects = await pendingS3Objects(conn, input);
-  if (!objects.length) return { job: null, run, objects: 0 };
-  const job = await jobs.start(
-    objects.map(({ bucket, key }) => ({ bucket, key })),
-    run,
-  );
-  return { job, run, objects: objects.length };
+  if ((await countPendingS3(conn, input)) === 0) return { job: null, run, objects: 0 };
+  const counted = { objects: 0 };
+  const job = await jobs.start(pendingS3Objects(conn, input, counted), run);
+  return { job, run, objects: counted.objects };
 }
 
 /** Where the job stands; a failed or cancelled job stops the migration with what S3 said and where to look. */
@@ -82,7 +98,33 @@ export async function batchChecksumState(jobs: ChecksumJobs, job: string): Promi
   return state;
 }
 
-/** Records the reported MD5s of the journal's pending S3 objects after checking a streamed sample against them. */
+/** The journal's pending objects among one result file's checksums, with their MD5s. */
+async function reportedPending(conn: Connection, input: Migrate011Input, checksums: Map<string, Buffer>): Promise<(TrustedObject & S3Location)[]> {
+  const t = journalTables(input.schema);
+  const found: (TrustedObject & S3Location)[] = [];
+  for (const store of s3StoreNames(input)) {
+    const { bucket, prefix } = placeOf(input, store);
+    const values = [...checksums.keys()].flatMap((id) => (id.startsWith(`${bucket}/${prefix}`) ? [id.slice(bucket.length + 1 + prefix.length)] : []));
+    for (let i = 0; i < values.length; i += 1000) {
+      const rows = await select<{ legacy_hash: Buffer; batch: number; size: number }>(
+        conn,
+        `SELECT legacy_hash, batch, size FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL AND legacy_hash IN (?)`,
+        [store, values.slice(i, i + 1000).map((value) => Buffer.from(value, 'latin1'))],
+      );
+      for (const row of rows) {
+        const key = `${prefix}${row.legacy_hash.toString('latin1')}`;
+        found.push({ ...row, store, bucket, key, md5: checksums.get(`${bucket}/${key}`)! });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Records the reported MD5s of the journal's pending S3 objects, one result file at a time. Before the first is
+ * recorded, a random sample of its objects is streamed and must match (a wrong algorithm, encoding or column shows in
+ * every file); if it does not, nothing is recorded.
+ */
 export async function recordBatchChecksums(
   conn: Connection,
   input: Migrate011Input,
@@ -91,15 +133,18 @@ export async function recordBatchChecksums(
   openStore: OpenStore,
   progress: ProgressSink,
 ): Promise<ChecksumsRecorded> {
-  const report = await jobs.report(started.job, started.run);
-  const pending = await pendingS3Objects(conn, input);
-  const reported: (TrustedObject & S3Location)[] = pending.flatMap((object) => {
-    const md5 = report.checksums.get(`${object.bucket}/${object.key}`);
-    return md5 ? [{ ...object, md5 }] : [];
-  });
-  await checkTrustedSample(input, reported, openStore, (object) =>
-    `S3 Batch Operations job ${started.job} reports an MD5 for s3://${object.bucket}/${object.key} that is not the MD5 of its bytes; nothing was recorded. Rerun without s3BatchChecksum in the input`,
-  );
-  await recordTrustedHashes(conn, input, reported, 's3-batch', progress);
-  return { recorded: reported.length, left: pending.length - reported.length };
+  let recorded = 0;
+  let checked = false;
+  for await (const file of jobs.report(started.job, started.run)) {
+    const reported = await reportedPending(conn, input, file.checksums);
+    if (!checked && reported.length) {
+      await checkTrustedSample(input, reported, openStore, (object) =>
+        `S3 Batch Operations job ${started.job} reports an MD5 for s3://${object.bucket}/${object.key} that is not the MD5 of its bytes; nothing was recorded. Rerun without s3BatchChecksum in the input`,
+      );
+      checked = true;
+    }
+    await recordTrustedHashes(conn, input, reported, 's3-batch', progress);
+    recorded += reported.length;
+  }
+  return { recorded, left: await countPendingS3(conn, input) };
 }

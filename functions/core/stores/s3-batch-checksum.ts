@@ -31,7 +31,9 @@ import {
   type JobDescriptor,
   type S3ControlClient,
 } from '@aws-sdk/client-s3-control';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
 import { classifyError, MigrationRefusedError, TransientError } from '../errors.js';
 
 export interface S3Location {
@@ -51,7 +53,8 @@ export interface StartChecksumJobInput {
   roleArn: string;
   manifest: S3Location;
   report: ReportLocation;
-  objects: S3Location[];
+  /** Streamed into the manifest (multipart as it grows): millions of objects never sit in memory. */
+  objects: Iterable<S3Location> | AsyncIterable<S3Location>;
   /** ClientRequestToken (1–64 chars): the same token and input return the same job instead of a second one. */
   clientToken: string;
   /** Defaults to 10. */
@@ -79,6 +82,7 @@ export interface ChecksumTaskFailure {
   httpStatus?: number;
 }
 
+/** One result file of a completion report. */
 export interface ChecksumReport {
   /** "bucket/key" → the 16-byte MD5 of the object's bytes. */
   checksums: Map<string, Buffer>;
@@ -89,14 +93,10 @@ export interface ChecksumReport {
 export const encodeManifestKey = (key: string): string =>
   encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** The CSV manifest body: `bucket,urlencodedkey` per object. Bucket names cannot contain commas or quotes. */
-export function manifestCsv(objects: S3Location[]): string {
-  return objects
-    .map(({ bucket, key }) => {
-      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new MigrationRefusedError(`"${bucket}" is not a valid S3 bucket name for a Batch Operations manifest.`);
-      return `${bucket},${encodeManifestKey(key)}\n`;
-    })
-    .join('');
+/** One line of the CSV manifest: `bucket,urlencodedkey`. Bucket names cannot contain commas or quotes. */
+export function manifestLine({ bucket, key }: S3Location): string {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new MigrationRefusedError(`"${bucket}" is not a valid S3 bucket name for a Batch Operations manifest.`);
+  return `${bucket},${encodeManifestKey(key)}\n`;
 }
 
 const jobPlace = (jobId: string) => `S3 console → Batch Operations → job ${jobId} (in the region of the S3 Control client)`;
@@ -124,21 +124,39 @@ function transientOr(error: unknown, what: string): unknown {
 
 const stripQuotes = (etag: string) => etag.replace(/^"|"$/g, '');
 
+async function* fromIterator<T>(iterator: Iterator<T>): AsyncGenerator<T> {
+  for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
+}
+const toAsync = <T>(iterator: Iterator<T>): AsyncIterator<T> => fromIterator(iterator);
+
 /**
  * Writes the CSV manifest, then creates the Compute checksum job (MD5, FULL_OBJECT, report of all tasks). Re-running with the
  * same clientToken and objects writes the same manifest (same ETag) and gets the same job back. Returns the job id.
  */
 export async function startChecksumJob(control: S3ControlClient, s3: S3Client, input: StartChecksumJobInput): Promise<string> {
-  const { accountId, roleArn, manifest, report, objects, clientToken } = input;
-  if (!objects.length) throw new MigrationRefusedError('No objects to checksum: a Batch Operations job needs at least one manifest line.');
+  const { accountId, roleArn, manifest, report, clientToken } = input;
   if (!/^\d{12}$/.test(accountId)) throw new MigrationRefusedError(`"${accountId}" is not a 12-digit AWS account id.`);
   if (clientToken.length < 1 || clientToken.length > 64) throw new MigrationRefusedError('The Batch Operations ClientRequestToken must be 1–64 characters.');
   const partition = input.partition ?? 'aws';
-  const body = manifestCsv(objects);
+  // the first object is taken before anything is written: an empty list is refused without touching AWS
+  const objects = (Symbol.asyncIterator in input.objects ? input.objects[Symbol.asyncIterator]() : toAsync(input.objects[Symbol.iterator]()));
+  const first = await objects.next();
+  if (first.done) throw new MigrationRefusedError('No objects to checksum: a Batch Operations job needs at least one manifest line.');
+  let count = 0;
+  const lines = Readable.from(
+    (async function* () {
+      let next: IteratorResult<S3Location> = first;
+      while (!next.done) {
+        count += 1;
+        yield manifestLine(next.value);
+        next = await objects.next();
+      }
+    })(),
+  );
 
   let etag: string | undefined;
   try {
-    const put = await s3.send(new PutObjectCommand({ Bucket: manifest.bucket, Key: manifest.key, Body: body, ContentType: 'text/csv' }));
+    const put = await new Upload({ client: s3, params: { Bucket: manifest.bucket, Key: manifest.key, Body: lines, ContentType: 'text/csv' } }).done();
     etag = put.ETag;
     if (!etag) etag = (await s3.send(new HeadObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }))).ETag;
   } catch (error) {
@@ -171,7 +189,7 @@ export async function startChecksumJob(control: S3ControlClient, s3: S3Client, i
         RoleArn: roleArn,
         Priority: input.priority ?? 10,
         ClientRequestToken: clientToken,
-        Description: (input.description ?? `djmigrate contents hash (${objects.length} objects)`).slice(0, 256),
+        Description: (input.description ?? `djmigrate contents hash (${count} objects)`).slice(0, 256),
       }),
     );
     if (!out.JobId) throw new TransientError('S3 Batch Operations CreateJob returned no JobId; retry (the same ClientRequestToken returns the same job).');
@@ -375,10 +393,11 @@ interface ReportManifest {
 }
 
 /**
- * Reads a finished job's completion report: `<prefix>/job-<id>/manifest.json`, then every result CSV it lists (each checked
- * against the MD5Checksum the manifest gives for it). Succeeded rows yield "bucket/key" → 16-byte MD5; failed rows are listed.
+ * Reads a finished job's completion report: `<prefix>/job-<id>/manifest.json`, then each result CSV it lists (checked
+ * against the MD5Checksum the manifest gives for it), one file at a time so that only one is ever in memory. Per file:
+ * succeeded rows as "bucket/key" → 16-byte MD5, failed rows listed.
  */
-export async function readChecksumReport(s3: S3Client, report: ReportLocation, jobId: string): Promise<ChecksumReport> {
+export async function* readChecksumReport(s3: S3Client, report: ReportLocation, jobId: string): AsyncGenerator<ChecksumReport> {
   const manifestKey = reportManifestKey(report.prefix, jobId);
   const raw = await readObject(s3, report.bucket, manifestKey, 'the Batch Operations completion report manifest');
   let manifest: ReportManifest;
@@ -392,10 +411,10 @@ export async function readChecksumReport(s3: S3Client, report: ReportLocation, j
   }
   if (!Array.isArray(manifest.Results)) throw new MigrationRefusedError(`The completion report manifest s3://${report.bucket}/${manifestKey} has no Results list.`);
 
-  const checksums = new Map<string, Buffer>();
-  const failures: ChecksumTaskFailure[] = [];
   for (const result of manifest.Results) {
     if (!result.Key) continue;
+    const checksums = new Map<string, Buffer>();
+    const failures: ChecksumTaskFailure[] = [];
     const bucket = result.Bucket || report.bucket;
     const file = await readObject(s3, bucket, result.Key, 'the Batch Operations result file');
     if (result.MD5Checksum && HEX_MD5.test(result.MD5Checksum) && createHash('md5').update(file).digest('hex') !== result.MD5Checksum.toLowerCase()) {
@@ -432,8 +451,8 @@ export async function readChecksumReport(s3: S3Client, report: ReportLocation, j
       if (previous && !previous.equals(md5)) throw new MigrationRefusedError(`The completion report gives two different MD5s for ${id}.`);
       checksums.set(id, md5);
     }
+    yield { checksums, failures };
   }
-  return { checksums, failures };
 }
 
 export interface S3BatchChecksumOptions {
@@ -450,7 +469,7 @@ export function s3BatchChecksumJobs(control: S3ControlClient, s3: S3Client, opti
   const place = (run: string) => `${trimPrefix(options.prefix)}/${run}`;
   const report = (run: string): ReportLocation => ({ bucket: options.bucket, prefix: `${place(run)}/report` });
   return {
-    start: (objects: S3Location[], run: string) =>
+    start: (objects: AsyncIterable<S3Location>, run: string) =>
       startChecksumJob(control, s3, {
         accountId: options.accountId,
         roleArn: options.roleArn,
