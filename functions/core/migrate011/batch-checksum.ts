@@ -13,7 +13,7 @@ import type { OpenStore } from '../stores/object-store.js';
 import type { ChecksumJobState, ChecksumReport, S3Location } from '../stores/s3-batch-checksum.js';
 import { checkTrustedSample, recordTrustedHashes, type TrustedObject } from './etag.js';
 import type { Migrate011Input } from './input.js';
-import { journalTables } from './journal.js';
+import { journalObjects, journalTables } from './journal.js';
 
 /** S3 Batch Operations as the migration uses it; `run` names the job's manifest, report and idempotency token. */
 export interface ChecksumJobs {
@@ -37,9 +37,6 @@ export interface ChecksumsRecorded {
   left: number;
 }
 
-/** Keyset pages of the journal: memory stays flat however many objects the schema has. */
-const PAGE = 10_000;
-
 /** A token S3 accepts (1–64 characters) that is the same for every retry of one execution on one schema. */
 export function checksumRunName(input: Migrate011Input, execution: string): string {
   return `djmigrate-${createHash('sha256').update(`${execution}\u0000${input.schema}`).digest('hex').slice(0, 40)}`;
@@ -54,25 +51,14 @@ function placeOf(input: Migrate011Input, store: string): { bucket: string; prefi
   return { bucket: spec.bucket, prefix: legacyObjectKey('s3', spec.location, input.schema, '') };
 }
 
-/** The journal's objects of S3 stores not hashed yet, page by page, as bucket and key. */
+/** The journal's objects of S3 stores not hashed yet (keyset pages), as bucket and key. */
 async function* pendingS3Objects(conn: Connection, input: Migrate011Input, counted: { objects: number }): AsyncGenerator<S3Location> {
   const stores = s3StoreNames(input);
   if (!stores.length) return;
-  const t = journalTables(input.schema);
-  let after: Buffer | null = null;
-  for (;;) {
-    const page: { legacy_hash: Buffer; store: string }[] = await select(
-      conn,
-      `SELECT legacy_hash, store FROM ${t.objects} WHERE contents_hash IS NULL AND store IN (?)${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${PAGE}`,
-      after ? [stores, after] : [stores],
-    );
-    for (const row of page) {
-      const { bucket, prefix } = placeOf(input, row.store);
-      counted.objects += 1;
-      yield { bucket, key: `${prefix}${row.legacy_hash.toString('latin1')}` };
-    }
-    if (page.length < PAGE) return;
-    after = page[page.length - 1].legacy_hash;
+  for await (const row of journalObjects<{ legacy_hash: Buffer; store: string }>(conn, input.schema, 'legacy_hash, store', 'contents_hash IS NULL AND store IN (?)', [stores])) {
+    const { bucket, prefix } = placeOf(input, row.store);
+    counted.objects += 1;
+    yield { bucket, key: `${prefix}${row.legacy_hash.toString('latin1')}` };
   }
 }
 

@@ -129,3 +129,21 @@ export async function updateColumn(conn: Connection, database: string, columnId:
     [...entries.map(([, value]) => value), columnId],
   );
 }
+
+/** Rows of a keyset page: memory stays flat however many objects the schema has. */
+const OBJECT_PAGE = 10_000;
+
+/** The journal's objects matching `where` (with its `values`), in legacy_hash order, read in keyset pages. */
+export async function* journalObjects<Row extends { legacy_hash: Buffer }>(conn: Connection, database: string, columns: string, where: string, values: unknown[]): AsyncGenerator<Row> {
+  let after: Buffer | null = null;
+  for (;;) {
+    const page: Row[] = await select<Row>(
+      conn,
+      `SELECT ${columns} FROM ${journalTables(database).objects} WHERE ${where}${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${OBJECT_PAGE}`,
+      after ? [...values, after] : values,
+    );
+    yield* page;
+    if (page.length < OBJECT_PAGE) return;
+    after = page[page.length - 1].legacy_hash;
+  }
+}

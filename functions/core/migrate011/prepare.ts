@@ -12,7 +12,7 @@ import type { ProgressSink } from '../progress.js';
 import type { ManifestStore } from '../stores/manifest-store.js';
 import type { OpenStore } from '../stores/object-store.js';
 import type { ManifestItem } from './hash.js';
-import { journalColumns, journalTables, openJournal } from './journal.js';
+import { journalColumns, journalObjects, journalTables, openJournal } from './journal.js';
 
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
 const MAX_BATCHES = 900;
@@ -22,7 +22,6 @@ const MIN_BATCH_SIZE = 100;
  * the standard pass's Lambda 15.
  */
 export const LARGE_OBJECT_BYTES = 1024 ** 3;
-const MANIFEST_PAGE = 10_000;
 
 export interface Prepared {
   /** Journal ids of the columns still to rewrite. */
@@ -96,20 +95,10 @@ async function writeHashManifest(conn: Connection, input: Migrate011Input, io: P
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE contents_hash IS NULL AND size < ?`, [LARGE_OBJECT_BYTES]);
   if (Number(pending) < input.distributedHashingFrom) return null;
   let objects = 0;
-  // keyset pages: memory stays flat however many objects the schema has
   async function* items(): AsyncIterable<ManifestItem> {
-    let after: Buffer | null = null;
-    for (;;) {
-      const page: { legacy_hash: Buffer; store: string; size: number }[] = await select(
-        conn,
-        `SELECT legacy_hash, store, size FROM ${t.objects}
-          WHERE contents_hash IS NULL AND size < ?${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${MANIFEST_PAGE}`,
-        after ? [LARGE_OBJECT_BYTES, after] : [LARGE_OBJECT_BYTES],
-      );
-      for (const row of page) yield { h: row.legacy_hash.toString('latin1'), s: row.store, n: Number(row.size) };
-      objects += page.length;
-      if (page.length < MANIFEST_PAGE) return;
-      after = page[page.length - 1].legacy_hash;
+    for await (const row of journalObjects<{ legacy_hash: Buffer; store: string; size: number }>(conn, input.schema, 'legacy_hash, store, size', 'contents_hash IS NULL AND size < ?', [LARGE_OBJECT_BYTES])) {
+      objects += 1;
+      yield { h: row.legacy_hash.toString('latin1'), s: row.store, n: Number(row.size) };
     }
   }
   await io.manifests.write(io.manifestKey, items());
