@@ -60,3 +60,6 @@ export function handlerEntry(name: HandlerName): string {
   if (name.endsWith('014')) return `migrate014/${kebab(name.slice(0, -'014'.length))}.ts`;
   return `${kebab(name)}.ts`;
 }
+
+/** Retries of every handler's Task after its first attempt (the workflows' Retry policy, lib/workflows/tasks.ts). */
+export const TASK_RETRIES = 6;

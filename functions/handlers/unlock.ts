@@ -1,9 +1,10 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import { classifyError } from '../core/errors.js';
+import { classifyError, TransientError } from '../core/errors.js';
 import { releaseSchemaLock } from '../core/lock/schema-lock.js';
 import type { HandlerDeps } from './deps.js';
 import { lambdaDeps } from './lambda-deps.js';
+import { TASK_RETRIES } from './names.js';
 import { DETAIL_TYPES, failureSummary } from './ops/events.js';
 import { withDeps, workflowOfInput } from './ops/invocation.js';
 import type { DepsProvider } from './phase-handler.js';
@@ -16,6 +17,8 @@ const UnlockEventSchema = z.object({
   input: z.object({ schema: z.string().min(1) }).passthrough(),
   run: z.string().min(1),
   failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+  /** $$.State.RetryCount of the ReleaseLock Task. */
+  retry: z.number().int().min(0).optional(),
 });
 
 export interface EndedRun {
@@ -24,11 +27,14 @@ export interface EndedRun {
   run: string;
   status: 'failed' | 'aborted' | 'timed-out';
   failure?: { Error?: string; Cause?: string };
+  /** False while a transient failure to release will be retried: the failure is announced by the last attempt only. */
+  lastAttempt?: boolean;
 }
 
 /** Frees the schema if this run still holds its lock, and announces how the run ended (whether or not releasing worked). */
-export async function releaseEndedRun(deps: HandlerDeps, { input, run, status, failure }: EndedRun): Promise<{ released: boolean }> {
+export async function releaseEndedRun(deps: HandlerDeps, { input, run, status, failure, lastAttempt = true }: EndedRun): Promise<{ released: boolean }> {
   let released: boolean | undefined;
+  let retried = false;
   try {
     const conn = await deps.openDatabase().catch((error: unknown) => {
       throw classifyError(error);
@@ -41,7 +47,14 @@ export async function releaseEndedRun(deps: HandlerDeps, { input, run, status, f
     } finally {
       await conn.end().catch(() => undefined);
     }
+  } catch (error) {
+    retried = error instanceof TransientError && !lastAttempt;
+    throw error;
   } finally {
+    if (!retried) await announce();
+  }
+
+  async function announce() {
     const from = typeof input.from === 'string' ? input.from : undefined;
     await deps.events.publish(DETAIL_TYPES.failed, {
       schema: input.schema,
@@ -57,8 +70,8 @@ export async function releaseEndedRun(deps: HandlerDeps, { input, run, status, f
 /** The failure path of both migrations: frees the schema for a rerun and announces the failure, then the execution fails with the original error. */
 export function makeUnlockHandler(getDeps: DepsProvider) {
   return middy(async (event: unknown) => {
-    const { input, run, failure } = UnlockEventSchema.parse(event);
-    return releaseEndedRun(getDeps(), { input, run, status: 'failed', failure });
+    const { input, run, failure, retry } = UnlockEventSchema.parse(event);
+    return releaseEndedRun(getDeps(), { input, run, status: 'failed', failure, lastAttempt: retry === undefined || retry >= TASK_RETRIES });
   }).use(withDeps(getDeps, workflowOfInput));
 }
 

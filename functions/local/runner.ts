@@ -184,8 +184,10 @@ export function localExecutionArn(workflow: WorkflowName, name: string): string 
 
 /**
  * Context object entries the executor lacks (it has only Execution.Input/StartTime): `$$.Execution.Id`/`Name` (the
- * same in every Map iteration, as in AWS) and `$$.State.EnteredTime` — the time it is read at, which is when the
- * state reading it (the batch's window Choice) is entered. The executor copies this shallowly: the getter stays live.
+ * same in every Map iteration, as in AWS), `$$.State.EnteredTime` — the time it is read at, which is when the
+ * state reading it (the batch's window Choice) is entered; the executor copies this shallowly: the getter stays live —
+ * and `$$.State.RetryCount`, always 0 here (the executor keeps no per-state context; only ReleaseLock reads it, to
+ * announce a failure once, and the local runner announces nothing).
  */
 function localContext(workflow: WorkflowName, name: string): NonNullable<RunOptions['context']> {
   return {
@@ -194,6 +196,7 @@ function localContext(workflow: WorkflowName, name: string): NonNullable<RunOpti
       get EnteredTime(): string {
         return new Date().toISOString();
       },
+      RetryCount: 0,
     },
   } as unknown as NonNullable<RunOptions['context']>;
 }

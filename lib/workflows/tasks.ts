@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { UNLOCK_HANDLER, type UnlockHandlerName } from '../../functions/handlers/names.js';
+import { TASK_RETRIES, UNLOCK_HANDLER, type UnlockHandlerName } from '../../functions/handlers/names.js';
 
 /** The one Retry every task has: transient failures of the handler (by error name) and of the Lambda service. */
 export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
@@ -17,7 +17,7 @@ export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
   ],
   interval: Duration.seconds(2),
   backoffRate: 2,
-  maxAttempts: 6,
+  maxAttempts: TASK_RETRIES,
 });
 
 export interface WorkflowOptions<Name extends string> {
@@ -117,7 +117,8 @@ export function releaseLockOnFailure(
   const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
   const release = invoke('ReleaseLock', UNLOCK_HANDLER, {
     comment: 'Frees the schema lock so that a rerun can start; everything done so far is kept and resumed.',
-    payload: phasePayload({ failure: sfn.JsonPath.objectAt('$.failure') }),
+    // the retry count lets the handler announce the failure once, not once per attempt
+    payload: phasePayload({ failure: sfn.JsonPath.objectAt('$.failure'), retry: sfn.JsonPath.numberAt('$$.State.RetryCount') }),
     resultPath: sfn.JsonPath.DISCARD,
   });
   // the original error is kept at $.failure even when releasing fails (the lock then goes stale)

@@ -228,6 +228,16 @@ describe('reports and events', () => {
     ]);
   });
 
+  it('unlock announces Failed once: not from an attempt whose transient failure the Retry policy will repeat', async () => {
+    const { deps: lambda } = deps({ connect: vi.fn(async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))) });
+    await expect(invoke(makeUnlockHandler(() => lambda), { input: INPUT, run: RUN, retry: 0 })).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(invoke(makeUnlockHandler(() => lambda), { input: INPUT, run: RUN, retry: 5 })).rejects.toMatchObject({ name: 'TransientError' });
+    expect(events()).toEqual([]);
+    // the last retry announces it, without lockReleased (unknown)
+    await expect(invoke(makeUnlockHandler(() => lambda), { input: INPUT, run: RUN, retry: 6 })).rejects.toMatchObject({ name: 'TransientError' });
+    expect(events().map((event) => [event.DetailType, event.detail])).toEqual([['DataJoint Migration Failed', { schema: 'lab', from: '0.11', status: 'failed', executionArn: RUN }]]);
+  });
+
   it('unlockAbandoned frees the lock of an aborted or timed-out execution from its status-change event and announces it', async () => {
     const { deps: lambda, connect } = deps();
     const statusChange = (status: string, input?: unknown) => ({

@@ -229,6 +229,7 @@ describe('runLocally (0.11 workflow)', () => {
       input: expect.objectContaining({ schema: 'lab_ephys' }),
       run: RUN,
       failure: { Error: 'MigrationRefused', Cause: refusal.message },
+      retry: 0,
     });
     expect(entered.slice(-3)).toEqual(['InsertRows', 'ReleaseLock', 'Failed']);
   });
