@@ -1,6 +1,6 @@
 import { batchChecksumState } from '../core/migrate011/batch-checksum.js';
 import { lambdaDeps } from './lambda-deps.js';
-import { checksumJobsOf } from './record-checksums.js';
+import { checksumJobsOf } from './deps.js';
 import { storePhaseHandler, type DepsProvider } from './phase-handler.js';
 
 /** Polled by the workflow until the Compute checksum job is done; no database. */

@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import { MigrationRefusedError } from '../core/errors.js';
 import type { ChecksumJobs } from '../core/migrate011/batch-checksum.js';
 import type { StoreSpec } from '../core/config/store-spec.js';
 import type { SchemaBackup } from '../core/migrate014/backup-step.js';
@@ -38,4 +39,13 @@ export interface HandlerDeps {
    * database, the Secrets Manager read; locally: none).
    */
   middleware?(use: { workflow: Workflow; database: boolean }): AnyMiddleware[];
+}
+
+export const S3_BATCH_UNAVAILABLE =
+  's3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach (its functions get the Batch Operations role); start the migration on AWS (djmigrate start), or drop s3BatchChecksum from the input to stream the objects';
+
+/** The deps' Compute checksum jobs, or the refusal that says where s3BatchChecksum works. */
+export function checksumJobsOf(deps: HandlerDeps): ChecksumJobs {
+  if (!deps.checksumJobs) throw new MigrationRefusedError(S3_BATCH_UNAVAILABLE);
+  return deps.checksumJobs;
 }

@@ -9,7 +9,8 @@ import type { Connection, ConnectionOptions } from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeReportBatchHandler } from '../../functions/handlers/batch/report.js';
 import { makeInspectHandler } from '../../functions/handlers/inspect.js';
-import { createLambdaDeps, type LambdaDepsOptions } from '../../functions/handlers/lambda-deps.js';
+import { ACCOUNT_ID_ENV, BATCH_CHECKSUM_ROLE_ENV, createLambdaDeps, type LambdaDepsOptions } from '../../functions/handlers/lambda-deps.js';
+import { checksumJobsOf } from '../../functions/handlers/deps.js';
 import { makeReport014Handler } from '../../functions/handlers/migrate014/report.js';
 import { makePlan014Handler } from '../../functions/handlers/migrate014/plan.js';
 import { phaseHandler } from '../../functions/handlers/phase-handler.js';
@@ -236,6 +237,18 @@ describe('reports and events', () => {
     // the last retry announces it, without lockReleased (unknown)
     await expect(invoke(makeUnlockHandler(() => lambda), { input: INPUT, run: RUN, retry: 6 })).rejects.toMatchObject({ name: 'TransientError' });
     expect(events().map((event) => [event.DetailType, event.detail])).toEqual([['DataJoint Migration Failed', { schema: 'lab', from: '0.11', status: 'failed', executionArn: RUN }]]);
+  });
+
+  it('offers Compute checksum jobs only where the stack gave the role, the account and the manifests bucket', () => {
+    expect(() => checksumJobsOf(deps({ manifestsBucket: 'djm-manifests' }).deps)).toThrow(/s3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach/);
+    vi.stubEnv(BATCH_CHECKSUM_ROLE_ENV, 'arn:aws:iam::123456789012:role/batch');
+    vi.stubEnv(ACCOUNT_ID_ENV, '123456789012');
+    try {
+      expect(deps({ manifestsBucket: null }).deps.checksumJobs).toBeUndefined();
+      expect(checksumJobsOf(deps({ manifestsBucket: 'djm-manifests' }).deps)).toEqual({ start: expect.any(Function), state: expect.any(Function), report: expect.any(Function) });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('unlockAbandoned frees the lock of an aborted or timed-out execution from its status-change event and announces it', async () => {

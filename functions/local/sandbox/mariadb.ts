@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -40,6 +40,9 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
   const dir = await mkdtemp(join(tmpdir(), 'djm-mariadb-'));
   const datadir = join(dir, 'data');
   const socketPath = join(dir, 'sock');
+  // its own folder for internal temporary tables: several throwaway servers (parallel test runs) never share /tmp files
+  const serverTmp = join(dir, 'tmp');
+  await mkdir(serverTmp);
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
   try {
     await run(installDb, [
@@ -61,6 +64,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
           `--port=${port}`,
           '--bind-address=127.0.0.1',
           `--pid-file=${join(dir, 'mariadbd.pid')}`,
+          `--tmpdir=${serverTmp}`,
           '--skip-log-bin',
           '--skip-name-resolve',
           '--innodb-flush-log-at-trx-commit=0',
