@@ -424,7 +424,8 @@ export class DjmigrateStack extends Stack {
     start.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } } }),
     );
-    start.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [files] }));
+    // the CSV manifest is a multipart upload once it outgrows one part
+    start.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [files] }));
     this.functions.checksumState.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DescribeJob'], resources: [this.formatArn({ service: 's3', resource: 'job', resourceName: '*' })] }));
     this.functions.recordChecksums.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [files] }));
     return role;

@@ -156,7 +156,7 @@ export async function startChecksumJob(control: S3ControlClient, s3: S3Client, i
 
   let etag: string | undefined;
   try {
-    const put = await new Upload({ client: s3, params: { Bucket: manifest.bucket, Key: manifest.key, Body: lines, ContentType: 'text/csv' } }).done();
+    const put = await new Upload({ client: s3, params: { Bucket: manifest.bucket, Key: manifest.key, Body: lines, ContentType: 'text/csv', ServerSideEncryption: 'AES256' } }).done();
     etag = put.ETag;
     if (!etag) etag = (await s3.send(new HeadObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }))).ETag;
   } catch (error) {
