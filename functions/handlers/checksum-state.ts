@@ -1,11 +1,14 @@
 import { batchChecksumState } from '../core/migrate011/batch-checksum.js';
-import { lambdaDeps } from './lambda-deps.js';
 import { checksumJobsOf } from './deps.js';
-import { storePhaseHandler, type DepsProvider } from './phase-handler.js';
+import { lambdaDeps } from './lambda-deps.js';
+import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
-/** Polled by the workflow until the Compute checksum job is done; no database. */
+/**
+ * Polled by the workflow until the Compute checksum job is done. A database phase only to take the schema lock again:
+ * its heartbeat, so that a job running for hours does not leave the lock looking stale.
+ */
 export function makeChecksumStateHandler(getDeps: DepsProvider) {
-  return storePhaseHandler(getDeps, async ({ deps }, event: { input: unknown; job: string }) => batchChecksumState(checksumJobsOf(deps), event.job));
+  return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string }) => batchChecksumState(checksumJobsOf(deps), event.job));
 }
 
 export const handler = makeChecksumStateHandler(lambdaDeps);

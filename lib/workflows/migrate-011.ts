@@ -27,7 +27,7 @@
 //   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
 //   Prepare        prepare   { input }                                 $.prepared = { manifest, columns }
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
-//   ChecksumJobState checksumState { input, job }                      $.checksumJob = { done }
+//   ChecksumJobState checksumState { input, job } (its lock heartbeat)  $.checksumJob = { done }
 //   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns } (Prepare's, now with the manifest)
 //   HashItems      hashItems { input, run, items } (a child's batch)     $.hashed = { hashed, left, refused }
 //   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
@@ -154,7 +154,7 @@ export function migrate011Definition(
     resultPath: '$.checksum',
   });
   const checksumState = invoke('ChecksumJobState', 'checksumState', {
-    payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$.input'), job: sfn.JsonPath.stringAt('$.checksum.job') }),
+    payload: phasePayload({ job: sfn.JsonPath.stringAt('$.checksum.job') }),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.checksumState),
     resultPath: '$.checksumJob',
   });

@@ -168,7 +168,7 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.names().slice(0, 8)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'checksumState', 'checksumState', 'checksumState', 'recordChecksums']);
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
     const { input, run } = of('prepare')[0] as { input: unknown; run: string };
-    expect(of('checksumState')[0]).toEqual({ input, job: 'job-1' });
+    expect(of('checksumState')[0]).toEqual({ input, run, job: 'job-1' });
     expect(of('recordChecksums')).toEqual([{ input, run, checksum: { job: 'job-1', run: 'djmigrate-run' } }]);
     // the columns come from RecordChecksums' result now
     expect(of('rewrite')).toEqual([{ input, run, column: 11 }]);
