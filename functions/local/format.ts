@@ -41,6 +41,12 @@ export function formatPlan(plan: Plan): string {
   if (plan.trustEtag) {
     lines.push('', 'Contents hashes: from the S3 listing where an ETag is a plain MD5 (16 objects per store are read to check it); those objects are not checked against their legacy SHA-256. File stores and other objects are read as usual.');
   }
+  if (plan.s3BatchChecksum) {
+    lines.push('', 'Contents hashes: S3 objects\' MD5s from an S3 Batch Operations Compute checksum job (16 objects are read to check them); those objects are not checked against their legacy SHA-256. File stores and objects the job fails on are read as usual.');
+  }
+  if (plan.status === 'ready') {
+    lines.push('', 'While it runs: no 0.11 writers, and no 0.12 external cleanup (schema.external[store].delete()) on this schema until it has finished.');
+  }
   const e = plan.estimate;
   lines.push(
     '',
@@ -56,7 +62,10 @@ export function formatReport(report: Report): string {
   const lines = [
     `Schema ${report.schema}: ${report.status === 'migrated' ? 'migrated to DataJoint 0.12 and verified' : 'VERIFICATION FAILED'} (mode ${report.mode}); ~external ${report.legacyTable}`,
     '',
-    table(['store', 'objects', 'bytes', 'hash from ETag'], report.stores.map((s) => [s.store, s.objects, formatBytes(s.bytes), s.fromEtag])),
+    table(
+      ['store', 'objects', 'bytes', 'hash from ETag', ...(report.s3BatchChecksum ? ['hash from S3 Batch'] : [])],
+      report.stores.map((s) => [s.store, s.objects, formatBytes(s.bytes), s.fromEtag, ...(report.s3BatchChecksum ? [s.fromS3Batch] : [])]),
+    ),
     '',
     table(
       ['table.column', 'store', 'rows', 'pointers', 'rewritten', 'objects', 'missing', 'mismatched', 'verified'],

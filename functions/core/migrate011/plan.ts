@@ -50,6 +50,8 @@ export interface Plan {
   estimate: RunEstimate;
   /** S3 objects with a plain-MD5 ETag are not read (a sample is); their legacy SHA-256 is not checked. */
   trustEtag: boolean;
+  /** S3 objects' MD5s come from an S3 Batch Operations Compute checksum job (a sample is read); their legacy SHA-256 is not checked. */
+  s3BatchChecksum: boolean;
 }
 
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
@@ -133,6 +135,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     estimatedSeconds: estimate.seconds,
     estimate,
     trustEtag: input.trustEtag,
+    s3BatchChecksum: input.s3BatchChecksum,
   };
 }
 
