@@ -41,7 +41,7 @@ export interface HandlerDeps {
   middleware?(use: { workflow: Workflow; database: boolean }): AnyMiddleware[];
 }
 
-export const S3_BATCH_UNAVAILABLE =
+const S3_BATCH_UNAVAILABLE =
   's3BatchChecksum needs S3 Batch Operations, which only the deployed stack can reach (its functions get the Batch Operations role); start the migration on AWS (djmigrate start), or drop s3BatchChecksum from the input to stream the objects';
 
 /** The deps' Compute checksum jobs, or the refusal that says where s3BatchChecksum works. */

@@ -3,7 +3,8 @@ import { inspectSchema } from '../core/migrate011/inspect.js';
 import { planMigration } from '../core/migrate011/plan.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { DETAIL_TYPES } from './ops/events.js';
-import { planSummary } from './ops/summaries.js';
+import { planCounts, planSummary } from './ops/summaries.js';
+import { checksumJobsOf } from './deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 /**
@@ -12,14 +13,10 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
  */
 export function makeInspectHandler(getDeps: DepsProvider) {
   return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) => {
+    // before anything is written (Prepare opens the journal): where S3 Batch Operations cannot be reached, say so now
+    if (input.execute && input.s3BatchChecksum) checksumJobsOf(deps);
     const plan = await planMigration(conn, input, await inspectSchema(conn, input), openStore);
-    progress.report({
-      kind: 'planned',
-      objects: plan.stores.reduce((sum, store) => sum + store.objects, 0),
-      bytes: plan.stores.reduce((sum, store) => sum + store.bytes, 0),
-      rows: plan.columns.reduce((sum, column) => sum + column.pointers, 0),
-      columns: plan.columns.length,
-    });
+    progress.report({ kind: 'planned', ...planCounts(plan) });
     if (input.execute && plan.status === 'refused') {
       throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is; nothing was changed:`, plan.problems);
     }

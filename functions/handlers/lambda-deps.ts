@@ -176,7 +176,7 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
   const accountId = process.env[ACCOUNT_ID_ENV];
   const checksumJobs: ChecksumJobs | undefined =
     checksumRole && accountId && manifestsBucket
-      ? lazyChecksumJobs(() => s3BatchChecksumJobs(new S3ControlClient({}), new S3Client({}), { accountId, roleArn: checksumRole, bucket: manifestsBucket, prefix: CHECKSUM_PREFIX }))
+      ? s3BatchChecksumJobs(() => ({ control: new S3ControlClient({}), s3: new S3Client({}) }), { accountId, roleArn: checksumRole, bucket: manifestsBucket, prefix: CHECKSUM_PREFIX })
       : undefined;
   const eventBus = options.eventBus !== undefined ? options.eventBus : process.env[EVENT_BUS_ENV] || null;
   const events: EventPublisher = eventBus ? eventBridgePublisher(lazySend(() => options.eventBridge ?? new EventBridgeClient({})), eventBus, logger) : noEvents;
@@ -258,16 +258,6 @@ const noManifests: ManifestStore = {
     throw new MigrationRefusedError(`${MANIFESTS_BUCKET_ENV} is not set: there are no manifests to read`);
   },
 };
-
-/** Clients made on first use: most functions of the stack never start a Compute checksum job. */
-function lazyChecksumJobs(make: () => ChecksumJobs): ChecksumJobs {
-  let jobs: ChecksumJobs | undefined;
-  return {
-    start: (objects, run) => (jobs ??= make()).start(objects, run),
-    state: (job) => (jobs ??= make()).state(job),
-    report: (job, run) => (jobs ??= make()).report(job, run),
-  };
-}
 
 function lazy(make: () => ReportStore): ReportStore {
   let store: ReportStore | undefined;

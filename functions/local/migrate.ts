@@ -4,7 +4,7 @@ import { loadDataJointConfig, storeLocations, type DataJointConfig } from '../co
 import { MigrationRefusedError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { migrate011Handlers, migrate014Handlers, type PhaseInvoker } from '../handlers/registry.js';
-import { S3_BATCH_UNAVAILABLE, type HandlerDeps } from '../handlers/deps.js';
+import type { HandlerDeps } from '../handlers/deps.js';
 import type { HandlerName } from '../handlers/names.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 import { createLocalDeps } from './local-deps.js';
@@ -93,16 +93,10 @@ async function runWithConfig(
   }
   const localDeps = createLocalDeps(config, options.progress, options.workBudgetMs);
   const deps = options.wrapDeps ? options.wrapDeps(localDeps) : localDeps;
-  const input = inputOf(config);
-  // refused before the run starts, so that nothing (not even the journal) is written
-  if (input.s3BatchChecksum === true && !deps.checksumJobs) {
-    const refusal = new MigrationRefusedError(S3_BATCH_UNAVAILABLE);
-    return { status: 'FAILED', error: { name: refusal.name, message: refusal.message } };
-  }
   const handlers = workflow === 'migrate011' ? migrate011Handlers(() => deps) : migrate014Handlers(() => deps);
   return runLocally({
     workflow,
-    input,
+    input: inputOf(config),
     handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers,
     onStateEntered: options.onStateEntered,
     manifests: deps.manifests,

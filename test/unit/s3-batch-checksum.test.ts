@@ -295,7 +295,7 @@ describe('the jobs of a run (s3BatchChecksumJobs)', () => {
   it('keeps each run\'s manifest and report under <prefix>/<run>/ and uses the run as the idempotency token', async () => {
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"60e460c9d1046e73f7dde5043ac3ae85"' });
     controlMock.on(CreateJobCommand).resolves({ JobId: JOB });
-    const jobs = s3BatchChecksumJobs(control(), s3(), { accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/batch', bucket: 'djm-manifests', prefix: 'manifests/checksums' });
+    const jobs = s3BatchChecksumJobs(() => ({ control: control(), s3: s3() }), { accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/batch', bucket: 'djm-manifests', prefix: 'manifests/checksums' });
     expect(await jobs.start((async function* () { yield { bucket: 'lab-store', key: 'lab/db/a' }; })(), 'djmigrate-run1')).toBe(JOB);
     const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(put).toMatchObject({ Bucket: 'djm-manifests', Key: 'manifests/checksums/djmigrate-run1/manifest.csv' });

@@ -464,13 +464,18 @@ export interface S3BatchChecksumOptions {
   prefix: string;
 }
 
-/** The Compute checksum job of one run: its manifest at `<prefix>/<run>/manifest.csv`, its report under `<prefix>/<run>/report`. */
-export function s3BatchChecksumJobs(control: S3ControlClient, s3: S3Client, options: S3BatchChecksumOptions) {
+/**
+ * The Compute checksum job of one run: its manifest at `<prefix>/<run>/manifest.csv`, its report under
+ * `<prefix>/<run>/report`. The clients are made on first use (most functions never start a job).
+ */
+export function s3BatchChecksumJobs(makeClients: () => { control: S3ControlClient; s3: S3Client }, options: S3BatchChecksumOptions) {
+  let made: { control: S3ControlClient; s3: S3Client } | undefined;
+  const clients = () => (made ??= makeClients());
   const place = (run: string) => `${trimPrefix(options.prefix)}/${run}`;
   const report = (run: string): ReportLocation => ({ bucket: options.bucket, prefix: `${place(run)}/report` });
   return {
     start: (objects: AsyncIterable<S3Location>, run: string) =>
-      startChecksumJob(control, s3, {
+      startChecksumJob(clients().control, clients().s3, {
         accountId: options.accountId,
         roleArn: options.roleArn,
         manifest: { bucket: options.bucket, key: `${place(run)}/manifest.csv` },
@@ -478,7 +483,7 @@ export function s3BatchChecksumJobs(control: S3ControlClient, s3: S3Client, opti
         objects,
         clientToken: run,
       }),
-    state: (job: string) => checksumJobState(control, options.accountId, job),
-    report: (job: string, run: string) => readChecksumReport(s3, report(run), job),
+    state: (job: string) => checksumJobState(clients().control, options.accountId, job),
+    report: (job: string, run: string) => readChecksumReport(clients().s3, report(run), job),
   };
 }

@@ -2,7 +2,7 @@ import { MigrationRefusedError } from '../../core/errors.js';
 import { planMigration014 } from '../../core/migrate014/plan.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { DETAIL_TYPES } from '../ops/events.js';
-import { plan014Summary } from '../ops/summaries.js';
+import { plan014Counts, plan014Summary } from '../ops/summaries.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 
 /**
@@ -12,14 +12,7 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 export function makePlan014Handler(getDeps: DepsProvider) {
   return phase014Handler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) => {
     const plan = await planMigration014(conn, input, openStore);
-    const columns = plan.inPlace?.external?.columns ?? [];
-    progress.report({
-      kind: 'planned',
-      objects: columns.reduce((sum, column) => sum + column.objects, 0),
-      bytes: columns.reduce((sum, column) => sum + column.bytes, 0),
-      rows: columns.reduce((sum, column) => sum + column.pointers, 0),
-      columns: columns.length,
-    });
+    progress.report({ kind: 'planned', ...plan014Counts(plan) });
     if (input.execute && plan.status === 'refused') {
       throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is; nothing was changed:`, plan.problems);
     }

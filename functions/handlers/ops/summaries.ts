@@ -16,27 +16,41 @@ const head = (schema: string | null, from: string, status: string, run: string |
   ...(reportLocation ? { reportLocation } : {}),
 });
 
-export function planSummary(plan: Plan, run: string | undefined): Detail {
+/** What a 0.11 plan will work through: the `planned` progress event and the Plan Ready detail both carry it. */
+export function planCounts(plan: Plan): { objects: number; bytes: number; rows: number; columns: number } {
   return {
-    ...head(plan.schema, '0.11', plan.status, run),
-    mode: plan.mode,
     objects: sum(plan.stores, (store) => store.objects),
     bytes: sum(plan.stores, (store) => store.bytes),
     rows: sum(plan.columns, (column) => column.pointers),
     columns: plan.columns.length,
+  };
+}
+
+/** The same for a 0.14 plan: its external columns in place. */
+export function plan014Counts(plan: Plan014): { objects: number; bytes: number; rows: number; columns: number } {
+  const columns = plan.inPlace?.external?.columns ?? [];
+  return {
+    objects: sum(columns, (column) => column.objects),
+    bytes: sum(columns, (column) => column.bytes),
+    rows: sum(columns, (column) => column.pointers),
+    columns: columns.length,
+  };
+}
+
+export function planSummary(plan: Plan, run: string | undefined): Detail {
+  return {
+    ...head(plan.schema, '0.11', plan.status, run),
+    mode: plan.mode,
+    ...planCounts(plan),
     problems: plan.problems.length,
   };
 }
 
 export function plan014Summary(plan: Plan014, run: string | undefined): Detail {
-  const columns = plan.inPlace?.external?.columns ?? [];
   return {
     ...head(plan.schema, '0.14', plan.status, run),
     strategy: plan.strategy,
-    objects: sum(columns, (column) => column.objects),
-    bytes: sum(columns, (column) => column.bytes),
-    rows: sum(columns, (column) => column.pointers),
-    columns: columns.length,
+    ...plan014Counts(plan),
     ...(plan.copy ? { tables: plan.copy.tables.length } : {}),
     problems: plan.problems.length,
   };
