@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE, legacyHash, legacyObjectKey, legacyStoredValue, suffixOfLegacyType } from '../functions/core/datajoint/v011.js';
-import { execute, quoteId, select, tableRef } from '../functions/core/db/sql.js';
+import { execute, quoteId, select, tableRef, withoutForeignKeyChecks } from '../functions/core/db/sql.js';
 import { FixtureObjects } from '../functions/local/sandbox/fixture-objects.js';
 import { createLegacySchema, declareLegacyTable, type LegacyStores } from '../functions/local/sandbox/legacy-pipeline.js';
 import { prng } from './measure.js';
@@ -167,17 +167,14 @@ export async function copySchema(conn: Connection, from: string, to: string): Pr
     `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
     [from],
   );
-  await execute(conn, 'SET FOREIGN_KEY_CHECKS = 0');
-  try {
+  await withoutForeignKeyChecks(conn, async () => {
     await execute(conn, `USE ${quoteId(to)}`);
     for (const { name } of tables) {
       const [created] = await select<{ 'Create Table': string }>(conn, `SHOW CREATE TABLE ${tableRef(from, name)}`);
       await execute(conn, created['Create Table']);
       await execute(conn, `INSERT INTO ${tableRef(to, name)} SELECT * FROM ${tableRef(from, name)}`);
     }
-  } finally {
-    await execute(conn, 'SET FOREIGN_KEY_CHECKS = 1');
-  }
+  });
 }
 
 /** The user's 0.11 `dj_local_conf.json` for the bench stores (as a DataJoint user keeps it, credentials included). */

@@ -1,19 +1,20 @@
 // The column swap on tables a hand-tuned 0.11 schema may hold: identifiers with backticks and quotes, a unique
 // index over the external column, a composite primary key with text parts, several external columns in a row.
-// And the refusal to swap a column holding a pointer the migration never saw.
+// The refusal to swap a column holding a pointer the migration never saw; the keys' names after the in-place swap, and
+// its check of the foreign key it added unvalidated.
 import { afterEach, expect, it } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { hashBatch } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
-import { journalColumns } from '../../functions/core/migrate011/journal.js';
+import { COLUMN_TABLE, journalColumns } from '../../functions/core/migrate011/journal.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
+import { coreContext, foreignKeysOf, legacyScenario, type Scenario } from '../harness/migration.js';
 
 const TABLE = 'we`ird "tab\'le';
 const COLUMN = 'blob`col';
@@ -111,4 +112,60 @@ it('refuses to swap a column holding a pointer written after the migration took 
     [schema],
   );
   expect(referenced).toBe('~external');
+});
+
+it('names the swapped-in keys as the official 0.12 tool left them: the next free <table>_ibfk_<n>, an index named as the column, RESTRICT', async () => {
+  scenario = await legacyScenario('rewrite_names', buildExampleLab);
+  const { conn, schema } = scenario;
+  const result = await scenario.run({ mode: 'in-place' });
+  expect(result.error).toBeUndefined();
+  const keyLines = async (table: string) =>
+    (await select<{ 'Create Table': string }>(conn, `SHOW CREATE TABLE ${tableRef(schema, table)}`))[0]['Create Table'].split('\n').filter((line) => /^\s+(KEY|CONSTRAINT) /.test(line));
+  // real-examples 2.5 (names, indexes); column order and NULL-ability stay as they were, unlike the official tool's
+  expect(await keyLines('recording')).toEqual([
+    '  KEY `trace` (`trace`),',
+    '  KEY `thumb` (`thumb`),',
+    '  CONSTRAINT `recording_ibfk_1` FOREIGN KEY (`session_id`) REFERENCES `session` (`session_id`) ON UPDATE CASCADE,',
+    '  CONSTRAINT `recording_ibfk_4` FOREIGN KEY (`trace`) REFERENCES `~external_external` (`hash`),',
+    '  CONSTRAINT `recording_ibfk_5` FOREIGN KEY (`thumb`) REFERENCES `~external_shared` (`hash`)',
+  ]);
+  expect(await keyLines('frame')).toEqual([
+    '  KEY `img` (`img`),',
+    '  CONSTRAINT `frame_ibfk_1` FOREIGN KEY (`session_id`, `rec_id`) REFERENCES `recording` (`session_id`, `rec_id`) ON UPDATE CASCADE,',
+    '  CONSTRAINT `frame_ibfk_3` FOREIGN KEY (`img`) REFERENCES `~external_local` (`hash`)',
+  ]);
+  const rules = [...(await foreignKeysOf(conn, schema, 'recording')), ...(await foreignKeysOf(conn, schema, 'frame'))].filter((key) => key.referenced.startsWith('~external_'));
+  expect(rules.map((key) => `${key.column_name} ${key.on_update} ${key.on_delete}`).sort()).toEqual(['img RESTRICT RESTRICT', 'thumb RESTRICT RESTRICT', 'trace RESTRICT RESTRICT']);
+});
+
+it('stops after a swap whose new foreign key finds a ~external_<store> row deleted meanwhile; the rerun puts it back', async () => {
+  scenario = await legacyScenario('rewrite_gc', buildExampleLab);
+  const { conn, schema } = scenario;
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'gc/hash.jsonl' });
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  await insertExternalRows(conn, input);
+
+  // a 0.12 external cleanup deleting a row no column references yet, after the fill's last chunk and before the swap
+  await execute(
+    conn,
+    `CREATE TRIGGER ${tableRef(schema, 'cleanup_mid_swap')} AFTER UPDATE ON ${tableRef(schema, COLUMN_TABLE)} FOR EACH ROW
+       IF NEW.table_name = 'frame' AND NEW.state = 'pending' AND NEW.resume_after IS NULL AND NEW.rows_rewritten > 0 THEN
+         DELETE FROM ${tableRef(schema, '~external_local')} ORDER BY hash LIMIT 1;
+       END IF`,
+  );
+  const img = (await journalColumns(conn, schema)).find((c) => c.table_name === 'frame' && c.column_name === 'img');
+  await expect(rewriteColumn(conn, input, img!.column_id, { budgetMs: 10_000 }, silentProgress)).rejects.toThrow(
+    /1 pointer\(s\) of frame\.img have no ~external_local row after the swap.*rerun the migration/s,
+  );
+  await execute(conn, `DROP TRIGGER ${tableRef(schema, 'cleanup_mid_swap')}`);
+
+  const rerun = await scenario.run({ mode: 'in-place' });
+  expect(rerun.error).toBeUndefined();
+  expect((rerun.output as Report).status).toBe('migrated');
+  const [{ dangling }] = await select<{ dangling: number }>(
+    conn,
+    `SELECT COUNT(*) AS dangling FROM ${tableRef(schema, 'frame')} f LEFT JOIN ${tableRef(schema, '~external_local')} e ON e.hash = f.img WHERE e.hash IS NULL`,
+  );
+  expect(Number(dangling)).toBe(0);
 });

@@ -44,6 +44,24 @@ export async function selectRaw<T extends object = Row>(conn: Connection, sql: s
   return rows as T[];
 }
 
+/** MySQL and MariaDB differ in DDL details (defaults, foreign-key rules), so some statements are spelled per server. */
+export type ServerFlavor = 'mysql' | 'mariadb';
+
+export async function serverFlavor(conn: Connection): Promise<ServerFlavor> {
+  const [row] = await select<{ version: string }>(conn, 'SELECT VERSION() AS version');
+  return /mariadb/i.test(String(row?.version ?? '')) ? 'mariadb' : 'mysql';
+}
+
+/** Runs `work` with the session's foreign-key checks off (statements that must not validate or order by them), then turns them back on. */
+export async function withoutForeignKeyChecks<T>(conn: Connection, work: () => Promise<T>): Promise<T> {
+  await execute(conn, 'SET SESSION FOREIGN_KEY_CHECKS = 0');
+  try {
+    return await work();
+  } finally {
+    await execute(conn, 'SET SESSION FOREIGN_KEY_CHECKS = 1');
+  }
+}
+
 /** How long a migration statement waits for a lock held by another session before giving up (and being retried). */
 export const DEFAULT_LOCK_WAIT_SECONDS = 10;
 

@@ -1,11 +1,11 @@
 // Rewrites one referencing column: a temporary binary(16) column filled set-based from the journal in
 // primary-key chunks (each sized to take about half a second), a check that no pointer was left behind, then one
-// ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
-// `~external_<store>`. Each call works for a bounded time and can be repeated until it reports done.
+// in-place ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
+// `~external_<store>`, and a check that every pointer has its row. Each call works for a bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, selectRaw, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
@@ -44,6 +44,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   if (!temp && original && (await isSwapped(conn, input.schema, column))) {
     // The swap committed but the journal update did not (a crash in between).
     await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
+    await refuseDangling(conn, input, column);
     return { column: columnId, done: true, rows: 0 };
   }
   if (!original) throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
@@ -88,6 +89,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   await refuseUnfilled(conn, input, column, primaryKey);
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
   await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
+  await refuseDangling(conn, input, column);
   progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
   return { column: columnId, done: true, rows };
 }
@@ -156,42 +158,97 @@ async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: 
   );
 }
 
+/**
+ * One ALTER with foreign-key checks off, so the server builds it in place (online, no table copy: on MariaDB the
+ * dropped column and the renamed one are instant, only the new index is built) instead of copying the table to
+ * validate the new foreign key. The validation follows the ALTER (danglingPointers). What 0.12 reads and what the
+ * official tool left stays the same: the next free `<table>_ibfk_<n>` name, the index named as the column.
+ */
 async function swapColumn(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
   const table = tableRef(input.schema, column.table_name);
   const live = await liveColumns(conn, input.schema, column.table_name);
   const position = live.findIndex((c) => c.name === column.column_name);
   const previous = live.slice(0, position).reverse().find((c) => !TEMP_COLUMN.test(c.name));
-  const indexes = await indexesToRecreate(conn, input.schema, column);
+  const indexes = await indexesOf(conn, input.schema, column.table_name);
+  const recreated = indexesToRecreate(indexes, column);
+  // Named explicitly: unnamed, the in-place ALTER numbers the key as if the one it drops were gone and collides with it.
+  const keptNames = new Set(indexes.filter((index) => !index.columns.includes(column.column_name)).map((index) => index.name.toLowerCase()));
+  const servedByRecreated = recreated.some((index) => index.columns[0] === column.column_name);
+  const ownIndex = !servedByRecreated && !keptNames.has(column.column_name.toLowerCase());
+  // MariaDB records NO ACTION for a RESTRICT spelled out in an in-place ADD FOREIGN KEY, and RESTRICT (its default)
+  // when it is left out; MySQL's default is NO ACTION, so there it is spelled out as 0.12 declares it.
+  const rules = (await serverFlavor(conn)) === 'mysql' ? ' ON UPDATE RESTRICT ON DELETE RESTRICT' : '';
   const comment = blobColumnComment(column.store, column.user_comment);
   const clauses = [
     `DROP FOREIGN KEY ${quoteId(column.constraint_name)}`,
-    ...indexes.map((index) => `DROP INDEX ${quoteId(index.name)}`),
+    ...recreated.map((index) => `DROP INDEX ${quoteId(index.name)}`),
     `DROP COLUMN ${quoteId(column.column_name)}`,
     `CHANGE COLUMN ${quoteId(column.temp_column)} ${quoteId(column.column_name)} ${UUID_SQL_TYPE} ${column.is_nullable ? 'NULL DEFAULT NULL' : 'NOT NULL'} ` +
       `COMMENT ${quoteValue(comment)} ${previous ? `AFTER ${quoteId(previous.name)}` : 'FIRST'}`,
-    ...indexes.map((index) => `ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} (${index.columns.map(quoteId).join(', ')})`),
-    `ADD FOREIGN KEY (${quoteId(column.column_name)}) REFERENCES ${tableRef(input.schema, externalTableName(column.store))} (\`hash\`) ON UPDATE RESTRICT ON DELETE RESTRICT`,
+    ...recreated.map((index) => `ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} (${index.columns.map(quoteId).join(', ')})`),
+    ...(ownIndex ? [`ADD INDEX ${quoteId(column.column_name)} (${quoteId(column.column_name)})`] : []),
+    `ADD CONSTRAINT ${quoteId(await nextForeignKeyName(conn, input.schema, column.table_name))} FOREIGN KEY (${quoteId(column.column_name)}) ` +
+      `REFERENCES ${tableRef(input.schema, externalTableName(column.store))} (\`hash\`)${rules}`,
   ];
-  await execute(conn, `ALTER TABLE ${table}\n  ${clauses.join(',\n  ')}`);
+  await withoutForeignKeyChecks(conn, () => execute(conn, `ALTER TABLE ${table}\n  ${clauses.join(',\n  ')}`));
 }
 
-/** Indexes that include the column besides the plain one serving its foreign key (recreated by ADD FOREIGN KEY). */
-async function indexesToRecreate(conn: Connection, schema: string, column: JournalColumn): Promise<{ name: string; unique: boolean; columns: string[] }[]> {
+/** The name the server gives a table's next unnamed foreign key: one past the highest `<table>_ibfk_<n>` in the schema. */
+async function nextForeignKeyName(conn: Connection, schema: string, table: string): Promise<string> {
+  const names = await select<{ name: string }>(
+    conn,
+    `SELECT CONSTRAINT_NAME AS name FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
+    [schema],
+  );
+  const prefix = `${table}_ibfk_`.toLowerCase();
+  const highest = Math.max(0, ...names.map(({ name }) => name.toLowerCase()).filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))).map((name) => Number(name.slice(prefix.length))));
+  return `${table}_ibfk_${highest + 1}`;
+}
+
+/**
+ * The swapped-in foreign key was not validated when it was added: a `~external_<store>` row deleted before the swap
+ * (a 0.12 external cleanup run on the schema mid-migration: the rows had no referencing column yet) shows here.
+ */
+async function refuseDangling(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const c = quoteId(column.column_name);
+  const [{ dangling }] = await select<{ dangling: number }>(
+    conn,
+    `SELECT COUNT(*) AS dangling FROM ${tableRef(input.schema, column.table_name)} t
+      WHERE t.${c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${tableRef(input.schema, externalTableName(column.store))} e WHERE e.hash = t.${c})`,
+  );
+  if (Number(dangling) === 0) return;
+  throw new MigrationRefusedError(
+    `${dangling} pointer(s) of ${column.table_name}.${column.column_name} have no ${externalTableName(column.store)} row after the swap: rows were deleted while the schema migrated (a 0.12 external cleanup?). ` +
+      'Keep the schema quiet and rerun the migration: it inserts the missing rows again from its journal and verifies every object.',
+  );
+}
+
+interface TableIndex {
+  name: string;
+  unique: boolean;
+  columns: string[];
+}
+
+async function indexesOf(conn: Connection, schema: string, table: string): Promise<TableIndex[]> {
   const rows = await select<{ name: string; non_unique: number; column_name: string }>(
     conn,
     `SELECT INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME IN (
-        SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)
-      ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
-    [schema, column.table_name, schema, column.table_name, column.column_name],
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, table],
   );
-  const byName = new Map<string, { name: string; unique: boolean; columns: string[] }>();
+  const byName = new Map<string, TableIndex>();
   for (const row of rows) {
     const index = byName.get(row.name) ?? { name: row.name, unique: Number(row.non_unique) === 0, columns: [] };
     index.columns.push(row.column_name);
     byName.set(row.name, index);
   }
-  return [...byName.values()].filter(
-    (index) => index.name !== 'PRIMARY' && !(index.columns.length === 1 && !index.unique) && !index.columns.includes(column.temp_column),
+  return [...byName.values()];
+}
+
+/** Indexes that include the column besides the plain one serving its old foreign key (DROP COLUMN drops that one). */
+function indexesToRecreate(indexes: TableIndex[], column: JournalColumn): TableIndex[] {
+  return indexes.filter(
+    (index) =>
+      index.columns.includes(column.column_name) && index.name !== 'PRIMARY' && !(index.columns.length === 1 && !index.unique) && !index.columns.includes(column.temp_column),
   );
 }

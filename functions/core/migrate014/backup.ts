@@ -3,7 +3,7 @@
 // keeping the replaced tables in `<schema>_replaced_<time>` so that a restore deletes nothing either.
 // In AWS the backup is an RDS snapshot instead.
 import type { Connection } from 'mysql2/promise';
-import { execute, quoteId, schemaDefaults, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, schemaDefaults, select, tableRef, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { LOCK_TABLE } from '../lock/schema-lock.js';
 
@@ -49,8 +49,7 @@ export async function backupSchema(conn: Connection, schema: string, name = back
   await execute(conn, `CREATE DATABASE ${quoteId(name)} DEFAULT CHARACTER SET ${source.charset} COLLATE ${source.collation}`);
   const copied: SchemaCopy = { backup: name, tables: [] };
   // Tables are created in name order, so foreign keys may point at tables created later.
-  await execute(conn, 'SET SESSION FOREIGN_KEY_CHECKS = 0');
-  try {
+  await withoutForeignKeyChecks(conn, async () => {
     for (const { name: table } of tables) {
       const [created] = await select<{ 'Create Table': string }>(conn, `SHOW CREATE TABLE ${tableRef(schema, table)}`);
       // SHOW CREATE TABLE names the table unqualified and its same-schema parents unqualified: qualify the
@@ -60,9 +59,7 @@ export async function backupSchema(conn: Connection, schema: string, name = back
       const rows = await execute(conn, `INSERT INTO ${tableRef(name, table)} SELECT * FROM ${tableRef(schema, table)}`);
       copied.tables.push({ table, rows });
     }
-  } finally {
-    await execute(conn, 'SET SESSION FOREIGN_KEY_CHECKS = 1');
-  }
+  });
   for (const { table, rows } of copied.tables) {
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
     if (Number(n) !== rows) throw new MigrationRefusedError(`the backup of ${schema}.${table} holds ${n} rows, not ${rows}; the schema changed during the backup — rerun it while nothing writes`);

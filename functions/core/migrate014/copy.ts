@@ -13,11 +13,11 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { execute, quoteId, quoteValue, schemaDefaults, select, tableRef } from '../db/sql.js';
+import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
-import { columnDefinition, extraClauses, markerFor, MAX_COLUMN_COMMENT, readColumns, serverFlavor, type ColumnInfo, type ServerFlavor } from './update-comments.js';
+import { columnDefinition, extraClauses, markerFor, MAX_COLUMN_COMMENT, readColumns, type ColumnInfo } from './update-comments.js';
 
 /** Source-only columns that are djmigrate's own (temporary columns of an in-place run) and are never copied. */
 const OWN_COLUMN = /^_djmigrate_/;

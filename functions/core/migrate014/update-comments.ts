@@ -10,13 +10,12 @@
 import type { Connection } from 'mysql2/promise';
 import { coreTypeMarker, parseMarker } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX } from '../datajoint/v012.js';
-import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, requireSchema, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, requireSchema, select, serverFlavor, tableRef, withLockWaitLimit, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 /** MySQL's and MariaDB's limit on a column comment, in characters. */
 export const MAX_COLUMN_COMMENT = 1024;
 
-export type ServerFlavor = 'mysql' | 'mariadb';
 
 export interface CommentOptions {
   /** Write the guide's `:uint8:` … `:uint64:` markers on unsigned integers (2.x ignores them; off by default). */
@@ -222,11 +221,6 @@ export function columnDefinition(column: ColumnInfo, comment: string, flavor: Se
   parts.push(`COMMENT ${quoteValue(comment)}`);
   for (const check of column.checks) parts.push(`CHECK (${check})`);
   return parts.join(' ');
-}
-
-export async function serverFlavor(conn: Connection): Promise<ServerFlavor> {
-  const [row] = await select<{ version: string }>(conn, 'SELECT VERSION() AS version');
-  return /mariadb/i.test(String(row?.version ?? '')) ? 'mariadb' : 'mysql';
 }
 
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : Buffer.isBuffer(value) ? value.toString('utf8') : String(value));

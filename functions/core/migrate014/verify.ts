@@ -8,12 +8,12 @@ import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
-import { quoteId, select, tableRef } from '../db/sql.js';
+import { quoteId, select, serverFlavor, tableRef } from '../db/sql.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
 import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
 import { planLineage } from './lineage.js';
-import { isJsonColumn, planCommentUpdates, readColumns, serverFlavor } from './update-comments.js';
+import { isJsonColumn, planCommentUpdates, readColumns } from './update-comments.js';
 
 export interface InPlaceVerifyOptions {
   schema: string;
