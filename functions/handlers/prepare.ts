@@ -7,6 +7,7 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
 export function makePrepareHandler(getDeps: DepsProvider) {
   return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) =>
     prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress, manifests: deps.manifests, manifestKey: manifestKey(input.schema, event.run, 'hash') }),
+    'take', // the run's first write
   );
 }
 

@@ -4,6 +4,7 @@ import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.
 import { MigrationRefusedError } from '../../functions/core/errors.js';
 import { acquireSchemaLock, heartbeatSchemaLock, LOCK_TABLE, readSchemaLock, releaseSchemaLock } from '../../functions/core/lock/schema-lock.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { makePendingBatchesHandler } from '../../functions/handlers/pending-batches.js';
 import { makeUnlockAbandonedHandler } from '../../functions/handlers/unlock-abandoned.js';
 import { freshSchema, freshSchemaName, openConnection, type FreshSchema } from '../harness/context.js';
 
@@ -212,4 +213,19 @@ it('an aborted execution (no ReleaseLock ran) has its lock freed by unlockAbando
     expect.objectContaining({ schema: s.name, status: 'aborted', lockReleased: false }),
     expect.objectContaining({ schema: s.name, status: 'aborted', lockReleased: true }),
   ]);
+});
+
+it('a phase started after its run released the lock stops, and does not lock the schema again', async () => {
+  const s = await createdSchema('late_phase');
+  const deps = { openDatabase: () => openConnection() } as unknown as HandlerDeps;
+  const pendingBatches = makePendingBatchesHandler(() => deps);
+  const event = { input: { from: '0.11', schema: s.name, stores: {}, execute: true }, run: A.holder };
+  await acquireSchemaLock(s.conn, s.name, A);
+  await releaseSchemaLock(s.conn, s.name, A.holder); // the run failed: ReleaseLock ran
+  // a hash batch of the same run, invoked before the failure, only now connecting
+  await expect(pendingBatches(event as never, {} as never)).rejects.toThrow(/lock on schema .* held by .*run-a is gone/);
+  expect(await readSchemaLock(s.conn, s.name)).toBeNull();
+  expect(await tablesOf(s.conn, s.name)).toEqual([]);
+  // a rerun takes the schema at once
+  await expect(acquireSchemaLock(s.conn, s.name, B)).resolves.toMatchObject({ holder: B.holder });
 });

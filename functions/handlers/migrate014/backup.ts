@@ -6,6 +6,7 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 export function makeBackup014Handler(getDeps: DepsProvider) {
   return phase014Handler(getDeps, async ({ conn, input, deps }, event: { input: unknown; backup: BackupState | null }) =>
     deps.backup.advance(conn, input.schema, event.backup ?? null),
+    'take', // the in-place run's first write (when it wants a backup)
   );
 }
 

@@ -11,7 +11,7 @@ export function makePrepareCopy014Handler(getDeps: DepsProvider) {
       : 0;
     const { tables } = await planSchemaCopy(conn, copyOptionsOf(input, openStore));
     return { tables, created };
-  });
+  }, 'take');
 }
 
 export const handler = makePrepareCopy014Handler(lambdaDeps);
