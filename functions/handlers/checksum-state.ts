@@ -4,8 +4,8 @@ import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 /**
- * Polled by the workflow until the Compute checksum job is done. A database phase only to take the schema lock again:
- * its heartbeat, so that a job running for hours does not leave the lock looking stale.
+ * Polled by the workflow until the Compute checksum job is done. A database phase only to renew the schema lock (its
+ * heartbeat), so that a job running for hours does not leave the lock looking stale.
  */
 export function makeChecksumStateHandler(getDeps: DepsProvider) {
   return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string }) => batchChecksumState(checksumJobsOf(deps), event.job));

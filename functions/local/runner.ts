@@ -73,8 +73,8 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   /** A Task run in this process: halts with the run, fails it for good unless retried or in a Distributed Map child. */
   const inProcess = (stateName: string, work: (event: unknown) => Promise<unknown>) => async (event: unknown) => {
     if (halted && !failurePath.has(stateName)) throw halted;
-    // the failure path (ReleaseLock) comes after every call already started: one still connecting would otherwise
-    // take the schema lock again after it was released
+    // the failure path (ReleaseLock) comes after every call already started, so the run's end is its last word: a
+    // call still connecting would otherwise find the lock released and report a second failure
     if (failurePath.has(stateName)) await Promise.allSettled([...inFlight]);
     const call = work(event);
     inFlight.add(call);
