@@ -56,12 +56,12 @@ export async function run011(flags: RunFlags): Promise<number> {
 
 /** The 0.11 workflow's phases as the local run times them (HashAndRewrite spans the hashing and rewrite phases inside it). */
 export const MIGRATE_011_PHASES = new Set([
-  'Validate', 'Inspect', 'Prepare', 'HashAndRewrite', 'HashManifest', 'HashManifestChildren', 'PendingBatches', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report',
+  'Validate', 'Inspect', 'Prepare', 'HashAndRewrite', 'HashManifest', 'PendingBatches', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report',
 ]);
 
-/** Locally the Distributed Map runs as HashManifest (its manifest reader) and HashManifestChildren, then the standard pass. */
+/** Locally the Distributed Map runs as HashManifest (with its inline children), then the standard pass. */
 export function hashingSeconds(phaseSeconds: Record<string, number>): number {
-  return ['HashManifest', 'HashManifestChildren', 'PendingBatches', 'HashObjects'].reduce((sum, phase) => sum + (phaseSeconds[phase] ?? 0), 0);
+  return (phaseSeconds.HashManifest ?? 0) + (phaseSeconds.PendingBatches ?? 0) + (phaseSeconds.HashObjects ?? 0);
 }
 
 export interface Timings {
