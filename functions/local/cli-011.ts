@@ -39,13 +39,14 @@ export async function plan011(flags: CommonFlags): Promise<number> {
 
 export async function run011(flags: RunFlags): Promise<number> {
   const bars = flags.json ? null : new ProgressBars();
-  const clock = new PhaseClock(MIGRATE_011_PHASES);
+  const clock = new PhaseClock(MIGRATE_011_TOP_LEVEL_STATES);
   const result = await migrateLocally({
     ...migrationOptions(flags, true, bars ?? silentProgress, flags.keepLegacy ?? false),
     verifyContents: flags.verifyContents,
     takeOverLock: flags.takeOverLock,
-    ...clock.listeners(),
+    onStateEntered: (state) => clock.enter(state),
   }).finally(() => bars?.stop());
+  clock.enter('end');
   if (result.status === 'FAILED') return fail(result.error);
   const report = { ...(result.output as Report), timings: timingsOf(result.output as Report, clock.seconds()) };
   const path = flags.report ?? `djmigrate-report-${flags.schema}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;
@@ -54,15 +55,7 @@ export async function run011(flags: RunFlags): Promise<number> {
   return report.status === 'migrated' ? 0 : 1;
 }
 
-/** The 0.11 workflow's phases as the local run times them (HashAndRewrite spans the hashing and rewrite phases inside it). */
-export const MIGRATE_011_PHASES = new Set([
-  'Validate', 'Inspect', 'Prepare', 'HashAndRewrite', 'HashManifest', 'PendingBatches', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report',
-]);
-
-/** Locally the Distributed Map runs as HashManifest (with its inline children), then the standard pass. */
-export function hashingSeconds(phaseSeconds: Record<string, number>): number {
-  return (phaseSeconds.HashManifest ?? 0) + (phaseSeconds.PendingBatches ?? 0) + (phaseSeconds.HashObjects ?? 0);
-}
+const MIGRATE_011_TOP_LEVEL_STATES = new Set(['Validate', 'Inspect', 'Prepare', 'HashObjects', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report']);
 
 export interface Timings {
   phaseSeconds: Record<string, number>;
@@ -75,7 +68,7 @@ function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timing
   const rows = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
   return {
     phaseSeconds,
-    hashedBytesPerSecond: hashingSeconds(phaseSeconds) ? bytes / hashingSeconds(phaseSeconds) : 0,
+    hashedBytesPerSecond: phaseSeconds.HashObjects ? bytes / phaseSeconds.HashObjects : 0,
     rewrittenRowsPerSecond: phaseSeconds.RewriteColumns ? rows / phaseSeconds.RewriteColumns : 0,
   };
 }

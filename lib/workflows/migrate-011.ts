@@ -8,15 +8,11 @@
 //                                   ▼
 //   Prepare ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
 //      │                                                                                                       ▼
-//      └──────────▶ HashAndRewrite (Parallel) ────────────────────────────────────────────────────────────────────┐
-//        branch 1: DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:         │
-//                    │                               HashItems ─▶ RecordHashes) ─┐                               │
-//                    ▼                                                            ▼                               │
-//                  PendingBatches ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows                                    │
-//        branch 2: RewriteColumns (Map, one at a time: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone;              │
-//                  while the column's store still hashes: WaitForStoreHashed ─▶ RewriteColumn)                     │
-//   Finish ◀──────────────────────────────────────────────────────────────────────────────────────────────────────┘
-//     ─▶ Verify ─▶ Report (its result is the execution output)
+//      └──────────▶ DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
+//                    │                               HashItems ─▶ RecordHashes) ─┐
+//                    ▼                                                            ▼
+//   PendingBatches ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//           ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
 //
 // The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
 // RecordHashes (one short UPDATE per child, its function's concurrency capped) touches RDS. Whatever it leaves
@@ -38,7 +34,7 @@
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
 //   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
 //   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
-//   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows, waiting }; loops until done
+//   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
 //   Finish         finish    { input }                                 $.finished.Payload  (whole result)
 //   Verify         verify    { input }                                 $.verified.Payload  (whole result)
 //   Report         report    { input, inspected, verified, finished }  execution output = whole result
@@ -64,7 +60,7 @@ export const MIGRATE_011_RESULT_FIELDS = {
   recordChecksums: ['manifest', 'columns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
-  rewrite: ['column', 'done', 'rows', 'waiting'],
+  rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
 export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011HandlerName | UnlockHandlerName> {
@@ -80,8 +76,6 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly toleratedFailurePercentage?: number;
   /** How long the workflow waits between two looks at an S3 Batch Operations Compute checksum job. Default 60 s. */
   readonly checksumPollSeconds?: number;
-  /** How long a column rewrite waits before looking again whether its store's objects are all hashed. Default 10 s. */
-  readonly storePollSeconds?: number;
 }
 
 /**
@@ -219,13 +213,7 @@ export function migrate011Definition(
         resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
         resultPath: '$.progress',
       }),
-    {
-      itemsPath: '$.prepared.columns',
-      field: 'column',
-      maxConcurrency: 1,
-      comment: "One column at a time, each once its store's objects are hashed: fill the new column, check, swap.",
-      whileWaiting: { state: 'WaitForStoreHashed', seconds: positiveInteger('storePollSeconds', options.storePollSeconds ?? 10) },
-    },
+    { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: fill the new column, verify, swap.' },
   );
 
   const finish = invoke('Finish', 'finish', {
@@ -247,23 +235,14 @@ export function migrate011Definition(
     outputPath: '$.Payload',
   });
 
-  pendingBatches.next(hashObjects).next(insertRows);
+  releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashManifest, pendingBatches, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
+  pendingBatches.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
   hashManifest.next(pendingBatches);
   const distributeHashing = new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest);
-  // RDS rewrites the columns of the stores already hashed while Lambda hashes the rest (Prepare orders stores so the
-  // biggest tables' go first); a failure in either branch stops the other and fails the state
-  const hashAndRewrite = new sfn.Parallel(wf, 'HashAndRewrite', {
-    comment: "Hashing and the column rewrites side by side: each column waits for its store's objects.",
-    resultPath: sfn.JsonPath.DISCARD,
-  })
-    .branch(distributeHashing)
-    .branch(rewriteColumns);
-  releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashAndRewrite, finish, verify, report]);
-  hashAndRewrite.next(finish).next(verify).next(report);
-  recordChecksums.next(hashAndRewrite);
+  recordChecksums.next(distributeHashing);
   const execute = prepare.next(
     new sfn.Choice(wf, 'ChecksumWithS3Batch')
-      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(hashAndRewrite),
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(distributeHashing),
   );
   return validate
     .next(inspect)

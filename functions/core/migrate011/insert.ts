@@ -38,19 +38,14 @@ export async function insertExternalRows(conn: Connection, input: Migrate011Inpu
     if (Number(unhashed) > 0) {
       throw new MigrationRefusedError(`${unhashed} object(s) of store "${store}" have not been hashed yet; rerun the migration to finish hashing them`);
     }
-    const inserted = await insertStoreRows(conn, input, store);
+    const table = externalTableName(store);
+    await ensureExternalTable(conn, input.schema, store);
+    const inserted = await insertMissingRows(conn, input, store);
+    await refuseConflicts(conn, input, store);
     result.inserted += inserted;
-    result.stores.push({ store, table: externalTableName(store), inserted });
+    result.stores.push({ store, table, inserted });
   }
   return result;
-}
-
-/** One store's rows (its objects all hashed): the table if missing, the rows it lacks, then the conflict check. */
-export async function insertStoreRows(conn: Connection, input: Migrate011Input, store: string): Promise<number> {
-  await ensureExternalTable(conn, input.schema, store);
-  const inserted = await insertMissingRows(conn, input, store);
-  await refuseConflicts(conn, input, store);
-  return inserted;
 }
 
 async function ensureExternalTable(conn: Connection, schema: string, store: string): Promise<void> {

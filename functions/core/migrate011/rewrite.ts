@@ -9,7 +9,6 @@ import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, sel
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
-import { insertStoreRows } from './insert.js';
 import { journalColumn, journalTables, updateColumn, type JournalColumn } from './journal.js';
 
 const EXAMPLES = 10;
@@ -27,8 +26,6 @@ export interface RewriteProgress {
   column: number;
   done: boolean;
   rows: number;
-  /** The column's store still has objects to hash (hashing runs beside the rewrites): call again after a while. */
-  waiting: boolean;
 }
 
 interface LiveColumn {
@@ -40,7 +37,7 @@ interface LiveColumn {
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
-  if (column.state === 'swapped') return { column: columnId, done: true, rows: 0, waiting: false };
+  if (column.state === 'swapped') return { column: columnId, done: true, rows: 0 };
   const live = await liveColumns(conn, input.schema, column.table_name);
   const original = live.find((c) => c.name === column.column_name);
   const temp = live.find((c) => c.name === column.temp_column);
@@ -48,12 +45,10 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
     // The swap committed but the journal update did not (a crash in between).
     await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
     await refuseDangling(conn, input, column);
-    return { column: columnId, done: true, rows: 0, waiting: false };
+    return { column: columnId, done: true, rows: 0 };
   }
   if (!original) throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
-  if (!(await storeHashed(conn, input, column.store))) return { column: columnId, done: false, rows: 0, waiting: true };
-  // the column's pointers need their rows before the swap's foreign key; the same rows InsertRows adds later
-  await insertStoreRows(conn, input, column.store);
+  await requireInsertedRows(conn, input, column);
   const table = tableRef(input.schema, column.table_name);
   if (!temp) {
     await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, table, `${quoteId(column.temp_column)} ${UUID_SQL_TYPE} NULL DEFAULT NULL AFTER ${quoteId(column.column_name)}`));
@@ -89,14 +84,14 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
       chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
     } while (!filled && Date.now() - started < options.budgetMs);
   });
-  if (!filled) return { column: columnId, done: false, rows, waiting: false };
+  if (!filled) return { column: columnId, done: false, rows };
 
   await refuseUnfilled(conn, input, column, primaryKey);
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
   await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
   await refuseDangling(conn, input, column);
   progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
-  return { column: columnId, done: true, rows, waiting: false };
+  return { column: columnId, done: true, rows };
 }
 
 async function liveColumns(conn: Connection, schema: string, table: string): Promise<LiveColumn[]> {
@@ -119,14 +114,17 @@ async function isSwapped(conn: Connection, schema: string, column: JournalColumn
   return rows.length > 0;
 }
 
-/** Whether every object of the store is hashed (and so its `~external_<store>` rows can be inserted). */
-async function storeHashed(conn: Connection, input: Migrate011Input, store: string): Promise<boolean> {
-  const [{ pending }] = await select<{ pending: number }>(
+async function requireInsertedRows(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const t = journalTables(input.schema);
+  const [{ missing }] = await select<{ missing: number }>(
     conn,
-    `SELECT EXISTS (SELECT 1 FROM ${journalTables(input.schema).objects} WHERE store = ? AND contents_hash IS NULL) AS pending`,
-    [store],
+    `SELECT COUNT(*) AS missing FROM ${t.objects} o
+      WHERE o.store = ? AND (o.new_hash IS NULL OR NOT EXISTS (SELECT 1 FROM ${tableRef(input.schema, externalTableName(column.store))} e WHERE e.hash = o.new_hash))`,
+    [column.store],
   );
-  return !Number(pending);
+  if (Number(missing) > 0) {
+    throw new MigrationRefusedError(`${missing} object(s) of store "${column.store}" are not yet hashed and recorded in ${externalTableName(column.store)}; rerun the migration from the start`);
+  }
 }
 
 function encodeKey(values: KeyValue[]): string {
