@@ -1,7 +1,8 @@
 // Rewrites one referencing column: a temporary binary(16) column filled set-based from the journal in
 // primary-key chunks (each sized to take about half a second), a check that no pointer was left behind, then one
 // in-place ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
-// `~external_<store>`, and a check that every pointer has its row. Each call works for a bounded time and can be repeated until it reports done.
+// `~external_<store>`, and a check that every pointer has its row. Each call works for a bounded time and can be
+// repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
@@ -161,7 +162,7 @@ async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: 
 /**
  * One ALTER with foreign-key checks off, so the server builds it in place (online, no table copy: on MariaDB the
  * dropped column and the renamed one are instant, only the new index is built) instead of copying the table to
- * validate the new foreign key. The validation follows the ALTER (danglingPointers). What 0.12 reads and what the
+ * validate the new foreign key. The validation follows the ALTER (refuseDangling). What 0.12 reads and what the
  * official tool left stays the same: the next free `<table>_ibfk_<n>` name, the index named as the column.
  */
 async function swapColumn(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
@@ -171,7 +172,6 @@ async function swapColumn(conn: Connection, input: Migrate011Input, column: Jour
   const previous = live.slice(0, position).reverse().find((c) => !TEMP_COLUMN.test(c.name));
   const indexes = await indexesOf(conn, input.schema, column.table_name);
   const recreated = indexesToRecreate(indexes, column);
-  // Named explicitly: unnamed, the in-place ALTER numbers the key as if the one it drops were gone and collides with it.
   const keptNames = new Set(indexes.filter((index) => !index.columns.includes(column.column_name)).map((index) => index.name.toLowerCase()));
   const servedByRecreated = recreated.some((index) => index.columns[0] === column.column_name);
   const ownIndex = !servedByRecreated && !keptNames.has(column.column_name.toLowerCase());
@@ -187,6 +187,7 @@ async function swapColumn(conn: Connection, input: Migrate011Input, column: Jour
       `COMMENT ${quoteValue(comment)} ${previous ? `AFTER ${quoteId(previous.name)}` : 'FIRST'}`,
     ...recreated.map((index) => `ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} (${index.columns.map(quoteId).join(', ')})`),
     ...(ownIndex ? [`ADD INDEX ${quoteId(column.column_name)} (${quoteId(column.column_name)})`] : []),
+    // named explicitly: unnamed, the in-place ALTER numbers the key as if the one it drops were gone and collides with it
     `ADD CONSTRAINT ${quoteId(await nextForeignKeyName(conn, input.schema, column.table_name))} FOREIGN KEY (${quoteId(column.column_name)}) ` +
       `REFERENCES ${tableRef(input.schema, externalTableName(column.store))} (\`hash\`)${rules}`,
   ];
