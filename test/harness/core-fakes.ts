@@ -5,6 +5,7 @@ import { vi } from 'vitest';
 export const schemaLockFake = () => ({
   releaseSchemaLock: vi.fn(async () => true),
   acquireSchemaLock: vi.fn(async () => ({})),
+  heartbeatSchemaLock: vi.fn(async () => undefined),
   checkSchemaLock: vi.fn(async () => undefined),
 });
 
