@@ -132,6 +132,8 @@ export interface DjmigrateStackProps extends StackProps {
   readonly hashConcurrency?: number;
   /** Distributed Map children at once when hashing many objects (each hashes its batch). Context: `distributedConcurrency`. Default 40. */
   readonly distributedConcurrency?: number;
+  /** Seconds a 0.11 column rewrite waits before looking again whether its store is hashed. Context: `storePollSeconds`. Default 10. */
+  readonly storePollSeconds?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the
    * RecordHashes function (throttled calls are retried). Context: `databaseConnectionBudget`. Default 10.
@@ -233,6 +235,7 @@ export class DjmigrateStack extends Stack {
     const reportsRetentionDays = props.reportsRetentionDays ?? contextNumber(this, 'reportsRetentionDays');
     const hashConcurrency = props.hashConcurrency ?? contextNumber(this, 'hashConcurrency') ?? 4;
     const distributedConcurrency = props.distributedConcurrency ?? contextNumber(this, 'distributedConcurrency') ?? 40;
+    const storePollSeconds = props.storePollSeconds ?? contextNumber(this, 'storePollSeconds') ?? 10;
     const databaseConnectionBudget = positiveInteger('databaseConnectionBudget', props.databaseConnectionBudget ?? contextNumber(this, 'databaseConnectionBudget') ?? 10);
     const dbProxyEndpoint = props.dbProxyEndpoint ?? contextString(this, 'dbProxyEndpoint');
     const tracing = props.tracing ?? contextBoolean(this, 'tracing') ?? false;
@@ -341,6 +344,7 @@ export class DjmigrateStack extends Stack {
       migrate011Definition(this, pick<Migrate011HandlerName | UnlockHandlerName>([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER]), {
         hashConcurrency,
         distributedConcurrency,
+        storePollSeconds,
         manifestBucket: this.manifestsBucket,
         taskTimeouts,
       }));

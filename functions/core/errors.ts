@@ -1,9 +1,12 @@
 // Error kinds the state machine tells apart by name: a refusal is final (nothing to retry, the user must act),
 // a transient error is retried by the definition's Retry policy.
 
+/** The error name of a refusal, as the state machine's Catch matches it. */
+export const REFUSAL_ERROR = 'MigrationRefused';
+
 /** Bad input or a schema/store state that makes migrating unsafe. The message says what and what to do. */
 export class MigrationRefusedError extends Error {
-  override readonly name = 'MigrationRefused';
+  override readonly name = REFUSAL_ERROR;
   constructor(
     message: string,
     readonly details: string[] = [],

@@ -10,6 +10,8 @@ export const MIGRATE_011_HANDLERS = [
   'recordHashes',
   'pendingBatches',
   'hash',
+  'fill',
+  'discardFills',
   'insert',
   'rewrite',
   'finish',

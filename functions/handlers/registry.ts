@@ -2,6 +2,8 @@ import type { DepsProvider } from './phase-handler.js';
 import type { BatchHandlerName, Migrate011HandlerName, Migrate014HandlerName, UnlockHandlerName } from './names.js';
 import { makeDiscoverBatchHandler } from './batch/discover.js';
 import { makeReportBatchHandler } from './batch/report.js';
+import { makeDiscardFillsHandler } from './discard-fills.js';
+import { makeFillHandler } from './fill.js';
 import { makeFinishHandler } from './finish.js';
 import { makeHashHandler } from './hash.js';
 import { makeHashItemsHandler } from './hash-items.js';
@@ -55,6 +57,8 @@ export function migrate011Handlers(getDeps: DepsProvider): Record<Migrate011Hand
     recordHashes: makeRecordHashesHandler(getDeps),
     pendingBatches: makePendingBatchesHandler(getDeps),
     hash: makeHashHandler(getDeps),
+    fill: makeFillHandler(getDeps),
+    discardFills: makeDiscardFillsHandler(getDeps),
     insert: makeInsertHandler(getDeps),
     rewrite: makeRewriteHandler(getDeps),
     finish: makeFinishHandler(getDeps),

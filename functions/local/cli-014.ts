@@ -118,8 +118,7 @@ const MIGRATE_014_TOP_LEVEL_STATES = new Set([
 export async function run014(flags: InPlaceFlags & { json?: boolean; takeOverLock?: boolean }): Promise<number> {
   const bars = flags.json ? null : new ProgressBars({ hashing: false });
   const clock = new PhaseClock(MIGRATE_014_TOP_LEVEL_STATES);
-  const result = await run014Workflow(flags, true, { progress: bars ?? silentProgress, onStateEntered: (state) => clock.enter(state) }).finally(() => bars?.stop());
-  clock.enter('end');
+  const result = await run014Workflow(flags, true, { progress: bars ?? silentProgress, ...clock.listeners() }).finally(() => bars?.stop());
   if (result.status === 'FAILED') return fail(result.error);
   const report = { ...(result.output as Report014), timings: { phaseSeconds: clock.seconds() } };
   const path = flags.report ?? `djmigrate-report-${flags.schema}-014-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.json`;

@@ -6,22 +6,31 @@ import { formatBytes } from './format.js';
 
 /** Wall time of each top-level state of the workflow, from the runner's state-entered events. */
 export class PhaseClock {
-  private readonly entered: [string, number][] = [];
+  private readonly open = new Map<string, number>();
+  private readonly totals: Record<string, number> = {};
 
-  /** `topLevel`: the states outside any Map (their names end a phase); 'end' closes the last one. */
-  constructor(private readonly topLevel: ReadonlySet<string>) {}
+  /** `phases`: the states whose time is measured, from entering to leaving them (phases may run side by side). */
+  constructor(private readonly phases: ReadonlySet<string>) {}
+
+  /** The runner's callbacks feeding this clock. */
+  listeners(): { onStateEntered: (state: string) => void; onStateExited: (state: string) => void } {
+    return { onStateEntered: (state) => this.enter(state), onStateExited: (state) => this.exit(state) };
+  }
 
   enter(state: string): void {
-    if (this.topLevel.has(state) || state === 'end') this.entered.push([state, performance.now()]);
+    if (this.phases.has(state) && !this.open.has(state)) this.open.set(state, performance.now());
+  }
+
+  exit(state: string): void {
+    const at = this.open.get(state);
+    if (at === undefined) return;
+    this.open.delete(state);
+    this.totals[state] = (this.totals[state] ?? 0) + (performance.now() - at) / 1000;
   }
 
   /** Seconds per phase; a state entered again (a polling loop) adds to its phase. */
   seconds(): Record<string, number> {
-    const seconds: Record<string, number> = {};
-    this.entered.slice(0, -1).forEach(([state, at], i) => {
-      seconds[state] = (seconds[state] ?? 0) + (this.entered[i + 1][1] - at) / 1000;
-    });
-    return seconds;
+    return { ...this.totals };
   }
 }
 

@@ -95,17 +95,16 @@ export function definitionFromDefinitionString(definitionString: unknown): AslDe
   return JSON.parse(resolved) as AslDefinition;
 }
 
-/** Every Task state (also those inside Map/Parallel), by name. Names must be unique (local overrides are keyed by name). */
-function taskStates(definition: AslDefinition): [string, AslState][] {
+/** Every state of `type` (also those inside Map/Parallel), by name. Names must be unique (local overrides are keyed by name). */
+export function statesOfType(definition: AslDefinition, type: string): [string, AslState][] {
   const found: [string, AslState][] = [];
   const seen = new Set<string>();
   const visit = (machine: { States?: Record<string, AslState> }) => {
     for (const [name, state] of Object.entries(machine.States ?? {})) {
       if (seen.has(name)) throw new Error(`state name ${name} is used twice; local overrides are keyed by state name`);
       seen.add(name);
-      if (state.Type === 'Task') {
-        found.push([name, state]);
-      } else if (state.Type === 'Map') {
+      if (state.Type === type) found.push([name, state]);
+      if (state.Type === 'Map') {
         visit((state.ItemProcessor ?? state.Iterator) as { States?: Record<string, AslState> });
       } else if (state.Type === 'Parallel') {
         for (const branch of state.Branches as { States?: Record<string, AslState> }[]) visit(branch);
@@ -134,7 +133,7 @@ export function mapTaskStatesToHandlers(
   handlerOfLogicalId: Record<string, HandlerName>,
 ): Record<string, HandlerName> {
   const handlerOfState: Record<string, HandlerName> = {};
-  for (const [name, state] of taskStates(definition)) {
+  for (const [name, state] of statesOfType(definition, 'Task')) {
     if (startsExecution(state)) continue;
     const functionName = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
     const logicalId = typeof functionName === 'string' ? functionLogicalIdOfArn(functionName) : undefined;
@@ -151,7 +150,7 @@ export function mapChildExecutionStates(
   workflowOfLogicalId: Record<string, WorkflowName>,
 ): Record<string, WorkflowName> {
   const childOfState: Record<string, WorkflowName> = {};
-  for (const [name, state] of taskStates(definition)) {
+  for (const [name, state] of statesOfType(definition, 'Task')) {
     if (!startsExecution(state)) continue;
     const arn = (state.Parameters as { StateMachineArn?: unknown } | undefined)?.StateMachineArn;
     const workflow = typeof arn === 'string' ? workflowOfLogicalId[stateMachineLogicalIdOfArn(arn)] : undefined;

@@ -1,5 +1,5 @@
-// aws-local-stepfunctions has no Distributed Map. Before a local run each one (top level) is rewritten into what it
-// does, keeping its ItemProcessor states, their Retry and the map's Catch:
+// aws-local-stepfunctions has no Distributed Map. Before a local run each one (top level or in a Parallel's branch)
+// is rewritten into what it does, keeping its ItemProcessor states, their Retry and the map's Catch:
 //
 //   <Map>            Task (local): reads the ItemReader's manifest and cuts it into ItemBatcher's batches
 //                    { BatchInput, Items } (BatchInput's paths resolved against the state, as AWS does)
@@ -36,12 +36,24 @@ export interface InlinedDistributedMap {
   toleratedFailureCount?: number;
 }
 
-/** A copy of `definition` with every top-level Distributed Map inlined; `childConcurrency` caps the inline Maps. */
+/**
+ * A copy of `definition` with every Distributed Map at the top level or in a Parallel's branch inlined;
+ * `childConcurrency` caps the inline Maps.
+ */
 export function inlineDistributedMaps(definition: AslDefinition, childConcurrency: number): { definition: AslDefinition; maps: InlinedDistributedMap[] } {
-  const states: Record<string, AslState> = {};
   const maps: InlinedDistributedMap[] = [];
-  for (const [name, state] of Object.entries(definition.States)) {
+  return { definition: { ...definition, States: inlineIn(definition, childConcurrency, maps) }, maps };
+}
+
+function inlineIn(machine: { States: Record<string, AslState> }, childConcurrency: number, maps: InlinedDistributedMap[]): Record<string, AslState> {
+  const states: Record<string, AslState> = {};
+  for (const [name, state] of Object.entries(machine.States)) {
     const processor = state.ItemProcessor as { ProcessorConfig?: { Mode?: string }; StartAt: string; States: Record<string, AslState> } | undefined;
+    if (state.Type === 'Parallel') {
+      const branches = state.Branches as { States: Record<string, AslState> }[];
+      states[name] = { ...state, Branches: branches.map((branch) => ({ ...branch, States: inlineIn(branch, childConcurrency, maps) })) };
+      continue;
+    }
     if (state.Type !== 'Map' || processor?.ProcessorConfig?.Mode !== 'DISTRIBUTED') {
       states[name] = state;
       continue;
@@ -53,7 +65,7 @@ export function inlineDistributedMaps(definition: AslDefinition, childConcurrenc
     const batcher = (state.ItemBatcher ?? {}) as { MaxItemsPerBatch?: number; MaxInputBytesPerBatch?: number; BatchInput?: unknown };
     const names = { reader: name, children: `${name}Children`, failed: `${name}ChildFailed`, tolerance: `${name}Tolerance` };
     for (const taken of [names.children, names.failed, names.tolerance]) {
-      if (taken in definition.States || taken in processor.States) throw new Error(`Distributed Map ${name}: state name ${taken} is taken`);
+      if (taken in machine.States || taken in processor.States) throw new Error(`Distributed Map ${name}: state name ${taken} is taken`);
     }
     const itemsPath = `$.${name}LocalBatches`;
     const catchers = state.Catch ? { Catch: state.Catch } : {};
@@ -105,7 +117,7 @@ export function inlineDistributedMaps(definition: AslDefinition, childConcurrenc
       ...(state.ToleratedFailureCount !== undefined ? { toleratedFailureCount: Number(state.ToleratedFailureCount) } : {}),
     });
   }
-  return { definition: { ...definition, States: states }, maps };
+  return states;
 }
 
 /** The reader Task's handler: the manifest (at the ItemReader's Key) in batches as a Distributed Map child gets them. */

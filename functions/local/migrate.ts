@@ -20,6 +20,8 @@ interface LocalRunOptions {
   workBudgetMs?: number;
   /** Called with each state's name as the run enters it (progress, phase timing). */
   onStateEntered?: (stateName: string) => void;
+  /** Called with each state's name as the run leaves it. */
+  onStateExited?: (stateName: string) => void;
   /** Lets tests wrap the deps (e.g. a store that fails on its n-th read). */
   wrapDeps?: (deps: HandlerDeps) => HandlerDeps;
   /** Lets tests wrap handlers (e.g. to inject a crash after a given phase). */
@@ -99,6 +101,7 @@ async function runWithConfig(
     input: inputOf(config),
     handlers: options.wrapHandlers ? options.wrapHandlers(handlers) : handlers,
     onStateEntered: options.onStateEntered,
+    onStateExited: options.onStateExited,
     manifests: deps.manifests,
   });
 }

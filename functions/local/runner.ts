@@ -6,7 +6,7 @@ import type { ManifestStore } from '../core/stores/manifest-store.js';
 import type { HandlerName } from '../handlers/names.js';
 import { checkTolerance, inlineDistributedMaps, readBatches, type InlinedDistributedMap } from './distributed-map.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
-import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, type LoadDefinitionOptions } from './definition.js';
+import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, statesOfType, type LoadDefinitionOptions } from './definition.js';
 
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
@@ -19,6 +19,8 @@ export interface RunLocallyOptions {
   handlers: Partial<Record<HandlerName, LocalHandler>>;
   /** Called for every state entered (also inside Maps), in order; shortly after the fact, never blocking the run. */
   onStateEntered?: (stateName: string) => void;
+  /** Called for every state left successfully (also inside Maps and Parallels), like onStateEntered. */
+  onStateExited?: (stateName: string) => void;
   /** Where the definition comes from (see {@link loadDefinition}). */
   definitionOptions?: LoadDefinitionOptions;
   /**
@@ -104,7 +106,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     const runChild: ChildRunner =
       options.children?.[workflow] ??
       ((input, name) =>
-        runLocally({ ...options, workflow, input, executionName: name, onStateEntered: undefined }));
+        runLocally({ ...options, workflow, input, executionName: name, onStateEntered: undefined, onStateExited: undefined }));
     // a startExecution.sync:2 Task hands over { StateMachineArn, Input } and expects DescribeExecution (Output as JSON);
     // a failed child fails the Task with States.TaskFailed, its Cause the child's DescribeExecution (Error, Cause)
     taskResourceLocalHandlers[stateName] = async (event) => {
@@ -142,8 +144,9 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     taskResourceLocalHandlers[map.toleranceState] = inProcess(map.toleranceState, async (event) => checkTolerance(map, parameters(event)));
   }
 
-  // a Wait only paces polling in AWS (a snapshot being taken); locally the handler answers at once
-  const waitTimeOverrides = Object.fromEntries(waitStates.map((name) => [name, 0]));
+  // a Wait paces polling in AWS (a snapshot being taken, objects still hashing): locally a short pause, enough not
+  // to spin while the other branch of a Parallel works
+  const waitTimeOverrides = Object.fromEntries(waitStates.map((name) => [name, LOCAL_WAIT_MS]));
   const execution = machine.run(jsonCopy(options.input) as JsonValue, {
     overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
     context: localContext(options.workflow, options.executionName ?? newExecutionName()),
@@ -151,9 +154,11 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   // always drain the event log (it queues every event until read)
   const events = (async () => {
     for await (const event of execution.eventLogs) {
-      if (event.type === 'StateEntered' && options.onStateEntered) {
+      if (event.type !== 'StateEntered' && event.type !== 'StateExited') continue;
+      const listener = event.type === 'StateEntered' ? options.onStateEntered : options.onStateExited;
+      if (listener) {
         try {
-          options.onStateEntered(event.state.name);
+          listener(event.state.name);
         } catch {
           // a progress callback must not break the run
         }
@@ -221,6 +226,7 @@ interface PreparedMachine {
   distributedMaps: InlinedDistributedMap[];
 }
 const DEFAULT_CHILD_CONCURRENCY = 4;
+const LOCAL_WAIT_MS = 100;
 const machines = new Map<string, Promise<PreparedMachine>>();
 
 /** aws-local-stepfunctions uses Promise.withResolvers (Node ≥ 22): polyfill it first on Node 20, then import. */
@@ -256,7 +262,7 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
         machine: new sfn.StateMachine(definition as never),
         handlerOfState: loaded.handlerOfState,
         childOfState: loaded.childOfState,
-        waitStates: Object.entries(definition.States).filter(([, state]) => state.Type === 'Wait').map(([name]) => name),
+        waitStates: statesOfType(definition, 'Wait').map(([name]) => name),
         failurePath: failurePathOf(definition.States),
         retriedErrors: retriedErrorsOf(definition),
         distributedMaps: maps,

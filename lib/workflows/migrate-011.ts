@@ -8,11 +8,16 @@
 //                                   ▼
 //   Prepare ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
 //      │                                                                                                       ▼
-//      └──────────▶ DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
+//      └──────────▶ HashAndFill (Parallel, two branches side by side)
+//        branch 1: DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
 //                    │                               HashItems ─▶ RecordHashes) ─┐
 //                    ▼                                                            ▼
-//   PendingBatches ─▶ HashObjects (Map: HashBatch) ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
-//           ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
+//                  PendingBatches ─▶ HashObjects (Map: HashBatch)
+//        branch 2: FillColumns (Map, one at a time: FillColumn ⟲ ColumnFilled ─▶ FillDone; while the column's
+//                  store still hashes: WaitForStoreHashed ─▶ FillColumn)
+//        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
+//      ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//      ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
 //
 // The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
 // RecordHashes (one short UPDATE per child, its function's concurrency capped) touches RDS. Whatever it leaves
@@ -34,6 +39,8 @@
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
 //   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
 //   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
+//   FillColumn     fill      { input, column } (one per columns[i])     $.progress = { column, done, rows, waiting }; loops until done
+//   DiscardFills   discardFills { input }                              discarded (the failure stays at $.failure)
 //   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
 //   Finish         finish    { input }                                 $.finished.Payload  (whole result)
 //   Verify         verify    { input }                                 $.verified.Payload  (whole result)
@@ -48,6 +55,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { REFUSAL_ERROR } from '../../functions/core/errors.js';
 import type { Migrate011HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
 import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, selectFields, taskFactory, validateTask, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
 
@@ -60,6 +68,7 @@ export const MIGRATE_011_RESULT_FIELDS = {
   recordChecksums: ['manifest', 'columns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
+  fill: ['column', 'done', 'rows', 'waiting'],
   rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
@@ -76,6 +85,8 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly toleratedFailurePercentage?: number;
   /** How long the workflow waits between two looks at an S3 Batch Operations Compute checksum job. Default 60 s. */
   readonly checksumPollSeconds?: number;
+  /** How long a column fill waits before looking again whether its store's objects are all hashed. Default 10 s. */
+  readonly storePollSeconds?: number;
 }
 
 /**
@@ -203,6 +214,30 @@ export function migrate011Definition(
     resultPath: '$.inserted',
   });
 
+  const fillColumns = loopingMap(
+    wf,
+    { map: 'FillColumns', check: 'ColumnFilled', done: 'FillDone' },
+    (payload) =>
+      invoke('FillColumn', 'fill', {
+        comment: "Fills the column's new values once its store is hashed; works for a bounded time, repeated until done.",
+        payload,
+        resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.fill),
+        resultPath: '$.progress',
+      }),
+    {
+      itemsPath: '$.prepared.columns',
+      field: 'column',
+      maxConcurrency: 1,
+      comment: "One column at a time, each once its store's objects are all hashed and verified: the temporary column, filled.",
+      whileWaiting: { state: 'WaitForStoreHashed', seconds: positiveInteger('storePollSeconds', options.storePollSeconds ?? 10) },
+    },
+  );
+  const discardFills = invoke('DiscardFills', 'discardFills', {
+    comment: 'Hashing was refused: the temporary columns go, so DataJoint tables are as they were (the journal keeps the hashes).',
+    payload: phasePayload(),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+
   const rewriteColumns = loopingMap(
     wf,
     { map: 'RewriteColumns', check: 'ColumnRewritten', done: 'ColumnDone' },
@@ -213,7 +248,7 @@ export function migrate011Definition(
         resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
         resultPath: '$.progress',
       }),
-    { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: fill the new column, verify, swap.' },
+    { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: the rest of the fill, check, swap.' },
   );
 
   const finish = invoke('Finish', 'finish', {
@@ -235,14 +270,29 @@ export function migrate011Definition(
     outputPath: '$.Payload',
   });
 
-  releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashManifest, pendingBatches, hashObjects, insertRows, rewriteColumns, finish, verify, report]);
-  pendingBatches.next(hashObjects).next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  pendingBatches.next(hashObjects);
   hashManifest.next(pendingBatches);
   const distributeHashing = new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest);
-  recordChecksums.next(distributeHashing);
+  // RDS fills the columns of the stores already hashed while Lambda hashes the rest (Prepare orders the stores so that
+  // the biggest tables' go first); a failure in either branch stops the other and fails the state
+  const hashAndFill = new sfn.Parallel(wf, 'HashAndFill', {
+    comment: "Hashing and the columns' fills side by side: each column waits for its store's objects; no swap before all are verified.",
+    resultPath: sfn.JsonPath.DISCARD,
+  })
+    .branch(distributeHashing)
+    .branch(fillColumns);
+  // A refusal (a bad object, say) drops the fills before the lock is released: the user's fix may take a while, and
+  // DataJoint's tables are as they were meanwhile. Any other failure keeps them for the rerun to resume. The original
+  // failure stays at $.failure either way.
+  hashAndFill.addCatch(discardFills, { errors: [REFUSAL_ERROR], resultPath: '$.failure' });
+  const releaseLock = releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashAndFill, insertRows, rewriteColumns, finish, verify, report]);
+  discardFills.addCatch(releaseLock, { resultPath: '$.discardFailure' });
+  discardFills.next(releaseLock);
+  hashAndFill.next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  recordChecksums.next(hashAndFill);
   const execute = prepare.next(
     new sfn.Choice(wf, 'ChecksumWithS3Batch')
-      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(distributeHashing),
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(hashAndFill),
   );
   return validate
     .next(inspect)

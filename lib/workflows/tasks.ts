@@ -82,17 +82,24 @@ export function phasePayload(fields: Record<string, unknown> = {}): sfn.TaskInpu
 
 /**
  * A Map running `step` over the items at `itemsPath` (numbers or strings, passed as `field`), each item's task called
- * again while its result says `done: false`. The iteration's output is the last result (at `$.progress`).
+ * again while its result says `done: false` (with `whileWaiting`, after that pause when it says `waiting: true`). The
+ * iteration's output is the last result (at `$.progress`).
  */
 export function loopingMap(
   scope: Construct,
   names: { map: string; check: string; done: string },
   step: (payload: sfn.TaskInput) => tasks.LambdaInvoke,
-  props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string },
+  props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string; whileWaiting?: { state: string; seconds: number } },
 ): sfn.Map {
   const task = step(phasePayload({ [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`) }));
   const done = new sfn.Succeed(scope, names.done, { outputPath: '$.progress' });
-  task.next(new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done).otherwise(task));
+  const check = new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done);
+  if (props.whileWaiting) {
+    // a step that reports `waiting` (its inputs are not ready yet) is called again after a pause, not at once
+    const pause = new sfn.Wait(scope, props.whileWaiting.state, { time: sfn.WaitTime.duration(Duration.seconds(props.whileWaiting.seconds)) });
+    check.when(sfn.Condition.booleanEquals('$.progress.waiting', true), pause.next(task));
+  }
+  task.next(check.otherwise(task));
   return new sfn.Map(scope, names.map, {
     comment: props.comment,
     itemsPath: props.itemsPath,
@@ -108,12 +115,13 @@ export function loopingMap(
 /**
  * The failure path of a migration: any of `guarded` failing for good (after its Retry) goes to ReleaseLock, which
  * frees the schema for a rerun, and then to Failed, which ends the execution with the original error and cause.
+ * Returns ReleaseLock, for failure paths that clean up before it (their Catch keeps the error at `$.failure`).
  */
 export function releaseLockOnFailure(
   scope: Construct,
   invoke: (stateName: string, handler: UnlockHandlerName, props: TaskProps) => tasks.LambdaInvoke,
-  guarded: readonly (sfn.TaskStateBase | sfn.Map | sfn.DistributedMap)[],
-): void {
+  guarded: readonly (sfn.TaskStateBase | sfn.Map | sfn.DistributedMap | sfn.Parallel)[],
+): tasks.LambdaInvoke {
   const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
   const release = invoke('ReleaseLock', UNLOCK_HANDLER, {
     comment: 'Frees the schema lock so that a rerun can start; everything done so far is kept and resumed.',
@@ -125,4 +133,5 @@ export function releaseLockOnFailure(
   release.addCatch(failed, { resultPath: '$.releaseFailure' });
   release.next(failed);
   for (const state of guarded) state.addCatch(release, { resultPath: '$.failure' });
+  return release;
 }

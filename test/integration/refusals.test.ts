@@ -3,7 +3,11 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
+import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
+import type { Report } from '../../functions/core/migrate011/report.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import type { HandlerName } from '../../functions/handlers/names.js';
+import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { s3ClientConfig } from '../../functions/core/stores/s3-store.js';
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { legacyScenario, schemaSnapshot, storeSnapshot, writeDataJointConfig, type Scenario } from '../harness/migration.js';
@@ -87,6 +91,40 @@ describe('refusals change nothing', () => {
     // Found while hashing, after the journal was started: DataJoint's tables and the objects stay untouched.
     await expectRefusal(scenario, /does not match its legacy hash .*corrupt or another object was put in its place/, {}, { journalMayExist: true });
     expect(await readFile(object.key)).toEqual(corrupt);
+  });
+
+  it('a bad object found after other columns were filled beside the hashing: the fills are dropped, the rerun migrates', async () => {
+    scenario = await legacyScenario('bad_late', buildExampleLab);
+    const current = scenario;
+    const object = await objectOf(current, 'external-local');
+    const corrupt = Buffer.from(object.bytes);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    await writeFile(object.key, corrupt);
+    const columnStates = async () => (await journalColumns(current.conn, current.schema)).map((column) => column.state);
+    // the bad object's store is hashed only once another store's column is filled
+    let filledBeforeRefusal = false;
+    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+      ...handlers,
+      hash: async (event: unknown) => {
+        const rows = await select<{ store: string }>(current.conn, `SELECT DISTINCT store FROM ${journalTables(current.schema).objects} WHERE batch = ?`, [(event as { batch: number }).batch]);
+        if (rows.some((row) => row.store === 'local')) {
+          for (let look = 0; look < 200 && !filledBeforeRefusal; look++) {
+            filledBeforeRefusal = (await columnStates()).includes('filled');
+            if (!filledBeforeRefusal) await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }
+        return handlers.hash!(event);
+      },
+    });
+    await expectRefusal(current, /does not match its legacy hash .*corrupt or another object was put in its place/, { wrapHandlers }, { journalMayExist: true });
+    expect(filledBeforeRefusal).toBe(true);
+    expect(new Set(await columnStates())).toEqual(new Set(['discarded']));
+
+    await writeFile(object.key, object.bytes);
+    const rerun = await current.run();
+    expect(rerun.error).toBeUndefined();
+    expect((rerun.output as Report).status).toBe('migrated');
+    expect(new Set(await columnStates())).toEqual(new Set(['swapped']));
   });
 
   it('a value with the wrong suffix for its column', async () => {

@@ -10,7 +10,7 @@ import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { COLUMN_TABLE, journalColumns } from '../../functions/core/migrate011/journal.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
+import { fillColumn, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
@@ -112,6 +112,44 @@ it('refuses to swap a column holding a pointer written after the migration took 
     [schema],
   );
   expect(referenced).toBe('~external');
+});
+
+it('a column filled beside the hashing: rows added since are filled at the swap; a pointer changed since stops it, and the rerun fills again', async () => {
+  scenario = await legacyScenario('rewrite_early', buildExampleLab);
+  const { conn, schema } = scenario;
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'early/hash.jsonl' });
+  const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
+  // before its store is hashed the fill waits, and the table has no new column yet
+  expect(await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: false, waiting: true });
+  expect((await select(conn, `SHOW COLUMNS FROM ${tableRef(schema, 'recording')} LIKE ?`, [trace.temp_column])).length).toBe(0);
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  const filled = await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress);
+  expect(filled).toMatchObject({ done: true, waiting: false });
+  expect(filled.rows).toBeGreaterThan(0);
+  expect((await journalColumns(conn, schema)).find((c) => c.column_id === trace.column_id)!.state).toBe('filled');
+  await insertExternalRows(conn, input);
+
+  // a 0.11 client still writing: a copy of a row (its object known to the journal) and a pointer moved to another object
+  const recording = tableRef(schema, 'recording');
+  const [first, second] = await select<{ rec_id: number; trace: string }>(conn, `SELECT rec_id, trace FROM ${recording} WHERE session_id = 1 ORDER BY rec_id LIMIT 2`);
+  expect(first.trace).not.toBe(second.trace);
+  await execute(conn, `INSERT INTO ${recording} (session_id, rec_id, trace, thumb, params) SELECT session_id, 77, trace, thumb, params FROM ${recording} WHERE session_id = 1 AND rec_id = ?`, [first.rec_id]);
+  await execute(conn, `UPDATE ${recording} SET trace = ? WHERE session_id = 1 AND rec_id = ?`, [second.trace, first.rec_id]);
+  await expect(rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).rejects.toThrow(
+    /1 pointer\(s\) of recording\.trace changed after their new value was written .*the column was not swapped/s,
+  );
+  // the new column is gone and the journal starts the column over; the 0.11 column still holds every pointer
+  expect((await select(conn, `SHOW COLUMNS FROM ${recording} LIKE ?`, [trace.temp_column])).length).toBe(0);
+  expect((await journalColumns(conn, schema)).find((c) => c.column_id === trace.column_id)).toMatchObject({ state: 'pending', resume_after: null });
+
+  expect(await rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: true });
+  // each row points at the new hash of the object its 0.11 pointer named, the moved and the added row included
+  const pointers = await select<{ rec_id: number; hash: Buffer }>(conn, `SELECT rec_id, trace AS hash FROM ${recording} WHERE session_id = 1 AND rec_id IN (?, ?, 77)`, [first.rec_id, second.rec_id]);
+  const byRec = new Map(pointers.map((row) => [Number(row.rec_id), row.hash.toString('hex')]));
+  expect(byRec.get(first.rec_id)).toBe(byRec.get(second.rec_id));
+  expect(byRec.get(77)).not.toBe(byRec.get(first.rec_id));
+  expect(byRec.get(77)).toMatch(/^[0-9a-f]{32}$/);
 });
 
 it('names the swapped-in keys as the official 0.12 tool left them: the next free <table>_ibfk_<n>, an index named as the column, RESTRICT', async () => {

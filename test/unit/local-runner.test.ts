@@ -35,6 +35,7 @@ interface Fake {
 /** Fake handlers with the result shapes of the real ones; `override` replaces single handlers. */
 function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake {
   const calls: Fake['calls'] = [];
+  const fills = new Map<number, number>();
   const rewrites = new Map<number, number>();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -55,13 +56,22 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       inFlight -= 1;
       return { batch: (event as { batch: number }).batch, objects: 1, bytes: 10 };
     },
+    fill: async (event) => {
+      const { column } = event as { column: number };
+      const round = (fills.get(column) ?? 0) + 1;
+      fills.set(column, round);
+      // column 10 first waits for its store's objects, then needs two bounded invocations; column 11 one
+      if (column === 10 && round === 1) return { column, done: false, rows: 0, waiting: true };
+      return { column, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false };
+    },
+    discardFills: async () => ({ dropped: 2 }),
     insert: async () => ({ inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
     rewrite: async (event) => {
       const { column } = event as { column: number };
       const round = (rewrites.get(column) ?? 0) + 1;
       rewrites.set(column, round);
-      // column 10 needs three bounded invocations, column 11 one
-      return { column, done: column === 11 || round === 3, rows: round * 100 };
+      // column 10 needs two bounded invocations (rows written since its fill), column 11 one
+      return { column, done: column === 11 || round === 2, rows: round * 10 };
     },
     finish: async () => ({ legacyTable: 'dropped' }),
     verify: async () => ({ ok: true, legacyReferences: 0, columns: [] }),
@@ -113,10 +123,13 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result.status).toBe('SUCCEEDED');
 
     const names = fake.names();
-    expect(names.slice(0, 4)).toEqual(['validate', 'inspect', 'prepare', 'pendingBatches']);
-    expect(names.slice(4, 10)).toEqual(Array(6).fill('hash'));
-    expect(names.slice(10)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite', 'finish', 'verify', 'report']);
-
+    expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
+    expect(names.slice(-3)).toEqual(['finish', 'verify', 'report']);
+    // HashAndFill: the hashing branch and the fill branch interleave, each in its own order; then the rewrites
+    const sideBySide = names.slice(3, -7);
+    expect(sideBySide.filter((name) => name !== 'fill')).toEqual(['pendingBatches', ...Array(6).fill('hash')]);
+    expect(sideBySide.filter((name) => name === 'fill')).toHaveLength(4);
+    expect(names.slice(-7, -3)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite']);
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
@@ -128,13 +141,21 @@ describe('runLocally (0.11 workflow)', () => {
     // HashObjects runs batches at once, up to MaxConcurrency (default 4)
     expect(fake.maxHashesInFlight()).toBeGreaterThan(1);
     expect(fake.maxHashesInFlight()).toBeLessThanOrEqual(4);
-    // RewriteColumns: one column at a time, each repeated until done
-    expect(of('rewrite')).toEqual([
+    // FillColumns: one column at a time, each repeated until done; a column waiting for its store is asked again after WaitForStoreHashed
+    expect(of('fill')).toEqual([
       { input, run, column: 10 },
       { input, run, column: 10 },
       { input, run, column: 10 },
       { input, run, column: 11 },
     ]);
+    expect(entered.filter((name) => name === 'WaitForStoreHashed')).toHaveLength(1);
+    // RewriteColumns, after InsertRows: one column at a time, each repeated until done
+    expect(of('rewrite')).toEqual([
+      { input, run, column: 10 },
+      { input, run, column: 10 },
+      { input, run, column: 11 },
+    ]);
+    expect(of('discardFills')).toEqual([]);
     expect(of('insert')).toEqual([{ input, run }]);
     expect(of('finish')).toEqual([{ input, run }]);
     expect(of('verify')).toEqual([{ input, run }]);
@@ -151,7 +172,8 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result.output).toEqual({ status: 'migrated', received: reportEvent });
 
     expect(entered.filter((name) => name === 'HashBatch')).toHaveLength(6);
-    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(4);
+    expect(entered.filter((name) => name === 'ColumnFilled')).toHaveLength(4);
+    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(3);
     expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(2);
     expect(entered.at(-1)).toBe('Report');
   });
@@ -179,7 +201,8 @@ describe('runLocally (0.11 workflow)', () => {
     const fake = fakeHandlers({ startChecksum: async () => ({ job: null, run: 'djmigrate-run', objects: 0 }) });
     const result = await runLocally({ input: { ...INPUT, execute: true, s3BatchChecksum: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result.status).toBe('SUCCEEDED');
-    expect(fake.names().slice(0, 6)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'recordChecksums', 'pendingBatches']);
+    expect(fake.names().slice(0, 5)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'recordChecksums']);
+    expect(fake.names()).toContain('pendingBatches');
   });
 
   it('retries a TransientError (by name) and succeeds', async () => {
@@ -210,8 +233,30 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result).toEqual({ status: 'FAILED', error: { name: 'TransientError', message: 'store answers 503 (will be retried)' } });
     expect(fake.names().filter((name) => name === 'hash')).toHaveLength(7);
     expect(fake.names()).not.toContain('insert');
-    // the failure path released the schema lock before the execution failed
+    // the failure path released the schema lock before the execution failed; the fills stay for the rerun
     expect(fake.names().at(-1)).toBe('unlock');
+    expect(fake.names()).not.toContain('discardFills');
+    expect(fake.calls.at(-1)!.event).toEqual(expect.objectContaining({ failure: { Error: 'TransientError', Cause: 'store answers 503 (will be retried)' } }));
+  });
+
+  it('hashing fails and dropping the fills fails too: the lock is still released, with the hashing\'s error', async () => {
+    const refusal = new MigrationRefusedError('1 object(s) of batch 7 failed verification; nothing was rewritten:', ['lab/abc does not match its legacy hash']);
+    const fake = fakeHandlers({
+      hash: async () => {
+        throw refusal;
+      },
+      pendingBatches: async () => ({ hashBatches: [7] }),
+      discardFills: async () => {
+        throw new MigrationRefusedError('cannot drop _djmigrate_10');
+      },
+    });
+    const entered: string[] = [];
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal.message } });
+    expect(fake.names().slice(-2)).toEqual(['discardFills', 'unlock']);
+    expect(fake.calls.at(-1)!.event).toEqual(expect.objectContaining({ failure: { Error: 'MigrationRefused', Cause: refusal.message } }));
+    expect(entered.slice(-3)).toEqual(['DiscardFills', 'ReleaseLock', 'Failed']);
+    expect(fake.names()).not.toContain('rewrite');
   });
 
   it('after a write phase fails, releases the lock (ReleaseLock) and fails with the original error (Failed)', async () => {
@@ -269,6 +314,8 @@ describe('runLocally (0.11 workflow)', () => {
       RecordHashes: 'recordHashes',
       PendingBatches: 'pendingBatches',
       HashBatch: 'hash',
+      FillColumn: 'fill',
+      DiscardFills: 'discardFills',
       InsertRows: 'insert',
       RewriteColumn: 'rewrite',
       Finish: 'finish',

@@ -96,6 +96,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
 
   const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
+  // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
   const seconds = Math.ceil(batchSeconds + hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce) + rewriteSeconds + ASSUMED.otherSeconds);
 
   const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + children + 2 * rewriteCalls + inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);

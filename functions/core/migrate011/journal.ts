@@ -10,7 +10,8 @@ export const RUN_TABLE = '~djmigrate_011_run';
 export const COLUMN_TABLE = '~djmigrate_011_column';
 export const OBJECT_TABLE = '~djmigrate_011_object';
 
-export type ColumnState = 'pending' | 'swapped';
+/** `filled`: the temporary column was filled beside the hashing; `discarded`: that fill was dropped after a refusal. */
+export type ColumnState = 'pending' | 'filled' | 'swapped' | 'discarded';
 
 export interface JournalColumn {
   column_id: number;
@@ -93,7 +94,8 @@ export async function openJournal(conn: Connection, input: Migrate011Input): Pro
       contents_from varchar(8) NULL DEFAULT NULL COMMENT 'stream: read and hashed; etag: the listed ETag (trustEtag)',
       PRIMARY KEY (legacy_hash),
       KEY batch (batch),
-      KEY new_hash (new_hash)
+      KEY new_hash (new_hash),
+      KEY store_hashed (store, contents_hash)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 objects'`,
   );
   const existing = await select<RunSettings & { finished_at: string | null }>(conn, `SELECT mode, default_store, finished_at FROM ${t.run} WHERE id = 1`);

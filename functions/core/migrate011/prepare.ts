@@ -12,7 +12,7 @@ import type { ProgressSink } from '../progress.js';
 import type { ManifestStore } from '../stores/manifest-store.js';
 import type { OpenStore } from '../stores/object-store.js';
 import type { ManifestItem } from './hash.js';
-import { journalColumns, journalObjects, journalTables, openJournal } from './journal.js';
+import { journalColumns, journalObjects, journalTables, openJournal, type JournalColumn } from './journal.js';
 
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
 const MAX_BATCHES = 900;
@@ -54,7 +54,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
     : 0;
   const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
-  for (const store of new Set(inspection.legacyColumns.map((column) => column.store))) {
+  for (const store of (await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })))).stores) {
     // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
     // every pointer of every referencing row: a million-row table points at a few hundred objects.
     const referenced = inspection.legacyColumns
@@ -80,8 +80,31 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
 /** The columns still to rewrite, the object count and (`io` given, many objects) the hash manifest. */
 export async function preparedWork(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'> | null): Promise<Prepared> {
   const [{ objects }] = await select<{ objects: number }>(conn, `SELECT COUNT(*) AS objects FROM ${journalTables(input.schema).objects}`);
-  const columns = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped').map((column) => column.column_id);
-  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io) : null };
+  const pending = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped');
+  const order = await rewriteOrder(conn, input.schema, pending.map((column) => ({ table: column.table_name, store: column.store })));
+  const rows = (column: JournalColumn) => order.tableRows.get(column.table_name) ?? 0;
+  const columns = pending
+    .sort((a, b) => order.stores.indexOf(a.store) - order.stores.indexOf(b.store) || rows(b) - rows(a))
+    .map((column) => column.column_id);
+  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io, order.stores) : null };
+}
+
+/**
+ * The order in which stores are hashed and columns filled. A column's fill starts once its store is hashed, beside
+ * the hashing of the rest, so the stores of the biggest tables (rows as information_schema estimates them) go first:
+ * their long fills overlap the most hashing.
+ */
+async function rewriteOrder(conn: Connection, schema: string, columns: { table: string; store: string }[]): Promise<{ stores: string[]; tableRows: Map<string, number> }> {
+  const estimates = await select<{ name: string; estimate: number | null }>(
+    conn,
+    `SELECT TABLE_NAME AS name, TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'`,
+    [schema],
+  );
+  const tableRows = new Map(estimates.map(({ name, estimate }) => [name, Number(estimate ?? 0)]));
+  const storeRows = new Map<string, number>();
+  for (const { table, store } of columns) storeRows.set(store, (storeRows.get(store) ?? 0) + (tableRows.get(table) ?? 0));
+  const stores = [...storeRows.keys()].sort((a, b) => storeRows.get(b)! - storeRows.get(a)! || (a < b ? -1 : a > b ? 1 : 0));
+  return { stores, tableRows };
 }
 
 /** Journal batches that still have objects to hash: the standard pass's work (after the Distributed Map's, if any). */
@@ -90,15 +113,21 @@ export async function pendingHashBatches(conn: Connection, input: Migrate011Inpu
   return rows.map((row) => Number(row.batch));
 }
 
-async function writeHashManifest(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'>): Promise<Prepared['manifest']> {
+async function writeHashManifest(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'>, stores: string[]): Promise<Prepared['manifest']> {
   const t = journalTables(input.schema);
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE contents_hash IS NULL AND size < ?`, [LARGE_OBJECT_BYTES]);
   if (Number(pending) < input.distributedHashingFrom) return null;
   let objects = 0;
   async function* items(): AsyncIterable<ManifestItem> {
-    for await (const row of journalObjects<{ legacy_hash: Buffer; store: string; size: number }>(conn, input.schema, 'legacy_hash, store, size', 'contents_hash IS NULL AND size < ?', [LARGE_OBJECT_BYTES])) {
-      objects += 1;
-      yield { h: row.legacy_hash.toString('latin1'), s: row.store, n: Number(row.size) };
+    // in rewrite order; a store without a column left to rewrite (only after an interrupted run) comes last
+    const rank = (store: string) => (stores.includes(store) ? stores.indexOf(store) : stores.length);
+    const left = await select<{ store: string }>(conn, `SELECT DISTINCT store FROM ${t.objects} WHERE contents_hash IS NULL ORDER BY store`);
+    for (const store of left.map((row) => row.store).sort((a, b) => rank(a) - rank(b))) {
+      const where = 'store = ? AND contents_hash IS NULL AND size < ?';
+      for await (const row of journalObjects<{ legacy_hash: Buffer; size: number }>(conn, input.schema, 'legacy_hash, size', where, [store, LARGE_OBJECT_BYTES])) {
+        objects += 1;
+        yield { h: row.legacy_hash.toString('latin1'), s: store, n: Number(row.size) };
+      }
     }
   }
   await io.manifests.write(io.manifestKey, items());
@@ -107,6 +136,8 @@ async function writeHashManifest(conn: Connection, input: Migrate011Input, io: P
 
 async function recordColumns(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<void> {
   const t = journalTables(input.schema);
+  // fills dropped when an earlier run's hashing failed are done again
+  await execute(conn, `UPDATE ${t.columns} SET state = 'pending' WHERE state = 'discarded'`);
   const known = new Set((await journalColumns(conn, input.schema)).map((column) => `${column.table_name}\u0000${column.column_name}`));
   const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(column_id) + 1, 1) AS next FROM ${t.columns}`);
   let columnId = Number(next);

@@ -1,8 +1,9 @@
 // Rewrites one referencing column: a temporary binary(16) column filled set-based from the journal in
-// primary-key chunks (each sized to take about half a second), a check that no pointer was left behind, then one
+// primary-key chunks (each sized to take about half a second), a check that every pointer was carried over, then one
 // in-place ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
-// `~external_<store>`, and a check that every pointer has its row. Each call works for a bounded time and can be
-// repeated until it reports done.
+// `~external_<store>`, and a check that every pointer has its row. The fill can run early, beside the hashing of other
+// stores (fillColumn); the swap waits until every object is hashed and verified (rewriteColumn). Each call works for a
+// bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
@@ -10,7 +11,7 @@ import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, sel
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
-import { journalColumn, journalTables, updateColumn, type JournalColumn } from './journal.js';
+import { journalColumn, journalColumns, journalTables, updateColumn, type JournalColumn } from './journal.js';
 
 const EXAMPLES = 10;
 const TEMP_COLUMN = /^_djmigrate_\d+$/;
@@ -29,29 +30,112 @@ export interface RewriteProgress {
   rows: number;
 }
 
+export interface FillProgress extends RewriteProgress {
+  /** The column's store still has objects to hash: call again after a while. */
+  waiting: boolean;
+}
+
 interface LiveColumn {
   name: string;
   ordinal: number;
   type: string;
 }
 
+/**
+ * Beside the hashing: fills the column's temporary column once every object of its store is hashed and verified.
+ * DataJoint's own columns stay as they are until rewriteColumn swaps, after all stores are hashed; when hashing is
+ * refused, discardFills drops what this filled.
+ */
+export async function fillColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
+  const started = Date.now();
+  const column = await journalColumn(conn, input.schema, columnId);
+  const finished = (rows: number) => ({ column: columnId, done: true, rows, waiting: false });
+  // filled or swapped already, or discarded while this call was on its way
+  if (column.state !== 'pending') return finished(0);
+  // a swap whose journal update was lost: rewriteColumn records it
+  if (await swappedBeforeJournal(conn, input, column)) return finished(0);
+  if (!(await storeHashed(conn, input, column.store))) return { column: columnId, done: false, rows: 0, waiting: true };
+  const fill = await fillChunks(conn, input, column, options, progress, started, true);
+  if (!fill.filled) return { column: columnId, done: false, rows: fill.rows, waiting: false };
+  // only from pending: a discard that came in meanwhile wins, and its column goes
+  const [marked] = await conn.query(`UPDATE ${journalTables(input.schema).columns} SET state = 'filled' WHERE column_id = ? AND state = 'pending'`, [columnId]);
+  if ((marked as { affectedRows: number }).affectedRows === 0) await dropTempColumn(conn, input, column);
+  return finished(fill.rows);
+}
+
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
   if (column.state === 'swapped') return { column: columnId, done: true, rows: 0 };
-  const live = await liveColumns(conn, input.schema, column.table_name);
-  const original = live.find((c) => c.name === column.column_name);
-  const temp = live.find((c) => c.name === column.temp_column);
-  if (!temp && original && (await isSwapped(conn, input.schema, column))) {
+  if (await swappedBeforeJournal(conn, input, column)) {
     // The swap committed but the journal update did not (a crash in between).
     await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
     await refuseDangling(conn, input, column);
     return { column: columnId, done: true, rows: 0 };
   }
-  if (!original) throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
   await requireInsertedRows(conn, input, column);
+  const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
+  let rows = 0;
+  // Filled beside the hashing: rows written since then (pointing at objects the journal knows) are filled now.
+  if (column.state !== 'filled' || (await unfilledRows(conn, input, column)) > 0) {
+    if (column.state === 'filled') await updateColumn(conn, input.schema, columnId, { state: 'pending', resume_after: null });
+    const fill = await fillChunks(conn, input, { ...column, resume_after: column.state === 'filled' ? null : column.resume_after }, options, progress, started, false);
+    if (!fill.filled) return { column: columnId, done: false, rows: fill.rows };
+    rows = fill.rows;
+  }
+  await refuseUnfilled(conn, input, column, primaryKey);
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
+  await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
+  await refuseDangling(conn, input, column);
+  progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
+  return { column: columnId, done: true, rows };
+}
+
+/**
+ * After a refusal while hashing: the early fills go (their temporary columns dropped, the journal marks them
+ * `discarded`; Prepare makes them pending again on the rerun), so DataJoint's tables are as they were while the user
+ * fixes what was refused. A fill still running sees the mark before its next chunk and drops its own column.
+ */
+export async function discardFills(conn: Connection, input: Migrate011Input): Promise<{ dropped: number }> {
+  await execute(
+    conn,
+    `UPDATE ${journalTables(input.schema).columns} SET state = 'discarded', resume_after = NULL, rows_rewritten = 0 WHERE state IN ('pending', 'filled', 'discarded')`,
+  );
+  let dropped = 0;
+  for (const column of (await journalColumns(conn, input.schema)).filter((c) => c.state === 'discarded')) {
+    if (await dropTempColumn(conn, input, column)) dropped += 1;
+  }
+  return { dropped };
+}
+
+async function dropTempColumn(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  if (!live.some((c) => c.name === column.temp_column)) return false;
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () =>
+    execute(conn, `ALTER TABLE ${tableRef(input.schema, column.table_name)} DROP COLUMN ${quoteId(column.temp_column)}`),
+  );
+  return true;
+}
+
+/**
+ * Adds the temporary column if missing and fills it from the journal, chunk after chunk from `resume_after`, until
+ * the table's end or the budget. `watchDiscard`: look for a discard before each chunk (the fill runs beside hashing).
+ */
+async function fillChunks(
+  conn: Connection,
+  input: Migrate011Input,
+  column: JournalColumn,
+  options: RewriteOptions,
+  progress: ProgressSink,
+  started: number,
+  watchDiscard: boolean,
+): Promise<{ rows: number; filled: boolean }> {
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  if (!live.some((c) => c.name === column.column_name)) {
+    throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
+  }
   const table = tableRef(input.schema, column.table_name);
-  if (!temp) {
+  if (!live.some((c) => c.name === column.temp_column)) {
     await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, table, `${quoteId(column.temp_column)} ${UUID_SQL_TYPE} NULL DEFAULT NULL AFTER ${quoteId(column.column_name)}`));
   }
 
@@ -65,6 +149,10 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   // locks longer than the limit fails as transient and is retried: it never queues the table's other writers.
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, async () => {
     do {
+      if (watchDiscard && (await journalColumn(conn, input.schema, column.column_id)).state === 'discarded') {
+        await dropTempColumn(conn, input, column);
+        return;
+      }
       const chunkStarted = Date.now();
       const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
       // STRAIGHT_JOIN: walk the chunk's key range of the table, then look each pointer up in the journal.
@@ -79,20 +167,13 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
       rows += changed;
       filled = boundary === null;
       after = boundary;
-      await updateColumn(conn, input.schema, columnId, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
+      await updateColumn(conn, input.schema, column.column_id, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
       progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
       const elapsed = Math.max(1, Date.now() - chunkStarted);
       chunkRows = Math.min(100_000, Math.max(100, Math.round((chunkRows * target) / elapsed)));
     } while (!filled && Date.now() - started < options.budgetMs);
   });
-  if (!filled) return { column: columnId, done: false, rows };
-
-  await refuseUnfilled(conn, input, column, primaryKey);
-  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
-  await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
-  await refuseDangling(conn, input, column);
-  progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
-  return { column: columnId, done: true, rows };
+  return { rows, filled };
 }
 
 async function liveColumns(conn: Connection, schema: string, table: string): Promise<LiveColumn[]> {
@@ -105,6 +186,12 @@ async function liveColumns(conn: Connection, schema: string, table: string): Pro
   return rows.map((row) => ({ ...row, ordinal: Number(row.ordinal) }));
 }
 
+/** The original column is already the 0.12 one (its temporary column gone, its foreign key to `~external_<store>`). */
+async function swappedBeforeJournal(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  return live.some((c) => c.name === column.column_name) && !live.some((c) => c.name === column.temp_column) && (await isSwapped(conn, input.schema, column));
+}
+
 async function isSwapped(conn: Connection, schema: string, column: JournalColumn): Promise<boolean> {
   const rows = await select(
     conn,
@@ -113,6 +200,16 @@ async function isSwapped(conn: Connection, schema: string, column: JournalColumn
     [schema, column.table_name, column.column_name, schema, externalTableName(column.store)],
   );
   return rows.length > 0;
+}
+
+/** Whether every object of the store is hashed and verified (its new hashes in the journal). */
+async function storeHashed(conn: Connection, input: Migrate011Input, store: string): Promise<boolean> {
+  const [{ pending }] = await select<{ pending: number }>(
+    conn,
+    `SELECT EXISTS (SELECT 1 FROM ${journalTables(input.schema).objects} WHERE store = ? AND contents_hash IS NULL) AS pending`,
+    [store],
+  );
+  return !Number(pending);
 }
 
 async function requireInsertedRows(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
@@ -136,26 +233,45 @@ function decodeKey(encoded: string): KeyValue[] {
   return (JSON.parse(encoded) as (string | { hex: string })[]).map((value) => (typeof value === 'string' ? value : Buffer.from(value.hex, 'hex')));
 }
 
-async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: JournalColumn, primaryKey: string[]): Promise<void> {
-  const table = tableRef(input.schema, column.table_name);
-  // Counted in one pass over the table first: a LIMIT query with this WHERE walks the column's index and looks every
-  // row up (~10x slower on a 1M-row table when nothing is left, the usual case).
+async function unfilledRows(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<number> {
+  // Counted in one pass over the table: a LIMIT query with this WHERE walks the column's index and looks every row up
+  // (~10x slower on a 1M-row table when nothing is left, the usual case).
   const [{ unfilled }] = await select<{ unfilled: number | null }>(
     conn,
-    `SELECT SUM(${quoteId(column.column_name)} IS NOT NULL AND ${quoteId(column.temp_column)} IS NULL) AS unfilled FROM ${table}`,
+    `SELECT SUM(${quoteId(column.column_name)} IS NOT NULL AND ${quoteId(column.temp_column)} IS NULL) AS unfilled FROM ${tableRef(input.schema, column.table_name)}`,
   );
-  if (!Number(unfilled)) return;
-  const left = await selectRaw(
+  return Number(unfilled ?? 0);
+}
+
+/** Before the swap: every pointer has its new value, and each new value is still the one its pointer maps to. */
+async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: JournalColumn, primaryKey: string[]): Promise<void> {
+  const table = tableRef(input.schema, column.table_name);
+  const legacy = quoteId(column.column_name);
+  const temp = quoteId(column.temp_column);
+  if ((await unfilledRows(conn, input, column)) > 0) {
+    const left = await selectRaw(
+      conn,
+      `SELECT ${[...primaryKey.map(quoteId), `${legacy} AS legacy_value`].join(', ')} FROM ${table} WHERE ${legacy} IS NOT NULL AND ${temp} IS NULL LIMIT ${EXAMPLES}`,
+    );
+    // Start over on the rerun: these rows may sit anywhere in the key order.
+    await updateColumn(conn, input.schema, column.column_id, { state: 'pending', resume_after: null });
+    throw new MigrationRefusedError(
+      `${column.table_name}.${column.column_name} has pointers that are not in the migration journal (written by a 0.11 client while the migration ran?); the column was not swapped. Stop 0.11 writers and rerun:`,
+      left.map((row) => `${primaryKey.map((name) => `${name}=${String(row[name])}`).join(', ')}: ${String(row.legacy_value)}`),
+    );
+  }
+  // A pointer changed (or set to NULL) after its row was filled would otherwise swap in the old object's hash.
+  const [{ stale }] = await select<{ stale: number }>(
     conn,
-    `SELECT ${[...primaryKey.map(quoteId), `${quoteId(column.column_name)} AS legacy_value`].join(', ')} FROM ${table}
-      WHERE ${quoteId(column.column_name)} IS NOT NULL AND ${quoteId(column.temp_column)} IS NULL LIMIT ${EXAMPLES}`,
+    `SELECT COUNT(*) AS stale FROM ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)
+      WHERE NOT (t.${temp} <=> j.new_hash)`,
   );
-  if (left.length === 0) return;
-  // Start over on the rerun: these rows may sit anywhere in the key order.
-  await updateColumn(conn, input.schema, column.column_id, { resume_after: null });
+  if (Number(stale) === 0) return;
+  // the rerun fills the column again from the start
+  await dropTempColumn(conn, input, column);
+  await updateColumn(conn, input.schema, column.column_id, { state: 'pending', resume_after: null, rows_rewritten: 0 });
   throw new MigrationRefusedError(
-    `${column.table_name}.${column.column_name} has pointers that are not in the migration journal (written by a 0.11 client while the migration ran?); the column was not swapped. Stop 0.11 writers and rerun:`,
-    left.map((row) => `${primaryKey.map((name) => `${name}=${String(row[name])}`).join(', ')}: ${String(row.legacy_value)}`),
+    `${stale} pointer(s) of ${column.table_name}.${column.column_name} changed after their new value was written (a 0.11 client wrote while the migration ran?); the column was not swapped. Stop 0.11 writers and rerun.`,
   );
 }
 
