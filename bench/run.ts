@@ -290,7 +290,7 @@ class ColumnTimes {
   private current: number | null = null;
   private readonly spent = { fill: new Map<number, number>(), rewrite: new Map<number, number>() };
   private readonly rows = new Map<string, number>();
-  private readonly columns = new Map<string, { rows: number; seconds: number; fillSeconds: number }>();
+  private readonly swapped = new Map<string, number>();
 
   wrap(handlers: Partial<Record<HandlerName, PhaseInvoker>>): Partial<Record<HandlerName, PhaseInvoker>> {
     const timed = (phase: 'fill' | 'rewrite', invoke: PhaseInvoker): PhaseInvoker => async (event) => {
@@ -309,10 +309,17 @@ class ColumnTimes {
     if (event.kind !== 'rows-rewritten' && event.kind !== 'column-swapped') return;
     const key = `${event.table}.${event.column}`;
     if (event.kind === 'rows-rewritten') this.rows.set(key, (this.rows.get(key) ?? 0) + event.rows);
-    if (event.kind === 'column-swapped' && this.current !== null) {
-      const fillSeconds = this.spent.fill.get(this.current) ?? 0;
-      this.columns.set(key, { rows: this.rows.get(key) ?? 0, fillSeconds, seconds: fillSeconds + (this.spent.rewrite.get(this.current) ?? 0) });
-    }
+    if (event.kind === 'column-swapped' && this.current !== null) this.swapped.set(key, this.current);
+  }
+
+  /** Per swapped column (`table.column`): rows filled, and seconds of its fill and rewrite calls. */
+  private get columns(): Map<string, { rows: number; seconds: number; fillSeconds: number }> {
+    return new Map(
+      [...this.swapped].map(([key, id]) => {
+        const fillSeconds = this.spent.fill.get(id) ?? 0;
+        return [key, { rows: this.rows.get(key) ?? 0, fillSeconds, seconds: fillSeconds + (this.spent.rewrite.get(id) ?? 0) }];
+      }),
+    );
   }
 
   totalSeconds(): number {

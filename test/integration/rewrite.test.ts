@@ -125,9 +125,13 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   expect((await select(conn, `SHOW COLUMNS FROM ${tableRef(schema, 'recording')} LIKE ?`, [trace.temp_column])).length).toBe(0);
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   const filled = await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress);
-  expect(filled).toMatchObject({ done: true, waiting: false });
+  expect(filled).toMatchObject({ done: false, waiting: false });
   expect(filled.rows).toBeGreaterThan(0);
   expect((await journalColumns(conn, schema)).find((c) => c.column_id === trace.column_id)!.state).toBe('filled');
+  // the next call builds the index the swapped column will need, named as the temporary column for now
+  expect(await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: true, rows: 0 });
+  const indexed = await select<{ name: string }>(conn, `SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'recording' AND COLUMN_NAME = ?`, [schema, trace.temp_column]);
+  expect(indexed.map((row) => row.name)).toEqual([trace.temp_column]);
   await insertExternalRows(conn, input);
 
   // a 0.11 client still writing: a copy of a row (its object known to the journal) and a pointer moved to another object
@@ -174,6 +178,16 @@ it('names the swapped-in keys as the official 0.12 tool left them: the next free
   ]);
   const rules = [...(await foreignKeysOf(conn, schema, 'recording')), ...(await foreignKeysOf(conn, schema, 'frame'))].filter((key) => key.referenced.startsWith('~external_'));
   expect(rules.map((key) => `${key.column_name} ${key.on_update} ${key.on_delete}`).sort()).toEqual(['img RESTRICT RESTRICT', 'thumb RESTRICT RESTRICT', 'trace RESTRICT RESTRICT']);
+
+  // a crash after a swap, before its prebuilt index got the column's name and the journal its state: the rerun of the
+  // column names the index and records the swap
+  const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
+  await execute(conn, `ALTER TABLE ${tableRef(schema, 'recording')} RENAME INDEX \`trace\` TO ${quoteId(trace.temp_column)}`);
+  await execute(conn, `UPDATE ${tableRef(schema, COLUMN_TABLE)} SET state = 'pending' WHERE column_id = ?`, [trace.column_id]);
+  const { input } = await coreContext(scenario);
+  expect(await rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: true });
+  expect((await keyLines('recording'))[0]).toBe('  KEY `trace` (`trace`),');
+  expect((await journalColumns(conn, schema)).find((c) => c.column_id === trace.column_id)!.state).toBe('swapped');
 });
 
 it('stops after a swap whose new foreign key finds a ~external_<store> row deleted meanwhile; the rerun puts it back', async () => {

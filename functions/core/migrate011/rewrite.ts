@@ -50,7 +50,13 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
   const finished = (rows: number) => ({ column: columnId, done: true, rows, waiting: false });
-  // filled or swapped already, or discarded while this call was on its way
+  // The index the swapped column needs, built here (in a call of its own) rather than in the swap's ALTER, which
+  // then only renames it: the build runs beside the hashing, the swap stays a metadata change.
+  if (column.state === 'filled') {
+    await buildOwnIndex(conn, input, column);
+    return finished(0);
+  }
+  // swapped already, or discarded while this call was on its way
   if (column.state !== 'pending') return finished(0);
   // a swap whose journal update was lost: rewriteColumn records it
   if (await swappedBeforeJournal(conn, input, column)) return finished(0);
@@ -59,8 +65,11 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   if (!fill.filled) return { column: columnId, done: false, rows: fill.rows, waiting: false };
   // only from pending: a discard that came in meanwhile wins, and its column goes
   const [marked] = await conn.query(`UPDATE ${journalTables(input.schema).columns} SET state = 'filled' WHERE column_id = ? AND state = 'pending'`, [columnId]);
-  if ((marked as { affectedRows: number }).affectedRows === 0) await dropTempColumn(conn, input, column);
-  return finished(fill.rows);
+  if ((marked as { affectedRows: number }).affectedRows === 0) {
+    await dropTempColumn(conn, input, column);
+    return finished(fill.rows);
+  }
+  return { column: columnId, done: false, rows: fill.rows, waiting: false };
 }
 
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
@@ -68,7 +77,8 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const column = await journalColumn(conn, input.schema, columnId);
   if (column.state === 'swapped') return { column: columnId, done: true, rows: 0 };
   if (await swappedBeforeJournal(conn, input, column)) {
-    // The swap committed but the journal update did not (a crash in between).
+    // The swap committed but the journal update (or the index's renaming) did not: a crash in between.
+    await nameOwnIndex(conn, input, column);
     await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
     await refuseDangling(conn, input, column);
     return { column: columnId, done: true, rows: 0 };
@@ -85,6 +95,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   }
   await refuseUnfilled(conn, input, column, primaryKey);
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => swapColumn(conn, input, column));
+  await nameOwnIndex(conn, input, column);
   await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
   await refuseDangling(conn, input, column);
   progress.report({ kind: 'column-swapped', table: column.table_name, column: column.column_name });
@@ -288,9 +299,8 @@ async function swapColumn(conn: Connection, input: Migrate011Input, column: Jour
   const previous = live.slice(0, position).reverse().find((c) => !TEMP_COLUMN.test(c.name));
   const indexes = await indexesOf(conn, input.schema, column.table_name);
   const recreated = indexesToRecreate(indexes, column);
-  const keptNames = new Set(indexes.filter((index) => !index.columns.includes(column.column_name)).map((index) => index.name.toLowerCase()));
-  const servedByRecreated = recreated.some((index) => index.columns[0] === column.column_name);
-  const ownIndex = !servedByRecreated && !keptNames.has(column.column_name.toLowerCase());
+  const ownIndex = needsOwnIndex(indexes, column);
+  const prebuilt = indexes.some((index) => index.name === column.temp_column);
   // MariaDB records NO ACTION for a RESTRICT spelled out in an in-place ADD FOREIGN KEY, and RESTRICT (its default)
   // when it is left out; MySQL's default is NO ACTION, so there it is spelled out as 0.12 declares it.
   const rules = (await serverFlavor(conn)) === 'mysql' ? ' ON UPDATE RESTRICT ON DELETE RESTRICT' : '';
@@ -302,7 +312,9 @@ async function swapColumn(conn: Connection, input: Migrate011Input, column: Jour
     `CHANGE COLUMN ${quoteId(column.temp_column)} ${quoteId(column.column_name)} ${UUID_SQL_TYPE} ${column.is_nullable ? 'NULL DEFAULT NULL' : 'NOT NULL'} ` +
       `COMMENT ${quoteValue(comment)} ${previous ? `AFTER ${quoteId(previous.name)}` : 'FIRST'}`,
     ...recreated.map((index) => `ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteId(index.name)} (${index.columns.map(quoteId).join(', ')})`),
-    ...(ownIndex ? [`ADD INDEX ${quoteId(column.column_name)} (${quoteId(column.column_name)})`] : []),
+    // a prebuilt index follows its column's rename; nameOwnIndex names it after the ALTER
+    ...(ownIndex && !prebuilt ? [`ADD INDEX ${quoteId(column.column_name)} (${quoteId(column.column_name)})`] : []),
+    ...(!ownIndex && prebuilt ? [`DROP INDEX ${quoteId(column.temp_column)}`] : []),
     // named explicitly: unnamed, the in-place ALTER numbers the key as if the one it drops were gone and collides with it
     `ADD CONSTRAINT ${quoteId(await nextForeignKeyName(conn, input.schema, column.table_name))} FOREIGN KEY (${quoteId(column.column_name)}) ` +
       `REFERENCES ${tableRef(input.schema, externalTableName(column.store))} (\`hash\`)${rules}`,
@@ -367,5 +379,32 @@ function indexesToRecreate(indexes: TableIndex[], column: JournalColumn): TableI
   return indexes.filter(
     (index) =>
       index.columns.includes(column.column_name) && index.name !== 'PRIMARY' && !(index.columns.length === 1 && !index.unique) && !index.columns.includes(column.temp_column),
+  );
+}
+
+/**
+ * Whether the swapped column needs an index of its own for its foreign key: none of the recreated indexes starts with
+ * it, and its name is free (an unrelated index already named as the column keeps that name).
+ */
+function needsOwnIndex(indexes: TableIndex[], column: JournalColumn): boolean {
+  const servedByRecreated = indexesToRecreate(indexes, column).some((index) => index.columns[0] === column.column_name);
+  const keptNames = new Set(indexes.filter((index) => !index.columns.includes(column.column_name)).map((index) => index.name.toLowerCase()));
+  return !servedByRecreated && !keptNames.has(column.column_name.toLowerCase());
+}
+
+/** The filled temporary column's index (named as the temporary column), when the swapped column will need one. */
+async function buildOwnIndex(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const indexes = await indexesOf(conn, input.schema, column.table_name);
+  if (!needsOwnIndex(indexes, column) || indexes.some((index) => index.name === column.temp_column)) return;
+  const temp = quoteId(column.temp_column);
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => execute(conn, `ALTER TABLE ${tableRef(input.schema, column.table_name)} ADD INDEX ${temp} (${temp})`));
+}
+
+/** After the swap: the prebuilt index gets the column's name, as 0.12 and the official tool name it (a metadata change). */
+async function nameOwnIndex(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
+  const indexes = await indexesOf(conn, input.schema, column.table_name);
+  if (!indexes.some((index) => index.name === column.temp_column)) return;
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () =>
+    execute(conn, `ALTER TABLE ${tableRef(input.schema, column.table_name)} RENAME INDEX ${quoteId(column.temp_column)} TO ${quoteId(column.column_name)}`),
   );
 }
