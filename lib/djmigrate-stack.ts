@@ -69,7 +69,7 @@ export const ACCOUNT_ID_ENV = 'DJMIGRATE_ACCOUNT_ID';
 export const CHECKSUM_PREFIX = 'manifests/checksums';
 /** The functions that start, poll and read S3 Batch Operations Compute checksum jobs. */
 const CHECKSUM_FUNCTIONS: readonly HandlerName[] = ['startChecksum', 'checksumState', 'recordChecksums'];
-/** What a budgeted invocation leaves of its timeout for the last chunk and the column swap. */
+/** What a budgeted invocation leaves of its timeout for the last chunk and the column swap (or index build). */
 const WORK_RESERVE = Duration.minutes(5);
 
 /** Lambda settings per handler; everything not listed: 512 MB, 5 min. `budgeted` ones hand back before their timeout. */
@@ -83,6 +83,9 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
   recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },
+  // the fill's last call builds the column's index; dropping a column rebuilds the table before MySQL 8.0.29
+  fill: { timeout: Duration.minutes(15), budgeted: true },
+  discardFills: { timeout: Duration.minutes(15) },
   rewrite: { timeout: Duration.minutes(15), budgeted: true },
   plan014: { timeout: Duration.minutes(15) },
   prepareExternal014: { timeout: Duration.minutes(15) },

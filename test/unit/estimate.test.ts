@@ -6,8 +6,10 @@ const base = { columnRows: [1_000_000], mode: 'in-place' as const, trustEtag: fa
 describe('estimateRun (the cost model plan prints)', () => {
   it('counts requests, transitions and GB-seconds from the plan, priced at list prices', () => {
     const estimate = estimateRun({ ...base, stores: [{ objects: 10_000, bytes: 10e9, s3: true }] });
-    // 10,000 objects in batches of 100 (prepare.ts): 100 batches, 2 transitions each; one rewrite call for 1M rows
-    expect(estimate.stateTransitions).toBe(ASSUMED.fixedTransitions + 2 * 100 + 2 * 1 + 1);
+    // 10,000 objects in batches of 100 (prepare.ts): 100 batches, 2 transitions each; for the one column: one fill
+    // call for 1M rows, one building its index, one swapping (2 each), the fill's looks at its store while the 31.25 s
+    // of hashing run (3 each, every 10 s) and the two Maps' Succeed states
+    expect(estimate.stateTransitions).toBe(ASSUMED.fixedTransitions + 2 * 100 + 2 * 3 + 3 * 4 + 2);
     expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * 10, put: 0 });
     // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB
     expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30)));
@@ -60,9 +62,10 @@ describe('estimateRun (the cost model plan prints)', () => {
     const distributed = estimateRun({ ...base, distributedHashingFrom: 1000, stores });
     expect(standard.children).toBe(0);
     expect(distributed.children).toBe(1000);
-    // one parent transition per child instead of two per batch; two Lambda calls per child
-    expect(distributed.stateTransitions).toBe(ASSUMED.fixedTransitions + 1000 + 2 * 1 + 1);
-    expect(distributed.lambdaRequests).toBe(8 + 2 * 1000 + 1);
+    // one parent transition per child instead of two per batch; two Lambda calls per child (the column's calls and
+    // looks as above: 1,250 s / 40 = 31.25 s of hashing)
+    expect(distributed.stateTransitions).toBe(ASSUMED.fixedTransitions + 1000 + 2 * 3 + 3 * 4 + 2);
+    expect(distributed.lambdaRequests).toBe(8 + 2 * 1000 + 3 + 4);
     // same bytes hashed (same GB-seconds), ten times the concurrency
     expect(distributed.lambdaGbSeconds).toBe(standard.lambdaGbSeconds);
     // hashing 100 GB at 100 MB/s + 100,000 × 20 ms / 8 = 1,250 s of Lambda: / 4 batches vs / 40 children, + 10 s rewrite + 30 s

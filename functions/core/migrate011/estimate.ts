@@ -25,8 +25,10 @@ export const ASSUMED = {
   /** HashObjects' MaxConcurrency (the stack's hashConcurrency) and the rewrite budget per call. */
   batchesAtOnce: 4,
   rewriteCallSeconds: 600,
-  /** Validate, Inspect, Prepare, InsertRows, Finish, Verify, Report and their Choices/Maps. */
-  fixedTransitions: 14,
+  /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Choices/Maps. */
+  fixedTransitions: 16,
+  /** A column's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
+  storePollSeconds: 10,
   /** Lambda memory: the hash function 1 GB, the others 0.5 GB; non-hash work beyond the rewrite. */
   hashMemoryGb: 1,
   otherMemoryGb: 0.5,
@@ -95,13 +97,19 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const rewriteCalls = inputs.columnRows.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / (ASSUMED.rewriteRowsPerSecond * ASSUMED.rewriteCallSeconds))), 0);
 
   const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
+  const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
-  const seconds = Math.ceil(batchSeconds + hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce) + rewriteSeconds + ASSUMED.otherSeconds);
+  const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + ASSUMED.otherSeconds);
+  // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
+  // its index and the swapping call
+  const storeLooks = inputs.columnRows.length ? Math.ceil(hashSeconds / ASSUMED.storePollSeconds) : 0;
+  const columnCalls = rewriteCalls + 2 * inputs.columnRows.length;
 
-  const stateTransitions = ASSUMED.fixedTransitions + 2 * batches + children + 2 * rewriteCalls + inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
+  const stateTransitions =
+    ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
   const lambdaGbSeconds = ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds);
-  const lambdaRequests = 8 + batches + 2 * children + rewriteCalls + (batchObjects ? 2 + polls : 0);
+  const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000), 0);
   const s3Requests = {
