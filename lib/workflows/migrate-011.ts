@@ -216,14 +216,13 @@ export function migrate011Definition(
 
   const fillColumns = loopingMap(
     wf,
-    { map: 'FillColumns', check: 'ColumnFilled', done: 'FillDone' },
-    (payload) =>
-      invoke('FillColumn', 'fill', {
-        comment: "Fills the column's new values once its store is hashed; works for a bounded time, repeated until done.",
-        payload,
-        resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.fill),
-        resultPath: '$.progress',
-      }),
+    invoke,
+    { map: 'FillColumns', task: 'FillColumn', check: 'ColumnFilled', done: 'FillDone' },
+    {
+      handler: 'fill',
+      comment: "Fills the column's new values once its store is hashed; works for a bounded time, repeated until done.",
+      fields: MIGRATE_011_RESULT_FIELDS.fill,
+    },
     {
       itemsPath: '$.prepared.columns',
       field: 'column',
@@ -240,14 +239,9 @@ export function migrate011Definition(
 
   const rewriteColumns = loopingMap(
     wf,
-    { map: 'RewriteColumns', check: 'ColumnRewritten', done: 'ColumnDone' },
-    (payload) =>
-      invoke('RewriteColumn', 'rewrite', {
-        comment: 'Works for a bounded time on one column; repeated until it reports done.',
-        payload,
-        resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.rewrite),
-        resultPath: '$.progress',
-      }),
+    invoke,
+    { map: 'RewriteColumns', task: 'RewriteColumn', check: 'ColumnRewritten', done: 'ColumnDone' },
+    { handler: 'rewrite', comment: 'Works for a bounded time on one column; repeated until it reports done.', fields: MIGRATE_011_RESULT_FIELDS.rewrite },
     { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: the rest of the fill, check, swap.' },
   );
 

@@ -109,14 +109,13 @@ export function migrate014Definition(
   });
   const migrateColumns = loopingMap(
     wf,
-    { map: 'MigrateExternalColumns', check: 'ColumnMigrated', done: 'ColumnConverted' },
-    (payload) =>
-      invoke('MigrateColumn', 'migrateColumn014', {
-        comment: 'Works for a bounded time on one column (pointers, JSON fill, swap); repeated until it reports done.',
-        payload,
-        resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.migrateColumn014),
-        resultPath: '$.progress',
-      }),
+    invoke,
+    { map: 'MigrateExternalColumns', task: 'MigrateColumn', check: 'ColumnMigrated', done: 'ColumnConverted' },
+    {
+      handler: 'migrateColumn014',
+      comment: 'Works for a bounded time on one column (pointers, JSON fill, swap); repeated until it reports done.',
+      fields: MIGRATE_014_RESULT_FIELDS.migrateColumn014,
+    },
     { itemsPath: '$.external.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time.' },
   );
   const lineage = invoke('AddLineageTable', 'lineage014', {
@@ -136,14 +135,9 @@ export function migrate014Definition(
   });
   const copyTables = loopingMap(
     wf,
-    { map: 'CopyTables', check: 'TableCopied', done: 'TableDone' },
-    (payload) =>
-      invoke('CopyTable', 'copyTable014', {
-        comment: 'copy_table_data for a bounded time; repeated until it reports done.',
-        payload,
-        resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.copyTable014),
-        resultPath: '$.progress',
-      }),
+    invoke,
+    { map: 'CopyTables', task: 'CopyTable', check: 'TableCopied', done: 'TableDone' },
+    { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
     { itemsPath: '$.copy.tables', field: 'table', maxConcurrency: 1, comment: 'One table at a time, parents first (the destination keeps its foreign keys).' },
   );
   const compareTables = new sfn.Map(wf, 'CompareTables', {

@@ -81,17 +81,24 @@ export function phasePayload(fields: Record<string, unknown> = {}): sfn.TaskInpu
 }
 
 /**
- * A Map running `step` over the items at `itemsPath` (numbers or strings, passed as `field`), each item's task called
- * again while its result says `done: false` (with `whileWaiting`, after that pause when it says `waiting: true`). The
- * iteration's output is the last result (at `$.progress`).
+ * A Map running the `step` handler's Task (named `names.task`) over the items at `itemsPath` (numbers or strings,
+ * passed as `field`), each item's task called again while its result says `done: false` (with `whileWaiting`, after
+ * that pause when it says `waiting: true`). The task keeps the result's `fields` at `$.progress`; the iteration's
+ * output is the last result.
  */
-export function loopingMap(
+export function loopingMap<Name extends string>(
   scope: Construct,
-  names: { map: string; check: string; done: string },
-  step: (payload: sfn.TaskInput) => tasks.LambdaInvoke,
+  invoke: (stateName: string, handler: Name, props: TaskProps) => tasks.LambdaInvoke,
+  names: { map: string; task: string; check: string; done: string },
+  step: { handler: Name; comment: string; fields: readonly string[] },
   props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string; whileWaiting?: { state: string; seconds: number } },
 ): sfn.Map {
-  const task = step(phasePayload({ [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`) }));
+  const task = invoke(names.task, step.handler, {
+    comment: step.comment,
+    payload: phasePayload({ [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`) }),
+    resultSelector: selectFields(step.fields),
+    resultPath: '$.progress',
+  });
   const done = new sfn.Succeed(scope, names.done, { outputPath: '$.progress' });
   const check = new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done);
   if (props.whileWaiting) {
