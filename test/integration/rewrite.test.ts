@@ -7,7 +7,7 @@ import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.
 import { hashBatch } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
-import { COLUMN_TABLE, journalColumns } from '../../functions/core/migrate011/journal.js';
+import { COLUMN_TABLE, journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { fillColumn, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
@@ -154,6 +154,34 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   expect(byRec.get(first.rec_id)).toBe(byRec.get(second.rec_id));
   expect(byRec.get(77)).not.toBe(byRec.get(first.rec_id));
   expect(byRec.get(77)).toMatch(/^[0-9a-f]{32}$/);
+});
+
+it('a column pointing at few objects is filled once those are hashed, while other objects of its store still wait', async () => {
+  scenario = await legacyScenario('rewrite_few', async (options: LegacyFixtureOptions) => {
+    const fixture = await buildExampleLab(options);
+    await declareLegacyTable(options.conn, options.database, { name: 'trial', primaryKey: [{ name: 'trial_id', sqlType: 'int' }], attributes: [{ name: 'clip', type: 'external' }] });
+    return fixture;
+  });
+  const { conn, schema } = scenario;
+  const recording = tableRef(schema, 'recording');
+  // trial.clip points at the two objects of the first two recordings (100 rows each)
+  const shared = await select<{ trace: string }>(conn, `SELECT trace FROM ${recording} ORDER BY session_id, rec_id LIMIT 2`);
+  await execute(conn, `INSERT INTO ${tableRef(schema, 'trial')} (trial_id, clip) VALUES ?`, [Array.from({ length: 200 }, (_, i) => [i, shared[i % 2].trace])]);
+  await execute(conn, `ANALYZE TABLE ${tableRef(schema, 'trial')}, ${recording}`);
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'few/hash.jsonl' });
+  const columns = await journalColumns(conn, schema);
+  const clip = columns.find((c) => c.table_name === 'trial')!;
+  const trace = columns.find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  // one object of the store, which trace points at and clip does not, is still to hash
+  const [other] = await select<{ trace: string }>(conn, `SELECT trace FROM ${recording} WHERE trace NOT IN (?, ?) LIMIT 1`, [shared[0].trace, shared[1].trace]);
+  await execute(conn, `UPDATE ${journalTables(schema).objects} SET contents_hash = NULL, new_hash = NULL WHERE legacy_hash = CAST(? AS BINARY)`, [other.trace]);
+
+  expect(await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: false, waiting: true });
+  const filled = await fillColumn(conn, input, clip.column_id, { budgetMs: 10_000 }, silentProgress);
+  expect(filled).toMatchObject({ done: false, waiting: false, rows: 200 });
+  expect((await journalColumns(conn, schema)).find((c) => c.column_id === clip.column_id)!.state).toBe('filled');
 });
 
 it('names the swapped-in keys as the official 0.12 tool left them: the next free <table>_ibfk_<n>, an index named as the column, RESTRICT', async () => {

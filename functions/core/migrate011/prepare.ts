@@ -6,7 +6,7 @@ import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
-import type { Inspection } from './inspect.js';
+import type { Inspection, LegacyColumn } from './inspect.js';
 import { hashFromListings } from './etag.js';
 import type { ProgressSink } from '../progress.js';
 import type { ManifestStore } from '../stores/manifest-store.js';
@@ -54,20 +54,21 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
     : 0;
   const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
-  for (const store of (await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })))).stores) {
+  const order = await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })));
+  for (const store of order.stores) {
     // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
     // every pointer of every referencing row: a million-row table points at a few hundred objects.
-    const referenced = inspection.legacyColumns
-      .filter((column) => column.store === store)
-      .map((column) => `EXISTS (SELECT 1 FROM ${tableRef(input.schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`)
-      .join(' OR ');
+    const pointsAt = (column: LegacyColumn) => `EXISTS (SELECT 1 FROM ${tableRef(input.schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`;
+    const columns = inspection.legacyColumns.filter((column) => column.store === store);
+    const biggest = columns.reduce((big, column) => ((order.tableRows.get(column.table) ?? 0) > (order.tableRows.get(big.table) ?? 0) ? column : big));
     const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
+    // the objects of the store's biggest table first: that table's fill can start once they are hashed (fillColumn)
     await execute(
       conn,
       `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
-       SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((ROW_NUMBER() OVER (ORDER BY CAST(e.hash AS BINARY)) - 1) / ?), e.size
+       SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((ROW_NUMBER() OVER (ORDER BY ${pointsAt(biggest)} DESC, CAST(e.hash AS BINARY)) - 1) / ?), e.size
          FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)} e
-        WHERE (${referenced})
+        WHERE (${columns.map(pointsAt).join(' OR ')})
           AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
       [store, Number(next), batchSize],
     );
@@ -86,7 +87,7 @@ export async function preparedWork(conn: Connection, input: Migrate011Input, io:
   const columns = pending
     .sort((a, b) => order.stores.indexOf(a.store) - order.stores.indexOf(b.store) || rows(b) - rows(a))
     .map((column) => column.column_id);
-  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io, order.stores) : null };
+  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io) : null };
 }
 
 /**
@@ -113,20 +114,19 @@ export async function pendingHashBatches(conn: Connection, input: Migrate011Inpu
   return rows.map((row) => Number(row.batch));
 }
 
-async function writeHashManifest(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'>, stores: string[]): Promise<Prepared['manifest']> {
+async function writeHashManifest(conn: Connection, input: Migrate011Input, io: Pick<PrepareIo, 'manifests' | 'manifestKey'>): Promise<Prepared['manifest']> {
   const t = journalTables(input.schema);
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE contents_hash IS NULL AND size < ?`, [LARGE_OBJECT_BYTES]);
   if (Number(pending) < input.distributedHashingFrom) return null;
   let objects = 0;
   async function* items(): AsyncIterable<ManifestItem> {
-    // in rewrite order; a store without a column left to rewrite (only after an interrupted run) comes last
-    const rank = (store: string) => (stores.includes(store) ? stores.indexOf(store) : stores.length);
-    const left = await select<{ store: string }>(conn, `SELECT DISTINCT store FROM ${t.objects} WHERE contents_hash IS NULL ORDER BY store`);
-    for (const store of left.map((row) => row.store).sort((a, b) => rank(a) - rank(b))) {
-      const where = 'store = ? AND contents_hash IS NULL AND size < ?';
-      for await (const row of journalObjects<{ legacy_hash: Buffer; size: number }>(conn, input.schema, 'legacy_hash, size', where, [store, LARGE_OBJECT_BYTES])) {
+    // in batch order: Prepare numbered the batches in the order the stores and objects are best hashed in
+    const batches = await select<{ batch: number }>(conn, `SELECT DISTINCT batch FROM ${t.objects} WHERE contents_hash IS NULL AND size < ? ORDER BY batch`, [LARGE_OBJECT_BYTES]);
+    for (const { batch } of batches) {
+      const where = 'batch = ? AND contents_hash IS NULL AND size < ?';
+      for await (const row of journalObjects<{ legacy_hash: Buffer; store: string; size: number }>(conn, input.schema, 'legacy_hash, store, size', where, [batch, LARGE_OBJECT_BYTES])) {
         objects += 1;
-        yield { h: row.legacy_hash.toString('latin1'), s: store, n: Number(row.size) };
+        yield { h: row.legacy_hash.toString('latin1'), s: row.store, n: Number(row.size) };
       }
     }
   }

@@ -14,6 +14,8 @@ import type { Migrate011Input } from './input.js';
 import { journalColumn, journalColumns, journalTables, updateColumn, type JournalColumn } from './journal.js';
 
 const EXAMPLES = 10;
+/** Up to this many distinct pointers, a column's fill waits only for the objects it points at (readyToFill). */
+const FEW_DISTINCT_POINTERS = 10_000;
 const TEMP_COLUMN = /^_djmigrate_\d+$/;
 
 export interface RewriteOptions {
@@ -60,7 +62,7 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   if (column.state !== 'pending') return finished(0);
   // a swap whose journal update was lost: rewriteColumn records it
   if (await swappedBeforeJournal(conn, input, column)) return finished(0);
-  if (!(await storeHashed(conn, input, column.store))) return { column: columnId, done: false, rows: 0, waiting: true };
+  if (!(await readyToFill(conn, input, column))) return { column: columnId, done: false, rows: 0, waiting: true };
   const fill = await fillChunks(conn, input, column, options, progress, started, true);
   if (!fill.filled) return { column: columnId, done: false, rows: fill.rows, waiting: false };
   // only from pending: a discard that came in meanwhile wins, and its column goes
@@ -213,14 +215,28 @@ async function isSwapped(conn: Connection, schema: string, column: JournalColumn
   return rows.length > 0;
 }
 
-/** Whether every object of the store is hashed and verified (its new hashes in the journal). */
-async function storeHashed(conn: Connection, input: Migrate011Input, store: string): Promise<boolean> {
-  const [{ pending }] = await select<{ pending: number }>(
+/**
+ * Whether the column's fill can start: every object of its store is hashed and verified, or, for a column pointing
+ * at few distinct objects (its index's cardinality, as the server estimates it), every object it points at. A fill
+ * that starts early misses nothing: rows pointing elsewhere later are filled before the swap (rewriteColumn).
+ */
+async function readyToFill(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
+  const objects = journalTables(input.schema).objects;
+  const [{ pending }] = await select<{ pending: number }>(conn, `SELECT EXISTS (SELECT 1 FROM ${objects} WHERE store = ? AND contents_hash IS NULL) AS pending`, [column.store]);
+  if (!Number(pending)) return true;
+  const [{ cardinality }] = await select<{ cardinality: number | null }>(
     conn,
-    `SELECT EXISTS (SELECT 1 FROM ${journalTables(input.schema).objects} WHERE store = ? AND contents_hash IS NULL) AS pending`,
-    [store],
+    `SELECT MAX(CARDINALITY) AS cardinality FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1`,
+    [input.schema, column.table_name, column.column_name],
   );
-  return !Number(pending);
+  if (cardinality === null || Number(cardinality) > FEW_DISTINCT_POINTERS) return false;
+  // DISTINCT over the column's index reads one entry per distinct value (a loose index scan)
+  const [{ unhashed }] = await select<{ unhashed: number }>(
+    conn,
+    `SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT ${quoteId(column.column_name)} AS pointer FROM ${tableRef(input.schema, column.table_name)}) d
+        JOIN ${objects} o ON o.legacy_hash = CAST(d.pointer AS BINARY) WHERE o.contents_hash IS NULL) AS unhashed`,
+  );
+  return !Number(unhashed);
 }
 
 async function requireInsertedRows(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<void> {
