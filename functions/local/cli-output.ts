@@ -4,7 +4,7 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { ProgressEvent, ProgressSink } from '../core/progress.js';
 import { formatBytes } from './format.js';
 
-/** Wall time of each top-level state of the workflow, from the runner's state-entered events. */
+/** Wall time of each phase (a state of the workflow), from the runner's state-entered and state-exited events. */
 export class PhaseClock {
   private readonly open = new Map<string, number>();
   private readonly totals: Record<string, number> = {};

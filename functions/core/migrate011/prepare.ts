@@ -91,9 +91,9 @@ export async function preparedWork(conn: Connection, input: Migrate011Input, io:
 }
 
 /**
- * The order in which stores are hashed and columns filled. A column's fill starts once its store is hashed, beside
- * the hashing of the rest, so the stores of the biggest tables (rows as information_schema estimates them) go first:
- * their long fills overlap the most hashing.
+ * The order in which stores are hashed and columns filled. A column's fill starts once the objects it needs are
+ * hashed (fillColumn), beside the hashing of the rest, so the stores of the biggest tables (rows as information_schema
+ * estimates them) go first: their long fills overlap the most hashing.
  */
 async function rewriteOrder(conn: Connection, schema: string, columns: { table: string; store: string }[]): Promise<{ stores: string[]; tableRows: Map<string, number> }> {
   const estimates = await select<{ name: string; estimate: number | null }>(
@@ -136,7 +136,7 @@ async function writeHashManifest(conn: Connection, input: Migrate011Input, io: P
 
 async function recordColumns(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<void> {
   const t = journalTables(input.schema);
-  // fills dropped when an earlier run's hashing failed are done again
+  // fills dropped when an earlier run's hashing was refused are done again
   await execute(conn, `UPDATE ${t.columns} SET state = 'pending' WHERE state = 'discarded'`);
   const known = new Set((await journalColumns(conn, input.schema)).map((column) => `${column.table_name}\u0000${column.column_name}`));
   const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(column_id) + 1, 1) AS next FROM ${t.columns}`);

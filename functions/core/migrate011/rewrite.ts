@@ -33,7 +33,7 @@ export interface RewriteProgress {
 }
 
 export interface FillProgress extends RewriteProgress {
-  /** The column's store still has objects to hash: call again after a while. */
+  /** Objects the column needs are still to hash: call again after a while. */
   waiting: boolean;
 }
 
@@ -44,9 +44,9 @@ interface LiveColumn {
 }
 
 /**
- * Beside the hashing: fills the column's temporary column once every object of its store is hashed and verified.
- * DataJoint's own columns stay as they are until rewriteColumn swaps, after all stores are hashed; when hashing is
- * refused, discardFills drops what this filled.
+ * Beside the hashing: fills the column's temporary column once the objects it needs are hashed and verified
+ * (readyToFill), then builds its index. DataJoint's own columns stay as they are until rewriteColumn swaps, after all
+ * stores are hashed; when hashing is refused, discardFills drops what this filled.
  */
 export async function fillColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
   const started = Date.now();
