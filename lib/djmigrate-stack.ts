@@ -135,7 +135,7 @@ export interface DjmigrateStackProps extends StackProps {
   readonly hashConcurrency?: number;
   /** Distributed Map children at once when hashing many objects (each hashes its batch). Context: `distributedConcurrency`. Default 40. */
   readonly distributedConcurrency?: number;
-  /** Seconds a 0.11 column rewrite waits before looking again whether its store is hashed. Context: `storePollSeconds`. Default 10. */
+  /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
   readonly storePollSeconds?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the

@@ -13,8 +13,8 @@
 //                    │                               HashItems ─▶ RecordHashes) ─┐
 //                    ▼                                                            ▼
 //                  PendingBatches ─▶ HashObjects (Map: HashBatch)
-//        branch 2: FillColumns (Map, one at a time: FillColumn ⟲ ColumnFilled ─▶ FillDone; while the column's
-//                  store still hashes: WaitForStoreHashed ─▶ FillColumn)
+//        branch 2: FillColumns (Map, one at a time: FillColumn ⟲ ColumnFilled ─▶ FillDone; while objects the
+//                  column needs still hash: WaitForStoreHashed ─▶ FillColumn)
 //        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
 //      ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
 //      ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
@@ -85,7 +85,7 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly toleratedFailurePercentage?: number;
   /** How long the workflow waits between two looks at an S3 Batch Operations Compute checksum job. Default 60 s. */
   readonly checksumPollSeconds?: number;
-  /** How long a column fill waits before looking again whether its store's objects are all hashed. Default 10 s. */
+  /** How long a column fill waits before looking again whether the objects it needs are hashed. Default 10 s. */
   readonly storePollSeconds?: number;
 }
 
@@ -220,14 +220,14 @@ export function migrate011Definition(
     { map: 'FillColumns', task: 'FillColumn', check: 'ColumnFilled', done: 'FillDone' },
     {
       handler: 'fill',
-      comment: "Fills the column's new values once its store is hashed; works for a bounded time, repeated until done.",
+      comment: "Fills the column's new values once the objects it needs are hashed; works for a bounded time, repeated until done.",
       fields: MIGRATE_011_RESULT_FIELDS.fill,
     },
     {
       itemsPath: '$.prepared.columns',
       field: 'column',
       maxConcurrency: 1,
-      comment: "One column at a time, each once its store's objects are all hashed and verified: the temporary column, filled.",
+      comment: 'One column at a time, each once the objects it needs are hashed and verified: the temporary column, filled, indexed.',
       whileWaiting: { state: 'WaitForStoreHashed', seconds: positiveInteger('storePollSeconds', options.storePollSeconds ?? 10) },
     },
   );
@@ -267,10 +267,10 @@ export function migrate011Definition(
   pendingBatches.next(hashObjects);
   hashManifest.next(pendingBatches);
   const distributeHashing = new sfn.Choice(wf, 'DistributeHashing').when(sfn.Condition.isNull('$.prepared.manifest'), pendingBatches).otherwise(hashManifest);
-  // RDS fills the columns of the stores already hashed while Lambda hashes the rest (Prepare orders the stores so that
+  // RDS fills the columns whose objects are hashed while Lambda hashes the rest (Prepare orders the objects so that
   // the biggest tables' go first); a failure in either branch stops the other and fails the state
   const hashAndFill = new sfn.Parallel(wf, 'HashAndFill', {
-    comment: "Hashing and the columns' fills side by side: each column waits for its store's objects; no swap before all are verified.",
+    comment: "Hashing and the columns' fills side by side: each column waits for the objects it needs; no swap before all are verified.",
     resultPath: sfn.JsonPath.DISCARD,
   })
     .branch(distributeHashing)
