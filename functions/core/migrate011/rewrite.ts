@@ -52,6 +52,7 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
   const finished = (rows: number) => ({ column: columnId, done: true, rows, waiting: false });
+  const working = (rows: number) => ({ column: columnId, done: false, rows, waiting: false });
   // The index the swapped column needs, built here (in a call of its own) rather than in the swap's ALTER, which
   // then only renames it: the build runs beside the hashing, the swap stays a metadata change.
   if (column.state === 'filled') {
@@ -64,14 +65,14 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   if (await swappedBeforeJournal(conn, input, column)) return finished(0);
   if (!(await readyToFill(conn, input, column))) return { column: columnId, done: false, rows: 0, waiting: true };
   const fill = await fillChunks(conn, input, column, options, progress, started, true);
-  if (!fill.filled) return { column: columnId, done: false, rows: fill.rows, waiting: false };
+  if (!fill.filled) return working(fill.rows);
   // only from pending: a discard that came in meanwhile wins, and its column goes
-  const [marked] = await conn.query(`UPDATE ${journalTables(input.schema).columns} SET state = 'filled' WHERE column_id = ? AND state = 'pending'`, [columnId]);
-  if ((marked as { affectedRows: number }).affectedRows === 0) {
+  if ((await execute(conn, `UPDATE ${journalTables(input.schema).columns} SET state = 'filled' WHERE column_id = ? AND state = 'pending'`, [columnId])) === 0) {
     await dropTempColumn(conn, input, column);
     return finished(fill.rows);
   }
-  return { column: columnId, done: false, rows: fill.rows, waiting: false };
+  // the next call builds the index
+  return working(fill.rows);
 }
 
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
@@ -88,10 +89,12 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   await requireInsertedRows(conn, input, column);
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
   let rows = 0;
-  // Filled beside the hashing: rows written since then (pointing at objects the journal knows) are filled now.
-  if (column.state !== 'filled' || (await unfilledRows(conn, input, column)) > 0) {
-    if (column.state === 'filled') await updateColumn(conn, input.schema, columnId, { state: 'pending', resume_after: null });
-    const fill = await fillChunks(conn, input, { ...column, resume_after: column.state === 'filled' ? null : column.resume_after }, options, progress, started, false);
+  // Filled beside the hashing: rows written since then (pointing at objects the journal knows) are filled now, in a
+  // pass from the start.
+  const refill = column.state === 'filled' && (await unfilledRows(conn, input, column)) > 0;
+  if (refill) await updateColumn(conn, input.schema, columnId, { state: 'pending', resume_after: null });
+  if (column.state !== 'filled' || refill) {
+    const fill = await fillChunks(conn, input, refill ? { ...column, resume_after: null } : column, options, progress, started, false);
     if (!fill.filled) return { column: columnId, done: false, rows: fill.rows };
     rows = fill.rows;
   }
@@ -112,7 +115,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
 export async function discardFills(conn: Connection, input: Migrate011Input): Promise<{ dropped: number }> {
   await execute(
     conn,
-    `UPDATE ${journalTables(input.schema).columns} SET state = 'discarded', resume_after = NULL, rows_rewritten = 0 WHERE state IN ('pending', 'filled', 'discarded')`,
+    `UPDATE ${journalTables(input.schema).columns} SET state = 'discarded', resume_after = NULL, rows_rewritten = 0 WHERE state <> 'swapped'`,
   );
   let dropped = 0;
   for (const column of (await journalColumns(conn, input.schema)).filter((c) => c.state === 'discarded')) {
@@ -275,7 +278,14 @@ async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: 
   const table = tableRef(input.schema, column.table_name);
   const legacy = quoteId(column.column_name);
   const temp = quoteId(column.temp_column);
-  if ((await unfilledRows(conn, input, column)) > 0) {
+  // One pass: rows without a new value, and rows whose new value is no longer the one their pointer maps to (a pointer
+  // changed or set to NULL after its row was filled would otherwise swap in the old object's hash).
+  const [{ unfilled, stale }] = await select<{ unfilled: number | null; stale: number | null }>(
+    conn,
+    `SELECT SUM(t.${legacy} IS NOT NULL AND t.${temp} IS NULL) AS unfilled, SUM(NOT (t.${temp} <=> j.new_hash)) AS stale
+       FROM ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)`,
+  );
+  if (Number(unfilled) > 0) {
     const left = await selectRaw(
       conn,
       `SELECT ${[...primaryKey.map(quoteId), `${legacy} AS legacy_value`].join(', ')} FROM ${table} WHERE ${legacy} IS NOT NULL AND ${temp} IS NULL LIMIT ${EXAMPLES}`,
@@ -287,13 +297,7 @@ async function refuseUnfilled(conn: Connection, input: Migrate011Input, column: 
       left.map((row) => `${primaryKey.map((name) => `${name}=${String(row[name])}`).join(', ')}: ${String(row.legacy_value)}`),
     );
   }
-  // A pointer changed (or set to NULL) after its row was filled would otherwise swap in the old object's hash.
-  const [{ stale }] = await select<{ stale: number }>(
-    conn,
-    `SELECT COUNT(*) AS stale FROM ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)
-      WHERE NOT (t.${temp} <=> j.new_hash)`,
-  );
-  if (Number(stale) === 0) return;
+  if (!Number(stale)) return;
   // the rerun fills the column again from the start
   await dropTempColumn(conn, input, column);
   await updateColumn(conn, input.schema, column.column_id, { state: 'pending', resume_after: null, rows_rewritten: 0 });
