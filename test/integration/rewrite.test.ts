@@ -184,6 +184,55 @@ it('a column pointing at few objects is filled once those are hashed, while othe
   expect((await journalColumns(conn, schema)).find((c) => c.column_id === clip.column_id)!.state).toBe('filled');
 });
 
+it('adds the temporary column by an online rebuild to a table of short rows, instantly to one of wide rows; both swap to the right objects', async () => {
+  scenario = await legacyScenario('rewrite_wide', async (options: LegacyFixtureOptions) => {
+    const fixture = await buildExampleLab(options);
+    await declareLegacyTable(options.conn, options.database, {
+      name: 'wide',
+      primaryKey: [{ name: 'wide_id', sqlType: 'int' }],
+      attributes: [
+        { name: 'clip', type: 'external', nullable: true },
+        { name: 'payload', type: 'longblob' },
+      ],
+    });
+    return fixture;
+  });
+  const { conn, schema } = scenario;
+  const recording = tableRef(schema, 'recording');
+  const wide = tableRef(schema, 'wide');
+  // 2 MB of rows of ~4 KB (an inline blob), every third pointer NULL, the others at the recordings' objects
+  const traces = await select<{ trace: string }>(conn, `SELECT trace FROM ${recording} ORDER BY session_id, rec_id LIMIT 3`);
+  await execute(conn, `INSERT INTO ${wide} (wide_id, clip, payload) VALUES ?`, [Array.from({ length: 500 }, (_, i) => [i, i % 3 === 2 ? null : traces[i % 3].trace, Buffer.alloc(4000, i)])]);
+  await execute(conn, `ANALYZE TABLE ${wide}, ${recording}`);
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'wide/hash.jsonl' });
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  // InnoDB gives a rebuilt table a new id; an instant ADD COLUMN keeps it
+  const tableId = async (table: string) =>
+    Number((await select<{ id: number }>(conn, 'SELECT TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME = ?', [`${schema}/${table}`]))[0].id);
+  const columns = await journalColumns(conn, schema);
+  for (const [table, column, rebuilt] of [['recording', 'trace', true], ['wide', 'clip', false]] as const) {
+    const entry = columns.find((c) => c.table_name === table && c.column_name === column)!;
+    const before = await tableId(table);
+    expect(await fillColumn(conn, input, entry.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ waiting: false });
+    expect((await tableId(table)) !== before).toBe(rebuilt);
+  }
+
+  const result = await scenario.run();
+  expect(result.error).toBeUndefined();
+  const newHash = async (legacy: string) =>
+    (await select<{ hash: Buffer }>(conn, `SELECT new_hash AS hash FROM ${journalTables(schema).objects} WHERE legacy_hash = CAST(? AS BINARY)`, [legacy]))[0].hash.toString('hex');
+  const expected = await Promise.all(traces.map((t) => newHash(t.trace)));
+  const rows = await select<{ wide_id: number; clip: Buffer | null }>(conn, `SELECT wide_id, clip FROM ${wide} ORDER BY wide_id`);
+  expect(rows.map((row) => row.clip?.toString('hex') ?? null)).toEqual(rows.map((row) => (Number(row.wide_id) % 3 === 2 ? null : expected[Number(row.wide_id) % 3])));
+  const [definition] = await select<{ nullable: string; fallback: string | null }>(
+    conn,
+    "SELECT IS_NULLABLE AS nullable, COLUMN_DEFAULT AS fallback FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'wide' AND COLUMN_NAME = 'clip'",
+    [schema],
+  );
+  expect(definition).toEqual({ nullable: 'YES', fallback: 'NULL' });
+});
+
 it('names the swapped-in keys as the official 0.12 tool left them: the next free <table>_ibfk_<n>, an index named as the column, RESTRICT', async () => {
   scenario = await legacyScenario('rewrite_names', buildExampleLab);
   const { conn, schema } = scenario;
@@ -236,7 +285,7 @@ it('stops after a swap whose new foreign key finds a ~external_<store> row delet
   );
   const img = (await journalColumns(conn, schema)).find((c) => c.table_name === 'frame' && c.column_name === 'img');
   await expect(rewriteColumn(conn, input, img!.column_id, { budgetMs: 10_000 }, silentProgress)).rejects.toThrow(
-    /[1-9]\d* pointer\(s\) of frame\.img have no ~external_local row after the swap.*rerun the migration/s,
+    /frame\.img points at [1-9]\d* object\(s\) that have no ~external_local row after the swap.*rerun the migration/s,
   );
   await execute(conn, `DROP TRIGGER ${tableRef(schema, 'cleanup_mid_swap')}`);
 

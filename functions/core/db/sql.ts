@@ -83,9 +83,15 @@ export async function withLockWaitLimit<T>(conn: Connection, seconds: number, wo
 
 /**
  * `ALTER TABLE … ADD COLUMN` as a metadata-only change where the server can (MariaDB ≥ 10.4, MySQL ≥ 8.0.29: no
- * table copy, no long lock on a big table), else as the server's default algorithm.
+ * table copy, no long lock on a big table), else as the server's default algorithm. `rebuild`: rebuild the table
+ * online instead, so every row carries the new column's default up front (an UPDATE that then sets it keeps the row's
+ * size; on an instantly added column each updated row grows and its page splits, several times slower).
  */
-export async function addColumn(conn: Connection, table: string, columnSql: string): Promise<void> {
+export async function addColumn(conn: Connection, table: string, columnSql: string, { rebuild = false } = {}): Promise<void> {
+  if (rebuild) {
+    await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${columnSql}, FORCE`);
+    return;
+  }
   try {
     await execute(conn, `ALTER TABLE ${table} ADD COLUMN ${columnSql}, ALGORITHM=INSTANT`);
   } catch (error) {
