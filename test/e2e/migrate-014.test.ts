@@ -90,7 +90,7 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   expect(replanned.comments?.changes).toEqual([]);
   expect(replanned.external?.status).toBe('nothing-to-do');
   expect(replanned.lineage?.changes).toEqual([]);
-  expect((await djmigrate(['run', ...args])).code).toBe(0);
+  expect((await djmigrate(['run', ...args, '--report', join(folder, '..', `${schema.name}-014-rerun.json`)])).code).toBe(0);
   expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(after);
 
   const converted = await djmigrate(['convert-config', configPath]);

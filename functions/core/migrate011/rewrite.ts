@@ -29,7 +29,7 @@ const UNFILLED = Buffer.alloc(16);
  * would copy far more than the fill writes, and needs that much free disk.
  */
 const REBUILD_MAX_AVG_ROW_BYTES = 2048;
-const REBUILD_MAX_BYTES = 16 * 2 ** 30;
+const REBUILD_MAX_BYTES = 4 * 2 ** 30;
 /** Up to this size a table is rebuilt whatever its rows (cheap; the server's average of a few rows is a page's share). */
 const REBUILD_ANY_BYTES = 2 ** 20;
 
