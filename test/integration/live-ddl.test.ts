@@ -29,6 +29,25 @@ it('adds a column in place of its neighbours, instantly where possible and by th
   expect(await columnsOf(schema, 'with_fulltext')).toEqual(['id', 'a', '_djmigrate_1', 't']);
 });
 
+it('adds a column by an online rebuild when asked (a new InnoDB table id), falling back where the server cannot rebuild online', async () => {
+  schema = await freshSchema('liveddl');
+  await execute(schema.conn, `CREATE DATABASE ${quoteId(schema.name)}`);
+  const plain = tableRef(schema.name, 'plain');
+  const fulltext = tableRef(schema.name, 'with_fulltext');
+  await execute(schema.conn, `CREATE TABLE ${plain} (id int NOT NULL, a char(51) NULL, PRIMARY KEY (id)) ENGINE=InnoDB`);
+  await execute(schema.conn, `CREATE TABLE ${fulltext} (id int NOT NULL, a char(51) NULL, t text, PRIMARY KEY (id), FULLTEXT KEY ft (t)) ENGINE=InnoDB`);
+  await execute(schema.conn, `INSERT INTO ${plain} VALUES (1, 'x'), (2, NULL)`);
+  const tableId = async (table: string) =>
+    Number((await select<{ id: number }>(schema!.conn, 'SELECT TABLE_ID AS id FROM information_schema.INNODB_SYS_TABLES WHERE NAME = ?', [`${schema!.name}/${table}`]))[0].id);
+  const before = await tableId('plain');
+  await addColumn(schema.conn, plain, "`_djmigrate_1` binary(16) NOT NULL DEFAULT X'00000000000000000000000000000000' AFTER `a`", { rebuild: true });
+  expect(await tableId('plain')).not.toBe(before);
+  const rows = await select<{ id: number; value: Buffer }>(schema.conn, `SELECT id, _djmigrate_1 AS value FROM ${plain} ORDER BY id`);
+  expect(rows.map((row) => [Number(row.id), row.value.toString('hex')])).toEqual([[1, '0'.repeat(32)], [2, '0'.repeat(32)]]);
+  await addColumn(schema.conn, fulltext, '`_djmigrate_1` binary(16) NULL DEFAULT NULL AFTER `a`', { rebuild: true });
+  expect(await columnsOf(schema, 'with_fulltext')).toEqual(['id', 'a', '_djmigrate_1', 't']);
+});
+
 it('gives up on a row lock after the limit (a transient error) and restores the session settings', async () => {
   schema = await freshSchema('lockwait');
   await execute(schema.conn, `CREATE DATABASE ${quoteId(schema.name)}`);

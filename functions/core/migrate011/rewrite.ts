@@ -28,13 +28,14 @@ const TEMP_COLUMN = /^_djmigrate_\d+$/;
  */
 const UNFILLED = Buffer.alloc(16);
 /**
- * The temporary column is added by an online table rebuild (every row then holds its 16 bytes before the fill, which
- * runs ~3x faster without growing rows) when the table's rows are this short on average and the rebuild copies at most
- * REBUILD_MAX_BYTES; tables of wide rows (inline blobs) get an instant column and a slower fill instead: their rebuild
- * would copy far more than the fill writes, and needs that much free disk.
+ * The temporary column is added by an online table rebuild (every row then holds its 16 bytes before the fill, whose
+ * UPDATE then runs ~3x faster without growing rows; ~20 % less database time in all on a real-shaped 1M-row table)
+ * when the table's rows are this short on average and it holds at most REBUILD_MAX_BYTES: the rebuild is one statement
+ * of seconds to a minute, not half-second chunks (a replica lags by that much). Bigger tables, and tables of wide
+ * rows (inline blobs, whose rebuild would copy far more than the fill writes), get an instant column.
  */
 const REBUILD_MAX_AVG_ROW_BYTES = 2048;
-const REBUILD_MAX_BYTES = 4 * 2 ** 30;
+const REBUILD_MAX_BYTES = 2 ** 30;
 /** Up to this size a table is rebuilt whatever its rows (cheap; the server's average of a few rows is a page's share). */
 const REBUILD_ANY_BYTES = 2 ** 20;
 
