@@ -5,8 +5,14 @@ import { manifestKey } from './ops/reports.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makePrepareHandler(getDeps: DepsProvider) {
+  // Inspect, the state before, scanned every value; Prepare reads the structure again under the lock
   return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) =>
-    prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress, manifests: deps.manifests, manifestKey: manifestKey(input.schema, event.run, 'hash') }),
+    prepareMigration(conn, input, await inspectSchema(conn, input, { checkValues: false }), {
+      openStore,
+      progress,
+      manifests: deps.manifests,
+      manifestKey: manifestKey(input.schema, event.run, 'hash'),
+    }),
     'take', // the run's first write
   );
 }

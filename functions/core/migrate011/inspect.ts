@@ -49,7 +49,11 @@ export function storeOfSuffix(suffix: string, defaultStore: string): string {
   return suffix === '' ? defaultStore : suffix;
 }
 
-export async function inspectSchema(conn: Connection, input: Migrate011Input): Promise<Inspection> {
+/**
+ * `checkValues: false` skips the scans of every referencing column's values (the structure is still read): for
+ * Prepare, right after Inspect scanned them; a pointer written since is refused by the check before its column's swap.
+ */
+export async function inspectSchema(conn: Connection, input: Migrate011Input, { checkValues = true } = {}): Promise<Inspection> {
   const schema = input.schema;
   await requireSchema(conn, schema);
   const legacyTablePresent = (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, LEGACY_EXTERNAL_TABLE])).length > 0;
@@ -62,7 +66,7 @@ export async function inspectSchema(conn: Connection, input: Migrate011Input): P
   }
   const problems: string[] = [];
   const legacyColumns = legacyTablePresent ? await findLegacyColumns(conn, input, problems) : [];
-  for (const column of legacyColumns) await checkColumnValues(conn, schema, column, problems);
+  if (checkValues) for (const column of legacyColumns) await checkColumnValues(conn, schema, column, problems);
   checkStores(input, legacyColumns, problems);
   return { schema, legacyTablePresent, journalPresent, legacyColumns, migratedColumns, problems };
 }

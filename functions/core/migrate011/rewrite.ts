@@ -233,17 +233,20 @@ async function fillChunks(
  * bytes stay UNFILLED). Null when the fill should look each pointer up in the journal instead.
  */
 async function newValueSql(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<{ sql: string; values: Buffer[] } | null> {
-  const distinct = await estimatedDistinctPointers(conn, input.schema, column);
-  if (distinct === null || distinct > CASE_MAX_POINTERS) return null;
   const legacy = quoteId(column.column_name);
+  // read off the column's index one value at a time (a loose index scan), stopping past the handful
+  const pointers = await select<{ pointer: Buffer }>(
+    conn,
+    `SELECT DISTINCT CAST(${legacy} AS BINARY) AS pointer FROM (SELECT DISTINCT ${legacy} FROM ${tableRef(input.schema, column.table_name)} WHERE ${legacy} IS NOT NULL LIMIT ${CASE_MAX_POINTERS + 1}) d`,
+  );
+  if (pointers.length > CASE_MAX_POINTERS) return null;
+  if (pointers.length === 0) return { sql: '?', values: [UNFILLED] };
   const pairs = await select<{ pointer: Buffer; new_hash: Buffer | null }>(
     conn,
-    `SELECT CAST(d.pointer AS BINARY) AS pointer, o.new_hash FROM (SELECT DISTINCT ${legacy} AS pointer FROM ${tableRef(input.schema, column.table_name)} WHERE ${legacy} IS NOT NULL) d
-       LEFT JOIN ${journalTables(input.schema).objects} o ON o.legacy_hash = CAST(d.pointer AS BINARY)
-      LIMIT ${CASE_MAX_POINTERS + 1}`,
+    `SELECT legacy_hash AS pointer, new_hash FROM ${journalTables(input.schema).objects} WHERE legacy_hash IN (?)`,
+    [pointers.map((p) => p.pointer)],
   );
-  if (pairs.length > CASE_MAX_POINTERS || pairs.some((pair) => pair.new_hash === null)) return null;
-  if (pairs.length === 0) return { sql: '?', values: [UNFILLED] };
+  if (pairs.length < pointers.length || pairs.some((pair) => pair.new_hash === null)) return null;
   return {
     sql: `CASE CAST(t.${legacy} AS BINARY) ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ? END`,
     values: [...pairs.flatMap((pair) => [pair.pointer, pair.new_hash!]), UNFILLED],
