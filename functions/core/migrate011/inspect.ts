@@ -26,6 +26,8 @@ export interface LegacyColumn {
   store: string;
   userComment: string;
   primaryKey: string[];
+  /** Rows and non-NULL pointers, counted while the values were checked (absent when they were not). */
+  counts?: { rows: number; pointers: number };
 }
 
 export interface MigratedColumn {
@@ -66,7 +68,7 @@ export async function inspectSchema(conn: Connection, input: Migrate011Input, { 
   }
   const problems: string[] = [];
   const legacyColumns = legacyTablePresent ? await findLegacyColumns(conn, input, problems) : [];
-  if (checkValues) for (const column of legacyColumns) await checkColumnValues(conn, schema, column, problems);
+  if (checkValues) for (const column of legacyColumns) column.counts = await checkColumnValues(conn, schema, column, problems);
   checkStores(input, legacyColumns, problems);
   return { schema, legacyTablePresent, journalPresent, legacyColumns, migratedColumns, problems };
 }
@@ -133,43 +135,44 @@ async function findLegacyColumns(conn: Connection, input: Migrate011Input, probl
   return columns;
 }
 
-/** Every non-NULL value must carry its column's store suffix and match a `~external` row byte for byte. */
-async function checkColumnValues(conn: Connection, schema: string, column: LegacyColumn, problems: string[]): Promise<void> {
+/**
+ * Every non-NULL value must carry its column's store suffix and match a `~external` row byte for byte. One pass over
+ * the table counts rows, pointers and offenders; only when there are offenders are they looked up to be named.
+ */
+async function checkColumnValues(conn: Connection, schema: string, column: LegacyColumn, problems: string[]): Promise<{ rows: number; pointers: number }> {
   const t = tableRef(schema, column.table);
   const c = `t.${quoteId(column.column)}`;
   const pk = column.primaryKey.map((name) => `t.${quoteId(name)}`);
   const describe = (rows: Record<string, unknown>[]) =>
     rows.map((row) => `${column.primaryKey.map((name) => `${name}=${formatValue(row[name])}`).join(', ')}: ${JSON.stringify(row.value)}`);
   const pkSelect = pk.length ? `${pk.join(', ')}, ` : '';
+  const malformedSql = `${c} IS NOT NULL AND (CHAR_LENGTH(${c}) <> ? OR CAST(SUBSTRING(${c}, ?) AS BINARY) <> CAST(? AS BINARY))`;
+  const malformedValues = [LEGACY_HASH_LENGTH + column.suffix.length, LEGACY_HASH_LENGTH + 1, column.suffix];
+  // The FK compares under the column's collation, usually case-insensitive; the object name is exact.
+  const legacyRows = `${t} t LEFT JOIN ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e ON e.hash = ${c}`;
+  const unmatchedSql = `${c} IS NOT NULL AND (e.hash IS NULL OR CAST(e.hash AS BINARY) <> CAST(${c} AS BINARY))`;
 
-  const malformed = await selectRaw(
+  const [summary] = await select<{ rows: number; pointers: number; malformed: number | null; unmatched: number | null }>(
     conn,
-    `SELECT ${pkSelect}${c} AS value FROM ${t} t
-      WHERE ${c} IS NOT NULL AND (CHAR_LENGTH(${c}) <> ? OR CAST(SUBSTRING(${c}, ?) AS BINARY) <> CAST(? AS BINARY))
-      LIMIT ${EXAMPLES}`,
-    [LEGACY_HASH_LENGTH + column.suffix.length, LEGACY_HASH_LENGTH + 1, column.suffix],
+    `SELECT COUNT(*) AS \`rows\`, COUNT(${c}) AS pointers, SUM(${malformedSql}) AS malformed, SUM(${unmatchedSql}) AS unmatched FROM ${legacyRows}`,
+    malformedValues,
   );
-  if (malformed.length) {
+  if (Number(summary.malformed)) {
+    const malformed = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value FROM ${t} t WHERE ${malformedSql} LIMIT ${EXAMPLES}`, malformedValues);
     const expected = column.suffix ? `a 43-character hash followed by the suffix "${column.suffix}"` : 'a 43-character hash with no suffix';
     problems.push(
       `${column.table}.${column.column} (type ${column.legacyType}) has values that are not ${expected}; fix or remove these rows:\n      ${describe(malformed).join('\n      ')}`,
     );
   }
-  // The FK compares under the column's collation, usually case-insensitive; the object name is exact.
-  const unmatched = await selectRaw(
-    conn,
-    `SELECT ${pkSelect}${c} AS value, e.hash AS legacy_row FROM ${t} t
-       LEFT JOIN ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e ON e.hash = ${c}
-      WHERE ${c} IS NOT NULL AND (e.hash IS NULL OR CAST(e.hash AS BINARY) <> CAST(${c} AS BINARY))
-      LIMIT ${EXAMPLES}`,
-  );
-  if (unmatched.length) {
+  if (Number(summary.unmatched)) {
+    const unmatched = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value, e.hash AS legacy_row FROM ${legacyRows} WHERE ${unmatchedSql} LIMIT ${EXAMPLES}`);
     problems.push(
       `${column.table}.${column.column} has values without an exactly matching ${LEGACY_EXTERNAL_TABLE} row (missing, or differing only in letter case, which a case-insensitive collation hides); the object they name is ambiguous, so fix these rows first:\n      ${unmatched
         .map((row) => `${describe([row])[0]}${row.legacy_row ? ` (${LEGACY_EXTERNAL_TABLE} has ${JSON.stringify(row.legacy_row)})` : ''}`)
         .join('\n      ')}`,
     );
   }
+  return { rows: Number(summary.rows), pointers: Number(summary.pointers) };
 }
 
 function formatValue(value: unknown): string {
