@@ -179,12 +179,7 @@ async function fillChunks(
   const table = tableRef(input.schema, column.table_name);
   const legacy = quoteId(column.column_name);
   const temp = quoteId(column.temp_column);
-  if (!live.some((c) => c.name === column.temp_column)) {
-    // NULL-ability as the swapped column will have it: the swap then only renames (no NOT NULL check over the table)
-    const definition = `${temp} ${UUID_SQL_TYPE} ${column.is_nullable ? 'NULL' : 'NOT NULL'} DEFAULT ${quoteValue(UNFILLED)} AFTER ${legacy}`;
-    const rebuild = await rowsWorthRebuilding(conn, input.schema, column.table_name);
-    await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, table, definition, { rebuild }));
-  }
+  if (!live.some((c) => c.name === column.temp_column)) await addTempColumns(conn, input, column, live);
 
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
   const newValue = await newValueSql(conn, input, column);
@@ -251,6 +246,27 @@ async function newValueSql(conn: Connection, input: Migrate011Input, column: Jou
     sql: `CASE CAST(t.${legacy} AS BINARY) ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ? END`,
     values: [...pairs.flatMap((pair) => [pair.pointer, pair.new_hash!]), UNFILLED],
   };
+}
+
+/**
+ * Adds the column's temporary column together with those of the table's other columns still pending, in one ALTER:
+ * a table with several external columns is rebuilt once, not once per column.
+ */
+async function addTempColumns(conn: Connection, input: Migrate011Input, column: JournalColumn, live: LiveColumn[]): Promise<void> {
+  const siblings = (await journalColumns(conn, input.schema)).filter(
+    (other) =>
+      other.table_name === column.table_name &&
+      other.column_id !== column.column_id &&
+      other.state === 'pending' &&
+      live.some((c) => c.name === other.column_name) &&
+      !live.some((c) => c.name === other.temp_column),
+  );
+  // NULL-ability as the swapped column will have it: the swap then only renames (no NOT NULL check over the table)
+  const definitions = [column, ...siblings].map(
+    (c) => `${quoteId(c.temp_column)} ${UUID_SQL_TYPE} ${c.is_nullable ? 'NULL' : 'NOT NULL'} DEFAULT ${quoteValue(UNFILLED)} AFTER ${quoteId(c.column_name)}`,
+  );
+  const rebuild = await rowsWorthRebuilding(conn, input.schema, column.table_name);
+  await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, tableRef(input.schema, column.table_name), definitions, { rebuild }));
 }
 
 /** Whether adding the temporary column by a table rebuild pays (see REBUILD_MAX_AVG_ROW_BYTES); from the server's estimates. */
