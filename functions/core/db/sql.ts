@@ -82,12 +82,12 @@ export async function withLockWaitLimit<T>(conn: Connection, seconds: number, wo
 }
 
 /**
- * `ALTER TABLE … ADD COLUMN` (one or several) as a metadata-only change where the server can (MariaDB ≥ 10.4, MySQL ≥ 8.0.29: no
- * table copy, no long lock on a big table), else as the server's default algorithm. `rebuild`: first try an online
- * rebuild (concurrent reads and writes go on), so every row carries the new column's default up front: an UPDATE that
- * then sets it keeps the row's size, where on an instantly added column each updated row grows and its page splits
- * (several times slower, and the table ends up ~60 % bigger). Where the server cannot rebuild online (a FULLTEXT
- * index), it falls back as above.
+ * `ALTER TABLE … ADD COLUMN` (one or several) as a metadata-only change where the server can (MariaDB ≥ 10.4,
+ * MySQL ≥ 8.0.29: no table copy, no long lock on a big table), else as the server's default algorithm. `rebuild`:
+ * first try an online rebuild (concurrent reads and writes go on), so every row carries the new column's default up
+ * front: an UPDATE that then sets it keeps the row's size, where on an instantly added column each updated row grows
+ * and its page splits (several times slower, and the table ends up ~60 % bigger). Where the server cannot rebuild
+ * online (a FULLTEXT index), it falls back as above.
  */
 export async function addColumn(conn: Connection, table: string, columnSql: string | readonly string[], { rebuild = false } = {}): Promise<void> {
   const additions = [columnSql].flat().map((definition) => `ADD COLUMN ${definition}`).join(', ');

@@ -1,4 +1,4 @@
-// Rewrites one referencing column: a temporary binary(16) column filled set-based from the journal in
+// Rewrites one referencing column: a temporary binary(16) column (16 zero bytes until filled) filled set-based in
 // primary-key chunks (each sized to take about half a second), a check that every pointer was carried over, then one
 // in-place ALTER that swaps it in with the original name, position, NULL-ability, comment marker and a foreign key to
 // `~external_<store>`, and a check that every pointer has its row. The fill can run early, beside the hashing of other
