@@ -1,7 +1,7 @@
 // Each phase of the core on its own, against MariaDB + s3rver + a file store, without the state machine.
 import { afterEach, expect, it } from 'vitest';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
-import { execute, select, tableRef } from '../../functions/core/db/sql.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
 import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
@@ -52,6 +52,11 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
 
   const plan = await planMigration(conn, input, inspection, openStore);
   expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
+  // the plan's counts come from Inspect's one pass over each table (joined to ~external)
+  for (const column of plan.columns) {
+    const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
+    expect([column.table, column.column, column.rows, column.pointers]).toEqual([column.table, column.column, Number(counted.rows), Number(counted.pointers)]);
+  }
 
   const io = { openStore, progress: silentProgress, manifests, manifestKey: 'phases/hash.jsonl' };
   // fewer objects than distributedHashingFrom (1000): no manifest, the standard pass hashes everything
