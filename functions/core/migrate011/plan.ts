@@ -76,6 +76,16 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   }
   const stores: StorePlan[] = [];
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
+  // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys), then compared in order.
+  const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
+  const listings = new Map<string, Promise<Map<string, number>>>();
+  for (const store of storeNames) {
+    const spec = input.stores[store];
+    if (!spec || !columns.some((column) => column.store === store && column.pointers > 0)) continue;
+    const listed = list(store, spec);
+    listed.catch(() => undefined); // its refusal is raised where it is awaited
+    listings.set(store, listed);
+  }
   for (const store of storeNames) {
     const storeColumns = inspection.legacyColumns.filter((column) => column.store === store);
     const spec = input.stores[store];
@@ -95,7 +105,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     plan.objects = objects.length;
     plan.bytes = objects.reduce((sum, object) => sum + object.size, 0);
     if (!spec || objects.length === 0) continue;
-    const existing = await listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
+    const existing = await (listings.get(store) ?? list(store, spec));
     const missing: string[] = [];
     const mismatched: string[] = [];
     for (const object of objects) {
