@@ -39,7 +39,10 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     return listings.get(store)!;
   };
   const columns: ColumnVerification[] = [];
-  for (const column of await journalColumns(conn, input.schema)) columns.push(await verifyColumn(conn, input, column, listing, openStore));
+  const journal = await journalColumns(conn, input.schema);
+  // every store's listing starts now, side by side; each column awaits its own (and meets its error there)
+  for (const store of new Set(journal.map((column) => column.store))) listing(store).catch(() => undefined);
+  for (const column of journal) columns.push(await verifyColumn(conn, input, column, listing, openStore));
   const [{ n: legacyReferences }] = await select<{ n: number }>(
     conn,
     'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
