@@ -58,12 +58,14 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   const problems = [...inspection.problems];
   const columns: ColumnPlan[] = [];
   for (const column of inspection.legacyColumns) {
-    const [counts] = column.counts
-      ? [column.counts]
-      : await select<{ rows: number; pointers: number }>(
+    const counts =
+      column.counts ??
+      (
+        await select<{ rows: number; pointers: number }>(
           conn,
           `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(input.schema, column.table)}`,
-        );
+        )
+      )[0];
     columns.push({
       table: column.table,
       column: column.column,
