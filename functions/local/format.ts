@@ -32,9 +32,12 @@ export function formatPlan(plan: Plan): string {
       plan.stores.map((s) => [s.store, s.legacyConfigKey, s.location, s.columns, s.pointers, s.objects, formatBytes(s.bytes), s.missingObjects, s.sizeMismatches]),
     ));
     lines.push('', 'Columns:', table(
-      ['table.column', 'type', '→ store', 'nullable', 'rows', 'pointers'],
-      plan.columns.map((c) => [`${c.table}.${c.column}`, c.legacyType, c.store, c.nullable ? 'yes' : 'no', c.rows, c.pointers]),
+      ['table.column', 'type', '→ store', 'nullable', 'rows', 'pointers', 'temporary column'],
+      plan.columns.map((c) => [`${c.table}.${c.column}`, c.legacyType, c.store, c.nullable ? 'yes' : 'no', c.rows, c.pointers, c.tempColumn]),
     ));
+    if (plan.rebuildBytes) {
+      lines.push(`Tables rebuilt online to add their temporary columns: ${formatBytes(plan.rebuildBytes)} of data and indexes; the server needs that much free storage while it runs.`);
+    }
   }
   if (plan.alreadyMigrated.length) lines.push('', `Already 0.12: ${plan.alreadyMigrated.map((c) => `${c.table}.${c.column} (blob@${c.store})`).join(', ')}`);
   if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`));

@@ -52,6 +52,9 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
 
   const plan = await planMigration(conn, input, inspection, openStore);
   expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
+  // small tables: each column's temporary column comes by an online rebuild, whose free storage the plan adds up
+  expect(plan.columns.every((column) => column.tempColumn === 'online rebuild')).toBe(true);
+  expect(plan.rebuildBytes).toBeGreaterThan(0);
   // the plan's counts come from Inspect's one pass over each table (joined to ~external)
   for (const column of plan.columns) {
     const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);

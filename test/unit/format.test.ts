@@ -15,10 +15,11 @@ const plan = (over: Partial<Plan> = {}): Plan => {
     keepLegacy: false,
     status: 'ready',
     legacyTable: 'present',
-    columns: [{ table: 'rec', column: 'trace', legacyType: 'external', store: 'external', nullable: false, rows: 10_000, pointers: 10_000 }],
+    columns: [{ table: 'rec', column: 'trace', legacyType: 'external', store: 'external', nullable: false, rows: 10_000, pointers: 10_000, tempColumn: 'online rebuild' }],
     alreadyMigrated: [],
     stores: [{ store: 'external', legacyConfigKey: 'external', location: 's3://lab/dj', columns: 1, pointers: 10_000, objects: 1_000, bytes: 1e9, missingObjects: 0, sizeMismatches: 0 }],
     problems: [],
+    rebuildBytes: 0,
     estimatedSeconds: estimate.seconds,
     estimate,
     trustEtag: false,
@@ -39,6 +40,13 @@ describe('formatPlan', () => {
     expect(formatPlan(plan())).toMatch(/While it runs: no 0\.11 writers, and no 0\.12 external cleanup/);
     expect(formatPlan(plan({ status: 'refused', problems: ['x'] }))).not.toMatch(/While it runs/);
     expect(formatPlan(plan({ status: 'nothing-to-do' }))).not.toMatch(/While it runs/);
+  });
+
+  it("names how each column's temporary column is added, and the free storage the online rebuilds need", () => {
+    const text = formatPlan(plan({ rebuildBytes: 3e9 }));
+    expect(text).toMatch(/pointers\s+temporary column\n[\s\S]*rec\.trace .* online rebuild\n/);
+    expect(text).toMatch(/Tables rebuilt online to add their temporary columns: 3\.0 GB .* free storage/);
+    expect(formatPlan(plan())).not.toMatch(/Tables rebuilt online/);
   });
 });
 

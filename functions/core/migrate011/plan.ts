@@ -8,6 +8,7 @@ import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
+import { tempColumnMethod } from './temp-column.js';
 
 const EXAMPLES = 10;
 /** Rough local/Lambda figures the estimate assumes; the benchmark measures the real ones. */
@@ -20,6 +21,8 @@ export interface ColumnPlan {
   nullable: boolean;
   rows: number;
   pointers: number;
+  /** How its table gets the temporary column the fill writes (temp-column.ts). */
+  tempColumn: 'online rebuild' | 'instant';
 }
 
 export interface StorePlan {
@@ -45,6 +48,8 @@ export interface Plan {
   alreadyMigrated: { table: string; column: string; store: string }[];
   stores: StorePlan[];
   problems: string[];
+  /** Data and indexes of the tables rebuilt online for their temporary columns: free storage they need meanwhile. */
+  rebuildBytes: number;
   estimatedSeconds: number;
   /** Duration, state transitions, Lambda GB-seconds, S3 requests and their list price on AWS (estimate.ts). */
   estimate: RunEstimate;
@@ -57,7 +62,10 @@ export interface Plan {
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
   const problems = [...inspection.problems];
   const columns: ColumnPlan[] = [];
+  const rebuilt = new Map<string, number>();
   for (const column of inspection.legacyColumns) {
+    const method = await tempColumnMethod(conn, input.schema, column.table);
+    if (method.rebuild) rebuilt.set(column.table, method.tableBytes);
     const counts =
       column.counts ??
       (
@@ -74,6 +82,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
       nullable: column.nullable,
       rows: Number(counts.rows),
       pointers: Number(counts.pointers),
+      tempColumn: method.rebuild ? 'online rebuild' : 'instant',
     });
   }
   const stores: StorePlan[] = [];
@@ -146,6 +155,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     alreadyMigrated: inspection.migratedColumns,
     stores,
     problems,
+    rebuildBytes: [...rebuilt.values()].reduce((sum, bytes) => sum + bytes, 0),
     estimatedSeconds: estimate.seconds,
     estimate,
     trustEtag: input.trustEtag,

@@ -12,6 +12,7 @@ import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumn, journalColumns, journalTables, updateColumn, type JournalColumn } from './journal.js';
+import { tempColumnMethod } from './temp-column.js';
 
 const EXAMPLES = 10;
 /** Up to this many distinct pointers, a column's fill waits only for the objects it points at (readyToFill). */
@@ -27,17 +28,6 @@ const TEMP_COLUMN = /^_djmigrate_\d+$/;
  * inserts meanwhile show up unfilled too. No new hash is all zeros (that would be an MD5 preimage).
  */
 const UNFILLED = Buffer.alloc(16);
-/**
- * The temporary column is added by an online table rebuild (every row then holds its 16 bytes before the fill, whose
- * UPDATE then runs ~3x faster without growing rows; ~20 % less database time in all on a real-shaped 1M-row table)
- * when the table's rows are this short on average and it holds at most REBUILD_MAX_BYTES: the rebuild is one statement
- * of seconds to a minute, not half-second chunks (a replica lags by that much). Bigger tables, and tables of wide
- * rows (inline blobs, whose rebuild would copy far more than the fill writes), get an instant column.
- */
-const REBUILD_MAX_AVG_ROW_BYTES = 2048;
-const REBUILD_MAX_BYTES = 2 ** 30;
-/** Up to this size a table is rebuilt whatever its rows (cheap; the server's average of a few rows is a page's share). */
-const REBUILD_ANY_BYTES = 2 ** 20;
 
 export interface RewriteOptions {
   /** Stop starting new chunks after this long; the caller invokes again. */
@@ -265,20 +255,8 @@ async function addTempColumns(conn: Connection, input: Migrate011Input, column: 
   const definitions = [column, ...siblings].map(
     (c) => `${quoteId(c.temp_column)} ${UUID_SQL_TYPE} ${c.is_nullable ? 'NULL' : 'NOT NULL'} DEFAULT ${quoteValue(UNFILLED)} AFTER ${quoteId(c.column_name)}`,
   );
-  const rebuild = await rowsWorthRebuilding(conn, input.schema, column.table_name);
+  const { rebuild } = await tempColumnMethod(conn, input.schema, column.table_name);
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, tableRef(input.schema, column.table_name), definitions, { rebuild }));
-}
-
-/** Whether adding the temporary column by a table rebuild pays (see REBUILD_MAX_AVG_ROW_BYTES); from the server's estimates. */
-async function rowsWorthRebuilding(conn: Connection, schema: string, table: string): Promise<boolean> {
-  const [stats] = await select<{ avg_row: number | null; bytes: number | null }>(
-    conn,
-    'SELECT AVG_ROW_LENGTH AS avg_row, DATA_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-    [schema, table],
-  );
-  if (stats === undefined) return false;
-  const bytes = Number(stats.bytes ?? 0);
-  return bytes <= REBUILD_ANY_BYTES || (Number(stats.avg_row ?? 0) <= REBUILD_MAX_AVG_ROW_BYTES && bytes <= REBUILD_MAX_BYTES);
 }
 
 async function liveColumns(conn: Connection, schema: string, table: string): Promise<LiveColumn[]> {
