@@ -184,6 +184,33 @@ it('a column pointing at few objects is filled once those are hashed, while othe
   expect((await journalColumns(conn, schema)).find((c) => c.column_id === clip.column_id)!.state).toBe('filled');
 });
 
+it('a pointer differing only in letter case, written while the column fills, is neither filled nor counted, and stops the swap naming its row', async () => {
+  scenario = await legacyScenario('rewrite_case', async (options: LegacyFixtureOptions) => {
+    const fixture = await buildExampleLab(options);
+    await declareLegacyTable(options.conn, options.database, { name: 'trial', primaryKey: [{ name: 'trial_id', sqlType: 'int' }], attributes: [{ name: 'clip', type: 'external' }] });
+    return fixture;
+  });
+  const { conn, schema } = scenario;
+  const trial = tableRef(schema, 'trial');
+  const shared = await select<{ trace: string }>(conn, `SELECT trace FROM ${tableRef(schema, 'recording')} ORDER BY session_id, rec_id LIMIT 2`);
+  await execute(conn, `INSERT INTO ${trial} (trial_id, clip) VALUES ?`, [Array.from({ length: 50 }, (_, i) => [i, shared[i % 2].trace])]);
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'case/hash.jsonl' });
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  // a 0.11 client writes the first object's name with one letter's case flipped: the case-insensitive foreign key takes it
+  const letter = shared[0].trace.search(/[a-zA-Z]/);
+  const flipped = shared[0].trace[letter] === shared[0].trace[letter].toLowerCase() ? shared[0].trace[letter].toUpperCase() : shared[0].trace[letter].toLowerCase();
+  const variant = shared[0].trace.slice(0, letter) + flipped + shared[0].trace.slice(letter + 1);
+  await execute(conn, `INSERT INTO ${trial} (trial_id, clip) VALUES (99, ?)`, [variant]);
+
+  const clip = (await journalColumns(conn, schema)).find((c) => c.table_name === 'trial')!;
+  expect(await fillColumn(conn, input, clip.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ waiting: false, rows: 50 });
+  await insertExternalRows(conn, input);
+  const refusal = rewriteColumn(conn, input, clip.column_id, { budgetMs: 10_000 }, silentProgress);
+  await expect(refusal).rejects.toThrow(/trial\.clip has pointers that are not in the migration journal/);
+  await expect(refusal).rejects.toMatchObject({ details: [`trial_id=99: ${variant}`] });
+});
+
 it('fills by one table rebuild for all its columns and a CASE over a few pointers, or by an instant column and journal lookups (wide rows, many pointers); both swap to the right objects', async () => {
   scenario = await legacyScenario('rewrite_wide', async (options: LegacyFixtureOptions) => {
     const fixture = await buildExampleLab(options);

@@ -29,6 +29,12 @@ export async function execute(conn: Connection, sql: string, values: unknown[] =
   return (result as { affectedRows?: number }).affectedRows ?? 0;
 }
 
+/** The rows an UPDATE changed; execute() counts the rows it matched (mysql2 asks the server for found rows). */
+export async function executeChanged(conn: Connection, sql: string, values: unknown[] = []): Promise<number> {
+  const [result] = await conn.query(sql, values);
+  return (result as { changedRows?: number }).changedRows ?? 0;
+}
+
 const TEXT_OR_BYTES = new Set(['STRING', 'VAR_STRING', 'VARCHAR', 'TINY_BLOB', 'MEDIUM_BLOB', 'LONG_BLOB', 'BLOB', 'ENUM', 'SET', 'JSON', 'GEOMETRY', 'BIT']);
 
 /**

@@ -7,7 +7,7 @@
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
@@ -189,9 +189,9 @@ async function fillChunks(
       const chunkStarted = Date.now();
       const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
       // A NULL pointer gets NULL; a pointer the journal does not know (yet) keeps its row unfilled, for the pass before
-      // the swap to find.
+      // the swap to find (and uncounted: the CASE sets it to what it was).
       const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
-      const changed = await execute(
+      const changed = await executeChanged(
         conn,
         newValue
           ? `UPDATE ${table} t SET t.${temp} = IF(t.${legacy} IS NULL, NULL, ${newValue.sql})
