@@ -51,6 +51,20 @@ async function buildOddTable(options: LegacyFixtureOptions) {
   return { ...fixture, tables: [...fixture.tables, TABLE], objects: [...fixture.objects, ...objects] };
 }
 
+/** The example lab and a `trial` table whose external `clip` the tests point at the lab's objects. */
+async function buildLabWithTrials(options: LegacyFixtureOptions) {
+  const fixture = await buildExampleLab(options);
+  await declareLegacyTable(options.conn, options.database, { name: 'trial', primaryKey: [{ name: 'trial_id', sqlType: 'int' }], attributes: [{ name: 'clip', type: 'external' }] });
+  return fixture;
+}
+
+/** `rows` trials pointing in turn at the objects of the first two recordings' traces, which it returns. */
+async function pointTrialsAtTwoObjects({ conn, schema }: Scenario, rows: number): Promise<{ trace: string }[]> {
+  const shared = await select<{ trace: string }>(conn, `SELECT trace FROM ${tableRef(schema, 'recording')} ORDER BY session_id, rec_id LIMIT 2`);
+  await execute(conn, `INSERT INTO ${tableRef(schema, 'trial')} (trial_id, clip) VALUES ?`, [Array.from({ length: rows }, (_, i) => [i, shared[i % 2].trace])]);
+  return shared;
+}
+
 it('swaps columns of a table with hostile identifiers, keeps a unique index over the column and bigint/text keys intact', async () => {
   scenario = await legacyScenario('rewrite_odd', buildOddTable);
   const { conn, schema } = scenario;
@@ -157,16 +171,10 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
 });
 
 it('a column pointing at few objects is filled once those are hashed, while other objects of its store still wait', async () => {
-  scenario = await legacyScenario('rewrite_few', async (options: LegacyFixtureOptions) => {
-    const fixture = await buildExampleLab(options);
-    await declareLegacyTable(options.conn, options.database, { name: 'trial', primaryKey: [{ name: 'trial_id', sqlType: 'int' }], attributes: [{ name: 'clip', type: 'external' }] });
-    return fixture;
-  });
+  scenario = await legacyScenario('rewrite_few', buildLabWithTrials);
   const { conn, schema } = scenario;
   const recording = tableRef(schema, 'recording');
-  // trial.clip points at the two objects of the first two recordings (100 rows each)
-  const shared = await select<{ trace: string }>(conn, `SELECT trace FROM ${recording} ORDER BY session_id, rec_id LIMIT 2`);
-  await execute(conn, `INSERT INTO ${tableRef(schema, 'trial')} (trial_id, clip) VALUES ?`, [Array.from({ length: 200 }, (_, i) => [i, shared[i % 2].trace])]);
+  const shared = await pointTrialsAtTwoObjects(scenario, 200);
   await execute(conn, `ANALYZE TABLE ${tableRef(schema, 'trial')}, ${recording}`);
   const { input, openStore, manifests } = await coreContext(scenario);
   await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'few/hash.jsonl' });
@@ -185,15 +193,10 @@ it('a column pointing at few objects is filled once those are hashed, while othe
 });
 
 it('a pointer differing only in letter case, written while the column fills, is neither filled nor counted, and stops the swap naming its row', async () => {
-  scenario = await legacyScenario('rewrite_case', async (options: LegacyFixtureOptions) => {
-    const fixture = await buildExampleLab(options);
-    await declareLegacyTable(options.conn, options.database, { name: 'trial', primaryKey: [{ name: 'trial_id', sqlType: 'int' }], attributes: [{ name: 'clip', type: 'external' }] });
-    return fixture;
-  });
+  scenario = await legacyScenario('rewrite_case', buildLabWithTrials);
   const { conn, schema } = scenario;
   const trial = tableRef(schema, 'trial');
-  const shared = await select<{ trace: string }>(conn, `SELECT trace FROM ${tableRef(schema, 'recording')} ORDER BY session_id, rec_id LIMIT 2`);
-  await execute(conn, `INSERT INTO ${trial} (trial_id, clip) VALUES ?`, [Array.from({ length: 50 }, (_, i) => [i, shared[i % 2].trace])]);
+  const shared = await pointTrialsAtTwoObjects(scenario, 50);
   const { input, openStore, manifests } = await coreContext(scenario);
   await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'case/hash.jsonl' });
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
