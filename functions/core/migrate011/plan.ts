@@ -8,7 +8,7 @@ import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
-import { tempColumnMethod } from './temp-column.js';
+import { tempColumnMethod, type TempColumnMethod } from './temp-column.js';
 
 const EXAMPLES = 10;
 /** Rough local/Lambda figures the estimate assumes; the benchmark measures the real ones. */
@@ -62,10 +62,11 @@ export interface Plan {
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
   const problems = [...inspection.problems];
   const columns: ColumnPlan[] = [];
-  const rebuilt = new Map<string, number>();
+  // one per table: a table's temporary columns come in one ALTER
+  const methods = new Map<string, TempColumnMethod>();
+  for (const table of new Set(inspection.legacyColumns.map((column) => column.table))) methods.set(table, await tempColumnMethod(conn, input.schema, table));
   for (const column of inspection.legacyColumns) {
-    const method = await tempColumnMethod(conn, input.schema, column.table);
-    if (method.rebuild) rebuilt.set(column.table, method.tableBytes);
+    const method = methods.get(column.table)!;
     const counts =
       column.counts ??
       (
@@ -155,7 +156,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     alreadyMigrated: inspection.migratedColumns,
     stores,
     problems,
-    rebuildBytes: [...rebuilt.values()].reduce((sum, bytes) => sum + bytes, 0),
+    rebuildBytes: [...methods.values()].reduce((sum, method) => sum + (method.rebuild ? method.tableBytes : 0), 0),
     estimatedSeconds: estimate.seconds,
     estimate,
     trustEtag: input.trustEtag,
