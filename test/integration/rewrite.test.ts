@@ -2,7 +2,7 @@
 // index over the external column, a composite primary key with text parts, several external columns in a row.
 // The refusal to swap a column holding a pointer the migration never saw; the keys' names after the in-place swap, and
 // its check of the foreign key it added unvalidated.
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { hashBatch } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
@@ -10,10 +10,11 @@ import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { COLUMN_TABLE, journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import { fillColumn, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
+import { discardFills, fillColumn, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
+import { openConnection } from '../harness/context.js';
 import { coreContext, foreignKeysOf, legacyScenario, type Scenario } from '../harness/migration.js';
 
 const TABLE = 'we`ird "tab\'le';
@@ -134,9 +135,15 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   const { input, openStore, manifests } = await coreContext(scenario);
   await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'early/hash.jsonl' });
   const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
-  // before its store is hashed the fill waits, and the table has no new column yet
+  // before its store is hashed the fill waits, its temporary column already added (unfilled in every row)
   expect(await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: false, waiting: true });
-  expect((await select(conn, `SHOW COLUMNS FROM ${tableRef(schema, 'recording')} LIKE ?`, [trace.temp_column])).length).toBe(0);
+  const [{ rows, unfilled }] = await select<{ rows: number; unfilled: number }>(
+    conn,
+    `SELECT COUNT(*) AS \`rows\`, SUM(${quoteId(trace.temp_column)} = ?) AS unfilled FROM ${tableRef(schema, 'recording')}`,
+    [Buffer.alloc(16)],
+  );
+  expect(Number(rows)).toBeGreaterThan(0);
+  expect(Number(unfilled)).toBe(Number(rows));
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   const filled = await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress);
   expect(filled).toMatchObject({ done: false, waiting: false });
@@ -168,6 +175,34 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   expect(byRec.get(first.rec_id)).toBe(byRec.get(second.rec_id));
   expect(byRec.get(77)).not.toBe(byRec.get(first.rec_id));
   expect(byRec.get(77)).toMatch(/^[0-9a-f]{32}$/);
+});
+
+it('a discard while the temporary columns are being added (the ALTER waiting for its lock) still drops them', async () => {
+  scenario = await legacyScenario('rewrite_discard_race', buildExampleLab);
+  const { conn, schema } = scenario;
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'race/hash.jsonl' });
+  const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
+  const recording = tableRef(schema, 'recording');
+  // a transaction that read the table holds its metadata lock: the fill's ALTER waits for it
+  const [holder, other] = await Promise.all([openConnection(), openConnection()]);
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT COUNT(*) FROM ${recording}`);
+    const fill = fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress);
+    await vi.waitFor(
+      async () => expect(await select(other, `SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND STATE LIKE '%metadata lock%'`)).toHaveLength(1),
+      { timeout: 10_000, interval: 20 },
+    );
+    // the refusal path meanwhile: no temporary column to drop yet
+    await discardFills(other, input);
+    await holder.query('COMMIT');
+    expect(await fill).toMatchObject({ done: true, waiting: false });
+  } finally {
+    await holder.end();
+    await other.end();
+  }
+  expect((await select(conn, `SHOW COLUMNS FROM ${recording} LIKE ?`, [trace.temp_column])).length).toBe(0);
 });
 
 it('a column pointing at few objects is filled once those are hashed, while other objects of its store still wait', async () => {

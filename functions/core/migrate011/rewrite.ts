@@ -74,6 +74,12 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   if (column.state !== 'pending') return finished(0);
   // a swap whose journal update was lost: rewriteColumn records it
   if (await swappedBeforeJournal(conn, input, column)) return finished(0);
+  // The temporary columns need no hashes: added (a table rebuild, maybe seconds) while the objects still hash.
+  // A discard that came in while the ALTER waited for its lock found no column to drop.
+  if ((await ensureTempColumns(conn, input, column)) && (await journalColumn(conn, input.schema, columnId)).state === 'discarded') {
+    await dropTempColumn(conn, input, column);
+    return finished(0);
+  }
   if (!(await readyToFill(conn, input, column))) return { column: columnId, done: false, rows: 0, waiting: true };
   const fill = await fillChunks(conn, input, column, options, progress, started, true);
   if (!fill.filled) return working(fill.rows);
@@ -101,6 +107,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
   let rows = 0;
   if (column.state !== 'filled') {
+    await ensureTempColumns(conn, input, column);
     const fill = await fillChunks(conn, input, column, options, progress, started, false);
     if (!fill.filled) return { column: columnId, done: false, rows: fill.rows };
     rows = fill.rows;
@@ -150,8 +157,8 @@ async function dropTempColumn(conn: Connection, input: Migrate011Input, column: 
 }
 
 /**
- * Adds the temporary column if missing and fills it from the journal, chunk after chunk from `resume_after`, until
- * the table's end or the budget. `watchDiscard`: look for a discard before each chunk (the fill runs beside hashing).
+ * Fills the temporary column (ensureTempColumns added it) from the journal, chunk after chunk from `resume_after`,
+ * until the table's end or the budget. `watchDiscard`: look for a discard before each chunk (the fill runs beside hashing).
  */
 async function fillChunks(
   conn: Connection,
@@ -162,15 +169,9 @@ async function fillChunks(
   started: number,
   watchDiscard: boolean,
 ): Promise<{ rows: number; filled: boolean }> {
-  const live = await liveColumns(conn, input.schema, column.table_name);
-  if (!live.some((c) => c.name === column.column_name)) {
-    throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
-  }
   const table = tableRef(input.schema, column.table_name);
   const legacy = quoteId(column.column_name);
   const temp = quoteId(column.temp_column);
-  if (!live.some((c) => c.name === column.temp_column)) await addTempColumns(conn, input, column, live);
-
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
   const newValue = await newValueSql(conn, input, column);
   let after = column.resume_after === null ? null : decodeKey(column.resume_after);
@@ -239,10 +240,15 @@ async function newValueSql(conn: Connection, input: Migrate011Input, column: Jou
 }
 
 /**
- * Adds the column's temporary column together with those of the table's other columns still pending, in one ALTER:
- * a table with several external columns is rebuilt once, not once per column.
+ * Adds the column's temporary column, when missing, together with those of the table's other columns still pending,
+ * in one ALTER: a table with several external columns is rebuilt once, not once per column. True when it added them.
  */
-async function addTempColumns(conn: Connection, input: Migrate011Input, column: JournalColumn, live: LiveColumn[]): Promise<void> {
+async function ensureTempColumns(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  if (!live.some((c) => c.name === column.column_name)) {
+    throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
+  }
+  if (live.some((c) => c.name === column.temp_column)) return false;
   const siblings = (await journalColumns(conn, input.schema)).filter(
     (other) =>
       other.table_name === column.table_name &&
@@ -257,6 +263,7 @@ async function addTempColumns(conn: Connection, input: Migrate011Input, column: 
   );
   const { rebuild } = await tempColumnMethod(conn, input.schema, column.table_name);
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () => addColumn(conn, tableRef(input.schema, column.table_name), definitions, { rebuild }));
+  return true;
 }
 
 async function liveColumns(conn: Connection, schema: string, table: string): Promise<LiveColumn[]> {
