@@ -72,11 +72,12 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   }
   // swapped already, or discarded while this call was on its way
   if (column.state !== 'pending') return finished(0);
+  const live = await liveColumns(conn, input.schema, column.table_name);
   // a swap whose journal update was lost: rewriteColumn records it
-  if (await swappedBeforeJournal(conn, input, column)) return finished(0);
+  if (await swappedBeforeJournal(conn, input, column, live)) return finished(0);
   // The temporary columns need no hashes: added (a table rebuild, maybe seconds) while the objects still hash.
   // A discard that came in while the ALTER waited for its lock found no column to drop.
-  if ((await ensureTempColumns(conn, input, column)) && (await journalColumn(conn, input.schema, columnId)).state === 'discarded') {
+  if ((await ensureTempColumns(conn, input, column, live)) && (await journalColumn(conn, input.schema, columnId)).state === 'discarded') {
     await dropTempColumn(conn, input, column);
     return finished(0);
   }
@@ -96,7 +97,8 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
   if (column.state === 'swapped') return { column: columnId, done: true, rows: 0 };
-  if (await swappedBeforeJournal(conn, input, column)) {
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  if (await swappedBeforeJournal(conn, input, column, live)) {
     // The swap committed but the journal update (or the index's renaming) did not: a crash in between.
     await nameOwnIndex(conn, input, column);
     await updateColumn(conn, input.schema, columnId, { state: 'swapped' });
@@ -107,7 +109,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
   const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
   let rows = 0;
   if (column.state !== 'filled') {
-    await ensureTempColumns(conn, input, column);
+    await ensureTempColumns(conn, input, column, live);
     const fill = await fillChunks(conn, input, column, options, progress, started, false);
     if (!fill.filled) return { column: columnId, done: false, rows: fill.rows };
     rows = fill.rows;
@@ -243,8 +245,7 @@ async function newValueSql(conn: Connection, input: Migrate011Input, column: Jou
  * Adds the column's temporary column, when missing, together with those of the table's other columns still pending,
  * in one ALTER: a table with several external columns is rebuilt once, not once per column. True when it added them.
  */
-async function ensureTempColumns(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
-  const live = await liveColumns(conn, input.schema, column.table_name);
+async function ensureTempColumns(conn: Connection, input: Migrate011Input, column: JournalColumn, live: LiveColumn[]): Promise<boolean> {
   if (!live.some((c) => c.name === column.column_name)) {
     throw new MigrationRefusedError(`${column.table_name}.${column.column_name} no longer exists; it was changed outside the migration, inspect the table before rerunning`);
   }
@@ -277,8 +278,7 @@ async function liveColumns(conn: Connection, schema: string, table: string): Pro
 }
 
 /** The original column is already the 0.12 one (its temporary column gone, its foreign key to `~external_<store>`). */
-async function swappedBeforeJournal(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
-  const live = await liveColumns(conn, input.schema, column.table_name);
+async function swappedBeforeJournal(conn: Connection, input: Migrate011Input, column: JournalColumn, live: LiveColumn[]): Promise<boolean> {
   return live.some((c) => c.name === column.column_name) && !live.some((c) => c.name === column.temp_column) && (await isSwapped(conn, input.schema, column));
 }
 
