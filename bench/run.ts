@@ -285,7 +285,10 @@ async function endToEnd(flags: Flags): Promise<void> {
   }
 }
 
-/** Per-column time of djmigrate's fill and rewrite calls (one column at a time in each), waits for a store left out. */
+/**
+ * Per-column time of djmigrate's fill calls (tables side by side; a call counts for the column it ended on) and
+ * rewrite calls (one column at a time); waits for a store left out.
+ */
 class ColumnTimes {
   private current: number | null = null;
   private readonly spent = { fill: new Map<number, number>(), rewrite: new Map<number, number>() };
@@ -294,12 +297,13 @@ class ColumnTimes {
 
   wrap(handlers: Partial<Record<HandlerName, PhaseInvoker>>): Partial<Record<HandlerName, PhaseInvoker>> {
     const timed = (phase: 'fill' | 'rewrite', invoke: PhaseInvoker): PhaseInvoker => async (event) => {
-      const column = Number((event as { column: number }).column);
       const started = performance.now();
-      this.current = column;
-      const result = await invoke(event);
+      // a swap's progress event is matched to the column being rewritten
+      if (phase === 'rewrite') this.current = Number((event as { column: number }).column);
+      const result = (await invoke(event)) as { column: number; waiting?: boolean };
       this.current = null;
-      if (!(result as { waiting?: boolean }).waiting) this.spent[phase].set(column, (this.spent[phase].get(column) ?? 0) + (performance.now() - started) / 1000);
+      const column = Number(result.column);
+      if (!result.waiting) this.spent[phase].set(column, (this.spent[phase].get(column) ?? 0) + (performance.now() - started) / 1000);
       return result;
     };
     return { ...handlers, fill: timed('fill', handlers.fill!), rewrite: timed('rewrite', handlers.rewrite!) };

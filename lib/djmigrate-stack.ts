@@ -137,6 +137,8 @@ export interface DjmigrateStackProps extends StackProps {
   readonly distributedConcurrency?: number;
   /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
   readonly storePollSeconds?: number;
+  /** 0.11: tables whose columns fill at once beside the hashing (MaxConcurrency of FillTables; each a database connection). Context: `fillConcurrency`. Default 2. */
+  readonly fillConcurrency?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the
    * RecordHashes function (throttled calls are retried). Context: `databaseConnectionBudget`. Default 10.
@@ -239,6 +241,7 @@ export class DjmigrateStack extends Stack {
     const hashConcurrency = props.hashConcurrency ?? contextNumber(this, 'hashConcurrency') ?? 4;
     const distributedConcurrency = props.distributedConcurrency ?? contextNumber(this, 'distributedConcurrency') ?? 40;
     const storePollSeconds = props.storePollSeconds ?? contextNumber(this, 'storePollSeconds') ?? 10;
+    const fillConcurrency = props.fillConcurrency ?? contextNumber(this, 'fillConcurrency') ?? 2;
     const databaseConnectionBudget = positiveInteger('databaseConnectionBudget', props.databaseConnectionBudget ?? contextNumber(this, 'databaseConnectionBudget') ?? 10);
     const dbProxyEndpoint = props.dbProxyEndpoint ?? contextString(this, 'dbProxyEndpoint');
     const tracing = props.tracing ?? contextBoolean(this, 'tracing') ?? false;
@@ -348,6 +351,7 @@ export class DjmigrateStack extends Stack {
         hashConcurrency,
         distributedConcurrency,
         storePollSeconds,
+        fillConcurrency,
         manifestBucket: this.manifestsBucket,
         taskTimeouts,
       }));

@@ -56,7 +56,7 @@ export async function run011(flags: RunFlags): Promise<number> {
 
 /** The 0.11 workflow's phases as the local run times them (HashAndFill spans the hashing and fill phases inside it). */
 export const MIGRATE_011_PHASES = new Set([
-  'Validate', 'Inspect', 'Prepare', 'HashAndFill', 'HashManifest', 'HashManifestChildren', 'PendingBatches', 'HashObjects', 'FillColumns', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report',
+  'Validate', 'Inspect', 'Prepare', 'HashAndFill', 'HashManifest', 'HashManifestChildren', 'PendingBatches', 'HashObjects', 'FillTables', 'InsertRows', 'RewriteColumns', 'Finish', 'Verify', 'Report',
 ]);
 
 /** Locally the Distributed Map runs as HashManifest (its manifest reader) and HashManifestChildren, then the standard pass. */
@@ -73,11 +73,11 @@ export interface Timings {
 function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timings {
   const bytes = report.stores.reduce((sum, store) => sum + store.bytes, 0);
   const rows = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
-  const rewriteSeconds = (phaseSeconds.FillColumns ?? 0) + (phaseSeconds.RewriteColumns ?? 0);
+  const rewriteSeconds = (phaseSeconds.FillTables ?? 0) + (phaseSeconds.RewriteColumns ?? 0);
   return {
     phaseSeconds,
     hashedBytesPerSecond: hashingSeconds(phaseSeconds) ? bytes / hashingSeconds(phaseSeconds) : 0,
-    // a lower bound: FillColumns also spans the waits for stores still hashing
+    // a lower bound: FillTables also spans the waits for stores still hashing
     rewrittenRowsPerSecond: rewriteSeconds ? rows / rewriteSeconds : 0,
   };
 }

@@ -13,8 +13,8 @@
 //                    │                               HashItems ─▶ RecordHashes) ─┐
 //                    ▼                                                            ▼
 //                  PendingBatches ─▶ HashObjects (Map: HashBatch)
-//        branch 2: FillColumns (Map, one at a time: FillColumn ⟲ ColumnFilled ─▶ FillDone; while objects the
-//                  column needs still hash: WaitForStoreHashed ─▶ FillColumn)
+//        branch 2: FillTables (Map over tables, fillConcurrency at once: FillTable ⟲ TableFilled ─▶ FillDone, a
+//                  table's columns in turn; while objects a column needs still hash: WaitForStoreHashed ─▶ FillTable)
 //        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
 //      ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
 //      ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
@@ -30,16 +30,16 @@
 //   state          handler   Payload sent                              kept at (of the handler's result)
 //   Validate       validate  the execution input                       $ = { input }          (field `input`)
 //   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
-//   Prepare        prepare   { input }                                 $.prepared = { manifest, columns }
+//   Prepare        prepare   { input }                                 $.prepared = { manifest, columns, tableColumns }
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
 //   ChecksumJobState checksumState { input, job } (its lock heartbeat)  $.checksumJob = { done }
-//   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns } (Prepare's, now with the manifest)
+//   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns, tableColumns } (Prepare's, now with the manifest)
 //   HashItems      hashItems { input, run, items } (a child's batch)     $.hashed = { hashed, left, refused }
 //   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
 //   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
 //   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
-//   FillColumn     fill      { input, column } (one per columns[i])     $.progress = { column, done, rows, waiting }; loops until done
+//   FillTable      fill      { input, columns } (one per tableColumns[i]) $.progress = { column, done, rows, waiting }; loops until done
 //   DiscardFills   discardFills { input }                              discarded (the failure stays at $.failure)
 //   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
 //   Finish         finish    { input }                                 $.finished.Payload  (whole result)
@@ -62,10 +62,10 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
   inspect: ['plan'],
-  prepare: ['manifest', 'columns'],
+  prepare: ['manifest', 'columns', 'tableColumns'],
   startChecksum: ['job', 'run'],
   checksumState: ['done'],
-  recordChecksums: ['manifest', 'columns'],
+  recordChecksums: ['manifest', 'columns', 'tableColumns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
   fill: ['column', 'done', 'rows', 'waiting'],
@@ -87,6 +87,8 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly checksumPollSeconds?: number;
   /** How long a column fill waits before looking again whether the objects it needs are hashed. Default 10 s. */
   readonly storePollSeconds?: number;
+  /** MaxConcurrency of FillTables: tables whose columns fill at once beside the hashing (each holds a connection). Default 2. */
+  readonly fillConcurrency?: number;
 }
 
 /**
@@ -214,20 +216,20 @@ export function migrate011Definition(
     resultPath: '$.inserted',
   });
 
-  const fillColumns = loopingMap(
+  const fillTables = loopingMap(
     wf,
     invoke,
-    { map: 'FillColumns', task: 'FillColumn', check: 'ColumnFilled', done: 'FillDone' },
+    { map: 'FillTables', task: 'FillTable', check: 'TableFilled', done: 'FillDone' },
     {
       handler: 'fill',
-      comment: "Fills the column's new values once the objects it needs are hashed; works for a bounded time, repeated until done.",
+      comment: "Fills the table's columns in turn, each once the objects it needs are hashed; works for a bounded time, repeated until done.",
       fields: MIGRATE_011_RESULT_FIELDS.fill,
     },
     {
-      itemsPath: '$.prepared.columns',
-      field: 'column',
-      maxConcurrency: 1,
-      comment: 'One column at a time, each once the objects it needs are hashed and verified: the temporary column, filled, indexed.',
+      itemsPath: '$.prepared.tableColumns',
+      field: 'columns',
+      maxConcurrency: positiveInteger('fillConcurrency', options.fillConcurrency ?? 2),
+      comment: 'Tables side by side (each a database connection), a table\'s columns in turn: the temporary columns, filled, indexed.',
       whileWaiting: { state: 'WaitForStoreHashed', seconds: positiveInteger('storePollSeconds', options.storePollSeconds ?? 10) },
     },
   );
@@ -274,7 +276,7 @@ export function migrate011Definition(
     resultPath: sfn.JsonPath.DISCARD,
   })
     .branch(distributeHashing)
-    .branch(fillColumns);
+    .branch(fillTables);
   // A refusal (a bad object, say) drops the fills before the lock is released: the user's fix may take a while, and
   // DataJoint's tables are as they were meanwhile. Any other failure keeps them for the rerun to resume. The original
   // failure stays at $.failure either way.

@@ -10,7 +10,7 @@ import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { COLUMN_TABLE, journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import { discardFills, fillColumn, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
+import { discardFills, fillColumn, fillTableColumns, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
@@ -175,6 +175,35 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   expect(byRec.get(first.rec_id)).toBe(byRec.get(second.rec_id));
   expect(byRec.get(77)).not.toBe(byRec.get(first.rec_id));
   expect(byRec.get(77)).toMatch(/^[0-9a-f]{32}$/);
+});
+
+it("a table's columns fill in turn, grouped by Prepare: each call goes on to the next column once one is done", async () => {
+  scenario = await legacyScenario('rewrite_table_group', buildExampleLab);
+  const { conn, schema } = scenario;
+  const { input, openStore, manifests } = await coreContext(scenario);
+  const prepared = await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'group/hash.jsonl' });
+  const columns = await journalColumns(conn, schema);
+  const idsOf = (table: string) => columns.filter((c) => c.table_name === table).map((c) => c.column_id);
+  // one group per table, together the columns to rewrite
+  expect(prepared.tableColumns.map((group) => [...group].sort())).toEqual(expect.arrayContaining([idsOf('recording').sort(), idsOf('frame')]));
+  expect(prepared.tableColumns).toHaveLength(2);
+  expect(prepared.tableColumns.flat().sort()).toEqual([...prepared.columns].sort());
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+
+  const group = prepared.tableColumns.find((ids) => ids.length === 2)!;
+  const reported: number[] = [];
+  for (let call = 0; call < 10; call++) {
+    const progress = await fillTableColumns(conn, input, group, { budgetMs: 10_000 }, silentProgress);
+    reported.push(progress.column);
+    if (progress.done) break;
+  }
+  // fill, then index, per column: the second call builds the first's index and fills the second
+  expect(reported).toEqual([group[0], group[1], group[1]]);
+  const states = (await journalColumns(conn, schema)).filter((c) => group.includes(c.column_id));
+  expect(states.map((c) => c.state)).toEqual(['filled', 'filled']);
+  const indexed = await select<{ name: string }>(conn, `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'recording'`, [schema]);
+  expect(indexed.map((row) => row.name)).toEqual(expect.arrayContaining(states.map((c) => c.temp_column)));
+  await expect(fillTableColumns(conn, input, [], { budgetMs: 10_000 }, silentProgress)).rejects.toThrow(/at least one column/);
 });
 
 it('a discard while the temporary columns are being added (the ALTER waiting for its lock) still drops them', async () => {

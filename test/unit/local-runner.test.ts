@@ -30,6 +30,7 @@ interface Fake {
   calls: { handler: Name; event: unknown }[];
   names: () => Name[];
   maxHashesInFlight: () => number;
+  maxFillsInFlight: () => number;
 }
 
 /** Fake handlers with the result shapes of the real ones; `override` replaces single handlers. */
@@ -39,13 +40,15 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
   const rewrites = new Map<number, number>();
   let inFlight = 0;
   let maxInFlight = 0;
+  let fillsInFlight = 0;
+  let maxFillsInFlight = 0;
   const base: Record<Name, LocalHandler> = {
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
     inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
-    prepare: async () => ({ manifest: null, columns: [10, 11], objects: 5 }),
+    prepare: async () => ({ manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
     checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
-    recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [10, 11], objects: 5 }),
+    recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     pendingBatches: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5] }),
     hashItems: async (event) => ({ hashed: (event as { items: unknown[] }).items, left: 0, refused: [] }),
     recordHashes: async (event) => ({ recorded: (event as { hashed: unknown[] }).hashed.length, left: 0, refused: 0 }),
@@ -57,12 +60,16 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       return { batch: (event as { batch: number }).batch, objects: 1, bytes: 10 };
     },
     fill: async (event) => {
-      const { column } = event as { column: number };
+      const [column] = (event as { columns: number[] }).columns;
       const round = (fills.get(column) ?? 0) + 1;
       fills.set(column, round);
-      // column 10 first waits for its store's objects, then needs two bounded invocations; column 11 one
+      fillsInFlight += 1;
+      maxFillsInFlight = Math.max(maxFillsInFlight, fillsInFlight);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      fillsInFlight -= 1;
+      // table of column 10: first waits for its store's objects, then needs two bounded invocations; the other one
       if (column === 10 && round === 1) return { column, done: false, rows: 0, waiting: true };
-      return { column, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false };
+      return { column: column === 10 ? 10 : 12, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false };
     },
     discardFills: async () => ({ dropped: 2 }),
     insert: async () => ({ inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
@@ -70,8 +77,8 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       const { column } = event as { column: number };
       const round = (rewrites.get(column) ?? 0) + 1;
       rewrites.set(column, round);
-      // column 10 needs two bounded invocations (rows written since its fill), column 11 one
-      return { column, done: column === 11 || round === 2, rows: round * 10 };
+      // column 10 needs two bounded invocations (rows written since its fill), the others one
+      return { column, done: column !== 10 || round === 2, rows: round * 10 };
     },
     finish: async () => ({ legacyTable: 'dropped' }),
     verify: async () => ({ ok: true, legacyReferences: 0, columns: [] }),
@@ -87,7 +94,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       },
     ]),
   ) as Record<Name, LocalHandler>;
-  return { handlers, calls, names: () => calls.map((call) => call.handler), maxHashesInFlight: () => maxInFlight };
+  return { handlers, calls, names: () => calls.map((call) => call.handler), maxHashesInFlight: () => maxInFlight, maxFillsInFlight: () => maxFillsInFlight };
 }
 
 describe('runLocally (0.11 workflow)', () => {
@@ -126,10 +133,10 @@ describe('runLocally (0.11 workflow)', () => {
     expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
     expect(names.slice(-3)).toEqual(['finish', 'verify', 'report']);
     // HashAndFill: the hashing branch and the fill branch interleave, each in its own order; then the rewrites
-    const sideBySide = names.slice(3, -7);
+    const sideBySide = names.slice(3, -8);
     expect(sideBySide.filter((name) => name !== 'fill')).toEqual(['pendingBatches', ...Array(6).fill('hash')]);
     expect(sideBySide.filter((name) => name === 'fill')).toHaveLength(4);
-    expect(names.slice(-7, -3)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite']);
+    expect(names.slice(-8, -3)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite']);
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
@@ -141,19 +148,20 @@ describe('runLocally (0.11 workflow)', () => {
     // HashObjects runs batches at once, up to MaxConcurrency (default 4)
     expect(fake.maxHashesInFlight()).toBeGreaterThan(1);
     expect(fake.maxHashesInFlight()).toBeLessThanOrEqual(4);
-    // FillColumns: one column at a time, each repeated until done; a column waiting for its store is asked again after WaitForStoreHashed
-    expect(of('fill')).toEqual([
-      { input, run, column: 10 },
-      { input, run, column: 10 },
-      { input, run, column: 10 },
-      { input, run, column: 11 },
-    ]);
+    // FillTables: tables side by side (MaxConcurrency 2 by default), each repeated until done with all its columns; a
+    // table waiting for its store is asked again after WaitForStoreHashed, meanwhile the other fills
+    const fills = of('fill');
+    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 10)).toEqual(Array(3).fill({ input, run, columns: [10] }));
+    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 11)).toEqual([{ input, run, columns: [11, 12] }]);
+    expect(fills.findIndex((event) => (event as { columns: number[] }).columns[0] === 11)).toBeLessThan(2);
+    expect(fake.maxFillsInFlight()).toBe(2);
     expect(entered.filter((name) => name === 'WaitForStoreHashed')).toHaveLength(1);
     // RewriteColumns, after InsertRows: one column at a time, each repeated until done
     expect(of('rewrite')).toEqual([
       { input, run, column: 10 },
       { input, run, column: 10 },
       { input, run, column: 11 },
+      { input, run, column: 12 },
     ]);
     expect(of('discardFills')).toEqual([]);
     expect(of('insert')).toEqual([{ input, run }]);
@@ -172,9 +180,9 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result.output).toEqual({ status: 'migrated', received: reportEvent });
 
     expect(entered.filter((name) => name === 'HashBatch')).toHaveLength(6);
-    expect(entered.filter((name) => name === 'ColumnFilled')).toHaveLength(4);
-    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(3);
-    expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(2);
+    expect(entered.filter((name) => name === 'TableFilled')).toHaveLength(4);
+    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(4);
+    expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(3);
     expect(entered.at(-1)).toBe('Report');
   });
 
@@ -182,7 +190,7 @@ describe('runLocally (0.11 workflow)', () => {
     let looks = 0;
     const fake = fakeHandlers({
       checksumState: async () => ({ done: ++looks === 3, status: looks === 3 ? 'Complete' : 'Active', total: 3, succeeded: looks, failedTasks: 0 }),
-      recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [11], objects: 5 }),
+      recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [11], tableColumns: [[11]], objects: 5 }),
     });
     const entered: string[] = [];
     const result = await runLocally({ input: { ...INPUT, execute: true, s3BatchChecksum: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
@@ -226,7 +234,7 @@ describe('runLocally (0.11 workflow)', () => {
       hash: async () => {
         throw new TransientError('store answers 503 (will be retried)');
       },
-      prepare: async () => ({ manifest: null, columns: [] }),
+      prepare: async () => ({ manifest: null, columns: [], tableColumns: [] }),
       pendingBatches: async () => ({ hashBatches: [7] }),
     });
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
@@ -314,7 +322,7 @@ describe('runLocally (0.11 workflow)', () => {
       RecordHashes: 'recordHashes',
       PendingBatches: 'pendingBatches',
       HashBatch: 'hash',
-      FillColumn: 'fill',
+      FillTable: 'fill',
       DiscardFills: 'discardFills',
       InsertRows: 'insert',
       RewriteColumn: 'rewrite',
@@ -344,7 +352,7 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     await manifests.write(key, (async function* () {
       for (let i = 0; i < objects; i++) yield { h: `hash${i}`, s: 'external', n: i };
     })());
-    const fake = fakeHandlers({ prepare: async () => ({ manifest: { key, objects }, columns: [10] }), ...override });
+    const fake = fakeHandlers({ prepare: async () => ({ manifest: { key, objects }, columns: [10], tableColumns: [[10]] }), ...override });
     const entered: string[] = [];
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011', manifests, onStateEntered: (name) => entered.push(name) });
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event as Record<string, unknown>);

@@ -26,6 +26,8 @@ export const LARGE_OBJECT_BYTES = 1024 ** 3;
 export interface Prepared {
   /** Journal ids of the columns still to rewrite. */
   columns: number[];
+  /** The same ids grouped by table (a table's columns fill one after another, different tables' side by side). */
+  tableColumns: number[][];
   objects: number;
   /** The hash manifest for the Distributed Map, when at least `input.distributedHashingFrom` objects are to hash. */
   manifest: { key: string; objects: number } | null;
@@ -84,10 +86,15 @@ export async function preparedWork(conn: Connection, input: Migrate011Input, io:
   const pending = (await journalColumns(conn, input.schema)).filter((column) => column.state !== 'swapped');
   const order = await rewriteOrder(conn, input.schema, pending.map((column) => ({ table: column.table_name, store: column.store })));
   const rows = (column: JournalColumn) => order.tableRows.get(column.table_name) ?? 0;
-  const columns = pending
-    .sort((a, b) => order.stores.indexOf(a.store) - order.stores.indexOf(b.store) || rows(b) - rows(a))
-    .map((column) => column.column_id);
-  return { columns, objects: Number(objects), manifest: io ? await writeHashManifest(conn, input, io) : null };
+  const sorted = pending.sort((a, b) => order.stores.indexOf(a.store) - order.stores.indexOf(b.store) || rows(b) - rows(a));
+  const byTable = new Map<string, number[]>();
+  for (const column of sorted) byTable.set(column.table_name, [...(byTable.get(column.table_name) ?? []), column.column_id]);
+  return {
+    columns: sorted.map((column) => column.column_id),
+    tableColumns: [...byTable.values()],
+    objects: Number(objects),
+    manifest: io ? await writeHashManifest(conn, input, io) : null,
+  };
 }
 
 /**

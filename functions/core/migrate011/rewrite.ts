@@ -93,6 +93,23 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   return working(fill.rows);
 }
 
+/**
+ * A table's columns in turn (fillColumn on each until it is done), so one table never has two fills at once: they
+ * would wait on each other's row locks. A column done already is a quick look (journal, indexes). The progress
+ * reported is the current column's.
+ */
+export async function fillTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
+  const started = Date.now();
+  let last: FillProgress | null = null;
+  for (const columnId of columnIds) {
+    // what is left of the budget (each call of fillColumn does at least one step: a later column gets a chunk at least)
+    last = await fillColumn(conn, input, columnId, { ...options, budgetMs: options.budgetMs - (Date.now() - started) }, progress);
+    if (!last.done) return last;
+  }
+  if (!last) throw new Error('fillTableColumns needs at least one column id');
+  return last;
+}
+
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
   const started = Date.now();
   const column = await journalColumn(conn, input.schema, columnId);
