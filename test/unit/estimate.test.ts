@@ -17,6 +17,12 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(estimate.usd.stepFunctions).toBeCloseTo(usd, 2);
     expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 2);
     expect(estimate.seconds).toBe(Math.ceil(125 / ASSUMED.batchesAtOnce + 10 + ASSUMED.otherSeconds));
+    // a second column: its own calls, and a second table waiting for the store beside the first (fillsAtOnce = 2);
+    // a third waits for one of them, no more looks
+    const twoColumns = estimateRun({ ...base, columnRows: [500_000, 500_000], stores: [{ objects: 10_000, bytes: 10e9, s3: true }] });
+    expect(twoColumns.stateTransitions - estimate.stateTransitions).toBe(2 * 3 + 3 * 4 + 2);
+    const threeColumns = estimateRun({ ...base, columnRows: [400_000, 300_000, 300_000], stores: [{ objects: 10_000, bytes: 10e9, s3: true }] });
+    expect(threeColumns.stateTransitions - twoColumns.stateTransitions).toBe(2 * 3 + 2);
   });
 
   it('with trustEtag reads only a sample of each S3 store (file stores in full), lists once more', () => {

@@ -27,8 +27,10 @@ export const ASSUMED = {
   rewriteCallSeconds: 600,
   /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Choices/Maps. */
   fixedTransitions: 16,
-  /** A column's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
+  /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
   storePollSeconds: 10,
+  /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
+  fillsAtOnce: 2,
   /** Lambda memory: the hash function 1 GB, the others 0.5 GB; non-hash work beyond the rewrite. */
   hashMemoryGb: 1,
   otherMemoryGb: 0.5,
@@ -103,7 +105,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
-  const storeLooks = inputs.columnRows.length ? Math.ceil(hashSeconds / ASSUMED.storePollSeconds) : 0;
+  const storeLooks = Math.min(inputs.columnRows.length, ASSUMED.fillsAtOnce) * Math.ceil(hashSeconds / ASSUMED.storePollSeconds);
   const columnCalls = rewriteCalls + 2 * inputs.columnRows.length;
 
   const stateTransitions =
