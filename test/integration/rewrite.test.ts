@@ -26,6 +26,19 @@ afterEach(async () => {
   scenario = undefined;
 });
 
+/** Inspects and prepares the scenario's schema as the workflow does: its columns and objects journaled, none hashed. */
+async function prepareScenario(current: Scenario) {
+  const context = await coreContext(current);
+  const { conn } = current;
+  const prepared = await prepareMigration(conn, context.input, await inspectSchema(conn, context.input), {
+    openStore: context.openStore,
+    progress: silentProgress,
+    manifests: context.manifests,
+    manifestKey: `${current.schema}/hash.jsonl`,
+  });
+  return { ...context, prepared };
+}
+
 async function buildOddTable(options: LegacyFixtureOptions) {
   const fixture = await buildExampleLab(options);
   await declareLegacyTable(options.conn, options.database, {
@@ -106,8 +119,7 @@ it('swaps columns of a table with hostile identifiers, keeps a unique index over
 it('refuses to swap a column holding a pointer written after the migration took stock, names the row, and leaves the column as it was', async () => {
   scenario = await legacyScenario('rewrite_late', buildExampleLab);
   const { conn, schema } = scenario;
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'late/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   await insertExternalRows(conn, input);
 
@@ -132,8 +144,7 @@ it('refuses to swap a column holding a pointer written after the migration took 
 it('a column filled beside the hashing: rows added since are filled at the swap; a pointer changed since stops it, and the rerun fills again', async () => {
   scenario = await legacyScenario('rewrite_early', buildExampleLab);
   const { conn, schema } = scenario;
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'early/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
   // before its store is hashed the fill waits, its temporary column already added (unfilled in every row)
   expect(await fillColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: false, waiting: true });
@@ -180,8 +191,7 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
 it("a table's columns fill in turn, grouped by Prepare: each call goes on to the next column once one is done", async () => {
   scenario = await legacyScenario('rewrite_table_group', buildExampleLab);
   const { conn, schema } = scenario;
-  const { input, openStore, manifests } = await coreContext(scenario);
-  const prepared = await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'group/hash.jsonl' });
+  const { input, openStore, prepared } = await prepareScenario(scenario);
   const columns = await journalColumns(conn, schema);
   const idsOf = (table: string) => columns.filter((c) => c.table_name === table).map((c) => c.column_id);
   // one group per table, together the columns to rewrite
@@ -209,8 +219,7 @@ it("a table's columns fill in turn, grouped by Prepare: each call goes on to the
 it('a discard while the temporary columns are being added (the ALTER waiting for its lock) still drops them', async () => {
   scenario = await legacyScenario('rewrite_discard_race', buildExampleLab);
   const { conn, schema } = scenario;
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'race/hash.jsonl' });
+  const { input } = await prepareScenario(scenario);
   const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
   const recording = tableRef(schema, 'recording');
   // a transaction that read the table holds its metadata lock: the fill's ALTER waits for it
@@ -240,8 +249,7 @@ it('a column pointing at few objects is filled once those are hashed, while othe
   const recording = tableRef(schema, 'recording');
   const shared = await pointTrialsAtTwoObjects(scenario, 200);
   await execute(conn, `ANALYZE TABLE ${tableRef(schema, 'trial')}, ${recording}`);
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'few/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   const columns = await journalColumns(conn, schema);
   const clip = columns.find((c) => c.table_name === 'trial')!;
   const trace = columns.find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
@@ -261,8 +269,7 @@ it('a pointer differing only in letter case, written while the column fills, is 
   const { conn, schema } = scenario;
   const trial = tableRef(schema, 'trial');
   const shared = await pointTrialsAtTwoObjects(scenario, 50);
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'case/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   // a 0.11 client writes the first object's name with one letter's case flipped: the case-insensitive foreign key takes it
   const letter = shared[0].trace.search(/[a-zA-Z]/);
@@ -299,8 +306,7 @@ it('fills by one table rebuild for all its columns and a CASE over a few pointer
   await execute(conn, `ANALYZE TABLE ${wide}, ${tableRef(schema, 'recording')}`);
   const before = await select<{ wide_id: number; clip: string | null }>(conn, `SELECT wide_id, clip FROM ${wide} ORDER BY wide_id`);
   expect(new Set(before.map((row) => row.clip)).size).toBe(41);
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'wide/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   // InnoDB gives a rebuilt table a new id; an instant ADD COLUMN keeps it
   const tableId = async (table: string) =>
@@ -369,8 +375,7 @@ it('names the swapped-in keys as the official 0.12 tool left them: the next free
 it('stops after a swap whose new foreign key finds a ~external_<store> row deleted meanwhile; the rerun puts it back', async () => {
   scenario = await legacyScenario('rewrite_gc', buildExampleLab);
   const { conn, schema } = scenario;
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, progress: silentProgress, manifests, manifestKey: 'gc/hash.jsonl' });
+  const { input, openStore } = await prepareScenario(scenario);
   for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
   await insertExternalRows(conn, input);
 
