@@ -15,7 +15,8 @@ export function makeInspectHandler(getDeps: DepsProvider) {
   return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) => {
     // before anything is written (Prepare opens the journal): where S3 Batch Operations cannot be reached, say so now
     if (input.execute && input.s3BatchChecksum) checksumJobsOf(deps);
-    const plan = await planMigration(conn, input, await inspectSchema(conn, input), openStore);
+    // the plan scans the columns' values beside the stores' listings
+    const plan = await planMigration(conn, input, await inspectSchema(conn, input, { checkValues: false }), openStore);
     progress.report({ kind: 'planned', ...planCounts(plan) });
     if (input.execute && plan.status === 'refused') {
       throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is; nothing was changed:`, plan.problems);

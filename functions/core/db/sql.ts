@@ -50,6 +50,16 @@ export async function selectRaw<T extends object = Row>(conn: Connection, sql: s
   return rows as T[];
 }
 
+/** The server's estimate of a column's distinct values (the cardinality of an index it leads), null when it has none. */
+export async function estimatedDistinctValues(conn: Connection, schema: string, table: string, column: string): Promise<number | null> {
+  const [{ cardinality }] = await select<{ cardinality: number | null }>(
+    conn,
+    'SELECT MAX(CARDINALITY) AS cardinality FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1',
+    [schema, table, column],
+  );
+  return cardinality === null ? null : Number(cardinality);
+}
+
 /** MySQL and MariaDB differ in DDL details (defaults, foreign-key rules), so some statements are spelled per server. */
 export type ServerFlavor = 'mysql' | 'mariadb';
 

@@ -4,13 +4,15 @@ import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey, legacyRelativePath, parseLegacyComment } from '../datajoint/v011.js';
 import { blobColumnComment, EXTERNAL_TABLE_PREFIX, parseExternalComment, STORE_NAME_PATTERN, storeObjectKey } from '../datajoint/v012.js';
 import { primaryKeyOf } from '../db/keyset.js';
-import { quoteId, requireSchema, select, selectRaw, tableRef } from '../db/sql.js';
+import { estimatedDistinctValues, quoteId, requireSchema, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import { journalExists } from './journal.js';
 
 /** How many offending rows a refusal lists. */
 const EXAMPLES = 10;
+/** Up to this many distinct values (the server's estimate), a column's values are checked per value, not per row. */
+const GROUPED_CHECK_MAX_DISTINCT = 10_000;
 const MAX_COLUMN_COMMENT = 1024;
 
 export interface LegacyColumn {
@@ -53,7 +55,8 @@ export function storeOfSuffix(suffix: string, defaultStore: string): string {
 
 /**
  * `checkValues: false` skips the scans of every referencing column's values (the structure is still read): for
- * Prepare, right after Inspect scanned them; a pointer written since is refused by the check before its column's swap.
+ * Prepare, right after Inspect scanned them (a pointer written since is refused by the check before its column's
+ * swap), and for planMigration, which scans them beside the stores' listings.
  */
 export async function inspectSchema(conn: Connection, input: Migrate011Input, { checkValues = true } = {}): Promise<Inspection> {
   const schema = input.schema;
@@ -68,9 +71,15 @@ export async function inspectSchema(conn: Connection, input: Migrate011Input, { 
   }
   const problems: string[] = [];
   const legacyColumns = legacyTablePresent ? await findLegacyColumns(conn, input, problems) : [];
-  if (checkValues) for (const column of legacyColumns) column.counts = await checkColumnValues(conn, schema, column, problems);
   checkStores(input, legacyColumns, problems);
-  return { schema, legacyTablePresent, journalPresent, legacyColumns, migratedColumns, problems };
+  const inspection = { schema, legacyTablePresent, journalPresent, legacyColumns, migratedColumns, problems };
+  if (checkValues) await checkColumnsValues(conn, inspection);
+  return inspection;
+}
+
+/** Scans the values of the columns not scanned yet: their counts, and what would stop the migration (into problems). */
+export async function checkColumnsValues(conn: Connection, inspection: Inspection): Promise<void> {
+  for (const column of inspection.legacyColumns) column.counts ??= await checkColumnValues(conn, inspection.schema, column, inspection.problems);
 }
 
 async function findLegacyColumns(conn: Connection, input: Migrate011Input, problems: string[]): Promise<LegacyColumn[]> {
@@ -146,33 +155,42 @@ async function checkColumnValues(conn: Connection, schema: string, column: Legac
   const describe = (rows: Record<string, unknown>[]) =>
     rows.map((row) => `${column.primaryKey.map((name) => `${name}=${formatValue(row[name])}`).join(', ')}: ${JSON.stringify(row.value)}`);
   const pkSelect = pk.length ? `${pk.join(', ')}, ` : '';
-  const malformedSql = `${c} IS NOT NULL AND (CHAR_LENGTH(${c}) <> ? OR CAST(SUBSTRING(${c}, ?) AS BINARY) <> CAST(? AS BINARY))`;
+  const malformedSql = (value: string) => `${value} IS NOT NULL AND (CHAR_LENGTH(${value}) <> ? OR CAST(SUBSTRING(${value}, ?) AS BINARY) <> CAST(? AS BINARY))`;
   const malformedValues = [LEGACY_HASH_LENGTH + column.suffix.length, LEGACY_HASH_LENGTH + 1, column.suffix];
   // The FK compares under the column's collation, usually case-insensitive; the object name is exact.
-  const legacyRows = `${t} t LEFT JOIN ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e ON e.hash = ${c}`;
-  const unmatchedSql = `${c} IS NOT NULL AND (e.hash IS NULL OR CAST(e.hash AS BINARY) <> CAST(${c} AS BINARY))`;
+  const withLegacyRow = (value: string) => `LEFT JOIN ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e ON e.hash = ${value}`;
+  const unmatchedSql = (value: string) => `${value} IS NOT NULL AND (e.hash IS NULL OR CAST(e.hash AS BINARY) <> CAST(${value} AS BINARY))`;
 
-  const [summary] = await select<{ rows: number; pointers: number; malformed: number | null; unmatched: number | null }>(
+  // A column pointing at few objects is grouped by pointer bytes first, so the checks run once per pointer, not per
+  // row (0.31 s instead of 0.52 s on a 1M-row column of 20 pointers); many pointers would make a huge temporary table.
+  const distinct = await estimatedDistinctValues(conn, schema, column.table, column.column);
+  const { from, value, n } =
+    distinct !== null && distinct <= GROUPED_CHECK_MAX_DISTINCT
+      ? { from: `(SELECT MIN(${c}) AS v, COUNT(*) AS n FROM ${t} t GROUP BY CAST(${c} AS BINARY)) g`, value: 'g.v', n: 'g.n' }
+      : { from: `${t} t`, value: c, n: '1' };
+  const [summary] = await select<{ rows: number | null; pointers: number | null; malformed: number | null; unmatched: number | null }>(
     conn,
-    `SELECT COUNT(*) AS \`rows\`, COUNT(${c}) AS pointers, SUM(${malformedSql}) AS malformed, SUM(${unmatchedSql}) AS unmatched FROM ${legacyRows}`,
+    `SELECT SUM(${n}) AS \`rows\`, SUM(IF(${value} IS NULL, 0, ${n})) AS pointers, SUM(IF(${malformedSql(value)}, ${n}, 0)) AS malformed,
+            SUM(IF(${unmatchedSql(value)}, ${n}, 0)) AS unmatched
+       FROM ${from} ${withLegacyRow(value)}`,
     malformedValues,
   );
   if (Number(summary.malformed)) {
-    const malformed = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value FROM ${t} t WHERE ${malformedSql} LIMIT ${EXAMPLES}`, malformedValues);
+    const malformed = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value FROM ${t} t WHERE ${malformedSql(c)} LIMIT ${EXAMPLES}`, malformedValues);
     const expected = column.suffix ? `a 43-character hash followed by the suffix "${column.suffix}"` : 'a 43-character hash with no suffix';
     problems.push(
       `${column.table}.${column.column} (type ${column.legacyType}) has values that are not ${expected}; fix or remove these rows:\n      ${describe(malformed).join('\n      ')}`,
     );
   }
   if (Number(summary.unmatched)) {
-    const unmatched = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value, e.hash AS legacy_row FROM ${legacyRows} WHERE ${unmatchedSql} LIMIT ${EXAMPLES}`);
+    const unmatched = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value, e.hash AS legacy_row FROM ${t} t ${withLegacyRow(c)} WHERE ${unmatchedSql(c)} LIMIT ${EXAMPLES}`);
     problems.push(
       `${column.table}.${column.column} has values without an exactly matching ${LEGACY_EXTERNAL_TABLE} row (missing, or differing only in letter case, which a case-insensitive collation hides); the object they name is ambiguous, so fix these rows first:\n      ${unmatched
         .map((row) => `${describe([row])[0]}${row.legacy_row ? ` (${LEGACY_EXTERNAL_TABLE} has ${JSON.stringify(row.legacy_row)})` : ''}`)
         .join('\n      ')}`,
     );
   }
-  return { rows: Number(summary.rows), pointers: Number(summary.pointers) };
+  return { rows: Number(summary.rows ?? 0), pointers: Number(summary.pointers ?? 0) };
 }
 
 function formatValue(value: unknown): string {

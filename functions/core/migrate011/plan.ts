@@ -7,7 +7,7 @@ import { MigrationRefusedError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
-import type { Inspection, LegacyColumn } from './inspect.js';
+import { checkColumnsValues, type Inspection, type LegacyColumn } from './inspect.js';
 import { tempColumnMethod, type TempColumnMethod } from './temp-column.js';
 
 const EXAMPLES = 10;
@@ -59,7 +59,22 @@ export interface Plan {
   s3BatchChecksum: boolean;
 }
 
+/** The plan of an inspected schema; the columns whose values the inspection did not scan are scanned here. */
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
+  const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
+  // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
+  // scans the columns' values (a big table takes one long scan), then compared in order.
+  const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
+  const listings = new Map<string, Promise<Map<string, number>>>();
+  for (const store of storeNames) {
+    const spec = input.stores[store];
+    if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
+    const listed = list(store, spec);
+    listed.catch(() => undefined); // its refusal is raised where it is awaited
+    listings.set(store, listed);
+  }
+  await checkColumnsValues(conn, inspection);
+
   const problems = [...inspection.problems];
   const columns: ColumnPlan[] = [];
   // one per table: a table's temporary columns come in one ALTER
@@ -67,14 +82,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   for (const table of new Set(inspection.legacyColumns.map((column) => column.table))) methods.set(table, await tempColumnMethod(conn, input.schema, table));
   for (const column of inspection.legacyColumns) {
     const method = methods.get(column.table)!;
-    const counts =
-      column.counts ??
-      (
-        await select<{ rows: number; pointers: number }>(
-          conn,
-          `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(input.schema, column.table)}`,
-        )
-      )[0];
+    const counts = column.counts!;
     columns.push({
       table: column.table,
       column: column.column,
@@ -87,17 +95,6 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     });
   }
   const stores: StorePlan[] = [];
-  const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
-  // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys), then compared in order.
-  const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
-  const listings = new Map<string, Promise<Map<string, number>>>();
-  for (const store of storeNames) {
-    const spec = input.stores[store];
-    if (!spec || !columns.some((column) => column.store === store && column.pointers > 0)) continue;
-    const listed = list(store, spec);
-    listed.catch(() => undefined); // its refusal is raised where it is awaited
-    listings.set(store, listed);
-  }
   for (const store of storeNames) {
     const storeColumns = inspection.legacyColumns.filter((column) => column.store === store);
     const spec = input.stores[store];
@@ -162,6 +159,15 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     trustEtag: input.trustEtag,
     s3BatchChecksum: input.s3BatchChecksum,
   };
+}
+
+/** Whether any of the columns holds a pointer (counted already, or one probe of its index). */
+async function anyPointer(conn: Connection, schema: string, columns: LegacyColumn[]): Promise<boolean> {
+  for (const column of columns) {
+    const c = quoteId(column.column);
+    if (column.counts ? column.counts.pointers > 0 : (await select(conn, `SELECT 1 FROM ${tableRef(schema, column.table)} WHERE ${c} IS NOT NULL LIMIT 1`)).length > 0) return true;
+  }
+  return false;
 }
 
 /** The distinct `~external` rows a store's columns point to. */

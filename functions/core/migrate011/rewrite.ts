@@ -7,7 +7,7 @@
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, estimatedDistinctValues, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
@@ -318,7 +318,7 @@ async function readyToFill(conn: Connection, input: Migrate011Input, column: Jou
   const objects = journalTables(input.schema).objects;
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT EXISTS (SELECT 1 FROM ${objects} WHERE store = ? AND contents_hash IS NULL) AS pending`, [column.store]);
   if (!Number(pending)) return true;
-  const distinct = await estimatedDistinctPointers(conn, input.schema, column);
+  const distinct = await estimatedDistinctValues(conn, input.schema, column.table_name, column.column_name);
   if (distinct === null || distinct > FEW_DISTINCT_POINTERS) return false;
   // DISTINCT over the column's index reads one entry per distinct value (a loose index scan)
   const [{ unhashed }] = await select<{ unhashed: number }>(
@@ -366,7 +366,7 @@ async function checkPointers(conn: Connection, input: Migrate011Input, column: J
   const table = tableRef(input.schema, column.table_name);
   const legacy = quoteId(column.column_name);
   const temp = quoteId(column.temp_column);
-  const distinct = await estimatedDistinctPointers(conn, input.schema, column);
+  const distinct = await estimatedDistinctValues(conn, input.schema, column.table_name, column.column_name);
   const pairs =
     distinct !== null && distinct <= FEW_DISTINCT_POINTERS
       ? `SELECT CAST(${legacy} AS BINARY) AS pointer, ${temp} AS value, COUNT(*) AS n FROM ${table} GROUP BY pointer, value`
@@ -378,16 +378,6 @@ async function checkPointers(conn: Connection, input: Migrate011Input, column: J
     [UNFILLED],
   );
   return { unfilled: Number(counts.unfilled ?? 0), stale: Number(counts.stale ?? 0) };
-}
-
-/** The server's estimate of the column's distinct values (its index's cardinality), null when it has none. */
-async function estimatedDistinctPointers(conn: Connection, schema: string, column: JournalColumn): Promise<number | null> {
-  const [{ cardinality }] = await select<{ cardinality: number | null }>(
-    conn,
-    `SELECT MAX(CARDINALITY) AS cardinality FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1`,
-    [schema, column.table_name, column.column_name],
-  );
-  return cardinality === null ? null : Number(cardinality);
 }
 
 /** Before the swap: every pointer has its new value, and each new value is still the one its pointer maps to. */
