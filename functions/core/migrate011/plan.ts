@@ -170,14 +170,21 @@ async function anyPointer(conn: Connection, schema: string, columns: LegacyColum
   return false;
 }
 
+/**
+ * SQL that is true when the column points at the `~external` row `e`: one probe of the column's index. A scalar
+ * subquery with LIMIT, not EXISTS, which MariaDB may turn into a semi-join reading the whole index instead (0.73 s
+ * for a 1M-row column pointing at 20 of 3,000 objects, against 9 ms).
+ */
+export function pointsAtLegacyRow(schema: string, column: Pick<LegacyColumn, 'table' | 'column'>): string {
+  return `(SELECT 1 FROM ${tableRef(schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash LIMIT 1) IS NOT NULL`;
+}
+
 /** The distinct `~external` rows a store's columns point to. */
 export async function referencedObjects(conn: Connection, schema: string, columns: LegacyColumn[]): Promise<{ hash: string; size: number }[]> {
   if (columns.length === 0) return [];
   // One probe of each column's index per `~external` row: an IN over a UNION of the columns would first collect and
   // deduplicate every pointer (2.3 s for a million-row column pointing at 20 objects, against 0.02 s).
-  const referenced = columns
-    .map((column) => `EXISTS (SELECT 1 FROM ${tableRef(schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`)
-    .join(' OR ');
+  const referenced = columns.map((column) => pointsAtLegacyRow(schema, column)).join(' OR ');
   const rows = await selectRaw<{ hash: string; size: string }>(
     conn,
     `SELECT e.hash AS hash, e.size AS size FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e WHERE ${referenced} ORDER BY CAST(e.hash AS BINARY)`,

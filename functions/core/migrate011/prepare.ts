@@ -3,10 +3,11 @@
 // what is recorded already is kept, objects referenced since the last run are added in new batches.
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
-import { execute, quoteId, select, tableRef } from '../db/sql.js';
+import { execute, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
+import { pointsAtLegacyRow } from './plan.js';
 import { hashFromListings } from './etag.js';
 import type { ProgressSink } from '../progress.js';
 import type { ManifestStore } from '../stores/manifest-store.js';
@@ -60,7 +61,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
   for (const store of order.stores) {
     // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
     // every pointer of every referencing row: a million-row table points at a few hundred objects.
-    const pointsAt = (column: LegacyColumn) => `EXISTS (SELECT 1 FROM ${tableRef(input.schema, column.table)} r WHERE r.${quoteId(column.column)} = e.hash)`;
+    const pointsAt = (column: LegacyColumn) => pointsAtLegacyRow(input.schema, column);
     const columns = inspection.legacyColumns.filter((column) => column.store === store);
     const biggest = columns.reduce((big, column) => ((order.tableRows.get(column.table) ?? 0) > (order.tableRows.get(big.table) ?? 0) ? column : big));
     const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
