@@ -50,6 +50,16 @@ export async function selectRaw<T extends object = Row>(conn: Connection, sql: s
   return rows as T[];
 }
 
+/**
+ * SQL that is true when some row of `table` has `column` = `value` (all three already quoted), found by one probe of
+ * the column's index. A scalar subquery with LIMIT, not EXISTS or IN: MariaDB turns those into a semi-join that may
+ * read the whole index instead, once per query (0.73 s for a 1M-row column pointing at 20 of 3,000 objects, against
+ * 9 ms), and a query paged over the referenced rows would pay that per page.
+ */
+export function indexProbe(table: string, column: string, value: string): string {
+  return `(SELECT 1 FROM ${table} r WHERE r.${column} = ${value} LIMIT 1) IS NOT NULL`;
+}
+
 /** The server's estimate of a column's distinct values (the cardinality of an index it leads), null when it has none. */
 export async function estimatedDistinctValues(conn: Connection, schema: string, table: string, column: string): Promise<number | null> {
   const [{ cardinality }] = await select<{ cardinality: number | null }>(

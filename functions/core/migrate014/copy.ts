@@ -13,7 +13,7 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
+import { execute, indexProbe, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
@@ -322,7 +322,7 @@ async function preparePointers(conn: Connection, options: CopyTableOptions, plan
     const rows = await select<{ store: string | null }>(
       conn,
       `SELECT DISTINCT JSON_UNQUOTE(JSON_EXTRACT(p.pointer, '$.store')) AS store FROM ${pointers} p
-        WHERE p.store = ? AND p.kind = ? AND p.hash IN (SELECT t.${quoteId(column.name)} FROM ${tableRef(options.source, options.table)} t)`,
+        WHERE p.store = ? AND p.kind = ? AND ${indexProbe(tableRef(options.source, options.table), quoteId(column.name), 'p.hash')}`,
       [column.external!.store, column.external!.kind],
     );
     wrong.push(...rows.filter((row) => row.store !== target).map((row) => `${options.table}.${column.name}: pointers name store ${JSON.stringify(row.store)}, not "${target}"`));

@@ -20,7 +20,7 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
 import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
-import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
@@ -230,7 +230,7 @@ async function referencedRows(conn: Connection, schema: string, column: FoundCol
     conn,
     `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
        FROM ${tableRef(schema, externalTableName(column.store))} e
-      WHERE e.hash IN (SELECT t.${quoteId(column.column)} FROM ${tableRef(schema, column.table)} t)${after ? ' AND e.hash > ?' : ''}
+      WHERE ${indexProbe(tableRef(schema, column.table), quoteId(column.column), 'e.hash')}${after ? ' AND e.hash > ?' : ''}
       ORDER BY e.hash LIMIT ${limit}`,
     after ? [after] : [],
   );
@@ -610,7 +610,7 @@ async function buildPointers(
       conn,
       `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
          FROM ${tableRef(schema, externalTableName(column.store))} e
-        WHERE e.hash IN (SELECT t.${quoteId(column.column)} FROM ${tableRef(schema, column.table)} t)
+        WHERE ${indexProbe(tableRef(schema, column.table), quoteId(column.column), 'e.hash')}
           AND NOT EXISTS (SELECT 1 FROM ${t.pointers} p WHERE p.store = ? AND p.kind = ? AND p.hash = e.hash)${after ? ' AND e.hash > ?' : ''}
         ORDER BY e.hash LIMIT ${BATCH}`,
       after ? [column.store, column.kind, after] : [column.store, column.kind],
