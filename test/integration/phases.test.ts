@@ -36,6 +36,29 @@ async function buildWithTextKeys(options: LegacyFixtureOptions) {
   return { ...fixture, objects: [...fixture.objects, ...(await insertLegacyRows(options.conn, options.database, 'take', rows, options.stores))] };
 }
 
+it('checks a column\'s values per value or per row with the same counts and problems (bad suffix, letter case, NULLs)', async () => {
+  scenario = await legacyScenario('phases_checks', buildExampleLab);
+  const { conn, schema } = scenario;
+  const { input } = await coreContext(scenario);
+  const shared = scenario.fixture.objects.find((object) => object.store === 'external-shared')!;
+  await execute(conn, `UPDATE ${tableRef(schema, 'frame')} SET img = ? WHERE frame = 1`, [shared.value]);
+  await execute(conn, `UPDATE ${tableRef(schema, 'recording')} SET trace = LOWER(trace) WHERE session_id = 2`);
+  await execute(conn, `UPDATE ${tableRef(schema, 'recording')} SET thumb = NULL WHERE session_id = 1 AND rec_id = 1`);
+  await execute(conn, `ANALYZE TABLE ${tableRef(schema, 'frame')}, ${tableRef(schema, 'recording')}`);
+
+  const perValue = await inspectSchema(conn, input, { groupedUpToDistinct: Number.MAX_SAFE_INTEGER });
+  const perRow = await inspectSchema(conn, input, { groupedUpToDistinct: -1 });
+  expect(perValue.problems).toHaveLength(2);
+  expect(perValue.problems[0]).toMatch(/frame\.img \(type external-local\) has values that are not .*\n.*frame=1/);
+  expect(perValue.problems[1]).toMatch(/recording\.trace has values without an exactly matching ~external row/);
+  expect(perRow.problems).toEqual(perValue.problems);
+  expect(perRow.legacyColumns.map((column) => column.counts)).toEqual(perValue.legacyColumns.map((column) => column.counts));
+  for (const column of perValue.legacyColumns) {
+    const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
+    expect(column.counts, `${column.table}.${column.column}`).toEqual({ rows: Number(counted.rows), pointers: Number(counted.pointers) });
+  }
+});
+
 it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk per call) → finish → verify', async () => {
   scenario = await legacyScenario('phases', buildWithTextKeys);
   const { conn, schema } = scenario;
