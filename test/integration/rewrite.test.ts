@@ -141,8 +141,12 @@ it('refuses to swap a column holding a pointer written after the migration took 
   expect(referenced).toBe('~external');
 });
 
-it('a column filled beside the hashing: rows added since are filled at the swap; a pointer changed since stops it, and the rerun fills again', async () => {
-  scenario = await legacyScenario('rewrite_early', buildExampleLab);
+// the check before the swap, with the column's rows grouped by pointer first and row by row
+it.each([
+  ['grouped', Number.MAX_SAFE_INTEGER],
+  ['per_row', -1],
+])('a column filled beside the hashing: rows added since are filled at the swap; a pointer changed since stops it, and the rerun fills again (check %s)', async (mode, groupedCheckUpToDistinct) => {
+  scenario = await legacyScenario(`rewrite_early_${mode}`, buildExampleLab);
   const { conn, schema } = scenario;
   const { input, openStore } = await prepareScenario(scenario);
   const trace = (await journalColumns(conn, schema)).find((c) => c.table_name === 'recording' && c.column_name === 'trace')!;
@@ -172,14 +176,14 @@ it('a column filled beside the hashing: rows added since are filled at the swap;
   expect(first.trace).not.toBe(second.trace);
   await execute(conn, `INSERT INTO ${recording} (session_id, rec_id, trace, thumb, params) SELECT session_id, 77, trace, thumb, params FROM ${recording} WHERE session_id = 1 AND rec_id = ?`, [first.rec_id]);
   await execute(conn, `UPDATE ${recording} SET trace = ? WHERE session_id = 1 AND rec_id = ?`, [second.trace, first.rec_id]);
-  await expect(rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).rejects.toThrow(
+  await expect(rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000, groupedCheckUpToDistinct }, silentProgress)).rejects.toThrow(
     /1 pointer\(s\) of recording\.trace changed after their new value was written .*the column was not swapped/s,
   );
   // the new column is gone and the journal starts the column over; the 0.11 column still holds every pointer
   expect((await select(conn, `SHOW COLUMNS FROM ${recording} LIKE ?`, [trace.temp_column])).length).toBe(0);
   expect((await journalColumns(conn, schema)).find((c) => c.column_id === trace.column_id)).toMatchObject({ state: 'pending', resume_after: null });
 
-  expect(await rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000 }, silentProgress)).toMatchObject({ done: true });
+  expect(await rewriteColumn(conn, input, trace.column_id, { budgetMs: 10_000, groupedCheckUpToDistinct }, silentProgress)).toMatchObject({ done: true });
   // each row points at the new hash of the object its 0.11 pointer named, the moved and the added row included
   const pointers = await select<{ rec_id: number; hash: Buffer }>(conn, `SELECT rec_id, trace AS hash FROM ${recording} WHERE session_id = 1 AND rec_id IN (?, ?, 77)`, [first.rec_id, second.rec_id]);
   const byRec = new Map(pointers.map((row) => [Number(row.rec_id), row.hash.toString('hex')]));
