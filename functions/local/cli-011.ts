@@ -1,12 +1,21 @@
 // The 0.11 → 0.12 `plan` and `run` of `djmigrate`: the synthesized state machine run locally, with progress bars,
 // the human summary, the JSON report and phase timings.
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { requireSchema } from '../core/db/sql.js';
+import { MigrationRefusedError } from '../core/errors.js';
+import { acquireSchemaLock, releaseSchemaLock } from '../core/lock/schema-lock.js';
+import { COLUMN_TABLE, journalExists } from '../core/migrate011/journal.js';
 import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
 import { silentProgress, type ProgressSink } from '../core/progress.js';
 import { fail, PhaseClock, ProgressBars } from './cli-output.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
+import { withDatabase } from './cli-014.js';
+import { discardFills } from '../core/migrate011/rewrite.js';
+import { LOCK_STALE_AFTER_SECONDS } from '../handlers/run-lock.js';
 
 export interface CommonFlags {
   from: string;
@@ -85,4 +94,32 @@ function timingsOf(report: Report, phaseSeconds: Record<string, number>): Timing
 function formatTimings(timings: Timings): string {
   const phases = Object.entries(timings.phaseSeconds).map(([state, seconds]) => `${state} ${seconds.toFixed(2)} s`);
   return `Time: ${phases.join(', ')}\nHashing ${formatBytes(timings.hashedBytesPerSecond)}/s, column rewrite ${Math.round(timings.rewrittenRowsPerSecond)} rows/s (fills with their waits for hashing, and the ALTERs)`;
+}
+
+/**
+ * `djmigrate discard-fills`: after a 0.11 run that will not be resumed soon (aborted, failed), the columns not yet
+ * swapped lose their temporary `_djmigrate_<n>` columns, under the schema's lock; the journal keeps every hash, and
+ * a rerun fills them again. Swapped columns stay swapped.
+ */
+export function discardFillsCommand(flags: { config: string; schema: string; takeOverLock?: boolean }): Promise<number> {
+  return withDatabase(flags.config, async (conn) => {
+    await requireSchema(conn, flags.schema);
+    if (!(await journalExists(conn, flags.schema))) {
+      throw new MigrationRefusedError(`schema ${flags.schema} has no ${COLUMN_TABLE} journal: no 0.11 → 0.12 run of djmigrate filled anything there, so there is nothing to discard`);
+    }
+    const holder = `local:${hostname()}:${process.pid}:${randomUUID()}`;
+    await acquireSchemaLock(conn, flags.schema, {
+      holder,
+      description: `djmigrate discard-fills on ${flags.schema}`,
+      staleAfterSeconds: LOCK_STALE_AFTER_SECONDS,
+      takeOver: flags.takeOverLock ?? false,
+    });
+    try {
+      const { dropped } = await discardFills(conn, { schema: flags.schema });
+      console.log(dropped ? `dropped the temporary columns of ${dropped} column(s); a rerun fills them again from the journal` : 'no temporary column to drop');
+    } finally {
+      await releaseSchemaLock(conn, flags.schema, holder);
+    }
+    return 0;
+  });
 }

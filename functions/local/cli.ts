@@ -50,6 +50,15 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = flags.from === '0.14' ? await (await import('./cli-014.js')).run014(flags) : await (await import('./cli-011.js')).run011(flags);
     });
   program
+    .command('discard-fills')
+    .description("0.11: after a run you will not resume soon, drop the temporary _djmigrate_<n> columns of the columns not yet swapped (a rerun fills them again)")
+    .requiredOption('--config <file>', 'your DataJoint config JSON')
+    .requiredOption('--schema <name>', 'the schema of the run')
+    .option('--take-over-lock', "take over the schema's lock from a run that stopped heartbeating over 30 minutes ago (never from a live one)")
+    .action(async (flags: { config: string; schema: string; takeOverLock?: boolean }) => {
+      exitCode = await (await import('./cli-011.js')).discardFillsCommand(flags);
+    });
+  program
     .command('convert-config <file>')
     .description('turn a 0.14 dj_local_conf.json into a DataJoint 2.0 config (printed, or written with --output)')
     .option('--output <file>', 'write the 2.0 config here')

@@ -4,9 +4,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
+import { select } from '../../functions/core/db/sql.js';
+import { readSchemaLock } from '../../functions/core/lock/schema-lock.js';
+import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
+import { journalColumns } from '../../functions/core/migrate011/journal.js';
+import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
+import { fillColumn } from '../../functions/core/migrate011/rewrite.js';
+import { silentProgress } from '../../functions/core/progress.js';
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { legacyScenario, type Scenario } from '../harness/migration.js';
+import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/djmigrate.js');
@@ -53,4 +60,35 @@ it('plan prints the plan and exits 0; run migrates, writes the report and exits 
   const unknown = await djmigrate(['run', '--from', '0.11', '--config', scenario.configPath, '--schema', 'no_such_schema_cli']);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toMatch(/refused: schema no_such_schema_cli does not exist/);
+});
+
+it('discard-fills drops the temporary columns a stopped run left (under the lock), and the rerun migrates; without a journal it refuses', async () => {
+  scenario = await legacyScenario('cli_discard', buildExampleLab);
+  const { conn, schema } = scenario;
+  const args = ['--config', scenario.configPath, '--schema', schema];
+  const tempColumns = async () =>
+    (await select<{ name: string }>(conn, "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND COLUMN_NAME LIKE '\\_djmigrate\\_%'", [schema])).map((row) => row.name);
+
+  const none = await djmigrate(['discard-fills', ...args]);
+  expect(none.code).toBe(1);
+  expect(none.stderr).toMatch(/refused: schema \S+ has no ~djmigrate_011_column journal: no 0\.11 → 0\.12 run of djmigrate filled anything there/);
+
+  // a run stopped while its objects hashed: every table has its temporary columns, none filled
+  const { input, openStore, manifests } = await coreContext(scenario);
+  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, manifests, progress: silentProgress, manifestKey: `${schema}/hash.jsonl` });
+  const columns = await journalColumns(conn, schema);
+  for (const column of columns) await fillColumn(conn, input, column.column_id, { budgetMs: 10_000 }, silentProgress);
+  expect((await tempColumns()).sort()).toEqual(columns.map((column) => column.temp_column).sort());
+
+  const discarded = await djmigrate(['discard-fills', ...args]);
+  expect(discarded.stderr).toBe('');
+  expect(discarded.code).toBe(0);
+  expect(discarded.stdout).toMatch(new RegExp(`dropped the temporary columns of ${columns.length} column\\(s\\)`));
+  expect(await tempColumns()).toEqual([]);
+  expect(new Set((await journalColumns(conn, schema)).map((column) => column.state))).toEqual(new Set(['discarded']));
+  expect(await readSchemaLock(conn, schema)).toBeNull();
+
+  const migrated = await djmigrate(['run', '--from', '0.11', ...args, '--report', join(scenario.folder, '..', `${schema}-report.json`)]);
+  expect(migrated.code).toBe(0);
+  expect(new Set((await journalColumns(conn, schema)).map((column) => column.state))).toEqual(new Set(['swapped']));
 });

@@ -156,7 +156,7 @@ export async function rewriteColumn(conn: Connection, input: Migrate011Input, co
  * `discarded`; Prepare makes them pending again on the rerun), so DataJoint's tables are as they were while the user
  * fixes what was refused. A fill still running sees the mark before its next chunk and drops its own column.
  */
-export async function discardFills(conn: Connection, input: Migrate011Input): Promise<{ dropped: number }> {
+export async function discardFills(conn: Connection, input: Pick<Migrate011Input, 'schema'>): Promise<{ dropped: number }> {
   await execute(
     conn,
     `UPDATE ${journalTables(input.schema).columns} SET state = 'discarded', resume_after = NULL, rows_rewritten = 0 WHERE state <> 'swapped'`,
@@ -168,7 +168,7 @@ export async function discardFills(conn: Connection, input: Migrate011Input): Pr
   return { dropped };
 }
 
-async function dropTempColumn(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<boolean> {
+async function dropTempColumn(conn: Connection, input: Pick<Migrate011Input, 'schema'>, column: JournalColumn): Promise<boolean> {
   const live = await liveColumns(conn, input.schema, column.table_name);
   if (!live.some((c) => c.name === column.temp_column)) return false;
   await withLockWaitLimit(conn, DEFAULT_LOCK_WAIT_SECONDS, () =>
