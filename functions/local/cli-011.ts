@@ -1,5 +1,5 @@
 // The 0.11 → 0.12 `plan` and `run` of `djmigrate`: the synthesized state machine run locally, with progress bars,
-// the human summary, the JSON report and phase timings.
+// the human summary, the JSON report and phase timings; and `discard-fills`, which calls the core directly.
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -9,13 +9,13 @@ import { acquireSchemaLock, releaseSchemaLock } from '../core/lock/schema-lock.j
 import { COLUMN_TABLE, journalExists } from '../core/migrate011/journal.js';
 import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
+import { discardFills } from '../core/migrate011/rewrite.js';
 import { silentProgress, type ProgressSink } from '../core/progress.js';
+import { LOCK_STALE_AFTER_SECONDS } from '../handlers/run-lock.js';
 import { fail, PhaseClock, ProgressBars } from './cli-output.js';
 import { formatBytes, formatPlan, formatReport } from './format.js';
 import { migrateLocally, type LocalMigrationOptions } from './migrate.js';
 import { withDatabase } from './cli-014.js';
-import { discardFills } from '../core/migrate011/rewrite.js';
-import { LOCK_STALE_AFTER_SECONDS } from '../handlers/run-lock.js';
 
 export interface CommonFlags {
   from: string;
