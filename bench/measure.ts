@@ -1,5 +1,8 @@
-// Small measuring helpers for `npm run bench`: a peak-RSS sampler, a stopwatch, size parsing and formatting.
+// Small measuring helpers for `npm run bench`: a peak-RSS sampler, a stopwatch with CPU accounting, size parsing and
+// formatting.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Samples process.memoryUsage().rss every `intervalMs` and keeps the peak (this process only, not its children). */
 export class RssSampler {
@@ -33,20 +36,55 @@ export interface Measured<T> {
   value: T;
   seconds: number;
   peakRss: number;
+  /** CPU seconds (user + system) of this process and its child processes while `work` ran; null without /proc. */
+  cpuSeconds: number | null;
 }
 
-/** Runs `work`, timing it and sampling the peak RSS while it runs. */
+/** Runs `work`, timing it, sampling the peak RSS and counting the CPU time spent meanwhile. */
 export async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
   // A collection first (when exposed) so one phase's garbage is not charged to the next.
   (globalThis as { gc?: () => void }).gc?.();
   const sampler = new RssSampler().start();
+  const cpuBefore = cpuSecondsUsed();
   const started = process.hrtime.bigint();
   try {
     const value = await work();
-    return { value, seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRss: sampler.stop() };
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuAfter = cpuSecondsUsed();
+    return { value, seconds, peakRss: sampler.stop(), cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
   } finally {
     sampler.stop();
   }
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU seconds used so far by this process (worker threads included) and its live child processes (the throwaway
+ * MariaDB and s3rver), from /proc/<pid>/stat; null where there is no /proc (not Linux).
+ */
+export function cpuSecondsUsed(): number | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const own = process.cpuUsage();
+  let seconds = (own.user + own.system) / 1e6;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // after "pid (command) ": state, ppid, …; utime and stime are the 14th and 15th fields of the whole line
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === process.pid) seconds += (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  }
+  return seconds;
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, K: 1024, MB: 1024 ** 2, M: 1024 ** 2, GB: 1024 ** 3, G: 1024 ** 3, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };

@@ -10,7 +10,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
@@ -33,7 +33,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { migrateLikeSeed, type SeedResult } from './baseline-seed.js';
 import { buildBenchFixture, copySchema, writeLegacyConfig } from './fixture.js';
 import { ioFloor, type FloorSource } from './io-floor.js';
-import { formatBytes, formatInt, inMemoryHashRate, mb, measure, parseSize, RssSampler, table } from './measure.js';
+import { formatBytes, formatInt, inMemoryHashRate, mb, measure, parseSize, RssSampler, table, type Measured } from './measure.js';
 
 interface Flags {
   objects: number;
@@ -70,6 +70,7 @@ const log = (line: string) => console.log(line);
 const s = (seconds: number) => `${seconds.toFixed(2)} s`;
 const rss = (bytes: number) => `${Math.round(mb(bytes))} MB`;
 const x = (ratio: number) => `${ratio.toFixed(2)}x`;
+const cpu = (measured: { cpuSeconds: number | null }) => (measured.cpuSeconds === null ? '' : measured.cpuSeconds.toFixed(1));
 
 async function main(): Promise<void> {
   const program = new Command('bench')
@@ -202,7 +203,7 @@ async function endToEnd(flags: Flags): Promise<void> {
     const djmResult = await resultDigest(conn, DATABASE);
 
     // ---- the seed procedure, on a fresh copy of the same schema (same name: the object keys contain it)
-    let seed: { value: SeedResult; seconds: number; peakRss: number } | undefined;
+    let seed: Measured<SeedResult> | undefined;
     let agree: string | undefined;
     if (!flags.skipBaseline) {
       await copySchema(conn, PRISTINE, DATABASE);
@@ -231,27 +232,36 @@ async function endToEnd(flags: Flags): Promise<void> {
     const seedRows = seed ? seed.value.columns.reduce((sum, c) => sum + c.rowsUpdated, 0) : 0;
     const seedBig = seed?.value.columns.find((c) => c.table.endsWith('`event`') && c.column === 'snippet');
     const rows: string[][] = [
-      ['', 'wall s', 'objects/s', 'MB/s', 'vs floor', 'vs seed', 'rows/s', 'peak RSS'],
-      ['in-memory MD5+SHA-256', memory.seconds.toFixed(2), '', mb(memory.bytesPerSecond).toFixed(0), '', '', '', ''],
-      [`I/O floor (${floorConcurrency} in flight)`, floor.seconds.toFixed(2), formatInt(objects / floor.seconds), mb(total / floor.seconds).toFixed(0), x(1), '', '', rss(floor.peakRss)],
-      ['file-store hashing', fileOnly.seconds.toFixed(2), formatInt(fileOnly.value.objects / fileOnly.seconds), mb(fileRate).toFixed(0), '', '', '', rss(fileOnly.peakRss)],
-      ['djmigrate (end to end)', djm.seconds.toFixed(2), formatInt(objects / djm.seconds), mb(total / djm.seconds).toFixed(0), x(djm.seconds / floor.seconds), seed ? x(seed.seconds / djm.seconds) : '', '', rss(djm.peakRss)],
-      ['  startup (to first state)', startup.toFixed(2), '', '', '', '', '', ''],
-      ['  hashing and fills side by side', (phases.HashAndFill ?? 0).toFixed(2), '', '', '', '', '', ''],
-      ['    hashing (HashManifest+HashObjects)', hashSeconds.toFixed(2), formatInt(objects / (hashSeconds || 1)), mb(hashedBytes / (hashSeconds || 1)).toFixed(0), '', '', '', ''],
-      ['    column rewrites (their own time)', rewriteSeconds.toFixed(2), '', '', '', '', formatInt(rewriteRate), ''],
-      ['  event.snippet column', bigColumn ? bigColumn.seconds.toFixed(2) : '', '', '', '', '', bigColumn ? formatInt(bigColumn.rows / bigColumn.seconds) : '', ''],
+      ['', 'wall s', 'CPU s', 'objects/s', 'MB/s', 'vs floor', 'vs seed', 'rows/s', 'peak RSS'],
+      ['in-memory MD5+SHA-256', memory.seconds.toFixed(2), '', '', mb(memory.bytesPerSecond).toFixed(0), '', '', '', ''],
+      [`I/O floor (${floorConcurrency} in flight)`, floor.seconds.toFixed(2), cpu(floor), formatInt(objects / floor.seconds), mb(total / floor.seconds).toFixed(0), x(1), '', '', rss(floor.peakRss)],
+      ['file-store hashing', fileOnly.seconds.toFixed(2), cpu(fileOnly), formatInt(fileOnly.value.objects / fileOnly.seconds), mb(fileRate).toFixed(0), '', '', '', rss(fileOnly.peakRss)],
+      ['djmigrate (end to end)', djm.seconds.toFixed(2), cpu(djm), formatInt(objects / djm.seconds), mb(total / djm.seconds).toFixed(0), x(djm.seconds / floor.seconds), seed ? x(seed.seconds / djm.seconds) : '', '', rss(djm.peakRss)],
+      ['  startup (to first state)', startup.toFixed(2), '', '', '', '', '', '', ''],
+      ['  hashing and fills side by side', (phases.HashAndFill ?? 0).toFixed(2), '', '', '', '', '', '', ''],
+      ['    hashing (HashManifest+HashObjects)', hashSeconds.toFixed(2), '', formatInt(objects / (hashSeconds || 1)), mb(hashedBytes / (hashSeconds || 1)).toFixed(0), '', '', '', ''],
+      ['    column rewrites (their own time)', rewriteSeconds.toFixed(2), '', '', '', '', '', formatInt(rewriteRate), ''],
+      ['  event.snippet column', bigColumn ? bigColumn.seconds.toFixed(2) : '', '', '', '', '', '', bigColumn ? formatInt(bigColumn.rows / bigColumn.seconds) : '', ''],
     ];
     if (seed) {
       const seedRead = seed.value.columns.reduce((sum, c) => sum + c.bytesRead, 0);
       rows.push(
-        ['seed procedure (baseline)', seed.seconds.toFixed(2), formatInt(objects / seed.seconds), mb(total / seed.seconds).toFixed(0), x(seed.seconds / floor.seconds), x(1), formatInt(seedRows / seed.seconds), rss(seed.peakRss)],
-        ['  object reads (serial)', seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0).toFixed(2), '', mb(seedRead / (seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0) || 1)).toFixed(0), '', '', '', ''],
-        ['  event.snippet column', seedBig ? seedBig.seconds.toFixed(2) : '', '', '', '', '', seedBig ? formatInt(seedBig.rowsUpdated / seedBig.seconds) : '', ''],
+        ['seed procedure (baseline)', seed.seconds.toFixed(2), cpu(seed), formatInt(objects / seed.seconds), mb(total / seed.seconds).toFixed(0), x(seed.seconds / floor.seconds), x(1), formatInt(seedRows / seed.seconds), rss(seed.peakRss)],
+        ['  object reads (serial)', seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0).toFixed(2), '', '', mb(seedRead / (seed.value.columns.reduce((sum, c) => sum + c.readSeconds, 0) || 1)).toFixed(0), '', '', '', ''],
+        ['  event.snippet column', seedBig ? seedBig.seconds.toFixed(2) : '', '', '', '', '', '', seedBig ? formatInt(seedBig.rowsUpdated / seedBig.seconds) : '', ''],
       );
     }
     log('');
     log(table(rows));
+    if (djm.cpuSeconds !== null && floor.cpuSeconds !== null) {
+      // no schedule on this machine's cores can finish the CPU work faster than spread over all of them
+      const cores = availableParallelism();
+      const bound = Math.max(floor.seconds, djm.cpuSeconds / cores);
+      log(
+        `CPU is this process's and its children's (MariaDB, s3rver). On ${cores} cores djmigrate's ${djm.cpuSeconds.toFixed(1)} CPU-seconds take at least ` +
+          `${bound.toFixed(1)} s = ${x(bound / floor.seconds)} the I/O floor (which used ${floor.cpuSeconds.toFixed(1)} CPU-seconds in ${floor.seconds.toFixed(1)} s)`,
+      );
+    }
     log('');
     log('targets (reported, not asserted):');
     log(`  end to end ≤ 1.3x I/O floor: ${x(djm.seconds / floor.seconds)} ${djm.seconds / floor.seconds <= 1.3 ? 'met' : 'NOT met'}`);
