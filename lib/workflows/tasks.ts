@@ -81,10 +81,10 @@ export function phasePayload(fields: Record<string, unknown> = {}): sfn.TaskInpu
 }
 
 /**
- * A Map running the `step` handler's Task (named `names.task`) over the items at `itemsPath` (numbers or strings,
- * passed as `field`), each item's task called again while its result says `done: false` (with `whileWaiting`, after
- * that pause when it says `waiting: true`). The task keeps the result's `fields` at `$.progress`; the iteration's
- * output is the last result.
+ * A Map running the `step` handler's Task (named `names.task`) over the items at `itemsPath` (numbers, strings or
+ * lists of numbers, passed as `field`), each item's task called again while its result says `done: false` (with
+ * `whileWaiting`, after that pause when it says `waiting: true`). The task keeps the result's `fields` at
+ * `$.progress`; the iteration's output is the last result.
  */
 export function loopingMap<Name extends string>(
   scope: Construct,

@@ -6,14 +6,12 @@ import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { select } from '../../functions/core/db/sql.js';
 import { readSchemaLock } from '../../functions/core/lock/schema-lock.js';
-import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns } from '../../functions/core/migrate011/journal.js';
-import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { fillColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
+import { legacyScenario, prepareScenario, type Scenario } from '../harness/migration.js';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/djmigrate.js');
@@ -74,8 +72,7 @@ it('discard-fills drops the temporary columns a stopped run left (under the lock
   expect(none.stderr).toMatch(/refused: schema \S+ has no ~djmigrate_011_column journal: no 0\.11 → 0\.12 run of djmigrate filled anything there/);
 
   // a run stopped while its objects hashed: every table has its temporary columns, none filled
-  const { input, openStore, manifests } = await coreContext(scenario);
-  await prepareMigration(conn, input, await inspectSchema(conn, input), { openStore, manifests, progress: silentProgress, manifestKey: `${schema}/hash.jsonl` });
+  const { input } = await prepareScenario(scenario);
   const columns = await journalColumns(conn, schema);
   for (const column of columns) await fillColumn(conn, input, column.column_id, { budgetMs: 10_000 }, silentProgress);
   expect((await tempColumns()).sort()).toEqual(columns.map((column) => column.temp_column).sort());

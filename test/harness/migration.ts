@@ -7,6 +7,8 @@ import type { Connection } from 'mysql2/promise';
 import { parseDataJointConfig, storeLocations } from '../../functions/core/config/datajoint-config.js';
 import { select, tableRef } from '../../functions/core/db/sql.js';
 import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
+import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
+import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
@@ -108,6 +110,19 @@ export async function coreContext(scenario: Scenario) {
   const openStore = (name: string) => openObjectStore(input.stores[name], config.stores[name].credentials);
   const manifests = fileManifestStore(join(dirname(scenario.configPath), `${scenario.schema}-manifests`));
   return { input, openStore, manifests };
+}
+
+/** Inspects and prepares the scenario's schema as the workflow does: its columns and objects journaled, none hashed. */
+export async function prepareScenario(scenario: Scenario) {
+  const context = await coreContext(scenario);
+  const { conn } = scenario;
+  const prepared = await prepareMigration(conn, context.input, await inspectSchema(conn, context.input), {
+    openStore: context.openStore,
+    progress: silentProgress,
+    manifests: context.manifests,
+    manifestKey: `${scenario.schema}/hash.jsonl`,
+  });
+  return { ...context, prepared };
 }
 
 /** Every user-visible fact of a schema: tables, column definitions in order, foreign keys, and all rows. */

@@ -6,16 +6,15 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { hashBatch } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
-import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { COLUMN_TABLE, journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
-import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { pendingHashBatches } from '../../functions/core/migrate011/prepare.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { discardFills, fillColumn, fillTableColumns, rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { openConnection } from '../harness/context.js';
-import { coreContext, foreignKeysOf, legacyScenario, type Scenario } from '../harness/migration.js';
+import { coreContext, foreignKeysOf, legacyScenario, prepareScenario, type Scenario } from '../harness/migration.js';
 
 const TABLE = 'we`ird "tab\'le';
 const COLUMN = 'blob`col';
@@ -25,19 +24,6 @@ afterEach(async () => {
   await scenario?.cleanup();
   scenario = undefined;
 });
-
-/** Inspects and prepares the scenario's schema as the workflow does: its columns and objects journaled, none hashed. */
-async function prepareScenario(current: Scenario) {
-  const context = await coreContext(current);
-  const { conn } = current;
-  const prepared = await prepareMigration(conn, context.input, await inspectSchema(conn, context.input), {
-    openStore: context.openStore,
-    progress: silentProgress,
-    manifests: context.manifests,
-    manifestKey: `${current.schema}/hash.jsonl`,
-  });
-  return { ...context, prepared };
-}
 
 async function buildOddTable(options: LegacyFixtureOptions) {
   const fixture = await buildExampleLab(options);
