@@ -137,6 +137,11 @@ const OBJECT_PAGE = 10_000;
 
 /** The journal's objects matching `where` (with its `values`), in legacy_hash order, read in keyset pages. */
 export async function* journalObjects<Row extends { legacy_hash: Buffer }>(conn: Connection, database: string, columns: string, where: string, values: unknown[]): AsyncGenerator<Row> {
+  for await (const page of journalObjectPages<Row>(conn, database, columns, where, values)) yield* page;
+}
+
+/** journalObjects page by page (each at most OBJECT_PAGE rows): for work done per page. */
+export async function* journalObjectPages<Row extends { legacy_hash: Buffer }>(conn: Connection, database: string, columns: string, where: string, values: unknown[]): AsyncGenerator<Row[]> {
   let after: Buffer | null = null;
   for (;;) {
     const page: Row[] = await select<Row>(
@@ -144,7 +149,7 @@ export async function* journalObjects<Row extends { legacy_hash: Buffer }>(conn:
       `SELECT ${columns} FROM ${journalTables(database).objects} WHERE ${where}${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${OBJECT_PAGE}`,
       after ? [...values, after] : values,
     );
-    yield* page;
+    if (page.length) yield page;
     if (page.length < OBJECT_PAGE) return;
     after = page[page.length - 1].legacy_hash;
   }
