@@ -131,6 +131,8 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const verification = await verifyMigration(conn, input, openStore);
   expect(verification.ok).toBe(true);
   expect(verification.columns.find((c) => c.table === 'take')).toMatchObject({ rows: 7, pointers: 7, objects: 7, objectsMissing: 0, ok: true });
+  // read two distinct pointers a page, verification comes to the same result
+  expect(await verifyMigration(conn, input, openStore, { pointerPage: 2 })).toEqual(verification);
 
   // An object replaced by other bytes of the same size passes the size check; only re-reading it shows the damage.
   const clip = scenario.fixture.objects.find((o) => o.store === 'external-local' && o.key.includes(schema))!;
@@ -150,4 +152,5 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const damaged = await verifyMigration(conn, input, openStore);
   expect(damaged.ok).toBe(false);
   expect(damaged.columns.find((c) => c.table === 'take')?.problems.join('\n')).toMatch(/1 pointer\(s\) of take\.clip have no ~external_local row/);
+  expect(await verifyMigration(conn, input, openStore, { pointerPage: 2 })).toEqual(damaged);
 });

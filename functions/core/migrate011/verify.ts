@@ -11,6 +11,8 @@ import { journalColumns, journalTables, type JournalColumn } from './journal.js'
 import type { OpenStore } from '../stores/object-store.js';
 
 const EXAMPLES = 5;
+/** Rows of a keyset page of a column's distinct pointers. */
+const POINTER_PAGE = 10_000;
 
 export interface ColumnVerification {
   table: string;
@@ -32,7 +34,12 @@ export interface Verification {
   columns: ColumnVerification[];
 }
 
-export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore): Promise<Verification> {
+export interface VerifyOptions {
+  /** Distinct pointers read per page (tests set it small to cross pages). Default 10,000. */
+  pointerPage?: number;
+}
+
+export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
   const listings = new Map<string, Promise<Map<string, number>>>();
   const listing = (store: string) => {
     if (!listings.has(store)) listings.set(store, listStore(input, store, openStore));
@@ -42,7 +49,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   const journal = await journalColumns(conn, input.schema);
   // every store's listing starts now, side by side; each column awaits its own (and meets its error there)
   for (const store of new Set(journal.map((column) => column.store))) listing(store).catch(() => undefined);
-  for (const column of journal) columns.push(await verifyColumn(conn, input, column, listing, openStore));
+  for (const column of journal) columns.push(await verifyColumn(conn, input, column, listing, openStore, options.pointerPage ?? POINTER_PAGE));
   const [{ n: legacyReferences }] = await select<{ n: number }>(
     conn,
     'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
@@ -57,6 +64,7 @@ async function verifyColumn(
   column: JournalColumn,
   listing: (store: string) => Promise<Map<string, number>>,
   openStore: OpenStore,
+  pointerPage: number,
 ): Promise<ColumnVerification> {
   const problems: string[] = [];
   const table = tableRef(input.schema, column.table_name);
@@ -101,38 +109,37 @@ async function verifyColumn(
   const danglingPointers = Number(counts.dangling ?? 0);
   if (danglingPointers) problems.push(`${danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
 
-  const objects = await select<{ hash: Buffer; size: number; filepath: string | null; contents_hash: Buffer | null; hashed: Buffer | null }>(
-    conn,
-    `SELECT e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
-       FROM (SELECT DISTINCT ${c} AS h FROM ${table} WHERE ${c} IS NOT NULL) d
-       JOIN ${external} e ON e.hash = d.h
-       LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?`,
-    [column.store],
-  );
   const spec = input.stores[column.store];
   const present = await listing(column.store);
-  const missing: string[] = [];
-  const mismatched: string[] = [];
+  // counts and the first few keys: memory stays flat however many objects are wrong
+  const missing = new Findings();
+  const mismatched = new Findings();
+  let objects = 0;
   const limit = pLimit(input.hashConcurrency);
-  await Promise.all(
-    objects.map((object) =>
-      limit(async () => {
-        const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
-        const key = storeObjectKey(spec.protocol, spec.location, relative);
-        const size = present.get(key);
-        // The bytes at this location were hashed during the migration; the row must record that hash.
-        const recorded = object.filepath === null ? object.hash : object.contents_hash;
-        if (size === undefined) missing.push(key);
-        else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
-        else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
-        else if (input.verifyContents && !(recorded && (await openStore(column.store).digest(key)).md5.equals(recorded))) {
-          mismatched.push(`${key}: its bytes no longer hash to the row's contents hash`);
-        }
-      }),
-    ),
-  );
-  if (missing.length) problems.push(`${missing.length} object(s) of ${where} are missing: ${missing.slice(0, EXAMPLES).join(', ')}`);
-  if (mismatched.length) problems.push(`${mismatched.length} object(s) of ${where} do not match their rows: ${mismatched.slice(0, EXAMPLES).join(', ')}`);
+  for await (const page of referencedRows(conn, input, column, pointerPage)) {
+    objects += page.length;
+    const reread: Promise<void>[] = [];
+    for (const object of page) {
+      const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
+      const key = storeObjectKey(spec.protocol, spec.location, relative);
+      const size = present.get(key);
+      // The bytes at this location were hashed during the migration; the row must record that hash.
+      const recorded = object.filepath === null ? object.hash : object.contents_hash;
+      if (size === undefined) missing.push(key);
+      else if (size !== Number(object.size)) mismatched.push(`${key}: ${size} bytes, row says ${object.size}`);
+      else if (object.hashed && !(recorded && recorded.equals(object.hashed))) mismatched.push(`${key}: contents hash differs from the row`);
+      else if (input.verifyContents) {
+        reread.push(
+          limit(async () => {
+            if (!(recorded && (await openStore(column.store).digest(key)).md5.equals(recorded))) mismatched.push(`${key}: its bytes no longer hash to the row's contents hash`);
+          }),
+        );
+      }
+    }
+    await Promise.all(reread);
+  }
+  if (missing.count) problems.push(`${missing.count} object(s) of ${where} are missing: ${missing.examples.join(', ')}`);
+  if (mismatched.count) problems.push(`${mismatched.count} object(s) of ${where} do not match their rows: ${mismatched.examples.join(', ')}`);
 
   return {
     table: column.table_name,
@@ -141,12 +148,53 @@ async function verifyColumn(
     rows: Number(counts.rows),
     pointers: Number(counts.pointers),
     danglingPointers,
-    objects: objects.length,
-    objectsMissing: missing.length,
-    objectsMismatched: mismatched.length,
+    objects,
+    objectsMissing: missing.count,
+    objectsMismatched: mismatched.count,
     ok: problems.length === 0,
     problems,
   };
+}
+
+class Findings {
+  count = 0;
+  readonly examples: string[] = [];
+  push(example: string): void {
+    this.count += 1;
+    if (this.examples.length < EXAMPLES) this.examples.push(example);
+  }
+}
+
+
+interface ReferencedRow {
+  pointer: Buffer;
+  hash: Buffer;
+  size: number;
+  filepath: string | null;
+  contents_hash: Buffer | null;
+  /** What the journal recorded from the object's bytes (null: not hashed by this migration). */
+  hashed: Buffer | null;
+}
+
+/** The `~external_<store>` rows the column points at, in pages of its distinct pointers (dangling ones are counted elsewhere). */
+async function* referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointerPage: number): AsyncGenerator<ReferencedRow[]> {
+  const c = quoteId(column.column_name);
+  let after: Buffer | null = null;
+  for (;;) {
+    const page: (Omit<ReferencedRow, 'hash'> & { hash: Buffer | null })[] = await select(
+      conn,
+      `SELECT d.pointer, e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
+         FROM (SELECT DISTINCT ${c} AS pointer FROM ${tableRef(input.schema, column.table_name)}
+                WHERE ${c} IS NOT NULL${after ? ` AND ${c} > ?` : ''} ORDER BY ${c} LIMIT ${Math.floor(pointerPage)}) d
+         LEFT JOIN ${tableRef(input.schema, externalTableName(column.store))} e ON e.hash = d.pointer
+         LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?
+        ORDER BY d.pointer`,
+      after ? [after, column.store] : [column.store],
+    );
+    yield page.filter((row): row is ReferencedRow => row.hash !== null);
+    if (page.length < pointerPage) return;
+    after = page[page.length - 1].pointer;
+  }
 }
 
 async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<Map<string, number>> {
