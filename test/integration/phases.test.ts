@@ -7,7 +7,7 @@ import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../fun
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
-import { planMigration } from '../../functions/core/migrate011/plan.js';
+import { planMigration, referencedObjects } from '../../functions/core/migrate011/plan.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { verifyMigration } from '../../functions/core/migrate011/verify.js';
@@ -75,6 +75,15 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
 
   const plan = await planMigration(conn, input, inspection, openStore);
   expect(plan.stores.find((s) => s.store === 'local')).toMatchObject({ columns: 2, pointers: 10, objects: 9, missingObjects: 0 });
+  // ~external read in keyset pages of 2 rows: the same 9 objects as in one page, each once
+  const localColumns = inspection.legacyColumns.filter((column) => column.store === 'local');
+  const pages: { hash: string; size: number }[][] = [];
+  for await (const page of referencedObjects(conn, schema, localColumns, 2)) pages.push(page);
+  const whole: { hash: string; size: number }[] = [];
+  for await (const page of referencedObjects(conn, schema, localColumns)) whole.push(...page);
+  expect(pages.map((page) => page.length)).toEqual([2, 2, 2, 2, 1]);
+  expect(pages.flat()).toEqual(whole);
+  expect(new Set(whole.map((object) => object.hash)).size).toBe(9);
   // small tables: each column's temporary column comes by an online rebuild, whose free storage the plan adds up
   expect(plan.columns.every((column) => column.tempColumn === 'online rebuild')).toBe(true);
   expect(plan.rebuildBytes).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
+import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -111,9 +112,8 @@ async function verifyColumn(
 
   const spec = input.stores[column.store];
   const present = await listing(column.store);
-  // counts and the first few keys: memory stays flat however many objects are wrong
-  const missing = new Findings();
-  const mismatched = new Findings();
+  const missing = new Findings(EXAMPLES);
+  const mismatched = new Findings(EXAMPLES);
   let objects = 0;
   const limit = pLimit(input.hashConcurrency);
   for await (const page of referencedRows(conn, input, column, pointerPage)) {
@@ -154,15 +154,6 @@ async function verifyColumn(
     ok: problems.length === 0,
     problems,
   };
-}
-
-class Findings {
-  count = 0;
-  readonly examples: string[] = [];
-  push(example: string): void {
-    this.count += 1;
-    if (this.examples.length < EXAMPLES) this.examples.push(example);
-  }
 }
 
 
