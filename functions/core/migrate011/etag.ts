@@ -6,6 +6,7 @@
 // small to have been uploaded in parts are trusted.
 import { randomInt } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
+import pLimit from 'p-limit';
 import { legacyObjectKey, legacyRelativePath } from '../datajoint/v011.js';
 import { migratedBlobUuid } from '../datajoint/v012.js';
 import { execute, select } from '../db/sql.js';
@@ -15,7 +16,7 @@ import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
 import { hashObject } from './hash.js';
 import type { Migrate011Input } from './input.js';
-import { journalTables } from './journal.js';
+import { journalObjectPages, journalTables } from './journal.js';
 
 /** Trusted objects per store that are streamed anyway to check the ETags (all of them when fewer). */
 export const ETAG_SAMPLE = 16;
@@ -39,30 +40,43 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
   const outcomes: EtagOutcome[] = [];
   for (const [name, spec] of Object.entries(input.stores)) {
     if (spec.protocol !== 's3') continue;
-    const pending = await select<{ legacy_hash: Buffer; size: number; batch: number }>(conn, `SELECT legacy_hash, size, batch FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL`, [name]);
-    if (!pending.length) continue;
+    const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL`, [name]);
+    if (!Number(pending)) continue;
     const store = openStore(name);
     const encryption = await store.defaultEncryption?.();
     if (encryption === 'aws:kms' || encryption === 'aws:kms:dsse') {
-      outcomes.push({ store: name, trusted: 0, streamed: pending.length, note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
+      outcomes.push({ store: name, trusted: 0, streamed: Number(pending), note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
       continue;
     }
-    const listed = new Map<string, { size: number; etag?: string }>();
-    for await (const object of store.list(legacyObjectKey('s3', spec.location, input.schema, ''))) listed.set(object.key, object);
+    // only what could be trusted is kept of the listing (key → size and ETag): one entry per object, nothing more
     const maxSize = isAwsEndpoint(spec.endpoint) ? Number.POSITIVE_INFINITY : MULTIPART_MIN_BYTES;
-    const trusted = pending.flatMap((object) => {
-      const value = object.legacy_hash.toString('latin1');
-      const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
-      return found?.etag && MD5_ETAG.test(found.etag) && found.size === Number(object.size) && found.size < maxSize ? [{ ...object, value, etag: found.etag }] : [];
-    });
-    const md5s = trusted.map((object) => ({ ...object, store: name, md5: Buffer.from(object.etag, 'hex') }));
-    await checkTrustedSample(input, md5s, openStore, (object) =>
+    const listed = new Map<string, { size: number; etag: string }>();
+    for await (const object of store.list(legacyObjectKey('s3', spec.location, input.schema, ''))) {
+      if (object.etag && MD5_ETAG.test(object.etag) && object.size < maxSize) listed.set(object.key, { size: object.size, etag: object.etag });
+    }
+    const pendingPages = () => journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', 'store = ? AND contents_hash IS NULL', [name]);
+    const trustedOf = (page: PendingObject[]) =>
+      page.flatMap((object) => {
+        const value = object.legacy_hash.toString('latin1');
+        const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
+        return found && found.size === Number(object.size) ? [{ ...object, value, etag: found.etag, store: name, md5: Buffer.from(found.etag, 'hex') }] : [];
+      });
+    // first the count and a random sample, checked before anything is recorded; then the pages again, recorded
+    const sample = new Reservoir<ReturnType<typeof trustedOf>[number]>(ETAG_SAMPLE);
+    for await (const page of pendingPages()) for (const object of trustedOf(page)) sample.offer(object);
+    await checkTrustedSample(input, sample.items, openStore, (object) =>
       `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.etag}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
     );
-    await recordTrustedHashes(conn, input, md5s, 'etag', progress);
-    outcomes.push({ store: name, trusted: trusted.length, streamed: pending.length - trusted.length, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
+    for await (const page of pendingPages()) await recordTrustedHashes(conn, input, trustedOf(page), 'etag', progress);
+    outcomes.push({ store: name, trusted: sample.seen, streamed: Number(pending) - sample.seen, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
   }
   return outcomes;
+}
+
+interface PendingObject {
+  legacy_hash: Buffer;
+  size: number;
+  batch: number;
 }
 
 /** An object whose MD5 S3 already knows (listing ETag, Batch Operations checksum), about to be trusted. */
@@ -75,15 +89,20 @@ export interface TrustedObject {
 }
 
 /**
- * Reads a random sample of the objects whole (all when few): each must hash to its trusted MD5 and to its legacy
- * SHA-256, else the migration stops with `mismatch(object)` and nothing is recorded.
+ * Reads a random sample of the objects whole (all when few), `hashConcurrency` at once: each must hash to its trusted
+ * MD5 and to its legacy SHA-256, else the migration stops with `mismatch(object)` and nothing is recorded.
  */
 export async function checkTrustedSample<T extends TrustedObject>(input: Migrate011Input, objects: T[], openStore: OpenStore, mismatch: (object: T) => string): Promise<void> {
-  for (const object of sample(objects, ETAG_SAMPLE)) {
-    // hashObject refuses on its own when the bytes do not match the legacy SHA-256
-    const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: object.store, size: Number(object.size) }, openStore, silentProgress);
-    if (!hashed.contentsHash.equals(object.md5)) throw new MigrationRefusedError(mismatch(object));
-  }
+  const limit = pLimit(input.hashConcurrency);
+  await Promise.all(
+    sample(objects, ETAG_SAMPLE).map((object) =>
+      limit(async () => {
+        // hashObject refuses on its own when the bytes do not match the legacy SHA-256
+        const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: object.store, size: Number(object.size) }, openStore, silentProgress);
+        if (!hashed.contentsHash.equals(object.md5)) throw new MigrationRefusedError(mismatch(object));
+      }),
+    ),
+  );
 }
 
 /** Records trusted MD5s (and the 0.12 uuids) in the journal, noting where each came from. */
@@ -102,8 +121,24 @@ export async function recordTrustedHashes(conn: Connection, input: Migrate011Inp
 }
 
 function sample<T>(items: T[], size: number): T[] {
-  if (items.length <= size) return items;
-  const picked = new Set<number>();
-  while (picked.size < size) picked.add(randomInt(items.length));
-  return [...picked].map((index) => items[index]);
+  const reservoir = new Reservoir<T>(size);
+  for (const item of items) reservoir.offer(item);
+  return reservoir.items;
+}
+
+/** A uniform random sample of at most `size` of the items offered, however many (reservoir sampling). */
+class Reservoir<T> {
+  readonly items: T[] = [];
+  seen = 0;
+
+  constructor(private readonly size: number) {}
+
+  offer(item: T): void {
+    this.seen += 1;
+    if (this.items.length < this.size) this.items.push(item);
+    else {
+      const slot = randomInt(this.seen);
+      if (slot < this.size) this.items[slot] = item;
+    }
+  }
 }
