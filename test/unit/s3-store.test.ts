@@ -1,5 +1,5 @@
 // AWS error paths of the S3 store, which a local S3-compatible server cannot produce on demand.
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
@@ -45,5 +45,24 @@ describe('S3 object store', () => {
     expect(s3ClientConfig({ endpoint: 'minio.lab:9000', bucket: 'b', secure: true }).endpoint).toBe('https://minio.lab:9000');
     const aws = s3ClientConfig({ endpoint: 's3.amazonaws.com', bucket: 'b', region: 'eu-west-1' });
     expect(aws).toEqual({ region: 'eu-west-1' });
+  });
+
+  it('fails the whole listing when one of its key ranges is refused, and stops the others', async () => {
+    const page = (keys: string[], truncated: boolean) => ({ Contents: keys.map((Key) => ({ Key, Size: 1 })), IsTruncated: truncated, ...(truncated ? { NextContinuationToken: 't' } : {}) });
+    s3.on(ListObjectsV2Command).callsFake((input: { StartAfter?: string }) => {
+      if (input.StartAfter === undefined) return page(['lab/db/-1'], true);
+      if (input.StartAfter === 'lab/db/V') throw serviceError('AccessDenied', 403);
+      return page([], false);
+    });
+    const store = new S3ObjectStore(new S3Client({ region: 'us-east-1' }), 'lab-bucket', { listRanges: 4 });
+    const listed: string[] = [];
+    const failure = (async () => {
+      for await (const object of store.list('lab/db/')) listed.push(object.key);
+    })();
+    await expect(failure).rejects.toMatchObject({ name: 'AccessDenied' });
+    // the first page, then the rest in ranges after "lab/db/-1" split at F, V and k (every 16th of the 64 characters)
+    const starts = s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.StartAfter ?? '(none)');
+    expect(starts.sort()).toEqual(['(none)', 'lab/db/-1', 'lab/db/F', 'lab/db/V', 'lab/db/k'].sort());
+    expect(listed).toEqual(['lab/db/-1']);
   });
 });

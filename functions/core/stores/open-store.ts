@@ -2,10 +2,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { StoreSpec } from '../config/store-spec.js';
 import { FileObjectStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
-import { s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
+import { isAwsEndpoint, s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
+
+/** Key ranges listed at once on AWS; S3-compatible servers get one request after another (s3rver walks the whole bucket for each). */
+const AWS_LIST_RANGES = 16;
 
 /** The object store behind a DataJoint store spec. Without credentials the SDK's default chain applies (Lambda role). */
 export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): ObjectStore {
   if (spec.protocol === 'file') return new FileObjectStore(spec.location);
-  return new S3ObjectStore(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket);
+  return new S3ObjectStore(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket, { listRanges: isAwsEndpoint(spec.endpoint) ? AWS_LIST_RANGES : 1 });
 }

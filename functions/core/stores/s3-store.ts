@@ -3,6 +3,8 @@ import {
   GetBucketEncryptionCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   NoSuchKey,
   NotFound,
   paginateListObjectsV2,
@@ -27,15 +29,30 @@ export interface S3Credentials {
   secretAccessKey: string;
 }
 
+/**
+ * Where a listing past its first page is split into key ranges listed side by side: every fourth character of
+ * URL-safe base64 in byte order (0.11's object names), which also splits hex (0.12's uuid folders). Any key lands
+ * in exactly one range whatever its characters; these only make the ranges about even.
+ */
+const KEY_RANGE_BOUNDS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'.split('').filter((_, index) => index % 4 === 0 && index > 0);
+
+export interface S3ListOptions {
+  /** Key ranges a big listing is split into and listed at once (1: one request after another). */
+  listRanges?: number;
+}
+
 /** A DataJoint `s3` store: keys are object keys inside the bucket. */
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
+  private readonly listRanges: number;
 
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    { listRanges = 1 }: S3ListOptions = {},
   ) {
     this.description = `s3://${bucket}`;
+    this.listRanges = Math.min(listRanges, KEY_RANGE_BOUNDS.length + 1);
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
@@ -84,11 +101,69 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * ListObjectsV2 gives 1,000 keys a request, one request after another: a million objects take minutes. Past the
+   * first page, the rest of the prefix is split into `listRanges` key ranges listed side by side (keys come in no
+   * particular order then).
+   */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix })) {
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) yield { key: object.Key, size: object.Size ?? 0, ...(object.ETag ? { etag: object.ETag.replace(/"/g, '') } : {}) };
+    const first = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix }));
+    yield* objectInfos(first);
+    if (!first.IsTruncated) return;
+    if (this.listRanges <= 1) {
+      const rest = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ContinuationToken: first.NextContinuationToken });
+      for await (const page of rest) yield* objectInfos(page);
+      return;
+    }
+    // range i holds the keys after bounds[i] up to and including bounds[i + 1]; the first starts after the first page
+    const listedUpTo = first.Contents?.at(-1)?.Key ?? '';
+    const step = (KEY_RANGE_BOUNDS.length + 1) / this.listRanges;
+    const bounds = [
+      listedUpTo,
+      ...Array.from({ length: this.listRanges - 1 }, (_, i) => prefix + KEY_RANGE_BOUNDS[Math.floor((i + 1) * step) - 1]).filter((bound) => bound > listedUpTo),
+    ];
+    const ranges = bounds.map((after, i) => this.listRange(prefix, after, bounds[i + 1]));
+    for await (const infos of interleave(ranges)) yield* infos;
+  }
+
+  private async *listRange(prefix: string, after: string, upTo: string | undefined): AsyncGenerator<ObjectInfo[]> {
+    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, StartAfter: after })) {
+      const infos = [...objectInfos(page)];
+      if (upTo === undefined || infos.length === 0 || infos.at(-1)!.key <= upTo) {
+        yield infos;
+        continue;
       }
+      yield infos.filter((info) => info.key <= upTo);
+      return;
+    }
+  }
+}
+
+function* objectInfos(page: ListObjectsV2CommandOutput): Iterable<ObjectInfo> {
+  for (const object of page.Contents ?? []) {
+    if (object.Key !== undefined) yield { key: object.Key, size: object.Size ?? 0, ...(object.ETag ? { etag: object.ETag.replace(/"/g, '') } : {}) };
+  }
+}
+
+/** Values of all the iterables, each as soon as it comes; every iterable runs at once, one value ahead. */
+async function* interleave<T>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  const running = new Map<AsyncIterator<T>, Promise<{ from: AsyncIterator<T>; result: IteratorResult<T> }>>();
+  const pull = (from: AsyncIterator<T>) => running.set(from, from.next().then((result) => ({ from, result })));
+  for (const source of sources) pull(source[Symbol.asyncIterator]());
+  try {
+    while (running.size) {
+      const { from, result } = await Promise.race(running.values());
+      if (result.done) running.delete(from);
+      else {
+        pull(from);
+        yield result.value;
+      }
+    }
+  } finally {
+    // an early stop (or a failed range) ends the other ranges too
+    for (const [from, next] of running) {
+      next.catch(() => undefined);
+      Promise.resolve(from.return?.()).catch(() => undefined);
     }
   }
 }

@@ -1,0 +1,56 @@
+// The S3 store's listing past one page, in key ranges listed side by side (AWS) or one request after another,
+// against a real S3-compatible server: every key under the prefix exactly once, nothing outside it.
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
+import { beforeAll, expect, it } from 'vitest';
+import type { ObjectInfo } from '../../functions/core/stores/object-store.js';
+import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
+import { freshBucket, sandbox } from '../harness/context.js';
+
+const PREFIX = 'lab/db/';
+let client: S3Client;
+let bucket: string;
+/** key → size of everything under PREFIX */
+const expected = new Map<string, number>();
+
+beforeAll(async () => {
+  const { s3 } = sandbox();
+  bucket = await freshBucket('listing');
+  client = new S3Client(s3ClientConfig({ endpoint: s3.endpoint, bucket }, s3.credentials));
+  // 0.11 names (URL-safe base64, 43 characters), keys equal to a range bound or around one, characters outside the
+  // bounds' alphabet, 0.12-style hex folders: 2,600 keys, three pages and more
+  const names = Array.from({ length: 2_500 }, () => randomBytes(32).toString('base64url').slice(0, 43));
+  names.push('3', '7', '-', '-a', '_', 'w', 'wz', 'z', 'z~', '~tail', '.hidden', 'Ärger', '0a/bc/0abc', 'ff/ee/ffee', 'c/d');
+  for (let i = 0; i < 85; i++) names.push(`${(i * 3).toString(16).padStart(2, '0')}/${randomBytes(1).toString('hex')}/${randomBytes(16).toString('hex')}`);
+  const limit = pLimit(32);
+  const put = (key: string, size: number) => limit(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(size, 1) })));
+  await Promise.all(names.map((name, i) => put(PREFIX + name, i % 7).then(() => expected.set(PREFIX + name, i % 7))));
+  // neighbours that share the prefix's start but not the prefix
+  await Promise.all(['lab/db', 'lab/dbx/a', 'lab/da', 'lab/dc'].map((key) => put(key, 1)));
+}, 120_000);
+
+async function listAll(ranges: number): Promise<ObjectInfo[]> {
+  const listed: ObjectInfo[] = [];
+  for await (const object of new S3ObjectStore(client, bucket, { listRanges: ranges }).list(PREFIX)) listed.push(object);
+  return listed;
+}
+
+it.each([1, 2, 4, 16])('lists every key under the prefix exactly once with %i key range(s)', async (ranges) => {
+  const listed = await listAll(ranges);
+  expect(listed.length).toBe(expected.size);
+  expect(new Map(listed.map((object) => [object.key, object.size]))).toEqual(expected);
+  expect(listed.every((object) => /^[0-9a-f]{32}$/.test(object.etag ?? ''))).toBe(true);
+});
+
+it('stops the other ranges when the reader stops early', async () => {
+  const store = new S3ObjectStore(client, bucket, { listRanges: 16 });
+  let read = 0;
+  for await (const object of store.list(PREFIX)) {
+    expect(object.key.startsWith(PREFIX)).toBe(true);
+    if (++read === 1_500) break;
+  }
+  expect(read).toBe(1_500);
+  // the store lists again from the start afterwards
+  expect((await listAll(16)).length).toBe(expected.size);
+});
