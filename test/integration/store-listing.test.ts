@@ -1,12 +1,16 @@
-// The S3 store's listing past one page, in key ranges listed side by side (AWS) or one request after another,
-// against a real S3-compatible server: every key under the prefix exactly once, nothing outside it.
+// Store listings: the S3 store's past one page, in key ranges listed side by side (AWS) or one request after
+// another, against a real S3-compatible server; the file store's, its sizes read many files at a time. Every key
+// under the prefix exactly once, nothing outside it.
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { beforeAll, expect, it } from 'vitest';
+import { FileObjectStore } from '../../functions/core/stores/file-store.js';
 import type { ObjectInfo } from '../../functions/core/stores/object-store.js';
 import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
-import { freshBucket, sandbox } from '../harness/context.js';
+import { freshBucket, freshFolder, sandbox } from '../harness/context.js';
 
 const PREFIX = 'lab/db/';
 let client: S3Client;
@@ -53,4 +57,28 @@ it('stops the other ranges when the reader stops early', async () => {
   expect(read).toBe(1_500);
   // the store lists again from the start afterwards
   expect((await listAll(16)).length).toBe(expected.size);
+});
+
+it('lists every file under a file store prefix once, with its size, across folders and many files', async () => {
+  const root = await freshFolder('listing');
+  const files = new Map<string, number>();
+  // 0.11's flat folder (more files than are read at once) and 0.12's subfolders
+  const names = [
+    ...Array.from({ length: 150 }, () => randomBytes(32).toString('base64url').slice(0, 43)),
+    ...Array.from({ length: 70 }, (_, i) => `${(i % 4).toString(16)}a/b${i % 3}/${randomBytes(16).toString('hex')}`),
+  ];
+  for (const [i, name] of names.entries()) {
+    const path = join(root, 'db', name);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, Buffer.alloc(i % 5));
+    files.set(path, i % 5);
+  }
+  for (const outside of ['dbx/a', 'd', 'other/db/a']) {
+    await mkdir(dirname(join(root, outside)), { recursive: true });
+    await writeFile(join(root, outside), 'x');
+  }
+  const listed: ObjectInfo[] = [];
+  for await (const object of new FileObjectStore(root).list(`${join(root, 'db')}/`)) listed.push(object);
+  expect(listed.length).toBe(files.size);
+  expect(new Map(listed.map((object) => [object.key, object.size]))).toEqual(files);
 });
