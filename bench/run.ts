@@ -5,7 +5,7 @@
 //   3. the seed notebook's procedure as written (bench/baseline-seed.ts) as the baseline;
 // plus MD5+SHA-256 of the same number of bytes in memory as the hashing reference.
 // `npm run bench -- --big-object 2GB` instead measures peak RSS while djmigrate's streaming path hashes one object;
-// `--plan-objects N` the Inspect handler's work on N objects (bench/plan-scale.ts).
+// `--many-objects N` Inspect and the whole migration on N objects (bench/many-objects.ts).
 // Targets are reported, not asserted: end to end ≤ 1.3x I/O floor; file-store hashing ≥ 0.8x in memory; peak RSS
 // < 256 MB hashing a 2 GB object; column rewrite ≥ 100,000 rows/s on the 1M-row table.
 import { Command, InvalidArgumentError } from 'commander';
@@ -34,7 +34,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { migrateLikeSeed, type SeedResult } from './baseline-seed.js';
 import { buildBenchFixture, copySchema, writeLegacyConfig } from './fixture.js';
 import { ioFloor, type FloorSource } from './io-floor.js';
-import { planScale } from './plan-scale.js';
+import { manyObjects } from './many-objects.js';
 import { formatBytes, formatInt, inMemoryHashRate, mb, measure, parseSize, RssSampler, table, type Measured } from './measure.js';
 
 interface Flags {
@@ -45,7 +45,7 @@ interface Flags {
   maxSize: number;
   concurrency: number;
   bigObject?: number;
-  planObjects?: number;
+  manyObjects?: number;
   skipBaseline?: boolean;
   trustEtag?: boolean;
   hashConcurrency: number;
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     .option('--max-size <size>', 'largest object', size, 5 * 1024 ** 2)
     .option('--concurrency <n>', 'objects in flight for the I/O floor', integer, 32)
     .option('--big-object <size>', 'only measure peak RSS while hashing one object of this size (file store and s3rver)', size)
-    .option('--plan-objects <n>', 'only measure Inspect + plan (seconds, peak RSS) on a file store of this many objects', integer)
+    .option('--many-objects <n>', 'only: Inspect + plan, then the whole migration, on a file store of this many (empty) objects', integer)
     .option('--skip-baseline', 'do not run the seed procedure')
     .option('--hash-concurrency <n>', "djmigrate's objects in flight per hash batch (the input's hashConcurrency)", integer, 8)
     .option('--distributed-from <n>', "hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000)", integer)
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     if (!given('bigTableRows')) flags.bigTableRows = 20_000;
   }
   if (flags.bigObject !== undefined) return bigObject(flags.bigObject);
-  if (flags.planObjects !== undefined) return planScale(flags.planObjects, log);
+  if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, { distributedHashingFrom: flags.distributedFrom });
   return endToEnd(flags);
 }
 

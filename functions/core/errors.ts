@@ -4,14 +4,22 @@
 /** The error name of a refusal, as the state machine's Catch matches it. */
 export const REFUSAL_ERROR = 'MigrationRefused';
 
-/** Bad input or a schema/store state that makes migrating unsafe. The message says what and what to do. */
+/** Details a refusal's message shows; the rest are counted (a batch of a huge store may hold thousands). */
+export const REFUSAL_DETAILS_SHOWN = 20;
+
+/**
+ * Bad input or a schema/store state that makes migrating unsafe. The message says what and what to do, with at
+ * most REFUSAL_DETAILS_SHOWN of the details: Step Functions keeps only 32 KB of an error's cause.
+ */
 export class MigrationRefusedError extends Error {
   override readonly name = REFUSAL_ERROR;
   constructor(
     message: string,
     readonly details: string[] = [],
   ) {
-    super(details.length ? `${message}\n  - ${details.join('\n  - ')}` : message);
+    const shown = details.slice(0, REFUSAL_DETAILS_SHOWN);
+    const more = details.length > shown.length ? `\n  (and ${details.length - shown.length} more)` : '';
+    super(details.length ? `${message}\n  - ${shown.join('\n  - ')}${more}` : message);
   }
 }
 

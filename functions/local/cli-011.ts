@@ -25,6 +25,7 @@ export interface CommonFlags {
   mode: 'in-place' | 'native';
   json?: boolean;
   trustEtag?: boolean;
+  distributedFrom?: number;
 }
 
 export interface RunFlags extends CommonFlags {
@@ -35,7 +36,17 @@ export interface RunFlags extends CommonFlags {
 }
 
 function migrationOptions(flags: CommonFlags, execute: boolean, progress: ProgressSink, keepLegacy = false): LocalMigrationOptions {
-  return { configPath: flags.config, schema: flags.schema, defaultStore: flags.defaultStore, mode: flags.mode, keepLegacy, execute, progress, trustEtag: flags.trustEtag };
+  return {
+    configPath: flags.config,
+    schema: flags.schema,
+    defaultStore: flags.defaultStore,
+    mode: flags.mode,
+    keepLegacy,
+    execute,
+    progress,
+    trustEtag: flags.trustEtag,
+    ...(flags.distributedFrom !== undefined ? { distributedHashingFrom: flags.distributedFrom } : {}),
+  };
 }
 
 export async function plan011(flags: CommonFlags): Promise<number> {
