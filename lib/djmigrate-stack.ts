@@ -86,6 +86,8 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
   recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },
+  // one INSERT … SELECT per journal batch, ~100,000 rows/s here: tens of millions of objects a call; a rerun resumes
+  insert: { timeout: Duration.minutes(15) },
   // the fill's last call builds the column's index; dropping a column rebuilds the table before MySQL 8.0.29
   fill: { timeout: Duration.minutes(15), budgeted: true },
   discardFills: { timeout: Duration.minutes(15) },

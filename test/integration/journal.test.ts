@@ -1,4 +1,4 @@
-// The journal's keyset pages (10,000 rows a page), read directly and by InsertRows, across page boundaries.
+// The journal read in keyset pages (10,000 rows a page) across page boundaries, and by InsertRows batch after batch.
 import { afterEach, expect, it } from 'vitest';
 import { externalTableDdl, externalTableName } from '../../functions/core/datajoint/v012.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
@@ -34,7 +34,7 @@ it('reads every matching object once, in legacy_hash order, across keyset pages'
   expect(seen.every((value) => Number(value.replace(/^h+/, '')) % 2 === 1)).toBe(true);
 });
 
-it('InsertRows adds every hashed object missing from ~external_<store>, page after page, and keeps the rows already there', async () => {
+it('InsertRows adds every hashed object missing from ~external_<store>, batch after batch, and keeps the rows already there', async () => {
   schema = await freshSchema('journalinsert');
   const { conn, name } = schema;
   await execute(conn, `CREATE DATABASE ${quoteId(name)}`);
@@ -44,7 +44,7 @@ it('InsertRows adds every hashed object missing from ~external_<store>, page aft
   await execute(
     conn,
     `INSERT INTO ${objects} (legacy_hash, store, batch, size, contents_hash, new_hash)
-     SELECT CAST(LPAD(seq, 43, 'h') AS BINARY), 'external', 0, seq, UNHEX(MD5(seq)), UNHEX(MD5(CONCAT('new', seq))) FROM ${quoteId(name)}.seq_1_to_20003`,
+     SELECT CAST(LPAD(seq, 43, 'h') AS BINARY), 'external', FLOOR(seq / 7000), seq, UNHEX(MD5(seq)), UNHEX(MD5(CONCAT('new', seq))) FROM ${quoteId(name)}.seq_1_to_20003`,
   );
   // an earlier run's rows, every fourth object: as InsertRows writes them
   await execute(conn, externalTableDdl(name, 'external', quoteId));
@@ -65,4 +65,9 @@ it('InsertRows adds every hashed object missing from ~external_<store>, page aft
   );
   expect({ rows: Number(counts.rows), matching: Number(counts.matching) }).toEqual({ rows: 20_003, matching: 20_003 });
   expect((await insertExternalRows(conn, input)).inserted).toBe(0);
+
+  // a row already there that disagrees with its object stops the run, naming it (its batch had rows to add)
+  await execute(conn, `UPDATE ${external} SET size = size + 1 WHERE hash = UNHEX(MD5('new8'))`);
+  await execute(conn, `DELETE FROM ${external} WHERE hash = UNHEX(MD5('new9'))`);
+  await expect(insertExternalRows(conn, input)).rejects.toThrow(/disagree with the objects themselves[\s\S]*h{42}8: row has size 9/);
 });

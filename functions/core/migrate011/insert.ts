@@ -1,5 +1,5 @@
 // Creates each store's `~external_<store>` table with 0.12's exact DDL and adds a row for every hashed object, one
-// multi-row INSERT per journal page. Rows already there (an earlier run, the official tool, 0.12 itself) are kept; a
+// INSERT … SELECT per journal batch. Rows already there (an earlier run, the official tool, 0.12 itself) are kept; a
 // row that disagrees with what was hashed stops the migration.
 import type { Connection } from 'mysql2/promise';
 import { legacyRelativePath } from '../datajoint/v011.js';
@@ -7,7 +7,7 @@ import { externalTableDdl, externalTableName } from '../datajoint/v012.js';
 import { execute, indexProbe, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
-import { journalObjectPages, journalTables } from './journal.js';
+import { journalTables } from './journal.js';
 
 const EXAMPLES = 10;
 
@@ -40,7 +40,6 @@ export async function insertExternalRows(conn: Connection, input: Migrate011Inpu
     const table = externalTableName(store);
     await ensureExternalTable(conn, input.schema, store);
     const inserted = await insertMissingRows(conn, input, store);
-    await refuseConflicts(conn, input, store);
     result.inserted += inserted;
     result.stores.push({ store, table, inserted });
   }
@@ -63,32 +62,36 @@ async function ensureExternalTable(conn: Connection, schema: string, store: stri
   }
 }
 
+/**
+ * One INSERT … SELECT per journal batch (at most 900 per store): the rows never travel through this process, and each
+ * statement is atomic and small enough for a replica. Rows already there are skipped (one probe each); a batch that
+ * had any is checked against them. A concurrent writer may add the same row: the no-op update keeps theirs, and the
+ * check judges it.
+ */
 async function insertMissingRows(conn: Connection, input: Migrate011Input, store: string): Promise<number> {
   const t = journalTables(input.schema);
   const external = tableRef(input.schema, externalTableName(store));
-  // keyset pages over the journal, each row looked at once: re-reading from the start for every batch was quadratic
-  // (a million objects: ~500 million index probes)
-  const pages = journalObjectPages<{ legacy_hash: Buffer; size: number; contents_hash: Buffer; new_hash: Buffer }>(
-    conn,
-    input.schema,
-    'legacy_hash, size, contents_hash, new_hash',
-    `store = ? AND NOT ${indexProbe(external, 'hash', `${t.objects}.new_hash`)}`,
-    [store],
-  );
+  const native = input.mode === 'native';
+  const batches = await select<{ batch: number; objects: number }>(conn, `SELECT batch, COUNT(*) AS objects FROM ${t.objects} WHERE store = ? GROUP BY batch ORDER BY batch`, [store]);
   let inserted = 0;
-  for await (const rows of pages) {
-    const values = rows.map((row) =>
-      input.mode === 'native'
-        ? [row.new_hash, row.size, null, null]
-        : [row.new_hash, row.size, legacyRelativePath(input.schema, row.legacy_hash.toString('latin1')), row.contents_hash],
+  for (const { batch, objects } of batches) {
+    const added = await execute(
+      conn,
+      `INSERT INTO ${external} (hash, size, filepath, contents_hash)
+       SELECT o.new_hash, o.size, ${native ? 'NULL' : 'CONCAT(CAST(? AS BINARY), o.legacy_hash)'}, ${native ? 'NULL' : 'o.contents_hash'}
+         FROM ${t.objects} o
+        WHERE o.store = ? AND o.batch = ? AND NOT ${indexProbe(external, 'hash', 'o.new_hash')}
+       ON DUPLICATE KEY UPDATE hash = hash`,
+      [...(native ? [] : [legacyRelativePath(input.schema, '')]), store, Number(batch)],
     );
-    // A concurrent writer may add the same row; the no-op update keeps theirs and the conflict check judges it.
-    inserted += await execute(conn, `INSERT INTO ${external} (hash, size, filepath, contents_hash) VALUES ? ON DUPLICATE KEY UPDATE hash = hash`, [values]);
+    if (added < Number(objects)) await refuseConflicts(conn, input, store, Number(batch));
+    inserted += added;
   }
   return inserted;
 }
 
-async function refuseConflicts(conn: Connection, input: Migrate011Input, store: string): Promise<void> {
+/** Refuses when rows of the batch's objects that were already in `~external_<store>` disagree with the objects. */
+async function refuseConflicts(conn: Connection, input: Migrate011Input, store: string, batch: number): Promise<void> {
   const t = journalTables(input.schema);
   const sameContents =
     input.mode === 'native'
@@ -97,8 +100,8 @@ async function refuseConflicts(conn: Connection, input: Migrate011Input, store: 
   const conflicts = await select<{ legacy_hash: Buffer; filepath: string | null; size: number }>(
     conn,
     `SELECT o.legacy_hash, e.filepath, e.size FROM ${t.objects} o JOIN ${tableRef(input.schema, externalTableName(store))} e ON e.hash = o.new_hash
-      WHERE o.store = ? AND NOT (${sameContents}) LIMIT ${EXAMPLES}`,
-    input.mode === 'native' ? [store] : [store, `${input.schema}/`],
+      WHERE o.store = ? AND o.batch = ? AND NOT (${sameContents}) LIMIT ${EXAMPLES}`,
+    input.mode === 'native' ? [store, batch] : [store, batch, legacyRelativePath(input.schema, '')],
   );
   if (conflicts.length) {
     throw new MigrationRefusedError(
