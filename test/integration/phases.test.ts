@@ -98,6 +98,20 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const prepared = await prepareMigration(conn, input, inspection, io);
   expect(prepared).toMatchObject({ objects: 14, manifest: null });
   expect(await prepareMigration(conn, input, await inspectSchema(conn, input), io)).toEqual(prepared);
+  // journaled 2 ~external rows a statement, the journal is the same; a rerun after part of it was lost (a call that
+  // timed out) journals the rest, each object once
+  const objectsTable = journalTables(schema).objects;
+  const journalRows = () => select<{ h: string; store: string; batch: number; size: number }>(conn, `SELECT HEX(legacy_hash) AS h, store, batch, size FROM ${objectsTable} ORDER BY legacy_hash`);
+  const journaled = await journalRows();
+  await execute(conn, `DELETE FROM ${objectsTable}`);
+  await prepareMigration(conn, input, inspection, io, { journalChunk: 2 });
+  expect(await journalRows()).toEqual(journaled);
+  await execute(conn, `DELETE FROM ${objectsTable} WHERE HEX(legacy_hash) > ?`, [journaled[6].h]);
+  await prepareMigration(conn, input, inspection, io, { journalChunk: 3 });
+  expect((await journalRows()).map(({ h, store, size }) => ({ h, store, size }))).toEqual(journaled.map(({ h, store, size }) => ({ h, store, size })));
+  await execute(conn, `DELETE FROM ${objectsTable}`);
+  await prepareMigration(conn, input, inspection, io);
+  expect(await journalRows()).toEqual(journaled);
 
   // the Distributed Map's pass: the manifest lists every object to hash; a child hashes without the database
   const distributed = await prepareMigration(conn, { ...input, distributedHashingFrom: 10 }, inspection, io);

@@ -80,7 +80,7 @@ async function insertMissingRows(conn: Connection, input: Migrate011Input, store
       `INSERT INTO ${external} (hash, size, filepath, contents_hash)
        SELECT o.new_hash, o.size, ${native ? 'NULL' : 'CONCAT(CAST(? AS BINARY), o.legacy_hash)'}, ${native ? 'NULL' : 'o.contents_hash'}
          FROM ${t.objects} o
-        WHERE o.store = ? AND o.batch = ? AND NOT ${indexProbe(external, 'hash', 'o.new_hash')}
+        WHERE o.store = ? AND o.batch = ? AND NOT (${indexProbe(external, 'hash', 'o.new_hash')})
        ON DUPLICATE KEY UPDATE hash = hash`,
       [...(native ? [] : [legacyRelativePath(input.schema, '')]), store, Number(batch)],
     );

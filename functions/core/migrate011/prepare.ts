@@ -3,7 +3,7 @@
 // what is recorded already is kept, objects referenced since the last run are added in new batches.
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
-import { execute, select, tableRef } from '../db/sql.js';
+import { execute, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
@@ -18,6 +18,7 @@ import { journalColumns, journalObjects, journalTables, openJournal, type Journa
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
 const MAX_BATCHES = 900;
 const MIN_BATCH_SIZE = 100;
+const JOURNAL_CHUNK = 100_000;
 /**
  * Objects this large stay out of the hash manifest: an Express child of the Distributed Map lives at most 5 minutes,
  * the standard pass's Lambda 15.
@@ -47,7 +48,12 @@ export function tempColumnName(columnId: number): string {
 }
 
 /** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
-export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo): Promise<Prepared> {
+export interface PrepareOptions {
+  /** `~external` rows journaled per statement (tests set it small to cross chunks). Default 100,000. */
+  journalChunk?: number;
+}
+
+export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo, options: PrepareOptions = {}): Promise<Prepared> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
   await openJournal(conn, input);
   const t = journalTables(input.schema);
@@ -58,6 +64,8 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     : 0;
   const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
   const order = await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })));
+  const legacy = tableRef(input.schema, LEGACY_EXTERNAL_TABLE);
+  const chunk = Math.floor(options.journalChunk ?? JOURNAL_CHUNK);
   for (const store of order.stores) {
     // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
     // every pointer of every referencing row: a million-row table points at a few hundred objects.
@@ -65,16 +73,33 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     const columns = inspection.legacyColumns.filter((column) => column.store === store);
     const biggest = columns.reduce((big, column) => ((order.tableRows.get(column.table) ?? 0) > (order.tableRows.get(big.table) ?? 0) ? column : big));
     const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
-    // the objects of the store's biggest table first: that table's fill can start once they are hashed (fillColumn)
-    await execute(
-      conn,
-      `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
-       SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((ROW_NUMBER() OVER (ORDER BY ${pointsAt(biggest)} DESC, CAST(e.hash AS BINARY)) - 1) / ?), e.size
-         FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)} e
-        WHERE (${columns.map(pointsAt).join(' OR ')})
-          AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
-      [store, Number(next), batchSize],
-    );
+    let journaled = 0;
+    // The objects of the store's biggest table first (that table's fill can start once they are hashed, fillColumn),
+    // then the rest; each in primary-key chunks, one statement a chunk: no transaction of millions of rows for the
+    // binlog, and a rerun after a timeout goes on from the chunks already journaled.
+    for (const part of [pointsAt(biggest), `NOT (${pointsAt(biggest)})`]) {
+      const where = `(${columns.map(pointsAt).join(' OR ')}) AND ${part}`;
+      let after: string | null = null;
+      for (;;) {
+        const lower: string[] = after === null ? [] : [after];
+        const [end]: { hash: string }[] = await selectRaw<{ hash: string }>(
+          conn,
+          `SELECT e.hash AS hash FROM ${legacy} e WHERE ${where}${after === null ? '' : ' AND e.hash > ?'} ORDER BY e.hash LIMIT 1 OFFSET ${chunk - 1}`,
+          lower,
+        );
+        journaled += await execute(
+          conn,
+          `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
+           SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((? + ROW_NUMBER() OVER (ORDER BY e.hash) - 1) / ?), e.size
+             FROM ${legacy} e
+            WHERE ${where}${after === null ? '' : ' AND e.hash > ?'}${end ? ' AND e.hash <= ?' : ''}
+              AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
+          [store, Number(next), journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
+        );
+        if (!end) break;
+        after = end.hash;
+      }
+    }
   }
   if (input.trustEtag) await hashFromListings(conn, input, io.openStore, io.progress);
   // with s3BatchChecksum the manifest lists what the Compute checksum job leaves: recordChecksums writes it
