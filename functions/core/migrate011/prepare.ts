@@ -49,7 +49,7 @@ export function tempColumnName(columnId: number): string {
 
 /** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
 export interface PrepareOptions {
-  /** `~external` rows journaled per statement (tests set it small to cross chunks). Default 100,000. */
+  /** `~external` rows (of all stores) looked at per statement (tests set it small to cross chunks). Default 100,000. */
   journalChunk?: number;
 }
 
@@ -84,7 +84,8 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
         const lower: string[] = after === null ? [] : [after];
         const [end]: { hash: string }[] = await selectRaw<{ hash: string }>(
           conn,
-          `SELECT e.hash AS hash FROM ${legacy} e WHERE ${where}${after === null ? '' : ' AND e.hash > ?'} ORDER BY e.hash LIMIT 1 OFFSET ${chunk - 1}`,
+          // the chunk's last key, by the primary key alone (no probes): the INSERT below looks at its rows once
+          `SELECT e.hash AS hash FROM ${legacy} e${after === null ? '' : ' WHERE e.hash > ?'} ORDER BY e.hash LIMIT 1 OFFSET ${chunk - 1}`,
           lower,
         );
         journaled += await execute(
