@@ -47,12 +47,12 @@ export function tempColumnName(columnId: number): string {
   return `_djmigrate_${columnId}`;
 }
 
-/** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
 export interface PrepareOptions {
   /** `~external` rows (of all stores) looked at per statement (tests set it small to cross chunks). Default 100,000. */
   journalChunk?: number;
 }
 
+/** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
 export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo, options: PrepareOptions = {}): Promise<Prepared> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
   await openJournal(conn, input);
