@@ -10,13 +10,16 @@ describe('estimateRun (the cost model plan prints)', () => {
     // call for 1M rows, one building its index, one swapping (2 each), the fill's looks at its store while the 31.25 s
     // of hashing run (3 each, every 10 s) and the two Maps' Succeed states
     expect(estimate.stateTransitions).toBe(ASSUMED.fixedTransitions + 2 * 100 + 2 * 3 + 3 * 4 + 2);
-    expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * 10, put: 0 });
-    // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB
-    expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30)));
+    // plan and verify list 10 pages each, the last 9,000 keys in 16 ranges (15 more requests)
+    expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * (10 + 15), put: 0 });
+    // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB;
+    // Inspect, Prepare, InsertRows and Verify 70 µs per object, on 1 GB
+    const singleCalls = 10_000 * ASSUMED.singleCallSecondsPerObject;
+    expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30) + singleCalls));
     const usd = estimate.stateTransitions * PRICES_USD.stateTransition;
     expect(estimate.usd.stepFunctions).toBeCloseTo(usd, 2);
     expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 2);
-    expect(estimate.seconds).toBe(Math.ceil(125 / ASSUMED.batchesAtOnce + 10 + ASSUMED.otherSeconds));
+    expect(estimate.seconds).toBe(Math.ceil(125 / ASSUMED.batchesAtOnce + 10 + singleCalls + ASSUMED.otherSeconds));
     // a second column: its own calls, and a second table waiting for the store beside the first (fillsAtOnce = 2);
     // a third waits for one of them, no more looks
     const twoColumns = estimateRun({ ...base, columnRows: [500_000, 500_000], stores: [{ objects: 10_000, bytes: 10e9, s3: true }] });
@@ -33,7 +36,7 @@ describe('estimateRun (the cost model plan prints)', () => {
     const full = estimateRun({ ...base, stores });
     const trusting = estimateRun({ ...base, trustEtag: true, stores });
     expect(trusting.s3Requests.get).toBe(ASSUMED.etagSample + 500);
-    expect(trusting.s3Requests.list).toBe(3 * (10 + 1));
+    expect(trusting.s3Requests.list).toBe(3 * (10 + 15 + 1));
     expect(trusting.seconds).toBeLessThan(full.seconds);
     expect(trusting.usd.total).toBeLessThan(full.usd.total);
   });
@@ -74,8 +77,9 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(distributed.lambdaRequests).toBe(8 + 2 * 1000 + 3 + 4);
     // same bytes hashed (same GB-seconds), ten times the concurrency
     expect(distributed.lambdaGbSeconds).toBe(standard.lambdaGbSeconds);
-    // hashing 100 GB at 100 MB/s + 100,000 × 20 ms / 8 = 1,250 s of Lambda: / 4 batches vs / 40 children, + 10 s rewrite + 30 s
-    expect(standard.seconds).toBe(Math.ceil(1250 / 4 + 10 + 30));
-    expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 30));
+    // hashing 100 GB at 100 MB/s + 100,000 × 20 ms / 8 = 1,250 s of Lambda: / 4 batches vs / 40 children, + 10 s rewrite
+    // + 7 s of the single calls (100,000 × 70 µs) + 30 s
+    expect(standard.seconds).toBe(Math.ceil(1250 / 4 + 10 + 7 + 30));
+    expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 7 + 30));
   });
 });

@@ -1,6 +1,7 @@
 // What a 0.11 → 0.12 run will take and cost on AWS, from the plan's counts: the model `plan` prints and README
 // tabulates. Prices are the us-east-1 list prices (Step Functions Standard, Lambda arm64, S3 Standard requests);
 // rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
+import { AWS_LIST_RANGES } from '../stores/open-store.js';
 
 export const PRICES_USD = {
   stateTransition: 0.000025,
@@ -35,6 +36,12 @@ export const ASSUMED = {
   hashMemoryGb: 1,
   otherMemoryGb: 0.5,
   otherSeconds: 30,
+  /**
+   * Inspect, Prepare, InsertRows and Verify per object (one call each, 1 GB): ~70 µs together at the rates
+   * `npm run bench -- --many-objects 1000000` measured (56,000, 52,000, 100,000 and 48,000 objects/s).
+   */
+  singleCallSecondsPerObject: 70e-6,
+  singleCallMemoryGb: 1,
   /** ETag sample per S3 store under trustEtag (etag.ts). */
   etagSample: 16,
   /** The Distributed Map (from distributedHashingFrom objects on): objects per Express child, children at once. */
@@ -102,7 +109,8 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
-  const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + ASSUMED.otherSeconds);
+  const singleCallSeconds = objects * ASSUMED.singleCallSecondsPerObject;
+  const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + singleCallSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
   const storeLooks = Math.min(inputs.columnRows.length, ASSUMED.fillsAtOnce) * Math.ceil(hashSeconds / ASSUMED.storePollSeconds);
@@ -110,10 +118,12 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
 
   const stateTransitions =
     ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
-  const lambdaGbSeconds = ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds);
+  const lambdaGbSeconds =
+    ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + ASSUMED.singleCallMemoryGb * singleCallSeconds;
   const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
-  const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000), 0);
+  // past its first page a listing goes in AWS_LIST_RANGES key ranges, each ending with a page of its own
+  const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000) + (store.objects > 1000 ? AWS_LIST_RANGES - 1 : 0), 0);
   const s3Requests = {
     get: readObjects,
     // plan and verify list every store; trustEtag lists once more in Prepare

@@ -5,7 +5,7 @@ import type { ObjectStore } from './object-store.js';
 import { isAwsEndpoint, s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
 
 /** Key ranges listed at once on AWS; S3-compatible servers get one request after another (s3rver walks the whole bucket for each). */
-const AWS_LIST_RANGES = 16;
+export const AWS_LIST_RANGES = 16;
 
 /** The object store behind a DataJoint store spec. Without credentials the SDK's default chain applies (Lambda role). */
 export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): ObjectStore {
