@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
 import { ObjectMissingError } from '../../functions/core/stores/object-store.js';
+import { AWS_LIST_RANGES, openObjectStore } from '../../functions/core/stores/open-store.js';
 import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const s3 = mockClient(S3Client);
@@ -64,5 +65,21 @@ describe('S3 object store', () => {
     const starts = s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.StartAfter ?? '(none)');
     expect(starts.sort()).toEqual(['(none)', 'lab/db/-1', 'lab/db/F', 'lab/db/V', 'lab/db/k'].sort());
     expect(listed).toEqual(['lab/db/-1']);
+  });
+
+  it('lists general purpose buckets on AWS in key ranges, directory buckets and other servers one request after another', async () => {
+    s3.on(ListObjectsV2Command).callsFake((input: { StartAfter?: string; ContinuationToken?: string }) =>
+      input.StartAfter === undefined && input.ContinuationToken === undefined
+        ? { Contents: [{ Key: 'lab/db/-1', Size: 1 }], IsTruncated: true, NextContinuationToken: 't' }
+        : { Contents: [], IsTruncated: false },
+    );
+    const requests = async (bucket: string, endpoint?: string) => {
+      s3.resetHistory();
+      for await (const object of openObjectStore({ protocol: 's3', bucket, location: 'lab', ...(endpoint ? { endpoint } : {}) }).list('lab/db/')) void object;
+      return s3.commandCalls(ListObjectsV2Command).length;
+    };
+    expect(await requests('lab-bucket')).toBe(1 + AWS_LIST_RANGES);
+    expect(await requests('lab--usw2-az1--x-s3')).toBe(2);
+    expect(await requests('lab-bucket', 'minio.lab:9000')).toBe(2);
   });
 });

@@ -4,11 +4,17 @@ import { FileObjectStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
 import { isAwsEndpoint, s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
 
-/** Key ranges listed at once on AWS; S3-compatible servers get one request after another (s3rver walks the whole bucket for each). */
+/**
+ * Key ranges listed at once on AWS. S3-compatible servers get one request after another (s3rver walks the whole
+ * bucket for each), and so do S3 directory buckets (`…--x-s3`): they list in no order and ignore StartAfter.
+ */
 export const AWS_LIST_RANGES = 16;
+const DIRECTORY_BUCKET = /--x-s3$/;
 
 /** The object store behind a DataJoint store spec. Without credentials the SDK's default chain applies (Lambda role). */
 export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): ObjectStore {
   if (spec.protocol === 'file') return new FileObjectStore(spec.location);
-  return new S3ObjectStore(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket, { listRanges: isAwsEndpoint(spec.endpoint) ? AWS_LIST_RANGES : 1 });
+  return new S3ObjectStore(new S3Client(s3ClientConfig(spec, credentials)), spec.bucket, {
+    listRanges: isAwsEndpoint(spec.endpoint) && !DIRECTORY_BUCKET.test(spec.bucket) ? AWS_LIST_RANGES : 1,
+  });
 }
