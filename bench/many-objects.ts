@@ -1,8 +1,8 @@
 // `npm run bench -- --many-objects N`: a schema of many objects, where per-object costs show. A file store of N
 // objects, each pointed at by one row of one table; each object is a few bytes (its number), so per-object costs
-// are all there is. Measures
-// the Inspect handler's work (the structure, then the plan: every value checked, the store listed, every referenced
-// object looked up) and its peak RSS, then the whole migration through the local runner, phase by phase.
+// are all there is. Measures the Inspect handler's work (the structure, then the plan: every value checked, the store
+// listed, every referenced object looked up) and its peak RSS, then the whole migration through the local runner,
+// phase by phase.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
