@@ -58,8 +58,16 @@ export function formatPlan(plan: Plan): string {
       `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}` +
       `${e.usd.batchOperations ? `, S3 Batch Operations $${e.usd.batchOperations.toFixed(2)} without the checksum's own data charge` : ''}; us-east-1 list prices, README "Cost")`,
   );
+  if (e.longestCall.seconds > LAMBDA_CALL_WARNING_SECONDS) {
+    lines.push(
+      `On AWS ${e.longestCall.phase} would take about ${Math.round(e.longestCall.seconds / 60)} min in one Lambda call, which ends at 15: run this schema locally (no such limit), or expect to rerun (README "Where one call is the limit").`,
+    );
+  }
   return lines.join('\n');
 }
+
+/** 80 % of a Lambda's 15 minutes: the rates behind the estimate are this machine's, not RDS's. */
+const LAMBDA_CALL_WARNING_SECONDS = 0.8 * 15 * 60;
 
 export function formatReport(report: Report): string {
   const lines = [

@@ -14,7 +14,7 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * (10 + 15), put: 0 });
     // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB;
     // Inspect, Prepare, InsertRows and Verify 70 µs per object, on 1 GB
-    const singleCalls = 10_000 * ASSUMED.singleCallSecondsPerObject;
+    const singleCalls = Object.values(ASSUMED.singleCallObjectsPerSecond).reduce((sum, rate) => sum + 10_000 / rate, 0);
     expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30) + singleCalls));
     const usd = estimate.stateTransitions * PRICES_USD.stateTransition;
     expect(estimate.usd.stepFunctions).toBeCloseTo(usd, 2);
@@ -78,8 +78,15 @@ describe('estimateRun (the cost model plan prints)', () => {
     // same bytes hashed (same GB-seconds), ten times the concurrency
     expect(distributed.lambdaGbSeconds).toBe(standard.lambdaGbSeconds);
     // hashing 100 GB at 100 MB/s + 100,000 × 20 ms / 8 = 1,250 s of Lambda: / 4 batches vs / 40 children, + 10 s rewrite
-    // + 7 s of the single calls (100,000 × 70 µs) + 30 s
-    expect(standard.seconds).toBe(Math.ceil(1250 / 4 + 10 + 7 + 30));
-    expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 7 + 30));
+    // + 6.8 s of the single calls (100,000 × ~68 µs) + 30 s
+    expect(standard.seconds).toBe(Math.ceil(1250 / 4 + 10 + 6.8 + 30));
+    expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 6.8 + 30));
+  });
+
+  it('names the single-call phase that takes longest: past 15 minutes from ~43 million objects', () => {
+    const at = (objects: number) => estimateRun({ ...base, stores: [{ objects, bytes: objects * 1e6, s3: true }] }).longestCall;
+    expect(at(1_000_000)).toEqual({ phase: 'Verify', seconds: Math.ceil(1_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify) });
+    expect(at(40_000_000).seconds).toBeLessThan(900);
+    expect(at(50_000_000).seconds).toBeGreaterThan(900);
   });
 });

@@ -29,6 +29,12 @@ const plan = (over: Partial<Plan> = {}): Plan => {
 };
 
 describe('formatPlan', () => {
+  it('warns when a single-call phase would run into the Lambda limit on AWS', () => {
+    const huge = estimateRun({ stores: [{ objects: 50_000_000, bytes: 5e13, s3: true }], columnRows: [50_000_000], mode: 'in-place', trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 });
+    expect(formatPlan(plan({ estimate: huge }))).toMatch(/On AWS Verify would take about 17 min in one Lambda call, which ends at 15: run this schema locally/);
+    expect(formatPlan(plan())).not.toMatch(/in one Lambda call/);
+  });
+
   it('says when S3 Batch Operations gives the contents hashes, what that skips, and what the job costs', () => {
     const text = formatPlan(plan({ s3BatchChecksum: true }));
     expect(text).toMatch(/Contents hashes: S3 objects' MD5s from an S3 Batch Operations Compute checksum job .* not checked against their legacy SHA-256/);

@@ -37,10 +37,10 @@ export const ASSUMED = {
   otherMemoryGb: 0.5,
   otherSeconds: 30,
   /**
-   * Inspect, Prepare, InsertRows and Verify per object (one call each, 1 GB): ~70 µs together at the rates
-   * `npm run bench -- --many-objects 1000000` measured (56,000, 52,000, 100,000 and 48,000 objects/s).
+   * Inspect, Prepare, InsertRows and Verify: one Lambda call each (1 GB, at most 15 minutes), objects per second as
+   * `npm run bench -- --many-objects 1000000` measured them on the development machine (~70 µs per object together).
    */
-  singleCallSecondsPerObject: 70e-6,
+  singleCallObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
   singleCallMemoryGb: 1,
   /** ETag sample per S3 store under trustEtag (etag.ts). */
   etagSample: 16,
@@ -72,6 +72,8 @@ export interface EstimateInputs {
 
 export interface RunEstimate {
   seconds: number;
+  /** The longest of the single-call phases (Inspect, Prepare, InsertRows, Verify): a Lambda call ends at 15 minutes. */
+  longestCall: { phase: string; seconds: number };
   /** Express child executions of the Distributed Map (0 when the standard Map hashes). */
   children: number;
   stateTransitions: number;
@@ -109,7 +111,9 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
-  const singleCallSeconds = objects * ASSUMED.singleCallSecondsPerObject;
+  const singleCalls = Object.entries(ASSUMED.singleCallObjectsPerSecond).map(([phase, rate]) => ({ phase, seconds: objects / rate }));
+  const singleCallSeconds = singleCalls.reduce((sum, call) => sum + call.seconds, 0);
+  const longestCall = singleCalls.reduce((long, call) => (call.seconds > long.seconds ? call : long));
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + singleCallSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
@@ -138,6 +142,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const round = (usd: number) => Math.round(usd * 100) / 100;
   return {
     seconds,
+    longestCall: { phase: longestCall.phase, seconds: Math.ceil(longestCall.seconds) },
     children,
     stateTransitions,
     lambdaGbSeconds: Math.round(lambdaGbSeconds),
