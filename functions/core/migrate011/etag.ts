@@ -94,15 +94,18 @@ export interface TrustedObject {
  */
 export async function checkTrustedSample<T extends TrustedObject>(input: Migrate011Input, objects: T[], openStore: OpenStore, mismatch: (object: T) => string): Promise<void> {
   const limit = pLimit(input.hashConcurrency);
-  await Promise.all(
-    sample(objects, ETAG_SAMPLE).map((object) =>
-      limit(async () => {
-        // hashObject refuses on its own when the bytes do not match the legacy SHA-256
-        const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: object.store, size: Number(object.size) }, openStore, silentProgress);
-        if (!hashed.contentsHash.equals(object.md5)) throw new MigrationRefusedError(mismatch(object));
-      }),
-    ),
+  const checks = sample(objects, ETAG_SAMPLE).map((object) =>
+    limit(async () => {
+      // hashObject refuses on its own when the bytes do not match the legacy SHA-256
+      const hashed = await hashObject(input, { legacy_hash: object.legacy_hash, store: object.store, size: Number(object.size) }, openStore, silentProgress);
+      if (!hashed.contentsHash.equals(object.md5)) throw new MigrationRefusedError(mismatch(object));
+    }),
   );
+  // the first mismatch decides: the reads not yet started are dropped
+  await Promise.all(checks).catch((error: unknown) => {
+    limit.clearQueue();
+    throw error;
+  });
 }
 
 /** Records trusted MD5s (and the 0.12 uuids) in the journal, noting where each came from. */
