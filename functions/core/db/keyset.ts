@@ -40,6 +40,20 @@ export function tupleCondition(columns: string[], values: KeyValue[], op: '>' | 
   return { sql: `(${terms.map((term) => `(${term})`).join(' OR ')})`, values: params };
 }
 
+/**
+ * A query read in pages of at most `pageRows` rows, each page after the last key of the one before: `fetch(after)`
+ * reads the page after `after` (null: the first), `keyOf` gives a row's key. Memory stays one page.
+ */
+export async function* keysetPages<Row, Key>(fetch: (after: Key | null) => Promise<Row[]>, keyOf: (row: Row) => Key, pageRows: number): AsyncGenerator<Row[]> {
+  let after: Key | null = null;
+  for (;;) {
+    const page = await fetch(after);
+    if (page.length) yield page;
+    if (page.length < pageRows) return;
+    after = keyOf(page[page.length - 1]);
+  }
+}
+
 /** The primary-key columns of a table, in key order (empty when it has none). */
 export async function primaryKeyOf(conn: Connection, schema: string, table: string): Promise<string[]> {
   const rows = await select<{ column_name: string }>(

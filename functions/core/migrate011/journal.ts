@@ -2,6 +2,7 @@
 // local, a rerun after a crash) picks up where the last one stopped. DataJoint ignores `~` tables; the names
 // never start with `~external_`, which DataJoint would take for a store.
 import type { Connection } from 'mysql2/promise';
+import { keysetPages } from '../db/keyset.js';
 import { execute, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
@@ -141,16 +142,15 @@ export async function* journalObjects<Row extends { legacy_hash: Buffer }>(conn:
 }
 
 /** journalObjects page by page (each at most OBJECT_PAGE rows): for work done per page. */
-export async function* journalObjectPages<Row extends { legacy_hash: Buffer }>(conn: Connection, database: string, columns: string, where: string, values: unknown[]): AsyncGenerator<Row[]> {
-  let after: Buffer | null = null;
-  for (;;) {
-    const page: Row[] = await select<Row>(
-      conn,
-      `SELECT ${columns} FROM ${journalTables(database).objects} WHERE ${where}${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${OBJECT_PAGE}`,
-      after ? [...values, after] : values,
-    );
-    if (page.length) yield page;
-    if (page.length < OBJECT_PAGE) return;
-    after = page[page.length - 1].legacy_hash;
-  }
+export function journalObjectPages<Row extends { legacy_hash: Buffer }>(conn: Connection, database: string, columns: string, where: string, values: unknown[]): AsyncGenerator<Row[]> {
+  return keysetPages(
+    (after: Buffer | null) =>
+      select<Row>(
+        conn,
+        `SELECT ${columns} FROM ${journalTables(database).objects} WHERE ${where}${after ? ' AND legacy_hash > ?' : ''} ORDER BY legacy_hash LIMIT ${OBJECT_PAGE}`,
+        after ? [...values, after] : values,
+      ),
+    (row) => row.legacy_hash,
+    OBJECT_PAGE,
+  );
 }

@@ -5,6 +5,7 @@ import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
+import { keysetPages } from '../db/keyset.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
@@ -170,22 +171,22 @@ interface ReferencedRow {
 /** The `~external_<store>` rows the column points at, in pages of its distinct pointers (dangling ones are counted elsewhere). */
 async function* referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointerPage: number): AsyncGenerator<ReferencedRow[]> {
   const c = quoteId(column.column_name);
-  let after: Buffer | null = null;
-  for (;;) {
-    const page: (Omit<ReferencedRow, 'hash'> & { hash: Buffer | null })[] = await select(
-      conn,
-      `SELECT d.pointer, e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
-         FROM (SELECT DISTINCT ${c} AS pointer FROM ${tableRef(input.schema, column.table_name)}
-                WHERE ${c} IS NOT NULL${after ? ` AND ${c} > ?` : ''} ORDER BY ${c} LIMIT ${Math.floor(pointerPage)}) d
-         LEFT JOIN ${tableRef(input.schema, externalTableName(column.store))} e ON e.hash = d.pointer
-         LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?
-        ORDER BY d.pointer`,
-      after ? [after, column.store] : [column.store],
-    );
-    yield page.filter((row): row is ReferencedRow => row.hash !== null);
-    if (page.length < pointerPage) return;
-    after = page[page.length - 1].pointer;
-  }
+  const pages = keysetPages(
+    (after: Buffer | null) =>
+      select<Omit<ReferencedRow, 'hash'> & { hash: Buffer | null }>(
+        conn,
+        `SELECT d.pointer, e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
+           FROM (SELECT DISTINCT ${c} AS pointer FROM ${tableRef(input.schema, column.table_name)}
+                  WHERE ${c} IS NOT NULL${after ? ` AND ${c} > ?` : ''} ORDER BY ${c} LIMIT ${Math.floor(pointerPage)}) d
+           LEFT JOIN ${tableRef(input.schema, externalTableName(column.store))} e ON e.hash = d.pointer
+           LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?
+          ORDER BY d.pointer`,
+        after ? [after, column.store] : [column.store],
+      ),
+    (row) => row.pointer,
+    pointerPage,
+  );
+  for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
 }
 
 async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<Map<string, number>> {
