@@ -38,6 +38,8 @@ export interface Measured<T> {
   peakRss: number;
   /** CPU seconds (user + system) of this process and its child processes while `work` ran; null without /proc. */
   cpuSeconds: number | null;
+  /** The same by process: `this process` and each child by its command name. */
+  cpuByProcess: Record<string, number> | null;
 }
 
 /** Runs `work`, timing it, sampling the peak RSS and counting the CPU time spent meanwhile. */
@@ -45,13 +47,16 @@ export async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
   // A collection first (when exposed) so one phase's garbage is not charged to the next.
   (globalThis as { gc?: () => void }).gc?.();
   const sampler = new RssSampler().start();
-  const cpuBefore = cpuSecondsUsed();
+  const cpuBefore = cpuSecondsByProcess();
   const started = process.hrtime.bigint();
   try {
     const value = await work();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpuAfter = cpuSecondsUsed();
-    return { value, seconds, peakRss: sampler.stop(), cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
+    const cpuAfter = cpuSecondsByProcess();
+    const cpuByProcess =
+      cpuBefore === null || cpuAfter === null ? null : Object.fromEntries(Object.entries(cpuAfter).map(([name, used]) => [name, used - (cpuBefore[name] ?? 0)]));
+    const cpuSeconds = cpuByProcess === null ? null : Object.values(cpuByProcess).reduce((sum, used) => sum + used, 0);
+    return { value, seconds, peakRss: sampler.stop(), cpuSeconds, cpuByProcess };
   } finally {
     sampler.stop();
   }
@@ -60,10 +65,10 @@ export async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
 let clockTicks: number | undefined;
 
 /**
- * CPU seconds used so far by this process (worker threads included) and its live child processes (the throwaway
- * MariaDB and s3rver), from /proc/<pid>/stat; null where there is no /proc (not Linux).
+ * CPU seconds used so far by this process (worker threads included) and by each of its live child processes (the
+ * throwaway MariaDB and s3rver), by command name, from /proc/<pid>/stat; null where there is no /proc (not Linux).
  */
-export function cpuSecondsUsed(): number | null {
+export function cpuSecondsByProcess(): Record<string, number> | null {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -72,7 +77,7 @@ export function cpuSecondsUsed(): number | null {
   }
   clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   const own = process.cpuUsage();
-  let seconds = (own.user + own.system) / 1e6;
+  const used: Record<string, number> = { 'this process': (own.user + own.system) / 1e6 };
   for (const pid of pids) {
     let stat: string;
     try {
@@ -80,11 +85,13 @@ export function cpuSecondsUsed(): number | null {
     } catch {
       continue; // gone meanwhile
     }
-    // after "pid (command) ": state, ppid, …; utime and stime are the 14th and 15th fields of the whole line
+    // "pid (command) state ppid …": utime and stime are the 14th and 15th fields of the whole line
+    const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === process.pid) seconds += (Number(fields[11]) + Number(fields[12])) / clockTicks;
+    if (Number(fields[1]) !== process.pid) continue;
+    used[command] = (used[command] ?? 0) + (Number(fields[11]) + Number(fields[12])) / clockTicks;
   }
-  return seconds;
+  return used;
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, K: 1024, MB: 1024 ** 2, M: 1024 ** 2, GB: 1024 ** 3, G: 1024 ** 3, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };

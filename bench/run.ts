@@ -266,6 +266,13 @@ async function endToEnd(flags: Flags): Promise<void> {
         `CPU is this process's and its children's (MariaDB, s3rver). On ${cores} cores djmigrate's ${djm.cpuSeconds.toFixed(1)} CPU-seconds take at least ` +
           `${bound.toFixed(1)} s = ${x(bound / floor.seconds)} the I/O floor (which used ${floor.cpuSeconds.toFixed(1)} CPU-seconds in ${floor.seconds.toFixed(1)} s)`,
       );
+      const byProcess = (measured: Measured<unknown>) =>
+        Object.entries(measured.cpuByProcess ?? {})
+          .filter(([, used]) => used >= 0.05)
+          // s3rver is the bench's only Node child
+          .map(([name, used]) => `${name === 'node' ? 's3rver' : name} ${used.toFixed(1)}`)
+          .join(', ');
+      log(`CPU-seconds by process: djmigrate ${byProcess(djm)}; I/O floor ${byProcess(floor)}${seed ? `; seed procedure ${byProcess(seed)}` : ''}`);
     }
     log('');
     log('targets (reported, not asserted):');
