@@ -1,15 +1,18 @@
 // aws-local-stepfunctions has no Distributed Map. Before a local run each one (top level or in a Parallel's branch)
 // is rewritten into what it does, keeping its ItemProcessor states, their Retry and the map's Catch:
 //
-//   <Map>            Task (local): reads the ItemReader's manifest and cuts it into ItemBatcher's batches
-//                    { BatchInput, Items } (BatchInput's paths resolved against the state, as AWS does)
-//   <Map>Children    inline Map over the batches running the ItemProcessor's states; a child that fails for good is
-//                    caught and counted instead of failing the run, as AWS counts it against the tolerated failures
+//   <Map>            Task (local): reads the ItemReader's manifest and cuts it into ItemBatcher's batches, each
+//                    passed on as the byte range of its lines with the BatchInput (its paths resolved against the
+//                    state, as AWS does): the state never holds the manifest's items, however many
+//   <Map>Children    inline Map over the batches running <Map>LoadBatch (Task, local: reads the batch's lines back
+//                    into { BatchInput, Items }, what a child gets on AWS), then the ItemProcessor's states; a child
+//                    that fails for good is caught and counted instead of failing the run, as AWS counts it against
+//                    the tolerated failures
 //   <Map>Tolerance   Task (local): fails with States.ExceedToleratedFailureThreshold when more children failed than
 //                    ToleratedFailurePercentage / ToleratedFailureCount allow; else passes on the map's result
 //
 // ResultWriter's files are not written locally (the map's result is { children, failed } instead of the S3 location).
-import type { ManifestStore } from '../core/stores/manifest-store.js';
+import type { ByteRange, ManifestStore } from '../core/stores/manifest-store.js';
 import type { AslDefinition } from './definition.js';
 
 type AslState = { Type: string; [key: string]: unknown };
@@ -26,8 +29,10 @@ const CHILD_FAILED = { childFailed: true };
 export interface InlinedDistributedMap {
   name: string;
   readerState: string;
+  /** A child's first state: its batch read back from the manifest. */
+  loadState: string;
   toleranceState: string;
-  /** The ItemProcessor's states: a failure there is one child's, not the run's. */
+  /** The child's states (loadState and the ItemProcessor's): a failure there is one child's, not the run's. */
   childStates: Set<string>;
   maxItemsPerBatch: number;
   maxInputBytesPerBatch: number;
@@ -63,14 +68,15 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
     const reader = state.ItemReader as { Parameters?: Record<string, unknown>; ReaderConfig?: { InputType?: string } } | undefined;
     if (reader?.ReaderConfig?.InputType !== 'JSONL') throw new Error(`Distributed Map ${name}: only a JSONL ItemReader runs locally`);
     const batcher = (state.ItemBatcher ?? {}) as { MaxItemsPerBatch?: number; MaxInputBytesPerBatch?: number; BatchInput?: unknown };
-    const names = { reader: name, children: `${name}Children`, failed: `${name}ChildFailed`, tolerance: `${name}Tolerance` };
-    for (const taken of [names.children, names.failed, names.tolerance]) {
+    const names = { reader: name, children: `${name}Children`, load: `${name}LoadBatch`, failed: `${name}ChildFailed`, tolerance: `${name}Tolerance` };
+    for (const taken of [names.children, names.load, names.failed, names.tolerance]) {
       if (taken in machine.States || taken in processor.States) throw new Error(`Distributed Map ${name}: state name ${taken} is taken`);
     }
     const itemsPath = `$.${name}LocalBatches`;
     const catchers = state.Catch ? { Catch: state.Catch } : {};
+    const loadBatch: AslState = { Type: 'Task', Resource: LOCAL_RESOURCE, Next: processor.StartAt };
     const childStates = Object.fromEntries(
-      Object.entries(processor.States).map(([childName, child]) => [
+      Object.entries({ [names.load]: loadBatch, ...processor.States }).map(([childName, child]) => [
         childName,
         child.Type === 'Task' ? { ...child, Catch: [...((child.Catch as unknown[]) ?? []), { ErrorEquals: ['States.ALL'], ResultPath: null, Next: names.failed }] } : child,
       ]),
@@ -89,7 +95,7 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
       ItemsPath: itemsPath,
       ItemProcessor: {
         ProcessorConfig: { Mode: 'INLINE' },
-        StartAt: processor.StartAt,
+        StartAt: names.load,
         States: { ...childStates, [names.failed]: { Type: 'Pass', Result: CHILD_FAILED, End: true } },
       },
       MaxConcurrency: Math.min(childConcurrency, Number(state.MaxConcurrency ?? childConcurrency) || childConcurrency),
@@ -109,8 +115,9 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
     maps.push({
       name,
       readerState: names.reader,
+      loadState: names.load,
       toleranceState: names.tolerance,
-      childStates: new Set(Object.keys(processor.States)),
+      childStates: new Set(Object.keys(childStates)),
       maxItemsPerBatch: batcher.MaxItemsPerBatch ?? Number.POSITIVE_INFINITY,
       maxInputBytesPerBatch: batcher.MaxInputBytesPerBatch ?? 256 * 1024,
       ...(state.ToleratedFailurePercentage !== undefined ? { toleratedFailurePercentage: Number(state.ToleratedFailurePercentage) } : {}),
@@ -120,25 +127,44 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
   return states;
 }
 
-/** The reader Task's handler: the manifest (at the ItemReader's Key) in batches as a Distributed Map child gets them. */
-export async function readBatches(map: InlinedDistributedMap, manifests: ManifestStore, parameters: { Key?: unknown; BatchInput?: unknown }): Promise<unknown[]> {
-  if (typeof parameters.Key !== 'string') throw new Error(`Distributed Map ${map.name}: the ItemReader's Key is not a string`);
-  const batches: { BatchInput?: unknown; Items: unknown[] }[] = [];
-  let items: unknown[] = [];
-  let bytes = 0;
+/** A batch as the inline Map hands it to a child: where its items are in the manifest, and its BatchInput. */
+interface BatchRange {
+  BatchInput?: unknown;
+  Key: string;
+  Start: number;
+  End: number;
+}
+
+/** The reader Task's handler: the manifest (at the ItemReader's Key) cut into ItemBatcher's batches, as byte ranges. */
+export async function readBatches(map: InlinedDistributedMap, manifests: ManifestStore, parameters: { Key?: unknown; BatchInput?: unknown }): Promise<BatchRange[]> {
+  const key = parameters.Key;
+  if (typeof key !== 'string') throw new Error(`Distributed Map ${map.name}: the ItemReader's Key is not a string`);
+  const batches: BatchRange[] = [];
+  let batch: (ByteRange & { items: number; bytes: number }) | null = null;
   const flush = () => {
-    if (items.length) batches.push({ ...(parameters.BatchInput !== undefined ? { BatchInput: parameters.BatchInput } : {}), Items: items });
-    items = [];
-    bytes = 0;
+    if (batch) batches.push({ ...(parameters.BatchInput !== undefined ? { BatchInput: parameters.BatchInput } : {}), Key: key, Start: batch.start, End: batch.end });
+    batch = null;
   };
-  for await (const item of manifests.read(parameters.Key)) {
-    const size = Buffer.byteLength(JSON.stringify(item));
-    if (items.length && (items.length >= map.maxItemsPerBatch || bytes + size > map.maxInputBytesPerBatch)) flush();
-    items.push(item);
-    bytes += size;
+  for await (const { start, end } of manifests.read(key)) {
+    // an item's size as the batcher counts it: its JSON (the line without its newline)
+    const size = end - start - 1;
+    if (batch && (batch.items >= map.maxItemsPerBatch || batch.bytes + size > map.maxInputBytesPerBatch)) flush();
+    batch ??= { start, end, items: 0, bytes: 0 };
+    batch.end = end;
+    batch.items += 1;
+    batch.bytes += size;
   }
   flush();
   return batches;
+}
+
+/** The load Task's handler: a batch's items read back from the manifest, as a Distributed Map child gets them. */
+export async function loadBatch(map: InlinedDistributedMap, manifests: ManifestStore, batch: Partial<BatchRange>): Promise<{ BatchInput?: unknown; Items: unknown[] }> {
+  const { Key: key, Start: start, End: end } = batch;
+  if (typeof key !== 'string' || typeof start !== 'number' || typeof end !== 'number') throw new Error(`Distributed Map ${map.name}: a child's batch has no Key, Start and End`);
+  const items: unknown[] = [];
+  for await (const { record } of manifests.read(key, { start, end })) items.push(record);
+  return { ...(batch.BatchInput !== undefined ? { BatchInput: batch.BatchInput } : {}), Items: items };
 }
 
 export class ToleratedFailureThresholdError extends Error {

@@ -4,7 +4,7 @@
 import type { RunOptions } from 'aws-local-stepfunctions';
 import type { ManifestStore } from '../core/stores/manifest-store.js';
 import type { HandlerName } from '../handlers/names.js';
-import { checkTolerance, inlineDistributedMaps, readBatches, type InlinedDistributedMap } from './distributed-map.js';
+import { checkTolerance, inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from './distributed-map.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, statesOfType, type LoadDefinitionOptions } from './definition.js';
 
@@ -137,10 +137,12 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
 
   for (const map of distributedMaps) {
     const parameters = (event: unknown) => (event ?? {}) as Record<string, unknown>;
-    taskResourceLocalHandlers[map.readerState] = inProcess(map.readerState, async (event) => {
+    const manifests = () => {
       if (!options.manifests) throw new Error(`the workflow's Distributed Map ${map.name} reads a manifest: give runLocally a manifests store`);
-      return readBatches(map, options.manifests, parameters(event));
-    });
+      return options.manifests;
+    };
+    taskResourceLocalHandlers[map.readerState] = inProcess(map.readerState, async (event) => readBatches(map, manifests(), parameters(event)));
+    taskResourceLocalHandlers[map.loadState] = inProcess(map.loadState, async (event) => loadBatch(map, manifests(), parameters(event)));
     taskResourceLocalHandlers[map.toleranceState] = inProcess(map.toleranceState, async (event) => checkTolerance(map, parameters(event)));
   }
 

@@ -117,7 +117,7 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const distributed = await prepareMigration(conn, { ...input, distributedHashingFrom: 10 }, inspection, io);
   expect(distributed.manifest).toEqual({ key: 'phases/hash.jsonl', objects: 14 });
   const items: ManifestItem[] = [];
-  for await (const item of manifests.read('phases/hash.jsonl')) items.push(item as ManifestItem);
+  for await (const { record } of manifests.read('phases/hash.jsonl')) items.push(record as ManifestItem);
   expect(items).toHaveLength(14);
   // a child that runs out of time leaves its items; one that verifies 10 records them (one UPDATE)
   expect(await hashItems(input, items.slice(10), openStore, silentProgress, Date.now() - 1)).toEqual({ hashed: [], left: 4, refused: [] });

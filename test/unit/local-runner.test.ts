@@ -8,7 +8,7 @@ import { MigrationRefusedError, TransientError } from '../../functions/core/erro
 import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
 import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
-import { inlineDistributedMaps } from '../../functions/local/distributed-map.js';
+import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -375,6 +375,31 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     expect(names.indexOf('pendingBatches')).toBeGreaterThan(names.lastIndexOf('recordHashes'));
     expect(names.slice(-4)).toEqual(['rewrite', 'finish', 'verify', 'report']);
     expect(entered.filter((name) => name === 'HashItems')).toHaveLength(3);
+  });
+
+  it('passes each child its batch as a byte range of the manifest, read back into the items AWS would batch', async () => {
+    const manifests = fileManifestStore(root);
+    const key = 'manifests/lab_ephys/sizes.jsonl';
+    // sizes that cross the byte limit at different counts; multi-byte characters, so bytes and characters differ
+    const items = Array.from({ length: 40 }, (_, i) => ({ h: `h${i}${'é'.repeat((i * 7) % 23)}`, n: i }));
+    await manifests.write(key, (async function* () { yield* items; })());
+    const map = { name: 'HashManifest', maxItemsPerBatch: 5, maxInputBytesPerBatch: 120 } as InlinedDistributedMap;
+    const batches = await readBatches(map, manifests, { Key: key, BatchInput: { run: 'r' } });
+    // what AWS's ItemBatcher makes of the items: at most 5 items and 120 bytes of JSON a batch (an item alone may pass it)
+    const expected: unknown[][] = [];
+    let current: unknown[] = [];
+    let bytes = 0;
+    for (const item of items) {
+      const size = Buffer.byteLength(JSON.stringify(item));
+      if (current.length && (current.length >= 5 || bytes + size > 120)) (expected.push(current), (current = []), (bytes = 0));
+      current.push(item);
+      bytes += size;
+    }
+    expected.push(current);
+    expect(expected.length).toBeGreaterThan(8); // the byte limit cut some batches short
+    expect(batches.every((batch) => !('Items' in batch))).toBe(true);
+    const loaded = await Promise.all(batches.map((batch) => loadBatch(map, manifests, batch)));
+    expect(loaded).toEqual(expected.map((Items) => ({ BatchInput: { run: 'r' }, Items })));
   });
 
   it('tolerates a failed child within ToleratedFailurePercentage (5 %): its objects are left to the standard pass', async () => {

@@ -8,13 +8,25 @@ import { mkdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createInterface } from 'node:readline';
+
+/** One record of a manifest and the bytes [start, end) of its line, so a slice of lines can be read back alone. */
+export interface ManifestLine {
+  record: unknown;
+  start: number;
+  end: number;
+}
+
+/** Bytes [start, end) of a manifest: a run of whole lines, as `read` reported their ranges. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
 export interface ManifestStore {
   /** Writes one JSON value per line under `key`. */
   write(key: string, records: AsyncIterable<unknown>): Promise<void>;
-  /** The records of the manifest at `key`, in order. */
-  read(key: string): AsyncIterable<unknown>;
+  /** The records of the manifest at `key`, in order: all, or those of the lines in `range`. */
+  read(key: string, range?: ByteRange): AsyncIterable<ManifestLine>;
 }
 
 function jsonLines(records: AsyncIterable<unknown>): Readable {
@@ -25,8 +37,26 @@ function jsonLines(records: AsyncIterable<unknown>): Readable {
   );
 }
 
-async function* parseLines(lines: AsyncIterable<string>): AsyncIterable<unknown> {
-  for await (const line of lines) if (line.trim()) yield JSON.parse(line) as unknown;
+/** Splits bytes that start at `offset` of a manifest into its records, each with its line's byte range. */
+async function* parseLines(chunks: AsyncIterable<Buffer>, offset: number): AsyncIterable<ManifestLine> {
+  let pending: Buffer = Buffer.alloc(0);
+  let start = offset;
+  const parsed = (line: Buffer, end: number): ManifestLine[] => {
+    const text = line.toString('utf8').trim();
+    return text ? [{ record: JSON.parse(text) as unknown, start, end }] : [];
+  };
+  for await (const chunk of chunks) {
+    const bytes = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let from = 0;
+    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, from)) {
+      const end = start + newline + 1 - from;
+      yield* parsed(bytes.subarray(from, newline), end);
+      start = end;
+      from = newline + 1;
+    }
+    pending = bytes.subarray(from);
+  }
+  yield* parsed(pending, start + pending.length);
 }
 
 /** Manifests as files below `root` (the local runner's). */
@@ -40,8 +70,10 @@ export function fileManifestStore(root: string): ManifestStore {
       await pipeline(jsonLines(records), createWriteStream(partial));
       await rename(partial, path);
     },
-    read(key) {
-      return parseLines(createInterface({ input: createReadStream(join(root, key)), crlfDelay: Infinity }));
+    async *read(key, range) {
+      // an empty range reads nothing (createReadStream's end is inclusive)
+      if (range && range.end <= range.start) return;
+      yield* parseLines(createReadStream(join(root, key), range ? { start: range.start, end: range.end - 1 } : {}), range?.start ?? 0);
     },
   };
 }
@@ -63,9 +95,10 @@ export function s3ManifestStore(makeClient: () => S3Client, bucket: string): Man
         },
       }).done();
     },
-    async *read(key) {
-      const { Body } = await client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      yield* parseLines(createInterface({ input: Body as Readable, crlfDelay: Infinity }));
+    async *read(key, range) {
+      if (range && range.end <= range.start) return;
+      const { Body } = await client().send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }));
+      yield* parseLines(Body as Readable, range?.start ?? 0);
     },
   };
 }
