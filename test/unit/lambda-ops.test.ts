@@ -8,6 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeReportBatchHandler } from '../../functions/handlers/batch/report.js';
+import { fillColumnsOf } from '../../functions/handlers/fill.js';
 import { makeInspectHandler } from '../../functions/handlers/inspect.js';
 import { ACCOUNT_ID_ENV, BATCH_CHECKSUM_ROLE_ENV, createLambdaDeps, type LambdaDepsOptions } from '../../functions/handlers/lambda-deps.js';
 import { checksumJobsOf } from '../../functions/handlers/deps.js';
@@ -374,5 +375,14 @@ describe('database secret (@middy/secrets-manager)', () => {
     const { deps: lambda, connect } = deps({ iamToken, iamAuth: true });
     await lambda.openDatabase();
     expect(connect.mock.calls[0]![0]).toMatchObject({ password: 'signed-token', ssl: 'Amazon RDS' });
+  });
+});
+
+describe('fill event', () => {
+  it("takes a table's columns, or the single column an execution started before that change passes", () => {
+    expect(fillColumnsOf({ input: {}, columns: [3, '4'] })).toEqual([3, 4]);
+    expect(fillColumnsOf({ input: {}, column: 7 })).toEqual([7]);
+    expect(() => fillColumnsOf({ input: {}, columns: [] })).toThrow(/names its table's columns as "columns"/);
+    expect(() => fillColumnsOf({ input: {}, column: 0 })).toThrow(/got \{"input":\{\},"column":0\}/);
   });
 });
