@@ -80,6 +80,22 @@ describe('HashPool', () => {
     }
   });
 
+  it('hands a free worker several waiting files in one message: a missing one fails alone, every digest lands on its own file', async () => {
+    const pool = new HashPool(2);
+    try {
+      const paths = [...files.keys()];
+      // queued at once behind the first two: the workers then take them in batches
+      const asked = [...paths, join(folder, 'db', 'missing'), ...paths.slice().reverse()];
+      const settled = await Promise.allSettled(asked.map((path) => pool.digest(path)));
+      settled.forEach((result, i) => {
+        if (i === paths.length) expect(result).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT' } });
+        else expect(result).toEqual({ status: 'fulfilled', value: expected(files.get(asked[i]!)!) });
+      });
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   it('fails only the running task when its worker dies, and replaces the worker', async () => {
     const pool = new HashPool(1);
     try {
