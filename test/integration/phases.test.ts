@@ -156,6 +156,14 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   expect(verification.columns.find((c) => c.table === 'take')).toMatchObject({ rows: 7, pointers: 7, objects: 7, objectsMissing: 0, ok: true });
   // read two distinct pointers a page, verification comes to the same result
   expect(await verifyMigration(conn, input, openStore, { pointerPage: 2 })).toEqual(verification);
+  // rows and pointers as the tables count them, NULL pointers among the rows
+  await execute(conn, `UPDATE ${tableRef(schema, 'recording')} SET thumb = NULL WHERE rec_id = 1`);
+  const withNull = await verifyMigration(conn, input, openStore);
+  for (const column of withNull.columns) {
+    const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
+    expect({ rows: column.rows, pointers: column.pointers }, `${column.table}.${column.column}`).toEqual({ rows: Number(counted.rows), pointers: Number(counted.pointers) });
+  }
+  expect(withNull.columns.some((column) => column.pointers < column.rows)).toBe(true);
 
   // An object replaced by other bytes of the same size passes the size check; only re-reading it shows the damage.
   const clip = scenario.fixture.objects.find((o) => o.store === 'external-local' && o.key.includes(schema))!;

@@ -103,10 +103,11 @@ async function verifyColumn(
     problems.push(`${where} lacks its foreign key to ${externalTableName(column.store)}(hash) ON UPDATE RESTRICT ON DELETE RESTRICT`);
   }
 
-  const [counts] = await select<{ rows: number; pointers: number; dangling: number }>(
+  // grouped by pointer over the column's index first: one lookup per distinct pointer, not per row
+  const [counts] = await select<{ rows: number | null; pointers: number | null; dangling: number | null }>(
     conn,
-    `SELECT COUNT(*) AS \`rows\`, COUNT(t.${c}) AS pointers, SUM(t.${c} IS NOT NULL AND e.hash IS NULL) AS dangling
-       FROM ${table} t LEFT JOIN ${external} e ON e.hash = t.${c}`,
+    `SELECT SUM(g.n) AS \`rows\`, SUM(IF(g.pointer IS NULL, 0, g.n)) AS pointers, SUM(IF(g.pointer IS NOT NULL AND e.hash IS NULL, g.n, 0)) AS dangling
+       FROM (SELECT t.${c} AS pointer, COUNT(*) AS n FROM ${table} t GROUP BY t.${c}) g LEFT JOIN ${external} e ON e.hash = g.pointer`,
   );
   const danglingPointers = Number(counts.dangling ?? 0);
   if (danglingPointers) problems.push(`${danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
@@ -146,8 +147,8 @@ async function verifyColumn(
     table: column.table_name,
     column: column.column_name,
     store: column.store,
-    rows: Number(counts.rows),
-    pointers: Number(counts.pointers),
+    rows: Number(counts.rows ?? 0),
+    pointers: Number(counts.pointers ?? 0),
     danglingPointers,
     objects,
     objectsMissing: missing.count,
