@@ -63,6 +63,11 @@ export function formatPlan(plan: Plan): string {
       `On AWS ${e.longestCall.phase} would take about ${Math.round(e.longestCall.seconds / 60)} min in one Lambda call, which ends at 15: run this schema locally (no such limit), or expect to rerun (README "Where one call is the limit").`,
     );
   }
+  if (e.listing.gb > e.listing.functionGb) {
+    lines.push(
+      `On AWS Inspect and Verify would need about ${e.listing.gb} GB for the largest store's listing, more than their functions' ${e.listing.functionGb} GB: run this schema locally (README "Where one call is the limit").`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -13,9 +13,10 @@ describe('estimateRun (the cost model plan prints)', () => {
     // plan and verify list 10 pages each, the last 9,000 keys in 16 ranges (15 more requests)
     expect(estimate.s3Requests).toEqual({ get: 10_000, list: 2 * (10 + 15), put: 0 });
     // hashing: 10 GB at 100 MB/s plus 10,000 × 20 ms / 8 in flight, on 1 GB; rewrite 10 s + 30 s other, on 0.5 GB;
-    // Inspect, Prepare, InsertRows and Verify 70 µs per object, on 1 GB
+    // Inspect, Prepare, InsertRows and Verify 70 µs per object, on 2 GB but InsertRows on 0.5 GB
     const singleCalls = Object.values(ASSUMED.singleCallObjectsPerSecond).reduce((sum, rate) => sum + 10_000 / rate, 0);
-    expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30) + singleCalls));
+    const insertRows = 10_000 / ASSUMED.singleCallObjectsPerSecond.InsertRows;
+    expect(estimate.lambdaGbSeconds).toBe(Math.round(100 + 25 + 0.5 * (10 + 30) + 2 * (singleCalls - insertRows) + 0.5 * insertRows));
     const usd = estimate.stateTransitions * PRICES_USD.stateTransition;
     expect(estimate.usd.stepFunctions).toBeCloseTo(usd, 2);
     expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 2);

@@ -33,6 +33,11 @@ describe('formatPlan', () => {
     const huge = estimateRun({ stores: [{ objects: 50_000_000, bytes: 5e13, s3: true }], columnRows: [50_000_000], mode: 'in-place', trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 });
     expect(formatPlan(plan({ estimate: huge }))).toMatch(/On AWS Verify would take about 17 min in one Lambda call, which ends at 15: run this schema locally/);
     expect(formatPlan(plan())).not.toMatch(/in one Lambda call/);
+    // 20 million objects in one store: their listing passes the functions' memory before their time
+    const wide = estimateRun({ stores: [{ objects: 20_000_000, bytes: 2e13, s3: true }], columnRows: [20_000_000], mode: 'in-place', trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 });
+    expect(formatPlan(plan({ estimate: wide }))).toMatch(/On AWS Inspect and Verify would need about 2\.25 GB for the largest store's listing, more than their functions' 2 GB/);
+    expect(formatPlan(plan({ estimate: wide }))).not.toMatch(/in one Lambda call/);
+    expect(formatPlan(plan())).not.toMatch(/largest store's listing/);
   });
 
   it('says when S3 Batch Operations gives the contents hashes, what that skips, and what the job costs', () => {

@@ -108,14 +108,15 @@ describe('DjmigrateStack', () => {
       expect(fn.Properties.Handler).toBe('index.handler');
     }
     expect(Object.values(stack.handlerOfLogicalId).sort()).toEqual([...ALL_HANDLERS].sort());
-    const big = new Set(['inspect', 'prepare', 'verify', 'hash', 'hashItems', 'startChecksum', 'recordChecksums', 'migrateColumn014', 'copyTable014', 'verify014']);
+    const listing = new Set(['inspect', 'prepare', 'verify']);
+    const big = new Set(['hash', 'hashItems', 'startChecksum', 'recordChecksums', 'migrateColumn014', 'copyTable014', 'verify014']);
     // a Distributed Map child is an Express execution (5 minutes for both of its steps)
     const express: Partial<Record<HandlerName, number>> = { hashItems: 240, recordHashes: 60 };
     const long = new Set(['inspect', 'prepare', 'verify', 'insert', 'hash', 'startChecksum', 'recordChecksums', 'fill', 'discardFills', 'rewrite', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'compareTable014', 'verify014']);
     const budgeted = new Set(['fill', 'rewrite', 'migrateColumn014', 'copyTable014']);
     for (const [logicalId, name] of Object.entries(stack.handlerOfLogicalId)) {
       const props = functions[logicalId]!.Properties;
-      expect(props.MemorySize, name).toBe(big.has(name) ? 1024 : 512);
+      expect(props.MemorySize, name).toBe(listing.has(name) ? 2048 : big.has(name) ? 1024 : 512);
       expect(props.Timeout, name).toBe(express[name] ?? (long.has(name) ? 900 : 300));
       // RecordHashes is the Distributed Map's only database step: its concurrency is the connection budget
       expect(props.ReservedConcurrentExecutions, name).toBe(name === 'recordHashes' ? 10 : undefined);

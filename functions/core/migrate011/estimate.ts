@@ -37,11 +37,15 @@ export const ASSUMED = {
   otherMemoryGb: 0.5,
   otherSeconds: 30,
   /**
-   * Inspect, Prepare, InsertRows and Verify: one Lambda call each (1 GB, at most 15 minutes), objects per second as
-   * `npm run bench -- --many-objects 1000000` measured them on the development machine (~70 µs per object together).
+   * Inspect, Prepare, InsertRows and Verify: one Lambda call each (at most 15 minutes), objects per second as
+   * `npm run bench -- --many-objects 1000000` measured them on one core of the development machine (~70 µs per object
+   * together); their functions' memory (from 1,769 MB a Lambda gets a whole vCPU).
    */
   singleCallObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
-  singleCallMemoryGb: 1,
+  singleCallMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
+  /** Memory Inspect and Verify hold per listed object (listed-sizes.ts, the bench's RSS), and besides the listing. */
+  listingBytesPerObject: 100,
+  listingBaseGb: 0.25,
   /** ETag sample per S3 store under trustEtag (etag.ts). */
   etagSample: 16,
   /** The Distributed Map (from distributedHashingFrom objects on): objects per Express child, children at once. */
@@ -74,6 +78,8 @@ export interface RunEstimate {
   seconds: number;
   /** The longest of the single-call phases (Inspect, Prepare, InsertRows, Verify): a Lambda call ends at 15 minutes. */
   longestCall: { phase: string; seconds: number };
+  /** Memory Inspect and Verify need for the largest store's listing, and what their functions have. */
+  listing: { gb: number; functionGb: number };
   /** Express child executions of the Distributed Map (0 when the standard Map hashes). */
   children: number;
   stateTransitions: number;
@@ -111,8 +117,12 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
-  const singleCalls = Object.entries(ASSUMED.singleCallObjectsPerSecond).map(([phase, rate]) => ({ phase, seconds: objects / rate }));
+  const singleCalls = (Object.entries(ASSUMED.singleCallObjectsPerSecond) as [keyof typeof ASSUMED.singleCallMemoryGb, number][]).map(([phase, rate]) => ({
+    phase,
+    seconds: objects / rate,
+  }));
   const singleCallSeconds = singleCalls.reduce((sum, call) => sum + call.seconds, 0);
+  const singleCallGbSeconds = singleCalls.reduce((sum, call) => sum + call.seconds * ASSUMED.singleCallMemoryGb[call.phase], 0);
   const longestCall = singleCalls.reduce((long, call) => (call.seconds > long.seconds ? call : long));
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + singleCallSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
@@ -123,7 +133,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const stateTransitions =
     ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
   const lambdaGbSeconds =
-    ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + ASSUMED.singleCallMemoryGb * singleCallSeconds;
+    ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + singleCallGbSeconds;
   const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   // past its first page a listing goes in AWS_LIST_RANGES key ranges, each ending with a page of its own
@@ -143,6 +153,10 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   return {
     seconds,
     longestCall: { phase: longestCall.phase, seconds: Math.ceil(longestCall.seconds) },
+    listing: {
+      gb: round(ASSUMED.listingBaseGb + (Math.max(0, ...inputs.stores.map((store) => store.objects)) * ASSUMED.listingBytesPerObject) / 1e9),
+      functionGb: Math.min(ASSUMED.singleCallMemoryGb.Inspect, ASSUMED.singleCallMemoryGb.Verify),
+    },
     children,
     stateTransitions,
     lambdaGbSeconds: Math.round(lambdaGbSeconds),

@@ -6,7 +6,8 @@ import { keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
-import type { ObjectInfo, ObjectStore, OpenStore } from '../stores/object-store.js';
+import { listSizes, type ListedSizes } from '../stores/listed-sizes.js';
+import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
 import { checkColumnsValues, type Inspection, type LegacyColumn } from './inspect.js';
@@ -67,7 +68,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
   // scans the columns' values (a big table takes one long scan), then compared in order.
   const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
-  const listings = new Map<string, Promise<Map<string, number>>>();
+  const listings = new Map<string, Promise<ListedSizes>>();
   for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
@@ -205,14 +206,12 @@ export async function* referencedObjects(conn: Connection, schema: string, colum
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
 
-async function listStore(store: ObjectStore, prefix: string, name: string): Promise<Map<string, number>> {
-  const sizes = new Map<string, number>();
+async function listStore(store: ObjectStore, prefix: string, name: string): Promise<ListedSizes> {
   try {
-    for await (const object of store.list(prefix) as AsyncIterable<ObjectInfo>) sizes.set(object.key, object.size);
+    return await listSizes(store, prefix);
   } catch (error) {
     throw new MigrationRefusedError(`store "${name}" (${store.description}) cannot be listed: ${(error as Error).message}; check its endpoint, bucket, location and credentials`);
   }
-  return sizes;
 }
 
 function describeLocation(spec: Migrate011Input['stores'][string]): string {

@@ -10,6 +10,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
+import { ListedSizes, listSizes } from '../stores/listed-sizes.js';
 import type { OpenStore } from '../stores/object-store.js';
 
 const EXAMPLES = 5;
@@ -42,7 +43,7 @@ export interface VerifyOptions {
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
-  const listings = new Map<string, Promise<Map<string, number>>>();
+  const listings = new Map<string, Promise<ListedSizes>>();
   const listing = (store: string) => {
     if (!listings.has(store)) listings.set(store, listStore(input, store, openStore));
     return listings.get(store)!;
@@ -64,7 +65,7 @@ async function verifyColumn(
   conn: Connection,
   input: Migrate011Input,
   column: JournalColumn,
-  listing: (store: string) => Promise<Map<string, number>>,
+  listing: (store: string) => Promise<ListedSizes>,
   openStore: OpenStore,
   pointerPage: number,
 ): Promise<ColumnVerification> {
@@ -190,11 +191,8 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
   for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
 }
 
-async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<Map<string, number>> {
+async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<ListedSizes> {
   const spec = input.stores[store];
-  const sizes = new Map<string, number>();
-  if (!spec) return sizes;
-  const prefix = `${storeObjectKey(spec.protocol, spec.location, input.schema)}/`;
-  for await (const object of openStore(store).list(prefix)) sizes.set(object.key, object.size);
-  return sizes;
+  const prefix = spec ? `${storeObjectKey(spec.protocol, spec.location, input.schema)}/` : '';
+  return spec ? listSizes(openStore(store), prefix) : new ListedSizes(prefix);
 }
