@@ -78,7 +78,7 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // a Distributed Map child is an Express execution: 5 minutes for both steps, their retries included
   hashItems: { memorySize: 1024, timeout: Duration.minutes(4) },
   recordHashes: { timeout: Duration.minutes(1) },
-  // Inspect and Verify hold each store's listing (~100 bytes of memory per object, listed-sizes.ts; trustEtag lists
+  // Inspect and Verify hold each store's listing (~100 bytes of memory per object, listed-objects.ts; trustEtag lists
   // in Prepare) and check ~50,000 objects a second on a whole vCPU, which Lambda gives from 1,769 MB on
   inspect: { memorySize: 2048, timeout: Duration.minutes(15) },
   prepare: { memorySize: 2048, timeout: Duration.minutes(15) },

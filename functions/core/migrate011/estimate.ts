@@ -43,7 +43,7 @@ export const ASSUMED = {
    */
   singleCallObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
   singleCallMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
-  /** Memory Inspect and Verify hold per listed object (listed-sizes.ts, the bench's RSS), and besides the listing. */
+  /** Memory Inspect and Verify hold per listed object (listed-objects.ts, the bench's RSS), and besides the listing. */
   listingBytesPerObject: 100,
   listingBaseGb: 0.25,
   /** ETag sample per S3 store under trustEtag (etag.ts). */

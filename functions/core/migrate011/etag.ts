@@ -12,6 +12,7 @@ import { migratedBlobUuid } from '../datajoint/v012.js';
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
+import { ListedObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
 import { hashObject } from './hash.js';
@@ -48,18 +49,19 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       outcomes.push({ store: name, trusted: 0, streamed: Number(pending), note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
       continue;
     }
-    // only what could be trusted is kept of the listing (key → size and ETag): one entry per object, nothing more
+    // only what could be trusted is kept of the listing (size and the ETag's MD5), compactly
     const maxSize = isAwsEndpoint(spec.endpoint) ? Number.POSITIVE_INFINITY : MULTIPART_MIN_BYTES;
-    const listed = new Map<string, { size: number; etag: string }>();
-    for await (const object of store.list(legacyObjectKey('s3', spec.location, input.schema, ''))) {
-      if (object.etag && MD5_ETAG.test(object.etag) && object.size < maxSize) listed.set(object.key, { size: object.size, etag: object.etag });
+    const prefix = legacyObjectKey('s3', spec.location, input.schema, '');
+    const listed = new ListedObjects(prefix, { md5s: true });
+    for await (const object of store.list(prefix)) {
+      if (object.etag && MD5_ETAG.test(object.etag) && object.size < maxSize) listed.set(object.key, { size: object.size, md5: Buffer.from(object.etag, 'hex') });
     }
     const pendingPages = () => journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', 'store = ? AND contents_hash IS NULL', [name]);
     const trustedOf = (page: PendingObject[]) =>
       page.flatMap((object) => {
         const value = object.legacy_hash.toString('latin1');
         const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
-        return found && found.size === Number(object.size) ? [{ ...object, value, etag: found.etag, store: name, md5: Buffer.from(found.etag, 'hex') }] : [];
+        return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, etag: found.md5.toString('hex'), store: name, md5: found.md5 }] : [];
       });
     // first the count and a random sample, checked before anything is recorded; then the pages again, recorded
     const sample = new Reservoir<ReturnType<typeof trustedOf>[number]>(ETAG_SAMPLE);

@@ -6,7 +6,7 @@ import { keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
-import { listSizes, type ListedSizes } from '../stores/listed-sizes.js';
+import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
 import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
@@ -68,7 +68,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
   // scans the columns' values (a big table takes one long scan), then compared in order.
   const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
-  const listings = new Map<string, Promise<ListedSizes>>();
+  const listings = new Map<string, Promise<ListedObjects>>();
   for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
@@ -125,7 +125,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
       const existing = await listed;
       for (const object of page) {
         const key = legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash);
-        const size = existing.get(key);
+        const size = existing.get(key)?.size;
         if (size === undefined) missing.push(key);
         else if (size !== object.size) mismatched.push(`${key}: ${size} bytes, ${LEGACY_EXTERNAL_TABLE} says ${object.size}`);
       }
@@ -206,9 +206,9 @@ export async function* referencedObjects(conn: Connection, schema: string, colum
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
 
-async function listStore(store: ObjectStore, prefix: string, name: string): Promise<ListedSizes> {
+async function listStore(store: ObjectStore, prefix: string, name: string): Promise<ListedObjects> {
   try {
-    return await listSizes(store, prefix);
+    return await listObjects(store, prefix);
   } catch (error) {
     throw new MigrationRefusedError(`store "${name}" (${store.description}) cannot be listed: ${(error as Error).message}; check its endpoint, bucket, location and credentials`);
   }

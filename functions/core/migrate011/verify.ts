@@ -10,7 +10,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import { ListedSizes, listSizes } from '../stores/listed-sizes.js';
+import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 
 const EXAMPLES = 5;
@@ -43,7 +43,7 @@ export interface VerifyOptions {
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
-  const listings = new Map<string, Promise<ListedSizes>>();
+  const listings = new Map<string, Promise<ListedObjects>>();
   const listing = (store: string) => {
     if (!listings.has(store)) listings.set(store, listStore(input, store, openStore));
     return listings.get(store)!;
@@ -65,7 +65,7 @@ async function verifyColumn(
   conn: Connection,
   input: Migrate011Input,
   column: JournalColumn,
-  listing: (store: string) => Promise<ListedSizes>,
+  listing: (store: string) => Promise<ListedObjects>,
   openStore: OpenStore,
   pointerPage: number,
 ): Promise<ColumnVerification> {
@@ -125,7 +125,7 @@ async function verifyColumn(
     for (const object of page) {
       const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
       const key = storeObjectKey(spec.protocol, spec.location, relative);
-      const size = present.get(key);
+      const size = present.get(key)?.size;
       // The bytes at this location were hashed during the migration; the row must record that hash.
       const recorded = object.filepath === null ? object.hash : object.contents_hash;
       if (size === undefined) missing.push(key);
@@ -191,8 +191,8 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
   for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
 }
 
-async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<ListedSizes> {
+async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<ListedObjects> {
   const spec = input.stores[store];
   const prefix = spec ? `${storeObjectKey(spec.protocol, spec.location, input.schema)}/` : '';
-  return spec ? listSizes(openStore(store), prefix) : new ListedSizes(prefix);
+  return spec ? listObjects(openStore(store), prefix) : new ListedObjects(prefix);
 }

@@ -1,39 +1,56 @@
-// The sizes of a store listing's objects, held compactly: Inspect and Verify look every referenced object up in the
-// listing of its store, and a Lambda's memory bounds how many objects that can be. A 0.11 object's name (43-character
-// base64url SHA-256 + store suffix) is kept as its 32 bytes in an open-addressing table keyed by their leading bytes
-// (uniform already): ~50 bytes an object instead of ~160–250 for a Map of key strings. Any other key goes to a Map.
+// A store listing's objects (size, and the MD5 of a trusted ETag), held compactly: Inspect, Verify and trustEtag look
+// every referenced object up in the listing of its store, and a Lambda's memory bounds how many objects that can be.
+// A 0.11 object's name (43-character base64url SHA-256 + store suffix) is kept as its 32 bytes in an open-addressing
+// table keyed by their leading bytes (uniform already): ~50 bytes an object (+16 with MD5s) instead of ~160–250 for a
+// Map of key strings. Any other key goes to a Map.
 import { LEGACY_HASH_LENGTH, LEGACY_STORE_SUFFIX_MAX } from '../datajoint/v011.js';
 import type { ObjectStore } from './object-store.js';
 
 const HASH_BYTES = 32;
+const MD5_BYTES = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const INITIAL_ENTRIES = 1024;
 
-/** Object sizes by 32-byte hash: entries in flat arrays, slots holding entry index + 1 (0: empty), at most half full. */
-class SizesByHash {
+export interface ListedObject {
+  size: number;
+  /** Only in a listing made with `md5s`. */
+  md5?: Buffer;
+}
+
+/**
+ * Objects by 32-byte hash: entries in flat arrays (hash, size, MD5 when kept), slots holding entry index + 1 (0:
+ * empty), at most half full.
+ */
+class ObjectsByHash {
   private hashes = Buffer.alloc(HASH_BYTES * INITIAL_ENTRIES);
   private sizes = new Float64Array(INITIAL_ENTRIES);
+  private md5s: Buffer | null;
   private slots = new Uint32Array(INITIAL_ENTRIES * 2);
   count = 0;
 
-  set(hash: Buffer, size: number): void {
+  constructor(withMd5s: boolean) {
+    this.md5s = withMd5s ? Buffer.alloc(MD5_BYTES * INITIAL_ENTRIES) : null;
+  }
+
+  set(hash: Buffer, object: ListedObject): void {
     const slot = this.slotOf(hash);
-    const entry = this.slots[slot];
-    if (entry) {
-      this.sizes[entry - 1] = size;
-      return;
+    let entry = this.slots[slot];
+    if (!entry) {
+      if (this.count === this.sizes.length) this.growEntries();
+      hash.copy(this.hashes, this.count * HASH_BYTES);
+      entry = this.slots[slot] = ++this.count;
     }
-    if (this.count === this.sizes.length) this.growEntries();
-    hash.copy(this.hashes, this.count * HASH_BYTES);
-    this.sizes[this.count] = size;
-    this.slots[slot] = ++this.count;
+    this.sizes[entry - 1] = object.size;
+    if (this.md5s) (object.md5 ?? Buffer.alloc(MD5_BYTES)).copy(this.md5s, (entry - 1) * MD5_BYTES);
     if (this.count * 2 > this.slots.length) this.growSlots();
   }
 
-  get(hash: Buffer): number | undefined {
+  get(hash: Buffer): ListedObject | undefined {
     const entry = this.slots[this.slotOf(hash)];
-    return entry ? this.sizes[entry - 1] : undefined;
+    if (!entry) return undefined;
+    const start = (entry - 1) * MD5_BYTES;
+    return { size: this.sizes[entry - 1]!, ...(this.md5s ? { md5: Buffer.from(this.md5s.subarray(start, start + MD5_BYTES)) } : {}) };
   }
 
   /** The slot holding `hash`, or the empty one where it would go. */
@@ -55,6 +72,11 @@ class SizesByHash {
     const sizes = new Float64Array(this.sizes.length * 2);
     sizes.set(this.sizes);
     this.sizes = sizes;
+    if (this.md5s) {
+      const md5s = Buffer.alloc(this.md5s.length * 2);
+      this.md5s.copy(md5s);
+      this.md5s = md5s;
+    }
   }
 
   private growSlots(): void {
@@ -68,28 +90,32 @@ class SizesByHash {
   }
 }
 
-/** Sizes of the objects listed under `prefix`, by key. */
-export class ListedSizes {
+/** The objects listed under `prefix`, by key; `md5s`: keep each object's MD5 too. */
+export class ListedObjects {
   /** 0.11 object names, by store suffix. */
-  private readonly bySuffix = new Map<string, SizesByHash>();
-  private readonly others = new Map<string, number>();
+  private readonly bySuffix = new Map<string, ObjectsByHash>();
+  private readonly others = new Map<string, ListedObject>();
   /** The hash of the key at hand, decoded (one buffer for all: a listing's keys come one by one). */
   private readonly hash = Buffer.alloc(HASH_BYTES);
 
-  constructor(private readonly prefix: string) {}
+  constructor(
+    private readonly prefix: string,
+    private readonly options: { md5s?: boolean } = {},
+  ) {}
 
-  set(key: string, size: number): void {
+  set(key: string, object: ListedObject): void {
     const suffix = this.legacyName(key);
+    const kept = this.options.md5s ? object : { size: object.size };
     if (suffix === null) {
-      this.others.set(key, size);
+      this.others.set(key, kept);
       return;
     }
     let table = this.bySuffix.get(suffix);
-    if (!table) this.bySuffix.set(suffix, (table = new SizesByHash()));
-    table.set(this.hash, size);
+    if (!table) this.bySuffix.set(suffix, (table = new ObjectsByHash(Boolean(this.options.md5s))));
+    table.set(this.hash, kept);
   }
 
-  get(key: string): number | undefined {
+  get(key: string): ListedObject | undefined {
     const suffix = this.legacyName(key);
     return suffix === null ? this.others.get(key) : this.bySuffix.get(suffix)?.get(this.hash);
   }
@@ -118,8 +144,8 @@ export class ListedSizes {
 }
 
 /** Every object under `prefix` in the store, with its size. */
-export async function listSizes(store: ObjectStore, prefix: string): Promise<ListedSizes> {
-  const sizes = new ListedSizes(prefix);
-  for await (const object of store.list(prefix)) sizes.set(object.key, object.size);
-  return sizes;
+export async function listObjects(store: ObjectStore, prefix: string): Promise<ListedObjects> {
+  const listed = new ListedObjects(prefix);
+  for await (const object of store.list(prefix)) listed.set(object.key, object);
+  return listed;
 }

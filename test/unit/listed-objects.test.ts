@@ -1,26 +1,27 @@
-// A store listing's sizes held compactly (ListedSizes): whatever the keys, it must answer as a Map of key → size would.
+// A store listing's objects held compactly (ListedObjects): whatever the keys, it must answer as a Map of key → object would.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { legacyHash } from '../../functions/core/datajoint/v011.js';
-import { ListedSizes } from '../../functions/core/stores/listed-sizes.js';
+import { ListedObjects, type ListedObject } from '../../functions/core/stores/listed-objects.js';
 
 const PREFIX = 'dj/lab_ephys/';
 const hashOf = (i: number) => legacyHash(Buffer.from(`object ${i}`));
 
-/** Sets every [key, size] in both, then checks every key asked gives the same answer. */
-function expectLikeMap(entries: [string, number][], asked: string[]): ListedSizes {
-  const listed = new ListedSizes(PREFIX);
-  const reference = new Map<string, number>();
+/** Sets every [key, size] in both (with an MD5 made from the size when `md5s`), then checks every key asked gives the same answer. */
+function expectLikeMap(entries: [string, number][], asked: string[], md5s = false): ListedObjects {
+  const listed = new ListedObjects(PREFIX, { md5s });
+  const reference = new Map<string, ListedObject>();
   for (const [key, size] of entries) {
-    listed.set(key, size);
-    reference.set(key, size);
+    const object = { size, ...(md5s ? { md5: createHash('md5').update(String(size)).digest() } : {}) };
+    listed.set(key, object);
+    reference.set(key, object);
   }
-  for (const key of asked) expect(listed.get(key), key).toBe(reference.get(key));
+  for (const key of asked) expect(listed.get(key), key).toEqual(reference.get(key));
   expect(listed.count).toBe(reference.size);
   return listed;
 }
 
-describe('ListedSizes', () => {
+describe('ListedObjects', () => {
   it('answers as a Map for 0.11 object names of several suffixes, across many table growths', () => {
     const entries: [string, number][] = [];
     for (let i = 0; i < 50_000; i++) entries.push([`${PREFIX}${hashOf(i)}${['', 'shared', 'raw_2'][i % 3]}`, i * 1_000_003]);
@@ -28,6 +29,8 @@ describe('ListedSizes', () => {
     entries.push([`${PREFIX}${hashOf(0)}shared`, 7], [`${PREFIX}${hashOf(3)}`, 8]);
     const asked = [...entries.map(([key]) => key), `${PREFIX}${hashOf(1)}`, `${PREFIX}${hashOf(50_001)}`, `${PREFIX}${hashOf(2)}other`];
     expectLikeMap(entries, asked);
+    // with each object's MD5 (trustEtag's listing)
+    expectLikeMap(entries, asked, true);
   });
 
   it('keeps keys of any other form apart, exactly as listed', () => {
@@ -47,5 +50,6 @@ describe('ListedSizes', () => {
       [`${PREFIX}lab_ephys/ab/cd/${createHash('md5').update('x').digest('hex')}`, 8], // a 0.12 path
     ];
     expectLikeMap(entries, [...entries.map(([key]) => key), `${PREFIX}${hash}x`, `${PREFIX}`]);
+    expectLikeMap(entries, [...entries.map(([key]) => key), `${PREFIX}${hash}x`, `${PREFIX}`], true);
   });
 });
