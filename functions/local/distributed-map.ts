@@ -74,9 +74,9 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
     }
     const itemsPath = `$.${name}LocalBatches`;
     const catchers = state.Catch ? { Catch: state.Catch } : {};
-    const loadBatch: AslState = { Type: 'Task', Resource: LOCAL_RESOURCE, Next: processor.StartAt };
+    const loadState: AslState = { Type: 'Task', Resource: LOCAL_RESOURCE, Next: processor.StartAt };
     const childStates = Object.fromEntries(
-      Object.entries({ [names.load]: loadBatch, ...processor.States }).map(([childName, child]) => [
+      Object.entries({ [names.load]: loadState, ...processor.States }).map(([childName, child]) => [
         childName,
         child.Type === 'Task' ? { ...child, Catch: [...((child.Catch as unknown[]) ?? []), { ErrorEquals: ['States.ALL'], ResultPath: null, Next: names.failed }] } : child,
       ]),

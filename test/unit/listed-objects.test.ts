@@ -51,5 +51,6 @@ describe('ListedObjects', () => {
     ];
     expectLikeMap(entries, [...entries.map(([key]) => key), `${PREFIX}${hash}x`, `${PREFIX}`]);
     expectLikeMap(entries, [...entries.map(([key]) => key), `${PREFIX}${hash}x`, `${PREFIX}`], true);
+    expect(() => new ListedObjects(PREFIX, { md5s: true }).set(`${PREFIX}${hash}`, { size: 1 })).toThrow(/without a 16-byte MD5/);
   });
 });

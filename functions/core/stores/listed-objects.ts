@@ -42,7 +42,7 @@ class ObjectsByHash {
       entry = this.slots[slot] = ++this.count;
     }
     this.sizes[entry - 1] = object.size;
-    if (this.md5s) (object.md5 ?? Buffer.alloc(MD5_BYTES)).copy(this.md5s, (entry - 1) * MD5_BYTES);
+    if (this.md5s) object.md5!.copy(this.md5s, (entry - 1) * MD5_BYTES);
     if (this.count * 2 > this.slots.length) this.growSlots();
   }
 
@@ -104,6 +104,8 @@ export class ListedObjects {
   ) {}
 
   set(key: string, object: ListedObject): void {
+    // a listing of MD5s holds one for every object: none would read back as zeros
+    if (this.options.md5s && object.md5?.length !== MD5_BYTES) throw new Error(`a listing of MD5s got ${key} without a 16-byte MD5`);
     const suffix = this.legacyName(key);
     const kept = this.options.md5s ? object : { size: object.size };
     if (suffix === null) {
