@@ -19,7 +19,7 @@ function commonOptions(command: Command): Command {
     .option('--default-store <name>', '0.12 store name for plain `external` columns', 'external')
     .addOption(new Option('--mode <mode>', '0.11: in-place keeps objects where they are; native copies them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
     .option('--json', 'print JSON instead of text')
-    .option('--distributed-from <n>', '0.11: hash through the Distributed Map (inlined here) from this many objects on (default 1000, as on AWS); locally the standard Map is faster and lighter for many objects, so give a large number there', (value) => {
+    .option('--distributed-from <n>', '0.11: hash through the Distributed Map (inlined here) from this many objects on (default 1000, as on AWS); locally the standard Map is faster for many objects, so give a large number there', (value) => {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of objects, at least 1');
       return n;

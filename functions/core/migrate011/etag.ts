@@ -61,13 +61,13 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       page.flatMap((object) => {
         const value = object.legacy_hash.toString('latin1');
         const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
-        return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, etag: found.md5.toString('hex'), store: name, md5: found.md5 }] : [];
+        return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
       });
     // first the count and a random sample, checked before anything is recorded; then the pages again, recorded
     const sample = new Reservoir<ReturnType<typeof trustedOf>[number]>(ETAG_SAMPLE);
     for await (const page of pendingPages()) for (const object of trustedOf(page)) sample.offer(object);
     await checkTrustedSample(input, sample.items, openStore, (object) =>
-      `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.etag}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
+      `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.md5.toString('hex')}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
     );
     for await (const page of pendingPages()) await recordTrustedHashes(conn, input, trustedOf(page), 'etag', progress);
     outcomes.push({ store: name, trusted: sample.seen, streamed: Number(pending) - sample.seen, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });

@@ -193,6 +193,7 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
 
 async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<ListedObjects> {
   const spec = input.stores[store];
-  const prefix = spec ? `${storeObjectKey(spec.protocol, spec.location, input.schema)}/` : '';
-  return spec ? listObjects(openStore(store), prefix) : new ListedObjects(prefix);
+  // a store missing from the input lists nothing: its objects are reported missing
+  if (!spec) return new ListedObjects('');
+  return listObjects(openStore(store), `${storeObjectKey(spec.protocol, spec.location, input.schema)}/`);
 }
