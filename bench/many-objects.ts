@@ -24,7 +24,11 @@ import { formatInt, mb, RssSampler } from './measure.js';
 const DATABASE = 'djbench_many';
 const CHUNK = 10_000;
 
-export async function manyObjects(objects: number, log: (line: string) => void, { distributedHashingFrom }: { distributedHashingFrom?: number } = {}): Promise<void> {
+export async function manyObjects(
+  objects: number,
+  log: (line: string) => void,
+  { distributedHashingFrom, listingPassObjects }: { distributedHashingFrom?: number; listingPassObjects?: number } = {},
+): Promise<void> {
   log(`bench --many-objects: ${formatInt(objects)} objects in a file store, one row pointing at each`);
   const sandbox = await startSandbox();
   const conn = await connect(sandbox.mysqlUrl);
@@ -46,7 +50,7 @@ export async function manyObjects(objects: number, log: (line: string) => void, 
     }
     log(`built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
 
-    const input = Migrate011InputSchema.parse({ from: '0.11', schema: DATABASE, stores: { local: { protocol: 'file', location } } });
+    const input = Migrate011InputSchema.parse({ from: '0.11', schema: DATABASE, stores: { local: { protocol: 'file', location } }, ...(listingPassObjects !== undefined ? { listingPassObjects } : {}) });
     (globalThis as { gc?: () => void }).gc?.();
     const before = process.memoryUsage().rss;
     const sampler = new RssSampler(50).start();
@@ -63,7 +67,7 @@ export async function manyObjects(objects: number, log: (line: string) => void, 
     const clock = new PhaseClock(MIGRATE_011_PHASES);
     const runSampler = new RssSampler(50).start();
     const runStarted = performance.now();
-    const run = await migrateLocally({ configPath, schema: DATABASE, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: { report: () => {} }, ...(distributedHashingFrom !== undefined ? { distributedHashingFrom } : {}), ...clock.listeners() });
+    const run = await migrateLocally({ configPath, schema: DATABASE, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: { report: () => {} }, ...(distributedHashingFrom !== undefined ? { distributedHashingFrom } : {}), ...(listingPassObjects !== undefined ? { listingPassObjects } : {}), ...clock.listeners() });
     const runSeconds = (performance.now() - runStarted) / 1000;
     const runPeak = runSampler.stop();
     if (run.status !== 'SUCCEEDED' || (run.output as Report).status !== 'migrated') throw new Error(`the migration did not finish: ${run.error?.name ?? (run.output as Report).status}: ${run.error?.message ?? ''}`);

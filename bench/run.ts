@@ -50,6 +50,7 @@ interface Flags {
   trustEtag?: boolean;
   hashConcurrency: number;
   distributedFrom?: number;
+  listingPassObjects?: number;
   quick?: boolean;
 }
 
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     .option('--skip-baseline', 'do not run the seed procedure')
     .option('--hash-concurrency <n>', "djmigrate's objects in flight per hash batch (the input's hashConcurrency)", integer, 8)
     .option('--distributed-from <n>', "hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000)", integer)
+    .option('--listing-pass-objects <n>', "with --many-objects: list and compare the store in passes of this many objects (the input's listingPassObjects)", integer)
     .option('--trust-etag', "run djmigrate with trustEtag (S3 contents hashes from plain-MD5 ETags, a sample read to check)")
     .option('--quick', 'smoke run: 200 objects, 2,000 rows, 20,000 big-table rows');
   program.parse(process.argv);
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
     if (!given('bigTableRows')) flags.bigTableRows = 20_000;
   }
   if (flags.bigObject !== undefined) return bigObject(flags.bigObject);
-  if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, { distributedHashingFrom: flags.distributedFrom });
+  if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, { distributedHashingFrom: flags.distributedFrom, listingPassObjects: flags.listingPassObjects });
   return endToEnd(flags);
 }
 

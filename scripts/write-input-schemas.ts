@@ -51,6 +51,8 @@ const SPECS: readonly InputSchemaSpec[] = [
       hashConcurrency: 'Objects in flight within one hash batch (and in verify).',
       distributedHashingFrom:
         'From this many objects to hash on, a Distributed Map hashes them first (Express children of 100 objects, no database connection while hashing); fewer go through the standard Map of batches only.',
+      listingPassObjects:
+        'Inspect, Verify and trustEtag hold at most this many of a store\'s objects listed at a time (about 100 bytes each in memory); a bigger store is listed and compared in passes over key ranges, reading its database rows once per pass.',
       trustEtag: 'In place only: take the contents hash of an S3 object from its listed ETag when that is a plain MD5 (checked on a sample read in full) instead of reading it; those objects are not checked against their legacy SHA-256.',
       s3BatchChecksum: 'In place, on the deployed stack only: an S3 Batch Operations Compute checksum (MD5) job gives the S3 objects\' contents hashes instead of reading them through Lambda (checked on a sample read in full); those objects are not checked against their legacy SHA-256. For stores too large to stream; the job adds minutes of start-up.',
     },

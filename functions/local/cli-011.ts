@@ -26,6 +26,7 @@ export interface CommonFlags {
   json?: boolean;
   trustEtag?: boolean;
   distributedFrom?: number;
+  listingPassObjects?: number;
 }
 
 export interface RunFlags extends CommonFlags {
@@ -46,6 +47,7 @@ function migrationOptions(flags: CommonFlags, execute: boolean, progress: Progre
     progress,
     trustEtag: flags.trustEtag,
     ...(flags.distributedFrom !== undefined ? { distributedHashingFrom: flags.distributedFrom } : {}),
+    ...(flags.listingPassObjects !== undefined ? { listingPassObjects: flags.listingPassObjects } : {}),
   };
 }
 

@@ -8,6 +8,12 @@ import type { compareCommand, InPlaceFlags } from './cli-014.js';
 import { IN_PLACE_STEPS } from '../core/migrate014/steps.js';
 import { registerRemoteCommands } from '../remote/commands.js';
 
+function objectCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of objects, at least 1');
+  return n;
+}
+
 function commonOptions(command: Command): Command {
   return command
     .requiredOption('--from <version>', 'DataJoint version the schema is on: 0.11 (→ 0.12) or 0.14 (→ 2.0)', (value) => {
@@ -19,11 +25,8 @@ function commonOptions(command: Command): Command {
     .option('--default-store <name>', '0.12 store name for plain `external` columns', 'external')
     .addOption(new Option('--mode <mode>', '0.11: in-place keeps objects where they are; native copies them to 0.12 uuid paths').choices(['in-place', 'native']).default('in-place'))
     .option('--json', 'print JSON instead of text')
-    .option('--distributed-from <n>', '0.11: hash through the Distributed Map (inlined here) from this many objects on (default 1000, as on AWS); locally the standard Map is faster for many objects, so give a large number there', (value) => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of objects, at least 1');
-      return n;
-    })
+    .option('--distributed-from <n>', '0.11: hash through the Distributed Map (inlined here) from this many objects on (default 1000, as on AWS); locally the standard Map is faster for many objects, so give a large number there', objectCount)
+    .option('--listing-pass-objects <n>', '0.11: hold at most this many of a store\'s objects listed at a time (default 10,000,000, ~100 bytes each); a bigger store is listed and compared in passes over key ranges', objectCount)
     .option('--trust-etag', '0.11 in place: take contents hashes from S3 ETags that are plain MD5s (a sample is read to check) instead of reading every object; skips the legacy SHA-256 check for those')
     .option('--to <version>', '0.14: the target version (2.0)')
     .option('--strategy <strategy>', '0.14: in-place (convert the schema itself) or copy (into a _v2 schema, then compare)')

@@ -43,6 +43,8 @@ export interface LocalMigrationOptions extends LocalRunOptions {
   hashConcurrency?: number;
   /** Hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000). */
   distributedHashingFrom?: number;
+  /** At most this many of a store's objects listed at a time (the input's listingPassObjects; default 10,000,000). */
+  listingPassObjects?: number;
 }
 
 /** 0.11 → 0.12. Like the runner, never throws for a refusal: a bad config file fails the run before it starts. */
@@ -59,6 +61,7 @@ export function migrateLocally(options: LocalMigrationOptions): Promise<LocalRun
     s3BatchChecksum: options.s3BatchChecksum ?? false,
     ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
     ...(options.distributedHashingFrom !== undefined ? { distributedHashingFrom: options.distributedHashingFrom } : {}),
+    ...(options.listingPassObjects !== undefined ? { listingPassObjects: options.listingPassObjects } : {}),
     takeOverLock: options.takeOverLock ?? false,
     stores: storeLocations(config),
   }));

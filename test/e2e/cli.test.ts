@@ -40,6 +40,11 @@ it('plan prints the plan and exits 0; run migrates, writes the report and exits 
   expect(plan.code).toBe(0);
   expect(plan.stdout).toMatch(/Status: ready/);
   expect(plan.stdout).toMatch(/recording\.trace\s+external\s+external\s+no\s+3\s+3/);
+  // the stores listed in passes of 2 objects: the same plan
+  expect((await djmigrate(['plan', ...args, '--listing-pass-objects', '2'])).stdout).toBe(plan.stdout);
+  const noPasses = await djmigrate(['plan', ...args, '--listing-pass-objects', '0']);
+  expect(noPasses.code).not.toBe(0);
+  expect(noPasses.stderr).toMatch(/--listing-pass-objects.*expected a whole number of objects, at least 1/);
 
   const reportPath = join(scenario.folder, '..', `${scenario.schema}-report.json`);
   // through the inlined Distributed Map: its manifest reader and children run before the standard pass

@@ -14,7 +14,9 @@ import { verifyMigration } from '../../functions/core/migrate011/verify.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
+import type { ObjectStore } from '../../functions/core/stores/object-store.js';
+import type { KeyRange } from '../../functions/core/stores/key-ranges.js';
 
 let scenario: Scenario | undefined;
 afterEach(async () => {
@@ -56,6 +58,64 @@ it('checks a column\'s values per value or per row with the same counts and prob
   for (const column of perValue.legacyColumns) {
     const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
     expect(column.counts, `${column.table}.${column.column}`).toEqual({ rows: Number(counted.rows), pointers: Number(counted.pointers) });
+  }
+});
+
+/** A refusal's or a verification's problems with their examples in a set's order (passes find them in key-range order). */
+const unordered = (problems: string[]) => problems.map((problem) => problem.split(/, |\n\s*/).sort());
+
+/** The store opener, and the key ranges its stores were listed in. */
+function countingRanges(openStore: (name: string) => ObjectStore) {
+  const ranges: KeyRange[] = [];
+  const open = (name: string): ObjectStore => {
+    const store = openStore(name);
+    return Object.assign(Object.create(store) as ObjectStore, {
+      list(prefix: string, range?: KeyRange) {
+        ranges.push(range ?? {});
+        return store.list(prefix, range);
+      },
+    });
+  };
+  return { open, ranges };
+}
+
+it('compares big stores in passes over key ranges to the same plan and verification as in one listing', async () => {
+  scenario = await legacyScenario('phases_passes', buildWithTextKeys);
+  const { conn, schema } = scenario;
+  const { input, openStore, manifests } = await coreContext(scenario);
+  const inspection = () => inspectSchema(conn, input, { checkValues: false });
+  // one object gone and one grown, in the file store
+  const local = scenario.fixture.objects.filter((object) => object.store === 'external-local' && object.key.includes(schema));
+  await rename(local[0]!.key, `${local[0]!.key}.away`);
+  await writeFile(local[1]!.key, Buffer.concat([local[1]!.bytes, Buffer.from('x')]));
+  const whole = await planMigration(conn, input, await inspection(), openStore);
+  expect(whole.stores.find((store) => store.store === 'local')).toMatchObject({ missingObjects: 1, sizeMismatches: 1 });
+  for (const perPass of [1, 4]) {
+    const counted = countingRanges(openStore);
+    const inPasses = await planMigration(conn, { ...input, listingPassObjects: perPass }, await inspection(), counted.open);
+    expect({ ...inPasses, problems: unordered(inPasses.problems) }, `${perPass} per pass`).toEqual({ ...whole, problems: unordered(whole.problems) });
+    expect(counted.ranges.filter((range) => range.from !== undefined || range.before !== undefined).length).toBeGreaterThan(1);
+  }
+  await rename(`${local[0]!.key}.away`, local[0]!.key);
+  await writeFile(local[1]!.key, local[1]!.bytes);
+
+  const io = { openStore, progress: silentProgress, manifests, manifestKey: 'phases_passes/hash.jsonl' };
+  const prepared = await prepareMigration(conn, input, await inspectSchema(conn, input), io);
+  for (const batch of await pendingHashBatches(conn, input)) await hashBatch(conn, input, batch, openStore, silentProgress);
+  await insertExternalRows(conn, input);
+  for (const column of prepared.columns) while (!(await rewriteColumn(conn, input, column, { budgetMs: 10_000 }, silentProgress)).done);
+  await finishMigration(conn, input);
+  await rename(local[2]!.key, `${local[2]!.key}.away`);
+  await writeFile(local[3]!.key, Buffer.concat([local[3]!.bytes, Buffer.from('x')]));
+  const verified = await verifyMigration(conn, input, openStore);
+  expect(verified.columns.reduce((sum, column) => sum + column.objectsMissing + column.objectsMismatched, 0)).toBe(2);
+  for (const perPass of [1, 4]) {
+    const counted = countingRanges(openStore);
+    const inPasses = await verifyMigration(conn, { ...input, listingPassObjects: perPass }, counted.open);
+    const byColumn = (verification: typeof verified) => verification.columns.map((column) => ({ ...column, problems: unordered(column.problems) }));
+    expect(byColumn(inPasses), `${perPass} per pass`).toEqual(byColumn(verified));
+    expect(inPasses.ok).toBe(false);
+    expect(counted.ranges.filter((range) => range.from !== undefined || range.before !== undefined).length).toBeGreaterThan(1);
   }
 });
 

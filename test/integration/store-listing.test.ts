@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { beforeAll, expect, it } from 'vitest';
 import { FileObjectStore } from '../../functions/core/stores/file-store.js';
+import { BASE64URL_KEY_ORDER, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../../functions/core/stores/key-ranges.js';
 import type { ObjectInfo } from '../../functions/core/stores/object-store.js';
 import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 import { freshBucket, freshFolder, sandbox } from '../harness/context.js';
@@ -34,11 +35,28 @@ beforeAll(async () => {
   await Promise.all(['lab/db', 'lab/dbx/a', 'lab/da', 'lab/dc'].map((key) => put(key, 1)));
 }, 120_000);
 
-async function listAll(ranges: number): Promise<ObjectInfo[]> {
+async function listAll(ranges: number, keyRange?: KeyRange): Promise<ObjectInfo[]> {
   const listed: ObjectInfo[] = [];
-  for await (const object of new S3ObjectStore(client, bucket, { listRanges: ranges }).list(PREFIX)) listed.push(object);
+  for await (const object of new S3ObjectStore(client, bucket, { listRanges: ranges }).list(PREFIX, keyRange)) listed.push(object);
   return listed;
 }
+
+it.each([
+  [1, 3],
+  [16, 3],
+  [1, 20],
+  [4, 2],
+])('lists a key range (listed %i side by side) as the whole listing filtered; %i passes together list every key once', async (ranges, passes) => {
+  const byPass: { range: KeyRange; listed: ObjectInfo[] }[] = [];
+  // one pass after another, as Inspect and Verify list them
+  for (const range of keyRanges(PREFIX, passes)) byPass.push({ range, listed: await listAll(ranges, range) });
+  for (const { range, listed } of byPass) {
+    expect(listed.map((object) => object.key).sort()).toEqual([...expected.keys()].filter((key) => inKeyRange(key, range)).sort());
+  }
+  const all = byPass.flatMap(({ listed }) => listed);
+  expect(all.length).toBe(expected.size);
+  expect(new Map(all.map((object) => [object.key, object.size]))).toEqual(expected);
+});
 
 it.each([1, 2, 4, 16])('lists every key under the prefix exactly once with %i key range(s)', async (ranges) => {
   const listed = await listAll(ranges);
@@ -81,4 +99,16 @@ it('lists every file under a file store prefix once, with its size, across folde
   for await (const object of new FileObjectStore(root).list(`${join(root, 'db')}/`)) listed.push(object);
   expect(listed.length).toBe(files.size);
   expect(new Map(listed.map((object) => [object.key, object.size]))).toEqual(files);
+  // in passes over key ranges (hex folders and base64url names alike): each file in its range's listing only
+  for (const alphabet of [BASE64URL_KEY_ORDER, HEX_KEY_ORDER]) {
+    const inPasses: ObjectInfo[] = [];
+    for (const range of keyRanges(`${join(root, 'db')}/`, 5, alphabet)) {
+      for await (const object of new FileObjectStore(root).list(`${join(root, 'db')}/`, range)) {
+        expect(inKeyRange(object.key, range)).toBe(true);
+        inPasses.push(object);
+      }
+    }
+    expect(inPasses.length).toBe(files.size);
+    expect(new Map(inPasses.map((object) => [object.key, object.size]))).toEqual(files);
+  }
 });

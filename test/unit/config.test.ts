@@ -83,6 +83,7 @@ describe('execution input', () => {
       trustEtag: false,
       s3BatchChecksum: false,
       distributedHashingFrom: 1000,
+      listingPassObjects: 10_000_000,
     });
   });
 

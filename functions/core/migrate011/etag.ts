@@ -12,6 +12,7 @@ import { migratedBlobUuid } from '../datajoint/v012.js';
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
+import { inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
@@ -49,27 +50,40 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       outcomes.push({ store: name, trusted: 0, streamed: Number(pending), note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
       continue;
     }
-    // only what could be trusted is kept of the listing (size and the ETag's MD5), compactly
+    // only what could be trusted is kept of the listing (size and the ETag's MD5), compactly; a store bigger than a
+    // listing may hold is listed in passes over key ranges, twice (for the sample, then to record)
     const maxSize = isAwsEndpoint(spec.endpoint) ? Number.POSITIVE_INFINITY : MULTIPART_MIN_BYTES;
     const prefix = legacyObjectKey('s3', spec.location, input.schema, '');
-    const listed = new ListedObjects(prefix, { md5s: true });
-    for await (const object of store.list(prefix)) {
-      if (object.etag && MD5_ETAG.test(object.etag) && object.size < maxSize) listed.set(object.key, { size: object.size, md5: Buffer.from(object.etag, 'hex') });
+    const listTrusted = async (range: KeyRange) => {
+      const listed = new ListedObjects(prefix, { md5s: true });
+      for await (const object of store.list(prefix, range)) {
+        if (object.etag && MD5_ETAG.test(object.etag) && object.size < maxSize) listed.set(object.key, { size: object.size, md5: Buffer.from(object.etag, 'hex') });
+      }
+      return listed;
+    };
+    const ranges = keyRanges(prefix, listingPasses(Number(pending), input.listingPassObjects));
+    const whole = ranges.length === 1 ? await listTrusted({}) : null;
+    /** Each range with its listing and the pending objects whose keys are in it that the listing vouches for. */
+    async function* trustedPages(): AsyncGenerator<TrustedPending[]> {
+      for (const range of ranges) {
+        const listed = whole ?? (await listTrusted(range));
+        for await (const page of journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', 'store = ? AND contents_hash IS NULL', [name])) {
+          yield page.flatMap((object) => {
+            const value = object.legacy_hash.toString('latin1');
+            const key = legacyObjectKey('s3', spec.location, input.schema, value);
+            const found = inKeyRange(key, range) ? listed.get(key) : undefined;
+            return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
+          });
+        }
+      }
     }
-    const pendingPages = () => journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', 'store = ? AND contents_hash IS NULL', [name]);
-    const trustedOf = (page: PendingObject[]) =>
-      page.flatMap((object) => {
-        const value = object.legacy_hash.toString('latin1');
-        const found = listed.get(legacyObjectKey('s3', spec.location, input.schema, value));
-        return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
-      });
     // first the count and a random sample, checked before anything is recorded; then the pages again, recorded
-    const sample = new Reservoir<ReturnType<typeof trustedOf>[number]>(ETAG_SAMPLE);
-    for await (const page of pendingPages()) for (const object of trustedOf(page)) sample.offer(object);
+    const sample = new Reservoir<TrustedPending>(ETAG_SAMPLE);
+    for await (const page of trustedPages()) for (const object of page) sample.offer(object);
     await checkTrustedSample(input, sample.items, openStore, (object) =>
       `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.md5.toString('hex')}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
     );
-    for await (const page of pendingPages()) await recordTrustedHashes(conn, input, trustedOf(page), 'etag', progress);
+    for await (const page of trustedPages()) await recordTrustedHashes(conn, input, page, 'etag', progress);
     outcomes.push({ store: name, trusted: sample.seen, streamed: Number(pending) - sample.seen, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
   }
   return outcomes;
@@ -79,6 +93,11 @@ interface PendingObject {
   legacy_hash: Buffer;
   size: number;
   batch: number;
+}
+
+interface TrustedPending extends PendingObject, TrustedObject {
+  /** The 0.11 object name (the legacy hash and suffix). */
+  value: string;
 }
 
 /** An object whose MD5 S3 already knows (listing ETag, Batch Operations checksum), about to be trusted. */

@@ -40,6 +40,11 @@ export const Migrate011InputSchema = z
      * objects are to hash; fewer go through the standard Map of batches.
      */
     distributedHashingFrom: z.number().int().min(1).default(1000),
+    /**
+     * Inspect, Verify and trustEtag hold at most this many of a store's objects listed at a time (~100 bytes each):
+     * a bigger store is listed and compared in passes over key ranges, its database rows read once per pass.
+     */
+    listingPassObjects: z.number().int().min(1).default(10_000_000),
   })
   .strict()
   .refine((input) => !(input.trustEtag && input.mode === 'native'), {

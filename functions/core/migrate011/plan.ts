@@ -6,6 +6,7 @@ import { keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
+import { inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
 import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
 import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
@@ -65,16 +66,20 @@ export interface Plan {
 /** The plan of an inspected schema; the columns whose values the inspection did not scan are scanned here. */
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
+  // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
+  const passes = inspection.legacyTablePresent ? await legacyListingPasses(conn, input.schema, input.listingPassObjects) : 1;
+  const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
+  const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
-  // scans the columns' values (a big table takes one long scan), then compared in order.
-  const list = (store: string, spec: Migrate011Input['stores'][string]) => listStore(openStore(store), legacyObjectKey(spec.protocol, spec.location, input.schema, ''), store);
-  const listings = new Map<string, Promise<ListedObjects>>();
-  for (const store of storeNames) {
+  // scans the columns' values (a big table takes one long scan), then compared in order; in passes, one listing at a
+  // time.
+  const firstListings = new Map<string, Promise<ListedObjects>>();
+  for (const store of passes === 1 ? storeNames : []) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
-    const listed = list(store, spec);
+    const listed = list(store, spec, {});
     listed.catch(() => undefined); // its refusal is raised where it is awaited
-    listings.set(store, listed);
+    firstListings.set(store, listed);
   }
   await checkColumnsValues(conn, inspection);
 
@@ -115,19 +120,24 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     stores.push(plan);
     const missing = new Findings(EXAMPLES);
     const mismatched = new Findings(EXAMPLES);
-    let listed = listings.get(store);
-    for await (const page of referencedObjects(conn, input.schema, storeColumns)) {
-      plan.objects += page.length;
-      plan.bytes += page.reduce((sum, object) => sum + object.size, 0);
-      if (!spec) continue;
-      // listed only where objects are referenced: a store no pointer uses need not be reachable
-      listed ??= list(store, spec);
-      const existing = await listed;
-      for (const object of page) {
-        const key = legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash);
-        const size = existing.get(key)?.size;
-        if (size === undefined) missing.push(key);
-        else if (size !== object.size) mismatched.push(`${key}: ${size} bytes, ${LEGACY_EXTERNAL_TABLE} says ${object.size}`);
+    const ranges = spec ? keyRanges(prefixOf(spec), passes) : [{}];
+    for (const [pass, range] of ranges.entries()) {
+      let listed = pass === 0 ? firstListings.get(store) : undefined;
+      firstListings.delete(store);
+      for await (const page of referencedObjects(conn, input.schema, storeColumns)) {
+        const objects = page.map((object) => ({ ...object, key: spec && legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash) }));
+        const inPass = objects.filter((object) => object.key === undefined || inKeyRange(object.key, range));
+        plan.objects += inPass.length;
+        plan.bytes += inPass.reduce((sum, object) => sum + object.size, 0);
+        if (!spec || inPass.length === 0) continue;
+        // listed only where objects are referenced: a store no pointer uses need not be reachable
+        listed ??= list(store, spec, range);
+        const existing = await listed;
+        for (const { key, size: recorded } of inPass) {
+          const size = existing.get(key!)?.size;
+          if (size === undefined) missing.push(key!);
+          else if (size !== recorded) mismatched.push(`${key}: ${size} bytes, ${LEGACY_EXTERNAL_TABLE} says ${recorded}`);
+        }
       }
     }
     plan.missingObjects = missing.count;
@@ -206,9 +216,15 @@ export async function* referencedObjects(conn: Connection, schema: string, colum
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
 
-async function listStore(store: ObjectStore, prefix: string, name: string): Promise<ListedObjects> {
+/** How many passes compare the stores with `~external`: its rows over those a listing may hold. */
+async function legacyListingPasses(conn: Connection, schema: string, perPass: number): Promise<number> {
+  const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)}`);
+  return listingPasses(Number(n), perPass);
+}
+
+async function listStore(store: ObjectStore, prefix: string, range: KeyRange, name: string): Promise<ListedObjects> {
   try {
-    return await listObjects(store, prefix);
+    return await listObjects(store, prefix, range);
   } catch (error) {
     throw new MigrationRefusedError(`store "${name}" (${store.description}) cannot be listed: ${(error as Error).message}; check its endpoint, bucket, location and credentials`);
   }

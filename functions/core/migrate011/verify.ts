@@ -10,6 +10,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
+import { BASE64URL_KEY_ORDER, HEX_KEY_ORDER, inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 
@@ -43,16 +44,32 @@ export interface VerifyOptions {
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
-  const listings = new Map<string, Promise<ListedObjects>>();
-  const listing = (store: string) => {
-    if (!listings.has(store)) listings.set(store, listStore(input, store, openStore));
-    return listings.get(store)!;
-  };
-  const columns: ColumnVerification[] = [];
   const journal = await journalColumns(conn, input.schema);
-  // every store's listing starts now, side by side; each column awaits its own (and meets its error there)
-  for (const store of new Set(journal.map((column) => column.store))) listing(store).catch(() => undefined);
-  for (const column of journal) columns.push(await verifyColumn(conn, input, column, listing, openStore, options.pointerPage ?? POINTER_PAGE));
+  const stores = [...new Set(journal.map((column) => column.store))];
+  const rangesOf = new Map<string, KeyRange[]>();
+  for (const store of stores) rangesOf.set(store, await storeKeyRanges(conn, input, store));
+  // the stores listed in one pass are listed at once, side by side; each awaits its own (and meets its error there)
+  const wholeListings = new Map<string, Promise<ListedObjects>>();
+  for (const store of stores.filter((name) => rangesOf.get(name)!.length === 1)) {
+    const listed = listStore(input, store, openStore, {});
+    listed.catch(() => undefined);
+    wholeListings.set(store, listed);
+  }
+  const results = new Map<number, ColumnCheck>();
+  for (const store of stores) {
+    const checks: ColumnCheck[] = [];
+    for (const column of journal.filter((c) => c.store === store)) {
+      const check = await checkColumnDefinition(conn, input, column);
+      results.set(column.column_id, check);
+      if (check.exists) checks.push(check);
+    }
+    for (const range of rangesOf.get(store)!) {
+      const listing = await (wholeListings.get(store) ?? listStore(input, store, openStore, range));
+      wholeListings.delete(store);
+      for (const check of checks) await checkColumnObjects(conn, input, check, listing, range, openStore, options.pointerPage ?? POINTER_PAGE);
+    }
+  }
+  const columns = journal.map((column) => columnVerification(results.get(column.column_id)!));
   const [{ n: legacyReferences }] = await select<{ n: number }>(
     conn,
     'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
@@ -61,15 +78,43 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   return { ok: columns.every((column) => column.ok) && Number(legacyReferences) === 0, legacyReferences: Number(legacyReferences), columns };
 }
 
-async function verifyColumn(
-  conn: Connection,
-  input: Migrate011Input,
-  column: JournalColumn,
-  listing: (store: string) => Promise<ListedObjects>,
-  openStore: OpenStore,
-  pointerPage: number,
-): Promise<ColumnVerification> {
+/** A column's verification while its store's passes run: what its definition and counts showed, then its objects. */
+interface ColumnCheck {
+  column: JournalColumn;
+  exists: boolean;
+  rows: number;
+  pointers: number;
+  danglingPointers: number;
+  objects: number;
+  missing: Findings;
+  mismatched: Findings;
+  problems: string[];
+}
+
+function columnVerification(check: ColumnCheck): ColumnVerification {
+  const where = `${check.column.table_name}.${check.column.column_name}`;
+  const problems = [...check.problems];
+  if (check.missing.count) problems.push(`${check.missing.count} object(s) of ${where} are missing: ${check.missing.examples.join(', ')}`);
+  if (check.mismatched.count) problems.push(`${check.mismatched.count} object(s) of ${where} do not match their rows: ${check.mismatched.examples.join(', ')}`);
+  return {
+    table: check.column.table_name,
+    column: check.column.column_name,
+    store: check.column.store,
+    rows: check.rows,
+    pointers: check.pointers,
+    danglingPointers: check.danglingPointers,
+    objects: check.objects,
+    objectsMissing: check.missing.count,
+    objectsMismatched: check.mismatched.count,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
+/** The column's DDL as 0.12 expects it, and its rows and pointers, each with a `~external_<store>` row. */
+async function checkColumnDefinition(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<ColumnCheck> {
   const problems: string[] = [];
+  const check: ColumnCheck = { column, exists: false, rows: 0, pointers: 0, danglingPointers: 0, objects: 0, missing: new Findings(EXAMPLES), mismatched: new Findings(EXAMPLES), problems };
   const table = tableRef(input.schema, column.table_name);
   const external = tableRef(input.schema, externalTableName(column.store));
   const c = quoteId(column.column_name);
@@ -82,8 +127,10 @@ async function verifyColumn(
     [input.schema, column.table_name, column.column_name],
   );
   if (!definition) {
-    return { table: column.table_name, column: column.column_name, store: column.store, rows: 0, pointers: 0, danglingPointers: 0, objects: 0, objectsMissing: 0, objectsMismatched: 0, ok: false, problems: [`${where} does not exist`] };
+    problems.push(`${where} does not exist`);
+    return check;
   }
+  check.exists = true;
   if (definition.type.toLowerCase() !== 'binary(16)') problems.push(`${where} is ${definition.type}, not binary(16)`);
   if ((definition.nullable === 'YES') !== Boolean(column.is_nullable)) problems.push(`${where} NULL-ability changed (now ${definition.nullable === 'YES' ? 'nullable' : 'NOT NULL'})`);
   const comment = blobColumnComment(column.store, column.user_comment);
@@ -110,21 +157,28 @@ async function verifyColumn(
     `SELECT SUM(g.n) AS \`rows\`, SUM(IF(g.pointer IS NULL, 0, g.n)) AS pointers, SUM(IF(g.pointer IS NOT NULL AND e.hash IS NULL, g.n, 0)) AS dangling
        FROM (SELECT t.${c} AS pointer, COUNT(*) AS n FROM ${table} t GROUP BY t.${c}) g LEFT JOIN ${external} e ON e.hash = g.pointer`,
   );
-  const danglingPointers = Number(counts.dangling ?? 0);
-  if (danglingPointers) problems.push(`${danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
+  check.rows = Number(counts.rows ?? 0);
+  check.pointers = Number(counts.pointers ?? 0);
+  check.danglingPointers = Number(counts.dangling ?? 0);
+  if (check.danglingPointers) problems.push(`${check.danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
+  return check;
+}
 
+/**
+ * The objects the column points at whose keys are in the range, against the range's listing: each at the location
+ * 0.12 reads, with the recorded size and the contents hash computed from its bytes during hashing.
+ */
+async function checkColumnObjects(conn: Connection, input: Migrate011Input, check: ColumnCheck, present: ListedObjects, range: KeyRange, openStore: OpenStore, pointerPage: number): Promise<void> {
+  const { column, missing, mismatched } = check;
   const spec = input.stores[column.store];
-  const present = await listing(column.store);
-  const missing = new Findings(EXAMPLES);
-  const mismatched = new Findings(EXAMPLES);
-  let objects = 0;
   const limit = pLimit(input.hashConcurrency);
   for await (const page of referencedRows(conn, input, column, pointerPage)) {
-    objects += page.length;
     const reread: Promise<void>[] = [];
     for (const object of page) {
       const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
       const key = storeObjectKey(spec.protocol, spec.location, relative);
+      if (!inKeyRange(key, range)) continue;
+      check.objects += 1;
       const size = present.get(key)?.size;
       // The bytes at this location were hashed during the migration; the row must record that hash.
       const recorded = object.filepath === null ? object.hash : object.contents_hash;
@@ -141,24 +195,7 @@ async function verifyColumn(
     }
     await Promise.all(reread);
   }
-  if (missing.count) problems.push(`${missing.count} object(s) of ${where} are missing: ${missing.examples.join(', ')}`);
-  if (mismatched.count) problems.push(`${mismatched.count} object(s) of ${where} do not match their rows: ${mismatched.examples.join(', ')}`);
-
-  return {
-    table: column.table_name,
-    column: column.column_name,
-    store: column.store,
-    rows: Number(counts.rows ?? 0),
-    pointers: Number(counts.pointers ?? 0),
-    danglingPointers,
-    objects,
-    objectsMissing: missing.count,
-    objectsMismatched: mismatched.count,
-    ok: problems.length === 0,
-    problems,
-  };
 }
-
 
 interface ReferencedRow {
   pointer: Buffer;
@@ -191,9 +228,24 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
   for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
 }
 
-async function listStore(input: Migrate011Input, store: string, openStore: OpenStore): Promise<ListedObjects> {
+/**
+ * The key ranges a store is listed in, one pass each: one range unless the journal holds more of its objects than a
+ * listing may. In native mode objects sit under hex folders (the uuid's), in place under their 0.11 names.
+ */
+async function storeKeyRanges(conn: Connection, input: Migrate011Input, store: string): Promise<KeyRange[]> {
+  const spec = input.stores[store];
+  if (!spec) return [{}];
+  const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
+  return keyRanges(storePrefix(spec, input.schema), listingPasses(Number(n), input.listingPassObjects), input.mode === 'native' ? HEX_KEY_ORDER : BASE64URL_KEY_ORDER);
+}
+
+function storePrefix(spec: Migrate011Input['stores'][string], schema: string): string {
+  return `${storeObjectKey(spec.protocol, spec.location, schema)}/`;
+}
+
+async function listStore(input: Migrate011Input, store: string, openStore: OpenStore, range: KeyRange): Promise<ListedObjects> {
   const spec = input.stores[store];
   // a store missing from the input lists nothing: its objects are reported missing
   if (!spec) return new ListedObjects('');
-  return listObjects(openStore(store), `${storeObjectKey(spec.protocol, spec.location, input.schema)}/`);
+  return listObjects(openStore(store), storePrefix(spec, input.schema), range);
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { sharedHashPool } from './hash-pool.js';
 import type { StreamDigest } from './hash-stream.js';
+import { inKeyRange, type KeyRange } from './key-ranges.js';
 import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 /** A DataJoint `file` store: keys are absolute paths below the store's location. */
@@ -57,12 +58,12 @@ export class FileObjectStore implements ObjectStore {
     await rename(temporary, targetKey);
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, range: KeyRange = {}): AsyncIterable<ObjectInfo> {
     const folder = prefix.endsWith('/') ? prefix.slice(0, -1) : dirname(prefix);
-    yield* this.walk(folder, prefix);
+    yield* this.walk(folder, (path) => path.startsWith(prefix) && inKeyRange(path, range));
   }
 
-  private async *walk(folder: string, prefix: string): AsyncIterable<ObjectInfo> {
+  private async *walk(folder: string, wanted: (path: string) => boolean): AsyncIterable<ObjectInfo> {
     let entries;
     try {
       entries = await opendir(folder);
@@ -75,8 +76,8 @@ export class FileObjectStore implements ObjectStore {
     let files: string[] = [];
     for await (const entry of entries) {
       const path = join(folder, entry.name);
-      if (entry.isDirectory()) yield* this.walk(path, prefix);
-      else if (entry.isFile() && path.startsWith(prefix)) files.push(path);
+      if (entry.isDirectory()) yield* this.walk(path, wanted);
+      else if (entry.isFile() && wanted(path)) files.push(path);
       if (files.length === STAT_AT_ONCE) {
         yield* await sizesOf(files);
         files = [];

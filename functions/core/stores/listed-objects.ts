@@ -4,6 +4,7 @@
 // table keyed by their leading bytes (uniform already): ~50 bytes an object (+16 with MD5s) instead of ~160–250 for a
 // Map of key strings. Any other key goes to a Map.
 import { LEGACY_HASH_LENGTH, LEGACY_STORE_SUFFIX_MAX } from '../datajoint/v011.js';
+import type { KeyRange } from './key-ranges.js';
 import type { ObjectStore } from './object-store.js';
 
 const HASH_BYTES = 32;
@@ -145,9 +146,9 @@ export class ListedObjects {
   }
 }
 
-/** Every object under `prefix` in the store, with its size. */
-export async function listObjects(store: ObjectStore, prefix: string): Promise<ListedObjects> {
+/** Every object under `prefix` in the store (within the key range when given), with its size. */
+export async function listObjects(store: ObjectStore, prefix: string, range: KeyRange = {}): Promise<ListedObjects> {
   const listed = new ListedObjects(prefix);
-  for await (const object of store.list(prefix)) listed.set(object.key, object);
+  for await (const object of store.list(prefix, range)) listed.set(object.key, object);
   return listed;
 }

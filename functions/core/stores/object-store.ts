@@ -2,6 +2,7 @@
 // whether it talks to S3, an S3-compatible server or a folder on disk.
 import type { Readable } from 'node:stream';
 import type { StreamDigest } from './hash-stream.js';
+import type { KeyRange } from './key-ranges.js';
 
 export interface ObjectInfo {
   /** For S3 the key inside the bucket; for a file store the absolute path. */
@@ -22,8 +23,8 @@ export interface ObjectStore {
   digest(key: string): Promise<StreamDigest>;
   /** Server-side copy (S3 CopyObject, file copy); never deletes the source. */
   copy(sourceKey: string, targetKey: string): Promise<void>;
-  /** Every object whose key starts with the prefix (a folder prefix ends with `/`). */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Every object whose key starts with the prefix (a folder prefix ends with `/`), within the key range when given. */
+  list(prefix: string, range?: KeyRange): AsyncIterable<ObjectInfo>;
   /** S3 only: the bucket's default server-side encryption algorithm, null when none, undefined when it cannot be read. */
   defaultEncryption?(): Promise<string | null | undefined>;
 }

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
+import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
 import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface S3Location {
@@ -103,27 +104,36 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * ListObjectsV2 gives 1,000 keys a request, one request after another: a million objects take minutes. Past the
-   * first page, the rest of the prefix is split into `listRanges` key ranges listed side by side (keys come in no
-   * particular order then).
+   * first page, the rest of the prefix (or of its key range) is split into `listRanges` key ranges listed side by
+   * side (keys come in no particular order then).
    */
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const first = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix }));
-    yield* objectInfos(first);
-    if (!first.IsTruncated) return;
+  async *list(prefix: string, range: KeyRange = {}): AsyncIterable<ObjectInfo> {
+    const inRange = (info: ObjectInfo) => inKeyRange(info.key, range);
+    const startAfter = range.from === undefined ? undefined : keyJustBefore(range.from);
+    const first = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) }));
+    const firstInfos = [...objectInfos(first)];
+    yield* firstInfos.filter(inRange);
+    const listedUpTo = firstInfos.at(-1)?.key ?? startAfter ?? '';
+    if (!first.IsTruncated || pastKeyRange(listedUpTo, range)) return;
     if (this.listRanges <= 1) {
       const rest = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ContinuationToken: first.NextContinuationToken });
-      for await (const page of rest) yield* objectInfos(page);
+      for await (const page of rest) {
+        const infos = [...objectInfos(page)];
+        yield* infos.filter(inRange);
+        if (infos.length && pastKeyRange(infos.at(-1)!.key, range)) return;
+      }
       return;
     }
     // range i holds the keys after bounds[i] up to and including bounds[i + 1]; the first starts after the first page
-    const listedUpTo = first.Contents?.at(-1)?.Key ?? '';
     const step = (KEY_RANGE_BOUNDS.length + 1) / this.listRanges;
     const bounds = [
       listedUpTo,
-      ...Array.from({ length: this.listRanges - 1 }, (_, i) => prefix + KEY_RANGE_BOUNDS[Math.floor((i + 1) * step) - 1]).filter((bound) => bound > listedUpTo),
+      ...Array.from({ length: this.listRanges - 1 }, (_, i) => prefix + KEY_RANGE_BOUNDS[Math.floor((i + 1) * step) - 1]).filter(
+        (bound) => bound > listedUpTo && !pastKeyRange(bound, range),
+      ),
     ];
-    const ranges = bounds.map((after, i) => this.listRange(prefix, after, bounds[i + 1]));
-    for await (const infos of interleave(ranges)) yield* infos;
+    const ranges = bounds.map((after, i) => this.listRange(prefix, after, bounds[i + 1] ?? range.before));
+    for await (const infos of interleave(ranges)) yield* infos.filter(inRange);
   }
 
   private async *listRange(prefix: string, after: string, upTo: string | undefined): AsyncGenerator<ObjectInfo[]> {

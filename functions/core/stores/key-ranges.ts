@@ -1,0 +1,48 @@
+// A store's keys under a prefix, split into ranges by the character that follows the prefix: a store too big to hold
+// listed at once (a Lambda's memory) is listed and compared in passes, one range each. The ranges partition every
+// possible key, so each key is in exactly one pass whatever its characters; the alphabet only makes them about even.
+
+/** Keys `from <= key < before` (an absent bound is open). */
+export interface KeyRange {
+  from?: string;
+  before?: string;
+}
+
+/** 0.11 object names (URL-safe base64) in byte order, which is S3's listing order. */
+export const BASE64URL_KEY_ORDER = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+/** 0.12 objects' first folder: hex digits of the uuid. */
+export const HEX_KEY_ORDER = '0123456789abcdef';
+
+/**
+ * True when the key is in the range. Bounds are a prefix and one ASCII character, so JavaScript's comparison agrees
+ * with S3's (UTF-8 bytes) on every key.
+ */
+export function inKeyRange(key: string, range: KeyRange): boolean {
+  return (range.from === undefined || key >= range.from) && (range.before === undefined || key < range.before);
+}
+
+/** True when the key, and every key S3 lists after it, lies past the range. */
+export function pastKeyRange(key: string, range: KeyRange): boolean {
+  return range.before !== undefined && key >= range.before;
+}
+
+/** How many passes list `objects` keeping at most `perPass` of them at a time. */
+export function listingPasses(objects: number, perPass: number): number {
+  return Math.max(1, Math.ceil(objects / Math.max(1, perPass)));
+}
+
+/** `passes` ranges (at most one per character of the alphabet) covering every key, in key order. */
+export function keyRanges(prefix: string, passes: number, alphabet: string = BASE64URL_KEY_ORDER): KeyRange[] {
+  const count = Math.max(1, Math.min(Math.floor(passes), alphabet.length));
+  const bounds = Array.from({ length: count - 1 }, (_, i) => prefix + alphabet[Math.round(((i + 1) * alphabet.length) / count)]);
+  return Array.from({ length: count }, (_, i) => ({
+    ...(i > 0 ? { from: bounds[i - 1] } : {}),
+    ...(i < count - 1 ? { before: bounds[i] } : {}),
+  }));
+}
+
+/** A key S3 can start after (StartAfter) so that its listing begins with `key` itself, or just before it. */
+export function keyJustBefore(key: string): string {
+  const last = key.charCodeAt(key.length - 1);
+  return last > 0 ? key.slice(0, -1) + String.fromCharCode(last - 1) : key.slice(0, -1);
+}
