@@ -12,6 +12,8 @@ import { Migrate011InputSchema } from '../functions/core/migrate011/input.js';
 import { inspectSchema } from '../functions/core/migrate011/inspect.js';
 import { planMigration } from '../functions/core/migrate011/plan.js';
 import type { Report } from '../functions/core/migrate011/report.js';
+import type { KeyRange } from '../functions/core/stores/key-ranges.js';
+import type { ObjectStore } from '../functions/core/stores/object-store.js';
 import { openObjectStore } from '../functions/core/stores/open-store.js';
 import { MIGRATE_011_PHASES } from '../functions/local/cli-011.js';
 import { PhaseClock } from '../functions/local/cli-output.js';
@@ -22,6 +24,34 @@ import { writeLegacyConfig } from './fixture.js';
 import { formatInt, mb, RssSampler } from './measure.js';
 
 const DATABASE = 'djbench_many';
+
+/**
+ * What the process holds (V8 heap + array buffers, after a full GC) each time a store listing has been read to its
+ * end, when the listing is held whole: RSS also counts garbage not yet collected, which hides a listing's size.
+ */
+class HeldAfterListing {
+  private readonly samples: number[] = [];
+
+  watch(store: ObjectStore): ObjectStore {
+    const samples = this.samples;
+    return Object.assign(Object.create(store) as ObjectStore, {
+      async *list(prefix: string, range?: KeyRange) {
+        yield* store.list(prefix, range);
+        // array buffers are freed after the collection that finds them dead, not within it
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        await new Promise((resolve) => setImmediate(resolve));
+        gc?.();
+        const memory = process.memoryUsage();
+        samples.push(memory.heapUsed + memory.arrayBuffers);
+      },
+    });
+  }
+
+  summary(): string {
+    return `held after each of ${this.samples.length} listing(s): ${this.samples.map((bytes) => Math.round(mb(bytes))).join(', ')} MB (heap + buffers after GC)`;
+  }
+}
 const CHUNK = 10_000;
 
 export async function manyObjects(
@@ -55,12 +85,13 @@ export async function manyObjects(
     const before = process.memoryUsage().rss;
     const sampler = new RssSampler(50).start();
     const started = performance.now();
-    const plan = await planMigration(conn, input, await inspectSchema(conn, input, { checkValues: false }), (name) => openObjectStore(input.stores[name]));
+    const held = new HeldAfterListing();
+    const plan = await planMigration(conn, input, await inspectSchema(conn, input, { checkValues: false }), (name) => held.watch(openObjectStore(input.stores[name])));
     const seconds = (performance.now() - started) / 1000;
     const peak = sampler.stop();
     const [store] = plan.stores;
     if (plan.status !== 'ready' || store?.objects !== objects || store.missingObjects !== 0) throw new Error(`unexpected plan: ${JSON.stringify(plan.problems)}`);
-    log(`Inspect + plan: ${seconds.toFixed(1)} s (${formatInt(objects / seconds)} objects/s); peak RSS ${Math.round(mb(peak))} MB (${Math.round(mb(before))} MB before, +${Math.round(mb(peak - before))} MB)`);
+    log(`Inspect + plan: ${seconds.toFixed(1)} s (${formatInt(objects / seconds)} objects/s); peak RSS ${Math.round(mb(peak))} MB (${Math.round(mb(before))} MB before, +${Math.round(mb(peak - before))} MB); ${held.summary()}`);
 
     const configPath = join(sandbox.fileRoot, 'many-objects.dj_local_conf.json');
     await writeLegacyConfig(configPath, sandbox.mysqlUrl, { 'external-local': { spec: { protocol: 'file', location } } });

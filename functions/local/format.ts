@@ -58,6 +58,9 @@ export function formatPlan(plan: Plan): string {
       `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}` +
       `${e.usd.batchOperations ? `, S3 Batch Operations $${e.usd.batchOperations.toFixed(2)} without the checksum's own data charge` : ''}; us-east-1 list prices, README "Cost")`,
   );
+  if (e.listing.passes > 1) {
+    lines.push(`The largest store is listed in ${e.listing.passes} passes of at most ${e.listing.passObjects.toLocaleString('en-US')} objects (listingPassObjects), its database rows read once per pass.`);
+  }
   if (e.longestCall.seconds > LAMBDA_CALL_WARNING_SECONDS) {
     lines.push(
       `On AWS ${e.longestCall.phase} would take about ${Math.round(e.longestCall.seconds / 60)} min in one Lambda call, which ends at 15: run this schema locally (no such limit), or expect to rerun (README "Where one call is the limit").`,
@@ -65,7 +68,7 @@ export function formatPlan(plan: Plan): string {
   }
   if (e.listing.gb > e.listing.functionGb) {
     lines.push(
-      `On AWS Inspect and Verify would need about ${e.listing.gb} GB for the largest store's listing, more than their functions' ${e.listing.functionGb} GB: run this schema locally (README "Where one call is the limit").`,
+      `On AWS Inspect and Verify would need about ${e.listing.gb} GB for a pass over the largest store's listing, more than their functions' ${e.listing.functionGb} GB: lower listingPassObjects (now ${e.listing.passObjects.toLocaleString('en-US')}) to list it in more passes, or run this schema locally (README "Where one call is the limit").`,
     );
   }
   return lines.join('\n');

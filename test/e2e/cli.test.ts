@@ -40,8 +40,11 @@ it('plan prints the plan and exits 0; run migrates, writes the report and exits 
   expect(plan.code).toBe(0);
   expect(plan.stdout).toMatch(/Status: ready/);
   expect(plan.stdout).toMatch(/recording\.trace\s+external\s+external\s+no\s+3\s+3/);
-  // the stores listed in passes of 2 objects: the same plan
-  expect((await djmigrate(['plan', ...args, '--listing-pass-objects', '2'])).stdout).toBe(plan.stdout);
+  // the stores listed in passes of 2 objects: the same plan, which says so
+  const inPasses = (await djmigrate(['plan', ...args, '--listing-pass-objects', '2'])).stdout;
+  const passesLine = /\nThe largest store is listed in \d+ passes of at most 2 objects \(listingPassObjects\)[^\n]*/;
+  expect(inPasses).toMatch(passesLine);
+  expect(inPasses.replace(passesLine, '')).toBe(plan.stdout);
   const noPasses = await djmigrate(['plan', ...args, '--listing-pass-objects', '0']);
   expect(noPasses.code).not.toBe(0);
   expect(noPasses.stderr).toMatch(/--listing-pass-objects.*expected a whole number of objects, at least 1/);

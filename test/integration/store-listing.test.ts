@@ -23,10 +23,11 @@ beforeAll(async () => {
   const { s3 } = sandbox();
   bucket = await freshBucket('listing');
   client = new S3Client(s3ClientConfig({ endpoint: s3.endpoint, bucket }, s3.credentials));
-  // 0.11 names (URL-safe base64, 43 characters), keys equal to a range bound or around one, characters outside the
-  // bounds' alphabet, 0.12-style hex folders: 2,600 keys, three pages and more
+  // 0.11 names (URL-safe base64, 43 characters), keys equal to a range bound or around one (of the listing's ranges
+  // side by side and of the passes: K, V, f), characters outside the bounds' alphabet, 0.12-style hex folders: 2,600
+  // keys, three pages and more
   const names = Array.from({ length: 2_500 }, () => randomBytes(32).toString('base64url').slice(0, 43));
-  names.push('3', '7', '-', '-a', '_', 'w', 'wz', 'z', 'z~', '~tail', '.hidden', 'Ärger', '0a/bc/0abc', 'ff/ee/ffee', 'c/d');
+  names.push('3', '7', '-', '-a', '_', 'w', 'wz', 'z', 'z~', '~tail', '.hidden', 'Ärger', '0a/bc/0abc', 'ff/ee/ffee', 'c/d', 'K', 'V', 'f');
   for (let i = 0; i < 85; i++) names.push(`${(i * 3).toString(16).padStart(2, '0')}/${randomBytes(1).toString('hex')}/${randomBytes(16).toString('hex')}`);
   const limit = pLimit(32);
   const put = (key: string, size: number) => limit(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(size, 1) })));

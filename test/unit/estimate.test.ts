@@ -84,10 +84,24 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(distributed.seconds).toBe(Math.ceil(1250 / 40 + 10 + 6.8 + 30));
   });
 
-  it('names the single-call phase that takes longest: past 15 minutes from ~43 million objects', () => {
-    const at = (objects: number) => estimateRun({ ...base, stores: [{ objects, bytes: objects * 1e6, s3: true }] }).longestCall;
+  it('names the single-call phase that takes longest: past 15 minutes from ~43 million objects in one listing', () => {
+    const at = (objects: number) => estimateRun({ ...base, listingPassObjects: 100_000_000, stores: [{ objects, bytes: objects * 1e6, s3: true }] }).longestCall;
     expect(at(1_000_000)).toEqual({ phase: 'Verify', seconds: Math.ceil(1_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify) });
     expect(at(40_000_000).seconds).toBeLessThan(900);
     expect(at(50_000_000).seconds).toBeGreaterThan(900);
+  });
+
+  it('lists a store bigger than listingPassObjects in passes: memory for one pass, its database side read per pass', () => {
+    const run = (objects: number, listingPassObjects?: number) =>
+      estimateRun({ ...base, ...(listingPassObjects ? { listingPassObjects } : {}), stores: [{ objects, bytes: objects * 1e6, s3: true }] });
+    expect(run(1_000_000).listing).toEqual({ gb: 0.35, functionGb: 2, passes: 1, passObjects: 10_000_000 });
+    const inPasses = run(25_000_000);
+    expect(inPasses.listing).toEqual({ gb: 1.25, functionGb: 2, passes: 3, passObjects: 10_000_000 });
+    const whole = run(25_000_000, 25_000_000);
+    expect(whole.listing).toEqual({ gb: 2.75, functionGb: 2, passes: 1, passObjects: 25_000_000 });
+    // Verify reads its database side 3 times: 1 + 2 × its share
+    expect(inPasses.longestCall.seconds).toBe(Math.ceil((25_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify) * (1 + 2 * ASSUMED.listingPassRereadShare.Verify)));
+    expect(whole.longestCall.seconds).toBe(Math.ceil(25_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify));
+    expect(inPasses.seconds).toBeGreaterThan(whole.seconds);
   });
 });

@@ -31,13 +31,19 @@ const plan = (over: Partial<Plan> = {}): Plan => {
 describe('formatPlan', () => {
   it('warns when a single-call phase would run into the Lambda limit on AWS', () => {
     const huge = estimateRun({ stores: [{ objects: 50_000_000, bytes: 5e13, s3: true }], columnRows: [50_000_000], mode: 'in-place', trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 });
-    expect(formatPlan(plan({ estimate: huge }))).toMatch(/On AWS Verify would take about 17 min in one Lambda call, which ends at 15: run this schema locally/);
+    // 50 million objects: Verify reads its database side once per listing pass (5 passes), 3 × 17 min
+    expect(formatPlan(plan({ estimate: huge }))).toMatch(/On AWS Verify would take about 52 min in one Lambda call, which ends at 15: run this schema locally/);
     expect(formatPlan(plan())).not.toMatch(/in one Lambda call/);
-    // 20 million objects in one store: their listing passes the functions' memory before their time
-    const wide = estimateRun({ stores: [{ objects: 20_000_000, bytes: 2e13, s3: true }], columnRows: [20_000_000], mode: 'in-place', trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 });
-    expect(formatPlan(plan({ estimate: wide }))).toMatch(/On AWS Inspect and Verify would need about 2\.25 GB for the largest store's listing, more than their functions' 2 GB/);
-    expect(formatPlan(plan({ estimate: wide }))).not.toMatch(/in one Lambda call/);
-    expect(formatPlan(plan())).not.toMatch(/largest store's listing/);
+    // 20 million objects in one store: listed in two passes by default; in one, the listing passes the functions'
+    // memory before their time
+    const wideRun = { stores: [{ objects: 20_000_000, bytes: 2e13, s3: true }], columnRows: [20_000_000], mode: 'in-place' as const, trustEtag: false, s3BatchChecksum: false, hashConcurrency: 8, distributedHashingFrom: 1000 };
+    const inPasses = formatPlan(plan({ estimate: estimateRun(wideRun) }));
+    expect(inPasses).toMatch(/The largest store is listed in 2 passes of at most 10,000,000 objects \(listingPassObjects\)/);
+    expect(inPasses).not.toMatch(/largest store's listing/);
+    const whole = formatPlan(plan({ estimate: estimateRun({ ...wideRun, listingPassObjects: 20_000_000 }) }));
+    expect(whole).toMatch(/On AWS Inspect and Verify would need about 2\.25 GB for a pass over the largest store's listing, more than their functions' 2 GB: lower listingPassObjects \(now 20,000,000\)/);
+    expect(whole).not.toMatch(/in one Lambda call|listed in \d+ passes/);
+    expect(formatPlan(plan())).not.toMatch(/largest store's listing|listed in \d+ passes/);
   });
 
   it('says when S3 Batch Operations gives the contents hashes, what that skips, and what the job costs', () => {

@@ -2,6 +2,7 @@
 // the row `rows` rows further on, and tuple comparisons spelled out so that MySQL and MariaDB both use index ranges.
 // The table is always aliased `t`.
 import type { Connection } from 'mysql2/promise';
+import type { KeyRange } from '../stores/key-ranges.js';
 import { quoteId, select, selectRaw } from './sql.js';
 
 /** A primary-key value as the server sent it (see rawTypeCast): text, or bytes for binary columns. */
@@ -63,4 +64,23 @@ export async function primaryKeyOf(conn: Connection, schema: string, table: stri
     [schema, table],
   );
   return rows.map((row) => row.column_name);
+}
+
+/**
+ * SQL that is true when a store key made of `prefix` and the binary string `name` (a binary column, or `CAST(… AS
+ * BINARY)`) is in the key range: only the rows of one listing pass are read. Null for the whole range.
+ */
+export function keyRangeCondition(name: string, prefix: string, range: KeyRange): { sql: string; values: Buffer[] } | null {
+  const terms: string[] = [];
+  const values: Buffer[] = [];
+  for (const [bound, op] of [
+    [range.from, '>='],
+    [range.before, '<'],
+  ] as const) {
+    if (bound === undefined) continue;
+    if (!bound.startsWith(prefix)) throw new Error(`key range bound ${bound} is not under ${prefix}`);
+    terms.push(`${name} ${op} ?`);
+    values.push(Buffer.from(bound.slice(prefix.length)));
+  }
+  return terms.length ? { sql: terms.join(' AND '), values } : null;
 }

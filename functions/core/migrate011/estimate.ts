@@ -1,7 +1,9 @@
 // What a 0.11 → 0.12 run will take and cost on AWS, from the plan's counts: the model `plan` prints and README
 // tabulates. Prices are the us-east-1 list prices (Step Functions Standard, Lambda arm64, S3 Standard requests);
 // rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
+import { listingPasses } from '../stores/key-ranges.js';
 import { AWS_LIST_RANGES } from '../stores/open-store.js';
+import { DEFAULT_LISTING_PASS_OBJECTS } from './input.js';
 
 export const PRICES_USD = {
   stateTransition: 0.000025,
@@ -46,6 +48,12 @@ export const ASSUMED = {
   /** Memory Inspect and Verify hold per listed object (listed-objects.ts, the bench's RSS), and besides the listing. */
   listingBytesPerObject: 100,
   listingBaseGb: 0.25,
+  /**
+   * A store listed in passes (listingPassObjects) has its database side read once per pass: Inspect's and Verify's
+   * per-object time grows by this share for every pass after the first (bench --many-objects 1000000 in 4 passes:
+   * Inspect 21 → 38 s, Verify 34 → 86 s).
+   */
+  listingPassRereadShare: { Inspect: 0.3, Verify: 0.5 },
   /** ETag sample per S3 store under trustEtag (etag.ts). */
   etagSample: 16,
   /** The Distributed Map (from distributedHashingFrom objects on): objects per Express child, children at once. */
@@ -72,14 +80,16 @@ export interface EstimateInputs {
   hashConcurrency: number;
   /** From this many objects to read on, the Distributed Map hashes them (the input's distributedHashingFrom). */
   distributedHashingFrom: number;
+  /** At most this many of a store's objects listed at a time (the input's listingPassObjects; default 10,000,000). */
+  listingPassObjects?: number;
 }
 
 export interface RunEstimate {
   seconds: number;
   /** The longest of the single-call phases (Inspect, Prepare, InsertRows, Verify): a Lambda call ends at 15 minutes. */
   longestCall: { phase: string; seconds: number };
-  /** Memory Inspect and Verify need for the largest store's listing, and what their functions have. */
-  listing: { gb: number; functionGb: number };
+  /** Memory Inspect and Verify need for a pass over the largest store's listing, what their functions have, and the passes. */
+  listing: { gb: number; functionGb: number; passes: number; passObjects: number };
   /** Express child executions of the Distributed Map (0 when the standard Map hashes). */
   children: number;
   stateTransitions: number;
@@ -117,9 +127,13 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
   const rewriteSeconds = rows / ASSUMED.rewriteRowsPerSecond;
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
+  const largestStore = Math.max(0, ...inputs.stores.map((store) => store.objects));
+  const passObjects = inputs.listingPassObjects ?? DEFAULT_LISTING_PASS_OBJECTS;
+  const passes = listingPasses(largestStore, passObjects);
+  const rereadShare = ASSUMED.listingPassRereadShare as Record<string, number>;
   const singleCalls = (Object.entries(ASSUMED.singleCallObjectsPerSecond) as [keyof typeof ASSUMED.singleCallMemoryGb, number][]).map(([phase, rate]) => ({
     phase,
-    seconds: objects / rate,
+    seconds: (objects / rate) * (1 + (rereadShare[phase] ?? 0) * (passes - 1)),
   }));
   const singleCallSeconds = singleCalls.reduce((sum, call) => sum + call.seconds, 0);
   const singleCallGbSeconds = singleCalls.reduce((sum, call) => sum + call.seconds * ASSUMED.singleCallMemoryGb[call.phase], 0);
@@ -140,8 +154,8 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000) + (store.objects > 1000 ? AWS_LIST_RANGES - 1 : 0), 0);
   const s3Requests = {
     get: readObjects,
-    // plan and verify list every store; trustEtag lists once more in Prepare
-    list: listCalls * (inputs.trustEtag ? 3 : 2),
+    // plan and verify list every store; trustEtag lists once more in Prepare (twice when in passes)
+    list: listCalls * (inputs.trustEtag ? (passes > 1 ? 4 : 3) : 2),
     // native mode's copies; the Compute checksum job's CSV manifest
     put: (inputs.mode === 'native' ? objects : 0) + (batchObjects ? 1 : 0),
   };
@@ -154,8 +168,10 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
     seconds,
     longestCall: { phase: longestCall.phase, seconds: Math.ceil(longestCall.seconds) },
     listing: {
-      gb: round(ASSUMED.listingBaseGb + (Math.max(0, ...inputs.stores.map((store) => store.objects)) * ASSUMED.listingBytesPerObject) / 1e9),
+      gb: round(ASSUMED.listingBaseGb + (Math.min(largestStore, passObjects) * ASSUMED.listingBytesPerObject) / 1e9),
       functionGb: Math.min(ASSUMED.singleCallMemoryGb.Inspect, ASSUMED.singleCallMemoryGb.Verify),
+      passes,
+      passObjects,
     },
     children,
     stateTransitions,

@@ -9,10 +9,11 @@ import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { legacyObjectKey, legacyRelativePath } from '../datajoint/v011.js';
 import { migratedBlobUuid } from '../datajoint/v012.js';
+import { keyRangeCondition } from '../db/keyset.js';
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
+import { keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
@@ -67,11 +68,14 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
     async function* trustedPages(): AsyncGenerator<TrustedPending[]> {
       for (const range of ranges) {
         const listed = whole ?? (await listTrusted(range));
-        for await (const page of journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', 'store = ? AND contents_hash IS NULL', [name])) {
+        const inPass = keyRangeCondition('legacy_hash', prefix, range);
+        const where = `store = ? AND contents_hash IS NULL${inPass ? ` AND ${inPass.sql}` : ''}`;
+        for await (const page of journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', where, [name, ...(inPass?.values ?? [])])) {
           yield page.flatMap((object) => {
             const value = object.legacy_hash.toString('latin1');
             const key = legacyObjectKey('s3', spec.location, input.schema, value);
-            const found = inKeyRange(key, range) ? listed.get(key) : undefined;
+            // only the pass's listing is held: an object is found, and trusted, in its own pass
+            const found = listed.get(key);
             return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
           });
         }

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { STORE_NAME_PATTERN } from '../datajoint/v012.js';
 import { StoreSpecSchema } from '../config/store-spec.js';
 
+/** Objects of a store Inspect, Verify and trustEtag hold listed at a time by default (~1 GB of memory). */
+export const DEFAULT_LISTING_PASS_OBJECTS = 10_000_000;
+
 /** The execution input of a 0.11 → 0.12 migration: what the console, the CLI and schedules all send. */
 export const Migrate011InputSchema = z
   .object({
@@ -44,7 +47,7 @@ export const Migrate011InputSchema = z
      * Inspect, Verify and trustEtag hold at most this many of a store's objects listed at a time (~100 bytes each):
      * a bigger store is listed and compared in passes over key ranges, its database rows read once per pass.
      */
-    listingPassObjects: z.number().int().min(1).default(10_000_000),
+    listingPassObjects: z.number().int().min(1).default(DEFAULT_LISTING_PASS_OBJECTS),
   })
   .strict()
   .refine((input) => !(input.trustEtag && input.mode === 'native'), {

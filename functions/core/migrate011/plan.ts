@@ -2,7 +2,7 @@
 // the stores; writes nothing.
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
-import { keysetPages } from '../db/keyset.js';
+import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
@@ -71,15 +71,16 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
-  // scans the columns' values (a big table takes one long scan), then compared in order; in passes, one listing at a
-  // time.
+  // scans the columns' values (a big table takes one long scan), then compared in order; in passes, only the first
+  // store's first range (one listing held at a time).
   const firstListings = new Map<string, Promise<ListedObjects>>();
-  for (const store of passes === 1 ? storeNames : []) {
+  for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
-    const listed = list(store, spec, {});
+    const listed = list(store, spec, keyRanges(prefixOf(spec), passes)[0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     firstListings.set(store, listed);
+    if (passes > 1) break;
   }
   await checkColumnsValues(conn, inspection);
 
@@ -124,7 +125,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     for (const [pass, range] of ranges.entries()) {
       let listed = pass === 0 ? firstListings.get(store) : undefined;
       firstListings.delete(store);
-      for await (const page of referencedObjects(conn, input.schema, storeColumns)) {
+      for await (const page of referencedObjects(conn, input.schema, storeColumns, OBJECT_PAGE, spec && { prefix: prefixOf(spec), range })) {
         const objects = page.map((object) => ({ ...object, key: spec && legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash) }));
         const inPass = objects.filter((object) => object.key === undefined || inKeyRange(object.key, range));
         plan.objects += inPass.length;
@@ -157,6 +158,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     s3BatchChecksum: input.s3BatchChecksum,
     hashConcurrency: input.hashConcurrency,
     distributedHashingFrom: input.distributedHashingFrom,
+    listingPassObjects: input.listingPassObjects,
   });
   const status = problems.length ? 'refused' : inspection.legacyColumns.length === 0 && !inspection.legacyTablePresent ? 'nothing-to-do' : 'ready';
   return {
@@ -195,20 +197,32 @@ export function pointsAtLegacyRow(schema: string, column: Pick<LegacyColumn, 'ta
 /** Rows of a keyset page of `~external`. */
 const OBJECT_PAGE = 10_000;
 
-/** The distinct `~external` rows a store's columns point to, in keyset pages (memory stays flat). */
-export async function* referencedObjects(conn: Connection, schema: string, columns: LegacyColumn[], page = OBJECT_PAGE): AsyncGenerator<{ hash: string; size: number }[]> {
+/**
+ * The distinct `~external` rows a store's columns point to, in keyset pages (memory stays flat); `within`: only those
+ * whose object key (`prefix` + the row's hash) is in the key range of a listing pass.
+ */
+export async function* referencedObjects(
+  conn: Connection,
+  schema: string,
+  columns: LegacyColumn[],
+  page = OBJECT_PAGE,
+  within?: { prefix: string; range: KeyRange },
+): AsyncGenerator<{ hash: string; size: number }[]> {
   if (columns.length === 0) return;
   // One probe of each column's index per `~external` row: an IN over a UNION of the columns would first collect and
   // deduplicate every pointer (2.3 s for a million-row column pointing at 20 objects, against 0.02 s). Pages follow
-  // the primary key (its collation's order), so each page starts where the last ended.
+  // the primary key (its collation's order), so each page starts where the last ended. The pass's range is tested
+  // first, on the hash's UTF-8 bytes (S3's key order whatever the table's character set): rows of other passes cost
+  // no probes.
   const referenced = columns.map((column) => pointsAtLegacyRow(schema, column)).join(' OR ');
+  const inPass = within && keyRangeCondition('CAST(CONVERT(e.hash USING utf8mb4) AS BINARY)', within.prefix, within.range);
   const pages = keysetPages(
     (after: string | null) =>
       selectRaw<{ hash: string; size: string }>(
         conn,
         `SELECT e.hash AS hash, e.size AS size FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} e
-          WHERE (${referenced})${after === null ? '' : ' AND e.hash > ?'} ORDER BY e.hash LIMIT ${Math.floor(page)}`,
-        after === null ? [] : [after],
+          WHERE ${inPass ? `${inPass.sql} AND ` : ''}(${referenced})${after === null ? '' : ' AND e.hash > ?'} ORDER BY e.hash LIMIT ${Math.floor(page)}`,
+        [...(inPass?.values ?? []), ...(after === null ? [] : [after])],
       ),
     (row) => row.hash,
     page,
