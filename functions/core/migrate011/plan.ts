@@ -1,5 +1,5 @@
 // What a migration would do, per store and column, and what stands in its way. Reads the database and lists
-// the stores; writes nothing.
+// the stores (a store bigger than `listingPassObjects` in passes over key ranges); writes nothing.
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
 import { keyRangeCondition, keysetPages } from '../db/keyset.js';

@@ -1,6 +1,7 @@
 // Proves the result per column: the DDL 0.12 expects, every pointer backed by a `~external_<store>` row, and
 // every object at the location 0.12 will read, with the recorded size and the contents hash computed from its
-// bytes during hashing. Read-only.
+// bytes during hashing. A store of more than `listingPassObjects` objects is listed in passes over key ranges, each
+// column's pointers read once per pass. Read-only.
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
