@@ -123,6 +123,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     const mismatched = new Findings(EXAMPLES);
     const ranges = spec ? keyRanges(prefixOf(spec), passes) : [{}];
     for (const [pass, range] of ranges.entries()) {
+      // out of the map: a listing is held no longer than its pass
       let listed = pass === 0 ? firstListings.get(store) : undefined;
       firstListings.delete(store);
       for await (const page of referencedObjects(conn, input.schema, storeColumns, OBJECT_PAGE, spec && { prefix: prefixOf(spec), range })) {
