@@ -24,10 +24,11 @@ import { writeLegacyConfig } from './fixture.js';
 import { formatInt, mb, RssSampler } from './measure.js';
 
 const DATABASE = 'djbench_many';
+const CHUNK = 10_000;
 
 /**
  * What the process holds (V8 heap + array buffers, after a full GC) each time a store listing has been read to its
- * end, when the listing is held whole: RSS also counts garbage not yet collected, which hides a listing's size.
+ * end, that listing then held whole: RSS also counts garbage not yet collected, which hides a listing's size.
  */
 class HeldAfterListing {
   private readonly samples: number[] = [];
@@ -52,7 +53,6 @@ class HeldAfterListing {
     return `held after each of ${this.samples.length} listing(s): ${this.samples.map((bytes) => Math.round(mb(bytes))).join(', ')} MB (heap + buffers after GC)`;
   }
 }
-const CHUNK = 10_000;
 
 export async function manyObjects(
   objects: number,
