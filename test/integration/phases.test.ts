@@ -64,19 +64,25 @@ it('checks a column\'s values per value or per row with the same counts and prob
 /** A refusal's or a verification's problems with their examples in a set's order (passes find them in key-range order). */
 const unordered = (problems: string[]) => problems.map((problem) => problem.split(/, |\n\s*/).sort());
 
-/** The store opener, and the key ranges its stores were listed in. */
+/** The store opener, and the key ranges each store was listed in. */
 function countingRanges(openStore: (name: string) => ObjectStore) {
-  const ranges: KeyRange[] = [];
+  const ranges: { store: string; range: KeyRange }[] = [];
   const open = (name: string): ObjectStore => {
     const store = openStore(name);
     return Object.assign(Object.create(store) as ObjectStore, {
       list(prefix: string, range?: KeyRange) {
-        ranges.push(range ?? {});
+        ranges.push({ store: name, range: range ?? {} });
         return store.list(prefix, range);
       },
     });
   };
-  return { open, ranges };
+  /** Each store listed: in passes (key ranges) or whole. */
+  const listedIn = () => {
+    const stores = new Map<string, 'passes' | 'whole'>();
+    for (const { store, range } of ranges) stores.set(store, range.from !== undefined || range.before !== undefined ? 'passes' : 'whole');
+    return Object.fromEntries(stores);
+  };
+  return { open, listedIn };
 }
 
 it('compares big stores in passes over key ranges to the same plan and verification as in one listing', async () => {
@@ -90,14 +96,15 @@ it('compares big stores in passes over key ranges to the same plan and verificat
   await writeFile(local[1]!.key, Buffer.concat([local[1]!.bytes, Buffer.from('x')]));
   const whole = await planMigration(conn, input, await inspection(), openStore);
   expect(whole.stores.find((store) => store.store === 'local')).toMatchObject({ missingObjects: 1, sizeMismatches: 1 });
-  for (const perPass of [1, 4]) {
+  for (const perPass of [1, 4, 6]) {
     const counted = countingRanges(openStore);
     const inPasses = await planMigration(conn, { ...input, listingPassObjects: perPass }, await inspection(), counted.open);
     // the same but for the order of examples and the estimate, which counts the passes
     const comparable = (p: typeof whole) => ({ ...p, problems: unordered(p.problems), estimate: null, estimatedSeconds: null });
     expect(comparable(inPasses), `${perPass} per pass`).toEqual(comparable(whole));
     expect(inPasses.estimate.listing.passes).toBeGreaterThan(1);
-    expect(counted.ranges.filter((range) => range.from !== undefined || range.before !== undefined).length).toBeGreaterThan(1);
+    // a store of more objects than a pass holds is listed in passes, a smaller one whole
+    expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
   }
   await rename(`${local[0]!.key}.away`, local[0]!.key);
   await writeFile(local[1]!.key, local[1]!.bytes);
@@ -112,13 +119,13 @@ it('compares big stores in passes over key ranges to the same plan and verificat
   await writeFile(local[3]!.key, Buffer.concat([local[3]!.bytes, Buffer.from('x')]));
   const verified = await verifyMigration(conn, input, openStore);
   expect(verified.columns.reduce((sum, column) => sum + column.objectsMissing + column.objectsMismatched, 0)).toBe(2);
-  for (const perPass of [1, 4]) {
+  for (const perPass of [1, 4, 6]) {
     const counted = countingRanges(openStore);
     const inPasses = await verifyMigration(conn, { ...input, listingPassObjects: perPass }, counted.open);
     const byColumn = (verification: typeof verified) => verification.columns.map((column) => ({ ...column, problems: unordered(column.problems) }));
     expect(byColumn(inPasses), `${perPass} per pass`).toEqual(byColumn(verified));
     expect(inPasses.ok).toBe(false);
-    expect(counted.ranges.filter((range) => range.from !== undefined || range.before !== undefined).length).toBeGreaterThan(1);
+    expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
   }
 });
 

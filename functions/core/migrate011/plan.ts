@@ -1,7 +1,7 @@
 // What a migration would do, per store and column, and what stands in its way. Reads the database and lists
 // the stores (a store bigger than `listingPassObjects` in passes over key ranges); writes nothing.
 import type { Connection } from 'mysql2/promise';
-import { LEGACY_EXTERNAL_TABLE, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
+import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
 import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
@@ -67,16 +67,21 @@ export interface Plan {
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
   // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
-  const passes = inspection.legacyTablePresent ? await legacyListingPasses(conn, input.schema, input.listingPassObjects) : 1;
+  const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, input.schema) : new Map<string, number>();
+  const passesOf = (store: string) => {
+    const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
+    return listingPasses([...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0), input.listingPassObjects);
+  };
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
-  // scans the columns' values (a big table takes one long scan), then compared in order; in passes, only the first
-  // store's first range (one listing held at a time).
+  // scans the columns' values (a big table takes one long scan), then compared in order; from a store listed in
+  // passes on, only its first range (one such listing held at a time).
   const firstListings = new Map<string, Promise<ListedObjects>>();
   for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
+    const passes = passesOf(store);
     const listed = list(store, spec, keyRanges(prefixOf(spec), passes)[0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     firstListings.set(store, listed);
@@ -121,7 +126,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     stores.push(plan);
     const missing = new Findings(EXAMPLES);
     const mismatched = new Findings(EXAMPLES);
-    const ranges = spec ? keyRanges(prefixOf(spec), passes) : [{}];
+    const ranges = spec ? keyRanges(prefixOf(spec), passesOf(store)) : [{}];
     for (const [pass, range] of ranges.entries()) {
       // out of the map: a listing is held no longer than its pass
       let listed = pass === 0 ? firstListings.get(store) : undefined;
@@ -231,10 +236,11 @@ export async function* referencedObjects(
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
 
-/** How many passes compare the stores with `~external`: its rows over those a listing may hold. */
-async function legacyListingPasses(conn: Connection, schema: string, perPass: number): Promise<number> {
-  const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)}`);
-  return listingPasses(Number(n), perPass);
+/** `~external`'s rows by what follows the 43-character hash (the store suffix), in one scan. */
+async function legacyRowsBySuffix(conn: Connection, schema: string): Promise<Map<string, number>> {
+  const suffix = `CAST(SUBSTRING(hash, ${LEGACY_HASH_LENGTH + 1}) AS BINARY)`;
+  const rows = await select<{ suffix: Buffer; n: number }>(conn, `SELECT ${suffix} AS suffix, COUNT(*) AS n FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)} GROUP BY ${suffix}`);
+  return new Map(rows.map((row) => [row.suffix.toString('utf8'), Number(row.n)]));
 }
 
 async function listStore(store: ObjectStore, prefix: string, range: KeyRange, name: string): Promise<ListedObjects> {
