@@ -6,7 +6,7 @@ import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
-import { inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
+import { BASE64URL_KEY_ORDER, expectedKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
 import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
@@ -68,9 +68,10 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
   // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
   const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, input.schema) : new Map<string, number>();
-  const passesOf = (store: string) => {
+  const rangesOf = (store: string, spec: Migrate011Input['stores'][string]) => {
     const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
-    return listingPasses([...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0), input.listingPassObjects);
+    const objects = [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
+    return keyRanges(prefixOf(spec), expectedKeys(objects, BASE64URL_KEY_ORDER), input.listingPassObjects);
   };
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
@@ -81,11 +82,11 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
-    const passes = passesOf(store);
-    const listed = list(store, spec, keyRanges(prefixOf(spec), passes)[0]!);
+    const ranges = rangesOf(store, spec);
+    const listed = list(store, spec, ranges[0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     firstListings.set(store, listed);
-    if (passes > 1) break;
+    if (ranges.length > 1) break;
   }
   await checkColumnsValues(conn, inspection);
 
@@ -126,7 +127,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     stores.push(plan);
     const missing = new Findings(EXAMPLES);
     const mismatched = new Findings(EXAMPLES);
-    const ranges = spec ? keyRanges(prefixOf(spec), passesOf(store)) : [{}];
+    const ranges = spec ? rangesOf(store, spec) : [{}];
     for (const [pass, range] of ranges.entries()) {
       // out of the map: a listing is held no longer than its pass
       let listed = pass === 0 ? firstListings.get(store) : undefined;

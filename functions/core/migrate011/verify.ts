@@ -11,7 +11,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import { BASE64URL_KEY_ORDER, HEX_KEY_ORDER, inKeyRange, keyRanges, listingPasses, type KeyRange } from '../stores/key-ranges.js';
+import { BASE64URL_KEY_ORDER, expectedKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 
@@ -231,13 +231,15 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
 
 /**
  * The key ranges a store is listed in, one pass each: one range unless the journal holds more of its objects than a
- * listing may. In native mode objects sit under hex folders (the uuid's), in place under their 0.11 names.
+ * listing may. In place the objects sit under their 0.11 names; in native mode also under hex folders (the uuids'),
+ * the 0.11 names staying beside them.
  */
 async function storeKeyRanges(conn: Connection, input: Migrate011Input, store: string): Promise<KeyRange[]> {
   const spec = input.stores[store];
   if (!spec) return [{}];
   const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
-  return keyRanges(storePrefix(spec, input.schema), listingPasses(Number(n), input.listingPassObjects), input.mode === 'native' ? HEX_KEY_ORDER : BASE64URL_KEY_ORDER);
+  const expected = input.mode === 'native' ? expectedKeys(Number(n), BASE64URL_KEY_ORDER, HEX_KEY_ORDER) : expectedKeys(Number(n), BASE64URL_KEY_ORDER);
+  return keyRanges(storePrefix(spec, input.schema), expected, input.listingPassObjects);
 }
 
 function storePrefix(spec: Migrate011Input['stores'][string], schema: string): string {

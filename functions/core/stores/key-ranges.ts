@@ -1,6 +1,7 @@
 // A store's keys under a prefix, split into ranges by the character that follows the prefix: a store too big to hold
 // listed at once (a Lambda's memory) is listed and compared in passes, one range each. The ranges partition every
-// possible key, so each key is in exactly one pass whatever its characters; the alphabet only makes them about even.
+// possible key, so each key is in exactly one pass whatever its characters; the objects expected per character
+// only make the passes about even.
 
 /** Keys `from <= key < before` (an absent bound is open). */
 export interface KeyRange {
@@ -26,18 +27,39 @@ export function pastKeyRange(key: string, range: KeyRange): boolean {
   return range.before !== undefined && key >= range.before;
 }
 
-/** How many passes list `objects` keeping at most `perPass` of them at a time. */
+/** How many passes list `objects` keeping at most `perPass` of them at a time (the cost model's count). */
 export function listingPasses(objects: number, perPass: number): number {
   return Math.max(1, Math.ceil(objects / Math.max(1, perPass)));
 }
 
-/** `passes` ranges (at most one per character of the alphabet) covering every key, in key order. */
-export function keyRanges(prefix: string, passes: number, alphabet: string = BASE64URL_KEY_ORDER): KeyRange[] {
-  const count = Math.max(1, Math.min(Math.floor(passes), alphabet.length));
-  const bounds = Array.from({ length: count - 1 }, (_, i) => prefix + alphabet[Math.round(((i + 1) * alphabet.length) / count)]);
-  return Array.from({ length: count }, (_, i) => ({
+/** Objects expected under a prefix, by the character that follows it. */
+export type ExpectedKeys = ReadonlyMap<string, number>;
+
+/** `objects` spread evenly over each alphabet's characters, added up (native mode: 0.11 names and uuid folders). */
+export function expectedKeys(objects: number, ...alphabets: string[]): ExpectedKeys {
+  const expected = new Map<string, number>();
+  for (const alphabet of alphabets) for (const c of alphabet) expected.set(c, (expected.get(c) ?? 0) + objects / alphabet.length);
+  return expected;
+}
+
+/**
+ * Ranges covering every key, in key order, each expected to hold at most `perPass` objects (a single character
+ * expected to hold more gets a range of its own): one range when all fit.
+ */
+export function keyRanges(prefix: string, expected: ExpectedKeys, perPass: number): KeyRange[] {
+  const bounds: string[] = [];
+  let held = 0;
+  for (const c of [...expected.keys()].sort()) {
+    const objects = expected.get(c)!;
+    if (held > 0 && held + objects > perPass) {
+      bounds.push(prefix + c);
+      held = 0;
+    }
+    held += objects;
+  }
+  return Array.from({ length: bounds.length + 1 }, (_, i) => ({
     ...(i > 0 ? { from: bounds[i - 1] } : {}),
-    ...(i < count - 1 ? { before: bounds[i] } : {}),
+    ...(i < bounds.length ? { before: bounds[i] } : {}),
   }));
 }
 
