@@ -1,7 +1,7 @@
 // Key ranges for listing a big store in passes: every key under the prefix in exactly one range, whatever its
 // characters, and each range holding about a pass of the objects expected under it.
 import { describe, expect, it } from 'vitest';
-import { BASE64URL_KEY_ORDER, expectedKeys, HEX_KEY_ORDER, inKeyRange, keyJustBefore, keyRanges, listingPasses, pastKeyRange } from '../../functions/core/stores/key-ranges.js';
+import { BASE64URL_KEY_ORDER, expectedKeys, expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyJustBefore, keyRanges, listingPasses, pastKeyRange } from '../../functions/core/stores/key-ranges.js';
 
 const PREFIX = 'lab/db/';
 const KEYS = [
@@ -41,6 +41,8 @@ describe('keyRanges', () => {
     expect(native.reduce((sum, n) => sum + n, 0)).toBe(128);
     expect(Math.max(...native)).toBeLessThanOrEqual(16);
     expect(native.length).toBeLessThanOrEqual(10);
+    expect(expectedStoreKeys(64, true)).toEqual(expectedKeys(64, BASE64URL_KEY_ORDER, HEX_KEY_ORDER));
+    expect(expectedStoreKeys(64, false)).toEqual(expectedKeys(64, BASE64URL_KEY_ORDER));
     // one character expected to hold more than a pass gets a range of its own
     expect(shares(expectedKeys(160, HEX_KEY_ORDER), 5)).toEqual(Array(16).fill(10));
     // all in one pass

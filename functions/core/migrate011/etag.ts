@@ -13,7 +13,7 @@ import { keyRangeCondition } from '../db/keyset.js';
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { BASE64URL_KEY_ORDER, expectedKeys, keyRanges, type KeyRange } from '../stores/key-ranges.js';
+import { expectedStoreKeys, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
@@ -62,7 +62,8 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       }
       return listed;
     };
-    const ranges = keyRanges(prefix, expectedKeys(Number(pending), BASE64URL_KEY_ORDER), input.listingPassObjects);
+    // in place only: the store holds 0.11 names
+    const ranges = keyRanges(prefix, expectedStoreKeys(Number(pending), false), input.listingPassObjects);
     const whole = ranges.length === 1 ? await listTrusted({}) : null;
     /** Each range with its listing and the pending objects whose keys are in it that the listing vouches for. */
     async function* trustedPages(): AsyncGenerator<TrustedPending[]> {

@@ -6,7 +6,7 @@ import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
-import { BASE64URL_KEY_ORDER, expectedKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
+import { expectedStoreKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
 import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
@@ -71,7 +71,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   const rangesOf = (store: string, spec: Migrate011Input['stores'][string]) => {
     const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
     const objects = [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
-    return keyRanges(prefixOf(spec), expectedKeys(objects, BASE64URL_KEY_ORDER), input.listingPassObjects);
+    return keyRanges(prefixOf(spec), expectedStoreKeys(objects, input.mode === 'native'), input.listingPassObjects);
   };
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);

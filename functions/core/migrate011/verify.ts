@@ -11,7 +11,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import { BASE64URL_KEY_ORDER, expectedKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
+import { expectedStoreKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 
@@ -238,8 +238,7 @@ async function storeKeyRanges(conn: Connection, input: Migrate011Input, store: s
   const spec = input.stores[store];
   if (!spec) return [{}];
   const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
-  const expected = input.mode === 'native' ? expectedKeys(Number(n), BASE64URL_KEY_ORDER, HEX_KEY_ORDER) : expectedKeys(Number(n), BASE64URL_KEY_ORDER);
-  return keyRanges(storePrefix(spec, input.schema), expected, input.listingPassObjects);
+  return keyRanges(storePrefix(spec, input.schema), expectedStoreKeys(Number(n), input.mode === 'native'), input.listingPassObjects);
 }
 
 function storePrefix(spec: Migrate011Input['stores'][string], schema: string): string {

@@ -43,6 +43,14 @@ export function expectedKeys(objects: number, ...alphabets: string[]): ExpectedK
 }
 
 /**
+ * A 0.11 store's objects under the schema's prefix: their 0.11 names and, in native mode, the uuid folders of their
+ * copies beside them (a rerun's plan may meet copies already made).
+ */
+export function expectedStoreKeys(objects: number, nativeMode: boolean): ExpectedKeys {
+  return nativeMode ? expectedKeys(objects, BASE64URL_KEY_ORDER, HEX_KEY_ORDER) : expectedKeys(objects, BASE64URL_KEY_ORDER);
+}
+
+/**
  * Ranges covering every key, in key order, each expected to hold at most `perPass` objects (a single character
  * expected to hold more gets a range of its own): one range when all fit.
  */
