@@ -103,5 +103,8 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(inPasses.longestCall.seconds).toBe(Math.ceil((25_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify) * (1 + 2 * ASSUMED.listingPassRereadShare.Verify)));
     expect(whole.longestCall.seconds).toBe(Math.ceil(25_000_000 / ASSUMED.singleCallObjectsPerSecond.Verify));
     expect(inPasses.seconds).toBeGreaterThan(whole.seconds);
+    // the passes the phases will make: 30M objects over 64 characters cut at 21 characters (9.8M) a pass, so 4
+    expect(run(30_000_000).listing.passes).toBe(4);
+    expect(estimateRun({ ...base, mode: 'native', stores: [{ objects: 30_000_000, bytes: 3e13, s3: true }] }).listing.passes).toBeGreaterThan(4);
   });
 });

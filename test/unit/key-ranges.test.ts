@@ -1,7 +1,7 @@
 // Key ranges for listing a big store in passes: every key under the prefix in exactly one range, whatever its
 // characters, and each range holding about a pass of the objects expected under it.
 import { describe, expect, it } from 'vitest';
-import { BASE64URL_KEY_ORDER, expectedKeys, expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyJustBefore, keyRanges, listingPasses, pastKeyRange } from '../../functions/core/stores/key-ranges.js';
+import { BASE64URL_KEY_ORDER, expectedKeys, expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyJustBefore, keyRanges, pastKeyRange } from '../../functions/core/stores/key-ranges.js';
 
 const PREFIX = 'lab/db/';
 const KEYS = [
@@ -48,13 +48,6 @@ describe('keyRanges', () => {
     // all in one pass
     expect(keyRanges(PREFIX, expectedKeys(10, BASE64URL_KEY_ORDER), 10)).toEqual([{}]);
     expect(keyRanges(PREFIX, expectedKeys(0, BASE64URL_KEY_ORDER), 1)).toEqual([{}]);
-  });
-
-  it('counts passes from the objects a listing may hold (the cost model)', () => {
-    expect(listingPasses(0, 10)).toBe(1);
-    expect(listingPasses(10, 10)).toBe(1);
-    expect(listingPasses(11, 10)).toBe(2);
-    expect(listingPasses(25_000_000, 10_000_000)).toBe(3);
   });
 
   it('knows a key past the range, and a start just before a bound', () => {

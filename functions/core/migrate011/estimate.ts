@@ -1,7 +1,7 @@
 // What a 0.11 → 0.12 run will take and cost on AWS, from the plan's counts: the model `plan` prints and README
 // tabulates. Prices are the us-east-1 list prices (Step Functions Standard, Lambda arm64, S3 Standard requests);
 // rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
-import { listingPasses } from '../stores/key-ranges.js';
+import { expectedStoreKeys, keyRanges } from '../stores/key-ranges.js';
 import { AWS_LIST_RANGES } from '../stores/open-store.js';
 import { DEFAULT_LISTING_PASS_OBJECTS } from './input.js';
 
@@ -129,7 +129,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   // an upper bound: the fills overlap the hashing of later stores (HashAndFill) by an amount the stores' sizes decide
   const largestStore = Math.max(0, ...inputs.stores.map((store) => store.objects));
   const passObjects = inputs.listingPassObjects ?? DEFAULT_LISTING_PASS_OBJECTS;
-  const passes = listingPasses(largestStore, passObjects);
+  const passes = keyRanges('', expectedStoreKeys(largestStore, inputs.mode === 'native'), passObjects).length;
   const rereadShare = ASSUMED.listingPassRereadShare as Record<string, number>;
   const singleCalls = (Object.entries(ASSUMED.singleCallObjectsPerSecond) as [keyof typeof ASSUMED.singleCallMemoryGb, number][]).map(([phase, rate]) => ({
     phase,

@@ -27,11 +27,6 @@ export function pastKeyRange(key: string, range: KeyRange): boolean {
   return range.before !== undefined && key >= range.before;
 }
 
-/** How many passes list `objects` keeping at most `perPass` of them at a time (the cost model's count). */
-export function listingPasses(objects: number, perPass: number): number {
-  return Math.max(1, Math.ceil(objects / Math.max(1, perPass)));
-}
-
 /** Objects expected under a prefix, by the character that follows it. */
 export type ExpectedKeys = ReadonlyMap<string, number>;
 
