@@ -64,15 +64,22 @@ it('checks a column\'s values per value or per row with the same counts and prob
 /** A refusal's or a verification's problems with their examples in a set's order (passes find them in key-range order). */
 const unordered = (problems: string[]) => problems.map((problem) => problem.split(/, |\n\s*/).sort());
 
-/** The store opener, and the key ranges each store was listed in. */
+/** The store opener, the key ranges each store was listed in, and the most listings read at once. */
 function countingRanges(openStore: (name: string) => ObjectStore) {
   const ranges: { store: string; range: KeyRange }[] = [];
+  let reading = 0;
+  let mostAtOnce = 0;
   const open = (name: string): ObjectStore => {
     const store = openStore(name);
     return Object.assign(Object.create(store) as ObjectStore, {
-      list(prefix: string, range?: KeyRange) {
+      async *list(prefix: string, range?: KeyRange) {
         ranges.push({ store: name, range: range ?? {} });
-        return store.list(prefix, range);
+        mostAtOnce = Math.max(mostAtOnce, ++reading);
+        try {
+          yield* store.list(prefix, range);
+        } finally {
+          reading -= 1;
+        }
       },
     });
   };
@@ -82,7 +89,9 @@ function countingRanges(openStore: (name: string) => ObjectStore) {
     for (const { store, range } of ranges) stores.set(store, range.from !== undefined || range.before !== undefined ? 'passes' : 'whole');
     return Object.fromEntries(stores);
   };
-  return { open, listedIn };
+  /** The stores in the order of their first listing. */
+  const firstListed = () => [...new Set(ranges.map(({ store }) => store))];
+  return { open, listedIn, mostAtOnce: () => mostAtOnce, firstListed };
 }
 
 it('compares big stores in passes over key ranges to the same plan and verification as in one listing', async () => {
@@ -105,6 +114,8 @@ it('compares big stores in passes over key ranges to the same plan and verificat
     expect(inPasses.estimate.listing.passes).toBeGreaterThan(1);
     // a store of more objects than a pass holds is listed in passes, a smaller one whole
     expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
+    // a pass's worth of objects listed at a time: in passes of one object, one listing
+    if (perPass === 1) expect(counted.mostAtOnce()).toBe(1);
   }
   await rename(`${local[0]!.key}.away`, local[0]!.key);
   await writeFile(local[1]!.key, local[1]!.bytes);
@@ -126,6 +137,10 @@ it('compares big stores in passes over key ranges to the same plan and verificat
     expect(byColumn(inPasses), `${perPass} per pass`).toEqual(byColumn(verified));
     expect(inPasses.ok).toBe(false);
     expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
+    if (perPass === 1) expect(counted.mostAtOnce()).toBe(1);
+    // stores of one pass are listed ahead of their turn (local: 9 objects, external: 3, shared: 2; journal order
+    // local, external, shared) only as many as add up to a pass
+    expect(counted.firstListed(), `${perPass} per pass`).toEqual({ 1: ['local', 'external', 'shared'], 4: ['external', 'local', 'shared'], 6: ['external', 'shared', 'local'] }[perPass]);
   }
 });
 

@@ -68,25 +68,28 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
   // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
   const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, input.schema) : new Map<string, number>();
-  const rangesOf = (store: string, spec: Migrate011Input['stores'][string]) => {
+  const objectsOf = (store: string) => {
     const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
-    const objects = [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
-    return keyRanges(prefixOf(spec), expectedStoreKeys(objects, input.mode === 'native'), input.listingPassObjects);
+    return [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
   };
+  const rangesOf = (store: string, spec: Migrate011Input['stores'][string]) =>
+    keyRanges(prefixOf(spec), expectedStoreKeys(objectsOf(store), input.mode === 'native'), input.listingPassObjects);
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
-  // scans the columns' values (a big table takes one long scan), then compared in order; from a store listed in
-  // passes on, only its first range (one such listing held at a time).
+  // scans the columns' values (a big table takes one long scan), then compared in order: as many first passes as
+  // add up to one pass's objects, the others when their turn comes.
   const firstListings = new Map<string, Promise<ListedObjects>>();
+  let prefetched = 0;
   for (const store of storeNames) {
     const spec = input.stores[store];
     if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
-    const ranges = rangesOf(store, spec);
-    const listed = list(store, spec, ranges[0]!);
+    const objects = Math.min(objectsOf(store), input.listingPassObjects);
+    if (firstListings.size && prefetched + objects > input.listingPassObjects) break;
+    prefetched += objects;
+    const listed = list(store, spec, rangesOf(store, spec)[0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     firstListings.set(store, listed);
-    if (ranges.length > 1) break;
   }
   await checkColumnsValues(conn, inspection);
 

@@ -47,11 +47,19 @@ export interface VerifyOptions {
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
   const journal = await journalColumns(conn, input.schema);
   const stores = [...new Set(journal.map((column) => column.store))];
-  const rangesOf = new Map<string, KeyRange[]>();
-  for (const store of stores) rangesOf.set(store, await storeKeyRanges(conn, input, store));
-  // the stores listed in one pass are listed at once, side by side; each awaits its own (and meets its error there)
+  const objectsOf = new Map<string, number>();
+  for (const store of stores) {
+    const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
+    objectsOf.set(store, Number(n));
+  }
+  const rangesOf = (store: string) => storeKeyRanges(input, store, objectsOf.get(store)!);
+  // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
+  // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
-  for (const store of stores.filter((name) => rangesOf.get(name)!.length === 1)) {
+  let prefetched = 0;
+  for (const store of stores.filter((name) => rangesOf(name).length === 1)) {
+    if (wholeListings.size && prefetched + objectsOf.get(store)! > input.listingPassObjects) break;
+    prefetched += objectsOf.get(store)!;
     const listed = listStore(input, store, openStore, {});
     listed.catch(() => undefined);
     wholeListings.set(store, listed);
@@ -64,7 +72,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
       results.set(column.column_id, check);
       if (check.exists) checks.push(check);
     }
-    for (const range of rangesOf.get(store)!) {
+    for (const range of rangesOf(store)) {
       const listing = await (wholeListings.get(store) ?? listStore(input, store, openStore, range));
       wholeListings.delete(store);
       for (const check of checks) await checkColumnObjects(conn, input, check, listing, range, openStore, options.pointerPage ?? POINTER_PAGE);
@@ -230,15 +238,14 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
 }
 
 /**
- * The key ranges a store is listed in, one pass each: one range unless the journal holds more of its objects than a
- * listing may. In place the objects sit under their 0.11 names; in native mode also under hex folders (the uuids'),
- * the 0.11 names staying beside them.
+ * The key ranges a store of `objects` (the journal's) is listed in, one pass each: one range unless they are more
+ * than a listing may hold. In place the objects sit under their 0.11 names; in native mode also under hex folders
+ * (the uuids'), the 0.11 names staying beside them.
  */
-async function storeKeyRanges(conn: Connection, input: Migrate011Input, store: string): Promise<KeyRange[]> {
+function storeKeyRanges(input: Migrate011Input, store: string, objects: number): KeyRange[] {
   const spec = input.stores[store];
   if (!spec) return [{}];
-  const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
-  return keyRanges(storePrefix(spec, input.schema), expectedStoreKeys(Number(n), input.mode === 'native'), input.listingPassObjects);
+  return keyRanges(storePrefix(spec, input.schema), expectedStoreKeys(objects, input.mode === 'native'), input.listingPassObjects);
 }
 
 function storePrefix(spec: Migrate011Input['stores'][string], schema: string): string {
