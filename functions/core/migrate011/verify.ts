@@ -11,7 +11,7 @@ import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import { expectedStoreKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
+import { expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
 
@@ -72,10 +72,14 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
       results.set(column.column_id, check);
       if (check.exists) checks.push(check);
     }
-    for (const range of rangesOf(store)) {
+    const ranges = rangesOf(store);
+    // where every object is at its uuid's path (native mode), a pass reads only the pointers of its range
+    const byPointer = ranges.length > 1 && !(await anyFilepath(conn, input.schema, store));
+    for (const range of ranges) {
       const listing = await (wholeListings.get(store) ?? listStore(input, store, openStore, range));
       wholeListings.delete(store);
-      for (const check of checks) await checkColumnObjects(conn, input, check, listing, range, openStore, options.pointerPage ?? POINTER_PAGE);
+      const pointers = byPointer ? uuidPointerRange(storePrefix(input.stores[store]!, input.schema), range) : {};
+      for (const check of checks) if (pointers) await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE);
     }
   }
   const columns = journal.map((column) => columnVerification(results.get(column.column_id)!));
@@ -177,11 +181,20 @@ async function checkColumnDefinition(conn: Connection, input: Migrate011Input, c
  * The objects the column points at whose keys are in the range, against the range's listing: each at the location
  * 0.12 reads, with the recorded size and the contents hash computed from its bytes during hashing.
  */
-async function checkColumnObjects(conn: Connection, input: Migrate011Input, check: ColumnCheck, present: ListedObjects, range: KeyRange, openStore: OpenStore, pointerPage: number): Promise<void> {
+async function checkColumnObjects(
+  conn: Connection,
+  input: Migrate011Input,
+  check: ColumnCheck,
+  present: ListedObjects,
+  range: KeyRange,
+  pointers: PointerRange,
+  openStore: OpenStore,
+  pointerPage: number,
+): Promise<void> {
   const { column, missing, mismatched } = check;
   const spec = input.stores[column.store];
   const limit = pLimit(input.hashConcurrency);
-  for await (const page of referencedRows(conn, input, column, pointerPage)) {
+  for await (const page of referencedRows(conn, input, column, pointers, pointerPage)) {
     const reread: Promise<void>[] = [];
     for (const object of page) {
       const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
@@ -217,24 +230,54 @@ interface ReferencedRow {
 }
 
 /** The `~external_<store>` rows the column points at, in pages of its distinct pointers (dangling ones are counted elsewhere). */
-async function* referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointerPage: number): AsyncGenerator<ReferencedRow[]> {
+async function* referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointers: PointerRange, pointerPage: number): AsyncGenerator<ReferencedRow[]> {
   const c = quoteId(column.column_name);
+  const bounds = [pointers.from && { sql: ` AND ${c} >= ?`, value: pointers.from }, pointers.before && { sql: ` AND ${c} < ?`, value: pointers.before }].filter((bound) => bound !== undefined);
   const pages = keysetPages(
     (after: Buffer | null) =>
       select<Omit<ReferencedRow, 'hash'> & { hash: Buffer | null }>(
         conn,
         `SELECT d.pointer, e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
            FROM (SELECT DISTINCT ${c} AS pointer FROM ${tableRef(input.schema, column.table_name)}
-                  WHERE ${c} IS NOT NULL${after ? ` AND ${c} > ?` : ''} ORDER BY ${c} LIMIT ${Math.floor(pointerPage)}) d
+                  WHERE ${c} IS NOT NULL${bounds.map((bound) => bound.sql).join('')}${after ? ` AND ${c} > ?` : ''} ORDER BY ${c} LIMIT ${Math.floor(pointerPage)}) d
            LEFT JOIN ${tableRef(input.schema, externalTableName(column.store))} e ON e.hash = d.pointer
            LEFT JOIN ${journalTables(input.schema).objects} o ON o.new_hash = e.hash AND o.store = ?
           ORDER BY d.pointer`,
-        after ? [after, column.store] : [column.store],
+        [...bounds.map((bound) => bound.value), ...(after ? [after] : []), column.store],
       ),
     (row) => row.pointer,
     pointerPage,
   );
   for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
+}
+
+/** Pointers (uuids) from `from` up to before `before`; an absent bound is open. */
+interface PointerRange {
+  from?: Buffer;
+  before?: Buffer;
+}
+
+/**
+ * The uuids whose objects' keys (`prefix` + their hex, folded) are in the key range: those whose first hex digit
+ * is, as an interval of their first byte; null when there are none.
+ */
+function uuidPointerRange(prefix: string, range: KeyRange): PointerRange | null {
+  const digits = HEX_KEY_ORDER.split('');
+  // the first digit whose objects' keys are at or past the bound (16: none)
+  const firstAtOrPast = (bound: string) => {
+    const digit = digits.findIndex((d) => prefix + d >= bound);
+    return digit < 0 ? digits.length : digit;
+  };
+  const low = range.from === undefined ? 0 : firstAtOrPast(range.from);
+  const high = range.before === undefined ? digits.length : firstAtOrPast(range.before);
+  if (low >= high) return null;
+  return { ...(low > 0 ? { from: Buffer.from([low << 4]) } : {}), ...(high < digits.length ? { before: Buffer.from([high << 4]) } : {}) };
+}
+
+/** Whether any of the store's `~external_<store>` rows names its object by path (in place all do, in native mode none). */
+async function anyFilepath(conn: Connection, schema: string, store: string): Promise<boolean> {
+  const rows = await select(conn, `SELECT 1 FROM ${tableRef(schema, externalTableName(store))} WHERE filepath IS NOT NULL LIMIT 1`);
+  return rows.length > 0;
 }
 
 /**
