@@ -78,8 +78,9 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // a Distributed Map child is an Express execution: 5 minutes for both steps, their retries included
   hashItems: { memorySize: 1024, timeout: Duration.minutes(4) },
   recordHashes: { timeout: Duration.minutes(1) },
-  // Inspect and Verify hold each store's listing (~100 bytes of memory per object, listed-objects.ts; trustEtag lists
-  // in Prepare) and check ~50,000 objects a second on a whole vCPU, which Lambda gives from 1,769 MB on
+  // Inspect and Verify hold a store's listing, or a pass of it (at most listingPassObjects, ~100 bytes of memory each,
+  // listed-objects.ts; trustEtag lists in Prepare) and check ~50,000 objects a second on a whole vCPU, which Lambda
+  // gives from 1,769 MB on
   inspect: { memorySize: 2048, timeout: Duration.minutes(15) },
   prepare: { memorySize: 2048, timeout: Duration.minutes(15) },
   verify: { memorySize: 2048, timeout: Duration.minutes(15) },

@@ -72,9 +72,14 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
     return [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
   };
-  const rangesOf = (store: string, spec: Migrate011Input['stores'][string]) =>
-    keyRanges(prefixOf(spec), expectedStoreKeys(objectsOf(store), input.mode === 'native'), input.listingPassObjects);
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
+  // a store missing from the input is not listed: one pass, its objects only counted
+  const rangesOf = new Map(
+    storeNames.map((store) => {
+      const spec = input.stores[store];
+      return [store, spec ? keyRanges(prefixOf(spec), expectedStoreKeys(objectsOf(store), input.mode === 'native'), input.listingPassObjects) : [{}]];
+    }),
+  );
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
   // scans the columns' values (a big table takes one long scan), then compared in order: as many first passes as
@@ -87,7 +92,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     const objects = Math.min(objectsOf(store), input.listingPassObjects);
     if (firstListings.size && prefetched + objects > input.listingPassObjects) break;
     prefetched += objects;
-    const listed = list(store, spec, rangesOf(store, spec)[0]!);
+    const listed = list(store, spec, rangesOf.get(store)![0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     firstListings.set(store, listed);
   }
@@ -130,8 +135,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     stores.push(plan);
     const missing = new Findings(EXAMPLES);
     const mismatched = new Findings(EXAMPLES);
-    const ranges = spec ? rangesOf(store, spec) : [{}];
-    for (const [pass, range] of ranges.entries()) {
+    for (const [pass, range] of rangesOf.get(store)!.entries()) {
       // out of the map: a listing is held no longer than its pass
       let listed = pass === 0 ? firstListings.get(store) : undefined;
       firstListings.delete(store);

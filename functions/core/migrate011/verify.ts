@@ -52,12 +52,12 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
     objectsOf.set(store, Number(n));
   }
-  const rangesOf = (store: string) => storeKeyRanges(input, store, objectsOf.get(store)!);
+  const rangesOf = new Map(stores.map((store) => [store, storeKeyRanges(input, store, objectsOf.get(store)!)]));
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
   let prefetched = 0;
-  for (const store of stores.filter((name) => rangesOf(name).length === 1)) {
+  for (const store of stores.filter((name) => rangesOf.get(name)!.length === 1)) {
     if (wholeListings.size && prefetched + objectsOf.get(store)! > input.listingPassObjects) break;
     prefetched += objectsOf.get(store)!;
     const listed = listStore(input, store, openStore, {});
@@ -72,7 +72,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
       results.set(column.column_id, check);
       if (check.exists) checks.push(check);
     }
-    const ranges = rangesOf(store);
+    const ranges = rangesOf.get(store)!;
     // where every object is at its uuid's path (native mode), a pass reads only the pointers of its range
     const byPointer = ranges.length > 1 && !(await anyFilepath(conn, input.schema, store));
     for (const range of ranges) {
