@@ -55,7 +55,7 @@ export const DEFAULT_DB_SECRET_NAME = 'djmigrate/db';
 
 /** Environment variable through which the functions get the database secret's ARN (never its value). */
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
-/** Environment variable: how long one budgeted invocation (rewrite, 0.14 column, table copy) works before handing back (ms). */
+/** Environment variable: how long one budgeted invocation (rewrite, Verify, 0.14 column, table copy) works before handing back (ms). */
 export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
 /** Environment variable: an RDS Proxy endpoint the functions connect through instead of the secret's host. */
 export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
@@ -83,7 +83,8 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // gives from 1,769 MB on
   inspect: { memorySize: 2048, timeout: Duration.minutes(15) },
   prepare: { memorySize: 2048, timeout: Duration.minutes(15) },
-  verify: { memorySize: 2048, timeout: Duration.minutes(15) },
+  // Verify works from a checkpoint for a budget per call, so a store of any size is verified in as many calls as it takes
+  verify: { memorySize: 2048, timeout: Duration.minutes(15), budgeted: true },
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
   recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },

@@ -5,6 +5,14 @@ export class Findings {
 
   constructor(private readonly keep: number) {}
 
+  /** Findings kept earlier (their JSON: `count` and `examples`), to go on counting. */
+  static restore(saved: { count: number; examples: string[] }, keep: number): Findings {
+    const findings = new Findings(keep);
+    findings.count = saved.count;
+    findings.examples.push(...saved.examples.slice(0, keep));
+    return findings;
+  }
+
   push(example: string): void {
     this.count += 1;
     if (this.examples.length < this.keep) this.examples.push(example);

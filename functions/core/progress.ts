@@ -8,6 +8,7 @@ export type ProgressEvent =
   | { kind: 'rows-rewritten'; table: string; column: string; rows: number }
   | { kind: 'column-swapped'; table: string; column: string }
   | { kind: 'rows-copied'; table: string; rows: number }
+  | { kind: 'objects-verified'; table: string; column: string; objects: number }
   | { kind: 'planned'; objects: number; bytes: number; rows: number; columns: number };
 
 export const silentProgress: ProgressSink = { report() {} };

@@ -40,7 +40,7 @@ export function fail(error: { name: string; message: string } | undefined): numb
   return 1;
 }
 
-/** Objects hashed, rows rewritten or converted, rows copied: drawn on stderr so stdout stays the plan/report. */
+/** Objects hashed, rows rewritten or converted, rows copied, objects verified: drawn on stderr so stdout stays the plan/report. */
 export class ProgressBars implements ProgressSink {
   /** `hashing`: the run hashes every object (0.11); 0.14 reads objects only where it must. */
   constructor(private readonly options: { hashing: boolean } = { hashing: true }) {}
@@ -51,8 +51,8 @@ export class ProgressBars implements ProgressSink {
   );
   private hashing?: SingleBar;
   private rewriting?: SingleBar;
-  private copying?: SingleBar;
-  private copied = 0;
+  /** Bars without a total up front, by phase: they count what was done. */
+  private readonly counting = new Map<string, { bar: SingleBar; done: number }>();
   private bytes = 0;
 
   report(event: ProgressEvent): void {
@@ -65,12 +65,19 @@ export class ProgressBars implements ProgressSink {
     } else if (event.kind === 'rows-rewritten') {
       this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
     } else if (event.kind === 'rows-copied') {
-      // the copy's total is not known up front: the bar counts what was copied
-      this.copied += event.rows;
-      this.copying ??= this.multibar.create(0, 0, { phase: 'copy   ', unit: 'rows', detail: '' });
-      this.copying.setTotal(this.copied);
-      this.copying.update(this.copied, { detail: event.table });
+      this.countUp('copy   ', 'rows', event.rows, event.table);
+    } else if (event.kind === 'objects-verified') {
+      // an object counts once per column pointing at it
+      this.countUp('verify ', 'objects', event.objects, `${event.table}.${event.column}`);
     }
+  }
+
+  private countUp(phase: string, unit: string, amount: number, detail: string): void {
+    const counter = this.counting.get(phase) ?? { bar: this.multibar.create(0, 0, { phase, unit, detail: '' }), done: 0 };
+    this.counting.set(phase, counter);
+    counter.done += amount;
+    counter.bar.setTotal(counter.done);
+    counter.bar.update(counter.done, { detail });
   }
 
   stop(): void {

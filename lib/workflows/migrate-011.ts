@@ -17,7 +17,7 @@
 //                  table's columns in turn; while objects a column needs still hash: WaitForStoreHashed ─▶ FillTable)
 //        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
 //      ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
-//      ─▶ Finish ─▶ Verify ─▶ Report (its result is the execution output)
+//      ─▶ Finish ─▶ Verify ⟲ Verified ─▶ Report (its result is the execution output)
 //
 // The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
 // RecordHashes (one short UPDATE per child, its function's concurrency capped) touches RDS. Whatever it leaves
@@ -43,7 +43,7 @@
 //   DiscardFills   discardFills { input }                              discarded (the failure stays at $.failure)
 //   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
 //   Finish         finish    { input }                                 $.finished.Payload  (whole result)
-//   Verify         verify    { input }                                 $.verified.Payload  (whole result)
+//   Verify         verify    { input }                                 $.verified.Payload  (whole result); loops until done
 //   Report         report    { input, inspected, verified, finished }  execution output = whole result
 //                            (each the producing handler's own result)
 //
@@ -253,6 +253,7 @@ export function migrate011Definition(
     resultPath: '$.finished',
   });
   const verify = invoke('Verify', 'verify', {
+    comment: 'Works for a bounded time from its checkpoint in the journal; repeated until it reports done.',
     payload: phasePayload(),
     resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.verified',
@@ -284,7 +285,9 @@ export function migrate011Definition(
   const releaseLock = releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashAndFill, insertRows, rewriteColumns, finish, verify, report]);
   discardFills.addCatch(releaseLock, { resultPath: '$.discardFailure' });
   discardFills.next(releaseLock);
-  hashAndFill.next(insertRows).next(rewriteColumns).next(finish).next(verify).next(report);
+  hashAndFill.next(insertRows).next(rewriteColumns).next(finish).next(verify).next(
+    new sfn.Choice(wf, 'Verified').when(sfn.Condition.booleanEquals('$.verified.Payload.done', true), report).otherwise(verify),
+  );
   recordChecksums.next(hashAndFill);
   const execute = prepare.next(
     new sfn.Choice(wf, 'ChecksumWithS3Batch')

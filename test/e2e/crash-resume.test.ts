@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { MIGRATE_011_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
 import { acquireSchemaLock, LOCK_TABLE } from '../../functions/core/lock/schema-lock.js';
+import { TransientError } from '../../functions/core/errors.js';
 import { LOCK_STALE_AFTER_SECONDS } from '../../functions/handlers/run-lock.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
@@ -47,6 +48,7 @@ describe('crash and rerun converge to the clean result', () => {
   let configPath: string;
   let conn: Awaited<ReturnType<typeof openConnection>>;
   let reference: Record<string, unknown>;
+  let verified: Report['columns'];
 
   const rebuild = async () => {
     await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
@@ -70,6 +72,7 @@ describe('crash and rerun converge to the clean result', () => {
     expect(clean.error).toBeUndefined();
     expect((clean.output as Report).status).toBe('migrated');
     reference = await schemaSnapshot(conn, schema);
+    verified = (clean.output as Report).columns;
   });
 
   afterAll(async () => {
@@ -163,6 +166,41 @@ describe('crash and rerun converge to the clean result', () => {
     expect(Number(filled)).toBeGreaterThan(0);
     expect(Number(filled)).toBeLessThan(TRIAL_ROWS);
     await expectConverged();
+  });
+
+  it('in the middle of Verify, between its calls: the retry goes on from its checkpoint', async () => {
+    await rebuild();
+    // every budgeted call stops after one object; the third Verify call's result is lost (as when Lambda times out
+    // after the work), which the Task's Retry retries
+    let calls = 0;
+    let checkpointRun: string | undefined;
+    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+      ...handlers,
+      verify: async (event: unknown) => {
+        const result = await handlers.verify!(event);
+        if (++calls === 3) {
+          [{ run: checkpointRun }] = await select<{ run: string }>(conn, `SELECT run FROM ${journalTables(schema).verify}`);
+          throw new TransientError('simulated: the third Verify call timed out');
+        }
+        return result;
+      },
+    });
+    let checked = 0;
+    const wrapDeps = (deps: HandlerDeps): HandlerDeps => ({
+      ...deps,
+      progress: { report: (event) => void (event.kind === 'objects-verified' ? (checked += event.objects) : deps.progress.report(event)) },
+    });
+    const result = await run({ wrapHandlers, wrapDeps, workBudgetMs: 0 });
+    expect(result.error).toBeUndefined();
+    const report = result.output as Report;
+    expect(report.status).toBe('migrated');
+    // more calls than objects (each call checks one), and every object checked once: not again after the retry
+    const objects = verified.reduce((sum, column) => sum + column.objects, 0);
+    expect(calls).toBeGreaterThan(objects);
+    expect(checked).toBe(objects);
+    expect(checkpointRun).toMatch(/:execution:migrate011:/);
+    expect(report.columns).toEqual(verified);
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
   });
 
   it('after a process died holding the schema lock: refused while it is fresh, taken over once stale with takeOverLock', async () => {

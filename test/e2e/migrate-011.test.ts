@@ -9,10 +9,9 @@ import { storeObjectKey, uuidRelativePath } from '../../functions/core/datajoint
 import { select, tableRef } from '../../functions/core/db/sql.js';
 import type { Plan } from '../../functions/core/migrate011/plan.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import { verifyMigration } from '../../functions/core/migrate011/verify.js';
 import { buildExampleLab, buildSeedPipeline, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
-import { coreContext, foreignKeysOf, legacyScenario, schemaSnapshot, storeSnapshot, type Scenario } from '../harness/migration.js';
+import { coreContext, foreignKeysOf, legacyScenario, schemaSnapshot, storeSnapshot, verifyToTheEnd, type Scenario } from '../harness/migration.js';
 
 const md5 = (data: string | Buffer) => createHash('md5').update(data).digest('hex');
 
@@ -185,12 +184,12 @@ describe('0.11 → 0.12 through the synthesized state machine', () => {
     const local = scenario.fixture.objects.find((object) => object.store === 'external-local')!;
     const gone = storeObjectKey('file', scenario.stores['external-local'].spec.location, uuidRelativePath(schema, createHash('md5').update(local.bytes).digest()));
     await rename(gone, `${gone}.away`);
-    const whole = await verifyMigration(conn, native, openStore);
+    const whole = await verifyToTheEnd(conn, native, openStore);
     expect(whole.columns.reduce((sum, column) => sum + column.objectsMissing, 0)).toBeGreaterThan(0);
     expect(whole.columns.flatMap((column) => column.problems).join('\n')).toContain(gone);
-    expect(await verifyMigration(conn, { ...native, listingPassObjects: 1 }, openStore)).toEqual(whole);
+    expect(await verifyToTheEnd(conn, { ...native, listingPassObjects: 1 }, openStore)).toEqual(whole);
     await rename(`${gone}.away`, gone);
-    expect((await verifyMigration(conn, { ...native, listingPassObjects: 1 }, openStore)).ok).toBe(true);
+    expect((await verifyToTheEnd(conn, { ...native, listingPassObjects: 1 }, openStore)).ok).toBe(true);
   });
 
   it('hashes through the Distributed Map (manifest, batched children, RecordHashes) to the same result', async () => {

@@ -1,6 +1,6 @@
 // Scenario helpers for migration tests: a legacy pipeline in fresh stores, the user's DataJoint config file
 // for it, local runs through the synthesized state machine, and snapshots to compare states.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
@@ -9,6 +9,9 @@ import { select, tableRef } from '../../functions/core/db/sql.js';
 import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { verifyMigration, type VerifyOptions, type VerifyStep } from '../../functions/core/migrate011/verify.js';
+import type { OpenStore } from '../../functions/core/stores/object-store.js';
+import type { Migrate011Input } from '../../functions/core/migrate011/input.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
@@ -23,6 +26,15 @@ export interface Scenario extends FreshLegacyStores {
   fixture: LegacyFixture;
   run(overrides?: Partial<LocalMigrationOptions>): ReturnType<typeof migrateLocally>;
   cleanup(): Promise<void>;
+}
+
+/** Verify called again and again under one run (as the state machine's loop does) until it is done; the last call's result. */
+export async function verifyToTheEnd(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Extract<VerifyStep, { done: true }>> {
+  const run = options.run ?? randomUUID();
+  for (;;) {
+    const step = await verifyMigration(conn, input, openStore, { ...options, run });
+    if (step.done) return step;
+  }
 }
 
 /** `database.*` entries reaching the sandbox's server, as a user's config has them. */

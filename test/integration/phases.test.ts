@@ -10,10 +10,10 @@ import { journalColumns, journalTables } from '../../functions/core/migrate011/j
 import { planMigration, referencedObjects } from '../../functions/core/migrate011/plan.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
-import { verifyMigration } from '../../functions/core/migrate011/verify.js';
-import { silentProgress } from '../../functions/core/progress.js';
+import { verifyMigration, type VerifyStep } from '../../functions/core/migrate011/verify.js';
+import { silentProgress, type ProgressEvent } from '../../functions/core/progress.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { coreContext, legacyScenario, type Scenario } from '../harness/migration.js';
+import { coreContext, legacyScenario, verifyToTheEnd, type Scenario } from '../harness/migration.js';
 import { rename, writeFile } from 'node:fs/promises';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { KeyRange } from '../../functions/core/stores/key-ranges.js';
@@ -65,6 +65,24 @@ it('checks a column\'s values per value or per row with the same counts and prob
 const unordered = (problems: string[]) => problems.map((problem) => problem.split(/, |\n\s*/).sort());
 
 /** The store opener, the key ranges each store was listed in, and the most listings read at once. */
+/** The stores, whose digests fail from the `failAt`-th on; counts the digests made. */
+function failingDigests(openStore: (name: string) => ObjectStore, failAt: number) {
+  let digests = 0;
+  const open = (name: string): ObjectStore => {
+    const store = openStore(name);
+    return Object.create(store, {
+      digest: {
+        value: async (key: string) => {
+          digests += 1;
+          if (digests >= failAt) throw new Error(`digest failed: ${key}`);
+          return store.digest(key);
+        },
+      },
+    }) as ObjectStore;
+  };
+  return { open, digests: () => digests };
+}
+
 function countingRanges(openStore: (name: string) => ObjectStore) {
   const ranges: { store: string; range: KeyRange }[] = [];
   let reading = 0;
@@ -128,16 +146,19 @@ it('compares big stores in passes over key ranges to the same plan and verificat
   await finishMigration(conn, input);
   await rename(local[2]!.key, `${local[2]!.key}.away`);
   await writeFile(local[3]!.key, Buffer.concat([local[3]!.bytes, Buffer.from('x')]));
-  const verified = await verifyMigration(conn, input, openStore);
+  const verified = await verifyToTheEnd(conn, input, openStore);
   expect(verified.columns.reduce((sum, column) => sum + column.objectsMissing + column.objectsMismatched, 0)).toBe(2);
   for (const perPass of [1, 4, 6]) {
     const counted = countingRanges(openStore);
-    const inPasses = await verifyMigration(conn, { ...input, listingPassObjects: perPass }, counted.open);
+    const inPasses = await verifyToTheEnd(conn, { ...input, listingPassObjects: perPass }, counted.open);
     const byColumn = (verification: typeof verified) => verification.columns.map((column) => ({ ...column, problems: unordered(column.problems) }));
     expect(byColumn(inPasses), `${perPass} per pass`).toEqual(byColumn(verified));
     expect(inPasses.ok).toBe(false);
     expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
     if (perPass === 1) expect(counted.mostAtOnce()).toBe(1);
+    // in calls that each stop after one object, going on in the pass (and its listing) where the last one stopped
+    const inCalls = await verifyToTheEnd(conn, { ...input, listingPassObjects: perPass }, openStore, { budgetMs: 0 });
+    expect(byColumn(inCalls), `${perPass} per pass, in calls`).toEqual(byColumn(verified));
     // stores of one pass are listed ahead of their turn (local: 9 objects, external: 3, shared: 2; journal order
     // local, external, shared) only as many as add up to a pass
     expect(counted.firstListed(), `${perPass} per pass`).toEqual({ 1: ['local', 'external', 'shared'], 4: ['external', 'local', 'shared'], 6: ['external', 'shared', 'local'] }[perPass]);
@@ -236,14 +257,25 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   for (const column of prepared.columns) while (!(await rewriteColumn(conn, input, column, { budgetMs: 10_000 }, silentProgress)).done);
 
   expect(await finishMigration(conn, input)).toEqual({ legacyTable: 'dropped' });
-  const verification = await verifyMigration(conn, input, openStore);
+  const verification = await verifyToTheEnd(conn, input, openStore);
   expect(verification.ok).toBe(true);
   expect(verification.columns.find((c) => c.table === 'take')).toMatchObject({ rows: 7, pointers: 7, objects: 7, objectsMissing: 0, ok: true });
   // read two distinct pointers a page, verification comes to the same result
-  expect(await verifyMigration(conn, input, openStore, { pointerPage: 2 })).toEqual(verification);
+  expect(await verifyToTheEnd(conn, input, openStore, { pointerPage: 2 })).toEqual(verification);
+  // in calls that each stop after one object (no budget), going on from the checkpoint: the same verification, every
+  // object checked once (as the progress it reports counts them)
+  const verified: ProgressEvent[] = [];
+  const steps: VerifyStep[] = [];
+  do steps.push(await verifyMigration(conn, input, openStore, { run: 'in-calls', budgetMs: 0, pointerPage: 2, progress: { report: (event) => verified.push(event) } }));
+  while (!steps.at(-1)!.done);
+  expect(steps.at(-1)).toEqual(verification);
+  const objects = verification.columns.reduce((sum, column) => sum + column.objects, 0);
+  expect(steps.length).toBeGreaterThan(objects);
+  expect(steps.slice(0, -1).every((step) => !step.done && step.passes === 1 && /^\w+\.\w+$/.test(step.column))).toBe(true);
+  expect(verified.reduce((sum, event) => sum + (event.kind === 'objects-verified' ? event.objects : 0), 0)).toBe(objects);
   // rows and pointers as the tables count them, NULL pointers among the rows
   await execute(conn, `UPDATE ${tableRef(schema, 'recording')} SET thumb = NULL WHERE rec_id = 1`);
-  const withNull = await verifyMigration(conn, input, openStore);
+  const withNull = await verifyToTheEnd(conn, input, openStore);
   for (const column of withNull.columns) {
     const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
     expect({ rows: column.rows, pointers: column.pointers }, `${column.table}.${column.column}`).toEqual({ rows: Number(counted.rows), pointers: Number(counted.pointers) });
@@ -255,18 +287,30 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const tampered = Buffer.from(clip.bytes);
   tampered[tampered.length - 1] ^= 0xff;
   await writeFile(clip.key, tampered);
-  expect((await verifyMigration(conn, input, openStore)).ok).toBe(true);
-  const reread = await verifyMigration(conn, { ...input, verifyContents: true }, openStore);
+  expect((await verifyToTheEnd(conn, input, openStore)).ok).toBe(true);
+  const reread = await verifyToTheEnd(conn, { ...input, verifyContents: true }, openStore);
   expect(reread.ok).toBe(false);
   expect(reread.columns.flatMap((c) => c.problems).join('\n')).toMatch(/its bytes no longer hash to the row's contents hash/);
+  // a call that fails on the way (the 5th re-read) leaves its checkpoint at its last whole page; the run's next call
+  // goes on from there, to the same result
+  const rereading = { ...input, verifyContents: true };
+  const failing = failingDigests(openStore, 5);
+  await expect(verifyMigration(conn, rereading, failing.open, { run: 'failed-on-the-way', pointerPage: 2 })).rejects.toThrow(/digest failed/);
+  const resumed = failingDigests(openStore, Infinity);
+  expect(await verifyMigration(conn, rereading, resumed.open, { run: 'failed-on-the-way', pointerPage: 2 })).toEqual(reread);
+  // 4 re-read before the page that failed: frame.img's 2, then take.clip's first page
+  expect(resumed.digests()).toBe(reread.columns.reduce((sum, column) => sum + column.objects, 0) - 4);
   await writeFile(clip.key, clip.bytes);
 
-  // Verification notices damage done afterwards: a pointer without its ~external_local row.
+  // Verification notices damage done afterwards: a pointer without its ~external_local row (also where the last run
+  // to verify, which checked everything before the damage, left its checkpoint: another run starts over).
+  expect(await verifyMigration(conn, input, openStore, { run: 'before-the-damage' })).toEqual(withNull);
   await execute(conn, 'SET FOREIGN_KEY_CHECKS = 0');
   await execute(conn, `UPDATE ${tableRef(schema, 'take')} SET clip = UNHEX(REPEAT('00', 16)) WHERE n = 9007199254740993`);
   await execute(conn, 'SET FOREIGN_KEY_CHECKS = 1');
-  const damaged = await verifyMigration(conn, input, openStore);
+  const damaged = await verifyToTheEnd(conn, input, openStore);
   expect(damaged.ok).toBe(false);
+  expect(await verifyMigration(conn, input, openStore, { run: 'after-the-damage' })).toEqual(damaged);
   expect(damaged.columns.find((c) => c.table === 'take')?.problems.join('\n')).toMatch(/1 pointer\(s\) of take\.clip have no ~external_local row/);
-  expect(await verifyMigration(conn, input, openStore, { pointerPage: 2 })).toEqual(damaged);
+  expect(await verifyToTheEnd(conn, input, openStore, { pointerPage: 2 })).toEqual(damaged);
 });

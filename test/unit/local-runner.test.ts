@@ -81,7 +81,11 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       return { column, done: column !== 10 || round === 2, rows: round * 10 };
     },
     finish: async () => ({ legacyTable: 'dropped' }),
-    verify: async () => ({ ok: true, legacyReferences: 0, columns: [] }),
+    // a first bounded call that stops on the way, then the end
+    verify: async () =>
+      calls.filter((call) => call.handler === 'verify').length === 1
+        ? { done: false, store: 'external', pass: 1, passes: 1, column: 'scan.frame', objects: 3 }
+        : { done: true, ok: true, legacyReferences: 0, columns: [] },
     report: async (event) => ({ status: 'migrated', received: event }),
     unlock: async () => ({ released: true }),
   };
@@ -118,7 +122,7 @@ describe('runLocally (0.11 workflow)', () => {
     expect(entered).toEqual(['Validate', 'Inspect', 'ExecuteOrPlanOnly', 'PlanOnly']);
   });
 
-  it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite until done', async () => {
+  it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite and verify until done', async () => {
     const fake = fakeHandlers();
     const entered: string[] = [];
     const result = await runLocally({
@@ -131,12 +135,12 @@ describe('runLocally (0.11 workflow)', () => {
 
     const names = fake.names();
     expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
-    expect(names.slice(-3)).toEqual(['finish', 'verify', 'report']);
+    expect(names.slice(-4)).toEqual(['finish', 'verify', 'verify', 'report']);
     // HashAndFill: the hashing branch and the fill branch interleave, each in its own order; then the rewrites
-    const sideBySide = names.slice(3, -8);
+    const sideBySide = names.slice(3, -9);
     expect(sideBySide.filter((name) => name !== 'fill')).toEqual(['pendingBatches', ...Array(6).fill('hash')]);
     expect(sideBySide.filter((name) => name === 'fill')).toHaveLength(4);
-    expect(names.slice(-8, -3)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite']);
+    expect(names.slice(-9, -4)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite']);
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
@@ -166,14 +170,16 @@ describe('runLocally (0.11 workflow)', () => {
     expect(of('discardFills')).toEqual([]);
     expect(of('insert')).toEqual([{ input, run }]);
     expect(of('finish')).toEqual([{ input, run }]);
-    expect(of('verify')).toEqual([{ input, run }]);
+    // Verify called again while it reports done: false, under the same run (its checkpoint's key)
+    expect(of('verify')).toEqual([{ input, run }, { input, run }]);
+    expect(entered.filter((name) => name === 'Verified')).toHaveLength(2);
     expect(of('unlock')).toEqual([]);
     // report gets each handler's own result; its result is the execution output
     const reportEvent = {
       input,
       run,
       inspected: { plan: { columns: 2, objects: 5 } },
-      verified: { ok: true, legacyReferences: 0, columns: [] },
+      verified: { done: true, ok: true, legacyReferences: 0, columns: [] },
       finished: { legacyTable: 'dropped' },
     };
     expect(of('report')).toEqual([reportEvent]);
@@ -373,7 +379,7 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     // then the standard pass over whatever is still pending, and on
     const names = fake.names();
     expect(names.indexOf('pendingBatches')).toBeGreaterThan(names.lastIndexOf('recordHashes'));
-    expect(names.slice(-4)).toEqual(['rewrite', 'finish', 'verify', 'report']);
+    expect(names.slice(-5)).toEqual(['rewrite', 'finish', 'verify', 'verify', 'report']);
     expect(entered.filter((name) => name === 'HashItems')).toHaveLength(3);
   });
 

@@ -43,10 +43,11 @@ export function tupleCondition(columns: string[], values: KeyValue[], op: '>' | 
 
 /**
  * A query read in pages of at most `pageRows` rows, each page after the last key of the one before: `fetch(after)`
- * reads the page after `after` (null: the first), `keyOf` gives a row's key. Memory stays one page.
+ * reads the page after `after` (null: the first), `keyOf` gives a row's key; `start`: the key to read after (resuming).
+ * Memory stays one page.
  */
-export async function* keysetPages<Row, Key>(fetch: (after: Key | null) => Promise<Row[]>, keyOf: (row: Row) => Key, pageRows: number): AsyncGenerator<Row[]> {
-  let after: Key | null = null;
+export async function* keysetPages<Row, Key>(fetch: (after: Key | null) => Promise<Row[]>, keyOf: (row: Row) => Key, pageRows: number, start: Key | null = null): AsyncGenerator<Row[]> {
+  let after = start;
   for (;;) {
     const page = await fetch(after);
     if (page.length) yield page;

@@ -25,11 +25,11 @@ export const ASSUMED = {
   hashBytesPerSecond: 100e6,
   objectLatencySeconds: 0.02,
   rewriteRowsPerSecond: 100_000,
-  /** HashObjects' MaxConcurrency (the stack's hashConcurrency) and the rewrite budget per call. */
+  /** HashObjects' MaxConcurrency (the stack's hashConcurrency), and the work of a budgeted call (rewrite, Verify). */
   batchesAtOnce: 4,
-  rewriteCallSeconds: 600,
+  budgetedCallSeconds: 600,
   /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Choices/Maps. */
-  fixedTransitions: 16,
+  fixedTransitions: 17,
   /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
   storePollSeconds: 10,
   /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
@@ -39,12 +39,13 @@ export const ASSUMED = {
   otherMemoryGb: 0.5,
   otherSeconds: 30,
   /**
-   * Inspect, Prepare, InsertRows and Verify: one Lambda call each (at most 15 minutes), objects per second as
-   * `npm run bench -- --many-objects 1000000` measured them on one core of the development machine (~70 µs per object
-   * together); their functions' memory (from 1,769 MB a Lambda gets a whole vCPU).
+   * The per-object phases: objects per second as `npm run bench -- --many-objects 1000000` measured them on one core
+   * of the development machine (~70 µs per object together); their functions' memory (from 1,769 MB a Lambda gets a
+   * whole vCPU). Inspect, Prepare and InsertRows work in one Lambda call each (at most 15 minutes); Verify in budgeted
+   * calls from its checkpoint.
    */
-  singleCallObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
-  singleCallMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
+  phaseObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
+  phaseMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
   /** Memory Inspect and Verify hold per listed object (listed-objects.ts, the bench's RSS), and besides the listing. */
   listingBytesPerObject: 100,
   listingBaseGb: 0.25,
@@ -86,7 +87,7 @@ export interface EstimateInputs {
 
 export interface RunEstimate {
   seconds: number;
-  /** The longest of the single-call phases (Inspect, Prepare, InsertRows, Verify): a Lambda call ends at 15 minutes. */
+  /** The longest of the single-call phases (Inspect, Prepare, InsertRows): a Lambda call ends at 15 minutes. */
   longestCall: { phase: string; seconds: number };
   /** Memory Inspect and Verify need for a pass over the largest store's listing, what their functions have, and the passes. */
   listing: { gb: number; functionGb: number; passes: number; passObjects: number };
@@ -121,7 +122,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   // execution (HashItems + RecordHashes) and costs the parent one transition
   const children = readObjects >= inputs.distributedHashingFrom ? Math.ceil(readObjects / ASSUMED.objectsPerChild) : 0;
   const batches = children ? 0 : hashBatches(readObjects);
-  const rewriteCalls = inputs.columnRows.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / (ASSUMED.rewriteRowsPerSecond * ASSUMED.rewriteCallSeconds))), 0);
+  const rewriteCalls = inputs.columnRows.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / (ASSUMED.rewriteRowsPerSecond * ASSUMED.budgetedCallSeconds))), 0);
 
   const hashLambdaSeconds = readBytes / ASSUMED.hashBytesPerSecond + (readObjects * ASSUMED.objectLatencySeconds) / inputs.hashConcurrency;
   const hashSeconds = hashLambdaSeconds / (children ? ASSUMED.childrenAtOnce : ASSUMED.batchesAtOnce);
@@ -131,24 +132,26 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const passObjects = inputs.listingPassObjects ?? DEFAULT_LISTING_PASS_OBJECTS;
   const passes = keyRanges('', expectedStoreKeys(largestStore, inputs.mode === 'native'), passObjects).length;
   const rereadShare = ASSUMED.listingPassRereadShare as Record<string, number>;
-  const singleCalls = (Object.entries(ASSUMED.singleCallObjectsPerSecond) as [keyof typeof ASSUMED.singleCallMemoryGb, number][]).map(([phase, rate]) => ({
+  const phases = (Object.entries(ASSUMED.phaseObjectsPerSecond) as [keyof typeof ASSUMED.phaseMemoryGb, number][]).map(([phase, rate]) => ({
     phase,
     seconds: (objects / rate) * (1 + (rereadShare[phase] ?? 0) * (passes - 1)),
   }));
-  const singleCallSeconds = singleCalls.reduce((sum, call) => sum + call.seconds, 0);
-  const singleCallGbSeconds = singleCalls.reduce((sum, call) => sum + call.seconds * ASSUMED.singleCallMemoryGb[call.phase], 0);
-  const longestCall = singleCalls.reduce((long, call) => (call.seconds > long.seconds ? call : long));
-  const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + singleCallSeconds + ASSUMED.otherSeconds);
+  const phaseSeconds = phases.reduce((sum, call) => sum + call.seconds, 0);
+  const phaseGbSeconds = phases.reduce((sum, call) => sum + call.seconds * ASSUMED.phaseMemoryGb[call.phase], 0);
+  const longestCall = phases.filter((call) => call.phase !== 'Verify').reduce((long, call) => (call.seconds > long.seconds ? call : long));
+  // Verify's calls past its first (each with its Choice)
+  const moreVerifyCalls = Math.max(0, Math.ceil(phases.find((call) => call.phase === 'Verify')!.seconds / ASSUMED.budgetedCallSeconds) - 1);
+  const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + phaseSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
   const storeLooks = Math.min(inputs.columnRows.length, ASSUMED.fillsAtOnce) * Math.ceil(hashSeconds / ASSUMED.storePollSeconds);
   const columnCalls = rewriteCalls + 2 * inputs.columnRows.length;
 
   const stateTransitions =
-    ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + (batchObjects ? 4 + 3 * polls : 0);
+    ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + 2 * moreVerifyCalls + (batchObjects ? 4 + 3 * polls : 0);
   const lambdaGbSeconds =
-    ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + singleCallGbSeconds;
-  const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + (batchObjects ? 2 + polls : 0);
+    ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + phaseGbSeconds;
+  const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + moreVerifyCalls + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   // past its first page a listing goes in AWS_LIST_RANGES key ranges, each ending with a page of its own
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000) + (store.objects > 1000 ? AWS_LIST_RANGES - 1 : 0), 0);
@@ -169,7 +172,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
     longestCall: { phase: longestCall.phase, seconds: Math.ceil(longestCall.seconds) },
     listing: {
       gb: round(ASSUMED.listingBaseGb + (Math.min(largestStore, passObjects) * ASSUMED.listingBytesPerObject) / 1e9),
-      functionGb: Math.min(ASSUMED.singleCallMemoryGb.Inspect, ASSUMED.singleCallMemoryGb.Verify),
+      functionGb: Math.min(ASSUMED.phaseMemoryGb.Inspect, ASSUMED.phaseMemoryGb.Verify),
       passes,
       passObjects,
     },

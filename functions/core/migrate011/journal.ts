@@ -10,6 +10,7 @@ import type { Migrate011Input } from './input.js';
 export const RUN_TABLE = '~djmigrate_011_run';
 export const COLUMN_TABLE = '~djmigrate_011_column';
 export const OBJECT_TABLE = '~djmigrate_011_object';
+export const VERIFY_TABLE = '~djmigrate_011_verify';
 
 /** `filled`: the temporary column was filled beside the hashing; `discarded`: that fill was dropped after a refusal. */
 export type ColumnState = 'pending' | 'filled' | 'swapped' | 'discarded';
@@ -40,6 +41,7 @@ export function journalTables(database: string) {
     run: tableRef(database, RUN_TABLE),
     columns: tableRef(database, COLUMN_TABLE),
     objects: tableRef(database, OBJECT_TABLE),
+    verify: tableRef(database, VERIFY_TABLE),
   };
 }
 
@@ -98,6 +100,17 @@ export async function openJournal(conn: Connection, input: Migrate011Input): Pro
       KEY new_hash (new_hash),
       KEY store_hashed (store, contents_hash)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 objects'`,
+  );
+  // Verify's checkpoint (verify-checkpoint.ts): how far the execution `run` got, so its next call goes on from there
+  await execute(
+    conn,
+    `CREATE TABLE IF NOT EXISTS ${t.verify} (
+      id tinyint unsigned NOT NULL,
+      run varchar(255) NOT NULL,
+      progress longtext NOT NULL,
+      updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+      PRIMARY KEY (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 verification in progress'`,
   );
   const existing = await select<RunSettings & { finished_at: string | null }>(conn, `SELECT mode, default_store, finished_at FROM ${t.run} WHERE id = 1`);
   if (existing.length === 0) {

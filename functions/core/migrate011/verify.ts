@@ -1,7 +1,9 @@
 // Proves the result per column: the DDL 0.12 expects, every pointer backed by a `~external_<store>` row, and
 // every object at the location 0.12 will read, with the recorded size and the contents hash computed from its
 // bytes during hashing. A store of more than `listingPassObjects` objects is listed in passes over key ranges, each
-// column's pointers read once per pass. Read-only.
+// column's pointers read once per pass. Works for a bounded time per call when asked, keeping a checkpoint in the
+// journal; read-only on everything else.
+import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
@@ -9,8 +11,10 @@ import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath 
 import { keysetPages } from '../db/keyset.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
 import { Findings } from '../findings.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
+import { loadVerifyCheckpoint, saveVerifyCheckpoint, type SavedColumnCheck, type VerifyCursor } from './verify-checkpoint.js';
 import { expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -42,9 +46,31 @@ export interface Verification {
 export interface VerifyOptions {
   /** Distinct pointers read per page (tests set it small to cross pages). Default 10,000. */
   pointerPage?: number;
+  /**
+   * Stop starting checks after about this long (ms) and report `done: false`; the next call with the same `run` goes on
+   * from the checkpoint. A call stops only once it has checked something. Default: to the end.
+   */
+  budgetMs?: number;
+  /** The execution the calls belong to: another run's checkpoint is set aside (its Verify starts over). Default: one of its own. */
+  run?: string;
+  /** Told the objects checked, page by page. */
+  progress?: ProgressSink;
 }
 
-export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<Verification> {
+/** One call's outcome: the verification once every check is done, else where it stopped. */
+export type VerifyStep = ({ done: true } & Verification) | { done: false; store: string; pass: number; passes: number; column: string; objects: number };
+
+/** The time a call may spend, and whether it has checked anything yet (a call always makes progress). */
+interface Budget {
+  deadline: number;
+  worked: boolean;
+}
+
+const outOfTime = (budget: Budget) => budget.worked && Date.now() > budget.deadline;
+
+export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<VerifyStep> {
+  const budget: Budget = { deadline: Date.now() + (options.budgetMs ?? Infinity), worked: false };
+  const run = options.run ?? randomUUID();
   const journal = await journalColumns(conn, input.schema);
   const stores = [...new Set(journal.map((column) => column.store))];
   const objectsOf = new Map<string, number>();
@@ -53,42 +79,58 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     objectsOf.set(store, Number(n));
   }
   const rangesOf = new Map(stores.map((store) => [store, storeKeyRanges(input, store, objectsOf.get(store)!)]));
+  const saved = journal.length ? await loadVerifyCheckpoint(conn, input.schema, run) : null;
+  const cursor: VerifyCursor = saved?.cursor ?? { store: 0, pass: 0, column: 0, after: null };
+  const results = new Map((saved?.checks ?? []).map((check) => [check.column_id, restoredCheck(check, journal)]));
+  const progress = options.progress ?? silentProgress;
+  const checkpoint = () => saveVerifyCheckpoint(conn, input.schema, run, { cursor, checks: [...results.values()].map(savedCheck) });
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
   let prefetched = 0;
-  for (const store of stores.filter((name) => rangesOf.get(name)!.length === 1)) {
+  for (const store of stores.slice(cursor.store).filter((name) => rangesOf.get(name)!.length === 1)) {
     if (wholeListings.size && prefetched + objectsOf.get(store)! > input.listingPassObjects) break;
     prefetched += objectsOf.get(store)!;
     const listed = listStore(input, store, openStore, {});
     listed.catch(() => undefined);
     wholeListings.set(store, listed);
   }
-  const results = new Map<number, ColumnCheck>();
-  for (const store of stores) {
-    const checks: ColumnCheck[] = [];
-    for (const column of journal.filter((c) => c.store === store)) {
-      const check = await checkColumnDefinition(conn, input, column);
-      results.set(column.column_id, check);
-      if (check.exists) checks.push(check);
+  for (; cursor.store < stores.length; cursor.store += 1, cursor.pass = 0) {
+    const store = stores[cursor.store];
+    const storeColumns = journal.filter((c) => c.store === store);
+    if (storeColumns.some((column) => !results.has(column.column_id))) {
+      for (const column of storeColumns) results.set(column.column_id, await checkColumnDefinition(conn, input, column));
+      budget.worked = true;
+      await checkpoint();
     }
+    const checks = storeColumns.map((column) => results.get(column.column_id)!).filter((check) => check.exists);
     const ranges = rangesOf.get(store)!;
     // where every object is at its uuid's path (native mode), a pass reads only the pointers of its range
     const byPointer = ranges.length > 1 && !(await anyFilepath(conn, input.schema, store));
-    for (const range of ranges) {
+    for (; cursor.pass < ranges.length; cursor.pass += 1, cursor.column = 0) {
+      const range = ranges[cursor.pass];
+      const pointers = byPointer ? uuidPointerRange(storePrefix(input.stores[store]!, input.schema), range) : {};
+      if (!pointers || cursor.column >= checks.length) continue;
       const listing = await (wholeListings.get(store) ?? listStore(input, store, openStore, range));
       wholeListings.delete(store);
-      const pointers = byPointer ? uuidPointerRange(storePrefix(input.stores[store]!, input.schema), range) : {};
-      for (const check of checks) if (pointers) await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE);
+      for (; cursor.column < checks.length; cursor.column += 1, cursor.after = null) {
+        const check = checks[cursor.column];
+        if (!(await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE, cursor, budget, checkpoint, progress))) {
+          const objects = [...results.values()].reduce((sum, c) => sum + c.objects, 0);
+          return { done: false, store, pass: cursor.pass + 1, passes: ranges.length, column: `${check.column.table_name}.${check.column.column_name}`, objects };
+        }
+      }
     }
   }
+  // a repeated last call (its result lost) finds every check done
+  if (journal.length) await checkpoint();
   const columns = journal.map((column) => columnVerification(results.get(column.column_id)!));
   const [{ n: legacyReferences }] = await select<{ n: number }>(
     conn,
     'SELECT COUNT(*) AS n FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?',
     [input.schema, LEGACY_EXTERNAL_TABLE],
   );
-  return { ok: columns.every((column) => column.ok) && Number(legacyReferences) === 0, legacyReferences: Number(legacyReferences), columns };
+  return { done: true, ok: columns.every((column) => column.ok) && Number(legacyReferences) === 0, legacyReferences: Number(legacyReferences), columns };
 }
 
 /** A column's verification while its store's passes run: what its definition and counts showed, then its objects. */
@@ -102,6 +144,18 @@ interface ColumnCheck {
   missing: Findings;
   mismatched: Findings;
   problems: string[];
+}
+
+function savedCheck(check: ColumnCheck): SavedColumnCheck {
+  const { column, ...counts } = check;
+  return { ...counts, column_id: column.column_id };
+}
+
+function restoredCheck(saved: SavedColumnCheck, journal: JournalColumn[]): ColumnCheck {
+  const column = journal.find((c) => c.column_id === saved.column_id);
+  if (!column) throw new Error(`Verify's checkpoint names column #${saved.column_id}, which the journal does not hold`);
+  const { column_id: _, ...counts } = saved;
+  return { ...counts, column, missing: Findings.restore(saved.missing, EXAMPLES), mismatched: Findings.restore(saved.mismatched, EXAMPLES) };
 }
 
 function columnVerification(check: ColumnCheck): ColumnVerification {
@@ -179,7 +233,9 @@ async function checkColumnDefinition(conn: Connection, input: Migrate011Input, c
 
 /**
  * The objects the column points at whose keys are in the range, against the range's listing: each at the location
- * 0.12 reads, with the recorded size and the contents hash computed from its bytes during hashing.
+ * 0.12 reads, with the recorded size and the contents hash computed from its bytes during hashing. Goes on after
+ * `cursor.after` and moves it past every pointer checked, keeping a checkpoint after each page; false when it stopped
+ * for the budget before the column's end.
  */
 async function checkColumnObjects(
   conn: Connection,
@@ -190,13 +246,28 @@ async function checkColumnObjects(
   pointers: PointerRange,
   openStore: OpenStore,
   pointerPage: number,
-): Promise<void> {
+  cursor: VerifyCursor,
+  budget: Budget,
+  checkpoint: () => Promise<void>,
+  progress: ProgressSink,
+): Promise<boolean> {
   const { column, missing, mismatched } = check;
   const spec = input.stores[column.store];
   const limit = pLimit(input.hashConcurrency);
-  for await (const page of referencedRows(conn, input, column, pointers, pointerPage)) {
+  const start = cursor.after === null ? null : Buffer.from(cursor.after, 'hex');
+  for await (const page of referencedRows(conn, input, column, pointers, pointerPage, start)) {
     const reread: Promise<void>[] = [];
+    let stopped = false;
+    const checkedBefore = check.objects;
     for (const object of page) {
+      if (outOfTime(budget)) {
+        stopped = true;
+        break;
+      }
+      budget.worked = true;
+      cursor.after = object.pointer.toString('hex');
+      // a dangling pointer (no row) is counted by the column's definition check
+      if (object.hash === null) continue;
       const relative = object.filepath ?? uuidRelativePath(input.schema, object.hash);
       const key = storeObjectKey(spec.protocol, spec.location, relative);
       if (!inKeyRange(key, range)) continue;
@@ -216,12 +287,17 @@ async function checkColumnObjects(
       }
     }
     await Promise.all(reread);
+    await checkpoint();
+    if (check.objects > checkedBefore) progress.report({ kind: 'objects-verified', table: column.table_name, column: column.column_name, objects: check.objects - checkedBefore });
+    if (stopped) return false;
   }
+  return true;
 }
 
 interface ReferencedRow {
   pointer: Buffer;
-  hash: Buffer;
+  /** Null: the pointer has no `~external_<store>` row. */
+  hash: Buffer | null;
   size: number;
   filepath: string | null;
   contents_hash: Buffer | null;
@@ -229,13 +305,13 @@ interface ReferencedRow {
   hashed: Buffer | null;
 }
 
-/** The `~external_<store>` rows the column points at, in pages of its distinct pointers (dangling ones are counted elsewhere). */
-async function* referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointers: PointerRange, pointerPage: number): AsyncGenerator<ReferencedRow[]> {
+/** The `~external_<store>` rows the column points at, in pages of its distinct pointers after `start` (null: all). */
+function referencedRows(conn: Connection, input: Migrate011Input, column: JournalColumn, pointers: PointerRange, pointerPage: number, start: Buffer | null): AsyncGenerator<ReferencedRow[]> {
   const c = quoteId(column.column_name);
   const bounds = [pointers.from && { sql: ` AND ${c} >= ?`, value: pointers.from }, pointers.before && { sql: ` AND ${c} < ?`, value: pointers.before }].filter((bound) => bound !== undefined);
-  const pages = keysetPages(
+  return keysetPages(
     (after: Buffer | null) =>
-      select<Omit<ReferencedRow, 'hash'> & { hash: Buffer | null }>(
+      select<ReferencedRow>(
         conn,
         `SELECT d.pointer, e.hash, e.size, e.filepath, e.contents_hash, o.contents_hash AS hashed
            FROM (SELECT DISTINCT ${c} AS pointer FROM ${tableRef(input.schema, column.table_name)}
@@ -247,8 +323,8 @@ async function* referencedRows(conn: Connection, input: Migrate011Input, column:
       ),
     (row) => row.pointer,
     pointerPage,
+    start,
   );
-  for await (const page of pages) yield page.filter((row): row is ReferencedRow => row.hash !== null);
 }
 
 /** Pointers (uuids) from `from` up to before `before`; an absent bound is open. */
