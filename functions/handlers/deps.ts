@@ -12,6 +12,12 @@ import type { AnyMiddleware } from './ops/invocation.js';
 import type { Workflow } from './ops/metrics.js';
 import type { ReportStore } from './ops/reports.js';
 
+/**
+ * A budgeted invocation's work unless told otherwise: 10 of a function's 15 minutes, the rest for the last chunk and the
+ * swap. Local runs use it too: a budget shorter than listing a store would leave Verify listing it again for each object.
+ */
+export const DEFAULT_WORK_BUDGET_MS = 10 * 60_000;
+
 /** What a handler needs from its runtime: Lambda builds these from env + Secrets Manager, the local runner from the user's config. */
 export interface HandlerDeps {
   openDatabase(): Promise<Connection>;
@@ -21,7 +27,7 @@ export interface HandlerDeps {
   /** The 0.14 in-place backup: an RDS snapshot in AWS when the stack names the instance, else a schema copy. */
   backup: SchemaBackup;
   progress: ProgressSink;
-  /** How long one budgeted invocation (column rewrite, 0.14 column, table copy) works before handing back. */
+  /** How long one budgeted invocation (column fill or rewrite, Verify, 0.14 column, table copy) works before handing back. */
   workBudgetMs: number;
   /** Where report handlers keep the full report (Lambda: the reports bucket when the stack names one; locally: nowhere). */
   reports: ReportStore;

@@ -23,7 +23,7 @@ import type { ObjectStore } from '../core/stores/object-store.js';
 import { openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
 import { rdsSnapshotBackup, schemaCopyBackup, type SchemaBackup } from '../core/migrate014/backup-step.js';
-import type { HandlerDeps } from './deps.js';
+import { DEFAULT_WORK_BUDGET_MS, type HandlerDeps } from './deps.js';
 import { EVENT_BUS_ENV, eventBridgePublisher, noEvents, type EventPublisher } from './ops/events.js';
 import { observability, type AnyMiddleware } from './ops/invocation.js';
 import { createLogger } from './ops/logger.js';
@@ -34,8 +34,6 @@ import { noReports, REPORTS_BUCKET_ENV, REPORTS_KMS_KEY_ENV, s3ReportStore, type
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
 /** Milliseconds one budgeted invocation may work (the stack sets it from the function's timeout). */
 export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
-/** Without the variable: 10 of the function's 15 minutes, the rest is for the last chunk and the swap. */
-export const DEFAULT_WORK_BUDGET_MS = 10 * 60_000;
 /** The RDS instance (or, with the cluster variable, Aurora cluster) the 0.14 backup snapshots; unset: a schema copy. */
 export const RDS_INSTANCE_ENV = 'DJMIGRATE_RDS_INSTANCE';
 export const RDS_CLUSTER_ENV = 'DJMIGRATE_RDS_CLUSTER';

@@ -8,7 +8,7 @@ import type { ProgressSink } from '../core/progress.js';
 import { schemaCopyBackup } from '../core/migrate014/backup-step.js';
 import { openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
-import type { HandlerDeps } from '../handlers/deps.js';
+import { DEFAULT_WORK_BUDGET_MS, type HandlerDeps } from '../handlers/deps.js';
 import { noEvents } from '../handlers/ops/events.js';
 import { noReports } from '../handlers/ops/reports.js';
 
@@ -18,7 +18,7 @@ const ACCESS_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERR
 export const LOCAL_MANIFEST_ROOT = join(tmpdir(), 'djmigrate-manifests');
 
 /** Handler deps for runs on this machine: the database and store credentials of the user's DataJoint config. */
-export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, workBudgetMs = 30_000, manifests: ManifestStore = fileManifestStore(LOCAL_MANIFEST_ROOT)): HandlerDeps {
+export function createLocalDeps(config: DataJointConfig, progress: ProgressSink, workBudgetMs = DEFAULT_WORK_BUDGET_MS, manifests: ManifestStore = fileManifestStore(LOCAL_MANIFEST_ROOT)): HandlerDeps {
   const { host, port, user, password } = config.database;
   return {
     async openDatabase() {
