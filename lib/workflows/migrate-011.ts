@@ -3,9 +3,9 @@
 // rewrites it into a manifest reader and an inline Map, see functions/local/distributed-map.ts). Keep it runnable by
 // both: no JSONata, no Assign, state names unique across the Maps.
 //
-//   Validate ─▶ Inspect ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs inspect's result)
-//                                   │
-//                                   ▼
+//   Validate ─▶ StartInspect ─▶ Inspect ⟲ Inspected ─▶ KeepPlan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly
+//                                                                                 │                (outputs { plan })
+//                                                                                 ▼
 //   Prepare ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
 //      │                                                                                                       ▼
 //      └──────────▶ HashAndFill (Parallel, two branches side by side)
@@ -29,7 +29,9 @@
 //
 //   state          handler   Payload sent                              kept at (of the handler's result)
 //   Validate       validate  the execution input                       $ = { input }          (field `input`)
-//   Inspect        inspect   { input }                                 $.inspected = { plan } (field `plan`)
+//   Inspect        inspect   { input, checkpoint }                     $.inspecting = { plan, checkpoint }; loops while plan
+//                                                                      is null (the checkpoint goes to the next call);
+//                                                                      KeepPlan copies it to $.inspected = { plan }
 //   Prepare        prepare   { input }                                 $.prepared = { manifest, columns, tableColumns }
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
 //   ChecksumJobState checksumState { input, job } (its lock heartbeat)  $.checksumJob = { done }
@@ -61,7 +63,7 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
-  inspect: ['plan'],
+  inspect: ['plan', 'checkpoint'],
   prepare: ['manifest', 'columns', 'tableColumns'],
   startChecksum: ['job', 'run'],
   checksumState: ['done'],
@@ -110,10 +112,20 @@ export function migrate011Definition(
 
   const validate = validateTask(invoke, 'validate');
 
+  const startInspect = new sfn.Pass(wf, 'StartInspect', {
+    comment: 'No checkpoint yet: the first Inspect call starts from the beginning.',
+    result: sfn.Result.fromObject({ checkpoint: null }),
+    resultPath: '$.inspecting',
+  });
   const inspect = invoke('Inspect', 'inspect', {
-    comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan.',
-    payload: phasePayload(),
+    comment: 'Read-only: finds the external columns and stores, checks every value and object; the plan. Works for a bounded time from the last call\'s checkpoint.',
+    payload: phasePayload({ checkpoint: sfn.JsonPath.objectAt('$.inspecting.checkpoint') }),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
+    resultPath: '$.inspecting',
+  });
+  const keepPlan = new sfn.Pass(wf, 'KeepPlan', {
+    comment: 'The plan where the later states read it.',
+    parameters: { plan: sfn.JsonPath.objectAt('$.inspecting.plan') },
     resultPath: '$.inspected',
   });
 
@@ -293,11 +305,7 @@ export function migrate011Definition(
     new sfn.Choice(wf, 'ChecksumWithS3Batch')
       .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(hashAndFill),
   );
-  return validate
-    .next(inspect)
-    .next(
-      new sfn.Choice(wf, 'ExecuteOrPlanOnly')
-        .when(sfn.Condition.booleanEquals('$.input.execute', true), execute)
-        .otherwise(planOnly),
-    );
+  validate.next(startInspect).next(inspect).next(new sfn.Choice(wf, 'Inspected').when(sfn.Condition.isNull('$.inspecting.plan'), inspect).otherwise(keepPlan));
+  keepPlan.next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), execute).otherwise(planOnly));
+  return validate;
 }

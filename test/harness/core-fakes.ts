@@ -12,18 +12,21 @@ export const schemaLockFake = () => ({
 export const inspect011Fake = () => ({ inspectSchema: vi.fn(async () => ({})) });
 
 export const plan011Fake = () => ({
-  planMigration: vi.fn(async () => ({
-    schema: 'lab',
-    mode: 'in-place',
-    defaultStore: 'external',
-    keepLegacy: false,
-    status: 'ready',
-    legacyTable: 'present',
-    columns: [{ table: 'scan', column: 'image', pointers: 5 }],
-    alreadyMigrated: [],
-    stores: [{ store: 'external', objects: 5, bytes: 500 }],
-    problems: [],
-    estimatedSeconds: 1,
+  planStep: vi.fn(async () => ({
+    checkpoint: null,
+    plan: {
+      schema: 'lab',
+      mode: 'in-place',
+      defaultStore: 'external',
+      keepLegacy: false,
+      status: 'ready',
+      legacyTable: 'present',
+      columns: [{ table: 'scan', column: 'image', pointers: 5 }],
+      alreadyMigrated: [],
+      stores: [{ store: 'external', objects: 5, bytes: 500 }],
+      problems: [],
+      estimatedSeconds: 1,
+    },
   })),
 });
 

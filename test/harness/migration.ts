@@ -10,6 +10,7 @@ import { Migrate011InputSchema } from '../../functions/core/migrate011/input.js'
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import { verifyMigration, type VerifyOptions, type VerifyStep } from '../../functions/core/migrate011/verify.js';
+import { planStep, type Plan, type PlanCheckpoint, type PlanStepOptions } from '../../functions/core/migrate011/plan.js';
 import type { OpenStore } from '../../functions/core/stores/object-store.js';
 import type { Migrate011Input } from '../../functions/core/migrate011/input.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
@@ -34,6 +35,19 @@ export async function verifyToTheEnd(conn: Connection, input: Migrate011Input, o
   for (;;) {
     const step = await verifyMigration(conn, input, openStore, { ...options, run });
     if (step.done) return step;
+  }
+}
+
+/**
+ * The plan made in calls of `budgetMs` (each on a fresh inspection, as the Inspect handler makes it), the checkpoint
+ * carried from call to call as JSON (as the execution's state carries it); the plan and how many calls it took.
+ */
+export async function planInCalls(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: Omit<PlanStepOptions, 'checkpoint'>): Promise<{ plan: Plan; calls: number }> {
+  let checkpoint: PlanCheckpoint | null = null;
+  for (let calls = 1; ; calls++) {
+    const step = await planStep(conn, input, await inspectSchema(conn, input, { checkValues: false }), openStore, { ...options, checkpoint });
+    if (step.plan) return { plan: step.plan, calls };
+    checkpoint = JSON.parse(JSON.stringify(step.checkpoint)) as PlanCheckpoint;
   }
 }
 

@@ -7,13 +7,13 @@ import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../fun
 import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
-import { planMigration, referencedObjects } from '../../functions/core/migrate011/plan.js';
+import { planMigration, planStep, referencedObjects } from '../../functions/core/migrate011/plan.js';
 import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { verifyMigration, type VerifyStep } from '../../functions/core/migrate011/verify.js';
 import { silentProgress, type ProgressEvent } from '../../functions/core/progress.js';
 import { buildExampleLab, declareLegacyTable, insertLegacyRows, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
-import { coreContext, legacyScenario, verifyToTheEnd, type Scenario } from '../harness/migration.js';
+import { coreContext, legacyScenario, planInCalls, verifyToTheEnd, type Scenario } from '../harness/migration.js';
 import { rename, writeFile } from 'node:fs/promises';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import type { KeyRange } from '../../functions/core/stores/key-ranges.js';
@@ -134,7 +134,16 @@ it('compares big stores in passes over key ranges to the same plan and verificat
     expect(counted.listedIn(), `${perPass} per pass`).toEqual(Object.fromEntries(whole.stores.map((store) => [store.store, store.objects > perPass ? 'passes' : 'whole'])));
     // a pass's worth of objects listed at a time: in passes of one object, one listing
     if (perPass === 1) expect(counted.mostAtOnce()).toBe(1);
+    // in calls that each stop after one page of 2 rows, going on from the checkpoint (within a pass, and in its listing)
+    const inCalls = await planInCalls(conn, { ...input, listingPassObjects: perPass }, openStore, { budgetMs: 0, page: 2 });
+    expect(comparable(inCalls.plan), `${perPass} per pass, in calls`).toEqual(comparable(inPasses));
+    expect(inCalls.calls, `${perPass} per pass, in calls`).toBeGreaterThan(whole.stores.reduce((sum, store) => sum + store.objects, 0) / 2);
   }
+  // in one listing per store, in calls: the same plan (problems in the same order)
+  expect((await planInCalls(conn, input, openStore, { budgetMs: 0, page: 2 })).plan).toEqual(whole);
+  // a checkpoint of other columns (the schema changed between two calls) is set aside: planned anew
+  const stale = { columns: ['gone.column'], counts: [{ rows: 1, pointers: 1 }], problems: ['stale'], stores: [], cursor: { store: 9, pass: 0, after: null }, missing: { count: 0, examples: [] }, mismatched: { count: 0, examples: [] } };
+  expect((await planStep(conn, input, await inspection(), openStore, { checkpoint: stale })).plan).toEqual(whole);
   await rename(`${local[0]!.key}.away`, local[0]!.key);
   await writeFile(local[1]!.key, local[1]!.bytes);
 

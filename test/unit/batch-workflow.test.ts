@@ -140,7 +140,7 @@ describe('batch workflow (local)', () => {
           const schema = (event as { input: { schema: string } }).input.schema;
           seen.push(schema);
           if (schema === 'lab_b') throw new MigrationRefusedError('schema lab_b cannot be migrated', ['object x is missing']);
-          return { plan: { status: 'ready' } };
+          return { plan: { status: 'ready' }, checkpoint: null };
         },
       },
     });

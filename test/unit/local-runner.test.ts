@@ -44,7 +44,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
   let maxFillsInFlight = 0;
   const base: Record<Name, LocalHandler> = {
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
-    inspect: async () => ({ plan: { columns: 2, objects: 5 } }),
+    inspect: async () => ({ plan: { columns: 2, objects: 5 }, checkpoint: null }),
     prepare: async () => ({ manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
     checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
@@ -106,8 +106,12 @@ describe('runLocally (0.11 workflow)', () => {
     await loadDefinition('migrate011'); // synth once (~2 s), cached for the runs below
   }, 120_000);
 
-  it('plan only: validates, inspects and ends with the inspect result', async () => {
-    const fake = fakeHandlers();
+  it('plan only: validates, inspects (again while a call returns a checkpoint instead of the plan) and ends with the plan', async () => {
+    const checkpoint = { cursor: { store: 0, pass: 0, after: 'abc' } };
+    const fake = fakeHandlers({
+      inspect: async (event) =>
+        (event as { checkpoint: unknown }).checkpoint === null ? { plan: null, checkpoint } : { plan: { columns: 2, objects: 5 }, checkpoint: null },
+    });
     const entered: string[] = [];
     const result = await runLocally({
       input: INPUT,
@@ -116,10 +120,12 @@ describe('runLocally (0.11 workflow)', () => {
       workflow: 'migrate011',
     });
     expect(result).toEqual({ status: 'SUCCEEDED', output: { plan: { columns: 2, objects: 5 } } });
-    expect(fake.names()).toEqual(['validate', 'inspect']);
+    expect(fake.names()).toEqual(['validate', 'inspect', 'inspect']);
     expect(fake.calls[0]!.event).toEqual(INPUT);
-    expect(fake.calls[1]!.event).toEqual({ input: expect.objectContaining({ schema: 'lab_ephys', execute: false }), run: RUN });
-    expect(entered).toEqual(['Validate', 'Inspect', 'ExecuteOrPlanOnly', 'PlanOnly']);
+    const input = expect.objectContaining({ schema: 'lab_ephys', execute: false });
+    expect(fake.calls[1]!.event).toEqual({ input, run: RUN, checkpoint: null });
+    expect(fake.calls[2]!.event).toEqual({ input, run: RUN, checkpoint });
+    expect(entered).toEqual(['Validate', 'StartInspect', 'Inspect', 'Inspected', 'Inspect', 'Inspected', 'KeepPlan', 'ExecuteOrPlanOnly', 'PlanOnly']);
   });
 
   it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite and verify until done', async () => {

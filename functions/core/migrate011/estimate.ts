@@ -28,8 +28,8 @@ export const ASSUMED = {
   /** HashObjects' MaxConcurrency (the stack's hashConcurrency), and the work of a budgeted call (rewrite, Verify). */
   batchesAtOnce: 4,
   budgetedCallSeconds: 600,
-  /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Choices/Maps. */
-  fixedTransitions: 17,
+  /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Passes/Choices/Maps. */
+  fixedTransitions: 20,
   /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
   storePollSeconds: 10,
   /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
@@ -41,8 +41,8 @@ export const ASSUMED = {
   /**
    * The per-object phases: objects per second as `npm run bench -- --many-objects 1000000` measured them on one core
    * of the development machine (~70 µs per object together); their functions' memory (from 1,769 MB a Lambda gets a
-   * whole vCPU). Inspect, Prepare and InsertRows work in one Lambda call each (at most 15 minutes); Verify in budgeted
-   * calls from its checkpoint.
+   * whole vCPU). Prepare and InsertRows work in one Lambda call each (at most 15 minutes); Inspect and Verify in
+   * budgeted calls from their checkpoints.
    */
   phaseObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
   phaseMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
@@ -87,7 +87,7 @@ export interface EstimateInputs {
 
 export interface RunEstimate {
   seconds: number;
-  /** The longest of the single-call phases (Inspect, Prepare, InsertRows): a Lambda call ends at 15 minutes. */
+  /** The longer of the single-call phases (Prepare, InsertRows): a Lambda call ends at 15 minutes. */
   longestCall: { phase: string; seconds: number };
   /** Memory Inspect and Verify need for a pass over the largest store's listing, what their functions have, and the passes. */
   listing: { gb: number; functionGb: number; passes: number; passObjects: number };
@@ -138,9 +138,10 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   }));
   const phaseSeconds = phases.reduce((sum, call) => sum + call.seconds, 0);
   const phaseGbSeconds = phases.reduce((sum, call) => sum + call.seconds * ASSUMED.phaseMemoryGb[call.phase], 0);
-  const longestCall = phases.filter((call) => call.phase !== 'Verify').reduce((long, call) => (call.seconds > long.seconds ? call : long));
-  // Verify's calls past its first (each with its Choice)
-  const moreVerifyCalls = Math.max(0, Math.ceil(phases.find((call) => call.phase === 'Verify')!.seconds / ASSUMED.budgetedCallSeconds) - 1);
+  const budgeted = (call: { phase: string }) => call.phase === 'Inspect' || call.phase === 'Verify';
+  const longestCall = phases.filter((call) => !budgeted(call)).reduce((long, call) => (call.seconds > long.seconds ? call : long));
+  // Inspect's and Verify's calls past their first (each with its Choice)
+  const moreBudgetedCalls = phases.filter(budgeted).reduce((sum, call) => sum + Math.max(0, Math.ceil(call.seconds / ASSUMED.budgetedCallSeconds) - 1), 0);
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + phaseSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
@@ -148,10 +149,10 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const columnCalls = rewriteCalls + 2 * inputs.columnRows.length;
 
   const stateTransitions =
-    ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + 2 * moreVerifyCalls + (batchObjects ? 4 + 3 * polls : 0);
+    ASSUMED.fixedTransitions + 2 * batches + children + 2 * columnCalls + 3 * storeLooks + 2 * inputs.columnRows.length + 2 * moreBudgetedCalls + (batchObjects ? 4 + 3 * polls : 0);
   const lambdaGbSeconds =
     ASSUMED.hashMemoryGb * hashLambdaSeconds + ASSUMED.otherMemoryGb * (rewriteSeconds + ASSUMED.otherSeconds) + phaseGbSeconds;
-  const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + moreVerifyCalls + (batchObjects ? 2 + polls : 0);
+  const lambdaRequests = 8 + batches + 2 * children + columnCalls + storeLooks + moreBudgetedCalls + (batchObjects ? 2 + polls : 0);
   const express = children * PRICES_USD.expressRequest + (children ? hashLambdaSeconds * ASSUMED.expressMemoryGb * PRICES_USD.expressGbSecond : 0);
   // past its first page a listing goes in AWS_LIST_RANGES key ranges, each ending with a page of its own
   const listCalls = inputs.stores.reduce((sum, store) => sum + Math.ceil(store.objects / 1000) + (store.objects > 1000 ? AWS_LIST_RANGES - 1 : 0), 0);

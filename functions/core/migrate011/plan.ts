@@ -63,8 +63,53 @@ export interface Plan {
   s3BatchChecksum: boolean;
 }
 
-/** The plan of an inspected schema; the columns whose values the inspection did not scan are scanned here. */
+/** Where a plan made in several calls stands: what the calls before found, and where the next goes on. */
+export interface PlanCheckpoint {
+  /** The legacy columns (`table.column`) the counts are of: a schema whose columns changed meanwhile is planned anew. */
+  columns: string[];
+  /** Each column's rows and pointers, as its value scan counted them. */
+  counts: { rows: number; pointers: number }[];
+  /** The inspection's problems and those of the stores compared so far. */
+  problems: string[];
+  /** The stores compared so far, the last one in progress. */
+  stores: StorePlan[];
+  /** The store (in order), its pass, and the last `~external` hash of that pass compared (null: none yet). */
+  cursor: { store: number; pass: number; after: string | null };
+  /** The store in progress: its objects missing and those of another size so far. */
+  missing: { count: number; examples: string[] };
+  mismatched: { count: number; examples: string[] };
+}
+
+/** One call's outcome: the plan, or (out of time) the checkpoint the next call goes on from. */
+export type PlanStep = { plan: Plan; checkpoint: null } | { plan: null; checkpoint: PlanCheckpoint };
+
+export interface PlanStepOptions {
+  /** Stop after about this long (ms), once something was done, between pages of `~external`. Default: to the end. */
+  budgetMs?: number;
+  /** The last call's checkpoint, to go on from. */
+  checkpoint?: PlanCheckpoint | null;
+  /** `~external` rows per page (tests set it small to cross pages). Default 10,000. */
+  page?: number;
+}
+
+/** The plan of an inspected schema in one call; the columns whose values the inspection did not scan are scanned here. */
 export async function planMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore): Promise<Plan> {
+  const step = await planStep(conn, input, inspection, openStore);
+  if (!step.plan) throw new Error('a plan without a budget stopped before its end');
+  return step.plan;
+}
+
+/**
+ * One call of planning: from the checkpoint (or the start), until the plan is made or the budget is spent; its value
+ * scans are done in the first call, the stores' passes compared page by page of `~external` after.
+ */
+export async function planStep(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore, options: PlanStepOptions = {}): Promise<PlanStep> {
+  const deadline = Date.now() + (options.budgetMs ?? Infinity);
+  let worked = false;
+  const columnNames = inspection.legacyColumns.map((column) => `${column.table}.${column.column}`);
+  const saved = options.checkpoint && JSON.stringify(options.checkpoint.columns) === JSON.stringify(columnNames) ? options.checkpoint : null;
+  if (saved) inspection.legacyColumns.forEach((column, i) => (column.counts = saved.counts[i]));
+  const cursor = saved?.cursor ?? { store: 0, pass: 0, after: null };
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
   // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
   const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, input.schema) : new Map<string, number>();
@@ -82,23 +127,26 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
   );
   const list = (store: string, spec: Migrate011Input['stores'][string], range: KeyRange) => listStore(openStore(store), prefixOf(spec), range, store);
   // The stores with pointers are listed at once (a big bucket takes one request per 1,000 keys) while the database
-  // scans the columns' values (a big table takes one long scan), then compared in order: as many first passes as
+  // scans the columns' values (a big table takes one long scan), then compared in order: as many next passes as
   // add up to one pass's objects, the others when their turn comes.
-  const firstListings = new Map<string, Promise<ListedObjects>>();
+  const nextListings = new Map<string, Promise<ListedObjects>>();
   let prefetched = 0;
-  for (const store of storeNames) {
+  for (const [i, store] of storeNames.entries()) {
     const spec = input.stores[store];
-    if (!spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
+    if (i < cursor.store || !spec || !(await anyPointer(conn, input.schema, inspection.legacyColumns.filter((column) => column.store === store)))) continue;
     const objects = Math.min(objectsOf(store), input.listingPassObjects);
-    if (firstListings.size && prefetched + objects > input.listingPassObjects) break;
+    if (nextListings.size && prefetched + objects > input.listingPassObjects) break;
     prefetched += objects;
-    const listed = list(store, spec, rangesOf.get(store)![0]!);
+    const listed = list(store, spec, rangesOf.get(store)![i === cursor.store ? cursor.pass : 0]!);
     listed.catch(() => undefined); // its refusal is raised where it is awaited
-    firstListings.set(store, listed);
+    nextListings.set(store, listed);
   }
-  await checkColumnsValues(conn, inspection);
+  if (!saved) {
+    await checkColumnsValues(conn, inspection);
+    worked = true;
+  }
 
-  const problems = [...inspection.problems];
+  const problems = saved?.problems ?? [...inspection.problems];
   const columns: ColumnPlan[] = [];
   // one per table: a table's temporary columns come in one ALTER
   const methods = new Map<string, TempColumnMethod>();
@@ -117,33 +165,45 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
       tempColumn: method.rebuild ? 'online rebuild' : 'instant',
     });
   }
-  const stores: StorePlan[] = [];
-  for (const store of storeNames) {
+  const stores: StorePlan[] = saved?.stores ?? [];
+  let missing = saved ? Findings.restore(saved.missing, EXAMPLES) : new Findings(EXAMPLES);
+  let mismatched = saved ? Findings.restore(saved.mismatched, EXAMPLES) : new Findings(EXAMPLES);
+  const checkpoint = (): PlanStep => ({
+    plan: null,
+    checkpoint: { columns: columnNames, counts: inspection.legacyColumns.map((column) => column.counts!), problems, stores, cursor, missing, mismatched },
+  });
+  for (; cursor.store < storeNames.length; cursor.store += 1, cursor.pass = 0) {
+    const store = storeNames[cursor.store];
     const storeColumns = inspection.legacyColumns.filter((column) => column.store === store);
     const spec = input.stores[store];
-    const plan: StorePlan = {
-      store,
-      legacyConfigKey: legacyConfigKey(storeColumns[0].suffix),
-      location: spec ? describeLocation(spec) : '(not configured)',
-      columns: storeColumns.length,
-      pointers: columns.filter((column) => column.store === store).reduce((sum, column) => sum + column.pointers, 0),
-      objects: 0,
-      bytes: 0,
-      missingObjects: 0,
-      sizeMismatches: 0,
-    };
-    stores.push(plan);
-    const missing = new Findings(EXAMPLES);
-    const mismatched = new Findings(EXAMPLES);
-    for (const [pass, range] of rangesOf.get(store)!.entries()) {
+    if (stores.length === cursor.store) {
+      stores.push({
+        store,
+        legacyConfigKey: legacyConfigKey(storeColumns[0].suffix),
+        location: spec ? describeLocation(spec) : '(not configured)',
+        columns: storeColumns.length,
+        pointers: columns.filter((column) => column.store === store).reduce((sum, column) => sum + column.pointers, 0),
+        objects: 0,
+        bytes: 0,
+        missingObjects: 0,
+        sizeMismatches: 0,
+      });
+    }
+    const storePlan = stores[cursor.store];
+    const ranges = rangesOf.get(store)!;
+    for (; cursor.pass < ranges.length; cursor.pass += 1, cursor.after = null) {
+      const range = ranges[cursor.pass];
       // out of the map: a listing is held no longer than its pass
-      let listed = pass === 0 ? firstListings.get(store) : undefined;
-      firstListings.delete(store);
-      for await (const page of referencedObjects(conn, input.schema, storeColumns, OBJECT_PAGE, spec && { prefix: prefixOf(spec), range })) {
+      let listed = nextListings.get(store);
+      nextListings.delete(store);
+      for await (const page of referencedObjects(conn, input.schema, storeColumns, options.page ?? OBJECT_PAGE, spec && { prefix: prefixOf(spec), range }, cursor.after)) {
+        if (worked && Date.now() > deadline) return checkpoint();
+        worked = true;
+        cursor.after = page[page.length - 1].hash;
         const objects = page.map((object) => ({ ...object, key: spec && legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash) }));
         const inPass = objects.filter((object) => object.key === undefined || inKeyRange(object.key, range));
-        plan.objects += inPass.length;
-        plan.bytes += inPass.reduce((sum, object) => sum + object.size, 0);
+        storePlan.objects += inPass.length;
+        storePlan.bytes += inPass.reduce((sum, object) => sum + object.size, 0);
         if (!spec || inPass.length === 0) continue;
         // listed only where objects are referenced: a store no pointer uses need not be reachable
         listed ??= list(store, spec, range);
@@ -155,14 +215,16 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
         }
       }
     }
-    plan.missingObjects = missing.count;
-    plan.sizeMismatches = mismatched.count;
+    storePlan.missingObjects = missing.count;
+    storePlan.sizeMismatches = mismatched.count;
     if (missing.count) {
-      problems.push(`${missing.count} referenced object(s) are missing from store "${store}" (${plan.location}); restore them before migrating:\n      ${missing.examples.join('\n      ')}`);
+      problems.push(`${missing.count} referenced object(s) are missing from store "${store}" (${storePlan.location}); restore them before migrating:\n      ${missing.examples.join('\n      ')}`);
     }
     if (mismatched.count) {
       problems.push(`${mismatched.count} object(s) in store "${store}" do not have the size ${LEGACY_EXTERNAL_TABLE} recorded (truncated or replaced):\n      ${mismatched.examples.join('\n      ')}`);
     }
+    missing = new Findings(EXAMPLES);
+    mismatched = new Findings(EXAMPLES);
   }
   const estimate = estimateRun({
     stores: stores.map((store) => ({ objects: store.objects, bytes: store.bytes, s3: input.stores[store.store]?.protocol === 's3' })),
@@ -175,7 +237,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     listingPassObjects: input.listingPassObjects,
   });
   const status = problems.length ? 'refused' : inspection.legacyColumns.length === 0 && !inspection.legacyTablePresent ? 'nothing-to-do' : 'ready';
-  return {
+  const plan: Plan = {
     schema: input.schema,
     mode: input.mode,
     defaultStore: input.defaultStore,
@@ -192,6 +254,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
     trustEtag: input.trustEtag,
     s3BatchChecksum: input.s3BatchChecksum,
   };
+  return { plan, checkpoint: null };
 }
 
 /** Whether any of the columns holds a pointer (counted already, or one probe of its index). */
@@ -213,7 +276,7 @@ const OBJECT_PAGE = 10_000;
 
 /**
  * The distinct `~external` rows a store's columns point to, in keyset pages (memory stays flat); `within`: only those
- * whose object key (`prefix` + the row's hash) is in the key range of a listing pass.
+ * whose object key (`prefix` + the row's hash) is in the key range of a listing pass; `after`: past that hash only.
  */
 export async function* referencedObjects(
   conn: Connection,
@@ -221,6 +284,7 @@ export async function* referencedObjects(
   columns: LegacyColumn[],
   page = OBJECT_PAGE,
   within?: { prefix: string; range: KeyRange },
+  after: string | null = null,
 ): AsyncGenerator<{ hash: string; size: number }[]> {
   if (columns.length === 0) return;
   // One probe of each column's index per `~external` row: an IN over a UNION of the columns would first collect and
@@ -240,6 +304,7 @@ export async function* referencedObjects(
       ),
     (row) => row.hash,
     page,
+    after,
   );
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
 }
