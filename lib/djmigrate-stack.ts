@@ -55,7 +55,7 @@ export const DEFAULT_DB_SECRET_NAME = 'djmigrate/db';
 
 /** Environment variable through which the functions get the database secret's ARN (never its value). */
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
-/** Environment variable: how long one budgeted invocation (fill, rewrite, Inspect, Verify, 0.14 column, table copy) works before handing back (ms). */
+/** Environment variable: how long one budgeted invocation (fill, rewrite, Inspect, InsertRows, Verify, 0.14 column, table copy) works before handing back (ms). */
 export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
 /** Environment variable: an RDS Proxy endpoint the functions connect through instead of the secret's host. */
 export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
@@ -87,8 +87,8 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
   recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },
-  // one INSERT … SELECT per journal batch, ~100,000 rows/s here: tens of millions of objects a call; a rerun resumes
-  insert: { timeout: Duration.minutes(15) },
+  // one INSERT … SELECT per journal batch, ~100,000 rows/s here: tens of millions of objects a call, as many calls as needed
+  insert: { timeout: Duration.minutes(15), budgeted: true },
   // the fill's last call builds the column's index; dropping a column rebuilds the table before MySQL 8.0.29
   fill: { timeout: Duration.minutes(15), budgeted: true },
   discardFills: { timeout: Duration.minutes(15) },

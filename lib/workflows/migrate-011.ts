@@ -16,7 +16,7 @@
 //        branch 2: FillTables (Map over tables, fillConcurrency at once: FillTable ⟲ TableFilled ─▶ FillDone, a
 //                  table's columns in turn; while objects a column needs still hash: WaitForStoreHashed ─▶ FillTable)
 //        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
-//      ─▶ InsertRows ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//      ─▶ InsertRows ⟲ RowsInserted ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
 //      ─▶ Finish ─▶ Verify ⟲ Verified ─▶ Report (its result is the execution output)
 //
 // The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
@@ -40,7 +40,7 @@
 //   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
 //   HashBatch      hash      { input, batch }  (one per hashBatches[i]) discarded
-//   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result)
+//   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result); loops until done
 //   FillTable      fill      { input, columns } (one per tableColumns[i]) $.progress = { column, done, rows, waiting }; loops until done
 //   DiscardFills   discardFills { input }                              discarded (the failure stays at $.failure)
 //   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
@@ -223,6 +223,7 @@ export function migrate011Definition(
   }).itemProcessor(hashBatch);
 
   const insertRows = invoke('InsertRows', 'insert', {
+    comment: 'One INSERT … SELECT per journal batch, for a bounded time from its checkpoint in the journal; repeated until it reports done.',
     payload: phasePayload(),
     resultSelector: WHOLE_PAYLOAD,
     resultPath: '$.inserted',
@@ -297,7 +298,8 @@ export function migrate011Definition(
   const releaseLock = releaseLockOnFailure(wf, invoke, [prepare, startChecksum, checksumState, recordChecksums, hashAndFill, insertRows, rewriteColumns, finish, verify, report]);
   discardFills.addCatch(releaseLock, { resultPath: '$.discardFailure' });
   discardFills.next(releaseLock);
-  hashAndFill.next(insertRows).next(rewriteColumns).next(finish).next(verify).next(
+  hashAndFill.next(insertRows).next(new sfn.Choice(wf, 'RowsInserted').when(sfn.Condition.booleanEquals('$.inserted.Payload.done', true), rewriteColumns).otherwise(insertRows));
+  rewriteColumns.next(finish).next(verify).next(
     new sfn.Choice(wf, 'Verified').when(sfn.Condition.booleanEquals('$.verified.Payload.done', true), report).otherwise(verify),
   );
   recordChecksums.next(hashAndFill);

@@ -179,7 +179,7 @@ describe('crash and rerun converge to the clean result', () => {
       verify: async (event: unknown) => {
         const result = await handlers.verify!(event);
         if (++calls === 3) {
-          [{ run: checkpointRun }] = await select<{ run: string }>(conn, `SELECT run FROM ${journalTables(schema).verify}`);
+          [{ run: checkpointRun }] = await select<{ run: string }>(conn, `SELECT run FROM ${journalTables(schema).checkpoints} WHERE phase = 'verify'`);
           throw new TransientError('simulated: the third Verify call timed out');
         }
         return result;

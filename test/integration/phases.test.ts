@@ -4,7 +4,7 @@ import { blobArray } from '../../functions/core/datajoint/blob.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
 import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
-import { insertExternalRows } from '../../functions/core/migrate011/insert.js';
+import { insertExternalRows, type InsertedRows } from '../../functions/core/migrate011/insert.js';
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { planMigration, planStep, referencedObjects } from '../../functions/core/migrate011/plan.js';
@@ -252,7 +252,15 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const recorded = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(schema).objects} WHERE contents_hash IS NOT NULL AND new_hash IS NOT NULL AND contents_from = 'stream'`);
   expect(Number(recorded[0].n)).toBe(14);
 
-  expect((await insertExternalRows(conn, input)).inserted).toBe(14);
+  // in calls that each insert one journal batch (one per store here), the totals carried by the checkpoint
+  const inserts: InsertedRows[] = [];
+  do inserts.push(await insertExternalRows(conn, input, { run: 'insert-in-calls', budgetMs: 0 }));
+  while (!inserts.at(-1)!.done);
+  expect(inserts.map((step) => [step.done, step.stores.length])).toEqual([[false, 1], [false, 2], [true, 3]]);
+  expect(inserts.at(-1)!.inserted).toBe(14);
+  expect(inserts.at(-1)!.stores.map((store) => store.inserted).sort()).toEqual([2, 3, 9]);
+  // the run's call repeated after its end (a lost result) reports the same, inserting nothing; another run finds all in
+  expect(await insertExternalRows(conn, input, { run: 'insert-in-calls', budgetMs: 0 })).toEqual(inserts.at(-1));
   expect((await insertExternalRows(conn, input)).inserted).toBe(0);
 
   const take = (await journalColumns(conn, schema)).find((column) => column.table_name === 'take')!.column_id;

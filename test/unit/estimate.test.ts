@@ -92,6 +92,16 @@ describe('estimateRun (the cost model plan prints)', () => {
     expect(at(50_000_000).seconds).toBeGreaterThan(900);
   });
 
+  it('counts the calls of the budgeted phases (Inspect, InsertRows, Verify): one per 10 minutes of their work', () => {
+    // trustEtag reads 16 objects (one hash batch), the one column takes a fill, an index and a swap call, one look at
+    // its store: 8 + 1 + 3 + 1 requests, and for 70M objects in one listing Inspect 1,250 s (3 calls), InsertRows 700 s
+    // (2) and Verify 1,458 s (3): 5 more
+    const at = (objects: number) => estimateRun({ ...base, trustEtag: true, listingPassObjects: 100_000_000, stores: [{ objects, bytes: objects * 1e6, s3: true }] });
+    expect(at(1_000_000).lambdaRequests).toBe(13);
+    expect(at(70_000_000).lambdaRequests).toBe(13 + 5);
+    expect(at(70_000_000).stateTransitions - at(1_000_000).stateTransitions).toBe(2 * 5);
+  });
+
   it('lists a store bigger than listingPassObjects in passes: memory for one pass, its database side read per pass', () => {
     const run = (objects: number, listingPassObjects?: number) =>
       estimateRun({ ...base, ...(listingPassObjects ? { listingPassObjects } : {}), stores: [{ objects, bytes: objects * 1e6, s3: true }] });

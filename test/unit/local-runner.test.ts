@@ -72,7 +72,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       return { column: column === 10 ? 10 : 12, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false };
     },
     discardFills: async () => ({ dropped: 2 }),
-    insert: async () => ({ inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
+    insert: async () => ({ done: true, inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
     rewrite: async (event) => {
       const { column } = event as { column: number };
       const round = (rewrites.get(column) ?? 0) + 1;
@@ -230,13 +230,24 @@ describe('runLocally (0.11 workflow)', () => {
     const fake = fakeHandlers({
       insert: async () => {
         if (failures++ === 0) throw new TransientError('connection lost (will be retried)');
-        return { inserted: 5, stores: [] };
+        return { done: true, inserted: 5, stores: [] };
       },
     });
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
     expect(result.status).toBe('SUCCEEDED');
     expect(fake.names().filter((name) => name === 'insert')).toHaveLength(2);
     expect(fake.names().at(-1)).toBe('report');
+  });
+
+  it('calls InsertRows again while it reports done: false, then rewrites', async () => {
+    let calls = 0;
+    const fake = fakeHandlers({ insert: async () => ({ done: ++calls === 3, inserted: 5, stores: [] }) });
+    const entered: string[] = [];
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
+    expect(result.status).toBe('SUCCEEDED');
+    const names = fake.names();
+    expect(names.slice(names.indexOf('insert'), names.indexOf('insert') + 4)).toEqual(['insert', 'insert', 'insert', 'rewrite']);
+    expect(entered.filter((name) => name === 'RowsInserted')).toHaveLength(3);
   });
 
   // with the definition's intervals (2 s, doubling) the 6 retries would wait 126 s, past the test's timeout: the

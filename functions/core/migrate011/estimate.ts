@@ -29,7 +29,7 @@ export const ASSUMED = {
   batchesAtOnce: 4,
   budgetedCallSeconds: 600,
   /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Passes/Choices/Maps. */
-  fixedTransitions: 20,
+  fixedTransitions: 21,
   /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
   storePollSeconds: 10,
   /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
@@ -41,8 +41,8 @@ export const ASSUMED = {
   /**
    * The per-object phases: objects per second as `npm run bench -- --many-objects 1000000` measured them on one core
    * of the development machine (~70 µs per object together); their functions' memory (from 1,769 MB a Lambda gets a
-   * whole vCPU). Prepare and InsertRows work in one Lambda call each (at most 15 minutes); Inspect and Verify in
-   * budgeted calls from their checkpoints.
+   * whole vCPU). Prepare works in one Lambda call (at most 15 minutes); Inspect, InsertRows and Verify in budgeted
+   * calls from their checkpoints.
    */
   phaseObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
   phaseMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
@@ -87,7 +87,7 @@ export interface EstimateInputs {
 
 export interface RunEstimate {
   seconds: number;
-  /** The longer of the single-call phases (Prepare, InsertRows): a Lambda call ends at 15 minutes. */
+  /** The single-call phase (Prepare) and its time: a Lambda call ends at 15 minutes. */
   longestCall: { phase: string; seconds: number };
   /** Memory Inspect and Verify need for a pass over the largest store's listing, what their functions have, and the passes. */
   listing: { gb: number; functionGb: number; passes: number; passObjects: number };
@@ -138,10 +138,9 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   }));
   const phaseSeconds = phases.reduce((sum, call) => sum + call.seconds, 0);
   const phaseGbSeconds = phases.reduce((sum, call) => sum + call.seconds * ASSUMED.phaseMemoryGb[call.phase], 0);
-  const budgeted = (call: { phase: string }) => call.phase === 'Inspect' || call.phase === 'Verify';
-  const longestCall = phases.filter((call) => !budgeted(call)).reduce((long, call) => (call.seconds > long.seconds ? call : long));
-  // Inspect's and Verify's calls past their first (each with its Choice)
-  const moreBudgetedCalls = phases.filter(budgeted).reduce((sum, call) => sum + Math.max(0, Math.ceil(call.seconds / ASSUMED.budgetedCallSeconds) - 1), 0);
+  const longestCall = phases.find((call) => call.phase === 'Prepare')!;
+  // the budgeted phases' calls past their first (each with its Choice)
+  const moreBudgetedCalls = phases.filter((call) => call !== longestCall).reduce((sum, call) => sum + Math.max(0, Math.ceil(call.seconds / ASSUMED.budgetedCallSeconds) - 1), 0);
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + phaseSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call

@@ -1,12 +1,15 @@
 // Creates each store's `~external_<store>` table with 0.12's exact DDL and adds a row for every hashed object, one
 // INSERT … SELECT per journal batch. Rows already there (an earlier run, the official tool, 0.12 itself) are kept; a
-// row that disagrees with what was hashed stops the migration.
+// row that disagrees with what was hashed stops the migration. Works for a bounded time per call when asked, with a
+// checkpoint in the journal after every batch (checkpoint.ts).
+import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { legacyRelativePath } from '../datajoint/v011.js';
 import { externalTableDdl, externalTableName } from '../datajoint/v012.js';
 import { execute, indexProbe, quoteId, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { journalTables } from './journal.js';
 
 const EXAMPLES = 10;
@@ -22,28 +25,67 @@ const EXTERNAL_COLUMNS: Record<string, string> = {
 };
 
 export interface InsertedRows {
+  /** False: the call ran out of time; call again (with the same run) to go on. */
+  done: boolean;
   inserted: number;
   stores: { store: string; table: string; inserted: number }[];
 }
 
-export async function insertExternalRows(conn: Connection, input: Migrate011Input): Promise<InsertedRows> {
+export interface InsertOptions {
+  /** Start no batch after about this long (ms), once one was inserted. Default: to the end. */
+  budgetMs?: number;
+  /** The execution the calls belong to: another run's checkpoint is set aside. Default: one of its own. */
+  run?: string;
+}
+
+/** The rows inserted so far, and the last batch done: the store (in order) and its batch (null: none of it yet). */
+interface InsertCheckpoint {
+  result: InsertedRows;
+  cursor: { store: number; batch: number | null };
+}
+
+export async function insertExternalRows(conn: Connection, input: Migrate011Input, options: InsertOptions = {}): Promise<InsertedRows> {
   const t = journalTables(input.schema);
+  const deadline = Date.now() + (options.budgetMs ?? Infinity);
+  const run = options.run ?? randomUUID();
   const stores = await select<{ store: string; unhashed: number }>(
     conn,
     `SELECT store, SUM(contents_hash IS NULL) AS unhashed FROM ${t.objects} GROUP BY store ORDER BY store`,
   );
-  const result: InsertedRows = { inserted: 0, stores: [] };
   for (const { store, unhashed } of stores) {
     if (Number(unhashed) > 0) {
       throw new MigrationRefusedError(`${unhashed} object(s) of store "${store}" have not been hashed yet; rerun the migration to finish hashing them`);
     }
-    const table = externalTableName(store);
-    await ensureExternalTable(conn, input.schema, store);
-    const inserted = await insertMissingRows(conn, input, store);
-    result.inserted += inserted;
-    result.stores.push({ store, table, inserted });
   }
-  return result;
+  const { result, cursor } = (await loadCheckpoint<InsertCheckpoint>(conn, input.schema, 'insert', run)) ?? { result: { done: false, inserted: 0, stores: [] }, cursor: { store: 0, batch: null } };
+  let worked = false;
+  const outOfTime = () => worked && Date.now() > deadline;
+  for (; cursor.store < stores.length; cursor.store += 1, cursor.batch = null) {
+    if (outOfTime()) return result;
+    const { store } = stores[cursor.store];
+    await ensureExternalTable(conn, input.schema, store);
+    if (result.stores.length === cursor.store) result.stores.push({ store, table: externalTableName(store), inserted: 0 });
+    const counts = result.stores[cursor.store];
+    for (const { batch, objects } of await batchesAfter(conn, input.schema, store, cursor.batch)) {
+      if (outOfTime()) return result;
+      const inserted = await insertMissingRows(conn, input, store, batch, objects);
+      worked = true;
+      counts.inserted += inserted;
+      result.inserted += inserted;
+      cursor.batch = batch;
+      await saveCheckpoint<InsertCheckpoint>(conn, input.schema, 'insert', run, { result, cursor });
+    }
+  }
+  return { ...result, done: true };
+}
+
+async function batchesAfter(conn: Connection, schema: string, store: string, after: number | null): Promise<{ batch: number; objects: number }[]> {
+  const rows = await select<{ batch: number; objects: number }>(
+    conn,
+    `SELECT batch, COUNT(*) AS objects FROM ${journalTables(schema).objects} WHERE store = ?${after === null ? '' : ' AND batch > ?'} GROUP BY batch ORDER BY batch`,
+    after === null ? [store] : [store, after],
+  );
+  return rows.map((row) => ({ batch: Number(row.batch), objects: Number(row.objects) }));
 }
 
 async function ensureExternalTable(conn: Connection, schema: string, store: string): Promise<void> {
@@ -63,31 +105,26 @@ async function ensureExternalTable(conn: Connection, schema: string, store: stri
 }
 
 /**
- * One INSERT … SELECT per journal batch (at most 900 per store): the rows never travel through this process, and each
+ * One INSERT … SELECT of a journal batch (at most 900 per store): the rows never travel through this process, and each
  * statement is atomic and small enough for a replica. Rows already there are skipped (one probe each); a batch that
  * had any is checked against them. A concurrent writer may add the same row: the no-op update keeps theirs, and the
  * check judges it.
  */
-async function insertMissingRows(conn: Connection, input: Migrate011Input, store: string): Promise<number> {
+async function insertMissingRows(conn: Connection, input: Migrate011Input, store: string, batch: number, objects: number): Promise<number> {
   const t = journalTables(input.schema);
   const external = tableRef(input.schema, externalTableName(store));
   const native = input.mode === 'native';
-  const batches = await select<{ batch: number; objects: number }>(conn, `SELECT batch, COUNT(*) AS objects FROM ${t.objects} WHERE store = ? GROUP BY batch ORDER BY batch`, [store]);
-  let inserted = 0;
-  for (const { batch, objects } of batches) {
-    const added = await execute(
-      conn,
-      `INSERT INTO ${external} (hash, size, filepath, contents_hash)
-       SELECT o.new_hash, o.size, ${native ? 'NULL' : 'CONCAT(CAST(? AS BINARY), o.legacy_hash)'}, ${native ? 'NULL' : 'o.contents_hash'}
-         FROM ${t.objects} o
-        WHERE o.store = ? AND o.batch = ? AND NOT (${indexProbe(external, 'hash', 'o.new_hash')})
-       ON DUPLICATE KEY UPDATE hash = hash`,
-      [...(native ? [] : [legacyRelativePath(input.schema, '')]), store, Number(batch)],
-    );
-    if (added < Number(objects)) await refuseConflicts(conn, input, store, Number(batch));
-    inserted += added;
-  }
-  return inserted;
+  const added = await execute(
+    conn,
+    `INSERT INTO ${external} (hash, size, filepath, contents_hash)
+     SELECT o.new_hash, o.size, ${native ? 'NULL' : 'CONCAT(CAST(? AS BINARY), o.legacy_hash)'}, ${native ? 'NULL' : 'o.contents_hash'}
+       FROM ${t.objects} o
+      WHERE o.store = ? AND o.batch = ? AND NOT (${indexProbe(external, 'hash', 'o.new_hash')})
+     ON DUPLICATE KEY UPDATE hash = hash`,
+    [...(native ? [] : [legacyRelativePath(input.schema, '')]), store, batch],
+  );
+  if (added < objects) await refuseConflicts(conn, input, store, batch);
+  return added;
 }
 
 /** Refuses when rows of the batch's objects that were already in `~external_<store>` disagree with the objects. */

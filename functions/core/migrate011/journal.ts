@@ -10,7 +10,7 @@ import type { Migrate011Input } from './input.js';
 export const RUN_TABLE = '~djmigrate_011_run';
 export const COLUMN_TABLE = '~djmigrate_011_column';
 export const OBJECT_TABLE = '~djmigrate_011_object';
-export const VERIFY_TABLE = '~djmigrate_011_verify';
+export const CHECKPOINT_TABLE = '~djmigrate_011_checkpoint';
 
 /** `filled`: the temporary column was filled beside the hashing; `discarded`: that fill was dropped after a refusal. */
 export type ColumnState = 'pending' | 'filled' | 'swapped' | 'discarded';
@@ -41,7 +41,7 @@ export function journalTables(database: string) {
     run: tableRef(database, RUN_TABLE),
     columns: tableRef(database, COLUMN_TABLE),
     objects: tableRef(database, OBJECT_TABLE),
-    verify: tableRef(database, VERIFY_TABLE),
+    checkpoints: tableRef(database, CHECKPOINT_TABLE),
   };
 }
 
@@ -101,16 +101,16 @@ export async function openJournal(conn: Connection, input: Migrate011Input): Pro
       KEY store_hashed (store, contents_hash)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 objects'`,
   );
-  // Verify's checkpoint (verify-checkpoint.ts): how far the execution `run` got, so its next call goes on from there
+  // how far the phases that work in calls got in the execution `run` (checkpoint.ts)
   await execute(
     conn,
-    `CREATE TABLE IF NOT EXISTS ${t.verify} (
-      id tinyint unsigned NOT NULL,
+    `CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+      phase varchar(16) NOT NULL,
       run varchar(255) NOT NULL,
       progress longtext NOT NULL,
       updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-      PRIMARY KEY (id)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 verification in progress'`,
+      PRIMARY KEY (phase)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.11->0.12 phases in progress'`,
   );
   const existing = await select<RunSettings & { finished_at: string | null }>(conn, `SELECT mode, default_store, finished_at FROM ${t.run} WHERE id = 1`);
   if (existing.length === 0) {

@@ -2,7 +2,7 @@
 // every object at the location 0.12 will read, with the recorded size and the contents hash computed from its
 // bytes during hashing. A store of more than `listingPassObjects` objects is listed in passes over key ranges, each
 // column's pointers read once per pass. Works for a bounded time per call when asked, keeping a checkpoint in the
-// journal; read-only on everything else.
+// journal (checkpoint.ts); read-only on everything else.
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
@@ -14,7 +14,7 @@ import { Findings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
-import { loadVerifyCheckpoint, saveVerifyCheckpoint, type SavedColumnCheck, type VerifyCursor } from './verify-checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { expectedStoreKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { ListedObjects, listObjects } from '../stores/listed-objects.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -57,6 +57,33 @@ export interface VerifyOptions {
   progress?: ProgressSink;
 }
 
+/** Where the next check starts: the store (in the journal's order), its pass, the column among its checked ones. */
+interface VerifyCursor {
+  store: number;
+  pass: number;
+  column: number;
+  /** The last pointer (hex) of that column checked in that pass; null: from its first. */
+  after: string | null;
+}
+
+/** A column's verification so far, as JSON. */
+interface SavedColumnCheck {
+  column_id: number;
+  exists: boolean;
+  rows: number;
+  pointers: number;
+  danglingPointers: number;
+  objects: number;
+  missing: { count: number; examples: string[] };
+  mismatched: { count: number; examples: string[] };
+  problems: string[];
+}
+
+interface VerifyCheckpoint {
+  cursor: VerifyCursor;
+  checks: SavedColumnCheck[];
+}
+
 /** One call's outcome: the verification once every check is done, else where it stopped. */
 export type VerifyStep = ({ done: true } & Verification) | { done: false; store: string; pass: number; passes: number; column: string; objects: number };
 
@@ -79,11 +106,11 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     objectsOf.set(store, Number(n));
   }
   const rangesOf = new Map(stores.map((store) => [store, storeKeyRanges(input, store, objectsOf.get(store)!)]));
-  const saved = journal.length ? await loadVerifyCheckpoint(conn, input.schema, run) : null;
+  const saved = journal.length ? await loadCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run) : null;
   const cursor: VerifyCursor = saved?.cursor ?? { store: 0, pass: 0, column: 0, after: null };
   const results = new Map((saved?.checks ?? []).map((check) => [check.column_id, restoredCheck(check, journal)]));
   const progress = options.progress ?? silentProgress;
-  const checkpoint = () => saveVerifyCheckpoint(conn, input.schema, run, { cursor, checks: [...results.values()].map(savedCheck) });
+  const checkpoint = () => saveCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run, { cursor, checks: [...results.values()].map(savedCheck) });
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
