@@ -57,7 +57,7 @@ class HeldAfterListing {
 export async function manyObjects(
   objects: number,
   log: (line: string) => void,
-  { distributedHashingFrom, listingPassObjects }: { distributedHashingFrom?: number; listingPassObjects?: number } = {},
+  { distributedHashingFrom, listingPassObjects, workBudgetMs }: { distributedHashingFrom?: number; listingPassObjects?: number; workBudgetMs?: number } = {},
 ): Promise<void> {
   log(`bench --many-objects: ${formatInt(objects)} objects in a file store, one row pointing at each`);
   const sandbox = await startSandbox();
@@ -98,12 +98,14 @@ export async function manyObjects(
     const clock = new PhaseClock(MIGRATE_011_PHASES);
     const runSampler = new RssSampler(50).start();
     const runStarted = performance.now();
-    const run = await migrateLocally({ configPath, schema: DATABASE, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: { report: () => {} }, ...(distributedHashingFrom !== undefined ? { distributedHashingFrom } : {}), ...(listingPassObjects !== undefined ? { listingPassObjects } : {}), ...clock.listeners() });
+    const run = await migrateLocally({ configPath, schema: DATABASE, defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, progress: { report: () => {} }, ...(distributedHashingFrom !== undefined ? { distributedHashingFrom } : {}), ...(listingPassObjects !== undefined ? { listingPassObjects } : {}), ...(workBudgetMs !== undefined ? { workBudgetMs } : {}), ...clock.listeners() });
     const runSeconds = (performance.now() - runStarted) / 1000;
     const runPeak = runSampler.stop();
     if (run.status !== 'SUCCEEDED' || (run.output as Report).status !== 'migrated') throw new Error(`the migration did not finish: ${run.error?.name ?? (run.output as Report).status}: ${run.error?.message ?? ''}`);
     const phases = Object.entries(clock.seconds()).map(([phase, phaseSeconds]) => `${phase} ${phaseSeconds.toFixed(1)}`);
     log(`migration: ${runSeconds.toFixed(1)} s (${formatInt(objects / runSeconds)} objects/s) — ${phases.join(', ')}; peak RSS ${Math.round(mb(runPeak))} MB`);
+    const calls = Object.entries(clock.entered()).filter(([, n]) => n > 1).map(([phase, n]) => `${phase} ${n}`);
+    log(`  phases entered more than once (budgeted calls, polls): ${calls.length ? calls.join(', ') : 'none'}${workBudgetMs !== undefined ? ` (work budget ${workBudgetMs / 1000} s a call)` : ''}`);
     log(`bench --many-objects: ${formatInt(objects)} objects: Inspect + plan ${seconds.toFixed(1)} s (+${Math.round(mb(peak - before))} MB), whole migration ${runSeconds.toFixed(1)} s (peak RSS ${Math.round(mb(runPeak))} MB)`);
   } finally {
     await conn.end().catch(() => {});

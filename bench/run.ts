@@ -51,6 +51,7 @@ interface Flags {
   hashConcurrency: number;
   distributedFrom?: number;
   listingPassObjects?: number;
+  workBudget?: number;
   quick?: boolean;
 }
 
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     .option('--hash-concurrency <n>', "djmigrate's objects in flight per hash batch (the input's hashConcurrency)", integer, 8)
     .option('--distributed-from <n>', "hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000)", integer)
     .option('--listing-pass-objects <n>', "with --many-objects: list and compare the store in passes of this many objects (the input's listingPassObjects)", integer)
+    .option('--work-budget <seconds>', 'with --many-objects: how long each budgeted call works (the stack: 600; Inspect, InsertRows, Verify, fills and rewrites then take several calls)', integer)
     .option('--trust-etag', "run djmigrate with trustEtag (S3 contents hashes from plain-MD5 ETags, a sample read to check)")
     .option('--quick', 'smoke run: 200 objects, 2,000 rows, 20,000 big-table rows');
   program.parse(process.argv);
@@ -102,7 +104,11 @@ async function main(): Promise<void> {
     if (!given('bigTableRows')) flags.bigTableRows = 20_000;
   }
   if (flags.bigObject !== undefined) return bigObject(flags.bigObject);
-  if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, { distributedHashingFrom: flags.distributedFrom, listingPassObjects: flags.listingPassObjects });
+  if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, {
+      distributedHashingFrom: flags.distributedFrom,
+      listingPassObjects: flags.listingPassObjects,
+      workBudgetMs: flags.workBudget === undefined ? undefined : flags.workBudget * 1000,
+    });
   return endToEnd(flags);
 }
 

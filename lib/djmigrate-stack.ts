@@ -55,7 +55,7 @@ export const DEFAULT_DB_SECRET_NAME = 'djmigrate/db';
 
 /** Environment variable through which the functions get the database secret's ARN (never its value). */
 export const DB_SECRET_ARN_ENV = 'DJMIGRATE_DB_SECRET_ARN';
-/** Environment variable: how long one budgeted invocation (fill, rewrite, Inspect, InsertRows, Verify, 0.14 column, table copy) works before handing back (ms). */
+/** Environment variable: how long one budgeted invocation (Inspect, Prepare, fill, InsertRows, rewrite, Verify, 0.14 column, table copy) works before handing back (ms). */
 export const WORK_BUDGET_ENV = 'DJMIGRATE_WORK_BUDGET_MS';
 /** Environment variable: an RDS Proxy endpoint the functions connect through instead of the secret's host. */
 export const DB_PROXY_ENDPOINT_ENV = 'DJMIGRATE_DB_PROXY_ENDPOINT';
@@ -82,7 +82,7 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   // listed-objects.ts; trustEtag lists in Prepare) and check ~50,000 objects a second on a whole vCPU, which Lambda
   // gives from 1,769 MB on; they work from a checkpoint for a budget per call, as many calls as a schema needs
   inspect: { memorySize: 2048, timeout: Duration.minutes(15), budgeted: true },
-  prepare: { memorySize: 2048, timeout: Duration.minutes(15) },
+  prepare: { memorySize: 2048, timeout: Duration.minutes(15), budgeted: true },
   verify: { memorySize: 2048, timeout: Duration.minutes(15), budgeted: true },
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },

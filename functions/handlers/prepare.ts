@@ -5,14 +5,17 @@ import { manifestKey } from './ops/reports.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makePrepareHandler(getDeps: DepsProvider) {
-  // Inspect, the state before, scanned every value; Prepare reads the structure again under the lock
+  // Inspect, the state before, scanned every value; Prepare reads the structure again under the lock. It works for a
+  // bounded time and reports `done: false` until the journal (and the manifest) are complete; each call goes on.
   return phaseHandler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string }) =>
-    prepareMigration(conn, input, await inspectSchema(conn, input, { checkValues: false }), {
-      openStore,
-      progress,
-      manifests: deps.manifests,
-      manifestKey: manifestKey(input.schema, event.run, 'hash'),
-    }),
+    prepareMigration(
+      conn,
+      input,
+      await inspectSchema(conn, input, { checkValues: false }),
+      { openStore, progress, manifests: deps.manifests, manifestKey: manifestKey(input.schema, event.run, 'hash') },
+      // without a run to resume under, the call goes to the end
+      event.run === undefined ? {} : { run: event.run, budgetMs: deps.workBudgetMs },
+    ),
     'take', // the run's first write
   );
 }

@@ -8,6 +8,7 @@ import { formatBytes } from './format.js';
 export class PhaseClock {
   private readonly open = new Map<string, number>();
   private readonly totals: Record<string, number> = {};
+  private readonly entries: Record<string, number> = {};
 
   /** `phases`: the states whose time is measured, from entering to leaving them (phases may run side by side). */
   constructor(private readonly phases: ReadonlySet<string>) {}
@@ -18,7 +19,9 @@ export class PhaseClock {
   }
 
   enter(state: string): void {
-    if (this.phases.has(state) && !this.open.has(state)) this.open.set(state, performance.now());
+    if (!this.phases.has(state)) return;
+    this.entries[state] = (this.entries[state] ?? 0) + 1;
+    if (!this.open.has(state)) this.open.set(state, performance.now());
   }
 
   exit(state: string): void {
@@ -31,6 +34,11 @@ export class PhaseClock {
   /** Seconds per phase; a state entered again (a polling loop) adds to its phase. */
   seconds(): Record<string, number> {
     return { ...this.totals };
+  }
+
+  /** Times each phase was entered (a budgeted phase once per call). */
+  entered(): Record<string, number> {
+    return { ...this.entries };
   }
 }
 

@@ -61,11 +61,6 @@ export function formatPlan(plan: Plan): string {
   if (e.listing.passes > 1) {
     lines.push(`The largest store is listed in ${e.listing.passes} passes of at most ${e.listing.passObjects.toLocaleString('en-US')} objects (listingPassObjects), its database rows read once per pass.`);
   }
-  if (e.longestCall.seconds > LAMBDA_CALL_WARNING_SECONDS) {
-    lines.push(
-      `On AWS ${e.longestCall.phase} would take about ${Math.round(e.longestCall.seconds / 60)} min in one Lambda call, which ends at 15: run this schema locally (no such limit), or expect to rerun (README "Where one call is the limit").`,
-    );
-  }
   if (e.listing.gb > e.listing.functionGb) {
     lines.push(
       `On AWS Inspect and Verify would need about ${e.listing.gb} GB for a pass over the largest store's listing, more than their functions' ${e.listing.functionGb} GB: lower listingPassObjects (now ${e.listing.passObjects.toLocaleString('en-US')}) to list it in more passes, or run this schema locally (README "Where one call is the limit").`,
@@ -73,9 +68,6 @@ export function formatPlan(plan: Plan): string {
   }
   return lines.join('\n');
 }
-
-/** 80 % of a Lambda's 15 minutes: the rates behind the estimate are this machine's, not RDS's. */
-const LAMBDA_CALL_WARNING_SECONDS = 0.8 * 15 * 60;
 
 export function formatReport(report: Report): string {
   const lines = [

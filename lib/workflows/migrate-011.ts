@@ -6,8 +6,8 @@
 //   Validate ─▶ StartInspect ─▶ Inspect ⟲ Inspected ─▶ KeepPlan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly
 //                                                                                 │                (outputs { plan })
 //                                                                                 ▼
-//   Prepare ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
-//      │                                                                                                       ▼
+//   Prepare ⟲ Prepared ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
+//      │                                                                                                                  ▼
 //      └──────────▶ HashAndFill (Parallel, two branches side by side)
 //        branch 1: DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
 //                    │                               HashItems ─▶ RecordHashes) ─┐
@@ -32,7 +32,8 @@
 //   Inspect        inspect   { input, checkpoint }                     $.inspecting = { plan, checkpoint }; loops while plan
 //                                                                      is null (the checkpoint goes to the next call);
 //                                                                      KeepPlan copies it to $.inspected = { plan }
-//   Prepare        prepare   { input }                                 $.prepared = { manifest, columns, tableColumns }
+//   Prepare        prepare   { input }                                 $.prepared = { done, manifest, columns, tableColumns };
+//                                                                      loops until done
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
 //   ChecksumJobState checksumState { input, job } (its lock heartbeat)  $.checksumJob = { done }
 //   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns, tableColumns } (Prepare's, now with the manifest)
@@ -64,7 +65,7 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 /** Fields of a handler's result the workflow keeps (selected one by one); handlers not listed are kept whole or discarded. */
 export const MIGRATE_011_RESULT_FIELDS = {
   inspect: ['plan', 'checkpoint'],
-  prepare: ['manifest', 'columns', 'tableColumns'],
+  prepare: ['done', 'manifest', 'columns', 'tableColumns'],
   startChecksum: ['job', 'run'],
   checksumState: ['done'],
   recordChecksums: ['manifest', 'columns', 'tableColumns'],
@@ -135,6 +136,7 @@ export function migrate011Definition(
   });
 
   const prepare = invoke('Prepare', 'prepare', {
+    comment: 'The journal (columns, objects in batches) and the hash manifest, for a bounded time from its checkpoint in the journal; repeated until it reports done.',
     payload: phasePayload(),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.prepare),
     resultPath: '$.prepared',
@@ -303,10 +305,10 @@ export function migrate011Definition(
     new sfn.Choice(wf, 'Verified').when(sfn.Condition.booleanEquals('$.verified.Payload.done', true), report).otherwise(verify),
   );
   recordChecksums.next(hashAndFill);
-  const execute = prepare.next(
-    new sfn.Choice(wf, 'ChecksumWithS3Batch')
-      .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum).otherwise(hashAndFill),
-  );
+  const checksumWithS3Batch = new sfn.Choice(wf, 'ChecksumWithS3Batch')
+    .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum)
+    .otherwise(hashAndFill);
+  const execute = prepare.next(new sfn.Choice(wf, 'Prepared').when(sfn.Condition.booleanEquals('$.prepared.done', true), checksumWithS3Batch).otherwise(prepare));
   validate.next(startInspect).next(inspect).next(new sfn.Choice(wf, 'Inspected').when(sfn.Condition.isNull('$.inspecting.plan'), inspect).otherwise(keepPlan));
   keepPlan.next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), execute).otherwise(planOnly));
   return validate;

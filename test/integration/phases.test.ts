@@ -1,6 +1,7 @@
 // Each phase of the core on its own, against MariaDB + s3rver + a file store, without the state machine.
 import { afterEach, expect, it } from 'vitest';
 import { blobArray } from '../../functions/core/datajoint/blob.js';
+import { LEGACY_EXTERNAL_TABLE } from '../../functions/core/datajoint/v011.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
 import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
@@ -8,7 +9,7 @@ import { insertExternalRows, type InsertedRows } from '../../functions/core/migr
 import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
 import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { planMigration, planStep, referencedObjects } from '../../functions/core/migrate011/plan.js';
-import { pendingHashBatches, prepareMigration } from '../../functions/core/migrate011/prepare.js';
+import { pendingHashBatches, prepareMigration, type PrepareStep } from '../../functions/core/migrate011/prepare.js';
 import { rewriteColumn } from '../../functions/core/migrate011/rewrite.js';
 import { verifyMigration, type VerifyStep } from '../../functions/core/migrate011/verify.js';
 import { silentProgress, type ProgressEvent } from '../../functions/core/progress.js';
@@ -224,6 +225,19 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   await execute(conn, `DELETE FROM ${objectsTable} WHERE HEX(legacy_hash) > ?`, [journaled[6].h]);
   await prepareMigration(conn, input, inspection, io, { journalChunk: 3 });
   expect((await journalRows()).map(({ h, store, size }) => ({ h, store, size }))).toEqual(journaled.map(({ h, store, size }) => ({ h, store, size })));
+  // in calls that each journal one chunk of 2 ~external rows, going on from the checkpoint: the same journal, batches
+  // numbered as in one call, and the same result
+  await execute(conn, `DELETE FROM ${objectsTable}`);
+  const prepares: PrepareStep[] = [];
+  do prepares.push(await prepareMigration(conn, input, inspection, io, { journalChunk: 2, budgetMs: 0, run: 'prepare-in-calls' }));
+  while (!prepares.at(-1)!.done);
+  expect(await journalRows()).toEqual(journaled);
+  expect(prepares.at(-1)).toEqual(prepared);
+  // one chunk a call: per store and part, ~external's rows 2 at a time (the last chunk ends past them), then the
+  // manifest's call; no part read again after a call stopped at its end
+  const [{ n: legacyRows }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)}`);
+  expect(prepares.length).toBe(3 * 2 * (Math.floor(Number(legacyRows) / 2) + 1) + 1);
+  expect(prepares.slice(0, -1).every((step) => !step.done && step.columns.length === 0 && step.manifest === null)).toBe(true);
   await execute(conn, `DELETE FROM ${objectsTable}`);
   await prepareMigration(conn, input, inspection, io);
   expect(await journalRows()).toEqual(journaled);

@@ -45,7 +45,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
   const base: Record<Name, LocalHandler> = {
     validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: false, hashConcurrency: 8, ...(event as object) } }),
     inspect: async () => ({ plan: { columns: 2, objects: 5 }, checkpoint: null }),
-    prepare: async () => ({ manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
+    prepare: async () => ({ done: true, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
     checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
     recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
@@ -239,14 +239,23 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.names().at(-1)).toBe('report');
   });
 
-  it('calls InsertRows again while it reports done: false, then rewrites', async () => {
-    let calls = 0;
-    const fake = fakeHandlers({ insert: async () => ({ done: ++calls === 3, inserted: 5, stores: [] }) });
+  it('calls Prepare and InsertRows again while they report done: false, then goes on', async () => {
+    let prepares = 0;
+    let inserts = 0;
+    const fake = fakeHandlers({
+      prepare: async () => (++prepares === 2 ? { done: true, manifest: null, columns: [10], tableColumns: [[10]] } : { done: false, manifest: null, columns: [], tableColumns: [] }),
+      insert: async () => ({ done: ++inserts === 3, inserted: 5, stores: [] }),
+    });
     const entered: string[] = [];
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });
     expect(result.status).toBe('SUCCEEDED');
     const names = fake.names();
+    // the second Prepare call, then HashAndFill's branches (in either order)
+    expect(names.slice(names.indexOf('prepare'), names.indexOf('prepare') + 2)).toEqual(['prepare', 'prepare']);
+    expect(names.filter((name) => name === 'prepare')).toHaveLength(2);
+    expect(names.indexOf('pendingBatches')).toBeGreaterThan(names.lastIndexOf('prepare'));
     expect(names.slice(names.indexOf('insert'), names.indexOf('insert') + 4)).toEqual(['insert', 'insert', 'insert', 'rewrite']);
+    expect(entered.filter((name) => name === 'Prepared')).toHaveLength(2);
     expect(entered.filter((name) => name === 'RowsInserted')).toHaveLength(3);
   });
 
@@ -257,7 +266,7 @@ describe('runLocally (0.11 workflow)', () => {
       hash: async () => {
         throw new TransientError('store answers 503 (will be retried)');
       },
-      prepare: async () => ({ manifest: null, columns: [], tableColumns: [] }),
+      prepare: async () => ({ done: true, manifest: null, columns: [], tableColumns: [] }),
       pendingBatches: async () => ({ hashBatches: [7] }),
     });
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
@@ -375,7 +384,7 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     await manifests.write(key, (async function* () {
       for (let i = 0; i < objects; i++) yield { h: `hash${i}`, s: 'external', n: i };
     })());
-    const fake = fakeHandlers({ prepare: async () => ({ manifest: { key, objects }, columns: [10], tableColumns: [[10]] }), ...override });
+    const fake = fakeHandlers({ prepare: async () => ({ done: true, manifest: { key, objects }, columns: [10], tableColumns: [[10]] }), ...override });
     const entered: string[] = [];
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011', manifests, onStateEntered: (name) => entered.push(name) });
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event as Record<string, unknown>);

@@ -29,7 +29,7 @@ export const ASSUMED = {
   batchesAtOnce: 4,
   budgetedCallSeconds: 600,
   /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Passes/Choices/Maps. */
-  fixedTransitions: 21,
+  fixedTransitions: 22,
   /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
   storePollSeconds: 10,
   /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
@@ -41,8 +41,7 @@ export const ASSUMED = {
   /**
    * The per-object phases: objects per second as `npm run bench -- --many-objects 1000000` measured them on one core
    * of the development machine (~70 µs per object together); their functions' memory (from 1,769 MB a Lambda gets a
-   * whole vCPU). Prepare works in one Lambda call (at most 15 minutes); Inspect, InsertRows and Verify in budgeted
-   * calls from their checkpoints.
+   * whole vCPU). Each works in budgeted calls from its checkpoint, one per `budgetedCallSeconds` of its work.
    */
   phaseObjectsPerSecond: { Inspect: 56_000, Prepare: 52_000, InsertRows: 100_000, Verify: 48_000 },
   phaseMemoryGb: { Inspect: 2, Prepare: 2, InsertRows: 0.5, Verify: 2 },
@@ -87,8 +86,6 @@ export interface EstimateInputs {
 
 export interface RunEstimate {
   seconds: number;
-  /** The single-call phase (Prepare) and its time: a Lambda call ends at 15 minutes. */
-  longestCall: { phase: string; seconds: number };
   /** Memory Inspect and Verify need for a pass over the largest store's listing, what their functions have, and the passes. */
   listing: { gb: number; functionGb: number; passes: number; passObjects: number };
   /** Express child executions of the Distributed Map (0 when the standard Map hashes). */
@@ -138,9 +135,8 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   }));
   const phaseSeconds = phases.reduce((sum, call) => sum + call.seconds, 0);
   const phaseGbSeconds = phases.reduce((sum, call) => sum + call.seconds * ASSUMED.phaseMemoryGb[call.phase], 0);
-  const longestCall = phases.find((call) => call.phase === 'Prepare')!;
-  // the budgeted phases' calls past their first (each with its Choice)
-  const moreBudgetedCalls = phases.filter((call) => call !== longestCall).reduce((sum, call) => sum + Math.max(0, Math.ceil(call.seconds / ASSUMED.budgetedCallSeconds) - 1), 0);
+  // the phases' calls past their first (each with its Choice)
+  const moreBudgetedCalls = phases.reduce((sum, call) => sum + Math.max(0, Math.ceil(call.seconds / ASSUMED.budgetedCallSeconds) - 1), 0);
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + phaseSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
@@ -169,7 +165,6 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const round = (usd: number) => Math.round(usd * 100) / 100;
   return {
     seconds,
-    longestCall: { phase: longestCall.phase, seconds: Math.ceil(longestCall.seconds) },
     listing: {
       gb: round(ASSUMED.listingBaseGb + (Math.min(largestStore, passObjects) * ASSUMED.listingBytesPerObject) / 1e9),
       functionGb: Math.min(ASSUMED.phaseMemoryGb.Inspect, ASSUMED.phaseMemoryGb.Verify),

@@ -1,6 +1,8 @@
 // Records the columns and the distinct objects to migrate in the journal, numbered into batches, and (many objects)
-// writes the Distributed Map's manifest of those still to hash. Rerunnable:
-// what is recorded already is kept, objects referenced since the last run are added in new batches.
+// writes the Distributed Map's manifest of those still to hash. Rerunnable: what is recorded already is kept, objects
+// referenced since the last run are added in new batches. Works for a bounded time per call when asked, with a
+// checkpoint in the journal after every chunk (checkpoint.ts).
+import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { execute, select, selectRaw, tableRef } from '../db/sql.js';
@@ -13,6 +15,7 @@ import type { ProgressSink } from '../progress.js';
 import type { ManifestStore } from '../stores/manifest-store.js';
 import type { OpenStore } from '../stores/object-store.js';
 import type { ManifestItem } from './hash.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { journalColumns, journalObjects, journalTables, openJournal, type JournalColumn } from './journal.js';
 
 /** Keeps the list of batches in state well under the Step Functions payload limit. */
@@ -50,37 +53,71 @@ export function tempColumnName(columnId: number): string {
 export interface PrepareOptions {
   /** `~external` rows (of all stores) looked at per statement (tests set it small to cross chunks). Default 100,000. */
   journalChunk?: number;
+  /** Start no chunk or step after about this long (ms), once one was done. Default: to the end. */
+  budgetMs?: number;
+  /** The execution the calls belong to: another run's checkpoint is set aside. Default: one of its own. */
+  run?: string;
+}
+
+/** False: the call ran out of time; call again (with the same run) to go on (the work fields are empty until then). */
+export type PrepareStep = Prepared & { done: boolean };
+
+/**
+ * How far the calls got: the journaling order fixed by the first call (the stores, and each store's table whose objects
+ * go first: the tables' row estimates may change meanwhile), the batch size, the last `~external` hash journaled of
+ * the store's part (0: that table's objects, 1: the rest) with the batch numbering there, and the steps after.
+ */
+interface PrepareCheckpoint {
+  order: { store: string; firstTable: string }[];
+  batchSize: number;
+  cursor: { store: number; part: number; after: string | null; next: number | null; journaled: number };
+  etagDone: boolean;
 }
 
 /** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
-export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo, options: PrepareOptions = {}): Promise<Prepared> {
+export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo, options: PrepareOptions = {}): Promise<PrepareStep> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
+  const deadline = Date.now() + (options.budgetMs ?? Infinity);
+  const run = options.run ?? randomUUID();
+  let worked = false;
+  const outOfTime = () => worked && Date.now() > deadline;
   await openJournal(conn, input);
   const t = journalTables(input.schema);
   await recordColumns(conn, input, inspection);
+  const progress = (await loadCheckpoint<PrepareCheckpoint>(conn, input.schema, 'prepare', run)) ?? (await startingPoint(conn, input, inspection));
+  const save = () => saveCheckpoint<PrepareCheckpoint>(conn, input.schema, 'prepare', run, progress);
+  // where the call stops, the checkpoint says so (it may have just finished a part or a store)
+  const stop = async (): Promise<PrepareStep> => {
+    await save();
+    return { done: false, columns: [], tableColumns: [], objects: 0, manifest: null };
+  };
 
-  const legacyRows = inspection.legacyTablePresent
-    ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
-    : 0;
-  const batchSize = Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES));
-  const order = await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })));
   const legacy = tableRef(input.schema, LEGACY_EXTERNAL_TABLE);
   const chunk = Math.floor(options.journalChunk ?? JOURNAL_CHUNK);
-  for (const store of order.stores) {
+  const { cursor, batchSize } = progress;
+  for (; cursor.store < progress.order.length; cursor.store += 1, cursor.part = 0, cursor.next = null, cursor.journaled = 0) {
+    const { store, firstTable } = progress.order[cursor.store];
     // One index probe per ~external row and column (the columns' foreign keys index them), instead of collecting
     // every pointer of every referencing row: a million-row table points at a few hundred objects.
-    const pointsAt = (column: LegacyColumn) => pointsAtLegacyRow(input.schema, column);
+    const pointsAt = (column: Pick<LegacyColumn, 'table' | 'column'>) => pointsAtLegacyRow(input.schema, column);
     const columns = inspection.legacyColumns.filter((column) => column.store === store);
-    const biggest = columns.reduce((big, column) => ((order.tableRows.get(column.table) ?? 0) > (order.tableRows.get(big.table) ?? 0) ? column : big));
-    const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
-    let journaled = 0;
+    const first = columns.filter((column) => column.table === firstTable);
+    if (columns.length === 0 || first.length === 0) {
+      throw new MigrationRefusedError(`the external columns of schema ${input.schema} changed while it was being prepared; run the migration again`);
+    }
+    if (cursor.next === null) {
+      const [{ next }] = await select<{ next: number }>(conn, `SELECT COALESCE(MAX(batch) + 1, 0) AS next FROM ${t.objects}`);
+      cursor.next = Number(next);
+    }
+    const firstPart = `(${first.map(pointsAt).join(' OR ')})`;
     // The objects of the store's biggest table first (that table's fill can start once they are hashed, fillColumn),
     // then the rest; each in primary-key chunks, one statement a chunk: no transaction of millions of rows for the
-    // binlog, and a rerun after a timeout goes on from the chunks already journaled.
-    for (const part of [pointsAt(biggest), `NOT (${pointsAt(biggest)})`]) {
-      const where = `(${columns.map(pointsAt).join(' OR ')}) AND ${part}`;
-      let after: string | null = null;
+    // binlog, and the next call (or a rerun after a timeout) goes on from the chunks already journaled.
+    for (const parts = [firstPart, `NOT ${firstPart}`]; cursor.part < parts.length; cursor.part += 1, cursor.after = null) {
+      const where = `(${columns.map(pointsAt).join(' OR ')}) AND ${parts[cursor.part]}`;
       for (;;) {
+        if (outOfTime()) return stop();
+        const { after } = cursor;
         const lower: string[] = after === null ? [] : [after];
         const [end]: { hash: string }[] = await selectRaw<{ hash: string }>(
           conn,
@@ -88,23 +125,50 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
           `SELECT e.hash AS hash FROM ${legacy} e${after === null ? '' : ' WHERE e.hash > ?'} ORDER BY e.hash LIMIT 1 OFFSET ${chunk - 1}`,
           lower,
         );
-        journaled += await execute(
+        cursor.journaled += await execute(
           conn,
           `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
            SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((? + ROW_NUMBER() OVER (ORDER BY e.hash) - 1) / ?), e.size
              FROM ${legacy} e
             WHERE ${where}${after === null ? '' : ' AND e.hash > ?'}${end ? ' AND e.hash <= ?' : ''}
               AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
-          [store, Number(next), journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
+          [store, cursor.next, cursor.journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
         );
+        worked = true;
+        cursor.after = end ? end.hash : null;
+        await save();
         if (!end) break;
-        after = end.hash;
       }
     }
   }
-  if (input.trustEtag) await hashFromListings(conn, input, io.openStore, io.progress);
+  if (input.trustEtag && !progress.etagDone) {
+    if (outOfTime()) return stop();
+    await hashFromListings(conn, input, io.openStore, io.progress);
+    worked = true;
+    progress.etagDone = true;
+    await save();
+  }
+  if (outOfTime()) return stop();
   // with s3BatchChecksum the manifest lists what the Compute checksum job leaves: recordChecksums writes it
-  return preparedWork(conn, input, input.s3BatchChecksum ? null : io);
+  return { ...(await preparedWork(conn, input, input.s3BatchChecksum ? null : io)), done: true };
+}
+
+/** The first call's checkpoint: the order of journaling and the batch size, nothing journaled yet. */
+async function startingPoint(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<PrepareCheckpoint> {
+  const legacyRows = inspection.legacyTablePresent
+    ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
+    : 0;
+  const order = await rewriteOrder(conn, input.schema, inspection.legacyColumns.map(({ table, store }) => ({ table, store })));
+  const rows = (table: string) => order.tableRows.get(table) ?? 0;
+  return {
+    order: order.stores.map((store) => {
+      const tables = inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.table);
+      return { store, firstTable: tables.reduce((big, table) => (rows(table) > rows(big) ? table : big)) };
+    }),
+    batchSize: Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES)),
+    cursor: { store: 0, part: 0, after: null, next: null, journaled: 0 },
+    etagDone: false,
+  };
 }
 
 /** The columns still to rewrite, the object count and (`io` given, many objects) the hash manifest. */
