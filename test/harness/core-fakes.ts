@@ -11,24 +11,12 @@ export const schemaLockFake = () => ({
 
 export const inspect011Fake = () => ({ inspectSchema: vi.fn(async () => ({})) });
 
-export const plan011Fake = () => ({
-  planStep: vi.fn(async () => ({
-    checkpoint: null,
-    plan: {
-      schema: 'lab',
-      mode: 'in-place',
-      defaultStore: 'external',
-      keepLegacy: false,
-      status: 'ready',
-      legacyTable: 'present',
-      columns: [{ table: 'scan', column: 'image', pointers: 5 }],
-      alreadyMigrated: [],
-      stores: [{ store: 'external', objects: 5, bytes: 500 }],
-      problems: [],
-      estimatedSeconds: 1,
-    },
-  })),
-});
+export const plan011Fake = async () => {
+  const { examplePlan } = await import('./plans.js');
+  const column = { table: 'scan', column: 'image', legacyType: 'external', store: 'external', nullable: false, rows: 5, pointers: 5, tempColumn: 'instant' as const };
+  const plan = examplePlan({ columns: [column], stores: [{ ...examplePlan().stores[0]!, pointers: 5, objects: 5, bytes: 500 }], estimatedSeconds: 1 });
+  return { planStep: vi.fn(async () => ({ checkpoint: null, plan })) };
+};
 
 export const report011Fake = () => ({
   buildReport: vi.fn(async () => ({
