@@ -27,7 +27,7 @@ export interface HandlerDeps {
   /** The 0.14 in-place backup: an RDS snapshot in AWS when the stack names the instance, else a schema copy. */
   backup: SchemaBackup;
   progress: ProgressSink;
-  /** How long one budgeted invocation (column fill or rewrite, Verify, 0.14 column, table copy) works before handing back. */
+  /** How long one budgeted invocation (Inspect, Prepare, fill, InsertRows, rewrite, Verify; 0.14 column, table copy) works before handing back. */
   workBudgetMs: number;
   /** Where report handlers keep the full report (Lambda: the reports bucket when the stack names one; locally: nowhere). */
   reports: ReportStore;

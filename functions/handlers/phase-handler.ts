@@ -77,6 +77,14 @@ export function storePhaseHandler<Event extends { input: unknown }, Result>(
   }).use(withDeps(getDeps, 'migrate011', false));
 }
 
+/**
+ * How a phase that works in calls from a checkpoint in the journal runs: for the work budget, under the execution's
+ * id (its checkpoint's key); without an execution id there is nothing to resume under, so the call goes to the end.
+ */
+export function budgetedCall(event: { run?: string }, deps: HandlerDeps): { run?: string; budgetMs?: number } {
+  return event.run === undefined ? {} : { run: event.run, budgetMs: deps.workBudgetMs };
+}
+
 export const phaseHandler = phaseHandlerFor<Migrate011Input>(Migrate011InputSchema, (input) => `0.11 -> 0.12 ${input.mode}`, 'migrate011');
 export const phase014Handler = phaseHandlerFor<Migrate014Input>(Migrate014InputSchema, (input) => `0.14 -> 2.0 ${input.strategy}`, 'migrate014');
 

@@ -2,7 +2,7 @@ import { inspectSchema } from '../core/migrate011/inspect.js';
 import { prepareMigration } from '../core/migrate011/prepare.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { manifestKey } from './ops/reports.js';
-import { phaseHandler, type DepsProvider } from './phase-handler.js';
+import { budgetedCall, phaseHandler, type DepsProvider } from './phase-handler.js';
 
 export function makePrepareHandler(getDeps: DepsProvider) {
   // Inspect, the state before, scanned every value; Prepare reads the structure again under the lock. It works for a
@@ -13,8 +13,7 @@ export function makePrepareHandler(getDeps: DepsProvider) {
       input,
       await inspectSchema(conn, input, { checkValues: false }),
       { openStore, progress, manifests: deps.manifests, manifestKey: manifestKey(input.schema, event.run, 'hash') },
-      // without a run to resume under, the call goes to the end
-      event.run === undefined ? {} : { run: event.run, budgetMs: deps.workBudgetMs },
+      budgetedCall(event, deps),
     ),
     'take', // the run's first write
   );

@@ -95,6 +95,14 @@ interface Budget {
 
 const outOfTime = (budget: Budget) => budget.worked && Date.now() > budget.deadline;
 
+/** What a call's checks share: the cursor they move, the budget, how the checkpoint is kept and progress told. */
+interface VerifyCall {
+  cursor: VerifyCursor;
+  budget: Budget;
+  checkpoint: () => Promise<void>;
+  progress: ProgressSink;
+}
+
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<VerifyStep> {
   const budget: Budget = { deadline: Date.now() + (options.budgetMs ?? Infinity), worked: false };
   const run = options.run ?? randomUUID();
@@ -109,8 +117,8 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   const saved = journal.length ? await loadCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run) : null;
   const cursor: VerifyCursor = saved?.cursor ?? { store: 0, pass: 0, column: 0, after: null };
   const results = new Map((saved?.checks ?? []).map((check) => [check.column_id, restoredCheck(check, journal)]));
-  const progress = options.progress ?? silentProgress;
   const checkpoint = () => saveCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run, { cursor, checks: [...results.values()].map(savedCheck) });
+  const call: VerifyCall = { cursor, budget, checkpoint, progress: options.progress ?? silentProgress };
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
@@ -142,7 +150,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
       wholeListings.delete(store);
       for (; cursor.column < checks.length; cursor.column += 1, cursor.after = null) {
         const check = checks[cursor.column];
-        if (!(await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE, cursor, budget, checkpoint, progress))) {
+        if (!(await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE, call))) {
           const objects = [...results.values()].reduce((sum, c) => sum + c.objects, 0);
           return { done: false, store, pass: cursor.pass + 1, passes: ranges.length, column: `${check.column.table_name}.${check.column.column_name}`, objects };
         }
@@ -273,10 +281,7 @@ async function checkColumnObjects(
   pointers: PointerRange,
   openStore: OpenStore,
   pointerPage: number,
-  cursor: VerifyCursor,
-  budget: Budget,
-  checkpoint: () => Promise<void>,
-  progress: ProgressSink,
+  { cursor, budget, checkpoint, progress }: VerifyCall,
 ): Promise<boolean> {
   const { column, missing, mismatched } = check;
   const spec = input.stores[column.store];
