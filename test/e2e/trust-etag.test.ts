@@ -64,14 +64,24 @@ afterEach(async () => {
   scenarios = [];
 });
 
-it('takes S3 contents hashes from ETags, reads only a sample, and ends as a full read does (stores listed in passes)', async () => {
+it('takes S3 contents hashes from ETags, reads only a sample, and ends as a full read does (stores listed in passes, in calls)', async () => {
   const [trusting, reading] = await Promise.all([legacyScenario('etag_trust', buildLabWithTraces), legacyScenario('etag_read', buildLabWithTraces)]);
   scenarios.push(trusting, reading);
   const reads = new Map<string, number>();
-  // every store listed in passes over key ranges by Inspect, trustEtag and Verify: the same result as in one listing
-  const trusted = await trusting.run({ trustEtag: true, listingPassObjects: 5, wrapDeps: instrumented(reads) });
+  // every store listed in passes over key ranges by Inspect, trustEtag and Verify, each call stopping after one unit
+  // of work (trustEtag: a pass of sampling or recording): the same result as in one listing and one call
+  let prepares = 0;
+  const trusted = await trusting.run({
+    trustEtag: true,
+    listingPassObjects: 5,
+    workBudgetMs: 0,
+    wrapDeps: instrumented(reads),
+    onStateEntered: (state) => void (state === 'Prepare' && prepares++),
+  });
   expect(trusted.error).toBeUndefined();
   expect(rangedListings).toBeGreaterThan(3);
+  // the ETag step's passes (sampling and recording) of the 40 s3 objects in passes of 5 took calls of their own
+  expect(prepares).toBeGreaterThan(2 * Math.ceil(TRACES / 5));
   const report = trusted.output as Report;
   expect(report.status).toBe('migrated');
   expect(report.trustEtag).toBe(true);
@@ -93,7 +103,8 @@ it('stops before any rewrite when a listed ETag is not the MD5 of the bytes', as
   const before = await schemaSnapshot(scenario.conn, scenario.schema);
   // what SSE-KMS objects look like: a 32-hex ETag that is not their MD5
   const lying = instrumented(new Map(), (info) => (info.etag ? { ...info, etag: 'f'.repeat(32) } : info));
-  const refused = await scenario.run({ trustEtag: true, wrapDeps: lying });
+  // in calls, each stopping after a pass: the sample is still checked before anything is recorded
+  const refused = await scenario.run({ trustEtag: true, listingPassObjects: 5, workBudgetMs: 0, wrapDeps: lying });
   expect(refused.error?.name).toBe('MigrationRefused');
   expect(refused.error?.message).toMatch(/is not the MD5 of its bytes \(SSE-KMS or SSE-C objects\?\); nothing was changed\. Rerun without trustEtag/);
   expect(await schemaSnapshot(scenario.conn, scenario.schema)).toEqual(before);

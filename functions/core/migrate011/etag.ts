@@ -4,12 +4,13 @@
 // is streamed and must match both its ETag and its legacy SHA-256, else the migration stops. S3-compatible servers
 // may give multipart uploads a 32-hex ETag that is not their MD5 (AWS appends "-<parts>"): there only objects too
 // small to have been uploaded in parts are trusted.
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { legacyObjectKey, legacyRelativePath } from '../datajoint/v011.js';
 import { migratedBlobUuid } from '../datajoint/v012.js';
 import { keyRangeCondition } from '../db/keyset.js';
+import { CallBudget } from '../call-budget.js';
 import { execute, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -19,6 +20,7 @@ import type { OpenStore } from '../stores/object-store.js';
 import { isAwsEndpoint } from '../stores/s3-store.js';
 import { hashObject } from './hash.js';
 import type { Migrate011Input } from './input.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { journalObjectPages, journalTables } from './journal.js';
 
 /** Trusted objects per store that are streamed anyway to check the ETags (all of them when fewer). */
@@ -37,18 +39,57 @@ export interface EtagOutcome {
   note?: string;
 }
 
-/** Fills `contents_hash`/`new_hash` of the journal's pending objects of S3 stores from their listed ETags. */
-export async function hashFromListings(conn: Connection, input: Migrate011Input, openStore: OpenStore, progress: ProgressSink): Promise<EtagOutcome[]> {
+export interface EtagOptions {
+  /** The execution the calls belong to (the checkpoint's key). Default: one of its own. */
+  run?: string;
+  /** Stop between listing passes once spent; the next call with the same run goes on. Default: no limit. */
+  budget?: CallBudget;
+}
+
+/** A sampled object as the checkpoint keeps it (its binary fields in hex). */
+interface SavedTrusted {
+  legacy_hash: string;
+  size: number;
+  batch: number;
+  value: string;
+  md5: string;
+}
+
+/**
+ * How far the calls got: the stores done, and in the store in progress its pending objects when it started (its
+ * passes are cut for them), whether its sample was checked, the next pass (of the sampling, then of the recording)
+ * and the sample so far.
+ */
+interface EtagCheckpoint {
+  outcomes: EtagOutcome[];
+  current: { store: string; pending: number; sampled: boolean; pass: number; seen: number; sample: SavedTrusted[] } | null;
+}
+
+/**
+ * Fills `contents_hash`/`new_hash` of the journal's pending objects of S3 stores from their listed ETags; per store,
+ * the sample is checked before anything is recorded. In calls of a budget: a checkpoint in the journal after every
+ * listing pass; `done` false when a call stopped before the end.
+ */
+export async function hashFromListings(conn: Connection, input: Migrate011Input, openStore: OpenStore, progress: ProgressSink, options: EtagOptions = {}): Promise<{ done: boolean; outcomes: EtagOutcome[] }> {
   const t = journalTables(input.schema);
-  const outcomes: EtagOutcome[] = [];
+  const run = options.run ?? randomUUID();
+  const budget = options.budget ?? new CallBudget();
+  const progressSoFar = (await loadCheckpoint<EtagCheckpoint>(conn, input.schema, 'etag', run)) ?? { outcomes: [], current: null };
+  const { outcomes } = progressSoFar;
+  const save = () => saveCheckpoint<EtagCheckpoint>(conn, input.schema, 'etag', run, progressSoFar);
+  const done = new Set(outcomes.map((outcome) => outcome.store));
   for (const [name, spec] of Object.entries(input.stores)) {
-    if (spec.protocol !== 's3') continue;
-    const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL`, [name]);
-    if (!Number(pending)) continue;
+    if (spec.protocol !== 's3' || done.has(name)) continue;
+    let current = progressSoFar.current?.store === name ? progressSoFar.current : null;
+    if (!current) {
+      const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.objects} WHERE store = ? AND contents_hash IS NULL`, [name]);
+      if (!Number(pending)) continue;
+      current = { store: name, pending: Number(pending), sampled: false, pass: 0, seen: 0, sample: [] };
+    }
     const store = openStore(name);
     const encryption = await store.defaultEncryption?.();
     if (encryption === 'aws:kms' || encryption === 'aws:kms:dsse') {
-      outcomes.push({ store: name, trusted: 0, streamed: Number(pending), note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
+      outcomes.push({ store: name, trusted: 0, streamed: current.pending, note: `bucket encrypts with ${encryption} by default: ETags are not MD5s, every object is streamed` });
       continue;
     }
     // only what could be trusted is kept of the listing (size and the ETag's MD5), compactly; a store bigger than a
@@ -62,36 +103,62 @@ export async function hashFromListings(conn: Connection, input: Migrate011Input,
       }
       return listed;
     };
-    // in place only: the store holds 0.11 names
-    const ranges = keyRanges(prefix, expectedStoreKeys(Number(pending), false), input.listingPassObjects);
-    const whole = ranges.length === 1 ? await listTrusted({}) : null;
-    /** Each range with its listing and the pending objects whose keys are in it that the listing vouches for. */
-    async function* trustedPages(): AsyncGenerator<TrustedPending[]> {
-      for (const range of ranges) {
-        const listed = whole ?? (await listTrusted(range));
-        const inPass = keyRangeCondition('legacy_hash', prefix, range);
-        const where = `store = ? AND contents_hash IS NULL${inPass ? ` AND ${inPass.sql}` : ''}`;
-        for await (const page of journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', where, [name, ...(inPass?.values ?? [])])) {
-          yield page.flatMap((object) => {
-            const value = object.legacy_hash.toString('latin1');
-            const key = legacyObjectKey('s3', spec.location, input.schema, value);
-            // only the pass's listing is held: an object is found, and trusted, in its own pass
-            const found = listed.get(key);
-            return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
-          });
-        }
+    // in place only: the store holds 0.11 names; cut for the objects pending when the store was started
+    const ranges = keyRanges(prefix, expectedStoreKeys(current.pending, false), input.listingPassObjects);
+    // one range: listed once for both the sample and the recording, when they fall in the same call
+    let whole: ListedObjects | null = null;
+    /** The pending objects whose keys are in the range that its listing vouches for. */
+    async function* trustedPages(range: KeyRange): AsyncGenerator<TrustedPending[]> {
+      const listed = ranges.length === 1 ? (whole ??= await listTrusted(range)) : await listTrusted(range);
+      const inPass = keyRangeCondition('legacy_hash', prefix, range);
+      const where = `store = ? AND contents_hash IS NULL${inPass ? ` AND ${inPass.sql}` : ''}`;
+      for await (const page of journalObjectPages<PendingObject>(conn, input.schema, 'legacy_hash, size, batch', where, [name, ...(inPass?.values ?? [])])) {
+        yield page.flatMap((object) => {
+          const value = object.legacy_hash.toString('latin1');
+          const key = legacyObjectKey('s3', spec.location, input.schema, value);
+          // only the pass's listing is held: an object is found, and trusted, in its own pass
+          const found = listed.get(key);
+          return found?.md5 && found.size === Number(object.size) ? [{ ...object, value, store: name, md5: found.md5 }] : [];
+        });
       }
     }
-    // first the count and a random sample, checked before anything is recorded; then the pages again, recorded
-    const sample = new Reservoir<TrustedPending>(ETAG_SAMPLE);
-    for await (const page of trustedPages()) for (const object of page) sample.offer(object);
-    await checkTrustedSample(input, sample.items, openStore, (object) =>
-      `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.md5.toString('hex')}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
-    );
-    for await (const page of trustedPages()) await recordTrustedHashes(conn, input, page, 'etag', progress);
-    outcomes.push({ store: name, trusted: sample.seen, streamed: Number(pending) - sample.seen, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
+    progressSoFar.current = current;
+    // first the count and a random sample, checked before anything is recorded; then the passes again, recorded
+    if (!current.sampled) {
+      const sample = Reservoir.restore(current.sample.map((object) => trustedOf(object, name)), current.seen, ETAG_SAMPLE);
+      while (current.pass < ranges.length) {
+        if (budget.spent()) return { done: false, outcomes };
+        for await (const page of trustedPages(ranges[current.pass])) for (const object of page) sample.offer(object);
+        budget.used();
+        Object.assign(current, { pass: current.pass + 1, seen: sample.seen, sample: sample.items.map(savedTrusted) });
+        await save();
+      }
+      await checkTrustedSample(input, sample.items, openStore, (object) =>
+        `store "${name}": the ETag of ${legacyObjectKey('s3', spec.location, input.schema, object.value)} (${object.md5.toString('hex')}) is not the MD5 of its bytes (SSE-KMS or SSE-C objects?); nothing was changed. Rerun without trustEtag (--trust-etag)`,
+      );
+      Object.assign(current, { sampled: true, pass: 0 });
+      await save();
+    }
+    while (current.pass < ranges.length) {
+      if (budget.spent()) return { done: false, outcomes };
+      for await (const page of trustedPages(ranges[current.pass])) await recordTrustedHashes(conn, input, page, 'etag', progress);
+      budget.used();
+      current.pass += 1;
+      await save();
+    }
+    outcomes.push({ store: name, trusted: current.seen, streamed: current.pending - current.seen, ...(encryption === undefined ? { note: 'bucket default encryption unknown: checked on a sample of streamed objects' } : {}) });
+    progressSoFar.current = null;
+    await save();
   }
-  return outcomes;
+  return { done: true, outcomes };
+}
+
+function trustedOf(saved: SavedTrusted, store: string): TrustedPending {
+  return { legacy_hash: Buffer.from(saved.legacy_hash, 'hex'), size: saved.size, batch: saved.batch, value: saved.value, store, md5: Buffer.from(saved.md5, 'hex') };
+}
+
+function savedTrusted(object: TrustedPending): SavedTrusted {
+  return { legacy_hash: object.legacy_hash.toString('hex'), size: Number(object.size), batch: Number(object.batch), value: object.value, md5: object.md5.toString('hex') };
 }
 
 interface PendingObject {
@@ -161,6 +228,14 @@ class Reservoir<T> {
   seen = 0;
 
   constructor(private readonly size: number) {}
+
+  /** A sample taken so far (`items` out of `seen` offered), to go on offering to. */
+  static restore<T>(items: T[], seen: number, size: number): Reservoir<T> {
+    const reservoir = new Reservoir<T>(size);
+    reservoir.items.push(...items);
+    reservoir.seen = seen;
+    return reservoir;
+  }
 
   offer(item: T): void {
     this.seen += 1;

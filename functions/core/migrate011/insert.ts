@@ -7,6 +7,7 @@ import type { Connection } from 'mysql2/promise';
 import { legacyRelativePath } from '../datajoint/v011.js';
 import { externalTableDdl, externalTableName } from '../datajoint/v012.js';
 import { execute, indexProbe, quoteId, select, tableRef } from '../db/sql.js';
+import { CallBudget } from '../call-budget.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -46,7 +47,7 @@ interface InsertCheckpoint {
 
 export async function insertExternalRows(conn: Connection, input: Migrate011Input, options: InsertOptions = {}): Promise<InsertedRows> {
   const t = journalTables(input.schema);
-  const deadline = Date.now() + (options.budgetMs ?? Infinity);
+  const budget = new CallBudget(options.budgetMs);
   const run = options.run ?? randomUUID();
   const stores = await select<{ store: string; unhashed: number }>(
     conn,
@@ -58,18 +59,16 @@ export async function insertExternalRows(conn: Connection, input: Migrate011Inpu
     }
   }
   const { result, cursor } = (await loadCheckpoint<InsertCheckpoint>(conn, input.schema, 'insert', run)) ?? { result: { done: false, inserted: 0, stores: [] }, cursor: { store: 0, batch: null } };
-  let worked = false;
-  const outOfTime = () => worked && Date.now() > deadline;
   for (; cursor.store < stores.length; cursor.store += 1, cursor.batch = null) {
-    if (outOfTime()) return result;
+    if (budget.spent()) return result;
     const { store } = stores[cursor.store];
     await ensureExternalTable(conn, input.schema, store);
     if (result.stores.length === cursor.store) result.stores.push({ store, table: externalTableName(store), inserted: 0 });
     const counts = result.stores[cursor.store];
     for (const { batch, objects } of await batchesAfter(conn, input.schema, store, cursor.batch)) {
-      if (outOfTime()) return result;
+      if (budget.spent()) return result;
       const inserted = await insertMissingRows(conn, input, store, batch, objects);
-      worked = true;
+      budget.used();
       counts.inserted += inserted;
       result.inserted += inserted;
       cursor.batch = batch;

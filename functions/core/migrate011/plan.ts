@@ -4,6 +4,7 @@ import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey } from '../datajoint/v011.js';
 import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
+import { CallBudget } from '../call-budget.js';
 import { Findings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
 import { expectedStoreKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
@@ -104,8 +105,7 @@ export async function planMigration(conn: Connection, input: Migrate011Input, in
  * scans are done in the first call, the stores' passes compared page by page of `~external` after.
  */
 export async function planStep(conn: Connection, input: Migrate011Input, inspection: Inspection, openStore: OpenStore, options: PlanStepOptions = {}): Promise<PlanStep> {
-  const deadline = Date.now() + (options.budgetMs ?? Infinity);
-  let worked = false;
+  const budget = new CallBudget(options.budgetMs);
   const columnNames = inspection.legacyColumns.map((column) => `${column.table}.${column.column}`);
   const saved = options.checkpoint && JSON.stringify(options.checkpoint.columns) === JSON.stringify(columnNames) ? options.checkpoint : null;
   if (saved) inspection.legacyColumns.forEach((column, i) => (column.counts = saved.counts[i]));
@@ -143,7 +143,7 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
   }
   if (!saved) {
     await checkColumnsValues(conn, inspection);
-    worked = true;
+    budget.used();
   }
 
   const problems = saved?.problems ?? [...inspection.problems];
@@ -197,8 +197,8 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
       let listed = nextListings.get(store);
       nextListings.delete(store);
       for await (const page of referencedObjects(conn, input.schema, storeColumns, options.page ?? OBJECT_PAGE, spec && { prefix: prefixOf(spec), range }, cursor.after)) {
-        if (worked && Date.now() > deadline) return checkpoint();
-        worked = true;
+        if (budget.spent()) return checkpoint();
+        budget.used();
         cursor.after = page[page.length - 1].hash;
         const objects = page.map((object) => ({ ...object, key: spec && legacyObjectKey(spec.protocol, spec.location, input.schema, object.hash) }));
         const inPass = objects.filter((object) => object.key === undefined || inKeyRange(object.key, range));

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { execute, select, selectRaw, tableRef } from '../db/sql.js';
+import { CallBudget } from '../call-budget.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
 import type { Inspection, LegacyColumn } from './inspect.js';
@@ -77,10 +78,8 @@ interface PrepareCheckpoint {
 /** `io`: trustEtag takes contents hashes from the S3 listings (see etag.ts); many objects get a hash manifest. */
 export async function prepareMigration(conn: Connection, input: Migrate011Input, inspection: Inspection, io: PrepareIo, options: PrepareOptions = {}): Promise<PrepareStep> {
   if (inspection.problems.length) throw new MigrationRefusedError(`schema ${input.schema} cannot be migrated as it is:`, inspection.problems);
-  const deadline = Date.now() + (options.budgetMs ?? Infinity);
+  const budget = new CallBudget(options.budgetMs);
   const run = options.run ?? randomUUID();
-  let worked = false;
-  const outOfTime = () => worked && Date.now() > deadline;
   await openJournal(conn, input);
   const t = journalTables(input.schema);
   await recordColumns(conn, input, inspection);
@@ -116,7 +115,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     for (const parts = [firstPart, `NOT ${firstPart}`]; cursor.part < parts.length; cursor.part += 1, cursor.after = null) {
       const where = `(${columns.map(pointsAt).join(' OR ')}) AND ${parts[cursor.part]}`;
       for (;;) {
-        if (outOfTime()) return stop();
+        if (budget.spent()) return stop();
         const { after } = cursor;
         const lower: string[] = after === null ? [] : [after];
         const [end]: { hash: string }[] = await selectRaw<{ hash: string }>(
@@ -134,7 +133,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
               AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
           [store, cursor.next, cursor.journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
         );
-        worked = true;
+        budget.used();
         cursor.after = end ? end.hash : null;
         await save();
         if (!end) break;
@@ -142,13 +141,11 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
     }
   }
   if (input.trustEtag && !progress.etagDone) {
-    if (outOfTime()) return stop();
-    await hashFromListings(conn, input, io.openStore, io.progress);
-    worked = true;
+    if (!(await hashFromListings(conn, input, io.openStore, io.progress, { run, budget })).done) return stop();
     progress.etagDone = true;
     await save();
   }
-  if (outOfTime()) return stop();
+  if (budget.spent()) return stop();
   // with s3BatchChecksum the manifest lists what the Compute checksum job leaves: recordChecksums writes it
   return { ...(await preparedWork(conn, input, input.s3BatchChecksum ? null : io)), done: true };
 }

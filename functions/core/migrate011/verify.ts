@@ -10,6 +10,7 @@ import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { keysetPages } from '../db/keyset.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
+import { CallBudget } from '../call-budget.js';
 import { Findings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
@@ -87,24 +88,16 @@ interface VerifyCheckpoint {
 /** One call's outcome: the verification once every check is done, else where it stopped. */
 export type VerifyStep = ({ done: true } & Verification) | { done: false; store: string; pass: number; passes: number; column: string; objects: number };
 
-/** The time a call may spend, and whether it has checked anything yet (a call always makes progress). */
-interface Budget {
-  deadline: number;
-  worked: boolean;
-}
-
-const outOfTime = (budget: Budget) => budget.worked && Date.now() > budget.deadline;
-
 /** What a call's checks share: the cursor they move, the budget, how the checkpoint is kept and progress told. */
 interface VerifyCall {
   cursor: VerifyCursor;
-  budget: Budget;
+  budget: CallBudget;
   checkpoint: () => Promise<void>;
   progress: ProgressSink;
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<VerifyStep> {
-  const budget: Budget = { deadline: Date.now() + (options.budgetMs ?? Infinity), worked: false };
+  const budget = new CallBudget(options.budgetMs);
   const run = options.run ?? randomUUID();
   const journal = await journalColumns(conn, input.schema);
   const stores = [...new Set(journal.map((column) => column.store))];
@@ -135,7 +128,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     const storeColumns = journal.filter((c) => c.store === store);
     if (storeColumns.some((column) => !results.has(column.column_id))) {
       for (const column of storeColumns) results.set(column.column_id, await checkColumnDefinition(conn, input, column));
-      budget.worked = true;
+      budget.used();
       await checkpoint();
     }
     const checks = storeColumns.map((column) => results.get(column.column_id)!).filter((check) => check.exists);
@@ -292,11 +285,11 @@ async function checkColumnObjects(
     let stopped = false;
     const checkedBefore = check.objects;
     for (const object of page) {
-      if (outOfTime(budget)) {
+      if (budget.spent()) {
         stopped = true;
         break;
       }
-      budget.worked = true;
+      budget.used();
       cursor.after = object.pointer.toString('hex');
       // a dangling pointer (no row) is counted by the column's definition check
       if (object.hash === null) continue;
