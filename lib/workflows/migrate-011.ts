@@ -31,7 +31,7 @@
 //   Validate       validate  the execution input                       $ = { input }          (field `input`)
 //   Inspect        inspect   { input, checkpoint }                     $.inspecting = { plan, checkpoint }; loops while plan
 //                                                                      is null (the checkpoint goes to the next call);
-//                                                                      KeepPlan copies it to $.inspected = { plan }
+//                                                                      KeepPlan: the state is { input, inspected: { plan } }
 //   Prepare        prepare   { input }                                 $.prepared = { done, manifest, columns, tableColumns };
 //                                                                      loops until done
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
@@ -124,10 +124,11 @@ export function migrate011Definition(
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.inspect),
     resultPath: '$.inspecting',
   });
+  // the state becomes { input, inspected: { plan } }: the plan where the later states read it, once (the state's size
+  // is limited)
   const keepPlan = new sfn.Pass(wf, 'KeepPlan', {
-    comment: 'The plan where the later states read it.',
-    parameters: { plan: sfn.JsonPath.objectAt('$.inspecting.plan') },
-    resultPath: '$.inspected',
+    comment: 'Keeps the input and the plan, without the last checkpoint.',
+    parameters: { input: sfn.JsonPath.objectAt('$.input'), inspected: { plan: sfn.JsonPath.objectAt('$.inspecting.plan') } },
   });
 
   const planOnly = new sfn.Succeed(wf, 'PlanOnly', {
