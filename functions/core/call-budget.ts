@@ -16,8 +16,8 @@ export class CallBudget {
     this.worked = true;
   }
 
-  /** Time to stop: past the deadline, once something was done. */
+  /** Time to stop: at or past the deadline (a zero budget: after every unit of work), once something was done. */
   spent(): boolean {
-    return this.worked && Date.now() > this.deadline;
+    return this.worked && Date.now() >= this.deadline;
   }
 }
