@@ -6,7 +6,8 @@ import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.
 import { finishMigration } from '../../functions/core/migrate011/finish.js';
 import { hashBatch, hashItems, recordHashes, type ManifestItem } from '../../functions/core/migrate011/hash.js';
 import { insertExternalRows, type InsertedRows } from '../../functions/core/migrate011/insert.js';
-import { inspectSchema } from '../../functions/core/migrate011/inspect.js';
+import { checkColumnsValues, inspectSchema, type ValueScan } from '../../functions/core/migrate011/inspect.js';
+import { CallBudget } from '../../functions/core/call-budget.js';
 import { journalColumns, journalTables } from '../../functions/core/migrate011/journal.js';
 import { planMigration, planStep, referencedObjects } from '../../functions/core/migrate011/plan.js';
 import { pendingHashBatches, prepareMigration, type PrepareStep } from '../../functions/core/migrate011/prepare.js';
@@ -56,6 +57,21 @@ it('checks a column\'s values per value or per row with the same counts and prob
   expect(perValue.problems[1]).toMatch(/recording\.trace has values without an exactly matching ~external row/);
   expect(perRow.problems).toEqual(perValue.problems);
   expect(perRow.legacyColumns.map((column) => column.counts)).toEqual(perValue.legacyColumns.map((column) => column.counts));
+  // in primary-key chunks of 3 rows, either way, and in calls that stop after every chunk: the same
+  for (const groupedUpToDistinct of [Number.MAX_SAFE_INTEGER, -1]) {
+    const chunked = await inspectSchema(conn, input, { groupedUpToDistinct, chunkRows: 3 });
+    expect(chunked.problems).toEqual(perValue.problems);
+    expect(chunked.legacyColumns.map((column) => column.counts)).toEqual(perValue.legacyColumns.map((column) => column.counts));
+    const inCalls = await inspectSchema(conn, input, { checkValues: false });
+    let calls = 1;
+    let resume: ValueScan | null = null;
+    while ((resume = await checkColumnsValues(conn, inCalls, { groupedUpToDistinct, chunkRows: 3, budget: new CallBudget(0), resume }))) calls += 1;
+    expect(inCalls.problems).toEqual(perValue.problems);
+    expect(inCalls.legacyColumns.map((column) => column.counts)).toEqual(perValue.legacyColumns.map((column) => column.counts));
+    // one chunk a call: each column's rows 3 at a time (the last chunk ends past them)
+    const chunks = perValue.legacyColumns.reduce((sum, column) => sum + Math.floor(column.counts!.rows / 3) + 1, 0);
+    expect(calls).toBe(chunks);
+  }
   for (const column of perValue.legacyColumns) {
     const [counted] = await select<{ rows: number; pointers: number }>(conn, `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`);
     expect(column.counts, `${column.table}.${column.column}`).toEqual({ rows: Number(counted.rows), pointers: Number(counted.pointers) });
@@ -143,7 +159,7 @@ it('compares big stores in passes over key ranges to the same plan and verificat
   // in one listing per store, in calls: the same plan (problems in the same order)
   expect((await planInCalls(conn, input, openStore, { budgetMs: 0, page: 2 })).plan).toEqual(whole);
   // a checkpoint of other columns (the schema changed between two calls) is set aside: planned anew
-  const stale = { columns: ['gone.column'], counts: [{ rows: 1, pointers: 1 }], problems: ['stale'], stores: [], cursor: { store: 9, pass: 0, after: null }, missing: { count: 0, examples: [] }, mismatched: { count: 0, examples: [] } };
+  const stale = { columns: ['gone.column'], counts: [{ rows: 1, pointers: 1 }], values: null, problems: ['stale'], stores: [], cursor: { store: 9, pass: 0, after: null }, missing: { count: 0, examples: [] }, mismatched: { count: 0, examples: [] } };
   expect((await planStep(conn, input, await inspection(), openStore, { checkpoint: stale })).plan).toEqual(whole);
   await rename(`${local[0]!.key}.away`, local[0]!.key);
   await writeFile(local[1]!.key, local[1]!.bytes);

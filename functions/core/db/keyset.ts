@@ -8,6 +8,15 @@ import { quoteId, select, selectRaw } from './sql.js';
 /** A primary-key value as the server sent it (see rawTypeCast): text, or bytes for binary columns. */
 export type KeyValue = string | Buffer;
 
+/** A primary key's values as text (a journal column, a checkpoint): binary values as hex. */
+export function encodeKey(values: KeyValue[]): string {
+  return JSON.stringify(values.map((value) => (Buffer.isBuffer(value) ? { hex: value.toString('hex') } : value)));
+}
+
+export function decodeKey(encoded: string): KeyValue[] {
+  return (JSON.parse(encoded) as (string | { hex: string })[]).map((value) => (typeof value === 'string' ? value : Buffer.from(value.hex, 'hex')));
+}
+
 /** The primary key of the row `rows` rows after `after` (aliased `t` in `table`), or null when fewer rows remain. */
 export async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
   const condition = after && tupleCondition(primaryKey, after, '>');

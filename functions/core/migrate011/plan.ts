@@ -12,7 +12,7 @@ import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
 import type { ObjectStore, OpenStore } from '../stores/object-store.js';
 import type { Migrate011Input } from './input.js';
 import { estimateRun, type RunEstimate } from './estimate.js';
-import { checkColumnsValues, type Inspection, type LegacyColumn } from './inspect.js';
+import { checkColumnsValues, type Inspection, type LegacyColumn, type ValueScan } from './inspect.js';
 import { tempColumnMethod, type TempColumnMethod } from './temp-column.js';
 
 const EXAMPLES = 10;
@@ -68,9 +68,11 @@ export interface Plan {
 export interface PlanCheckpoint {
   /** The legacy columns (`table.column`) the counts are of: a schema whose columns changed meanwhile is planned anew. */
   columns: string[];
-  /** Each column's rows and pointers, as its value scan counted them. */
-  counts: { rows: number; pointers: number }[];
-  /** The inspection's problems and those of the stores compared so far. */
+  /** Each column's rows and pointers, as its value scan counted them (null: not scanned yet). */
+  counts: ({ rows: number; pointers: number } | null)[];
+  /** Where the value scans stopped (null: all done). */
+  values: ValueScan | null;
+  /** The inspection's problems, the value scans' and those of the stores compared so far. */
   problems: string[];
   /** The stores compared so far, the last one in progress. */
   stores: StorePlan[];
@@ -108,7 +110,10 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
   const budget = new CallBudget(options.budgetMs);
   const columnNames = inspection.legacyColumns.map((column) => `${column.table}.${column.column}`);
   const saved = options.checkpoint && JSON.stringify(options.checkpoint.columns) === JSON.stringify(columnNames) ? options.checkpoint : null;
-  if (saved) inspection.legacyColumns.forEach((column, i) => (column.counts = saved.counts[i]));
+  if (saved) {
+    inspection.legacyColumns.forEach((column, i) => (column.counts = saved.counts[i] ?? undefined));
+    inspection.problems.splice(0, inspection.problems.length, ...saved.problems);
+  }
   const cursor = saved?.cursor ?? { store: 0, pass: 0, after: null };
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
   // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
@@ -141,12 +146,19 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
     listed.catch(() => undefined); // its refusal is raised where it is awaited
     nextListings.set(store, listed);
   }
-  if (!saved) {
-    await checkColumnsValues(conn, inspection);
-    budget.used();
+  const problems = inspection.problems;
+  const stores: StorePlan[] = saved?.stores ?? [];
+  let missing = saved ? Findings.restore(saved.missing, EXAMPLES) : new Findings(EXAMPLES);
+  let mismatched = saved ? Findings.restore(saved.mismatched, EXAMPLES) : new Findings(EXAMPLES);
+  const checkpoint = (values: ValueScan | null = null): PlanStep => ({
+    plan: null,
+    checkpoint: { columns: columnNames, counts: inspection.legacyColumns.map((column) => column.counts ?? null), values, problems, stores, cursor, missing, mismatched },
+  });
+  if (!saved || saved.values) {
+    const stopped = await checkColumnsValues(conn, inspection, { budget, resume: saved?.values });
+    if (stopped) return checkpoint(stopped);
   }
 
-  const problems = saved?.problems ?? [...inspection.problems];
   const columns: ColumnPlan[] = [];
   // one per table: a table's temporary columns come in one ALTER
   const methods = new Map<string, TempColumnMethod>();
@@ -165,13 +177,6 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
       tempColumn: method.rebuild ? 'online rebuild' : 'instant',
     });
   }
-  const stores: StorePlan[] = saved?.stores ?? [];
-  let missing = saved ? Findings.restore(saved.missing, EXAMPLES) : new Findings(EXAMPLES);
-  let mismatched = saved ? Findings.restore(saved.mismatched, EXAMPLES) : new Findings(EXAMPLES);
-  const checkpoint = (): PlanStep => ({
-    plan: null,
-    checkpoint: { columns: columnNames, counts: inspection.legacyColumns.map((column) => column.counts!), problems, stores, cursor, missing, mismatched },
-  });
   for (; cursor.store < storeNames.length; cursor.store += 1, cursor.pass = 0) {
     const store = storeNames[cursor.store];
     const storeColumns = inspection.legacyColumns.filter((column) => column.store === store);

@@ -6,7 +6,7 @@
 // bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
-import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { chunkBoundary, decodeKey, encodeKey, primaryKeyOf, tupleCondition } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, estimatedDistinctValues, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -342,14 +342,6 @@ async function requireInsertedRows(conn: Connection, input: Migrate011Input, col
   if (Number(missing) > 0) {
     throw new MigrationRefusedError(`${missing} object(s) of store "${column.store}" are not yet hashed and recorded in ${externalTableName(column.store)}; rerun the migration from the start`);
   }
-}
-
-function encodeKey(values: KeyValue[]): string {
-  return JSON.stringify(values.map((value) => (Buffer.isBuffer(value) ? { hex: value.toString('hex') } : value)));
-}
-
-function decodeKey(encoded: string): KeyValue[] {
-  return (JSON.parse(encoded) as (string | { hex: string })[]).map((value) => (typeof value === 'string' ? value : Buffer.from(value.hex, 'hex')));
 }
 
 interface PointerCheck {
