@@ -210,12 +210,15 @@ async function checkColumnValues(
   // row (0.31 s instead of 0.52 s on a 1M-row column of 20 pointers); many pointers would make a huge temporary table.
   const distinct = await estimatedDistinctValues(conn, schema, column.table, column.column);
   const grouped = distinct !== null && distinct <= groupedUpToDistinct;
-  // In primary-key chunks, one statement each: a call can stop between two (a table of billions of rows).
+  // In primary-key chunks, one statement each: a call can stop between two (a table of billions of rows). A table the
+  // server estimates at up to two chunks is scanned in one statement, without looking up where chunks end.
+  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, column.table]);
+  const chunked = column.primaryKey.length > 0 && Number(estimate ?? 0) > 2 * chunkRows;
   const summary = { ...scan.sums };
   let after = scan.after === null ? null : decodeKey(scan.after);
   for (;;) {
     if (budget?.spent()) return { stopped: { column: scan.column, after: after && encodeKey(after), sums: summary } };
-    const boundary = column.primaryKey.length ? await chunkBoundary(conn, t, column.primaryKey, after, chunkRows) : null;
+    const boundary = chunked ? await chunkBoundary(conn, t, column.primaryKey, after, chunkRows) : null;
     const range = [after && tupleCondition(column.primaryKey, after, '>'), boundary && tupleCondition(column.primaryKey, boundary, '<=')].filter((condition) => condition !== null);
     const where = range.length ? ` WHERE ${range.map((condition) => condition.sql).join(' AND ')}` : '';
     const { from, value, n } = grouped
