@@ -318,7 +318,7 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   // object checked once (as the progress it reports counts them)
   const verified: ProgressEvent[] = [];
   const steps: VerifyStep[] = [];
-  do steps.push(await verifyMigration(conn, input, openStore, { run: 'in-calls', budgetMs: 0, pointerPage: 2, progress: { report: (event) => verified.push(event) } }));
+  do steps.push(await verifyMigration(conn, input, openStore, { run: 'in-calls', budgetMs: 0, pointerPage: 2, countChunkRows: 1, progress: { report: (event) => verified.push(event) } }));
   while (!steps.at(-1)!.done);
   expect(steps.at(-1)).toEqual(verification);
   const objects = verification.columns.reduce((sum, column) => sum + column.objects, 0);

@@ -8,6 +8,30 @@ import { quoteId, select, selectRaw } from './sql.js';
 /** A primary-key value as the server sent it (see rawTypeCast): text, or bytes for binary columns. */
 export type KeyValue = string | Buffer;
 
+/** One chunk of a table's rows: its condition on the primary key (alias `t`; '' for all), and its last key (null: the table's end). */
+export interface KeyChunk {
+  where: string;
+  values: KeyValue[];
+  last: KeyValue[] | null;
+}
+
+/**
+ * Rows per primary-key chunk for a statement each over the table (a caller can stop between two), or null for one
+ * statement: a table the server estimates at up to two chunks, or without a primary key, needs no lookups of where
+ * chunks end.
+ */
+export async function chunkRowsFor(conn: Connection, schema: string, table: string, primaryKey: string[], rows: number): Promise<number | null> {
+  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table]);
+  return primaryKey.length > 0 && Number(estimate ?? 0) > 2 * rows ? rows : null;
+}
+
+/** The chunk of `rows` rows (null: all) after `after` (null: from the first) of `table` (aliased `t`). */
+export async function keyChunk(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number | null): Promise<KeyChunk> {
+  const last = rows === null ? null : await chunkBoundary(conn, table, primaryKey, after, rows);
+  const range = [after && tupleCondition(primaryKey, after, '>'), last && tupleCondition(primaryKey, last, '<=')].filter((condition) => condition !== null);
+  return { where: range.map((condition) => condition.sql).join(' AND '), values: range.flatMap((condition) => condition.values), last };
+}
+
 /** A primary key's values as text (a journal column, a checkpoint): binary values as hex. */
 export function encodeKey(values: KeyValue[]): string {
   return JSON.stringify(values.map((value) => (Buffer.isBuffer(value) ? { hex: value.toString('hex') } : value)));

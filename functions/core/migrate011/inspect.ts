@@ -4,7 +4,7 @@ import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjectKey, legacyRelativePath, parseLegacyComment } from '../datajoint/v011.js';
 import { blobColumnComment, EXTERNAL_TABLE_PREFIX, parseExternalComment, STORE_NAME_PATTERN, storeObjectKey } from '../datajoint/v012.js';
 import type { CallBudget } from '../call-budget.js';
-import { chunkBoundary, decodeKey, encodeKey, primaryKeyOf, tupleCondition } from '../db/keyset.js';
+import { chunkRowsFor, decodeKey, encodeKey, keyChunk, primaryKeyOf } from '../db/keyset.js';
 import { estimatedDistinctValues, quoteId, requireSchema, select, selectRaw, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
@@ -210,31 +210,28 @@ async function checkColumnValues(
   // row (0.31 s instead of 0.52 s on a 1M-row column of 20 pointers); many pointers would make a huge temporary table.
   const distinct = await estimatedDistinctValues(conn, schema, column.table, column.column);
   const grouped = distinct !== null && distinct <= groupedUpToDistinct;
-  // In primary-key chunks, one statement each: a call can stop between two (a table of billions of rows). A table the
-  // server estimates at up to two chunks is scanned in one statement, without looking up where chunks end.
-  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, column.table]);
-  const chunked = column.primaryKey.length > 0 && Number(estimate ?? 0) > 2 * chunkRows;
+  // In primary-key chunks, one statement each: a call can stop between two (a table of billions of rows).
+  const rowsPerChunk = await chunkRowsFor(conn, schema, column.table, column.primaryKey, chunkRows);
   const summary = { ...scan.sums };
   let after = scan.after === null ? null : decodeKey(scan.after);
   for (;;) {
     if (budget?.spent()) return { stopped: { column: scan.column, after: after && encodeKey(after), sums: summary } };
-    const boundary = chunked ? await chunkBoundary(conn, t, column.primaryKey, after, chunkRows) : null;
-    const range = [after && tupleCondition(column.primaryKey, after, '>'), boundary && tupleCondition(column.primaryKey, boundary, '<=')].filter((condition) => condition !== null);
-    const where = range.length ? ` WHERE ${range.map((condition) => condition.sql).join(' AND ')}` : '';
+    const chunk = await keyChunk(conn, t, column.primaryKey, after, rowsPerChunk);
+    const where = chunk.where ? ` WHERE ${chunk.where}` : '';
     const { from, value, n } = grouped
       ? { from: `(SELECT MIN(${c}) AS v, COUNT(*) AS n FROM ${t} t${where} GROUP BY CAST(${c} AS BINARY)) g ${withLegacyRow('g.v')}`, value: 'g.v', n: 'g.n' }
       : { from: `${t} t ${withLegacyRow(c)}${where}`, value: c, n: '1' };
-    const [chunk] = await select<{ rows: number | null; pointers: number | null; malformed: number | null; unmatched: number | null }>(
+    const [counted] = await select<{ rows: number | null; pointers: number | null; malformed: number | null; unmatched: number | null }>(
       conn,
       `SELECT SUM(${n}) AS \`rows\`, SUM(IF(${value} IS NULL, 0, ${n})) AS pointers, SUM(IF(${malformedSql(value)}, ${n}, 0)) AS malformed,
               SUM(IF(${unmatchedSql(value)}, ${n}, 0)) AS unmatched
          FROM ${from}`,
-      [...malformedValues, ...range.flatMap((condition) => condition.values)],
+      [...malformedValues, ...chunk.values],
     );
-    for (const sum of ['rows', 'pointers', 'malformed', 'unmatched'] as const) summary[sum] += Number(chunk[sum] ?? 0);
+    for (const sum of ['rows', 'pointers', 'malformed', 'unmatched'] as const) summary[sum] += Number(counted[sum] ?? 0);
     budget?.used();
-    if (boundary === null) break;
-    after = boundary;
+    if (chunk.last === null) break;
+    after = chunk.last;
   }
   if (Number(summary.malformed)) {
     const malformed = await selectRaw(conn, `SELECT ${pkSelect}${c} AS value FROM ${t} t WHERE ${malformedSql(c)} LIMIT ${EXAMPLES}`, malformedValues);

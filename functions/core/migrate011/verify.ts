@@ -8,7 +8,7 @@ import type { Connection } from 'mysql2/promise';
 import pLimit from 'p-limit';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
 import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
-import { keysetPages } from '../db/keyset.js';
+import { chunkRowsFor, decodeKey, encodeKey, keyChunk, keysetPages, primaryKeyOf } from '../db/keyset.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
 import { CallBudget } from '../call-budget.js';
 import { Findings } from '../findings.js';
@@ -23,6 +23,8 @@ import type { OpenStore } from '../stores/object-store.js';
 const EXAMPLES = 5;
 /** Rows of a keyset page of a column's distinct pointers. */
 const POINTER_PAGE = 10_000;
+/** VerifyOptions.countChunkRows by default: rows of a table counted per statement (a call can stop between two). */
+const COUNT_CHUNK_ROWS = 1_000_000;
 
 export interface ColumnVerification {
   table: string;
@@ -47,6 +49,8 @@ export interface Verification {
 export interface VerifyOptions {
   /** Distinct pointers read per page (tests set it small to cross pages). Default 10,000. */
   pointerPage?: number;
+  /** Rows of a table counted per statement (tests set it small to cross chunks). Default 1,000,000. */
+  countChunkRows?: number;
   /**
    * Stop starting checks after about this long (ms) and report `done: false`; the next call with the same `run` goes on
    * from the checkpoint. A call stops only once it has checked something. Default: to the end.
@@ -78,6 +82,7 @@ interface SavedColumnCheck {
   missing: { count: number; examples: string[] };
   mismatched: { count: number; examples: string[] };
   problems: string[];
+  counting: { after: string | null } | null;
 }
 
 interface VerifyCheckpoint {
@@ -94,6 +99,7 @@ interface VerifyCall {
   budget: CallBudget;
   checkpoint: () => Promise<void>;
   progress: ProgressSink;
+  countChunkRows: number;
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<VerifyStep> {
@@ -111,7 +117,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   const cursor: VerifyCursor = saved?.cursor ?? { store: 0, pass: 0, column: 0, after: null };
   const results = new Map((saved?.checks ?? []).map((check) => [check.column_id, restoredCheck(check, journal)]));
   const checkpoint = () => saveCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run, { cursor, checks: [...results.values()].map(savedCheck) });
-  const call: VerifyCall = { cursor, budget, checkpoint, progress: options.progress ?? silentProgress };
+  const call: VerifyCall = { cursor, budget, checkpoint, progress: options.progress ?? silentProgress, countChunkRows: options.countChunkRows ?? COUNT_CHUNK_ROWS };
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
@@ -133,6 +139,15 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
     }
     const checks = storeColumns.map((column) => results.get(column.column_id)!).filter((check) => check.exists);
     const ranges = rangesOf.get(store)!;
+    const stopped = (check: ColumnCheck): VerifyStep => ({
+      done: false,
+      store,
+      pass: cursor.pass + 1,
+      passes: ranges.length,
+      column: `${check.column.table_name}.${check.column.column_name}`,
+      objects: [...results.values()].reduce((sum, c) => sum + c.objects, 0),
+    });
+    for (const check of checks) if (check.counting && !(await countColumnRows(conn, input, check, call))) return stopped(check);
     // where every object is at its uuid's path (native mode), a pass reads only the pointers of its range
     const byPointer = ranges.length > 1 && !(await anyFilepath(conn, input.schema, store));
     for (; cursor.pass < ranges.length; cursor.pass += 1, cursor.column = 0) {
@@ -143,10 +158,7 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
       wholeListings.delete(store);
       for (; cursor.column < checks.length; cursor.column += 1, cursor.after = null) {
         const check = checks[cursor.column];
-        if (!(await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE, call))) {
-          const objects = [...results.values()].reduce((sum, c) => sum + c.objects, 0);
-          return { done: false, store, pass: cursor.pass + 1, passes: ranges.length, column: `${check.column.table_name}.${check.column.column_name}`, objects };
-        }
+        if (!(await checkColumnObjects(conn, input, check, listing, range, pointers, openStore, options.pointerPage ?? POINTER_PAGE, call))) return stopped(check);
       }
     }
   }
@@ -172,6 +184,8 @@ interface ColumnCheck {
   missing: Findings;
   mismatched: Findings;
   problems: string[];
+  /** Its rows and pointers being counted: from after this primary key (null: the first); null once counted. */
+  counting: { after: string | null } | null;
 }
 
 function savedCheck(check: ColumnCheck): SavedColumnCheck {
@@ -206,13 +220,10 @@ function columnVerification(check: ColumnCheck): ColumnVerification {
   };
 }
 
-/** The column's DDL as 0.12 expects it, and its rows and pointers, each with a `~external_<store>` row. */
+/** The column's DDL as 0.12 expects it (its rows and pointers are counted next, countColumnRows). */
 async function checkColumnDefinition(conn: Connection, input: Migrate011Input, column: JournalColumn): Promise<ColumnCheck> {
   const problems: string[] = [];
-  const check: ColumnCheck = { column, exists: false, rows: 0, pointers: 0, danglingPointers: 0, objects: 0, missing: new Findings(EXAMPLES), mismatched: new Findings(EXAMPLES), problems };
-  const table = tableRef(input.schema, column.table_name);
-  const external = tableRef(input.schema, externalTableName(column.store));
-  const c = quoteId(column.column_name);
+  const check: ColumnCheck = { column, exists: false, rows: 0, pointers: 0, danglingPointers: 0, objects: 0, missing: new Findings(EXAMPLES), mismatched: new Findings(EXAMPLES), problems, counting: null };
   const where = `${column.table_name}.${column.column_name}`;
 
   const [definition] = await select<{ type: string; nullable: string; comment: string; ordinal: number }>(
@@ -226,6 +237,7 @@ async function checkColumnDefinition(conn: Connection, input: Migrate011Input, c
     return check;
   }
   check.exists = true;
+  check.counting = { after: null };
   if (definition.type.toLowerCase() !== 'binary(16)') problems.push(`${where} is ${definition.type}, not binary(16)`);
   if ((definition.nullable === 'YES') !== Boolean(column.is_nullable)) problems.push(`${where} NULL-ability changed (now ${definition.nullable === 'YES' ? 'nullable' : 'NOT NULL'})`);
   const comment = blobColumnComment(column.store, column.user_comment);
@@ -246,17 +258,42 @@ async function checkColumnDefinition(conn: Connection, input: Migrate011Input, c
     problems.push(`${where} lacks its foreign key to ${externalTableName(column.store)}(hash) ON UPDATE RESTRICT ON DELETE RESTRICT`);
   }
 
-  // grouped by pointer over the column's index first: one lookup per distinct pointer, not per row
-  const [counts] = await select<{ rows: number | null; pointers: number | null; dangling: number | null }>(
-    conn,
-    `SELECT SUM(g.n) AS \`rows\`, SUM(IF(g.pointer IS NULL, 0, g.n)) AS pointers, SUM(IF(g.pointer IS NOT NULL AND e.hash IS NULL, g.n, 0)) AS dangling
-       FROM (SELECT t.${c} AS pointer, COUNT(*) AS n FROM ${table} t GROUP BY t.${c}) g LEFT JOIN ${external} e ON e.hash = g.pointer`,
-  );
-  check.rows = Number(counts.rows ?? 0);
-  check.pointers = Number(counts.pointers ?? 0);
-  check.danglingPointers = Number(counts.dangling ?? 0);
-  if (check.danglingPointers) problems.push(`${check.danglingPointers} pointer(s) of ${where} have no ${externalTableName(column.store)} row`);
   return check;
+}
+
+/**
+ * Counts the column's rows and pointers, and those without a `~external_<store>` row, in primary-key chunks (a
+ * statement each, a checkpoint after each); false when it stopped for the budget before the table's end.
+ */
+async function countColumnRows(conn: Connection, input: Migrate011Input, check: ColumnCheck, { budget, checkpoint, countChunkRows }: VerifyCall): Promise<boolean> {
+  const { column } = check;
+  const table = tableRef(input.schema, column.table_name);
+  const external = tableRef(input.schema, externalTableName(column.store));
+  const c = quoteId(column.column_name);
+  const primaryKey = await primaryKeyOf(conn, input.schema, column.table_name);
+  const rowsPerChunk = await chunkRowsFor(conn, input.schema, column.table_name, primaryKey, countChunkRows);
+  while (check.counting) {
+    if (budget.spent()) return false;
+    const chunk = await keyChunk(conn, table, primaryKey, check.counting.after === null ? null : decodeKey(check.counting.after), rowsPerChunk);
+    // grouped by pointer over the column's index first: one lookup per distinct pointer, not per row
+    const [counts] = await select<{ rows: number | null; pointers: number | null; dangling: number | null }>(
+      conn,
+      `SELECT SUM(g.n) AS \`rows\`, SUM(IF(g.pointer IS NULL, 0, g.n)) AS pointers, SUM(IF(g.pointer IS NOT NULL AND e.hash IS NULL, g.n, 0)) AS dangling
+         FROM (SELECT t.${c} AS pointer, COUNT(*) AS n FROM ${table} t${chunk.where ? ` WHERE ${chunk.where}` : ''} GROUP BY t.${c}) g
+         LEFT JOIN ${external} e ON e.hash = g.pointer`,
+      chunk.values,
+    );
+    check.rows += Number(counts.rows ?? 0);
+    check.pointers += Number(counts.pointers ?? 0);
+    check.danglingPointers += Number(counts.dangling ?? 0);
+    budget.used();
+    check.counting = chunk.last === null ? null : { after: encodeKey(chunk.last) };
+    if (!check.counting && check.danglingPointers) {
+      check.problems.push(`${check.danglingPointers} pointer(s) of ${column.table_name}.${column.column_name} have no ${externalTableName(column.store)} row`);
+    }
+    await checkpoint();
+  }
+  return true;
 }
 
 /**
