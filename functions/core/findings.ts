@@ -1,3 +1,9 @@
+/** Findings as a checkpoint keeps them (their JSON). */
+export interface SavedFindings {
+  count: number;
+  examples: string[];
+}
+
 /** Problems of one kind: how many, and the first few to show. Memory stays flat however many there are. */
 export class Findings {
   count = 0;
@@ -6,7 +12,7 @@ export class Findings {
   constructor(private readonly keep: number) {}
 
   /** Findings kept earlier (their JSON: `count` and `examples`), to go on counting. */
-  static restore(saved: { count: number; examples: string[] }, keep: number): Findings {
+  static restore(saved: SavedFindings, keep: number): Findings {
     const findings = new Findings(keep);
     findings.count = saved.count;
     findings.examples.push(...saved.examples.slice(0, keep));

@@ -164,7 +164,7 @@ it('compares big stores in passes over key ranges to the same plan and verificat
   // in one listing per store, in calls: the same plan (problems in the same order)
   expect((await planInCalls(conn, input, openStore, { budgetMs: 0, page: 2 })).plan).toEqual(whole);
   // a checkpoint of other columns (the schema changed between two calls) is set aside: planned anew
-  const stale = { columns: ['gone.column'], counts: [{ rows: 1, pointers: 1 }], values: null, problems: ['stale'], stores: [], cursor: { store: 9, pass: 0, after: null }, missing: { count: 0, examples: [] }, mismatched: { count: 0, examples: [] } };
+  const stale = { columns: ['gone.column'], counts: [{ rows: 1, pointers: 1 }], values: null, problems: ['stale'], storeObjects: {}, stores: [], cursor: { store: 9, pass: 0, after: null }, missing: { count: 0, examples: [] }, mismatched: { count: 0, examples: [] } };
   expect((await planStep(conn, input, await inspection(), openStore, { checkpoint: stale })).plan).toEqual(whole);
   await rename(`${local[0]!.key}.away`, local[0]!.key);
   await writeFile(local[1]!.key, local[1]!.bytes);

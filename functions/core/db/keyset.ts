@@ -15,12 +15,15 @@ export interface KeyChunk {
   last: KeyValue[] | null;
 }
 
+/** Rows of a table a scan reads per statement by default (chunkRowsFor). */
+const SCAN_CHUNK_ROWS = 1_000_000;
+
 /**
- * Rows per primary-key chunk for a statement each over the table (a caller can stop between two), or null for one
- * statement: a table the server estimates at up to two chunks, or without a primary key, needs no lookups of where
- * chunks end.
+ * Rows per primary-key chunk for a scan of a statement each over the table (a caller can stop between two), or null
+ * for one statement: a table the server estimates at up to two chunks, or without a primary key, needs no lookups of
+ * where chunks end.
  */
-export async function chunkRowsFor(conn: Connection, schema: string, table: string, primaryKey: string[], rows: number): Promise<number | null> {
+export async function chunkRowsFor(conn: Connection, schema: string, table: string, primaryKey: string[], rows = SCAN_CHUNK_ROWS): Promise<number | null> {
   const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table]);
   return primaryKey.length > 0 && Number(estimate ?? 0) > 2 * rows ? rows : null;
 }

@@ -14,8 +14,6 @@ import { journalExists } from './journal.js';
 const EXAMPLES = 10;
 /** ValueCheckOptions.groupedUpToDistinct by default: a temporary table of up to 10,000 groups is cheap. */
 const GROUPED_CHECK_MAX_DISTINCT = 10_000;
-/** ValueCheckOptions.chunkRows by default: rows of a table checked per statement. */
-const VALUE_CHUNK_ROWS = 1_000_000;
 const MAX_COLUMN_COMMENT = 1024;
 
 export interface LegacyColumn {
@@ -191,7 +189,7 @@ async function checkColumnValues(
   schema: string,
   column: LegacyColumn,
   problems: string[],
-  { groupedUpToDistinct = GROUPED_CHECK_MAX_DISTINCT, chunkRows = VALUE_CHUNK_ROWS, budget }: ValueCheckOptions,
+  { groupedUpToDistinct = GROUPED_CHECK_MAX_DISTINCT, chunkRows, budget }: ValueCheckOptions,
   scan: ValueScan,
 ): Promise<{ rows: number; pointers: number } | { stopped: ValueScan }> {
   const t = tableRef(schema, column.table);

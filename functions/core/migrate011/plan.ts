@@ -5,7 +5,7 @@ import { LEGACY_EXTERNAL_TABLE, LEGACY_HASH_LENGTH, legacyConfigKey, legacyObjec
 import { keyRangeCondition, keysetPages } from '../db/keyset.js';
 import { indexProbe, quoteId, select, selectRaw, tableRef } from '../db/sql.js';
 import { CallBudget } from '../call-budget.js';
-import { Findings } from '../findings.js';
+import { Findings, type SavedFindings } from '../findings.js';
 import { MigrationRefusedError } from '../errors.js';
 import { expectedStoreKeys, inKeyRange, keyRanges, type KeyRange } from '../stores/key-ranges.js';
 import { listObjects, type ListedObjects } from '../stores/listed-objects.js';
@@ -74,13 +74,15 @@ export interface PlanCheckpoint {
   values: ValueScan | null;
   /** The inspection's problems, the value scans' and those of the stores compared so far. */
   problems: string[];
+  /** Each store's objects (`~external`'s rows by suffix) as the first call counted them: its passes are cut for them. */
+  storeObjects: Record<string, number>;
   /** The stores compared so far, the last one in progress. */
   stores: StorePlan[];
   /** The store (in order), its pass, and the last `~external` hash of that pass compared (null: none yet). */
   cursor: { store: number; pass: number; after: string | null };
   /** The store in progress: its objects missing and those of another size so far. */
-  missing: { count: number; examples: string[] };
-  mismatched: { count: number; examples: string[] };
+  missing: SavedFindings;
+  mismatched: SavedFindings;
 }
 
 /** One call's outcome: the plan, or (out of time) the checkpoint the next call goes on from. */
@@ -116,12 +118,10 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
   }
   const cursor = saved?.cursor ?? { store: 0, pass: 0, after: null };
   const storeNames = [...new Set(inspection.legacyColumns.map((column) => column.store))];
-  // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass).
-  const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, input.schema) : new Map<string, number>();
-  const objectsOf = (store: string) => {
-    const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
-    return [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0);
-  };
+  // A store bigger than a listing may hold is compared in passes over key ranges (`~external` read once per pass),
+  // cut for its objects as the first call counted them (one scan of `~external`), so every call cuts the same passes.
+  const storeObjects = saved?.storeObjects ?? (await countStoreObjects(conn, inspection, storeNames));
+  const objectsOf = (store: string) => storeObjects[store] ?? 0;
   const prefixOf = (spec: Migrate011Input['stores'][string]) => legacyObjectKey(spec.protocol, spec.location, input.schema, '');
   // a store missing from the input is not listed: one pass, its objects only counted
   const rangesOf = new Map(
@@ -152,7 +152,7 @@ export async function planStep(conn: Connection, input: Migrate011Input, inspect
   let mismatched = saved ? Findings.restore(saved.mismatched, EXAMPLES) : new Findings(EXAMPLES);
   const checkpoint = (values: ValueScan | null = null): PlanStep => ({
     plan: null,
-    checkpoint: { columns: columnNames, counts: inspection.legacyColumns.map((column) => column.counts ?? null), values, problems, stores, cursor, missing, mismatched },
+    checkpoint: { columns: columnNames, counts: inspection.legacyColumns.map((column) => column.counts ?? null), values, problems, storeObjects, stores, cursor, missing, mismatched },
   });
   if (!saved || saved.values) {
     const stopped = await checkColumnsValues(conn, inspection, { budget, resume: saved?.values });
@@ -315,6 +315,17 @@ export async function* referencedObjects(
     after,
   );
   for await (const rows of pages) yield rows.map((row) => ({ hash: row.hash, size: Number(row.size) }));
+}
+
+/** Each store's `~external` rows (those of its columns' suffixes). */
+async function countStoreObjects(conn: Connection, inspection: Inspection, storeNames: string[]): Promise<Record<string, number>> {
+  const rowsBySuffix = inspection.legacyTablePresent ? await legacyRowsBySuffix(conn, inspection.schema) : new Map<string, number>();
+  return Object.fromEntries(
+    storeNames.map((store) => {
+      const suffixes = new Set(inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.suffix));
+      return [store, [...suffixes].reduce((sum, suffix) => sum + (rowsBySuffix.get(suffix) ?? 0), 0)];
+    }),
+  );
 }
 
 /** `~external`'s rows by what follows the 43-character hash (the store suffix), in one scan. */

@@ -6,7 +6,7 @@
 // bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
-import { chunkBoundary, decodeKey, encodeKey, primaryKeyOf, tupleCondition } from '../db/keyset.js';
+import { decodeKey, encodeKey, keyChunk, primaryKeyOf } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, estimatedDistinctValues, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -209,23 +209,23 @@ async function fillChunks(
         return;
       }
       const chunkStarted = Date.now();
-      const boundary = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
+      const chunk = await keyChunk(conn, table, primaryKey, after, primaryKey.length ? chunkRows : null);
+      const range = chunk.where ? ` AND ${chunk.where}` : '';
       // A NULL pointer gets NULL; a pointer the journal does not know (yet) keeps its row unfilled, for the pass before
       // the swap to find (and uncounted: the CASE sets it to what it was).
-      const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
       const changed = await executeChanged(
         conn,
         newValue
           ? `UPDATE ${table} t SET t.${temp} = IF(t.${legacy} IS NULL, NULL, ${newValue.sql})
-              WHERE t.${temp} = ?${range.map((c) => ` AND ${c.sql}`).join('')}`
+              WHERE t.${temp} = ?${range}`
           : `UPDATE ${table} t LEFT JOIN ${journalTables(input.schema).objects} j ON j.legacy_hash = CAST(t.${legacy} AS BINARY)
                 SET t.${temp} = j.new_hash
-              WHERE t.${temp} = ? AND (t.${legacy} IS NULL OR j.new_hash IS NOT NULL)${range.map((c) => ` AND ${c.sql}`).join('')}`,
-        [...(newValue?.values ?? []), UNFILLED, ...range.flatMap((c) => c.values)],
+              WHERE t.${temp} = ? AND (t.${legacy} IS NULL OR j.new_hash IS NOT NULL)${range}`,
+        [...(newValue?.values ?? []), UNFILLED, ...chunk.values],
       );
       rows += changed;
-      filled = boundary === null;
-      after = boundary;
+      filled = chunk.last === null;
+      after = chunk.last;
       await updateColumn(conn, input.schema, column.column_id, { resume_after: after && encodeKey(after), rows_rewritten: Number(column.rows_rewritten) + rows });
       progress.report({ kind: 'rows-rewritten', table: column.table_name, column: column.column_name, rows: changed });
       const elapsed = Math.max(1, Date.now() - chunkStarted);

@@ -11,7 +11,7 @@ import { blobColumnComment, externalTableName, storeObjectKey, uuidRelativePath 
 import { chunkRowsFor, decodeKey, encodeKey, keyChunk, keysetPages, primaryKeyOf } from '../db/keyset.js';
 import { quoteId, select, tableRef } from '../db/sql.js';
 import { CallBudget } from '../call-budget.js';
-import { Findings } from '../findings.js';
+import { Findings, type SavedFindings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { Migrate011Input } from './input.js';
 import { journalColumns, journalTables, type JournalColumn } from './journal.js';
@@ -23,8 +23,6 @@ import type { OpenStore } from '../stores/object-store.js';
 const EXAMPLES = 5;
 /** Rows of a keyset page of a column's distinct pointers. */
 const POINTER_PAGE = 10_000;
-/** VerifyOptions.countChunkRows by default: rows of a table counted per statement (a call can stop between two). */
-const COUNT_CHUNK_ROWS = 1_000_000;
 
 export interface ColumnVerification {
   table: string;
@@ -79,13 +77,15 @@ interface SavedColumnCheck {
   pointers: number;
   danglingPointers: number;
   objects: number;
-  missing: { count: number; examples: string[] };
-  mismatched: { count: number; examples: string[] };
+  missing: SavedFindings;
+  mismatched: SavedFindings;
   problems: string[];
   counting: { after: string | null } | null;
 }
 
 interface VerifyCheckpoint {
+  /** Each store's objects in the journal as the first call counted them: its passes are cut for them. */
+  objects: Record<string, number>;
   cursor: VerifyCursor;
   checks: SavedColumnCheck[];
 }
@@ -99,7 +99,7 @@ interface VerifyCall {
   budget: CallBudget;
   checkpoint: () => Promise<void>;
   progress: ProgressSink;
-  countChunkRows: number;
+  countChunkRows?: number;
 }
 
 export async function verifyMigration(conn: Connection, input: Migrate011Input, openStore: OpenStore, options: VerifyOptions = {}): Promise<VerifyStep> {
@@ -107,24 +107,21 @@ export async function verifyMigration(conn: Connection, input: Migrate011Input, 
   const run = options.run ?? randomUUID();
   const journal = await journalColumns(conn, input.schema);
   const stores = [...new Set(journal.map((column) => column.store))];
-  const objectsOf = new Map<string, number>();
-  for (const store of stores) {
-    const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${journalTables(input.schema).objects} WHERE store = ?`, [store]);
-    objectsOf.set(store, Number(n));
-  }
-  const rangesOf = new Map(stores.map((store) => [store, storeKeyRanges(input, store, objectsOf.get(store)!)]));
   const saved = journal.length ? await loadCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run) : null;
+  const objects = saved?.objects ?? (journal.length ? await journalObjectsByStore(conn, input.schema) : {});
+  const objectsOf = (store: string) => objects[store] ?? 0;
+  const rangesOf = new Map(stores.map((store) => [store, storeKeyRanges(input, store, objectsOf(store))]));
   const cursor: VerifyCursor = saved?.cursor ?? { store: 0, pass: 0, column: 0, after: null };
   const results = new Map((saved?.checks ?? []).map((check) => [check.column_id, restoredCheck(check, journal)]));
-  const checkpoint = () => saveCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run, { cursor, checks: [...results.values()].map(savedCheck) });
-  const call: VerifyCall = { cursor, budget, checkpoint, progress: options.progress ?? silentProgress, countChunkRows: options.countChunkRows ?? COUNT_CHUNK_ROWS };
+  const checkpoint = () => saveCheckpoint<VerifyCheckpoint>(conn, input.schema, 'verify', run, { objects, cursor, checks: [...results.values()].map(savedCheck) });
+  const call: VerifyCall = { cursor, budget, checkpoint, progress: options.progress ?? silentProgress, countChunkRows: options.countChunkRows };
   // the stores listed in one pass are listed at once, side by side, as many as add up to one pass's objects (the
   // others when their turn comes); each awaits its own (and meets its error there)
   const wholeListings = new Map<string, Promise<ListedObjects>>();
   let prefetched = 0;
   for (const store of stores.slice(cursor.store).filter((name) => rangesOf.get(name)!.length === 1)) {
-    if (wholeListings.size && prefetched + objectsOf.get(store)! > input.listingPassObjects) break;
-    prefetched += objectsOf.get(store)!;
+    if (wholeListings.size && prefetched + objectsOf(store) > input.listingPassObjects) break;
+    prefetched += objectsOf(store);
     const listed = listStore(input, store, openStore, {});
     listed.catch(() => undefined);
     wholeListings.set(store, listed);
@@ -410,6 +407,12 @@ function uuidPointerRange(prefix: string, range: KeyRange): PointerRange | null 
   const high = range.before === undefined ? digits.length : firstAtOrPast(range.before);
   if (low >= high) return null;
   return { ...(low > 0 ? { from: Buffer.from([low << 4]) } : {}), ...(high < digits.length ? { before: Buffer.from([high << 4]) } : {}) };
+}
+
+/** The journal's objects per store, in one scan. */
+async function journalObjectsByStore(conn: Connection, schema: string): Promise<Record<string, number>> {
+  const rows = await select<{ store: string; n: number }>(conn, `SELECT store, COUNT(*) AS n FROM ${journalTables(schema).objects} GROUP BY store`);
+  return Object.fromEntries(rows.map((row) => [row.store, Number(row.n)]));
 }
 
 /** Whether any of the store's `~external_<store>` rows names its object by path (in place all do, in native mode none). */

@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { execute, indexProbe, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -368,23 +368,22 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
   let rowsCopied = 0;
   let done = false;
   for (;;) {
-    const boundary: KeyValue[] | null = await chunkBoundary(conn, sourceRef, plan.primaryKey, after, chunkRows);
-    const range = [after && tupleCondition(plan.primaryKey, after, '>'), boundary && tupleCondition(plan.primaryKey, boundary, '<=')].filter((c) => c !== null);
-    const where = [...range.map((c) => c.sql), ...conditions, missing];
+    const chunk = await keyChunk(conn, sourceRef, plan.primaryKey, after, chunkRows);
+    const where = [...(chunk.where ? [chunk.where] : []), ...conditions, missing];
     const inserted = await execute(
       conn,
       `INSERT INTO ${destRef} (${plan.columns.map((c) => quoteId(c.name)).join(', ')})
        SELECT ${selected.join(', ')} FROM ${sourceRef} t ${joins.join(' ')}
         WHERE ${where.join(' AND ')}`,
-      [...joinValues, ...range.flatMap((c) => c.values)],
+      [...joinValues, ...chunk.values],
     );
     rowsCopied += inserted;
     await options.hooks?.afterChunk?.(table, rowsCopied);
-    if (boundary === null) {
+    if (chunk.last === null) {
       done = true;
       break;
     }
-    after = boundary;
+    after = chunk.last;
     if (Date.now() >= (options.deadline ?? Number.POSITIVE_INFINITY)) break;
   }
   return {

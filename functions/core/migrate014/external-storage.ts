@@ -19,7 +19,7 @@ import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
-import { chunkBoundary, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -733,20 +733,19 @@ async function fillColumn(
   let after: KeyValue[] | null = null;
   let filled = 0;
   for (;;) {
-    const boundary: KeyValue[] | null = primaryKey.length ? await chunkBoundary(conn, table, primaryKey, after, chunkRows) : null;
-    const range = [after && tupleCondition(primaryKey, after, '>'), boundary && tupleCondition(primaryKey, boundary, '<=')].filter((c) => c !== null);
+    const chunk = await keyChunk(conn, table, primaryKey, after, primaryKey.length ? chunkRows : null);
     const changed = await execute(
       conn,
       `UPDATE ${table} t JOIN ${journalTables(schema).pointers} p ON p.store = ? AND p.kind = ? AND p.hash = t.${quoteId(column.column)}
           SET t.${quoteId(column.target)} = p.pointer
-        WHERE t.${quoteId(column.target)} IS NULL${range.map((c) => ` AND ${c.sql}`).join('')}`,
-      [column.store, column.kind, ...range.flatMap((c) => c.values)],
+        WHERE t.${quoteId(column.target)} IS NULL${chunk.where ? ` AND ${chunk.where}` : ''}`,
+      [column.store, column.kind, ...chunk.values],
     );
     filled += changed;
     if (changed) progress.report({ kind: 'rows-rewritten', table: column.table, column: column.column, rows: changed });
-    if (boundary === null) break;
+    if (chunk.last === null) break;
     if (Date.now() >= deadline) return { filled, complete: false };
-    after = boundary;
+    after = chunk.last;
   }
   const left = await select<Record<string, unknown>>(
     conn,
