@@ -93,13 +93,13 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   fill: { timeout: Duration.minutes(15), budgeted: true },
   discardFills: { timeout: Duration.minutes(15) },
   rewrite: { timeout: Duration.minutes(15), budgeted: true },
-  plan014: { timeout: Duration.minutes(15) },
-  prepareExternal014: { timeout: Duration.minutes(15) },
+  plan014: { timeout: Duration.minutes(15), budgeted: true },
+  prepareExternal014: { timeout: Duration.minutes(15), budgeted: true },
   migrateColumn014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
   prepareCopy014: { timeout: Duration.minutes(15) },
   copyTable014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
   compareTable014: { timeout: Duration.minutes(15) },
-  verify014: { memorySize: 1024, timeout: Duration.minutes(15) },
+  verify014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
 };
 const DEFAULT_MEMORY_MB = 512;
 const DEFAULT_TIMEOUT = Duration.minutes(5);

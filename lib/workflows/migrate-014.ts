@@ -2,27 +2,33 @@
 // in-process synthesis, by the local runner. Same rules as the 0.11 workflow: no JSONata, no Assign, no Distributed
 // Map, state names unique across the Maps; only ids and counts travel in state, never rows or object lists.
 //
-//   Validate ─▶ Plan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs the plan)
-//                              │
-//                              ▼
-//                         StartOutcome ─▶ Strategy
+//   Validate ─▶ StartPlan ─▶ Plan ⟲ Planned ─▶ KeepPlan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly (outputs the plan)
+//                                                                 │
+//                                                                 ▼
+//                                                            StartOutcome ─▶ Strategy
 //   in-place: BackupWanted ─(backup)─▶ Backup ⟲ BackupReady / WaitForBackup ─┐
 //                          └───────────────────────────────────────────────┴▶ UpdateBlobComments
-//             ─▶ PrepareExternalStorage ─▶ MigrateExternalColumns (Map: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted)
-//             ─▶ AddLineageTable ─▶ Verify ─▶ Report
+//             ─▶ StartPrepareExternal ─▶ PrepareExternalStorage ⟲ ExternalPrepared
+//             ─▶ MigrateExternalColumns (Map: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted)
+//             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
 //   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: CompareTable)
 //             ─▶ Report
 //
 //   state              handler             Payload sent                      kept at
 //   Validate           validate014         the execution input               $ = { input }
-//   Plan               plan014             { input }                         $.planned = { plan }
-//   StartOutcome       (Pass)                                                $.outcome = { backup: null, verified: null, compared: null }
+//   Plan               plan014             { input, checkpoint }             $.planning = { plan, checkpoint }; loops while plan is
+//                                                                          null (the checkpoint goes to the next call); KeepPlan:
+//                                                                          the state is { input, planned: { plan } }
+//   StartOutcome       (Pass)                                                $.outcome = { backup: null, verified: { Payload: null,
+//                                                                          checkpoint: null }, compared: null }
 //   Backup             backup014           { input, backup }                 $.outcome.backup = { kind, id, done, polls, reused }
 //   UpdateBlobComments comments014         { input }                         discarded
-//   PrepareExternal…   prepareExternal014  { input }                         $.external = { columns }
+//   PrepareExternal…   prepareExternal014  { input, checkpoint }             $.external = { columns, checkpoint }; loops while
+//                                                                          columns is null
 //   MigrateColumn      migrateColumn014    { input, column }                 $.progress = { column, done, rows }; loops until done
 //   AddLineageTable    lineage014          { input }                         discarded
-//   Verify             verify014           { input }                         $.outcome.verified.Payload
+//   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
+//                                                                          while Payload is null
 //   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, created }
 //   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
 //   CompareTable       compareTable014     { input, table }                  $.outcome.compared[i] (whole result)
@@ -32,13 +38,13 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Migrate014HandlerName, UnlockHandlerName } from '../../functions/handlers/names.js';
-import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, selectFields, taskFactory, validateTask, WHOLE_PAYLOAD, type WorkflowOptions } from './tasks.js';
+import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, selectFields, taskFactory, validateTask, type WorkflowOptions } from './tasks.js';
 
 /** Fields of a handler's result the workflow keeps (selected one by one). */
 export const MIGRATE_014_RESULT_FIELDS = {
-  plan014: ['plan'],
+  plan014: ['plan', 'checkpoint'],
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
-  prepareExternal014: ['columns'],
+  prepareExternal014: ['columns', 'checkpoint'],
   migrateColumn014: ['column', 'done', 'rows'],
   prepareCopy014: ['tables', 'created'],
   copyTable014: ['table', 'done', 'rows'],
@@ -66,16 +72,25 @@ export function migrate014Definition(
   const invoke = taskFactory(wf, functions, options);
 
   const validate = validateTask(invoke, 'validate014');
+  const startPlan = new sfn.Pass(wf, 'StartPlan', {
+    comment: 'No checkpoint yet: the first Plan call starts from the beginning.',
+    result: sfn.Result.fromObject({ checkpoint: null }),
+    resultPath: '$.planning',
+  });
   const plan = invoke('Plan', 'plan014', {
-    comment: 'Read-only: what each step (in place) or each table (copy) would do, and every problem that stops the run.',
-    payload: phasePayload(),
+    comment: "Read-only: what each step (in place) or each table (copy) would do, and every problem that stops the run. Works for a bounded time from the last call's checkpoint.",
+    payload: phasePayload({ checkpoint: sfn.JsonPath.objectAt('$.planning.checkpoint') }),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.plan014),
-    resultPath: '$.planned',
+    resultPath: '$.planning',
+  });
+  const keepPlan = new sfn.Pass(wf, 'KeepPlan', {
+    comment: 'Keeps the input and the plan, without the last checkpoint.',
+    parameters: { input: sfn.JsonPath.objectAt('$.input'), planned: { plan: sfn.JsonPath.objectAt('$.planning.plan') } },
   });
   const planOnly = new sfn.Succeed(wf, 'PlanOnly', { comment: 'Not asked to execute: the plan is the output.', outputPath: '$.planned' });
   const startOutcome = new sfn.Pass(wf, 'StartOutcome', {
     comment: 'What the Report reads, filled in by the steps that run.',
-    result: sfn.Result.fromObject({ backup: null, verified: null, compared: null }),
+    result: sfn.Result.fromObject({ backup: null, verified: { Payload: null, checkpoint: null }, compared: null }),
     resultPath: '$.outcome',
   });
 
@@ -101,9 +116,14 @@ export function migrate014Definition(
   backup.next(new sfn.Choice(wf, 'BackupReady').when(sfn.Condition.booleanEquals('$.outcome.backup.done', true), comments).otherwise(waitForBackup));
   const backupWanted = new sfn.Choice(wf, 'BackupWanted').when(sfn.Condition.booleanEquals('$.input.backup', true), backup).otherwise(comments);
 
+  const startPrepareExternal = new sfn.Pass(wf, 'StartPrepareExternal', {
+    comment: 'No checkpoint yet: the first PrepareExternalStorage call starts from the beginning.',
+    result: sfn.Result.fromObject({ columns: null, checkpoint: null }),
+    resultPath: '$.external',
+  });
   const prepareExternal = invoke('PrepareExternalStorage', 'prepareExternal014', {
-    comment: 'migrate_external_storage: checks again, opens the journal, lists the columns to convert.',
-    payload: phasePayload(),
+    comment: "migrate_external_storage: checks again (for a bounded time from the last call's checkpoint), opens the journal, lists the columns to convert.",
+    payload: phasePayload({ checkpoint: sfn.JsonPath.objectAt('$.external.checkpoint') }),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareExternal014),
     resultPath: '$.external',
   });
@@ -123,8 +143,14 @@ export function migrate014Definition(
     payload: phasePayload(),
     resultPath: sfn.JsonPath.DISCARD,
   });
-  const verify = invoke('Verify', 'verify014', { payload: phasePayload(), resultSelector: WHOLE_PAYLOAD, resultPath: '$.outcome.verified' });
-  comments.next(prepareExternal).next(migrateColumns).next(lineage).next(verify).next(report);
+  const verify = invoke('Verify', 'verify014', {
+    comment: "Read-only: every step finished, every pointer's object where it says. Works for a bounded time from the last call's checkpoint.",
+    payload: phasePayload({ checkpoint: sfn.JsonPath.objectAt('$.outcome.verified.checkpoint') }),
+    resultSelector: { Payload: sfn.JsonPath.objectAt('$.Payload.verified'), checkpoint: sfn.JsonPath.objectAt('$.Payload.checkpoint') },
+    resultPath: '$.outcome.verified',
+  });
+  comments.next(startPrepareExternal).next(prepareExternal).next(new sfn.Choice(wf, 'ExternalPrepared').when(sfn.Condition.isNull('$.external.columns'), prepareExternal).otherwise(migrateColumns));
+  migrateColumns.next(lineage).next(verify).next(new sfn.Choice(wf, 'Verified').when(sfn.Condition.isNull('$.outcome.verified.Payload'), verify).otherwise(report));
 
   // ----- copy -----
   const prepareCopy = invoke('PrepareCopy', 'prepareCopy014', {
@@ -156,7 +182,7 @@ export function migrate014Definition(
 
   releaseLockOnFailure(wf, invoke, [backup, comments, prepareExternal, migrateColumns, lineage, verify, prepareCopy, copyTables, compareTables, report]);
   const strategy = new sfn.Choice(wf, 'Strategy').when(sfn.Condition.stringEquals('$.input.strategy', 'copy'), prepareCopy).otherwise(backupWanted);
-  return validate
-    .next(plan)
-    .next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), startOutcome.next(strategy)).otherwise(planOnly));
+  validate.next(startPlan).next(plan).next(new sfn.Choice(wf, 'Planned').when(sfn.Condition.isNull('$.planning.plan'), plan).otherwise(keepPlan));
+  keepPlan.next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), startOutcome.next(strategy)).otherwise(planOnly));
+  return validate;
 }

@@ -66,6 +66,7 @@ describe('0.14 → 2.0 in place through the state machine', () => {
   const schema = freshSchemaName('wf014');
   let conn: Connection;
   let reference: Record<string, unknown>;
+  let cleanVerification: Report014['verification'];
   let current: { stores: V014Stores; configPath: string };
 
   const run = (overrides: Partial<LocalMigration014Options> = {}) =>
@@ -110,6 +111,7 @@ describe('0.14 → 2.0 in place through the state machine', () => {
     expect(report.columns!.find((c) => c.table === 'trace')!.rowsFilled).toBe(810);
     expect(await schemaSnapshot(conn, backupName(schema, new Date()))).toEqual(before);
     reference = await schemaSnapshot(conn, schema);
+    cleanVerification = report.verification;
 
     const again = await run();
     expect((again.output as Report014).status).toBe('migrated');
@@ -152,6 +154,26 @@ describe('0.14 → 2.0 in place through the state machine', () => {
     expect(calls.filter((call) => (call as { done: boolean }).done === false).length).toBeGreaterThan(0);
     expect(await schemaSnapshot(conn, schema)).toEqual(reference);
   }, 60_000);
+  it('plans, prepares and verifies in calls when the budget runs out: the clean run\'s result, also across a crash between two Verify calls', async () => {
+    await rebuild();
+    const entered = new Map<string, number>();
+    const onStateEntered = (state: string) => entered.set(state, (entered.get(state) ?? 0) + 1);
+    // a zero budget: every call checks one object per slot (concurrency 8) and hands back its checkpoint
+    const failed = await run({ workBudgetMs: 0, onStateEntered, wrapHandlers: crashingAfter('verify014', (call) => call === 2) });
+    expect(failed.error?.name).toBe('SimulatedCrash');
+    // 636 objects: each phase that looks at every object takes at least 636 / 8 calls
+    const atLeast = Math.ceil((TRACE_OBJECTS + 6) / 8);
+    expect(entered.get('Plan')).toBeGreaterThanOrEqual(atLeast);
+    expect(entered.get('PrepareExternalStorage')).toBeGreaterThanOrEqual(atLeast);
+    expect(entered.get('Verify')).toBe(2);
+    entered.clear();
+    const rerun = await run({ workBudgetMs: 0, onStateEntered });
+    const report = rerun.output as Report014;
+    expect(report.status).toBe('migrated');
+    expect(report.verification).toEqual(cleanVerification);
+    expect(entered.get('Verify')).toBeGreaterThanOrEqual(atLeast);
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  }, 120_000);
 });
 
 describe('0.14 → 2.0 copy strategy through the state machine', () => {

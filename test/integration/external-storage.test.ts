@@ -8,7 +8,7 @@ import { storeObjectKey } from '../../functions/core/datajoint/v012.js';
 import { hashOfDigest, pythonJson, pythonUtcIso } from '../../functions/core/datajoint/v2.js';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import { migrateExternalStorage, planExternalStorage, type ExternalStorageOptions } from '../../functions/core/migrate014/external-storage.js';
+import { migrateExternalStorage, planExternalStorage, planExternalStorageStep, type ExternalPlanCheckpoint, type ExternalPlanStep, type ExternalStorageOptions } from '../../functions/core/migrate014/external-storage.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
@@ -233,6 +233,55 @@ it('refuses and changes nothing when an object is missing', async () => {
   expect(plan.problems.join('\n')).toMatch(/sub\/scan_001\.dat is missing from store "local"/);
   await expect(migrateExternalStorage(s.conn, s.options, s.openStore, s.openWriter)).rejects.toBeInstanceOf(MigrationRefusedError);
   expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
+});
+
+it('plans in calls that stop after every object: the same plan, each object looked at once; a checkpoint of other columns is set aside', async () => {
+  const s = await setup('ext_plan_calls', { concurrency: 1 });
+  await rm(`${s.folder}/sub/scan_001.dat`);
+  const whole = await planExternalStorage(s.conn, s.options, s.openStore);
+  const stats = new Map<string, number>();
+  const counting = (name: string): ObjectStore => {
+    const store = s.openStore(name);
+    return Object.assign(Object.create(store) as ObjectStore, {
+      stat: async (key: string) => {
+        stats.set(key, (stats.get(key) ?? 0) + 1);
+        return store.stat(key);
+      },
+    });
+  };
+  const inCalls = async (first: ExternalPlanCheckpoint | null) => {
+    let step: ExternalPlanStep = { plan: null, checkpoint: first! };
+    let calls = 0;
+    do {
+      // through JSON, as the execution's state carries it
+      step = JSON.parse(JSON.stringify(await planExternalStorageStep(s.conn, s.options, counting, { budgetMs: 0, checkpoint: calls === 0 ? first : step.checkpoint })));
+      calls += 1;
+      expect(calls).toBeLessThan(20);
+    } while (!step.plan);
+    return { plan: step.plan, calls };
+  };
+  const { plan, calls } = await inCalls(null);
+  expect(plan).toEqual(whole);
+  expect(plan.status).toBe('refused');
+  // one call per referenced object: 2 waveform, 1 waveform_opt, 1 report, 2 scan
+  expect(calls).toBe(6);
+  expect(stats.size).toBe(6);
+  expect([...stats.values()].every((n) => n === 1)).toBe(true);
+
+  const stale: ExternalPlanCheckpoint = { found: ['sample.gone'], columns: [], problems: ['stale'], cursor: { column: 0, after: 'ff', objects: { count: 0, examples: [] } } };
+  expect((await inCalls(stale)).plan).toEqual(whole);
+});
+
+it('keeps ten of a column\'s object problems and counts the rest', async () => {
+  const s = await setup('ext_plan_cap');
+  await declareV014Table(s.conn, s.db, { name: 'many', primaryKey: [{ name: 'n', sqlType: 'int' }], attributes: [{ name: 'file', type: 'filepath@local', comment: 'a file' }] });
+  await insertV014Rows(s.conn, s.db, 'many', Array.from({ length: 12 }, (_, n) => ({ n, file: v014Filepath(`gone/f${n}.dat`, `contents ${n}`) })), s.stores);
+  await rm(`${s.folder}/gone`, { recursive: true });
+  const plan = await planExternalStorage(s.conn, s.options, s.openStore);
+  const missing = plan.problems.filter((problem) => /^many\.file .*gone\/f\d+\.dat is missing/.test(problem));
+  expect(missing).toHaveLength(10);
+  expect(plan.problems).toContain('many.file: 2 more object(s) missing, of the wrong size or damaged (the first 10 above)');
+  expect(plan.columns.find((c) => c.table === 'many')?.objects).toBe(12);
 });
 
 it('refuses when a store is not configured', async () => {

@@ -9,7 +9,7 @@ import { execute, select, serverFlavor, tableRef } from '../../functions/core/db
 import { migrateSchemaInPlace, type InPlaceOptions } from '../../functions/core/migrate014/in-place.js';
 import { IN_PLACE_STEPS } from '../../functions/core/migrate014/steps.js';
 import { columnDefinition, readColumns } from '../../functions/core/migrate014/update-comments.js';
-import { verifyInPlace, type InPlaceVerifyOptions } from '../../functions/core/migrate014/verify.js';
+import { verifyInPlace, type InPlaceVerification, type InPlaceVerifyCheckpoint, type InPlaceVerifyOptions, type InPlaceVerifyStep } from '../../functions/core/migrate014/verify.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
@@ -63,6 +63,12 @@ async function setup(prefix: string): Promise<Setup> {
   };
 }
 
+/** The verification in one call (no budget). */
+async function verifyToEnd(s: Setup, options: InPlaceVerifyOptions) {
+  const { verified } = await verifyInPlace(s.conn, options, s.openStore);
+  return verified!;
+}
+
 const EXPECTED_COLUMNS = [
   ['sample', 'waveform', 'blob', 'main', 3, 2, 61 + 48],
   ['sample', 'waveform_opt', 'blob', 'main', 1, 1, 130],
@@ -87,7 +93,7 @@ it('finds a fully migrated schema consistent, with per-column counts, and writes
   await s.migrate();
   const before = await schemaSnapshot(s.conn, s.db, { includeJournal: true });
 
-  const result = await verifyInPlace(s.conn, s.verify, s.openStore);
+  const result = await verifyToEnd(s, s.verify);
   expect(result.problems).toEqual([]);
   expect(result.ok).toBe(true);
   expect(result.comments).toEqual({ pending: 0 });
@@ -96,7 +102,7 @@ it('finds a fully migrated schema consistent, with per-column counts, and writes
   expect(result.external?.columns.map((c) => [c.table, c.column, c.kind, c.store, c.rows, c.objects, c.bytes])).toEqual(EXPECTED_COLUMNS);
   expect(result.external?.columns.every((c) => !c.checkedContents)).toBe(true);
 
-  const full = await verifyInPlace(s.conn, { ...s.verify, verifyContents: true, concurrency: 2 }, s.openStore);
+  const full = await verifyToEnd(s, { ...s.verify, verifyContents: true, concurrency: 2 });
   expect(full.problems).toEqual([]);
   expect(full.ok).toBe(true);
   expect(full.external?.columns.map((c) => [c.column, c.checkedContents])).toEqual([
@@ -111,7 +117,7 @@ it('finds a fully migrated schema consistent, with per-column counts, and writes
 it('before migrating: not ok, lists the 0.14 columns, pending comments and missing lineage, and writes nothing', async () => {
   const s = await setup('verify_before');
   const before = await schemaSnapshot(s.conn, s.db, { includeJournal: true });
-  const result = await verifyInPlace(s.conn, s.verify, s.openStore);
+  const result = await verifyToEnd(s, s.verify);
   expect(result.ok).toBe(false);
   expect(result.external?.remaining).toEqual(['sample.waveform', 'sample.waveform_opt', 'sample.report', 'sample.scan']);
   expect(result.external?.columns).toEqual([]);
@@ -124,7 +130,7 @@ it('before migrating: not ok, lists the 0.14 columns, pending comments and missi
   expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
 
   // Only the requested steps are checked.
-  const comments = await verifyInPlace(s.conn, { ...s.verify, steps: ['update_blob_comments'] }, s.openStore);
+  const comments = await verifyToEnd(s, { ...s.verify, steps: ['update_blob_comments'] });
   expect(comments.external).toBeUndefined();
   expect(comments.lineage).toBeUndefined();
   expect(comments.problems.every((p) => /lacks the 2\.x marker|update_blob_comments/.test(p))).toBe(true);
@@ -139,11 +145,11 @@ it('an object overwritten with other bytes of the same size: only verifyContents
   const other = Buffer.alloc(pointer.size, 7);
   await s.openWriter('main').put(key, Readable.from([other]), other.length);
 
-  const plain = await verifyInPlace(s.conn, s.verify, s.openStore);
+  const plain = await verifyToEnd(s, s.verify);
   expect(plain.problems).toEqual([]);
   expect(plain.ok).toBe(true);
 
-  const full = await verifyInPlace(s.conn, { ...s.verify, verifyContents: true }, s.openStore);
+  const full = await verifyToEnd(s, { ...s.verify, verifyContents: true });
   expect(full.ok).toBe(false);
   expect(full.problems).toHaveLength(1);
   expect(full.problems[0]).toContain('sample.waveform_opt');
@@ -159,7 +165,7 @@ it('a deleted object, a pointer with a wrong size and a pointer with a wrong sto
   await execute(s.conn, `UPDATE ${tableRef(s.db, 'sample')} SET report = JSON_SET(report, '$.store', 'elsewhere') WHERE animal_id = 2 AND sample_id = 7`);
   const before = await schemaSnapshot(s.conn, s.db, { includeJournal: true });
 
-  const result = await verifyInPlace(s.conn, s.verify, s.openStore);
+  const result = await verifyToEnd(s, s.verify);
   expect(result.ok).toBe(false);
   expect(result.problems).toHaveLength(3);
   const text = result.problems.join('\n');
@@ -171,18 +177,62 @@ it('a deleted object, a pointer with a wrong size and a pointer with a wrong sto
   expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
 });
 
+it('in calls that stop after every object: the same verification, each object checked once, nothing written', async () => {
+  const s = await setup('verify_calls');
+  await s.migrate();
+  await rm(`${s.folder}/sub/scan_001.dat`);
+  await execute(s.conn, `UPDATE ${tableRef(s.db, 'sample')} SET waveform_opt = JSON_SET(waveform_opt, '$.size', 131) WHERE animal_id = 1 AND sample_id = 1`);
+  const before = await schemaSnapshot(s.conn, s.db, { includeJournal: true });
+  const options = { ...s.verify, verifyContents: true, concurrency: 1 };
+  const whole = await verifyToEnd(s, options);
+
+  const stats = new Map<string, number>();
+  const counting = (name: string): ObjectStore => {
+    const store = s.openStore(name);
+    return {
+      ...store,
+      description: store.description,
+      list: store.list.bind(store),
+      read: store.read.bind(store),
+      copy: store.copy.bind(store),
+      digest: store.digest.bind(store),
+      stat: async (key) => {
+        stats.set(key, (stats.get(key) ?? 0) + 1);
+        return store.stat(key);
+      },
+    };
+  };
+  let checkpoint: InPlaceVerifyCheckpoint | null = null;
+  let calls = 0;
+  let verified: InPlaceVerification | null = null;
+  while (!verified) {
+    // through JSON, as the execution's state carries it
+    const step: InPlaceVerifyStep = JSON.parse(JSON.stringify(await verifyInPlace(s.conn, options, counting, { budgetMs: 0, checkpoint })));
+    ({ verified, checkpoint } = step);
+    calls += 1;
+    expect(calls).toBeLessThan(20);
+  }
+  expect(verified).toEqual(whole);
+  expect(whole.problems).toHaveLength(2);
+  // one call per distinct pointer: 2 waveform, 1 waveform_opt, 1 report, 2 scan
+  expect(calls).toBe(6);
+  expect([...stats.values()].every((n) => n === 1)).toBe(true);
+  expect(stats.size).toBe(6);
+  expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
+});
+
 it('a reverted comment: a core-type marker is pending again, a codec marker makes the column 0.14 again', async () => {
   const s = await setup('verify_comment');
   await s.migrate();
   await setComment(s, 'sample', 'label', (old) => old.replace(/^:[^:]+:/, ''));
-  let result = await verifyInPlace(s.conn, s.verify, s.openStore);
+  let result = await verifyToEnd(s, s.verify);
   expect(result.ok).toBe(false);
   expect(result.comments).toEqual({ pending: 1 });
   expect(result.problems).toHaveLength(1);
   expect(result.problems[0]).toMatch(/^sample\.label: comment .* still lacks the 2\.x marker :varchar\(\d+\):/);
 
   await setComment(s, 'sample', 'scan', (old) => old.replace(/^:<filepath@local>:/, ':filepath@local:'));
-  result = await verifyInPlace(s.conn, { ...s.verify, steps: ['migrate_external_storage'] }, s.openStore);
+  result = await verifyToEnd(s, { ...s.verify, steps: ['migrate_external_storage'] });
   expect(result.ok).toBe(false);
   expect(result.external?.remaining).toEqual(['sample.scan']);
   expect(result.external?.columns.map((c) => c.column)).toEqual(['waveform', 'waveform_opt', 'report']);
@@ -192,7 +242,7 @@ it('a reverted comment: a core-type marker is pending again, a codec marker make
 it('a 2.x store name maps back through storeMap; a store without a spec is named', async () => {
   const s = await setup('verify_map');
   await s.migrate({ storeMap: { main: 'raw' } });
-  const mapped = await verifyInPlace(s.conn, { ...s.verify, storeMap: { main: 'raw' }, verifyContents: true }, s.openStore);
+  const mapped = await verifyToEnd(s, { ...s.verify, storeMap: { main: 'raw' }, verifyContents: true });
   expect(mapped.problems).toEqual([]);
   expect(mapped.external?.columns.map((c) => [c.column, c.store, c.objects])).toEqual([
     ['waveform', 'raw', 2],
@@ -201,7 +251,7 @@ it('a 2.x store name maps back through storeMap; a store without a spec is named
     ['scan', 'local', 2],
   ]);
 
-  const unmapped = await verifyInPlace(s.conn, { ...s.verify, steps: ['migrate_external_storage'] }, s.openStore);
+  const unmapped = await verifyToEnd(s, { ...s.verify, steps: ['migrate_external_storage'] });
   expect(unmapped.ok).toBe(false);
   expect(unmapped.problems).toHaveLength(3);
   expect(unmapped.problems.every((p) => /^sample\.(waveform|waveform_opt|report) points to store "raw", which has no spec in the stores; add "raw"/.test(p))).toBe(true);
@@ -217,7 +267,7 @@ it('caps the examples of one kind of problem at 10 and counts the rest', async (
     const params = columns.flatMap((c) => (c === 'sample_id' || c === 'scan' ? [n] : []));
     await execute(s.conn, `INSERT INTO ${tableRef(s.db, 'sample')} (${list}) SELECT ${values.join(', ')} FROM ${tableRef(s.db, 'sample')} WHERE animal_id = 1 AND sample_id = 1`, params);
   }
-  const result = await verifyInPlace(s.conn, { ...s.verify, steps: ['migrate_external_storage'] }, s.openStore);
+  const result = await verifyToEnd(s, { ...s.verify, steps: ['migrate_external_storage'] });
   expect(result.ok).toBe(false);
   expect(result.problems).toHaveLength(11);
   expect(result.problems.slice(0, 10).every((p) => /^sample\.scan: object .*\/gone\/\d+ in store "local" .* is missing/.test(p))).toBe(true);

@@ -26,7 +26,7 @@ vi.mock('../../functions/core/migrate011/inspect.js', async () => (await import(
 vi.mock('../../functions/core/migrate011/plan.js', async () => (await import('../harness/core-fakes.js')).plan011Fake());
 vi.mock('../../functions/core/migrate011/report.js', async () => (await import('../harness/core-fakes.js')).report011Fake());
 vi.mock('../../functions/core/migrate014/plan.js', () => ({
-  planMigration014: vi.fn(async () => ({ schema: 'lab14', strategy: 'in-place', status: 'ready', problems: [], inPlace: { external: { columns: [{ objects: 2, bytes: 20, pointers: 2 }] } } })),
+  planMigration014: vi.fn(async () => ({ plan: { schema: 'lab14', strategy: 'in-place', status: 'ready', problems: [], inPlace: { external: { columns: [{ objects: 2, bytes: 20, pointers: 2 }] } } }, checkpoint: null })),
 }));
 vi.mock('../../functions/core/migrate014/report.js', () => ({
   buildReport014: vi.fn(async () => ({

@@ -21,7 +21,9 @@ import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePa
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
 import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { CallBudget, forEachWithin } from '../call-budget.js';
 import { MigrationRefusedError } from '../errors.js';
+import { Findings, type SavedFindings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import type { ObjectWriter } from '../stores/object-writer.js';
@@ -236,57 +238,116 @@ async function referencedRows(conn: Connection, schema: string, column: FoundCol
   );
 }
 
-/** Read-only: what would be converted, and what stands in the way (missing objects, unconfigured stores, indexes). */
-export async function planExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore): Promise<ExternalStoragePlan> {
+/**
+ * Where a plan that works in calls stands (plain JSON, carried in the execution's state to the next call): the
+ * columns found by its first call, what is planned so far, and the column (index) and last `~external_<store>` hash
+ * (hex) whose object was checked, with that column's object problems so far.
+ */
+export interface ExternalPlanCheckpoint {
+  found: string[];
+  columns: ExternalColumnPlan[];
+  problems: string[];
+  cursor: { column: number; after: string | null; objects: SavedFindings };
+}
+
+export type ExternalPlanStep = { plan: ExternalStoragePlan; checkpoint: null } | { plan: null; checkpoint: ExternalPlanCheckpoint };
+
+export interface ExternalPlanCall {
+  /** How long this call may check objects (undefined: to the end). */
+  budgetMs?: number;
+  /** The last call's checkpoint; one of other columns (the schema changed since) is set aside. */
+  checkpoint?: ExternalPlanCheckpoint | null;
+  /** False: only the database side (the columns, their counts and foreign keys), no object is looked at. */
+  checkObjects?: boolean;
+}
+
+/** Read-only: what would be converted, and what stands in the way (missing objects, unconfigured stores, indexes), in one call. */
+export async function planExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore, call: Omit<ExternalPlanCall, 'budgetMs' | 'checkpoint'> = {}): Promise<ExternalStoragePlan> {
+  const { plan } = await planExternalStorageStep(conn, options, openStore, call);
+  return plan!;
+}
+
+/**
+ * The plan in calls: each checks objects for its budget and returns a checkpoint until every referenced object was
+ * checked (a HEAD each on S3, its bytes too with verifyObjects). The database checks of a column run when its turn
+ * comes; a column's object problems are kept as the first few and a count, so the plan stays small whatever is missing.
+ */
+export async function planExternalStorageStep(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<ExternalPlanStep> {
   const { schema } = options;
-  const { found, migrated, problems } = await findColumns(conn, schema);
+  const { found, migrated, problems: foundProblems } = await findColumns(conn, schema);
+  const names = found.map((c) => `${c.table}.${c.column}`);
+  const saved = call.checkpoint && call.checkpoint.found.join('\0') === names.join('\0') ? call.checkpoint : null;
+  const problems = saved ? [...saved.problems] : foundProblems;
+  const columns = saved ? [...saved.columns] : [];
+  const budget = new CallBudget(call.budgetMs);
   const tables = new Set((await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema])).map((r) => r.name));
-  const columns: ExternalColumnPlan[] = [];
-  const limit = pLimit(options.concurrency ?? 8);
-  for (const column of found) {
-    const plan: ExternalColumnPlan = { ...column, targetStore: targetStoreOf(options, column.store), rows: 0, pointers: 0, objects: 0, bytes: 0 };
-    columns.push(plan);
-    const [counts] = await select<{ rows: number; pointers: number }>(
-      conn,
-      `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`,
-    );
-    plan.rows = Number(counts.rows);
-    plan.pointers = Number(counts.pointers);
-    problems.push(...(await indexProblems(conn, schema, column)));
-    const marker = codecComment(column.kind, column.comment, plan.targetStore);
-    if ([...marker].length > 1024) {
-      problems.push(`${column.table}.${column.column}: the 2.x comment would be ${[...marker].length} characters, over MySQL's 1024; shorten the column comment and rerun`);
-    }
+  for (let index = saved?.cursor.column ?? 0; index < found.length; index++) {
+    const column = found[index];
+    const resumed = saved !== null && index === saved.cursor.column;
+    if (!resumed) columns.push(await planColumn(conn, options, column, tables, problems));
+    const plan = columns[index];
+    if (call.checkObjects === false || !options.stores[column.store] || !tables.has(externalTableName(column.store))) continue;
     const spec = options.stores[column.store];
-    if (!spec) {
-      problems.push(`${column.table}.${column.column} uses store "${column.store}", which is not in the config; add it (the 0.14 store spec) and rerun`);
-      continue;
-    }
-    if (!tables.has(externalTableName(column.store))) {
-      problems.push(`${column.table}.${column.column} uses store "${column.store}" but ${externalTableName(column.store)} does not exist; the schema is not a 0.14 schema`);
-      continue;
-    }
-    const [{ dangling }] = await select<{ dangling: number }>(
-      conn,
-      `SELECT COUNT(*) AS dangling FROM ${tableRef(schema, column.table)} t
-        WHERE t.${quoteId(column.column)} IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM ${tableRef(schema, externalTableName(column.store))} e WHERE e.hash = t.${quoteId(column.column)})`,
-    );
-    if (Number(dangling) > 0) problems.push(`${column.table}.${column.column} has ${dangling} value(s) with no row in ${externalTableName(column.store)}; restore the rows or clear the values`);
     const store = openStore(column.store);
-    let after: Buffer | null = null;
+    const objects = resumed ? Findings.restore(saved.cursor.objects, EXAMPLES) : new Findings(EXAMPLES);
+    let after: Buffer | null = resumed && saved.cursor.after !== null ? Buffer.from(saved.cursor.after, 'hex') : null;
     for (;;) {
+      if (budget.spent()) {
+        return { plan: null, checkpoint: { found: names, columns, problems, cursor: { column: index, after: after && after.toString('hex'), objects } } };
+      }
       const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, BATCH);
       if (rows.length === 0) break;
-      after = rows[rows.length - 1].hash;
-      plan.objects += rows.length;
-      plan.bytes += rows.reduce((sum, row) => sum + Number(row.size), 0);
-      const checks = await Promise.all(rows.map((row) => limit(() => checkObject(options, spec, store, column, row))));
-      problems.push(...checks.filter((problem): problem is string => problem !== null));
+      const checked = await forEachWithin(rows, budget, options.concurrency ?? 8, async (row) => {
+        const problem = await checkObject(options, spec, store, column, row);
+        if (problem !== null) objects.push(problem);
+      });
+      // the budget ran out while the page was read: the next turn hands back
+      if (checked === 0) continue;
+      after = rows[checked - 1].hash;
+      plan.objects += checked;
+      plan.bytes += rows.slice(0, checked).reduce((sum, row) => sum + Number(row.size), 0);
+      if (checked === rows.length && rows.length < BATCH) break;
+    }
+    problems.push(...objects.examples);
+    if (objects.count > objects.examples.length) {
+      problems.push(`${column.table}.${column.column}: ${objects.count - objects.examples.length} more object(s) missing, of the wrong size or damaged (the first ${objects.examples.length} above)`);
     }
   }
   const refused = problems.length > 0;
-  return { schema, status: refused ? 'refused' : columns.length ? 'ready' : 'nothing-to-do', columns, migrated, problems };
+  return { plan: { schema, status: refused ? 'refused' : columns.length ? 'ready' : 'nothing-to-do', columns, migrated, problems }, checkpoint: null };
+}
+
+/** The database side of one column's plan: its counts, indexes, comment length, store and dangling values. */
+async function planColumn(conn: Connection, options: ExternalStorageOptions, column: FoundColumn, tables: Set<string>, problems: string[]): Promise<ExternalColumnPlan> {
+  const { schema } = options;
+  const plan: ExternalColumnPlan = { ...column, targetStore: targetStoreOf(options, column.store), rows: 0, pointers: 0, objects: 0, bytes: 0 };
+  const [counts] = await select<{ rows: number; pointers: number }>(
+    conn,
+    `SELECT COUNT(*) AS \`rows\`, COUNT(${quoteId(column.column)}) AS pointers FROM ${tableRef(schema, column.table)}`,
+  );
+  plan.rows = Number(counts.rows);
+  plan.pointers = Number(counts.pointers);
+  problems.push(...(await indexProblems(conn, schema, column)));
+  const marker = codecComment(column.kind, column.comment, plan.targetStore);
+  if ([...marker].length > 1024) {
+    problems.push(`${column.table}.${column.column}: the 2.x comment would be ${[...marker].length} characters, over MySQL's 1024; shorten the column comment and rerun`);
+  }
+  if (!options.stores[column.store]) {
+    problems.push(`${column.table}.${column.column} uses store "${column.store}", which is not in the config; add it (the 0.14 store spec) and rerun`);
+    return plan;
+  }
+  if (!tables.has(externalTableName(column.store))) {
+    problems.push(`${column.table}.${column.column} uses store "${column.store}" but ${externalTableName(column.store)} does not exist; the schema is not a 0.14 schema`);
+    return plan;
+  }
+  const [{ dangling }] = await select<{ dangling: number }>(
+    conn,
+    `SELECT COUNT(*) AS dangling FROM ${tableRef(schema, column.table)} t
+      WHERE t.${quoteId(column.column)} IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM ${tableRef(schema, externalTableName(column.store))} e WHERE e.hash = t.${quoteId(column.column)})`,
+  );
+  if (Number(dangling) > 0) problems.push(`${column.table}.${column.column} has ${dangling} value(s) with no row in ${externalTableName(column.store)}; restore the rows or clear the values`);
+  return plan;
 }
 
 async function checkObject(options: ExternalStorageOptions, spec: StoreSpec, store: ObjectStore, column: FoundColumn, row: ExternalRow): Promise<string | null> {
@@ -448,19 +509,24 @@ export interface ExternalStorageIo {
   progress?: ProgressSink;
 }
 
+export type ExternalPrepareStep = { plan: ExternalStoragePlan; columns: number[]; checkpoint: null } | { plan: null; columns: null; checkpoint: ExternalPlanCheckpoint };
+
 /**
- * Plans (refusing, changing nothing, when the plan finds problems), then opens the journal and records every column
- * to convert. Returns the journal ids of the columns not yet swapped, for {@link migrateExternalColumn}.
+ * Plans again (in calls, as planExternalStorageStep; refusing, changing nothing, when the plan finds problems), then
+ * opens the journal and records every column to convert. Returns the journal ids of the columns not yet swapped, for
+ * {@link migrateExternalColumn}.
  */
-export async function prepareExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore): Promise<{ plan: ExternalStoragePlan; columns: number[] }> {
+export async function prepareExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<ExternalPrepareStep> {
   const { schema } = options;
-  const plan = await planExternalStorage(conn, options, openStore);
+  const step = await planExternalStorageStep(conn, options, openStore, call);
+  if (!step.plan) return { ...step, columns: null };
+  const { plan } = step;
   if (plan.status === 'refused') throw new MigrationRefusedError(`migrate_external_storage of ${schema} refused; nothing was changed:`, plan.problems);
-  if (plan.columns.length === 0 && !(await hasJournal(conn, schema))) return { plan, columns: [] };
+  if (plan.columns.length === 0 && !(await hasJournal(conn, schema))) return { plan, columns: [], checkpoint: null };
   await openJournal(conn, options);
   const { found } = await findColumns(conn, schema);
   const journal = await journalColumns(conn, schema, found);
-  return { plan, columns: journal.filter((entry) => entry.state !== 'swapped').map((entry) => Number(entry.column_id)) };
+  return { plan, columns: journal.filter((entry) => entry.state !== 'swapped').map((entry) => Number(entry.column_id)), checkpoint: null };
 }
 
 /** Whether migrate_external_storage has started on the schema (its journal exists). */
@@ -540,7 +606,8 @@ export async function migrateExternalStorage(
 ): Promise<ExternalStorageResult> {
   const { schema } = options;
   const result: ExternalStorageResult = { schema, status: 'nothing-to-do', columns: [], pointers: 0, objectsWritten: 0, objectsCopied: 0 };
-  const { columns } = await prepareExternalStorage(conn, options, openStore);
+  // without a budget: one call to the end
+  const columns = (await prepareExternalStorage(conn, options, openStore)).columns!;
   const journal = columns.length ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id IN (?) ORDER BY column_id`, [columns]) : [];
   for (const entry of journal) {
     const step = await migrateExternalColumn(conn, options, Number(entry.column_id), { openStore, openWriter, progress });

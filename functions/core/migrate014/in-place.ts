@@ -7,7 +7,7 @@ import { MigrationRefusedError } from '../errors.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { backupSchema, type SchemaCopy } from './backup.js';
-import { migrateExternalStorage, planExternalStorage, type ExternalStoragePlan, type ExternalStorageResult, type OpenWriter } from './external-storage.js';
+import { migrateExternalStorage, planExternalStorageStep, type ExternalPlanCall, type ExternalPlanCheckpoint, type ExternalStoragePlan, type ExternalStorageResult, type OpenWriter } from './external-storage.js';
 import { planLineage, rebuildLineage, type LineagePlan, type LineageRebuilt } from './lineage.js';
 import { applyCommentUpdates, planCommentUpdates, type CommentApplied, type CommentPlan } from './update-comments.js';
 
@@ -52,21 +52,25 @@ export function parseSteps(list: string): InPlaceStep[] {
   return IN_PLACE_STEPS.filter((step) => steps.includes(step));
 }
 
-/** Read-only: what each requested step would do, and every problem that stops the whole migration. */
-export async function planSchemaInPlace(conn: Connection, options: InPlaceOptions, openStore: OpenStore): Promise<InPlacePlan> {
+export type InPlacePlanStep = { plan: InPlacePlan; checkpoint: null } | { plan: null; checkpoint: ExternalPlanCheckpoint };
+
+/**
+ * Read-only: what each requested step would do, and every problem that stops the whole migration. The external
+ * storage's object checks work in calls (see planExternalStorageStep); the other steps are planned in the last call.
+ */
+export async function planSchemaInPlace(conn: Connection, options: InPlaceOptions, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<InPlacePlanStep> {
   const steps = IN_PLACE_STEPS.filter((step) => options.steps.includes(step));
   const plan: InPlacePlan = { schema: options.schema, steps, status: 'ready', problems: [] };
-  if (steps.includes('update_blob_comments')) {
-    plan.comments = await planCommentUpdates(conn, options.schema, { unsignedMarkers: options.unsignedMarkers });
-    plan.problems.push(...plan.comments.problems);
-  }
   if (steps.includes('migrate_external_storage')) {
-    plan.external = await planExternalStorage(conn, externalOptions(options), openStore);
-    plan.problems.push(...plan.external.problems);
+    const external = await planExternalStorageStep(conn, externalOptions(options), openStore, call);
+    if (!external.plan) return external;
+    plan.external = external.plan;
   }
+  if (steps.includes('update_blob_comments')) plan.comments = await planCommentUpdates(conn, options.schema, { unsignedMarkers: options.unsignedMarkers });
   if (steps.includes('add_lineage_table')) plan.lineage = await planLineage(conn, options.schema);
+  plan.problems = [...(plan.comments?.problems ?? []), ...(plan.external?.problems ?? [])];
   if (plan.problems.length) plan.status = 'refused';
-  return plan;
+  return { plan, checkpoint: null };
 }
 
 export async function migrateSchemaInPlace(
@@ -74,7 +78,7 @@ export async function migrateSchemaInPlace(
   options: InPlaceOptions,
   io: { openStore: OpenStore; openWriter: OpenWriter; progress?: ProgressSink },
 ): Promise<InPlaceResult> {
-  const plan = await planSchemaInPlace(conn, options, io.openStore);
+  const plan = (await planSchemaInPlace(conn, options, io.openStore)).plan!;
   if (plan.status === 'refused') throw new MigrationRefusedError(`schema ${options.schema} cannot be migrated in place as it is; nothing was changed:`, plan.problems);
   const result: InPlaceResult = { schema: options.schema };
   if (options.backup) result.backup = await backupSchema(conn, options.schema);

@@ -6,6 +6,7 @@ import { schemaDefaults } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { planParallelSchema, planSchemaCopy } from './copy.js';
+import type { ExternalPlanCall, ExternalPlanCheckpoint } from './external-storage.js';
 import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
 import { inPlaceOptionsOf, type Migrate014Input } from './input.js';
 
@@ -27,11 +28,23 @@ export interface Plan014 {
   copy?: CopyPlan;
 }
 
-export async function planMigration014(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {
+export type Plan014Step = { plan: Plan014; checkpoint: null } | { plan: null; checkpoint: ExternalPlanCheckpoint };
+
+/**
+ * The plan, in calls when given a budget: in place, the external storage's objects are checked from the last call's
+ * checkpoint (see planExternalStorageStep); the copy strategy's plan is one call.
+ */
+export async function planMigration014(conn: Connection, input: Migrate014Input, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<Plan014Step> {
   if (input.strategy === 'in-place') {
-    const inPlace = await planSchemaInPlace(conn, inPlaceOptionsOf(input), openStore);
-    return { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace };
+    const step = await planSchemaInPlace(conn, inPlaceOptionsOf(input), openStore, call);
+    if (!step.plan) return step;
+    const inPlace = step.plan;
+    return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace }, checkpoint: null };
   }
+  return { plan: await planCopy(conn, input, openStore), checkpoint: null };
+}
+
+async function planCopy(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {
   const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [] };
   const problems: string[] = [];
   const destExists = (await schemaDefaults(conn, input.dest)) !== null;

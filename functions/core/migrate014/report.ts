@@ -41,7 +41,7 @@ export interface Report014Event {
   plan: Plan014;
   outcome: {
     backup: BackupState | null;
-    verified: { Payload: InPlaceVerification } | null;
+    verified: { Payload: InPlaceVerification | null } | null;
     compared: TableComparison[] | null;
   };
 }
@@ -61,7 +61,7 @@ export async function buildReport014(conn: Connection, input: Migrate014Input, e
     const problems = tables.filter((t) => !t.match).map((t) => `${input.dest}.${t.table} differs from ${input.schema}.${t.table} (${t.discrepancies.length} discrepancies shown)`);
     return { ...base, status: problems.length ? 'compare-failed' : 'copied', dest: input.dest, tables, problems };
   }
-  const verification = event.outcome.verified?.Payload;
+  const verification = event.outcome.verified?.Payload ?? undefined;
   const problems = verification?.problems ?? ['the run was not verified'];
   return { ...base, status: problems.length ? 'verify-failed' : 'migrated', steps: input.steps, columns: await convertedColumns(conn, input.schema), verification, problems };
 }

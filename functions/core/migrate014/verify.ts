@@ -4,11 +4,11 @@
 // checks its JSON shape (spec D.2, D.3) and that its object exists in the store with exactly `size` bytes and, with
 // verifyContents, that the base32 MD5 of its bytes is `hash`. Never writes to the database or the stores.
 import type { Connection } from 'mysql2/promise';
-import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
 import { quoteId, select, serverFlavor, tableRef } from '../db/sql.js';
+import { CallBudget, forEachWithin } from '../call-budget.js';
 import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
 import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
@@ -68,9 +68,26 @@ const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const HASH = /^[a-z2-7]{26}$/;
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00|Z)?$/;
 
+interface ProblemGroup {
+  lines: string[];
+  more: number;
+  label: string;
+}
+
+/** Problems as a checkpoint keeps them (their JSON): the groups in the order they were found. */
+export type SavedProblems = [string, ProblemGroup][];
+
 /** Problems grouped by kind, at most EXAMPLES lines each plus a count of the rest. */
 class Problems {
-  private readonly groups = new Map<string, { lines: string[]; more: number; label: string }>();
+  private readonly groups: Map<string, ProblemGroup>;
+
+  constructor(saved: SavedProblems = []) {
+    this.groups = new Map(saved);
+  }
+
+  save(): SavedProblems {
+    return [...this.groups.entries()];
+  }
 
   add(group: string, label: string, line: string): void {
     let entry = this.groups.get(group);
@@ -89,45 +106,83 @@ class Problems {
   }
 }
 
-/** Read-only: checks that each requested in-place step has finished and left a consistent 2.x schema. */
-export async function verifyInPlace(conn: Connection, options: InPlaceVerifyOptions, openStore: OpenStore): Promise<InPlaceVerification> {
-  const { schema } = options;
+/**
+ * Where a verification that works in calls stands (plain JSON, carried in the execution's state to the next call):
+ * what is verified so far, the problems so far, the columns to read (found by the first call) and the column (index)
+ * and last pointer value whose object was checked.
+ */
+export interface InPlaceVerifyCheckpoint {
+  result: Omit<InPlaceVerification, 'ok' | 'problems'>;
+  problems: SavedProblems;
+  codecColumns: CodecColumn[];
+  cursor: { column: number; after: string | null };
+}
+
+export type InPlaceVerifyStep = { verified: InPlaceVerification; checkpoint: null } | { verified: null; checkpoint: InPlaceVerifyCheckpoint };
+
+export interface InPlaceVerifyCall {
+  /** How long this call may check objects (undefined: to the end). */
+  budgetMs?: number;
+  checkpoint?: InPlaceVerifyCheckpoint | null;
+}
+
+/**
+ * Read-only: checks that each requested in-place step has finished and left a consistent 2.x schema. The pointers'
+ * objects are checked in calls (each works for its budget and returns a checkpoint until every pointer is checked);
+ * the comments and the external columns are looked at by the first call, the lineage by the last.
+ */
+export async function verifyInPlace(conn: Connection, options: InPlaceVerifyOptions, openStore: OpenStore, call: InPlaceVerifyCall = {}): Promise<InPlaceVerifyStep> {
   const steps = IN_PLACE_STEPS.filter((step) => options.steps.includes(step));
-  const problems = new Problems();
-  const result: InPlaceVerification = { ok: false, problems: [] };
-
-  if (steps.includes('update_blob_comments')) {
-    const plan = await planCommentUpdates(conn, schema, { unsignedMarkers: options.unsignedMarkers });
-    result.comments = { pending: plan.changes.length };
-    for (const change of plan.changes) {
-      problems.add(
-        'comments',
-        'columns still lacking their 2.x comment marker',
-        `${change.table}.${change.column}: comment ${JSON.stringify(change.oldComment)} still lacks the 2.x marker :${change.marker}: (update_blob_comments has not finished)`,
-      );
-    }
-    for (const problem of plan.problems) problems.add('comments-plan', 'update_blob_comments problems', `update_blob_comments: ${problem}`);
+  const saved = call.checkpoint ?? null;
+  const problems = new Problems(saved?.problems);
+  const result = saved ? structuredClone(saved.result) : {};
+  let codecColumns = saved?.codecColumns ?? [];
+  if (!saved) {
+    if (steps.includes('update_blob_comments')) result.comments = await verifyComments(conn, options, problems);
+    if (steps.includes('migrate_external_storage')) ({ external: result.external, codecColumns } = await findExternal(conn, options, openStore, problems));
   }
-
-  if (steps.includes('migrate_external_storage')) {
-    result.external = await verifyExternal(conn, options, openStore, problems);
-  }
-
-  if (steps.includes('add_lineage_table')) {
-    const plan = await planLineage(conn, schema);
-    result.lineage = { missing: plan.changes.length, stale: plan.stale.length };
-    if (!plan.tableExists) problems.add('lineage-table', '', `${schema}.~lineage does not exist (add_lineage_table has not run)`);
-    for (const row of plan.changes) {
-      problems.add('lineage-missing', '~lineage rows missing or wrong', `~lineage lacks ${row.table_name}.${row.attribute_name} -> ${row.lineage} (missing or different)`);
-    }
-    for (const row of plan.stale) {
-      problems.add('lineage-stale', 'stale ~lineage rows', `~lineage has stale row ${row.table_name}.${row.attribute_name} -> ${row.lineage}, which no table explains`);
+  if (result.external) {
+    const budget = new CallBudget(call.budgetMs);
+    const limit = Math.max(1, options.concurrency ?? 8);
+    for (let index = saved?.cursor.column ?? 0; index < codecColumns.length; index++) {
+      const column = codecColumns[index];
+      const resumed = saved !== null && index === saved.cursor.column;
+      if (!resumed) result.external.columns.push(await startCodecColumn(conn, options, column, problems));
+      const reading = { after: resumed ? saved.cursor.after : null, budget, limit };
+      if (!(await readCodecColumn(conn, options, column, result.external.columns[index], reading, openStore, problems))) {
+        return { verified: null, checkpoint: { result, problems: problems.save(), codecColumns, cursor: { column: index, after: reading.after } } };
+      }
     }
   }
+  if (steps.includes('add_lineage_table')) result.lineage = await verifyLineage(conn, options, problems);
+  const lines = problems.lines();
+  return { verified: { ok: lines.length === 0, problems: lines, ...result }, checkpoint: null };
+}
 
-  result.problems = problems.lines();
-  result.ok = result.problems.length === 0;
-  return result;
+async function verifyComments(conn: Connection, options: InPlaceVerifyOptions, problems: Problems): Promise<InPlaceVerification['comments']> {
+  const plan = await planCommentUpdates(conn, options.schema, { unsignedMarkers: options.unsignedMarkers });
+  for (const change of plan.changes) {
+    problems.add(
+      'comments',
+      'columns still lacking their 2.x comment marker',
+      `${change.table}.${change.column}: comment ${JSON.stringify(change.oldComment)} still lacks the 2.x marker :${change.marker}: (update_blob_comments has not finished)`,
+    );
+  }
+  for (const problem of plan.problems) problems.add('comments-plan', 'update_blob_comments problems', `update_blob_comments: ${problem}`);
+  return { pending: plan.changes.length };
+}
+
+async function verifyLineage(conn: Connection, options: InPlaceVerifyOptions, problems: Problems): Promise<InPlaceVerification['lineage']> {
+  const { schema } = options;
+  const plan = await planLineage(conn, schema);
+  if (!plan.tableExists) problems.add('lineage-table', '', `${schema}.~lineage does not exist (add_lineage_table has not run)`);
+  for (const row of plan.changes) {
+    problems.add('lineage-missing', '~lineage rows missing or wrong', `~lineage lacks ${row.table_name}.${row.attribute_name} -> ${row.lineage} (missing or different)`);
+  }
+  for (const row of plan.stale) {
+    problems.add('lineage-stale', 'stale ~lineage rows', `~lineage has stale row ${row.table_name}.${row.attribute_name} -> ${row.lineage}, which no table explains`);
+  }
+  return { missing: plan.changes.length, stale: plan.stale.length };
 }
 
 interface CodecColumn {
@@ -138,14 +193,18 @@ interface CodecColumn {
   json: boolean;
 }
 
-async function verifyExternal(
+/**
+ * The external columns: those still 0.14 (the plan of migrate_external_storage, without looking at their objects:
+ * they are reported as left) and the 2.x codec columns whose pointers are then read.
+ */
+async function findExternal(
   conn: Connection,
   options: InPlaceVerifyOptions,
   openStore: OpenStore,
   problems: Problems,
-): Promise<NonNullable<InPlaceVerification['external']>> {
+): Promise<{ external: NonNullable<InPlaceVerification['external']>; codecColumns: CodecColumn[] }> {
   const { schema } = options;
-  const plan = await planExternalStorage(conn, { schema, stores: options.stores, storeMap: options.storeMap, concurrency: options.concurrency }, openStore);
+  const plan = await planExternalStorage(conn, { schema, stores: options.stores, storeMap: options.storeMap }, openStore, { checkObjects: false });
   const columns = await readColumns(conn, schema, await serverFlavor(conn));
   const remaining = new Set(plan.columns.map((c) => `${c.table}.${c.column}`));
   const codecColumns: CodecColumn[] = [];
@@ -166,11 +225,7 @@ async function verifyExternal(
     problems.add('remaining', '0.14 external columns left', `${where} is still a 0.14 external column (migrate_external_storage has not converted it)`);
   }
   for (const problem of plan.problems) problems.add('external-plan', 'migrate_external_storage problems', `migrate_external_storage: ${problem}`);
-
-  const limit = pLimit(Math.max(1, options.concurrency ?? 8));
-  const verified: VerifiedExternalColumn[] = [];
-  for (const column of codecColumns) verified.push(await verifyCodecColumn(conn, options, column, openStore, limit, problems));
-  return { remaining: [...remaining], columns: verified };
+  return { external: { remaining: [...remaining], columns: [] }, codecColumns };
 }
 
 /** The 0.14 store whose objects a 2.x store name points at (storeMap reversed; unmapped names are unchanged). */
@@ -181,21 +236,23 @@ function sourceStoreOf(options: InPlaceVerifyOptions, target: string): string {
   return mapped.find((from) => options.stores[from]) ?? mapped[0] ?? target;
 }
 
-async function verifyCodecColumn(
-  conn: Connection,
-  options: InPlaceVerifyOptions,
-  column: CodecColumn,
-  openStore: OpenStore,
-  limit: ReturnType<typeof pLimit>,
-  problems: Problems,
-): Promise<VerifiedExternalColumn> {
-  const { schema } = options;
+/** A codec column's row count and what is wrong with it as a whole; its pointers are read next (readCodecColumn). */
+async function startCodecColumn(conn: Connection, options: InPlaceVerifyOptions, column: CodecColumn, problems: Problems): Promise<VerifiedExternalColumn> {
   const where = `${column.table}.${column.column}`;
   const group = (kind: string) => `${where}\0${kind}`;
-  const table = tableRef(schema, column.table);
-  const value = `CAST(${quoteId(column.column)} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin`;
-  const [{ count }] = await select<{ count: number }>(conn, `SELECT COUNT(${quoteId(column.column)}) AS count FROM ${table}`);
-  const verified: VerifiedExternalColumn = {
+  const [{ count }] = await select<{ count: number }>(conn, `SELECT COUNT(${quoteId(column.column)}) AS count FROM ${tableRef(options.schema, column.table)}`);
+  if (!column.json) {
+    problems.add(group('type'), '', `${where} is marked :<${column.kind}@${column.store}>: but is not a JSON column; migrate_external_storage did not finish it`);
+  }
+  const source = sourceStoreOf(options, column.store);
+  if (!options.stores[source]) {
+    problems.add(
+      group('store'),
+      '',
+      `${where} points to store "${column.store}"${source !== column.store ? ` (0.14 store "${source}")` : ''}, which has no spec in the stores; add "${source}" (the 0.14 store spec) and rerun the verification`,
+    );
+  }
+  return {
     table: column.table,
     column: column.column,
     kind: column.kind,
@@ -203,50 +260,51 @@ async function verifyCodecColumn(
     rows: Number(count),
     objects: 0,
     bytes: 0,
-    checkedContents: false,
+    checkedContents: Boolean(options.verifyContents) && column.kind !== 'filepath' && Boolean(options.stores[source]),
   };
-  if (!column.json) {
-    problems.add(group('type'), '', `${where} is marked :<${column.kind}@${column.store}>: but is not a JSON column; migrate_external_storage did not finish it`);
-  }
+}
+
+/**
+ * Reads the column's distinct pointers in value order from `reading.after`, checking each one's shape and object,
+ * until the last or the budget; moves `reading.after` to the last value checked. True when the column is done.
+ */
+async function readCodecColumn(
+  conn: Connection,
+  options: InPlaceVerifyOptions,
+  column: CodecColumn,
+  verified: VerifiedExternalColumn,
+  reading: { after: string | null; budget: CallBudget; limit: number },
+  openStore: OpenStore,
+  problems: Problems,
+): Promise<boolean> {
+  const where = `${column.table}.${column.column}`;
+  const table = tableRef(options.schema, column.table);
+  const value = `CAST(${quoteId(column.column)} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin`;
   const source = sourceStoreOf(options, column.store);
   const spec = options.stores[source];
-  if (!spec) {
-    problems.add(
-      group('store'),
-      '',
-      `${where} points to store "${column.store}"${source !== column.store ? ` (0.14 store "${source}")` : ''}, which has no spec in the stores; add "${source}" (the 0.14 store spec) and rerun the verification`,
-    );
-  }
   const store = spec ? openStore(source) : null;
-  const contents = Boolean(options.verifyContents) && column.kind !== 'filepath' && store !== null;
-  verified.checkedContents = contents;
-
-  let after: string | null = null;
   for (;;) {
+    if (reading.budget.spent()) return false;
     const rows: { v: unknown }[] = await select<{ v: unknown }>(
       conn,
-      `SELECT DISTINCT ${value} AS v FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL${after === null ? '' : ` AND ${value} > ?`} ORDER BY v LIMIT ${PAGE}`,
-      after === null ? [] : [after],
+      `SELECT DISTINCT ${value} AS v FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL${reading.after === null ? '' : ` AND ${value} > ?`} ORDER BY v LIMIT ${PAGE}`,
+      reading.after === null ? [] : [reading.after],
     );
-    if (rows.length === 0) break;
+    if (rows.length === 0) return true;
     const texts = rows.map((row) => (Buffer.isBuffer(row.v) ? row.v.toString('utf8') : String(row.v)));
-    after = texts[texts.length - 1];
-    const checks: Promise<void>[] = [];
-    for (const text of texts) {
+    const checked = await forEachWithin(texts, reading.budget, reading.limit, async (text) => {
       verified.objects++;
       const pointer = parsePointer(options, column, text);
       if ('error' in pointer) {
-        problems.add(group('shape'), `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
-        continue;
+        problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
+        return;
       }
       verified.bytes += pointer.size;
-      if (!spec || !store) continue;
-      checks.push(limit(() => checkObject(column, spec, store, source, pointer, contents, text, problems)));
-    }
-    await Promise.all(checks);
-    if (rows.length < PAGE) break;
+      if (spec && store) await checkObject(column, spec, store, source, pointer, verified.checkedContents, text, problems);
+    });
+    if (checked > 0) reading.after = texts[checked - 1];
+    if (checked === texts.length && rows.length < PAGE) return true;
   }
-  return verified;
 }
 
 interface ParsedPointer {

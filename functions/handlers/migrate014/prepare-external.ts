@@ -1,14 +1,18 @@
-import { prepareExternalStorage } from '../../core/migrate014/external-storage.js';
+import { prepareExternalStorage, type ExternalPlanCheckpoint } from '../../core/migrate014/external-storage.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 import { externalOptionsOf } from './external-options.js';
 
-/** migrate_external_storage, first part: checks again, opens the journal; the ids of the columns to convert. */
+/**
+ * migrate_external_storage, first part: checks again (in calls of a bounded time, from the checkpoint the one before
+ * returned, carried in the execution's state; `columns` null until done), opens the journal; the ids of the columns
+ * to convert.
+ */
 export function makePrepareExternal014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input, openStore }) => {
-    if (!input.steps.includes('migrate_external_storage')) return { columns: [] };
-    const { columns } = await prepareExternalStorage(conn, externalOptionsOf(input), openStore);
-    return { columns };
+  return phase014Handler(getDeps, async ({ conn, input, openStore, deps }, event: { input: unknown; checkpoint?: ExternalPlanCheckpoint | null }) => {
+    if (!input.steps.includes('migrate_external_storage')) return { columns: [], checkpoint: null };
+    const { columns, checkpoint } = await prepareExternalStorage(conn, externalOptionsOf(input), openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint });
+    return { columns, checkpoint };
   });
 }
 
