@@ -29,6 +29,19 @@ export async function execute(conn: Connection, sql: string, values: unknown[] =
   return (result as { affectedRows?: number }).affectedRows ?? 0;
 }
 
+/** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
+export async function inTransaction<T>(conn: Connection, work: () => Promise<T>): Promise<T> {
+  await execute(conn, 'START TRANSACTION');
+  try {
+    const result = await work();
+    await execute(conn, 'COMMIT');
+    return result;
+  } catch (error) {
+    await execute(conn, 'ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 /** The rows an UPDATE changed; execute() counts the rows it matched (mysql2 asks the server for found rows). */
 export async function executeChanged(conn: Connection, sql: string, values: unknown[] = []): Promise<number> {
   const [result] = await conn.query(sql, values);

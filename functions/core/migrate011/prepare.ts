@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { LEGACY_EXTERNAL_TABLE } from '../datajoint/v011.js';
-import { execute, select, selectRaw, tableRef } from '../db/sql.js';
+import { execute, inTransaction, select, selectRaw, tableRef } from '../db/sql.js';
 import { CallBudget } from '../call-budget.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { Migrate011Input } from './input.js';
@@ -124,18 +124,22 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
           `SELECT e.hash AS hash FROM ${legacy} e${after === null ? '' : ' WHERE e.hash > ?'} ORDER BY e.hash LIMIT 1 OFFSET ${chunk - 1}`,
           lower,
         );
-        cursor.journaled += await execute(
-          conn,
-          `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
-           SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((? + ROW_NUMBER() OVER (ORDER BY e.hash) - 1) / ?), e.size
-             FROM ${legacy} e
-            WHERE ${where}${after === null ? '' : ' AND e.hash > ?'}${end ? ' AND e.hash <= ?' : ''}
-              AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
-          [store, cursor.next, cursor.journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
-        );
+        // the chunk and the checkpoint after it in one transaction: a crash between the two would number the next
+        // chunks' batches from the count before this one (batches bigger than batchSize)
+        await inTransaction(conn, async () => {
+          cursor.journaled += await execute(
+            conn,
+            `INSERT INTO ${t.objects} (legacy_hash, store, batch, size)
+             SELECT CAST(e.hash AS BINARY), ?, ? + FLOOR((? + ROW_NUMBER() OVER (ORDER BY e.hash) - 1) / ?), e.size
+               FROM ${legacy} e
+              WHERE ${where}${after === null ? '' : ' AND e.hash > ?'}${end ? ' AND e.hash <= ?' : ''}
+                AND NOT EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.legacy_hash = CAST(e.hash AS BINARY))`,
+            [store, cursor.next, cursor.journaled, batchSize, ...lower, ...(end ? [end.hash] : [])],
+          );
+          cursor.after = end ? end.hash : null;
+          await save();
+        });
         budget.used();
-        cursor.after = end ? end.hash : null;
-        await save();
         if (!end) break;
       }
     }

@@ -18,7 +18,7 @@
 import type { Connection } from 'mysql2/promise';
 import { LINEAGE_TABLE, lineageTableDdl } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX } from '../datajoint/v012.js';
-import { execute, quoteId, requireSchema, select, tableRef } from '../db/sql.js';
+import { execute, inTransaction, quoteId, requireSchema, select, tableRef } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 
 export interface LineageRow {
@@ -221,8 +221,7 @@ export async function rebuildLineage(conn: Connection, schema: string): Promise<
   const plan = await planLineage(conn, schema);
   if (!plan.tableExists) await execute(conn, lineageTableDdl(schema, quoteId));
   const target = tableRef(schema, LINEAGE_TABLE);
-  await execute(conn, 'START TRANSACTION');
-  try {
+  await inTransaction(conn, async () => {
     for (let i = 0; i < plan.changes.length; i += BATCH) {
       const batch = plan.changes.slice(i, i + BATCH);
       await execute(
@@ -235,10 +234,6 @@ export async function rebuildLineage(conn: Connection, schema: string): Promise<
     for (const row of plan.stale) {
       await execute(conn, `DELETE FROM ${target} WHERE table_name = ? AND attribute_name = ? AND lineage = ?`, [row.table_name, row.attribute_name, row.lineage]);
     }
-    await execute(conn, 'COMMIT');
-  } catch (error) {
-    await execute(conn, 'ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return { rows: plan.rows.length, created: !plan.tableExists, written: plan.changes.length, removed: plan.stale.length };
 }
