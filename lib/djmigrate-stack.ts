@@ -143,7 +143,7 @@ export interface DjmigrateStackProps extends StackProps {
   readonly distributedConcurrency?: number;
   /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
   readonly storePollSeconds?: number;
-  /** 0.11: tables whose columns fill at once beside the hashing (MaxConcurrency of FillTables; each a database connection). Context: `fillConcurrency`. Default 2. */
+  /** 0.11: tables whose columns fill at once beside the hashing, or are rewritten at once after it (MaxConcurrency of FillTables and RewriteColumns; each a database connection). Context: `fillConcurrency`. Default 2. */
   readonly fillConcurrency?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the

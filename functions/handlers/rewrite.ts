@@ -1,10 +1,11 @@
-import { rewriteColumn } from '../core/migrate011/rewrite.js';
+import { rewriteTableColumns } from '../core/migrate011/rewrite.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
+import { tableColumnsOf } from './table-columns.js';
 
 export function makeRewriteHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; column: number }) =>
-    rewriteColumn(conn, input, Number(event.column), { budgetMs: deps.workBudgetMs }, progress),
+  return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown }) =>
+    rewriteTableColumns(conn, input, tableColumnsOf(event, 'rewrite'), { budgetMs: deps.workBudgetMs }, progress),
   );
 }
 

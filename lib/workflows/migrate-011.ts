@@ -16,7 +16,8 @@
 //        branch 2: FillTables (Map over tables, fillConcurrency at once: FillTable ⟲ TableFilled ─▶ FillDone, a
 //                  table's columns in turn; while objects a column needs still hash: WaitForStoreHashed ─▶ FillTable)
 //        on a refusal: DiscardFills (drops the temporary columns) ─▶ the failure path
-//      ─▶ InsertRows ⟲ RowsInserted ─▶ RewriteColumns (Map: RewriteColumn ⟲ ColumnRewritten ─▶ ColumnDone)
+//      ─▶ InsertRows ⟲ RowsInserted ─▶ RewriteColumns (Map over tables, fillConcurrency at once: RewriteColumn ⟲
+//         ColumnRewritten ─▶ ColumnDone, a table's columns in turn)
 //      ─▶ Finish ─▶ Verify ⟲ Verified ─▶ Report (its result is the execution output)
 //
 // The Distributed Map is the bulk pass for many objects: its children need no database connection to hash, and only
@@ -44,7 +45,7 @@
 //   InsertRows     insert    { input }                                 $.inserted.Payload  (whole result); loops until done
 //   FillTable      fill      { input, columns } (one per tableColumns[i]) $.progress = { column, done, rows, waiting }; loops until done
 //   DiscardFills   discardFills { input }                              discarded (the failure stays at $.failure)
-//   RewriteColumn  rewrite   { input, column } (one per columns[i])     $.progress = { column, done, rows }; loops until done
+//   RewriteColumn  rewrite   { input, columns } (one per tableColumns[i]) $.progress = { column, done, rows }; loops until done
 //   Finish         finish    { input }                                 $.finished.Payload  (whole result)
 //   Verify         verify    { input }                                 $.verified.Payload  (whole result); loops until done
 //   Report         report    { input, inspected, verified, finished }  execution output = whole result
@@ -90,7 +91,7 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly checksumPollSeconds?: number;
   /** How long a column fill waits before looking again whether the objects it needs are hashed. Default 10 s. */
   readonly storePollSeconds?: number;
-  /** MaxConcurrency of FillTables: tables whose columns fill at once beside the hashing (each holds a connection). Default 2. */
+  /** MaxConcurrency of FillTables and RewriteColumns: tables whose columns fill (beside the hashing) or are rewritten at once (each holds a connection). Default 2. */
   readonly fillConcurrency?: number;
 }
 
@@ -259,8 +260,13 @@ export function migrate011Definition(
     wf,
     invoke,
     { map: 'RewriteColumns', task: 'RewriteColumn', check: 'ColumnRewritten', done: 'ColumnDone' },
-    { handler: 'rewrite', comment: 'Works for a bounded time on one column; repeated until it reports done.', fields: MIGRATE_011_RESULT_FIELDS.rewrite },
-    { itemsPath: '$.prepared.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time: the rest of the fill, check, swap.' },
+    { handler: 'rewrite', comment: "Rewrites the table's columns in turn (the rest of the fill, check, swap); works for a bounded time, repeated until done.", fields: MIGRATE_011_RESULT_FIELDS.rewrite },
+    {
+      itemsPath: '$.prepared.tableColumns',
+      field: 'columns',
+      maxConcurrency: positiveInteger('fillConcurrency', options.fillConcurrency ?? 2),
+      comment: "Tables side by side (each a database connection), a table's columns in turn.",
+    },
   );
 
   const finish = invoke('Finish', 'finish', {

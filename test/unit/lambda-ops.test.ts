@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Connection, ConnectionOptions } from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeReportBatchHandler } from '../../functions/handlers/batch/report.js';
-import { fillColumnsOf } from '../../functions/handlers/fill.js';
+import { tableColumnsOf } from '../../functions/handlers/table-columns.js';
 import { makeInspectHandler } from '../../functions/handlers/inspect.js';
 import { ACCOUNT_ID_ENV, BATCH_CHECKSUM_ROLE_ENV, createLambdaDeps, type LambdaDepsOptions } from '../../functions/handlers/lambda-deps.js';
 import { checksumJobsOf } from '../../functions/handlers/deps.js';
@@ -380,9 +380,9 @@ describe('database secret (@middy/secrets-manager)', () => {
 
 describe('fill event', () => {
   it("takes a table's columns, or the single column an execution started before that change passes", () => {
-    expect(fillColumnsOf({ input: {}, columns: [3, '4'] })).toEqual([3, 4]);
-    expect(fillColumnsOf({ input: {}, column: 7 })).toEqual([7]);
-    expect(() => fillColumnsOf({ input: {}, columns: [] })).toThrow(/names its table's columns as "columns"/);
-    expect(() => fillColumnsOf({ input: {}, column: 0 })).toThrow(/got \{"input":\{\},"column":0\}/);
+    expect(tableColumnsOf({ input: {}, columns: [3, '4'] }, 'fill')).toEqual([3, 4]);
+    expect(tableColumnsOf({ input: {}, column: 7 }, 'rewrite')).toEqual([7]);
+    expect(() => tableColumnsOf({ input: {}, columns: [] }, 'fill')).toThrow(/a fill event names its table's columns as "columns"/);
+    expect(() => tableColumnsOf({ input: {}, column: 0 }, 'rewrite')).toThrow(/a rewrite event .*got \{"input":\{\},"column":0\}/);
   });
 });

@@ -74,11 +74,11 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
     discardFills: async () => ({ dropped: 2 }),
     insert: async () => ({ done: true, inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
     rewrite: async (event) => {
-      const { column } = event as { column: number };
+      const [column] = (event as { columns: number[] }).columns;
       const round = (rewrites.get(column) ?? 0) + 1;
       rewrites.set(column, round);
-      // column 10 needs two bounded invocations (rows written since its fill), the others one
-      return { column, done: column !== 10 || round === 2, rows: round * 10 };
+      // table of column 10 needs two bounded invocations (rows written since its fill), the other one (its columns in turn)
+      return { column: column === 10 ? 10 : 12, done: column !== 10 || round === 2, rows: round * 10 };
     },
     finish: async () => ({ legacyTable: 'dropped' }),
     // a first bounded call that stops on the way, then the end
@@ -143,10 +143,10 @@ describe('runLocally (0.11 workflow)', () => {
     expect(names.slice(0, 3)).toEqual(['validate', 'inspect', 'prepare']);
     expect(names.slice(-4)).toEqual(['finish', 'verify', 'verify', 'report']);
     // HashAndFill: the hashing branch and the fill branch interleave, each in its own order; then the rewrites
-    const sideBySide = names.slice(3, -9);
+    const sideBySide = names.slice(3, -8);
     expect(sideBySide.filter((name) => name !== 'fill')).toEqual(['pendingBatches', ...Array(6).fill('hash')]);
     expect(sideBySide.filter((name) => name === 'fill')).toHaveLength(4);
-    expect(names.slice(-9, -4)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite', 'rewrite']);
+    expect(names.slice(-8, -4)).toEqual(['insert', 'rewrite', 'rewrite', 'rewrite']);
     const input = (fake.calls[1]!.event as { input: unknown }).input;
     expect(input).toEqual(expect.objectContaining({ schema: 'lab_ephys', execute: true }));
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
@@ -166,13 +166,11 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fills.findIndex((event) => (event as { columns: number[] }).columns[0] === 11)).toBeLessThan(2);
     expect(fake.maxFillsInFlight()).toBe(2);
     expect(entered.filter((name) => name === 'WaitForStoreHashed')).toHaveLength(1);
-    // RewriteColumns, after InsertRows: one column at a time, each repeated until done
-    expect(of('rewrite')).toEqual([
-      { input, run, column: 10 },
-      { input, run, column: 10 },
-      { input, run, column: 11 },
-      { input, run, column: 12 },
-    ]);
+    // RewriteColumns, after InsertRows: tables side by side, each repeated until done with all its columns
+    const rewrites = of('rewrite');
+    expect(rewrites.filter((event) => (event as { columns: number[] }).columns[0] === 10)).toEqual(Array(2).fill({ input, run, columns: [10] }));
+    expect(rewrites.filter((event) => (event as { columns: number[] }).columns[0] === 11)).toEqual([{ input, run, columns: [11, 12] }]);
+    expect(rewrites.findIndex((event) => (event as { columns: number[] }).columns[0] === 11)).toBeLessThan(2);
     expect(of('discardFills')).toEqual([]);
     expect(of('insert')).toEqual([{ input, run }]);
     expect(of('finish')).toEqual([{ input, run }]);
@@ -193,8 +191,8 @@ describe('runLocally (0.11 workflow)', () => {
 
     expect(entered.filter((name) => name === 'HashBatch')).toHaveLength(6);
     expect(entered.filter((name) => name === 'TableFilled')).toHaveLength(4);
-    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(4);
-    expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(3);
+    expect(entered.filter((name) => name === 'ColumnRewritten')).toHaveLength(3);
+    expect(entered.filter((name) => name === 'ColumnDone')).toHaveLength(2);
     expect(entered.at(-1)).toBe('Report');
   });
 
@@ -213,7 +211,7 @@ describe('runLocally (0.11 workflow)', () => {
     expect(of('checksumState')[0]).toEqual({ input, run, job: 'job-1' });
     expect(of('recordChecksums')).toEqual([{ input, run, checksum: { job: 'job-1', run: 'djmigrate-run' } }]);
     // the columns come from RecordChecksums' result now
-    expect(of('rewrite')).toEqual([{ input, run, column: 11 }]);
+    expect(of('rewrite')).toEqual([{ input, run, columns: [11] }]);
     expect(entered.filter((name) => name === 'WaitForChecksumJob')).toHaveLength(3);
   });
 

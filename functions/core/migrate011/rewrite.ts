@@ -100,15 +100,32 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
  * would wait on each other's row locks. A column done already is a quick look (journal, indexes). The progress
  * reported is the current column's.
  */
-export async function fillTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
+export function fillTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
+  return columnsInTurn(columnIds, options, (columnId, budgeted) => fillColumn(conn, input, columnId, budgeted, progress));
+}
+
+/**
+ * A table's columns rewritten in turn (rewriteColumn on each until it is done): the tables go side by side, a table's
+ * swaps one after the other (two ALTERs of one table would wait on each other's metadata lock). A column swapped
+ * already is a quick look at the journal.
+ */
+export function rewriteTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
+  return columnsInTurn(columnIds, options, (columnId, budgeted) => rewriteColumn(conn, input, columnId, budgeted, progress));
+}
+
+/** `step` on each column until it reports done, each with what is left of the budget (a later column gets a chunk at least). */
+async function columnsInTurn<Progress extends RewriteProgress>(
+  columnIds: readonly number[],
+  options: RewriteOptions,
+  step: (columnId: number, options: RewriteOptions) => Promise<Progress>,
+): Promise<Progress> {
   const started = Date.now();
-  let last: FillProgress | null = null;
+  let last: Progress | null = null;
   for (const columnId of columnIds) {
-    // what is left of the budget (each call of fillColumn does at least one step: a later column gets a chunk at least)
-    last = await fillColumn(conn, input, columnId, { ...options, budgetMs: options.budgetMs - (Date.now() - started) }, progress);
+    last = await step(columnId, { ...options, budgetMs: options.budgetMs - (Date.now() - started) });
     if (!last.done) return last;
   }
-  if (!last) throw new Error('fillTableColumns needs at least one column id');
+  if (!last) throw new Error('a table needs at least one column id');
   return last;
 }
 
