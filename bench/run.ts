@@ -15,6 +15,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
+import { journalColumns } from '../functions/core/migrate011/journal.js';
 import type { Report } from '../functions/core/migrate011/report.js';
 import { externalTableName } from '../functions/core/datajoint/v012.js';
 import { quoteId, select, tableRef } from '../functions/core/db/sql.js';
@@ -202,6 +203,7 @@ async function endToEnd(flags: Flags): Promise<void> {
     if (djm.value.status !== 'SUCCEEDED') throw new Error(`djmigrate failed: ${djm.value.error?.name}: ${djm.value.error?.message}`);
     const report = djm.value.output as Report;
     if (report.status !== 'migrated') throw new Error(`djmigrate reported ${report.status}`);
+    await columnTimes.name(conn, DATABASE);
     const phases = clock.seconds();
     const hashSeconds = hashingSeconds(phases);
     const rowsRewritten = report.columns.reduce((sum, column) => sum + column.rowsRewritten, 0);
@@ -316,22 +318,18 @@ async function endToEnd(flags: Flags): Promise<void> {
 }
 
 /**
- * Per-column time of djmigrate's fill calls (tables side by side; a call counts for the column it ended on) and
- * rewrite calls (one column at a time); waits for a store left out.
+ * Per-column time of djmigrate's fill and rewrite calls (tables side by side, a table's columns in turn: a call counts
+ * for the column it ended on); waits for a store left out. Columns are named from the journal after the run.
  */
 class ColumnTimes {
-  private current: number | null = null;
   private readonly spent = { fill: new Map<number, number>(), rewrite: new Map<number, number>() };
   private readonly rows = new Map<string, number>();
-  private readonly swapped = new Map<string, number>();
+  private names = new Map<number, string>();
 
   wrap(handlers: Partial<Record<HandlerName, PhaseInvoker>>): Partial<Record<HandlerName, PhaseInvoker>> {
     const timed = (phase: 'fill' | 'rewrite', invoke: PhaseInvoker): PhaseInvoker => async (event) => {
       const started = performance.now();
-      // a swap's progress event is matched to the column being rewritten
-      if (phase === 'rewrite') this.current = Number((event as { column: number }).column);
       const result = (await invoke(event)) as { column: number; waiting?: boolean };
-      this.current = null;
       const column = Number(result.column);
       if (!result.waiting) this.spent[phase].set(column, (this.spent[phase].get(column) ?? 0) + (performance.now() - started) / 1000);
       return result;
@@ -340,16 +338,18 @@ class ColumnTimes {
   }
 
   report(event: ProgressEvent): void {
-    if (event.kind !== 'rows-rewritten' && event.kind !== 'column-swapped') return;
-    const key = `${event.table}.${event.column}`;
-    if (event.kind === 'rows-rewritten') this.rows.set(key, (this.rows.get(key) ?? 0) + event.rows);
-    if (event.kind === 'column-swapped' && this.current !== null) this.swapped.set(key, this.current);
+    if (event.kind === 'rows-rewritten') this.rows.set(`${event.table}.${event.column}`, (this.rows.get(`${event.table}.${event.column}`) ?? 0) + event.rows);
   }
 
-  /** Per swapped column (`table.column`): rows filled, and seconds of its fill and rewrite calls. */
+  /** The journal's column ids and names (`table.column`), after the run. */
+  async name(conn: Connection, database: string): Promise<void> {
+    this.names = new Map((await journalColumns(conn, database)).map((column) => [Number(column.column_id), `${column.table_name}.${column.column_name}`]));
+  }
+
+  /** Per rewritten column (`table.column`): rows filled, and seconds of its fill and rewrite calls. */
   private get columns(): Map<string, { rows: number; seconds: number; fillSeconds: number }> {
     return new Map(
-      [...this.swapped].map(([key, id]) => {
+      [...this.names].map(([id, key]) => {
         const fillSeconds = this.spent.fill.get(id) ?? 0;
         return [key, { rows: this.rows.get(key) ?? 0, fillSeconds, seconds: fillSeconds + (this.spent.rewrite.get(id) ?? 0) }];
       }),
@@ -366,7 +366,11 @@ class ColumnTimes {
 
   summary(): string {
     return [...this.columns]
-      .map(([key, c]) => `${key} ${formatInt(c.rows)} rows in ${s(c.seconds)} (${formatInt(c.rows / c.seconds)} rows/s; fill ${s(c.fillSeconds)} beside the hashing, then ${s(c.seconds - c.fillSeconds)} to swap)`)
+      .map(([key, c]) =>
+        c.seconds
+          ? `${key} ${formatInt(c.rows)} rows in ${s(c.seconds)} (${formatInt(c.rows / c.seconds)} rows/s; fill ${s(c.fillSeconds)} beside the hashing, then ${s(c.seconds - c.fillSeconds)} to swap)`
+          : `${key} ${formatInt(c.rows)} rows (timed with its table's next column: one call did both)`,
+      )
       .join('; ');
   }
 }
