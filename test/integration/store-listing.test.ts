@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { FileObjectStore } from '../../functions/core/stores/file-store.js';
 import { BASE64URL_KEY_ORDER, expectedKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../../functions/core/stores/key-ranges.js';
 import type { ObjectInfo } from '../../functions/core/stores/object-store.js';
@@ -65,6 +65,44 @@ it.each([1, 2, 4, 16])('lists every key under the prefix exactly once with %i ke
   expect(new Map(listed.map((object) => [object.key, object.size]))).toEqual(expected);
   expect(listed.every((object) => /^[0-9a-f]{32}$/.test(object.etag ?? ''))).toBe(true);
 });
+
+it('statMany: keys close together are answered by a listing of their span (no HEAD), keys far apart by a HEAD each past its limit', async () => {
+  const store = new S3ObjectStore(client, bucket);
+  const sent: string[] = [];
+  const send = client.send.bind(client);
+  const spy = vi.spyOn(client, 'send').mockImplementation(((command: { constructor: { name: string } }) => {
+    sent.push(command.constructor.name);
+    return send(command as never);
+  }) as never);
+  try {
+    // close together: every other one of 120 keys, non-ASCII names whose UTF-16 order is not S3's UTF-8 order, and
+    // two missing keys inside the span
+    const put = pLimit(32);
+    const names = [...Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(4, '0')}`), 'k\uFF01', 'k\u{1F600}', 'ké'];
+    await Promise.all(names.map((name, i) => put(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: `stat/${name}`, Body: Buffer.alloc(i % 5 + 1, 2) })))));
+    const wanted = [...names.filter((_, i) => i % 2 === 0 || i >= 120), 'k0001x', 'k\uFF00'].map((name) => `stat/${name}`);
+    sent.length = 0;
+    const close = await store.statMany(wanted, 4);
+    expect(sent.filter((name) => name === 'HeadObjectCommand')).toEqual([]);
+    expect(sent.filter((name) => name === 'ListObjectsV2Command').length).toBeGreaterThan(0);
+    expect([...close.keys()].sort()).toEqual([...wanted].sort());
+    for (const key of wanted) {
+      const index = names.indexOf(key.slice('stat/'.length));
+      expect(close.get(key)?.size ?? null, key).toBe(index < 0 ? null : (index % 5) + 1);
+    }
+
+    // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops at its limit
+    // (2 × 3 + 1,000 keys), the keys it did not reach get a HEAD each
+    sent.length = 0;
+    const far = await store.statMany([`${PREFIX}-`, `${PREFIX}~tail`, `${PREFIX}~zzz`], 4);
+    expect(far.get(`${PREFIX}-`)?.size).toBe(expected.get(`${PREFIX}-`));
+    expect(far.get(`${PREFIX}~tail`)?.size).toBe(expected.get(`${PREFIX}~tail`));
+    expect(far.get(`${PREFIX}~zzz`)).toBeNull();
+    expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
+  } finally {
+    spy.mockRestore();
+  }
+}, 60_000);
 
 it('stops the other ranges when the reader stops early', async () => {
   const store = new S3ObjectStore(client, bucket, { listRanges: 16 });

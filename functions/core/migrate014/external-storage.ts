@@ -25,7 +25,7 @@ import { CallBudget, forEachWithin } from '../call-budget.js';
 import { MigrationRefusedError } from '../errors.js';
 import { Findings, type SavedFindings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
-import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
+import { ObjectMissingError, statObjects, type ObjectInfo, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import type { ObjectWriter } from '../stores/object-writer.js';
 
 export const COLUMN_TABLE_014 = '~djmigrate_014_column';
@@ -297,8 +297,10 @@ export async function planExternalStorageStep(conn: Connection, options: Externa
       }
       const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, BATCH);
       if (rows.length === 0) break;
-      const checked = await forEachWithin(rows, budget, options.concurrency ?? 8, async (row) => {
-        const problem = await checkObject(options, spec, store, column, row);
+      const concurrency = options.concurrency ?? 8;
+      const infos = await statObjects(store, rows.map((row) => objectKeyOf(options, spec, column, row)), concurrency);
+      const checked = await forEachWithin(rows, budget, concurrency, async (row) => {
+        const problem = await checkObject(options, spec, store, column, row, infos);
         if (problem !== null) objects.push(problem);
       });
       // the budget ran out while the page was read: the next turn hands back
@@ -350,13 +352,26 @@ async function planColumn(conn: Connection, options: ExternalStorageOptions, col
   return plan;
 }
 
-async function checkObject(options: ExternalStorageOptions, spec: StoreSpec, store: ObjectStore, column: FoundColumn, row: ExternalRow): Promise<string | null> {
+/** Where the object of one `~external_<store>` row is, as a key of its store. */
+function objectKeyOf(options: ExternalStorageOptions, spec: StoreSpec, column: FoundColumn, row: ExternalRow): string {
+  return storeObjectKey(spec.protocol, spec.location, sourceOf(options, column.kind, row).relative);
+}
+
+/** What is wrong with one row's object, given the sizes of the page's objects (statObjects). */
+async function checkObject(
+  options: ExternalStorageOptions,
+  spec: StoreSpec,
+  store: ObjectStore,
+  column: FoundColumn,
+  row: ExternalRow,
+  infos: ReadonlyMap<string, ObjectInfo | null>,
+): Promise<string | null> {
   const where = `${column.table}.${column.column} (${externalTableName(column.store)} ${row.hash.toString('hex')})`;
   if (column.kind === 'attach' && !row.attachment_name) return `${where} is an attachment without attachment_name; the 0.14 row is damaged`;
   if (column.kind === 'filepath' && !row.filepath) return `${where} is a filepath without filepath; the 0.14 row is damaged`;
   const source = sourceOf(options, column.kind, row);
-  const key = storeObjectKey(spec.protocol, spec.location, source.relative);
-  const info = await store.stat(key);
+  const key = objectKeyOf(options, spec, column, row);
+  const info = infos.get(key) ?? null;
   if (!info) return `${where}: object ${key} is missing from store "${column.store}" (${store.description}); restore it and rerun`;
   if (info.size !== source.size) return `${where}: object ${key} has ${info.size} bytes but ${externalTableName(column.store)} records ${source.size}; restore the original and rerun`;
   if (options.verifyObjects && column.kind === 'blob' && source.md5) {

@@ -9,7 +9,7 @@ import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
 import { quoteId, select, serverFlavor, tableRef } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
-import { ObjectMissingError, type ObjectStore, type OpenStore } from '../stores/object-store.js';
+import { ObjectMissingError, statObjects, type ObjectInfo, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
 import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
 import { planLineage } from './lineage.js';
@@ -292,15 +292,25 @@ async function readCodecColumn(
     );
     if (rows.length === 0) return true;
     const texts = rows.map((row) => (Buffer.isBuffer(row.v) ? row.v.toString('utf8') : String(row.v)));
-    const checked = await forEachWithin(texts, reading.budget, reading.limit, async (text) => {
+    const pointers = texts.map((text) => ({ text, pointer: parsePointer(options, column, text) }));
+    const objects: PageObjects | null =
+      spec && store
+        ? {
+            spec,
+            store,
+            storeName: source,
+            contents: verified.checkedContents,
+            infos: await statObjects(store, pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)])), reading.limit),
+          }
+        : null;
+    const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
       verified.objects++;
-      const pointer = parsePointer(options, column, text);
       if ('error' in pointer) {
         problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
         return;
       }
       verified.bytes += pointer.size;
-      if (spec && store) await checkObject(column, spec, store, source, pointer, verified.checkedContents, text, problems);
+      if (objects) await checkObject(column, objects, pointer, text, problems);
     });
     if (checked > 0) reading.after = texts[checked - 1];
     if (checked === texts.length && rows.length < PAGE) return true;
@@ -341,16 +351,16 @@ function parsePointer(options: InPlaceVerifyOptions, column: CodecColumn, text: 
   return { path: p.path as string, size: p.size as number, hash: column.kind === 'filepath' ? null : (p.hash as string), isDir: p.is_dir === true };
 }
 
-async function checkObject(
-  column: CodecColumn,
-  spec: StoreSpec,
-  store: ObjectStore,
-  storeName: string,
-  pointer: ParsedPointer,
-  contents: boolean,
-  text: string,
-  problems: Problems,
-): Promise<void> {
+/** Where a page of a column's pointers is checked: its store, whether bytes are hashed, the sizes of its objects. */
+interface PageObjects {
+  spec: StoreSpec;
+  store: ObjectStore;
+  storeName: string;
+  contents: boolean;
+  infos: ReadonlyMap<string, ObjectInfo | null>;
+}
+
+async function checkObject(column: CodecColumn, { spec, store, storeName, contents, infos }: PageObjects, pointer: ParsedPointer, text: string, problems: Problems): Promise<void> {
   const where = `${column.table}.${column.column}`;
   const key = storeObjectKey(spec.protocol, spec.location, pointer.path);
   const at = `${key} in store "${storeName}" (${store.description})`;
@@ -362,7 +372,7 @@ async function checkObject(
     problems.add(`${where}\0missing`, `${where} objects missing`, `${where}: pointer ${abbreviate(text)} names folder ${at}, which is empty or missing`);
     return;
   }
-  const info = await store.stat(key);
+  const info = infos.get(key) ?? null;
   if (!info) {
     problems.add(`${where}\0missing`, `${where} objects missing`, `${where}: object ${at} of pointer ${abbreviate(text)} is missing`);
     return;

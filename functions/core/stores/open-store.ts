@@ -2,14 +2,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { StoreSpec } from '../config/store-spec.js';
 import { FileObjectStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
-import { isAwsEndpoint, s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
+import { DIRECTORY_BUCKET, isAwsEndpoint, s3ClientConfig, S3ObjectStore, type S3Credentials } from './s3-store.js';
 
 /**
  * Key ranges listed at once on AWS. S3-compatible servers get one request after another (s3rver walks the whole
  * bucket for each), and so do S3 directory buckets (`…--x-s3`): they list in no order and ignore StartAfter.
  */
 export const AWS_LIST_RANGES = 16;
-const DIRECTORY_BUCKET = /--x-s3$/;
 
 /** The object store behind a DataJoint store spec. Without credentials the SDK's default chain applies (Lambda role). */
 export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): ObjectStore {

@@ -14,7 +14,7 @@ import {
 import type { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
 import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
-import { ObjectMissingError, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { ObjectMissingError, statEach, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface S3Location {
   /** DataJoint's `endpoint` (`host[:port]`, no scheme); an AWS endpoint or none uses the SDK's own. */
@@ -36,6 +36,9 @@ export interface S3Credentials {
  * in exactly one range whatever its characters; these only make the ranges about even.
  */
 const KEY_RANGE_BOUNDS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'.split('').filter((_, index) => index % 4 === 0 && index > 0);
+
+/** S3 directory buckets (`…--x-s3`) list in no order and ignore StartAfter. */
+export const DIRECTORY_BUCKET = /--x-s3$/;
 
 export interface S3ListOptions {
   /** Key ranges a big listing is split into and listed at once (1: one request after another). */
@@ -64,6 +67,50 @@ export class S3ObjectStore implements ObjectStore {
       if (isMissing(error)) return null;
       throw error;
     }
+  }
+
+  /**
+   * Sizes of many objects (null: missing). Where their keys lie close together in key order (a column's 0.12 objects
+   * are filed by their uuid), one listing of their span answers for up to 1,000 keys a request, where a HEAD answers
+   * for one: the span is listed until past the last key or until it has shown `2 × keys + 1,000` keys (keys far apart),
+   * and the keys it did not reach get a HEAD each, `concurrency` at once.
+   */
+  async statMany(keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>> {
+    const found = new Map<string, ObjectInfo | null>();
+    // S3 lists in UTF-8 byte order
+    const sorted = [...new Set(keys)].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    if (sorted.length === 0) return found;
+    const wanted = new Set(sorted.map(({ key }) => key));
+    const first = sorted[0];
+    const last = sorted[sorted.length - 1];
+    let prefix = '';
+    while (prefix.length < first.key.length && last.key.startsWith(first.key.slice(0, prefix.length + 1))) prefix = first.key.slice(0, prefix.length + 1);
+    // StartAfter just before the first key (an ASCII last character has a predecessor in both orders)
+    const startAfter = first.key.charCodeAt(first.key.length - 1) < 0x80 ? keyJustBefore(first.key) : undefined;
+    let listed = 0;
+    let reached: Buffer | null = null;
+    let complete = false;
+    if (!DIRECTORY_BUCKET.test(this.bucket)) {
+      const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) });
+      complete = true;
+      listing: for await (const page of pages) {
+        for (const info of objectInfos(page)) {
+          const bytes = Buffer.from(info.key, 'utf8');
+          if (Buffer.compare(bytes, last.bytes) > 0) break listing;
+          if (wanted.has(info.key)) found.set(info.key, info);
+          reached = bytes;
+          if (++listed >= 2 * sorted.length + 1000) {
+            complete = false;
+            break listing;
+          }
+        }
+      }
+    }
+    // a key the listing passed without seeing it is missing; one it did not reach is looked at
+    const unsettled = sorted.filter(({ key, bytes }) => !found.has(key) && !(complete || (reached !== null && Buffer.compare(bytes, reached) <= 0)));
+    for (const { key } of sorted) if (!found.has(key)) found.set(key, null);
+    for (const [key, info] of await statEach(this, unsettled.map(({ key }) => key), concurrency)) found.set(key, info);
+    return found;
   }
 
   async read(key: string): Promise<Readable> {
