@@ -98,7 +98,7 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   migrateColumn014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
   prepareCopy014: { timeout: Duration.minutes(15) },
   copyTable014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
-  compareTable014: { timeout: Duration.minutes(15) },
+  compareTable014: { timeout: Duration.minutes(15), budgeted: true },
   verify014: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
 };
 const DEFAULT_MEMORY_MB = 512;

@@ -11,7 +11,8 @@
 //             ─▶ StartPrepareExternal ─▶ PrepareExternalStorage ⟲ ExternalPrepared
 //             ─▶ MigrateExternalColumns (Map: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted)
 //             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
-//   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: CompareTable)
+//   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: StartCompare ─▶
+//             CompareTable ⟲ TableComparedYet ─▶ TableCompared)
 //             ─▶ Report
 //
 //   state              handler             Payload sent                      kept at
@@ -31,7 +32,9 @@
 //                                                                          while Payload is null
 //   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, created }
 //   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
-//   CompareTable       compareTable014     { input, table }                  $.outcome.compared[i] (whole result)
+//   CompareTable       compareTable014     { input, table, checkpoint }      $.comparing = { comparison, checkpoint } in the iteration;
+//                                                                          loops while comparison is null; TableCompared: the
+//                                                                          iteration's output, $.outcome.compared[i], is the comparison
 //   Report             report014           { input, plan, outcome }          execution output = whole result
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Duration } from 'aws-cdk-lib';
@@ -48,6 +51,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
   migrateColumn014: ['column', 'done', 'rows'],
   prepareCopy014: ['tables', 'created'],
   copyTable014: ['table', 'done', 'rows'],
+  compareTable014: ['comparison', 'checkpoint'],
 } as const satisfies Partial<Record<Migrate014HandlerName, readonly string[]>>;
 
 /** How long the workflow waits between checks of a backup that is still being taken (an RDS snapshot). */
@@ -166,6 +170,13 @@ export function migrate014Definition(
     { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
     { itemsPath: '$.copy.tables', field: 'table', maxConcurrency: 1, comment: 'One table at a time, parents first (the destination keeps its foreign keys).' },
   );
+  const compareTable = invoke('CompareTable', 'compareTable014', {
+    comment: "Works for a bounded time from the last call's checkpoint.",
+    payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table'), checkpoint: sfn.JsonPath.objectAt('$.comparing.checkpoint') }),
+    resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.compareTable014),
+    resultPath: '$.comparing',
+  });
+  const tableCompared = new sfn.Pass(wf, 'TableCompared', { comment: "The iteration's result: the table's comparison.", outputPath: '$.comparing.comparison' });
   const compareTables = new sfn.Map(wf, 'CompareTables', {
     comment: 'compare_query_results of every copied table; each result names its first discrepancies by primary key.',
     itemsPath: '$.copy.tables',
@@ -173,10 +184,9 @@ export function migrate014Definition(
     maxConcurrency: compareConcurrency,
     resultPath: '$.outcome.compared',
   }).itemProcessor(
-    invoke('CompareTable', 'compareTable014', {
-      payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table') }),
-      outputPath: '$.Payload',
-    }),
+    new sfn.Pass(wf, 'StartCompare', { comment: 'No checkpoint yet: the first CompareTable call starts from the beginning.', result: sfn.Result.fromObject({ checkpoint: null }), resultPath: '$.comparing' })
+      .next(compareTable)
+      .next(new sfn.Choice(wf, 'TableComparedYet').when(sfn.Condition.isNull('$.comparing.comparison'), compareTable).otherwise(tableCompared)),
   );
   prepareCopy.next(copyTables).next(compareTables).next(report);
 

@@ -5,7 +5,7 @@ import { afterEach, expect, it } from 'vitest';
 import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import { compareQueryResults } from '../../functions/core/migrate014/compare.js';
+import { compareQueryResults, compareStep, type CompareCheckpoint, type CompareResult, type CompareStep } from '../../functions/core/migrate014/compare.js';
 import { freshSchemaName, openConnection } from '../harness/context.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -56,6 +56,29 @@ it('reports a copy of a table as equal across chunks (hidden columns ignored, fl
   const result = await compareQueryResults(conn, { prodSchema: prod, testSchema: test, table: TABLE, chunkRows: 3 });
   expect(result).toMatchObject({ match: true, row_count: 10, test_row_count: 10, discrepancies: [], truncated: false });
   expect(result.columns).toEqual({ compared: ['subject', 'n', 'value', 'label', 'data', 'note', 'taken'], onlyInProd: [], onlyInTest: [] });
+});
+
+it('in calls that stop after every chunk (through JSON, as the state carries it): the one-call result, every chunk read once', async () => {
+  const { conn, prod, test } = await schemas();
+  await readingTables(conn, prod, test, 10);
+  await execute(conn, `UPDATE ${tableRef(test, TABLE)} SET label = 'changed' WHERE subject = ? AND n = 4`, ['b`tick']);
+  await execute(conn, `DELETE FROM ${tableRef(test, TABLE)} WHERE subject = ? AND n = 7`, ["o'brien"]);
+  for (const extra of ['new', 'newer', 'x\'y']) await execute(conn, `INSERT INTO ${tableRef(test, TABLE)} (subject, n, value, label, taken) VALUES (?, 1, 0, 'x', '2024-01-01')`, [extra]);
+  const options = { prodSchema: prod, testSchema: test, table: TABLE, chunkRows: 3 };
+  const whole = await compareQueryResults(conn, options);
+  expect(whole.discrepancies.filter((d) => d.kind === 'missing-in-prod')).toHaveLength(3);
+  let checkpoint: CompareCheckpoint | null = null;
+  let calls = 0;
+  let result: CompareResult | null = null;
+  while (!result) {
+    const step: CompareStep = JSON.parse(JSON.stringify(await compareStep(conn, options, { budgetMs: 0, checkpoint })));
+    ({ result, checkpoint } = step);
+    calls += 1;
+    expect(calls).toBeLessThan(20);
+  }
+  expect(result).toEqual(JSON.parse(JSON.stringify(whole)));
+  // pass 1: 10 production rows in chunks of 3 (4 calls); pass 2: 12 test rows in chunks of 3, until the 3 unmatched are found
+  expect(calls).toBe(4 + 4);
 });
 
 it('names changed, missing and extra rows by primary key', async () => {

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js';
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
-import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
+import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type Migrate014HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
 import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
 import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
@@ -457,5 +457,69 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     expect(result).toEqual({ status: 'FAILED', error: { name: 'States.ExceedToleratedFailureThreshold', message: expect.stringMatching(/1 of 3 child executions failed/) } });
     expect(of('pendingBatches')).toEqual([]);
     expect(fake.names().at(-1)).toBe('unlock');
+  });
+});
+
+describe('runLocally (0.14 workflow): the phases that work in calls loop on their checkpoint', () => {
+  type Name014 = Migrate014HandlerName | UnlockHandlerName;
+  const INPUT_014 = { from: '0.14', schema: 'lab14', stores: { main: { protocol: 'file', location: '/data/main' } } };
+
+  /** Each looping phase answers twice: first a checkpoint, then (given it back) its result. */
+  function fake014(strategy: 'in-place' | 'copy') {
+    const calls: { handler: Name014; event: Record<string, unknown> }[] = [];
+    const twice = (name: Name014, result: Record<string, unknown>, pending: Record<string, unknown>) => (event: Record<string, unknown>) => {
+      const first = !calls.some((call) => call.handler === name && call.event.table === event.table && call.event !== event);
+      return first ? { ...pending, checkpoint: { of: name, table: event.table ?? null } } : { ...result, checkpoint: null };
+    };
+    const base: Record<Name014, (event: Record<string, unknown>) => unknown> = {
+      validate014: (event) => ({ input: { ...event, strategy, steps: ['migrate_external_storage'], backup: false, execute: true, dest: 'lab14_v2' } }),
+      plan014: twice('plan014', { plan: { status: 'ready' } }, { plan: null }),
+      backup014: () => ({ kind: 'none', id: null, done: true, polls: 0, reused: false }),
+      comments014: () => ({}),
+      prepareExternal014: twice('prepareExternal014', { columns: [1] }, { columns: null }),
+      migrateColumn014: () => ({ column: 1, done: true, rows: 1 }),
+      lineage014: () => ({}),
+      prepareCopy014: () => ({ tables: ['animal', 'sample'], created: [] }),
+      copyTable014: (event) => ({ table: event.table, done: true, rows: 1 }),
+      compareTable014: (event) => twice('compareTable014', { comparison: { table: event.table, match: true } }, { comparison: null })(event),
+      verify014: twice('verify014', { verified: { ok: true, problems: [] } }, { verified: null }),
+      report014: (event) => ({ received: event }),
+      unlock: () => ({ released: true }),
+    };
+    const handlers = Object.fromEntries(
+      Object.entries(base).map(([name, handle]) => [
+        name,
+        async (event: unknown) => {
+          calls.push({ handler: name as Name014, event: event as Record<string, unknown> });
+          return handle(event as Record<string, unknown>);
+        },
+      ]),
+    ) as Record<Name014, LocalHandler>;
+    const of = (name: Name014) => calls.filter((call) => call.handler === name).map((call) => call.event.checkpoint ?? null);
+    return { handlers, of };
+  }
+
+  it('in place: Plan, PrepareExternalStorage and Verify are called again with the checkpoint they returned', async () => {
+    const fake = fake014('in-place');
+    const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers: fake.handlers });
+    expect(result.status).toBe('SUCCEEDED');
+    for (const name of ['plan014', 'prepareExternal014', 'verify014'] as const) expect(fake.of(name)).toEqual([null, { of: name, table: null }]);
+    const received = (result.output as { received: { plan: unknown; outcome: { verified: { Payload: unknown } } } }).received;
+    expect(received.plan).toEqual({ status: 'ready' });
+    expect(received.outcome.verified.Payload).toEqual({ ok: true, problems: [] });
+  });
+
+  it('copy: each table\'s CompareTable is called again with its checkpoint; the report gets the comparisons', async () => {
+    const fake = fake014('copy');
+    const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers: fake.handlers });
+    expect(result.status).toBe('SUCCEEDED');
+    const checkpoints = fake.of('compareTable014');
+    expect(checkpoints).toHaveLength(4);
+    expect(checkpoints).toEqual(expect.arrayContaining([null, null, { of: 'compareTable014', table: 'animal' }, { of: 'compareTable014', table: 'sample' }]));
+    const received = (result.output as { received: { outcome: { compared: unknown[] } } }).received;
+    expect(received.outcome.compared).toEqual([
+      { table: 'animal', match: true },
+      { table: 'sample', match: true },
+    ]);
   });
 });

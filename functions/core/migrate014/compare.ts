@@ -23,6 +23,8 @@
 //     0.14 uuid and the 2.x JSON pointing at the same bytes are equal even when the store was renamed. A
 //     pointer against in-table bytes (e.g. `blob@S` moved to `<blob>`) compares against the bytes' hash.
 import type { Connection } from 'mysql2/promise';
+import { CallBudget } from '../call-budget.js';
+import { decodeKey, encodeKey, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { quoteId, select, selectRaw, tableRef, type Row } from '../db/sql.js';
 import { hashOfDigest, contentHash } from '../datajoint/v2.js';
 import { MigrationRefusedError } from '../errors.js';
@@ -186,7 +188,34 @@ export class DefaultPointerResolver {
   }
 }
 
+/**
+ * Where a comparison that works in calls stands (plain JSON, carried in the execution's state to the next call): the
+ * pass, the last primary key compared in it (encodeKey), the counts and the discrepancies so far.
+ */
+export interface CompareCheckpoint {
+  pass: 1 | 2;
+  after: string | null;
+  prodCount: number;
+  testCount: number;
+  matched: number;
+  discrepancies: Discrepancy[];
+}
+
+export type CompareStep = { result: CompareResult; checkpoint: null } | { result: null; checkpoint: CompareCheckpoint };
+
+export interface CompareCall {
+  /** How long this call may compare (undefined: to the end); it stops between two chunks. */
+  budgetMs?: number;
+  checkpoint?: CompareCheckpoint | null;
+}
+
+/** The whole comparison in one call. */
 export async function compareQueryResults(conn: Connection, options: CompareOptions): Promise<CompareResult> {
+  return (await compareStep(conn, options)).result!;
+}
+
+/** The comparison in calls of a bounded time, each going on from the checkpoint the one before returned. */
+export async function compareStep(conn: Connection, options: CompareOptions, call: CompareCall = {}): Promise<CompareStep> {
   const { prodSchema, testSchema, table } = options;
   const tolerance = options.tolerance ?? 1e-6;
   const maxDiscrepancies = options.maxDiscrepancies ?? 20;
@@ -216,7 +245,8 @@ export async function compareQueryResults(conn: Connection, options: CompareOpti
   const defaultResolver = new DefaultPointerResolver(conn);
   const resolve = options.resolvePointer ?? defaultResolver.resolve;
 
-  const discrepancies: Discrepancy[] = [];
+  const saved = call.checkpoint ?? null;
+  const discrepancies: Discrepancy[] = saved ? [...saved.discrepancies] : [];
   let truncated = false;
   const report = (d: Discrepancy): boolean => {
     if (discrepancies.length >= maxDiscrepancies) {
@@ -228,9 +258,15 @@ export async function compareQueryResults(conn: Connection, options: CompareOpti
   };
 
   const count = async (schema: string) => Number((await select<{ n: number | string }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(schema, table)}`))[0].n);
-  const prodCount = await count(prodSchema);
-  const testCount = await count(testSchema);
-  if (prodCount !== testCount) report({ key: {}, kind: 'row-count', prod: prodCount, test: testCount });
+  const prodCount = saved ? saved.prodCount : await count(prodSchema);
+  const testCount = saved ? saved.testCount : await count(testSchema);
+  if (!saved && prodCount !== testCount) report({ key: {}, kind: 'row-count', prod: prodCount, test: testCount });
+  const budget = new CallBudget(call.budgetMs);
+  const start = saved?.after ? Object.fromEntries(decodeKey(saved.after).map((value, i) => [primaryKey[i], value])) : null;
+  const stop = (pass: 1 | 2, after: Row | null): CompareStep => ({
+    result: null,
+    checkpoint: { pass, after: after && encodeKey(primaryKey.map((name) => after[name] as KeyValue)), prodCount, testCount, matched, discrepancies },
+  });
 
   // FLOAT is read as `col + 0e0`, the exact stored single-precision value as a double: MariaDB prints a FLOAT with
   // only 6 significant digits (123456.75 → 123457), which would eat the tolerance.
@@ -239,9 +275,10 @@ export async function compareQueryResults(conn: Connection, options: CompareOpti
   const keyOf = (row: Row) => primaryKey.map((name) => encodeKeyPart(row[name])).join('\0');
   const shownKey = (row: Row) => Object.fromEntries(primaryKey.map((name) => [name, displayKey(row[name], keyTypes.get(name)!)]));
 
-  let matched = 0;
+  let matched = saved?.matched ?? 0;
   // Pass 1: production in keyset chunks; look each chunk's keys up in the test table.
-  for (let after: Row | null = null; !truncated; ) {
+  for (let after: Row | null = saved?.pass === 1 ? start : null; !truncated && saved?.pass !== 2; ) {
+    if (budget.spent()) return stop(1, after);
     const prodRows: Row[] = await keysetChunk(conn, prodSchema, table, primaryKey, selectList(compared, prodCols), after, chunkRows);
     if (!prodRows.length) break;
     after = prodRows[prodRows.length - 1];
@@ -262,13 +299,16 @@ export async function compareQueryResults(conn: Connection, options: CompareOpti
       }
       if (truncated) break;
     }
+    budget.used();
     if (prodRows.length < chunkRows) break;
   }
 
   // Pass 2: only when the test table has rows pass 1 did not match.
   if (!truncated && testCount > matched) {
-    let unmatched = testCount - matched;
-    for (let after: Row | null = null; !truncated && unmatched > 0; ) {
+    // the test rows pass 1 did not match, less those this pass named already (every one is named until truncated)
+    let unmatched = testCount - matched - discrepancies.filter((d) => d.kind === 'missing-in-prod').length;
+    for (let after: Row | null = saved?.pass === 2 ? start : null; !truncated && unmatched > 0; ) {
+      if (budget.spent()) return stop(2, after);
       const testRows: Row[] = await keysetChunk(conn, testSchema, table, primaryKey, selectList(primaryKey), after, chunkRows);
       if (!testRows.length) break;
       after = testRows[testRows.length - 1];
@@ -278,39 +318,29 @@ export async function compareQueryResults(conn: Connection, options: CompareOpti
         unmatched--;
         if (!report({ key: shownKey(row), kind: 'missing-in-prod' })) break;
       }
+      budget.used();
       if (testRows.length < chunkRows) break;
     }
   }
 
   return {
-    match: discrepancies.length === 0 && !truncated && onlyInProd.length === 0 && onlyInTest.length === 0,
-    row_count: prodCount,
-    test_row_count: testCount,
-    discrepancies,
-    truncated,
-    columns: { compared, onlyInProd, onlyInTest },
+    result: {
+      match: discrepancies.length === 0 && !truncated && onlyInProd.length === 0 && onlyInTest.length === 0,
+      row_count: prodCount,
+      test_row_count: testCount,
+      discrepancies,
+      truncated,
+      columns: { compared, onlyInProd, onlyInTest },
+    },
+    checkpoint: null,
   };
 }
 
-/** Rows after `after` in primary-key order: `k1 > ? OR (k1 = ? AND k2 > ?) OR …` (range-optimisable). */
+/** Rows after `after` in primary-key order (range-optimisable, see tupleCondition). */
 async function keysetChunk(conn: Connection, schema: string, table: string, primaryKey: string[], columns: string, after: Row | null, limit: number): Promise<Row[]> {
-  const values: unknown[] = [];
-  let where = '';
-  if (after) {
-    const terms: string[] = [];
-    for (let i = 0; i < primaryKey.length; i++) {
-      const parts = primaryKey.slice(0, i).map((name) => {
-        values.push(after[name]);
-        return `${quoteId(name)} = ?`;
-      });
-      values.push(after[primaryKey[i]]);
-      parts.push(`${quoteId(primaryKey[i])} > ?`);
-      terms.push(`(${parts.join(' AND ')})`);
-    }
-    where = ` WHERE ${terms.join(' OR ')}`;
-  }
-  const order = primaryKey.map(quoteId).join(', ');
-  return selectRaw(conn, `SELECT ${columns} FROM ${tableRef(schema, table)}${where} ORDER BY ${order} LIMIT ${Math.floor(limit)}`, values);
+  const condition = after && tupleCondition(primaryKey, primaryKey.map((name) => after[name] as KeyValue), '>');
+  const order = primaryKey.map((name) => `t.${quoteId(name)}`).join(', ');
+  return selectRaw(conn, `SELECT ${columns} FROM ${tableRef(schema, table)} t${condition ? ` WHERE ${condition.sql}` : ''} ORDER BY ${order} LIMIT ${Math.floor(limit)}`, condition?.values ?? []);
 }
 
 /** The rows of `schema.table` with these keys: `k IN (…)` for one key column, `(k1 = ? AND k2 = ?) OR …` otherwise. */

@@ -1,4 +1,4 @@
-import { compareQueryResults } from '../../core/migrate014/compare.js';
+import { compareStep, type CompareCheckpoint } from '../../core/migrate014/compare.js';
 import type { TableComparison } from '../../core/migrate014/report.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
@@ -6,13 +6,21 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 /** Discrepancies kept per table in state (the report names them by primary key); the rest are counted as a match: false. */
 const DISCREPANCIES_KEPT = 5;
 
-/** compare_query_results of one copied table against its source. */
+/**
+ * compare_query_results of one copied table against its source, in calls of a bounded time (each goes on from the
+ * checkpoint the one before returned, carried in the Map iteration's state; `comparison` null until done).
+ */
 export function makeCompareTable014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input }, event: { input: unknown; table: string }): Promise<TableComparison> => {
-    const table = String(event.table);
-    const result = await compareQueryResults(conn, { prodSchema: input.schema, testSchema: input.dest, table, tolerance: input.tolerance, maxDiscrepancies: DISCREPANCIES_KEPT });
-    return { table, match: result.match, rowCount: result.row_count, testRowCount: result.test_row_count, discrepancies: result.discrepancies };
-  });
+  return phase014Handler(
+    getDeps,
+    async ({ conn, input, deps }, event: { input: unknown; table: string; checkpoint?: CompareCheckpoint | null }): Promise<{ comparison: TableComparison | null; checkpoint: CompareCheckpoint | null }> => {
+      const table = String(event.table);
+      const options = { prodSchema: input.schema, testSchema: input.dest, table, tolerance: input.tolerance, maxDiscrepancies: DISCREPANCIES_KEPT };
+      const { result, checkpoint } = await compareStep(conn, options, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint });
+      if (!result) return { comparison: null, checkpoint };
+      return { comparison: { table, match: result.match, rowCount: result.row_count, testRowCount: result.test_row_count, discrepancies: result.discrepancies }, checkpoint: null };
+    },
+  );
 }
 
 export const handler = makeCompareTable014Handler(lambdaDeps);
