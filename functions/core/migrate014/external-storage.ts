@@ -269,13 +269,14 @@ export async function planExternalStorage(conn: Connection, options: ExternalSto
 
 /**
  * The plan in calls: each checks objects for its budget and returns a checkpoint until every referenced object was
- * checked (a HEAD each on S3, its bytes too with verifyObjects). The database checks of a column run when its turn
- * comes; a column's object problems are kept as the first few and a count, so the plan stays small whatever is missing.
+ * checked (its size, a page at a time: statObjects; its bytes too with verifyObjects). The database checks of a
+ * column run when its turn comes; a column's object problems are kept as the first few and a count, so the plan
+ * stays small whatever is missing.
  */
 export async function planExternalStorageStep(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<ExternalPlanStep> {
   const { schema } = options;
   const { found, migrated, problems: foundProblems } = await findColumns(conn, schema);
-  const names = found.map((c) => `${c.table}.${c.column}`);
+  const names = found.map((c) => `${c.table}.${c.column}:${c.kind}@${c.store}`);
   const saved = call.checkpoint && call.checkpoint.found.join('\0') === names.join('\0') ? call.checkpoint : null;
   const problems = saved ? [...saved.problems] : foundProblems;
   const columns = saved ? [...saved.columns] : [];
