@@ -10,6 +10,7 @@ import { migrateSchemaInPlace, type InPlaceOptions } from '../../functions/core/
 import { IN_PLACE_STEPS } from '../../functions/core/migrate014/steps.js';
 import { columnDefinition, readColumns } from '../../functions/core/migrate014/update-comments.js';
 import { verifyInPlace, type InPlaceVerification, type InPlaceVerifyCheckpoint, type InPlaceVerifyOptions, type InPlaceVerifyStep } from '../../functions/core/migrate014/verify.js';
+import type { ProgressEvent } from '../../functions/core/progress.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
@@ -205,14 +206,18 @@ it('in calls that stop after every object: the same verification, every object c
   let checkpoint: InPlaceVerifyCheckpoint | null = null;
   let calls = 0;
   let verified: InPlaceVerification | null = null;
+  const reported = new Map<string, number>();
+  const progress = { report: (event: ProgressEvent) => event.kind === 'objects-verified' && reported.set(`${event.table}.${event.column}`, (reported.get(`${event.table}.${event.column}`) ?? 0) + event.objects) };
   while (!verified) {
     // through JSON, as the execution's state carries it
-    const step: InPlaceVerifyStep = JSON.parse(JSON.stringify(await verifyInPlace(s.conn, options, counting, { budgetMs: 0, checkpoint })));
+    const step: InPlaceVerifyStep = JSON.parse(JSON.stringify(await verifyInPlace(s.conn, options, counting, { budgetMs: 0, checkpoint, progress })));
     ({ verified, checkpoint } = step);
     calls += 1;
     expect(calls).toBeLessThan(20);
   }
   expect(verified).toEqual(whole);
+  // the progress counts every object once, by column
+  expect(Object.fromEntries(reported)).toEqual(Object.fromEntries(whole.external!.columns.map((c) => [`${c.table}.${c.column}`, c.objects])));
   expect(whole.problems).toHaveLength(2);
   // one call per distinct pointer: 2 waveform, 1 waveform_opt, 1 report, 2 scan
   expect(calls).toBe(6);

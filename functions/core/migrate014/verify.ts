@@ -9,6 +9,7 @@ import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
 import { quoteId, select, serverFlavor, tableRef } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
+import { silentProgress, type ProgressSink } from '../progress.js';
 import { ObjectMissingError, statObjects, type ObjectInfo, type ObjectStore, type OpenStore } from '../stores/object-store.js';
 import { planExternalStorage } from './external-storage.js';
 import { IN_PLACE_STEPS, type InPlaceStep } from './steps.js';
@@ -124,6 +125,8 @@ export interface InPlaceVerifyCall {
   /** How long this call may check objects (undefined: to the end). */
   budgetMs?: number;
   checkpoint?: InPlaceVerifyCheckpoint | null;
+  /** `objects-verified` after every page of pointers. */
+  progress?: ProgressSink;
 }
 
 /**
@@ -148,7 +151,7 @@ export async function verifyInPlace(conn: Connection, options: InPlaceVerifyOpti
       const column = codecColumns[index];
       const resumed = saved !== null && index === saved.cursor.column;
       if (!resumed) result.external.columns.push(await startCodecColumn(conn, options, column, problems));
-      const reading = { after: resumed ? saved.cursor.after : null, budget, limit };
+      const reading = { after: resumed ? saved.cursor.after : null, budget, limit, progress: call.progress ?? silentProgress };
       if (!(await readCodecColumn(conn, options, column, result.external.columns[index], reading, openStore, problems))) {
         return { verified: null, checkpoint: { result, problems: problems.save(), codecColumns, cursor: { column: index, after: reading.after } } };
       }
@@ -273,7 +276,7 @@ async function readCodecColumn(
   options: InPlaceVerifyOptions,
   column: CodecColumn,
   verified: VerifiedExternalColumn,
-  reading: { after: string | null; budget: CallBudget; limit: number },
+  reading: { after: string | null; budget: CallBudget; limit: number; progress: ProgressSink },
   openStore: OpenStore,
   problems: Problems,
 ): Promise<boolean> {
@@ -312,7 +315,10 @@ async function readCodecColumn(
       verified.bytes += pointer.size;
       if (objects) await checkObject(column, objects, pointer, text, problems);
     });
-    if (checked > 0) reading.after = texts[checked - 1];
+    if (checked > 0) {
+      reading.after = texts[checked - 1];
+      reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
+    }
     if (checked === texts.length && rows.length < PAGE) return true;
   }
 }

@@ -9,8 +9,8 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
  * execution's state; `verified` null until done).
  */
 export function makeVerify014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input, openStore, deps }, event: { input: unknown; checkpoint?: InPlaceVerifyCheckpoint | null }) =>
-    verifyInPlace(conn, { ...inPlaceOptionsOf(input), verifyContents: input.verifyObjects }, openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint }),
+  return phase014Handler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; checkpoint?: InPlaceVerifyCheckpoint | null }) =>
+    verifyInPlace(conn, { ...inPlaceOptionsOf(input), verifyContents: input.verifyObjects }, openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint, progress }),
   );
 }
 
