@@ -86,7 +86,7 @@ const FUNCTION_SETTINGS: Partial<Record<HandlerName, { memorySize?: number; time
   verify: { memorySize: 2048, timeout: Duration.minutes(15), budgeted: true },
   // the pending object list, and the completion report of millions of objects
   startChecksum: { memorySize: 1024, timeout: Duration.minutes(15) },
-  recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15) },
+  recordChecksums: { memorySize: 1024, timeout: Duration.minutes(15), budgeted: true },
   // one INSERT … SELECT per journal batch, ~100,000 rows/s here: tens of millions of objects a call, as many calls as needed
   insert: { timeout: Duration.minutes(15), budgeted: true },
   // the fill's last call builds the column's index; dropping a column rebuilds the table before MySQL 8.0.29

@@ -6,7 +6,7 @@
 //   Validate ─▶ StartInspect ─▶ Inspect ⟲ Inspected ─▶ KeepPlan ─▶ ExecuteOrPlanOnly ──(execute != true)──▶ PlanOnly
 //                                                                                 │                (outputs { plan })
 //                                                                                 ▼
-//   Prepare ⟲ Prepared ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ─┐
+//   Prepare ⟲ Prepared ─(s3BatchChecksum)─▶ StartChecksumJob ─▶ WaitForChecksumJob ⟲ ChecksumJobState ─▶ RecordChecksums ⟲┐
 //      │                                                                                                                  ▼
 //      └──────────▶ HashAndFill (Parallel, two branches side by side)
 //        branch 1: DistributeHashing ──(a manifest)──▶ HashManifest (Distributed Map of Express children:
@@ -37,7 +37,8 @@
 //                                                                      loops until done
 //   StartChecksumJob startChecksum { input }                           $.checksum = { job, run }
 //   ChecksumJobState checksumState { input, job } (its lock heartbeat)  $.checksumJob = { done }
-//   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { manifest, columns, tableColumns } (Prepare's, now with the manifest)
+//   RecordChecksums  recordChecksums { input, checksum }               $.prepared = { done, manifest, columns, tableColumns } (Prepare's, now
+//                                                                      with the manifest); loops until done
 //   HashItems      hashItems { input, run, items } (a child's batch)     $.hashed = { hashed, left, refused }
 //   RecordHashes   recordHashes { input, run, hashed, left, refused }   the child's output = { recorded, left, refused }
 //   PendingBatches pendingBatches { input }                            $.pending = { hashBatches }
@@ -69,7 +70,7 @@ export const MIGRATE_011_RESULT_FIELDS = {
   prepare: ['done', 'manifest', 'columns', 'tableColumns'],
   startChecksum: ['job', 'run'],
   checksumState: ['done'],
-  recordChecksums: ['manifest', 'columns', 'tableColumns'],
+  recordChecksums: ['done', 'manifest', 'columns', 'tableColumns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
   fill: ['column', 'done', 'rows', 'waiting'],
@@ -311,7 +312,7 @@ export function migrate011Definition(
   rewriteColumns.next(finish).next(verify).next(
     new sfn.Choice(wf, 'Verified').when(sfn.Condition.booleanEquals('$.verified.Payload.done', true), report).otherwise(verify),
   );
-  recordChecksums.next(hashAndFill);
+  recordChecksums.next(new sfn.Choice(wf, 'ChecksumsRecorded').when(sfn.Condition.booleanEquals('$.prepared.done', false), recordChecksums).otherwise(hashAndFill));
   const checksumWithS3Batch = new sfn.Choice(wf, 'ChecksumWithS3Batch')
     .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.s3BatchChecksum'), sfn.Condition.booleanEquals('$.input.s3BatchChecksum', true)), startChecksum)
     .otherwise(hashAndFill);

@@ -3,6 +3,7 @@
 // at the first look, a completion report with one failed task). The migration must end exactly as a full read does.
 import { afterEach, expect, it } from 'vitest';
 import { select, tableRef } from '../../functions/core/db/sql.js';
+import { TransientError } from '../../functions/core/errors.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { checksumStandIn, md5FromStores, withChecksumJobs as withJobs } from '../harness/checksum-jobs.js';
@@ -52,6 +53,36 @@ it('takes the S3 objects\' contents hashes from the Compute checksum job, stream
     expect(hashes.length).toBeGreaterThan(0);
     expect(hashes).toEqual(await contentsHashes(reading, store));
   }
+});
+
+it('records the completion report in calls, a result file a call, and goes on from its checkpoint when a call\'s result is lost', async () => {
+  const [clean, inCalls] = await Promise.all([legacyScenario('s3batch_clean', buildExampleLab), legacyScenario('s3batch_calls', buildExampleLab)]);
+  scenarios.push(clean, inCalls);
+  const job = (scenario: Scenario) => checksumStandIn(md5FromStores(scenario.stores)).jobs;
+  expect((await clean.run({ s3BatchChecksum: true, wrapDeps: withJobs(job(clean)) })).error).toBeUndefined();
+  let calls = 0;
+  const entered: string[] = [];
+  const result = await inCalls.run({
+    s3BatchChecksum: true,
+    wrapDeps: withJobs(job(inCalls)),
+    // a zero budget: each call records one of the report's two files; the second call's result is lost
+    workBudgetMs: 0,
+    onStateEntered: (state) => entered.push(state),
+    wrapHandlers: (handlers) => ({
+      ...handlers,
+      recordChecksums: async (event: unknown) => {
+        const recorded = await handlers.recordChecksums!(event);
+        if (++calls === 2) throw new TransientError('simulated lost result');
+        return recorded;
+      },
+    }),
+  });
+  expect(result.error).toBeUndefined();
+  expect((result.output as Report).status).toBe('migrated');
+  // file 1; file 2 (its result lost) and the Retry of that call (nothing left to read: done) in the state's second entry
+  expect(calls).toBe(3);
+  expect(entered.filter((state) => state === 'RecordChecksums')).toHaveLength(2);
+  expect(await journal(inCalls)).toEqual(await journal(clean));
 });
 
 it('stops before any rewrite when the job reports MD5s that are not those of the bytes', async () => {

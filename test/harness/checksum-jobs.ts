@@ -33,11 +33,11 @@ export function checksumStandIn(md5Of: (object: S3Location) => Promise<Buffer | 
         return { done, status: done ? 'Complete' : 'Active', total: 1, succeeded: done ? 1 : 0, failedTasks: 0 };
       },
       // two result files, as S3 splits a report
-      async *report(job, run) {
+      async *report(job, run, skip = 0) {
         expect(run).toMatch(/^djmigrate-[0-9a-f]{40}$/);
         const objects = stand.started[Number(job.slice('job-'.length)) - 1] ?? [];
         const half = Math.ceil(objects.length / 2);
-        for (const part of [objects.slice(0, half), objects.slice(half)]) {
+        for (const part of [objects.slice(0, half), objects.slice(half)].slice(skip)) {
           const checksums = new Map<string, Buffer>();
           const failures = [];
           for (const object of part) {

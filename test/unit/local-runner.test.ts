@@ -48,7 +48,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
     prepare: async () => ({ done: true, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
     checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
-    recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
+    recordChecksums: async () => ({ done: true, recorded: 3, left: 0, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     pendingBatches: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5] }),
     hashItems: async (event) => ({ hashed: (event as { items: unknown[] }).items, left: 0, refused: [] }),
     recordHashes: async (event) => ({ recorded: (event as { hashed: unknown[] }).hashed.length, left: 0, refused: 0 }),
@@ -200,7 +200,7 @@ describe('runLocally (0.11 workflow)', () => {
     let looks = 0;
     const fake = fakeHandlers({
       checksumState: async () => ({ done: ++looks === 3, status: looks === 3 ? 'Complete' : 'Active', total: 3, succeeded: looks, failedTasks: 0 }),
-      recordChecksums: async () => ({ recorded: 3, left: 0, manifest: null, columns: [11], tableColumns: [[11]], objects: 5 }),
+      recordChecksums: async () => ({ done: true, recorded: 3, left: 0, manifest: null, columns: [11], tableColumns: [[11]], objects: 5 }),
     });
     const entered: string[] = [];
     const result = await runLocally({ input: { ...INPUT, execute: true, s3BatchChecksum: true }, handlers: fake.handlers, onStateEntered: (name) => entered.push(name), workflow: 'migrate011' });

@@ -234,6 +234,15 @@ describe('completion report', () => {
     expect(failures).toEqual([{ bucket: 'lab-store', key: 'lab/db/gone', code: 'NoSuchKey', message: 'The specified key does not exist, "lab/db/gone"', httpStatus: 404 }]);
   });
 
+  it('from a later call, skips the result files an earlier one recorded without reading them', async () => {
+    mockReport(okCsv);
+    const { checksums, failures } = await readAll(s3(), REPORT, JOB, 1);
+    expect(checksums.size).toBe(0);
+    expect(failures).toHaveLength(1);
+    const read = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input.Key);
+    expect(read).toEqual([`${base}/manifest.json`, `${base}/results/failed.csv`]);
+  });
+
   it('reads the JSON result a Compute checksum row carries in its seventh column (hex and base64 of the MD5, its algorithm and type, the ETag)', async () => {
     // the field names aws-samples/sample-s3-batch-checksum-validation reads from real reports
     const json = JSON.stringify({ checksum_base64: b64('obj'), checksum_hex: hex('obj'), checksumAlgorithm: 'MD5', checksumType: 'FULL_OBJECT', ETag: `"${hex('other')}-2"` });

@@ -3,9 +3,10 @@
 // Like trustEtag, the SHA-256 check against the legacy hash is then skipped for those objects, except on a random
 // sample that is streamed and must match both; objects the job failed on stay pending and are streamed as usual.
 // The job is started once per run (its client token is derived from the execution), polled, then read.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { legacyObjectKey } from '../datajoint/v011.js';
+import { CallBudget } from '../call-budget.js';
 import { select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -13,14 +14,15 @@ import type { OpenStore } from '../stores/object-store.js';
 import type { ChecksumJobState, ChecksumReport, S3Location } from '../stores/s3-batch-checksum.js';
 import { checkTrustedSample, recordTrustedHashes, type TrustedObject } from './etag.js';
 import type { Migrate011Input } from './input.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { journalObjects, journalTables } from './journal.js';
 
 /** S3 Batch Operations as the migration uses it; `run` names the job's manifest, report and idempotency token. */
 export interface ChecksumJobs {
   start(objects: AsyncIterable<S3Location>, run: string): Promise<string>;
   state(job: string): Promise<ChecksumJobState>;
-  /** The completion report, one result file at a time. */
-  report(job: string, run: string): AsyncIterable<ChecksumReport>;
+  /** The completion report, one result file at a time, from the `skip`-th on (those before it are not read). */
+  report(job: string, run: string, skip?: number): AsyncIterable<ChecksumReport>;
 }
 
 export interface ChecksumJobStarted {
@@ -32,6 +34,9 @@ export interface ChecksumJobStarted {
 }
 
 export interface ChecksumsRecorded {
+  /** False: the call ran out of time; call again (with the same run) to go on from the next result file. */
+  done: boolean;
+  /** Objects recorded by this execution's calls (a file read again after a crash counts only what it adds). */
   recorded: number;
   /** S3 objects still to hash: the job failed on them, or did not report them. */
   left: number;
@@ -106,10 +111,18 @@ async function reportedPending(conn: Connection, input: Migrate011Input, checksu
   return found;
 }
 
+/** How far the calls of one execution got through the completion report: its result files recorded, the sample checked. */
+interface ChecksumsCheckpoint {
+  files: number;
+  recorded: number;
+  checked: boolean;
+}
+
 /**
- * Records the reported MD5s of the journal's pending S3 objects, one result file at a time. Before the first is
- * recorded, a random sample of its objects is streamed and must match (a wrong algorithm, encoding or column shows in
- * every file); if it does not, nothing is recorded.
+ * Records the reported MD5s of the journal's pending S3 objects, one result file at a time, for the call's budget
+ * (a checkpoint in the journal after every file, under the execution's id). Before the first is recorded, a random
+ * sample of its objects is streamed and must match (a wrong algorithm, encoding or column shows in every file); if it
+ * does not, nothing is recorded.
  */
 export async function recordBatchChecksums(
   conn: Connection,
@@ -118,19 +131,25 @@ export async function recordBatchChecksums(
   started: { job: string; run: string },
   openStore: OpenStore,
   progress: ProgressSink,
+  options: { budgetMs?: number; run?: string } = {},
 ): Promise<ChecksumsRecorded> {
-  let recorded = 0;
-  let checked = false;
-  for await (const file of jobs.report(started.job, started.run)) {
+  const budget = new CallBudget(options.budgetMs);
+  const run = options.run ?? randomUUID();
+  const done = (await loadCheckpoint<ChecksumsCheckpoint>(conn, input.schema, 'checksums', run)) ?? { files: 0, recorded: 0, checked: false };
+  for await (const file of jobs.report(started.job, started.run, done.files)) {
     const reported = await reportedPending(conn, input, file.checksums);
-    if (!checked && reported.length) {
+    if (!done.checked && reported.length) {
       await checkTrustedSample(input, reported, openStore, (object) =>
         `S3 Batch Operations job ${started.job} reports an MD5 for s3://${object.bucket}/${object.key} that is not the MD5 of its bytes; nothing was recorded. Rerun without s3BatchChecksum in the input`,
       );
-      checked = true;
+      done.checked = true;
     }
     await recordTrustedHashes(conn, input, reported, 's3-batch', progress);
-    recorded += reported.length;
+    done.files += 1;
+    done.recorded += reported.length;
+    await saveCheckpoint(conn, input.schema, 'checksums', run, done);
+    budget.used();
+    if (budget.spent()) return { done: false, recorded: done.recorded, left: 0 };
   }
-  return { recorded, left: await countPendingS3(conn, input) };
+  return { done: true, recorded: done.recorded, left: await countPendingS3(conn, input) };
 }

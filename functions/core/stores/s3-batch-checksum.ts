@@ -397,7 +397,7 @@ interface ReportManifest {
  * against the MD5Checksum the manifest gives for it), one file at a time so that only one is ever in memory. Per file:
  * succeeded rows as "bucket/key" → 16-byte MD5, failed rows listed.
  */
-export async function* readChecksumReport(s3: S3Client, report: ReportLocation, jobId: string): AsyncGenerator<ChecksumReport> {
+export async function* readChecksumReport(s3: S3Client, report: ReportLocation, jobId: string, skip = 0): AsyncGenerator<ChecksumReport> {
   const manifestKey = reportManifestKey(report.prefix, jobId);
   const raw = await readObject(s3, report.bucket, manifestKey, 'the Batch Operations completion report manifest');
   let manifest: ReportManifest;
@@ -411,8 +411,9 @@ export async function* readChecksumReport(s3: S3Client, report: ReportLocation, 
   }
   if (!Array.isArray(manifest.Results)) throw new MigrationRefusedError(`The completion report manifest s3://${report.bucket}/${manifestKey} has no Results list.`);
 
-  for (const result of manifest.Results) {
-    if (!result.Key) continue;
+  // result files before `skip` (recorded by an earlier call) are not read
+  const files = manifest.Results.flatMap((entry) => (entry.Key ? [{ ...entry, Key: entry.Key }] : []));
+  for (const result of files.slice(skip)) {
     const checksums = new Map<string, Buffer>();
     const failures: ChecksumTaskFailure[] = [];
     const bucket = result.Bucket || report.bucket;
@@ -484,6 +485,6 @@ export function s3BatchChecksumJobs(makeClients: () => { control: S3ControlClien
         clientToken: run,
       }),
     state: (job: string) => checksumJobState(clients().control, options.accountId, job),
-    report: (job: string, run: string) => readChecksumReport(clients().s3, report(run), job),
+    report: (job: string, run: string, skip?: number) => readChecksumReport(clients().s3, report(run), job, skip),
   };
 }
