@@ -71,45 +71,36 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Sizes of many objects (null: missing). Where their keys lie close together in key order (a column's 0.12 objects
-   * are filed by their uuid), one listing of their span answers for up to 1,000 keys a request, where a HEAD answers
-   * for one: the span is listed until past the last key or until it has shown `2 × keys + 1,000` keys (keys far apart),
-   * and the keys it did not reach get a HEAD each, `concurrency` at once.
+   * are filed by their uuid), one listing of their span finds them, up to 1,000 keys a request where a HEAD answers
+   * for one: the span is listed until past the last key or until it has shown `2 × keys + 1,000` keys (keys far
+   * apart). Every key the listing did not show gets a HEAD, `concurrency` at once: a missing object is always one S3
+   * said is missing, never one a listing skipped.
    */
   async statMany(keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>> {
     const found = new Map<string, ObjectInfo | null>();
     // S3 lists in UTF-8 byte order
     const sorted = [...new Set(keys)].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
-    if (sorted.length === 0) return found;
-    const wanted = new Set(sorted.map(({ key }) => key));
-    const first = sorted[0];
-    const last = sorted[sorted.length - 1];
-    let prefix = '';
-    while (prefix.length < first.key.length && last.key.startsWith(first.key.slice(0, prefix.length + 1))) prefix = first.key.slice(0, prefix.length + 1);
-    // StartAfter just before the first key (an ASCII last character has a predecessor in both orders)
-    const startAfter = first.key.charCodeAt(first.key.length - 1) < 0x80 ? keyJustBefore(first.key) : undefined;
-    let listed = 0;
-    let reached: Buffer | null = null;
-    let complete = false;
-    if (!DIRECTORY_BUCKET.test(this.bucket)) {
+    if (sorted.length > 0 && !DIRECTORY_BUCKET.test(this.bucket)) {
+      const first = sorted[0].key;
+      const last = sorted[sorted.length - 1];
+      const wanted = new Set(keys);
+      // the keys' common prefix, not ending inside a UTF-16 surrogate pair
+      let common = 0;
+      while (common < first.length && first[common] === last.key[common]) common += 1;
+      const prefix = first.slice(0, /[\uD800-\uDBFF]/.test(first[common - 1] ?? '') ? common - 1 : common);
+      // StartAfter just before the first key (an ASCII last character has a predecessor in both orders)
+      const startAfter = first.charCodeAt(first.length - 1) < 0x80 ? keyJustBefore(first) : undefined;
       const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) });
-      complete = true;
+      let listed = 0;
       listing: for await (const page of pages) {
         for (const info of objectInfos(page)) {
-          const bytes = Buffer.from(info.key, 'utf8');
-          if (Buffer.compare(bytes, last.bytes) > 0) break listing;
+          if (Buffer.compare(Buffer.from(info.key, 'utf8'), last.bytes) > 0 || ++listed > 2 * sorted.length + 1000) break listing;
           if (wanted.has(info.key)) found.set(info.key, info);
-          reached = bytes;
-          if (++listed >= 2 * sorted.length + 1000) {
-            complete = false;
-            break listing;
-          }
         }
       }
     }
-    // a key the listing passed without seeing it is missing; one it did not reach is looked at
-    const unsettled = sorted.filter(({ key, bytes }) => !found.has(key) && !(complete || (reached !== null && Buffer.compare(bytes, reached) <= 0)));
-    for (const { key } of sorted) if (!found.has(key)) found.set(key, null);
-    for (const [key, info] of await statEach(this, unsettled.map(({ key }) => key), concurrency)) found.set(key, info);
+    const unseen = sorted.filter(({ key }) => !found.has(key)).map(({ key }) => key);
+    for (const [key, info] of await statEach(this, unseen, concurrency)) found.set(key, info);
     return found;
   }
 
