@@ -259,6 +259,16 @@ it('runs inspect → plan → prepare → hash → insert → rewrite (one chunk
   const [{ n: legacyRows }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(schema, LEGACY_EXTERNAL_TABLE)}`);
   expect(prepares.length).toBe(3 * 2 * (Math.floor(Number(legacyRows) / 2) + 1) + 1);
   expect(prepares.slice(0, -1).every((step) => !step.done && step.columns.length === 0 && step.manifest === null)).toBe(true);
+  // batches of 3 objects across chunks of 2 ~external rows, in calls of one chunk: numbered as in one call
+  await execute(conn, `DELETE FROM ${objectsTable}`);
+  await prepareMigration(conn, input, inspection, io, { batchSize: 3 });
+  const smallBatches = await journalRows();
+  expect(Math.max(...smallBatches.map((row) => Number(row.batch)))).toBeGreaterThan(3);
+  await execute(conn, `DELETE FROM ${objectsTable}`);
+  const smallCalls: PrepareStep[] = [];
+  do smallCalls.push(await prepareMigration(conn, input, inspection, io, { journalChunk: 2, batchSize: 3, budgetMs: 0, run: 'small-batches' }));
+  while (!smallCalls.at(-1)!.done);
+  expect(await journalRows()).toEqual(smallBatches);
   // a crash between a chunk's INSERT and its checkpoint leaves neither (one transaction); the retry journals as the
   // clean run did
   await execute(conn, `DELETE FROM ${objectsTable}`);

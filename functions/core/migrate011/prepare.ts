@@ -54,6 +54,8 @@ export function tempColumnName(columnId: number): string {
 export interface PrepareOptions {
   /** `~external` rows (of all stores) looked at per statement (tests set it small to cross chunks). Default 100,000. */
   journalChunk?: number;
+  /** Objects per journal batch (tests set it small for batches across chunks). Default: ~1/900 of them, at least 100. */
+  batchSize?: number;
   /** Start no chunk or step after about this long (ms), once one was done. Default: to the end. */
   budgetMs?: number;
   /** The execution the calls belong to: another run's checkpoint is set aside. Default: one of its own. */
@@ -83,7 +85,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
   await openJournal(conn, input);
   const t = journalTables(input.schema);
   await recordColumns(conn, input, inspection);
-  const progress = (await loadCheckpoint<PrepareCheckpoint>(conn, input.schema, 'prepare', run)) ?? (await startingPoint(conn, input, inspection));
+  const progress = (await loadCheckpoint<PrepareCheckpoint>(conn, input.schema, 'prepare', run)) ?? (await startingPoint(conn, input, inspection, options.batchSize));
   const save = () => saveCheckpoint<PrepareCheckpoint>(conn, input.schema, 'prepare', run, progress);
   // where the call stops, the checkpoint says so (it may have just finished a part or a store)
   const stop = async (): Promise<PrepareStep> => {
@@ -155,7 +157,7 @@ export async function prepareMigration(conn: Connection, input: Migrate011Input,
 }
 
 /** The first call's checkpoint: the order of journaling and the batch size, nothing journaled yet. */
-async function startingPoint(conn: Connection, input: Migrate011Input, inspection: Inspection): Promise<PrepareCheckpoint> {
+async function startingPoint(conn: Connection, input: Migrate011Input, inspection: Inspection, batchSize?: number): Promise<PrepareCheckpoint> {
   const legacyRows = inspection.legacyTablePresent
     ? Number((await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(input.schema, LEGACY_EXTERNAL_TABLE)}`))[0].n)
     : 0;
@@ -166,7 +168,7 @@ async function startingPoint(conn: Connection, input: Migrate011Input, inspectio
       const tables = inspection.legacyColumns.filter((column) => column.store === store).map((column) => column.table);
       return { store, firstTable: tables.reduce((big, table) => (rows(table) > rows(big) ? table : big)) };
     }),
-    batchSize: Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES)),
+    batchSize: batchSize ?? Math.max(MIN_BATCH_SIZE, Math.ceil(legacyRows / MAX_BATCHES)),
     cursor: { store: 0, part: 0, after: null, next: null, journaled: 0 },
     etagDone: false,
   };
