@@ -143,7 +143,7 @@ export interface DjmigrateStackProps extends StackProps {
   readonly distributedConcurrency?: number;
   /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
   readonly storePollSeconds?: number;
-  /** 0.11: tables whose columns fill at once beside the hashing, or are rewritten at once after it (MaxConcurrency of FillTables and RewriteColumns; each a database connection). Context: `fillConcurrency`. Default 2. */
+  /** Tables worked on at once, each a database connection: 0.11's fills beside the hashing and its swaps after it (MaxConcurrency of FillTables and RewriteColumns), 0.14's column conversions (MigrateExternalColumns). Context: `fillConcurrency`. Default 2. */
   readonly fillConcurrency?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the
@@ -362,7 +362,7 @@ export class DjmigrateStack extends Stack {
         taskTimeouts,
       }));
     this.migrate014 = this.stateMachine('Migrate014', 'migrate-014', 'djmigrate: DataJoint 0.14 external storage, comments and lineage to 2.0', tracing,
-      migrate014Definition(this, pick<Migrate014HandlerName | UnlockHandlerName>([...MIGRATE_014_HANDLERS, UNLOCK_HANDLER]), { taskTimeouts }));
+      migrate014Definition(this, pick<Migrate014HandlerName | UnlockHandlerName>([...MIGRATE_014_HANDLERS, UNLOCK_HANDLER]), { taskTimeouts, tableConcurrency: fillConcurrency }));
     this.batch = this.stateMachine('Batch', 'batch', 'djmigrate: many schemas, each as a child execution of the 0.11 or 0.14 machine', tracing,
       batchDefinition(this, pick<BatchHandlerName>(BATCH_HANDLERS), { migrate011: this.migrate011, migrate014: this.migrate014 }, { taskTimeouts }));
     this.stateMachineLogicalIds = {

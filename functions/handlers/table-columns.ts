@@ -11,8 +11,8 @@ const TableColumnsEventSchema = z.union([
   z.object({ column: ColumnIdSchema }).transform(({ column }) => ({ columns: [column] })),
 ]);
 
-/** The column ids a fill or rewrite event names. */
-export function tableColumnsOf(event: unknown, phase: 'fill' | 'rewrite'): number[] {
+/** The column ids a fill, rewrite or 0.14 column event names. */
+export function tableColumnsOf(event: unknown, phase: 'fill' | 'rewrite' | 'migrateColumn014'): number[] {
   const parsed = TableColumnsEventSchema.safeParse(event);
   if (!parsed.success) throw new Error(`a ${phase} event names its table's columns as "columns" (journal ids, e.g. [3, 4]); got ${JSON.stringify(event)}`);
   return parsed.data.columns;

@@ -9,7 +9,8 @@
 //   in-place: BackupWanted ─(backup)─▶ Backup ⟲ BackupReady / WaitForBackup ─┐
 //                          └───────────────────────────────────────────────┴▶ UpdateBlobComments
 //             ─▶ StartPrepareExternal ─▶ PrepareExternalStorage ⟲ ExternalPrepared
-//             ─▶ MigrateExternalColumns (Map: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted)
+//             ─▶ MigrateExternalColumns (Map over tables, 2 at once: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted, a
+//                table's columns in turn)
 //             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
 //   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: StartCompare ─▶
 //             CompareTable ⟲ TableComparedYet ─▶ TableCompared)
@@ -24,9 +25,9 @@
 //                                                                          checkpoint: null }, compared: null }
 //   Backup             backup014           { input, backup }                 $.outcome.backup = { kind, id, done, polls, reused }
 //   UpdateBlobComments comments014         { input }                         discarded
-//   PrepareExternal…   prepareExternal014  { input, checkpoint }             $.external = { columns, checkpoint }; loops while
+//   PrepareExternal…   prepareExternal014  { input, checkpoint }             $.external = { columns, tableColumns, checkpoint }; loops while
 //                                                                          columns is null
-//   MigrateColumn      migrateColumn014    { input, column }                 $.progress = { column, done, rows }; loops until done
+//   MigrateColumn      migrateColumn014    { input, columns } (a table's)    $.progress = { column, done, rows }; loops until done
 //   AddLineageTable    lineage014          { input }                         discarded
 //   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
 //                                                                          while Payload is null
@@ -47,7 +48,7 @@ import { loopingMap, phasePayload, positiveInteger, releaseLockOnFailure, select
 export const MIGRATE_014_RESULT_FIELDS = {
   plan014: ['plan', 'checkpoint'],
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
-  prepareExternal014: ['columns', 'checkpoint'],
+  prepareExternal014: ['columns', 'tableColumns', 'checkpoint'],
   migrateColumn014: ['column', 'done', 'rows'],
   prepareCopy014: ['tables', 'created'],
   copyTable014: ['table', 'done', 'rows'],
@@ -60,6 +61,8 @@ export const BACKUP_POLL_INTERVAL = Duration.seconds(60);
 export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014HandlerName | UnlockHandlerName> {
   /** MaxConcurrency of the CompareTables Map (tables compared at once). Default 4. */
   readonly compareConcurrency?: number;
+  /** MaxConcurrency of MigrateExternalColumns: tables whose columns are converted at once (each holds a connection). Default 2. */
+  readonly tableConcurrency?: number;
 }
 
 /**
@@ -72,6 +75,7 @@ export function migrate014Definition(
   options: Migrate014WorkflowOptions = {},
 ): sfn.IChainable {
   const compareConcurrency = positiveInteger('compareConcurrency', options.compareConcurrency ?? 4);
+  const tableConcurrency = positiveInteger('tableConcurrency', options.tableConcurrency ?? 2);
   const wf = new Construct(scope, 'Migrate014');
   const invoke = taskFactory(wf, functions, options);
 
@@ -122,7 +126,7 @@ export function migrate014Definition(
 
   const startPrepareExternal = new sfn.Pass(wf, 'StartPrepareExternal', {
     comment: 'No checkpoint yet: the first PrepareExternalStorage call starts from the beginning.',
-    result: sfn.Result.fromObject({ columns: null, checkpoint: null }),
+    result: sfn.Result.fromObject({ columns: null, tableColumns: null, checkpoint: null }),
     resultPath: '$.external',
   });
   const prepareExternal = invoke('PrepareExternalStorage', 'prepareExternal014', {
@@ -137,10 +141,15 @@ export function migrate014Definition(
     { map: 'MigrateExternalColumns', task: 'MigrateColumn', check: 'ColumnMigrated', done: 'ColumnConverted' },
     {
       handler: 'migrateColumn014',
-      comment: 'Works for a bounded time on one column (pointers, JSON fill, swap); repeated until it reports done.',
+      comment: "Works for a bounded time on the table's columns in turn (pointers, JSON fill, swap); repeated until it reports done.",
       fields: MIGRATE_014_RESULT_FIELDS.migrateColumn014,
     },
-    { itemsPath: '$.external.columns', field: 'column', maxConcurrency: 1, comment: 'One column at a time.' },
+    {
+      itemsPath: '$.external.tableColumns',
+      field: 'columns',
+      maxConcurrency: tableConcurrency,
+      comment: "Tables side by side (each a database connection), a table's columns in turn.",
+    },
   );
   const lineage = invoke('AddLineageTable', 'lineage014', {
     comment: 'add_lineage_table, after the foreign keys to ~external_* are gone.',

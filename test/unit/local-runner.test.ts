@@ -476,8 +476,8 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
       plan014: twice('plan014', { plan: { status: 'ready' } }, { plan: null }),
       backup014: () => ({ kind: 'none', id: null, done: true, polls: 0, reused: false }),
       comments014: () => ({}),
-      prepareExternal014: twice('prepareExternal014', { columns: [1] }, { columns: null }),
-      migrateColumn014: () => ({ column: 1, done: true, rows: 1 }),
+      prepareExternal014: twice('prepareExternal014', { columns: [1, 2, 3], tableColumns: [[1, 2], [3]] }, { columns: null, tableColumns: null }),
+      migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1 }),
       lineage014: () => ({}),
       prepareCopy014: () => ({ tables: ['animal', 'sample'], created: [] }),
       copyTable014: (event) => ({ table: event.table, done: true, rows: 1 }),
@@ -495,8 +495,9 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
         },
       ]),
     ) as Record<Name014, LocalHandler>;
-    const of = (name: Name014) => calls.filter((call) => call.handler === name).map((call) => call.event.checkpoint ?? null);
-    return { handlers, of };
+    const events = (name: Name014) => calls.filter((call) => call.handler === name).map((call) => call.event);
+    const of = (name: Name014) => events(name).map((event) => event.checkpoint ?? null);
+    return { handlers, of, events };
   }
 
   it('in place: Plan, PrepareExternalStorage and Verify are called again with the checkpoint they returned', async () => {
@@ -504,6 +505,10 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
     const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers: fake.handlers });
     expect(result.status).toBe('SUCCEEDED');
     for (const name of ['plan014', 'prepareExternal014', 'verify014'] as const) expect(fake.of(name)).toEqual([null, { of: name, table: null }]);
+    // the columns converted a table at a time, the tables side by side
+    const converted = fake.events('migrateColumn014').map((event) => event.columns);
+    expect(converted).toHaveLength(2);
+    expect(converted).toEqual(expect.arrayContaining([[1, 2], [3]]));
     const received = (result.output as { received: { plan: unknown; outcome: { verified: { Payload: unknown } } } }).received;
     expect(received.plan).toEqual({ status: 'ready' });
     expect(received.outcome.verified.Payload).toEqual({ ok: true, problems: [] });

@@ -6,6 +6,7 @@
 // bounded time and can be repeated until it reports done.
 import type { Connection } from 'mysql2/promise';
 import { blobColumnComment, externalTableName, UUID_SQL_TYPE } from '../datajoint/v012.js';
+import { columnsInTurn } from '../columns-in-turn.js';
 import { decodeKey, encodeKey, keyChunk, primaryKeyOf } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, estimatedDistinctValues, execute, executeChanged, quoteId, quoteValue, select, selectRaw, serverFlavor, tableRef, withLockWaitLimit, withoutForeignKeyChecks } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
@@ -101,7 +102,7 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
  * reported is the current column's.
  */
 export function fillTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<FillProgress> {
-  return columnsInTurn(columnIds, options, (columnId, budgeted) => fillColumn(conn, input, columnId, budgeted, progress));
+  return columnsInTurn(columnIds, options.budgetMs, (columnId, budgetMs) => fillColumn(conn, input, columnId, { ...options, budgetMs }, progress));
 }
 
 /**
@@ -110,23 +111,7 @@ export function fillTableColumns(conn: Connection, input: Migrate011Input, colum
  * already is a quick look at the journal.
  */
 export function rewriteTableColumns(conn: Connection, input: Migrate011Input, columnIds: readonly number[], options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {
-  return columnsInTurn(columnIds, options, (columnId, budgeted) => rewriteColumn(conn, input, columnId, budgeted, progress));
-}
-
-/** `step` on each column until it reports done, each with what is left of the budget (a later column gets a chunk at least). */
-async function columnsInTurn<Progress extends RewriteProgress>(
-  columnIds: readonly number[],
-  options: RewriteOptions,
-  step: (columnId: number, options: RewriteOptions) => Promise<Progress>,
-): Promise<Progress> {
-  const started = Date.now();
-  let last: Progress | null = null;
-  for (const columnId of columnIds) {
-    last = await step(columnId, { ...options, budgetMs: options.budgetMs - (Date.now() - started) });
-    if (!last.done) return last;
-  }
-  if (!last) throw new Error('a table needs at least one column id');
-  return last;
+  return columnsInTurn(columnIds, options.budgetMs, (columnId, budgetMs) => rewriteColumn(conn, input, columnId, { ...options, budgetMs }, progress));
 }
 
 export async function rewriteColumn(conn: Connection, input: Migrate011Input, columnId: number, options: RewriteOptions, progress: ProgressSink): Promise<RewriteProgress> {

@@ -22,6 +22,7 @@ import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pyt
 import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
+import { columnsInTurn } from '../columns-in-turn.js';
 import { MigrationRefusedError } from '../errors.js';
 import { Findings, type SavedFindings } from '../findings.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -525,24 +526,36 @@ export interface ExternalStorageIo {
   progress?: ProgressSink;
 }
 
-export type ExternalPrepareStep = { plan: ExternalStoragePlan; columns: number[]; checkpoint: null } | { plan: null; columns: null; checkpoint: ExternalPlanCheckpoint };
+export type ExternalPrepareStep =
+  | { plan: ExternalStoragePlan; columns: number[]; tableColumns: number[][]; checkpoint: null }
+  | { plan: null; columns: null; tableColumns: null; checkpoint: ExternalPlanCheckpoint };
 
 /**
  * Plans again (in calls, as planExternalStorageStep; refusing, changing nothing, when the plan finds problems), then
  * opens the journal and records every column to convert. Returns the journal ids of the columns not yet swapped, for
- * {@link migrateExternalColumn}.
+ * {@link migrateExternalColumn}, also grouped by table (for {@link migrateTableColumns}).
  */
 export async function prepareExternalStorage(conn: Connection, options: ExternalStorageOptions, openStore: OpenStore, call: ExternalPlanCall = {}): Promise<ExternalPrepareStep> {
   const { schema } = options;
   const step = await planExternalStorageStep(conn, options, openStore, call);
-  if (!step.plan) return { ...step, columns: null };
+  if (!step.plan) return { ...step, columns: null, tableColumns: null };
   const { plan } = step;
   if (plan.status === 'refused') throw new MigrationRefusedError(`migrate_external_storage of ${schema} refused; nothing was changed:`, plan.problems);
-  if (plan.columns.length === 0 && !(await hasJournal(conn, schema))) return { plan, columns: [], checkpoint: null };
+  if (plan.columns.length === 0 && !(await hasJournal(conn, schema))) return { plan, columns: [], tableColumns: [], checkpoint: null };
   await openJournal(conn, options);
   const { found } = await findColumns(conn, schema);
-  const journal = await journalColumns(conn, schema, found);
-  return { plan, columns: journal.filter((entry) => entry.state !== 'swapped').map((entry) => Number(entry.column_id)), checkpoint: null };
+  const pending = (await journalColumns(conn, schema, found)).filter((entry) => entry.state !== 'swapped');
+  const byTable = new Map<string, number[]>();
+  for (const entry of pending) byTable.set(entry.table_name, [...(byTable.get(entry.table_name) ?? []), Number(entry.column_id)]);
+  return { plan, columns: pending.map((entry) => Number(entry.column_id)), tableColumns: [...byTable.values()], checkpoint: null };
+}
+
+/**
+ * A table's columns in turn (migrateExternalColumn on each until it is done), for `budgetMs`: the tables go side by
+ * side, a table's own columns one after the other. The progress returned is the current column's.
+ */
+export function migrateTableColumns(conn: Connection, options: ExternalStorageOptions, columnIds: readonly number[], io: ExternalStorageIo, budgetMs: number): Promise<ExternalColumnStep> {
+  return columnsInTurn(columnIds, budgetMs, (columnId, left) => migrateExternalColumn(conn, options, columnId, io, Date.now() + left));
 }
 
 /** Whether migrate_external_storage has started on the schema (its journal exists). */

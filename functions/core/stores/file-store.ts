@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, opendir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -48,7 +49,7 @@ export class FileObjectStore implements ObjectStore {
   async copy(sourceKey: string, targetKey: string): Promise<void> {
     await mkdir(dirname(targetKey), { recursive: true });
     // Copy to a temporary name first so a crash never leaves a truncated object at the target.
-    const temporary = `${targetKey}.djmigrate-${process.pid}-${Date.now()}`;
+    const temporary = temporaryPath(targetKey);
     try {
       await copyFile(sourceKey, temporary);
     } catch (error) {
@@ -95,4 +96,12 @@ function sizesOf(paths: string[]): Promise<ObjectInfo[]> {
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/**
+ * Where a file is written before it is renamed to `path` (a crash never leaves a truncated object there): a name of
+ * its own, so two writers of one path (tables converted side by side, the same object) never share it.
+ */
+export function temporaryPath(path: string): string {
+  return `${path}.djmigrate-${randomUUID()}`;
 }

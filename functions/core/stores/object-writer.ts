@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StoreSpec } from '../config/store-spec.js';
+import { temporaryPath } from './file-store.js';
 import { s3ClientConfig, type S3Credentials } from './s3-store.js';
 
 /** Puts a new object from a stream of known length, never holding it whole in memory. */
@@ -37,7 +38,7 @@ export class FileObjectWriter implements ObjectWriter {
   /** Writes a temporary file and renames it, so a crash never leaves a truncated object at the key. */
   async put(key: string, body: Readable, size: number): Promise<void> {
     await mkdir(dirname(key), { recursive: true });
-    const temporary = `${key}.djmigrate-${process.pid}-${Date.now()}`;
+    const temporary = temporaryPath(key);
     try {
       await pipeline(body, createWriteStream(temporary));
       const written = (await stat(temporary)).size;
