@@ -9,6 +9,8 @@ export type ProgressEvent =
   | { kind: 'column-swapped'; table: string; column: string }
   | { kind: 'rows-copied'; table: string; rows: number }
   | { kind: 'objects-verified'; table: string; column: string; objects: number }
+  /** 0.14: objects looked at before a migration (Plan, PrepareExternalStorage). */
+  | { kind: 'objects-checked'; table: string; column: string; objects: number }
   | { kind: 'planned'; objects: number; bytes: number; rows: number; columns: number };
 
 export const silentProgress: ProgressSink = { report() {} };

@@ -74,6 +74,8 @@ export class ProgressBars implements ProgressSink {
       this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
     } else if (event.kind === 'rows-copied') {
       this.countUp('copy   ', 'rows', event.rows, event.table);
+    } else if (event.kind === 'objects-checked') {
+      this.countUp('check  ', 'objects', event.objects, `${event.table}.${event.column}`);
     } else if (event.kind === 'objects-verified') {
       // an object counts once per column pointing at it
       this.countUp('verify ', 'objects', event.objects, `${event.table}.${event.column}`);

@@ -11,6 +11,7 @@ import { MigrationRefusedError } from '../../functions/core/errors.js';
 import { migrateExternalStorage, planExternalStorage, planExternalStorageStep, type ExternalPlanCheckpoint, type ExternalPlanStep, type ExternalStorageOptions } from '../../functions/core/migrate014/external-storage.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
+import type { ProgressEvent } from '../../functions/core/progress.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { buildExampleLabV014, declareV014Table, insertV014Rows, MIGRATED_SAMPLE, v014Attach, v014Blob, v014Filepath, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
@@ -261,14 +262,19 @@ it('plans in calls that stop after every object: the same plan, every object cou
     let calls = 0;
     do {
       // through JSON, as the execution's state carries it
-      step = JSON.parse(JSON.stringify(await planExternalStorageStep(s.conn, s.options, counting, { budgetMs: 0, checkpoint: calls === 0 ? first : step.checkpoint })));
+      step = JSON.parse(JSON.stringify(await planExternalStorageStep(s.conn, s.options, counting, { budgetMs: 0, checkpoint: calls === 0 ? first : step.checkpoint, progress })));
       calls += 1;
       expect(calls).toBeLessThan(20);
     } while (!step.plan);
     return { plan: step.plan, calls };
   };
+  const checked = new Map<string, number>();
+  const progress = { report: (event: ProgressEvent) => event.kind === 'objects-checked' && checked.set(`${event.table}.${event.column}`, (checked.get(`${event.table}.${event.column}`) ?? 0) + event.objects) };
   const { plan, calls } = await inCalls(null);
   expect(plan).toEqual(whole);
+  // the progress counts every object once, by column
+  expect(Object.fromEntries(checked)).toEqual(Object.fromEntries(whole.columns.map((c) => [`${c.table}.${c.column}`, c.objects])));
+  checked.clear();
   expect(plan.status).toBe('refused');
   // one call per referenced object: 2 waveform, 1 waveform_opt, 1 report, 2 scan
   expect(calls).toBe(6);

@@ -260,6 +260,8 @@ export interface ExternalPlanCall {
   checkpoint?: ExternalPlanCheckpoint | null;
   /** False: only the database side (the columns, their counts and foreign keys), no object is looked at. */
   checkObjects?: boolean;
+  /** `objects-checked` after every page of objects. */
+  progress?: ProgressSink;
 }
 
 /** Read-only: what would be converted, and what stands in the way (missing objects, unconfigured stores, indexes), in one call. */
@@ -309,6 +311,7 @@ export async function planExternalStorageStep(conn: Connection, options: Externa
       if (checked === 0) continue;
       after = rows[checked - 1].hash;
       plan.objects += checked;
+      call.progress?.report({ kind: 'objects-checked', table: column.table, column: column.column, objects: checked });
       plan.bytes += rows.slice(0, checked).reduce((sum, row) => sum + Number(row.size), 0);
       if (checked === rows.length && rows.length < BATCH) break;
     }

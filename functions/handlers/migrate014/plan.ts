@@ -13,7 +13,7 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
  */
 export function makePlan014Handler(getDeps: DepsProvider) {
   return phase014Handler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; run?: string; checkpoint?: ExternalPlanCheckpoint | null }) => {
-    const step = await planMigration014(conn, input, openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint });
+    const step = await planMigration014(conn, input, openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint, progress });
     const { plan } = step;
     if (!plan) return step;
     progress.report({ kind: 'planned', ...plan014Counts(plan) });

@@ -9,9 +9,9 @@ import { externalOptionsOf } from './external-options.js';
  * to convert, also grouped by table.
  */
 export function makePrepareExternal014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input, openStore, deps }, event: { input: unknown; checkpoint?: ExternalPlanCheckpoint | null }) => {
+  return phase014Handler(getDeps, async ({ conn, input, openStore, progress, deps }, event: { input: unknown; checkpoint?: ExternalPlanCheckpoint | null }) => {
     if (!input.steps.includes('migrate_external_storage')) return { columns: [], tableColumns: [], checkpoint: null };
-    const { columns, tableColumns, checkpoint } = await prepareExternalStorage(conn, externalOptionsOf(input), openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint });
+    const { columns, tableColumns, checkpoint } = await prepareExternalStorage(conn, externalOptionsOf(input), openStore, { budgetMs: deps.workBudgetMs, checkpoint: event.checkpoint, progress });
     return { columns, tableColumns, checkpoint };
   });
 }
