@@ -108,6 +108,7 @@ export function migrate011Definition(
   const hashConcurrency = positiveInteger('hashConcurrency', options.hashConcurrency ?? 4);
   const distributedConcurrency = positiveInteger('distributedConcurrency', options.distributedConcurrency ?? 40);
   const objectsPerChild = positiveInteger('objectsPerChild', options.objectsPerChild ?? 100);
+  const fillConcurrency = positiveInteger('fillConcurrency', options.fillConcurrency ?? 2);
   const toleratedFailurePercentage = options.toleratedFailurePercentage ?? 5;
   if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) throw new Error(`toleratedFailurePercentage must be 0–100, got ${toleratedFailurePercentage}`);
   const wf = new Construct(scope, 'Migrate011');
@@ -246,7 +247,7 @@ export function migrate011Definition(
     {
       itemsPath: '$.prepared.tableColumns',
       field: 'columns',
-      maxConcurrency: positiveInteger('fillConcurrency', options.fillConcurrency ?? 2),
+      maxConcurrency: fillConcurrency,
       comment: 'Tables side by side (each a database connection), a table\'s columns in turn: the temporary columns, filled, indexed.',
       whileWaiting: { state: 'WaitForStoreHashed', seconds: positiveInteger('storePollSeconds', options.storePollSeconds ?? 10) },
     },
@@ -265,7 +266,7 @@ export function migrate011Definition(
     {
       itemsPath: '$.prepared.tableColumns',
       field: 'columns',
-      maxConcurrency: positiveInteger('fillConcurrency', options.fillConcurrency ?? 2),
+      maxConcurrency: fillConcurrency,
       comment: "Tables side by side (each a database connection), a table's columns in turn.",
     },
   );

@@ -302,17 +302,18 @@ export async function planExternalStorageStep(conn: Connection, options: Externa
       const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, BATCH);
       if (rows.length === 0) break;
       const concurrency = options.concurrency ?? 8;
-      const infos = await statObjects(store, rows.map((row) => objectKeyOf(options, spec, column, row)), concurrency);
-      const checked = await forEachWithin(rows, budget, concurrency, async (row) => {
-        const problem = await checkObject(options, spec, store, column, row, infos);
+      const page = rows.map((row) => objectOf(options, spec, column, row));
+      const infos = await statObjects(store, page.map(({ key }) => key), concurrency);
+      const checked = await forEachWithin(page, budget, concurrency, async (object) => {
+        const problem = await checkObject(options, store, column, object, infos.get(object.key) ?? null);
         if (problem !== null) objects.push(problem);
       });
       // the budget ran out while the page was read: the next turn hands back
       if (checked === 0) continue;
       after = rows[checked - 1].hash;
       plan.objects += checked;
-      call.progress?.report({ kind: 'objects-checked', table: column.table, column: column.column, objects: checked });
       plan.bytes += rows.slice(0, checked).reduce((sum, row) => sum + Number(row.size), 0);
+      call.progress?.report({ kind: 'objects-checked', table: column.table, column: column.column, objects: checked });
       if (checked === rows.length && rows.length < BATCH) break;
     }
     problems.push(...objects.examples);
@@ -357,26 +358,23 @@ async function planColumn(conn: Connection, options: ExternalStorageOptions, col
   return plan;
 }
 
-/** Where the object of one `~external_<store>` row is, as a key of its store. */
-function objectKeyOf(options: ExternalStorageOptions, spec: StoreSpec, column: FoundColumn, row: ExternalRow): string {
-  return storeObjectKey(spec.protocol, spec.location, sourceOf(options, column.kind, row).relative);
+/** One `~external_<store>` row's object: the row, where its object is now (and what it hashes to), its store key. */
+interface RowObject {
+  row: ExternalRow;
+  source: ReturnType<typeof sourceOf>;
+  key: string;
 }
 
-/** What is wrong with one row's object, given the sizes of the page's objects (statObjects). */
-async function checkObject(
-  options: ExternalStorageOptions,
-  spec: StoreSpec,
-  store: ObjectStore,
-  column: FoundColumn,
-  row: ExternalRow,
-  infos: ReadonlyMap<string, ObjectInfo | null>,
-): Promise<string | null> {
+function objectOf(options: ExternalStorageOptions, spec: StoreSpec, column: FoundColumn, row: ExternalRow): RowObject {
+  const source = sourceOf(options, column.kind, row);
+  return { row, source, key: storeObjectKey(spec.protocol, spec.location, source.relative) };
+}
+
+/** What is wrong with one row's object, given its size (statObjects; null: missing). */
+async function checkObject(options: ExternalStorageOptions, store: ObjectStore, column: FoundColumn, { row, source, key }: RowObject, info: ObjectInfo | null): Promise<string | null> {
   const where = `${column.table}.${column.column} (${externalTableName(column.store)} ${row.hash.toString('hex')})`;
   if (column.kind === 'attach' && !row.attachment_name) return `${where} is an attachment without attachment_name; the 0.14 row is damaged`;
   if (column.kind === 'filepath' && !row.filepath) return `${where} is a filepath without filepath; the 0.14 row is damaged`;
-  const source = sourceOf(options, column.kind, row);
-  const key = objectKeyOf(options, spec, column, row);
-  const info = infos.get(key) ?? null;
   if (!info) return `${where}: object ${key} is missing from store "${column.store}" (${store.description}); restore it and rerun`;
   if (info.size !== source.size) return `${where}: object ${key} has ${info.size} bytes but ${externalTableName(column.store)} records ${source.size}; restore the original and rerun`;
   if (options.verifyObjects && column.kind === 'blob' && source.md5) {
