@@ -110,8 +110,8 @@ const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 const STORE_READERS: readonly HandlerName[] = ['inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
 /** Functions that write objects: native-mode copies (0.11), 2.x attachments and copy-files (0.14). Nothing deletes. */
 const STORE_WRITERS: readonly HandlerName[] = ['hashItems', 'hash', 'migrateColumn014', 'copyTable014'];
-/** Functions that write the full report JSON to the reports bucket (`reports/*`, s3:PutObject only). */
-export const REPORT_WRITERS: readonly HandlerName[] = ['report', 'report014', 'reportBatch'];
+/** Functions that write the full report JSON (and the 0.14 plan) to the reports bucket (`reports/*`, s3:PutObject only). */
+export const REPORT_WRITERS: readonly HandlerName[] = ['report', 'report014', 'reportBatch', 'plan014'];
 /**
  * Functions that put the djmigrate events (events:PutEvents on the stack's bus): plan ready (inspect, plan014),
  * succeeded (the report functions), failed (unlock, the failure path).

@@ -8,7 +8,7 @@
 import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { CHECKSUM_PREFIX, type DjmigrateStack } from './djmigrate-stack.js';
+import { CHECKSUM_PREFIX, REPORT_WRITERS, type DjmigrateStack } from './djmigrate-stack.js';
 import {
   BATCH_HANDLERS,
   MIGRATE_011_HANDLERS,
@@ -33,7 +33,7 @@ export const NAG_REASONS = {
     'CDK grants lambda:InvokeFunction on the function ARN and `<function ARN>:*` (its versions and aliases); it is scoped to the one function this workflow invokes.',
   storeObjects:
     'Object-level access is scoped to the configured store buckets (or to `bucket/prefix/*` with storePrefixes): the stores hold objects under hashes not known at deploy time. Readers get s3:GetObject only; writers (native mode, attach rewrite, copy-files) s3:PutObject / AbortMultipartUpload; nothing gets s3:DeleteObject.',
-  reportObjects: 'The report functions may only put objects below `reports/` of the stack\'s own reports bucket (one key per execution, unknown at deploy time); no read, no delete.',
+  reportObjects: 'The report functions (and the 0.14 Plan, for the whole plan) may only put objects below `reports/` of the stack\'s own reports bucket (one key per execution, unknown at deploy time); no read, no delete.',
   rdsSnapshots: 'The backup step creates (and tags, describes) only snapshots named `djmigrate-*` of the configured RDS instance or cluster; the name carries the schema and time, unknown at deploy time.',
   manifestObjects: 'Prepare (and RecordChecksums, with s3BatchChecksum) may only put objects below `manifests/` of the stack\'s own manifests bucket (one key per execution, unknown at deploy time); no read, no delete.',
   createJob:
@@ -63,7 +63,7 @@ export function applyNagSuppressions(stack: DjmigrateStack): void {
     if (name === 'startChecksum') ack(fn, 'AwsSolutions-IAM5[Resource::*]', stack.tracing ? `${NAG_REASONS.createJob} ${NAG_REASONS.xrayResource}` : NAG_REASONS.createJob);
     else if (stack.tracing) ack(fn, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayResource);
     for (const objects of stack.storeObjectArns) ack(fn, resource(objects), NAG_REASONS.storeObjects);
-    if (name === 'report' || name === 'report014' || name === 'reportBatch') {
+    if (REPORT_WRITERS.includes(name)) {
       ack(fn, resource(stack.reportsBucket.arnForObjects('reports/*')), NAG_REASONS.reportObjects);
     }
     if (name === 'prepare' || name === 'recordChecksums') ack(fn, resource(stack.manifestsBucket.arnForObjects('manifests/*')), NAG_REASONS.manifestObjects);

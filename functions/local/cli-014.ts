@@ -15,6 +15,7 @@ import { fail, PhaseClock, ProgressBars } from './cli-output.js';
 import { formatPlan014, formatReport014 } from './format.js';
 import { migrateLocally014, type LocalMigration014Options } from './migrate.js';
 import { createLocalDeps } from './local-deps.js';
+import type { ReportStore } from '../handlers/ops/reports.js';
 
 export interface InPlaceFlags {
   config: string;
@@ -92,8 +93,18 @@ async function run014Workflow(flags: InPlaceFlags & { takeOverLock?: boolean }, 
   return migrateLocally014({ configPath: flags.config, execute, takeOverLock: flags.takeOverLock, progress: silentProgress, input, ...extra });
 }
 
-export async function plan014(flags: InPlaceFlags & { json?: boolean }): Promise<number> {
-  const result = await run014Workflow(flags, false);
+export async function plan014(flags: InPlaceFlags & { json?: boolean; planFile?: string }): Promise<number> {
+  const { planFile } = flags;
+  // the Plan state keeps the whole plan where the deps keep reports: here, the file asked for
+  const reports: ReportStore | undefined = planFile
+    ? {
+        async put(_key, plan) {
+          await writeFile(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+          return planFile;
+        },
+      }
+    : undefined;
+  const result = await run014Workflow(flags, false, reports ? { wrapDeps: (deps) => ({ ...deps, reports }) } : {});
   if (result.status === 'FAILED') return fail(result.error);
   const { plan } = result.output as { plan: Plan014 };
   console.log(flags.json ? JSON.stringify(plan, null, 2) : formatPlan014(plan));

@@ -46,7 +46,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('djmigrate')
     .description('Migrate DataJoint external storage in place (0.11 → 0.12, 0.14 → 2.0): locally (plan, run, …) or through the deployed state machines (start, status, watch, report)')
     .showHelpAfterError();
-  commonOptions(program.command('plan').description('show what a migration would do; changes nothing')).action(async (flags: CommonFlags & InPlaceFlags) => {
+  commonOptions(program.command('plan').description('show what a migration would do; changes nothing'))
+    .option('--plan-file <file>', '0.14: also write the whole plan as JSON here (a long plan shows only the first entries of each list)')
+    .action(async (flags: CommonFlags & InPlaceFlags) => {
     exitCode = flags.from === '0.14' ? await (await import('./cli-014.js')).plan014(flags) : await (await import('./cli-011.js')).plan011(flags);
   });
   commonOptions(program.command('run').description('plan, then migrate, verify and report'))

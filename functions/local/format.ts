@@ -1,7 +1,7 @@
 // Human-readable plan and report for the terminal; the JSON forms are the machine-readable ones.
 import type { Plan } from '../core/migrate011/plan.js';
 import type { Report } from '../core/migrate011/report.js';
-import type { Plan014 } from '../core/migrate014/plan.js';
+import { entriesOf, type Plan014 } from '../core/migrate014/plan.js';
 import type { Report014 } from '../core/migrate014/report.js';
 
 export function formatBytes(bytes: number): string {
@@ -89,35 +89,47 @@ export function formatReport(report: Report): string {
 
 export function formatPlan014(plan: Plan014): string {
   const lines = [`Plan for schema ${plan.schema} (0.14 → 2.0, strategy ${plan.strategy})`, `Status: ${plan.status}`];
+  const entries = (path: string, kept: readonly unknown[] | undefined) => entriesOf(plan, path, kept);
+  /** "… and N more" under a list the plan was cut at. */
+  const more = (path: string) => (plan.omitted?.[path] ? [`  … and ${plan.omitted[path]} more`] : []);
+  const moreInline = (path: string) => (plan.omitted?.[path] ? `, … and ${plan.omitted[path]} more` : '');
   const inPlace = plan.inPlace;
   if (inPlace) {
     lines.push(`Steps: ${inPlace.steps.join(', ')}`);
     if (inPlace.comments) {
-      lines.push('', `update_blob_comments: ${inPlace.comments.changes.length} column(s) get a core-type marker, ${inPlace.comments.skipped.length} left unmarked`);
+      lines.push('', `update_blob_comments: ${entries('inPlace.comments.changes', inPlace.comments.changes)} column(s) get a core-type marker, ${entries('inPlace.comments.skipped', inPlace.comments.skipped)} left unmarked`);
       if (inPlace.comments.changes.length) {
         lines.push(table(['table.column', 'type', 'marker'], inPlace.comments.changes.map((c) => [`${c.table}.${c.column}`, c.columnType, `:${c.marker}:`])));
+        lines.push(...more('inPlace.comments.changes'));
       }
       for (const skipped of inPlace.comments.skipped) lines.push(`  - ${skipped.table}.${skipped.column}: ${skipped.note}`);
+      lines.push(...more('inPlace.comments.skipped'));
     }
     if (inPlace.external) {
-      lines.push('', `migrate_external_storage: ${inPlace.external.columns.length} column(s) to convert to 2.x JSON pointers`);
+      lines.push('', `migrate_external_storage: ${entries('inPlace.external.columns', inPlace.external.columns)} column(s) to convert to 2.x JSON pointers`);
       if (inPlace.external.columns.length) {
         lines.push(table(
           ['table.column', 'kind', 'store → 2.x', 'rows', 'pointers', 'objects', 'bytes'],
           inPlace.external.columns.map((c) => [`${c.table}.${c.column}`, c.kind, `${c.store} → ${c.targetStore}`, c.rows, c.pointers, c.objects, formatBytes(c.bytes)]),
         ));
+        lines.push(...more('inPlace.external.columns'));
       }
-      if (inPlace.external.migrated.length) lines.push(`Already 2.x: ${inPlace.external.migrated.map((c) => `${c.table}.${c.column}`).join(', ')}`);
+      if (inPlace.external.migrated.length) lines.push(`Already 2.x: ${inPlace.external.migrated.map((c) => `${c.table}.${c.column}`).join(', ')}${moreInline('inPlace.external.migrated')}`);
     }
     if (inPlace.lineage) {
-      lines.push('', `add_lineage_table: ~lineage ${inPlace.lineage.tableExists ? 'exists' : 'will be created'}; ${inPlace.lineage.changes.length} row(s) to write, ${inPlace.lineage.stale.length} stale`);
+      lines.push('', `add_lineage_table: ~lineage ${inPlace.lineage.tableExists ? 'exists' : 'will be created'}; ${entries('inPlace.lineage.changes', inPlace.lineage.changes)} row(s) to write, ${entries('inPlace.lineage.stale', inPlace.lineage.stale)} stale`);
     }
   }
   if (plan.copy) {
-    lines.push('', `Copy ${plan.copy.source} → ${plan.copy.dest}, tables in this order: ${plan.copy.tables.join(', ') || '(none)'}`);
-    if (plan.copy.declare) lines.push(`The destination is declared first (${plan.copy.declare.tables} tables; existing kept: ${plan.copy.declare.existing.join(', ') || 'none'})`);
+    const tables = plan.copy.tables.join(', ') || '(none)';
+    lines.push('', `Copy ${plan.copy.source} → ${plan.copy.dest}, tables in this order: ${tables}${moreInline('copy.tables')}`);
+    if (plan.copy.declare) lines.push(`The destination is declared first (${plan.copy.declare.tables} tables; existing kept: ${plan.copy.declare.existing.join(', ') || 'none'}${moreInline('copy.declare.existing')})`);
   }
-  if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`));
+  if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`), ...more('problems'));
+  if (plan.omitted) {
+    const where = plan.planLocation ? `the whole plan is in ${plan.planLocation}` : 'give --plan-file to write the whole plan';
+    lines.push('', `This plan is long: each of its lists shows its first entries only; ${where}.`);
+  }
   return lines.join('\n');
 }
 

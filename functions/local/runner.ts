@@ -72,6 +72,16 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   // run returns.
   const inFlight = new Set<Promise<unknown>>();
   let halted: Error | undefined;
+  // set once a state's data is over the quota: the run then stops as in AWS, without its failure path
+  let overLimit: Error | undefined;
+  let abortRun = () => {};
+  const checkDataLimit = (stateName: string, what: string, value: unknown) => {
+    const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
+    if (bytes <= STATE_DATA_LIMIT_BYTES || overLimit) return;
+    overLimit = Object.assign(new Error(`state ${stateName}: ${what} is ${bytes} bytes, more than Step Functions' ${STATE_DATA_LIMIT_BYTES} (256 KiB)`), { name: 'States.DataLimitExceeded' });
+    halted ??= overLimit;
+    abortRun();
+  };
   /** A Task run in this process: halts with the run, fails it for good unless retried or in a Distributed Map child. */
   const inProcess = (stateName: string, work: (event: unknown) => Promise<unknown>) => async (event: unknown) => {
     if (halted && !failurePath.has(stateName)) throw halted;
@@ -81,7 +91,10 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     const call = work(event);
     inFlight.add(call);
     try {
-      return jsonCopy(await call) as JsonValue;
+      const result = jsonCopy(await call) as JsonValue;
+      checkDataLimit(stateName, 'the task result', result);
+      if (overLimit) throw overLimit;
+      return result;
     } catch (thrown) {
       // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
@@ -153,10 +166,13 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
     context: localContext(options.workflow, options.executionName ?? newExecutionName()),
   });
+  abortRun = () => execution.abort();
   // always drain the event log (it queues every event until read)
   const events = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type !== 'StateEntered' && event.type !== 'StateExited') continue;
+      // read shortly after the fact: a state's output over the quota stops the run a few states late at worst
+      if (event.type === 'StateExited') checkDataLimit(event.state.name, 'the output', event.state.output);
       const listener = event.type === 'StateEntered' ? options.onStateEntered : options.onStateExited;
       if (listener) {
         try {
@@ -178,7 +194,8 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   halted ??= new Error('the execution has ended');
   await Promise.allSettled([...inFlight]);
   await events;
-  return result;
+  if (result.status === 'SUCCEEDED') checkDataLimit('(execution)', 'the execution output', result.output);
+  return overLimit ? { status: 'FAILED', error: describeError(overLimit) } : result;
 }
 
 let executions = 0;
@@ -228,6 +245,11 @@ interface PreparedMachine {
   distributedMaps: InlinedDistributedMap[];
 }
 const DEFAULT_CHILD_CONCURRENCY = 4;
+/**
+ * Step Functions' quota on a state's data (input, output, a task's result): 256 KiB of UTF-8. Exceeding it fails the
+ * execution with States.DataLimitExceeded, which no Catch (not even States.ALL) handles.
+ */
+export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
 const LOCAL_WAIT_MS = 100;
 const machines = new Map<string, Promise<PreparedMachine>>();
 

@@ -4,12 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
+import { entriesOf, type Plan014 } from '../../functions/core/migrate014/plan.js';
 import type { Report014 } from '../../functions/core/migrate014/report.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { PLAN_IN_STATE_BYTES } from '../../functions/handlers/migrate014/plan.js';
+import { formatPlan014 } from '../../functions/local/format.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { MIGRATE_014_HANDLERS, type HandlerName, type Migrate014HandlerName } from '../../functions/handlers/names.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally014, type LocalMigration014Options } from '../../functions/local/migrate.js';
-import { buildExampleLabV014, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
+import { buildExampleLabV014, createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
 
@@ -223,4 +227,85 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(sample.discrepancies).toEqual([expect.objectContaining({ key: { animal_id: 1, sample_id: 1 }, column: 'label', kind: 'value' })]);
     expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
   }, 120_000);
+});
+
+describe('0.14 → 2.0 in place: a schema of many tables through the state machine', () => {
+  const schema = freshSchemaName('wide014');
+  /** A marker and a lineage row per attribute: the whole plan of this schema is ~4x the 256 KiB an execution's state holds. */
+  const TABLES = 150;
+  const EXTERNAL_TABLES = 6;
+  let conn: Connection;
+  let current: { stores: V014Stores; configPath: string };
+
+  beforeAll(async () => {
+    conn = await openConnection();
+    current = await freshStores('wide014');
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+    await createV014Schema(conn, schema);
+    await declareV014Table(conn, schema, { name: 'subject', primaryKey: [{ name: 'subject_id', sqlType: 'int', comment: 'subject number' }], attributes: [] });
+    for (let t = 0; t < TABLES; t++) {
+      const external = t < EXTERNAL_TABLES;
+      await declareV014Table(conn, schema, {
+        name: `analysis_step_${t}`,
+        primaryKey: [{ name: `step_id`, sqlType: 'int', comment: 'step number' }],
+        parents: [{ table: 'subject', columns: ['subject_id'] }],
+        attributes: [
+          { name: 'score', type: 'float', comment: 'a score of the step' },
+          { name: 'counted', type: 'int', comment: 'how many were counted' },
+          { name: 'label', type: 'varchar(255)', comment: 'what the step is called' },
+          { name: 'ratio', type: 'double', comment: 'a ratio' },
+          { name: 'raw', type: 'longblob', comment: 'in-table blob' },
+          ...(external ? [{ name: 'trace', type: 'blob@main', nullable: true, comment: 'external trace' }] : []),
+        ],
+      });
+      if (external) {
+        if (t === 0) await conn.query(`INSERT INTO ${tableRef(schema, 'subject')} VALUES (1)`);
+        const rows = [0, 1, 2].map((i) => ({ subject_id: 1, step_id: i, score: i, counted: i, label: `step ${i}`, ratio: 0.5, raw: Buffer.from('x'), trace: v014Blob(Buffer.from(`mYm\0trace ${t} ${i}`)) }));
+        await insertV014Rows(conn, schema, `analysis_step_${t}`, rows, current.stores);
+      }
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+    await conn.end();
+  });
+
+  it('plans (the state gets the plan cut to size, --plan-file the whole of it) and migrates', async () => {
+    const input = { schema };
+    const written: unknown[] = [];
+    const keepPlans = (deps: HandlerDeps): HandlerDeps => ({ ...deps, reports: { put: async (_key, plan) => (written.push(plan), 'kept-plan.json') } });
+    const planned = await migrateLocally014({ configPath: current.configPath, execute: false, progress: silentProgress, input, wrapDeps: keepPlans });
+    expect(planned.error).toBeUndefined();
+    const plan = (planned.output as { plan: Plan014 }).plan;
+    expect(plan.status).toBe('ready');
+    expect(Buffer.byteLength(JSON.stringify(plan))).toBeLessThanOrEqual(PLAN_IN_STATE_BYTES);
+    expect(plan.planLocation).toBe('kept-plan.json');
+    // the whole plan went to the reports store: a marker for every attribute but the inherited subject_id (external
+    // ones get theirs with their conversion)
+    const whole = written[0] as Plan014;
+    expect(written).toHaveLength(1);
+    expect(whole.omitted).toBeUndefined();
+    const markers = 1 + TABLES * 6;
+    expect(whole.inPlace!.comments!.changes).toHaveLength(markers);
+    expect(whole.inPlace!.external!.columns).toHaveLength(EXTERNAL_TABLES);
+    // the state's copy keeps each list's first entries and counts the rest
+    const changes = plan.inPlace!.comments!.changes;
+    expect(changes).toEqual(whole.inPlace!.comments!.changes.slice(0, changes.length));
+    expect(changes.length + plan.omitted!['inPlace.comments.changes']!).toBe(markers);
+    expect(entriesOf(plan, 'inPlace.lineage.changes', plan.inPlace!.lineage!.changes)).toBe(whole.inPlace!.lineage!.changes.length);
+    expect(formatPlan014(plan)).toContain(`update_blob_comments: ${markers} column(s) get a core-type marker`);
+    expect(formatPlan014(plan)).toContain('the whole plan is in kept-plan.json');
+
+    const ran = await migrateLocally014({ configPath: current.configPath, execute: true, progress: silentProgress, input });
+    expect(ran.error).toBeUndefined();
+    const report = ran.output as Report014;
+    expect(report.status).toBe('migrated');
+    expect(report.columns).toHaveLength(EXTERNAL_TABLES);
+    // user tables only: 0.14 declares `~external_<store>`'s uuid columns with a `:uuid:` comment of its own
+    const [marked] = await conn.query(`SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME NOT LIKE '~%' AND COLUMN_COMMENT LIKE ':%:%'`, [schema]);
+    expect(Number((marked as { n: number }[])[0]!.n)).toBe(markers + EXTERNAL_TABLES);
+    const [lineage] = await conn.query(`SELECT COUNT(*) AS n FROM ${tableRef(schema, '~lineage')}`);
+    expect(Number((lineage as { n: number }[])[0]!.n)).toBe(whole.inPlace!.lineage!.rows.length);
+  }, 180_000);
 });

@@ -42,10 +42,16 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   const before = await schemaSnapshot(schema.conn, schema.name);
   const args = ['--from', '0.14', '--to', '2.0', '--config', configPath, '--schema', schema.name, '--strategy', 'in-place'];
 
-  const planned = await djmigrate(['plan', ...args, '--json']);
+  const planFile = join(folder, '..', `${schema.name}-014-plan.json`);
+  const planned = await djmigrate(['plan', ...args, '--json', '--plan-file', planFile]);
   expect(planned.stderr).not.toMatch(/refused/);
   expect(planned.code).toBe(0);
-  const plan = (JSON.parse(planned.stdout) as Plan014).inPlace!;
+  const { planLocation, ...printed } = JSON.parse(planned.stdout) as Plan014;
+  // a plan this short is printed whole; --plan-file has the same
+  expect(planLocation).toBe(planFile);
+  expect(printed.omitted).toBeUndefined();
+  expect(JSON.parse(await readFile(planFile, 'utf8'))).toEqual(printed);
+  const plan = printed.inPlace!;
   expect(plan.steps).toEqual(['update_blob_comments', 'migrate_external_storage', 'add_lineage_table']);
   expect(plan.external?.columns.map((c) => c.column).sort()).toEqual(['report', 'scan', 'waveform', 'waveform_opt']);
   expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(before);

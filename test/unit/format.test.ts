@@ -1,8 +1,10 @@
-// What `djmigrate plan` and the report print about where contents hashes come from, and what to leave alone meanwhile.
+// What `djmigrate plan` and the report print about where contents hashes come from, and what to leave alone meanwhile;
+// a long 0.14 plan cut to fit an execution's state.
 import { describe, expect, it } from 'vitest';
 import { estimateRun } from '../../functions/core/migrate011/estimate.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
-import { formatPlan, formatReport } from '../../functions/local/format.js';
+import { entriesOf, planWithin, type Plan014 } from '../../functions/core/migrate014/plan.js';
+import { formatPlan, formatPlan014, formatReport } from '../../functions/local/format.js';
 import { examplePlan } from '../harness/plans.js';
 
 describe('formatPlan', () => {
@@ -53,5 +55,49 @@ describe('formatReport', () => {
     } as unknown as Report;
     expect(formatReport(report)).toMatch(/hash from S3 Batch[\s\S]*998/);
     expect(formatReport({ ...report, s3BatchChecksum: false })).not.toMatch(/S3 Batch/);
+  });
+});
+
+describe('planWithin and formatPlan014', () => {
+  const change = (i: number) => ({ table: `t${i}`, column: 'score', columnType: 'float', marker: 'float32', oldComment: 'a score', newComment: ':float32:a score', definition: '`score` float NOT NULL COMMENT ":float32:a score"' });
+  const plan: Plan014 = {
+    schema: 'lab',
+    strategy: 'in-place',
+    status: 'ready',
+    problems: [],
+    inPlace: {
+      schema: 'lab',
+      steps: ['update_blob_comments', 'add_lineage_table'],
+      status: 'ready',
+      problems: [],
+      comments: { schema: 'lab', changes: Array.from({ length: 300 }, (_, i) => change(i)), skipped: [], problems: [], statements: Array.from({ length: 300 }, (_, i) => `ALTER TABLE t${i} …`) },
+      lineage: { schema: 'lab', tableExists: false, rows: [], changes: [{ table_name: 't0', attribute_name: 'id', lineage: 'lab.t0.id' }], stale: [], ignoredExternalKeys: [] },
+    },
+  };
+
+  it('leaves a plan that fits as it is', () => {
+    expect(planWithin(plan, 1e6)).toBe(plan);
+  });
+
+  it('cuts every long list to its first entries until the plan fits, and counts the rest by path', () => {
+    const cut = planWithin(plan, 20_000);
+    expect(Buffer.byteLength(JSON.stringify(cut))).toBeLessThanOrEqual(20_000);
+    expect(cut.inPlace!.comments!.changes).toEqual(plan.inPlace!.comments!.changes.slice(0, 50));
+    expect(cut.omitted).toEqual({ 'inPlace.comments.changes': 250, 'inPlace.comments.statements': 250 });
+    expect(cut.inPlace!.steps).toEqual(plan.inPlace!.steps);
+    expect(entriesOf(cut, 'inPlace.comments.changes', cut.inPlace!.comments!.changes)).toBe(300);
+    // tighter: fewer entries kept
+    const tighter = planWithin(plan, 2_500);
+    expect(tighter.inPlace!.comments!.changes).toHaveLength(5);
+    expect(tighter.omitted!['inPlace.comments.changes']).toBe(295);
+  });
+
+  it('shows the whole counts, "… and N more" under a cut list, and where the whole plan is', () => {
+    const text = formatPlan014({ ...planWithin(plan, 20_000), planLocation: 's3://reports/reports/lab/run-plan.json' });
+    expect(text).toContain('update_blob_comments: 300 column(s) get a core-type marker, 0 left unmarked');
+    expect(text).toContain('  … and 250 more');
+    expect(text).toContain('the whole plan is in s3://reports/reports/lab/run-plan.json');
+    expect(formatPlan014(planWithin(plan, 20_000))).toContain('give --plan-file to write the whole plan');
+    expect(formatPlan014(plan)).not.toContain('more');
   });
 });

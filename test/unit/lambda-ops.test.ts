@@ -25,7 +25,8 @@ vi.mock('../../functions/core/lock/schema-lock.js', async () => (await import('.
 vi.mock('../../functions/core/migrate011/inspect.js', async () => (await import('../harness/core-fakes.js')).inspect011Fake());
 vi.mock('../../functions/core/migrate011/plan.js', async () => (await import('../harness/core-fakes.js')).plan011Fake());
 vi.mock('../../functions/core/migrate011/report.js', async () => (await import('../harness/core-fakes.js')).report011Fake());
-vi.mock('../../functions/core/migrate014/plan.js', () => ({
+vi.mock('../../functions/core/migrate014/plan.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../functions/core/migrate014/plan.js')>()),
   planMigration014: vi.fn(async () => ({ plan: { schema: 'lab14', strategy: 'in-place', status: 'ready', problems: [], inPlace: { external: { columns: [{ objects: 2, bytes: 20, pointers: 2 }] } } }, checkpoint: null })),
 }));
 vi.mock('../../functions/core/migrate014/report.js', () => ({
@@ -211,7 +212,10 @@ describe('reports and events', () => {
     await invoke(makeInspectHandler(() => lambda), { input: INPUT, run: RUN });
     expect(events()).toEqual([]);
     await invoke(makeInspectHandler(() => lambda), { input: { ...INPUT, execute: false }, run: RUN });
-    await invoke(makePlan014Handler(() => lambda), { input: { ...INPUT_014, execute: false }, run: RUN_014 });
+    const planned = (await invoke(makePlan014Handler(() => lambda), { input: { ...INPUT_014, execute: false }, run: RUN_014 })) as { plan: Record<string, unknown> };
+    // the whole 0.14 plan is kept beside the reports (the state may get it cut to size)
+    expect(planned.plan).toMatchObject({ schema: 'lab14', planLocation: 's3://reports-bucket/reports/lab14/exec-14-plan.json' });
+    expect(s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Key)).toEqual(['reports/lab14/exec-14-plan.json']);
     expect(events().map((event) => [event.DetailType, event.detail.schema, event.detail.status])).toEqual([
       ['DataJoint Migration Plan Ready', 'lab', 'ready'],
       ['DataJoint Migration Plan Ready', 'lab14', 'ready'],

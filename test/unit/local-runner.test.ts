@@ -7,7 +7,7 @@ import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js'
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
 import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type Migrate014HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
-import { runLocally, type LocalHandler } from '../../functions/local/runner.js';
+import { runLocally, STATE_DATA_LIMIT_BYTES, type LocalHandler } from '../../functions/local/runner.js';
 import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -329,6 +329,29 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.names()).toEqual(['validate', 'inspect']);
   });
 
+
+  it('fails with States.DataLimitExceeded when a task result is over 256 KiB, as AWS does: no later handler, no failure path', async () => {
+    const padding = 'x'.repeat(STATE_DATA_LIMIT_BYTES);
+    const fake = fakeHandlers({ prepare: async () => ({ done: true, manifest: null, columns: [10], tableColumns: [[10]], objects: 5, padding }) });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toEqual({ name: 'States.DataLimitExceeded', message: expect.stringMatching(/^state Prepare: the task result is \d+ bytes, more than Step Functions' 262144 \(256 KiB\)$/) });
+    // States.ALL does not catch it: the lock stays with the run (the unlock-abandoned rule releases it in AWS)
+    expect(fake.names()).toEqual(['validate', 'inspect', 'prepare']);
+  });
+
+  it('fails with States.DataLimitExceeded when a state\'s output grows over 256 KiB from results each under it', async () => {
+    const half = 'x'.repeat(STATE_DATA_LIMIT_BYTES / 2 + 10);
+    const fake = fakeHandlers({
+      inspect: async () => ({ plan: { columns: 2, objects: 5, half }, checkpoint: null }),
+      // a field the workflow keeps (columns), beside the plan it kept
+      prepare: async () => ({ done: true, manifest: null, columns: [10, half], tableColumns: [[10]], objects: 5 }),
+    });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
+    expect(result.error).toEqual({ name: 'States.DataLimitExceeded', message: expect.stringMatching(/^state Prepare: the output is \d+ bytes/) });
+    expect(fake.names()).not.toContain('unlock');
+    expect(fake.names()).not.toContain('report');
+  });
   it('runs the same definitions the stack deploys: the build-time file equals the resolved DefinitionStrings', async () => {
     const app = new App({ context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new DjmigrateStack(app, 'Djmigrate');

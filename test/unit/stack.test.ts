@@ -157,12 +157,12 @@ describe('DjmigrateStack', () => {
     const manifestsBucket = stack.getLogicalId(stack.manifestsBucket.node.defaultChild as never);
     const machine011 = stack.getLogicalId(stack.migrate011.role.node.defaultChild as never);
     const batchRole = stack.getLogicalId(stack.batchChecksumRole.node.defaultChild as never);
-    expect(rolesAllowing(template, 's3:PutObject', reportsBucket)).toEqual(roles('report', 'report014', 'reportBatch'));
+    expect(rolesAllowing(template, 's3:PutObject', reportsBucket)).toEqual(roles('report', 'report014', 'reportBatch', 'plan014'));
     // manifests bucket: Prepare and RecordChecksums the hash manifest, StartChecksumJob and the Batch Operations role
     // the Compute checksum job's files, the 0.11 machine its Distributed Map's result files
     expect(rolesAllowing(template, 's3:PutObject', manifestsBucket)).toEqual(new Set([...roles('prepare', 'recordChecksums', 'startChecksum'), machine011, batchRole]));
     expect(rolesAllowing(template, 's3:PutObject')).toEqual(
-      new Set([...roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch', 'prepare', 'recordChecksums', 'startChecksum'), machine011, batchRole]),
+      new Set([...roles('hash', 'hashItems', 'migrateColumn014', 'copyTable014', 'report', 'report014', 'reportBatch', 'plan014', 'prepare', 'recordChecksums', 'startChecksum'), machine011, batchRole]),
     );
     const readers = roles('inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014');
     // the Batch Operations role reads the store objects to checksum them (no listing)
@@ -497,7 +497,7 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
   });
 
   it('lets only the report functions put objects, and only below reports/ of the reports bucket; nobody reads or deletes there', () => {
-    expect(rolesAllowing(template, 's3:PutObject', reportsBucketId())).toEqual(roles('report', 'report014', 'reportBatch'));
+    expect(rolesAllowing(template, 's3:PutObject', reportsBucketId())).toEqual(roles('report', 'report014', 'reportBatch', 'plan014'));
     for (const action of ['s3:GetObject', 's3:DeleteObject', 's3:ListBucket']) expect(rolesAllowing(template, action, reportsBucketId()), action).toEqual(new Set());
     const reportStatements = (Object.values(template.findResources('AWS::IAM::Policy')) as PolicyResource[])
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement)

@@ -26,6 +26,13 @@ export interface Plan014 {
   problems: string[];
   inPlace?: InPlacePlan;
   copy?: CopyPlan;
+  /**
+   * Set when the plan was cut to fit a size (see {@link planWithin}): each cut list (by its path, e.g.
+   * `inPlace.comments.changes`) and how many of its entries were left out.
+   */
+  omitted?: Record<string, number>;
+  /** Where the whole plan was kept, when it was (the reports bucket, a local file). */
+  planLocation?: string;
 }
 
 export type Plan014Step = { plan: Plan014; checkpoint: null } | { plan: null; checkpoint: ExternalPlanCheckpoint };
@@ -70,4 +77,42 @@ async function planCopy(conn: Connection, input: Migrate014Input, openStore: Ope
 /** copy_table_data's options for this input (every table, or `tables`). */
 export function copyOptionsOf(input: Migrate014Input, openStore: OpenStore, tables?: string[]) {
   return { source: input.schema, dest: input.dest, stores: input.stores, storeMap: input.storeMap, openStore, ...(tables ? { tables } : {}) };
+}
+
+/** Entries a cut list keeps at most, tried in turn until the plan fits. */
+const KEPT_ENTRIES = [50, 20, 5];
+
+/**
+ * The plan as it fits in `maxBytes` of JSON: unchanged when it does; otherwise every list longer than a few entries
+ * (every column's marker, every `~lineage` row, the ALTER statements, the problems, …) keeps its first entries, and
+ * `omitted` counts the rest by the list's path. A schema of a few hundred tables has a plan of megabytes (a marker and
+ * a lineage row per attribute), more than an execution's state holds (256 KiB).
+ */
+export function planWithin(plan: Plan014, maxBytes: number): Plan014 {
+  if (jsonBytes(plan) <= maxBytes) return plan;
+  let cut = plan;
+  for (const kept of KEPT_ENTRIES) {
+    const omitted: Record<string, number> = {};
+    cut = { ...(cutLists(plan, kept, '', omitted) as Plan014), omitted };
+    if (jsonBytes(cut) <= maxBytes) break;
+  }
+  return cut;
+}
+
+/** Entries of the list at `path` in the whole plan: those kept plus those left out. */
+export function entriesOf(plan: Plan014, path: string, kept: readonly unknown[] | undefined): number {
+  return (kept?.length ?? 0) + (plan.omitted?.[path] ?? 0);
+}
+
+function cutLists(value: unknown, kept: number, path: string, omitted: Record<string, number>): unknown {
+  if (Array.isArray(value)) {
+    if (value.length > kept) omitted[path] = value.length - kept;
+    return value.slice(0, kept);
+  }
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, cutLists(inner, kept, path ? `${path}.${key}` : key, omitted)]));
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
 }

@@ -55,6 +55,11 @@ export function reportKey(schema: string, run: string | undefined): string {
   return `reports/${schema}/${executionName(run)}.json`;
 }
 
+/** `reports/<schema>/<execution name>-plan.json`: the whole plan of a 0.14 run (its state holds it cut to size). */
+export function planKey(schema: string, run: string | undefined): string {
+  return `reports/${schema}/${executionName(run)}-plan.json`;
+}
+
 /** `manifests/<schema>/<execution name>/<name>.jsonl`: a work manifest of one run (the Distributed Map reads it). */
 export function manifestKey(schema: string, run: string | undefined, name: string): string {
   return `manifests/${schema}/${executionName(run)}/${name}.jsonl`;
