@@ -220,3 +220,19 @@ it('compares more than 10,000 rows row by row (no CHECKSUM TABLE fallback) and f
   expect(result).toMatchObject({ match: false, row_count: 12000 });
   expect(result.discrepancies).toEqual([{ key: { a: 3833, b: 'k2' }, column: 'v', kind: 'value', prod: expect.closeTo(11501 / 7, 6), test: expect.closeTo(11501 / 7 + 1, 6) }]);
 });
+
+it('shows a long text or JSON value by its first 100 characters and its length (discrepancies travel in the state); finds changed JSON on MariaDB', async () => {
+  // MariaDB's json is a longtext the driver parses: compared as text, any two objects were "[object Object]"
+  const { conn, prod, test } = await schemas();
+  for (const db of [prod, test]) await execute(conn, `CREATE TABLE ${tableRef(db, 'notes')} (id int NOT NULL, body mediumtext NOT NULL, meta json, PRIMARY KEY (id)) ENGINE=InnoDB`);
+  const body = 'é'.repeat(50_000);
+  const meta = JSON.stringify({ path: 'x'.repeat(300) });
+  await execute(conn, `INSERT INTO ${tableRef(prod, 'notes')} VALUES (1, ?, ?), (2, 'short', NULL)`, [body, meta]);
+  await execute(conn, `INSERT INTO ${tableRef(test, 'notes')} VALUES (1, ?, ?), (2, 'changed', NULL)`, [`${body}!`, JSON.stringify({ path: 'y'.repeat(300) })]);
+  const result = await compareQueryResults(conn, { prodSchema: prod, testSchema: test, table: 'notes' });
+  expect(result.discrepancies).toEqual([
+    { key: { id: 1 }, column: 'body', kind: 'value', prod: `${'é'.repeat(100)}… (50000 characters)`, test: `${'é'.repeat(100)}… (50001 characters)` },
+    { key: { id: 1 }, column: 'meta', kind: 'value', prod: expect.stringMatching(/^\{"path":"x{91}… \(311 characters of JSON\)$/), test: expect.stringMatching(/^\{"path":"y{91}… /) },
+    { key: { id: 2 }, column: 'body', kind: 'value', prod: 'short', test: 'changed' },
+  ]);
+});

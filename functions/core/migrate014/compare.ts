@@ -412,7 +412,8 @@ async function compareValues(
     return { equal: Math.abs(a - b) <= context.tolerance * Math.max(1, Math.abs(a), Math.abs(b)), prod: a, test: b };
   }
 
-  if (isJson(prodCol) || isJson(testCol)) {
+  // MariaDB reports a JSON column as longtext, yet the driver hands its values over parsed
+  if (isJson(prodCol) || isJson(testCol) || isParsedJson(prodValue) || isParsedJson(testValue)) {
     return { equal: canonicalJson(prodValue) === canonicalJson(testValue), ...shown };
   }
 
@@ -430,6 +431,10 @@ async function compareValues(
 
 function isJson(col: ColumnInfo): boolean {
   return col.dataType === 'json' || col.comment.startsWith(':json:');
+}
+
+function isParsedJson(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && !(value instanceof Date);
 }
 
 function canonicalJson(value: unknown): string {
@@ -465,7 +470,15 @@ function displayKey(value: unknown, dataType: string): unknown {
   return value;
 }
 
+/** Characters of a text or JSON value a discrepancy shows: discrepancies travel in the execution's state (256 KiB). */
+const SHOWN_CHARACTERS = 100;
+
 function display(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.length > 32 ? `0x${value.subarray(0, 32).toString('hex')}… (${value.length} bytes)` : `0x${value.toString('hex')}`;
+  if (typeof value === 'string' && value.length > SHOWN_CHARACTERS) return `${value.slice(0, SHOWN_CHARACTERS)}… (${value.length} characters)`;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const text = JSON.stringify(value);
+    if (text.length > SHOWN_CHARACTERS) return `${text.slice(0, SHOWN_CHARACTERS)}… (${text.length} characters of JSON)`;
+  }
   return value;
 }
