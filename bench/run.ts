@@ -5,7 +5,8 @@
 //   3. the seed notebook's procedure as written (bench/baseline-seed.ts) as the baseline;
 // plus MD5+SHA-256 of the same number of bytes in memory as the hashing reference.
 // `npm run bench -- --big-object 2GB` instead measures peak RSS while djmigrate's streaming path hashes one object;
-// `--many-objects N` Inspect and the whole migration on N objects (bench/many-objects.ts).
+// `--many-objects N` Inspect and the whole migration on N objects (bench/many-objects.ts); `--v014 ROWS` the 0.14 → 2.0
+// migration's rates (bench/v014.ts).
 // Targets are reported, not asserted: end to end ≤ 1.3x I/O floor; file-store hashing ≥ 0.8x in memory; peak RSS
 // < 256 MB hashing a 2 GB object; column rewrite ≥ 100,000 rows/s on the 1M-row table.
 import { Command, InvalidArgumentError } from 'commander';
@@ -36,6 +37,7 @@ import { migrateLikeSeed, type SeedResult } from './baseline-seed.js';
 import { buildBenchFixture, copySchema, writeLegacyConfig } from './fixture.js';
 import { ioFloor, type FloorSource } from './io-floor.js';
 import { manyObjects } from './many-objects.js';
+import { v014Rates } from './v014.js';
 import { formatBytes, formatInt, inMemoryHashRate, mb, measure, parseSize, RssSampler, table, type Measured } from './measure.js';
 
 interface Flags {
@@ -47,6 +49,8 @@ interface Flags {
   concurrency: number;
   bigObject?: number;
   manyObjects?: number;
+  v014?: number;
+  v014Objects: number;
   skipBaseline?: boolean;
   trustEtag?: boolean;
   hashConcurrency: number;
@@ -89,6 +93,8 @@ async function main(): Promise<void> {
     .option('--concurrency <n>', 'objects in flight for the I/O floor', integer, 32)
     .option('--big-object <size>', 'only measure peak RSS while hashing one object of this size (file store and s3rver)', size)
     .option('--many-objects <n>', 'only: Inspect + plan, then the whole migration, on a file store of this many (empty) objects', integer)
+    .option('--v014 <rows>', 'only: the 0.14 → 2.0 rates (object checks, conversion, copy, compare) on a blob@ column of this many rows', integer)
+    .option('--v014-objects <n>', 'with --v014: objects the rows point at', integer, 5000)
     .option('--skip-baseline', 'do not run the seed procedure')
     .option('--hash-concurrency <n>', "djmigrate's objects in flight per hash batch (the input's hashConcurrency)", integer, 8)
     .option('--distributed-from <n>', "hash through the Distributed Map from this many objects on (the input's distributedHashingFrom; default 1000)", integer)
@@ -105,6 +111,7 @@ async function main(): Promise<void> {
     if (!given('bigTableRows')) flags.bigTableRows = 20_000;
   }
   if (flags.bigObject !== undefined) return bigObject(flags.bigObject);
+  if (flags.v014 !== undefined) return v014Rates(flags.v014, flags.v014Objects, log);
   if (flags.manyObjects !== undefined) return manyObjects(flags.manyObjects, log, {
       distributedHashingFrom: flags.distributedFrom,
       listingPassObjects: flags.listingPassObjects,

@@ -111,7 +111,7 @@ export async function plan014(flags: InPlaceFlags & { json?: boolean; planFile?:
   return plan.status === 'refused' ? 1 : 0;
 }
 
-const MIGRATE_014_TOP_LEVEL_STATES = new Set([
+export const MIGRATE_014_PHASES = new Set([
   'Validate',
   'Plan',
   'Backup',
@@ -128,7 +128,7 @@ const MIGRATE_014_TOP_LEVEL_STATES = new Set([
 
 export async function run014(flags: InPlaceFlags & { json?: boolean; takeOverLock?: boolean }): Promise<number> {
   const bars = flags.json ? null : new ProgressBars({ hashing: false });
-  const clock = new PhaseClock(MIGRATE_014_TOP_LEVEL_STATES);
+  const clock = new PhaseClock(MIGRATE_014_PHASES);
   const result = await run014Workflow(flags, true, { progress: bars ?? silentProgress, ...clock.listeners() }).finally(() => bars?.stop());
   if (result.status === 'FAILED') return fail(result.error);
   const report = { ...(result.output as Report014), timings: { phaseSeconds: clock.seconds() } };

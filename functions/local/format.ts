@@ -1,5 +1,7 @@
 // Human-readable plan and report for the terminal; the JSON forms are the machine-readable ones.
+import type { RunEstimate } from '../core/migrate011/estimate.js';
 import type { Plan } from '../core/migrate011/plan.js';
+import type { Estimate014 } from '../core/migrate014/estimate.js';
 import type { Report } from '../core/migrate011/report.js';
 import { entriesOf, type Plan014 } from '../core/migrate014/plan.js';
 import type { Report014 } from '../core/migrate014/report.js';
@@ -19,6 +21,15 @@ function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   return cells.map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ')}`.trimEnd()).join('\n');
+}
+
+/** The plan's last line: what the run would take and cost on AWS (either migration's estimate). */
+function estimateLine(e: Pick<RunEstimate | Estimate014, 'seconds' | 'stateTransitions' | 'lambdaGbSeconds' | 'usd'> & { s3Requests: { get: number; head?: number; list: number; put: number } }, how = '', more = ''): string {
+  const s3 = `S3 ${e.s3Requests.get} GET${e.s3Requests.head !== undefined ? ` / ${e.s3Requests.head} HEAD` : ''} / ${e.s3Requests.list} LIST / ${e.s3Requests.put} PUT`;
+  return (
+    `Estimated on AWS: about ${e.seconds} s; ${how}${e.stateTransitions} state transitions, ${e.lambdaGbSeconds} Lambda GB-s, ${s3} ≈ $${e.usd.total.toFixed(2)} ` +
+    `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}${more}; us-east-1 list prices, README "Cost")`
+  );
 }
 
 export function formatPlan(plan: Plan): string {
@@ -53,10 +64,11 @@ export function formatPlan(plan: Plan): string {
   const e = plan.estimate;
   lines.push(
     '',
-    `Estimated on AWS: about ${e.seconds} s; ${e.children ? `hashed by ${e.children} Distributed Map children; ` : ''}${e.stateTransitions} state transitions, ${e.lambdaGbSeconds} Lambda GB-s, ` +
-      `S3 ${e.s3Requests.get} GET / ${e.s3Requests.list} LIST / ${e.s3Requests.put} PUT ≈ $${e.usd.total.toFixed(2)} ` +
-      `(Step Functions $${e.usd.stepFunctions.toFixed(2)}, Lambda $${e.usd.lambda.toFixed(2)}, S3 $${e.usd.s3.toFixed(2)}` +
-      `${e.usd.batchOperations ? `, S3 Batch Operations $${e.usd.batchOperations.toFixed(2)} without the checksum's own data charge` : ''}; us-east-1 list prices, README "Cost")`,
+    estimateLine(
+      e,
+      e.children ? `hashed by ${e.children} Distributed Map children; ` : '',
+      e.usd.batchOperations ? `, S3 Batch Operations $${e.usd.batchOperations.toFixed(2)} without the checksum's own data charge` : '',
+    ),
   );
   if (e.listing.passes > 1) {
     lines.push(`The largest store is listed in ${e.listing.passes} passes of at most ${e.listing.passObjects.toLocaleString('en-US')} objects (listingPassObjects), its database rows read once per pass.`);
@@ -126,6 +138,7 @@ export function formatPlan014(plan: Plan014): string {
     if (plan.copy.declare) lines.push(`The destination is declared first (${plan.copy.declare.tables} tables; existing kept: ${plan.copy.declare.existing.join(', ') || 'none'}${moreInline('copy.declare.existing')})`);
   }
   if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`), ...more('problems'));
+  if (plan.estimate) lines.push('', estimateLine(plan.estimate));
   if (plan.omitted) {
     const where = plan.planLocation ? `the whole plan is in ${plan.planLocation}` : 'give --plan-file to write the whole plan';
     lines.push('', `This plan is long: each of its lists shows its first entries only; ${where}.`);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
+import { ASSUMED_014 } from '../../functions/core/migrate014/estimate.js';
 import { entriesOf, type Plan014 } from '../../functions/core/migrate014/plan.js';
 import type { Report014 } from '../../functions/core/migrate014/report.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
@@ -205,6 +206,9 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     const plan = (planned.output as { plan: { status: string; copy: { tables: string[] } } }).plan;
     expect(plan.status).toBe('ready');
     expect(plan.copy.tables.indexOf('animal')).toBeLessThan(plan.copy.tables.indexOf('sample'));
+    // copy estimate: every table one copy call and one compare call
+    const tables = plan.copy.tables.length;
+    expect((planned.output as { plan: Plan014 }).plan.estimate).toMatchObject({ stateTransitions: ASSUMED_014.fixedTransitionsCopy + 2 * tables + tables + 4 * tables });
     expect((await conn.query('SHOW DATABASES LIKE ?', [dest]))[0]).toEqual([]);
 
     const copied = await run();

@@ -51,6 +51,9 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   expect(planLocation).toBe(planFile);
   expect(printed.omitted).toBeUndefined();
   expect(JSON.parse(await readFile(planFile, 'utf8'))).toEqual(printed);
+  // the AWS estimate: the S3 store's objects are checked by listings, nothing read or written but attachments
+  expect(printed.estimate).toMatchObject({ stateTransitions: expect.any(Number), s3Requests: { list: 3 } });
+  expect((await djmigrate(['plan', ...args])).stdout).toMatch(/Estimated on AWS: about \d+ s; \d+ state transitions/);
   const plan = printed.inPlace!;
   expect(plan.steps).toEqual(['update_blob_comments', 'migrate_external_storage', 'add_lineage_table']);
   expect(plan.external?.columns.map((c) => c.column).sort()).toEqual(['report', 'scan', 'waveform', 'waveform_opt']);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ASSUMED, estimateRun, PRICES_USD } from '../../functions/core/migrate011/estimate.js';
+import { PRICES_USD } from '../../functions/core/aws-prices.js';
+import { ASSUMED, estimateRun } from '../../functions/core/migrate011/estimate.js';
+import { ASSUMED_014, estimateRun014 } from '../../functions/core/migrate014/estimate.js';
 
 const base = { columnRows: [1_000_000], mode: 'in-place' as const, trustEtag: false, hashConcurrency: 8, distributedHashingFrom: 1_000_000 };
 
@@ -110,5 +112,49 @@ describe('estimateRun (the cost model plan prints)', () => {
     // the passes the phases will make: 30M objects over 64 characters cut at 21 characters (9.8M) a pass, so 4
     expect(run(30_000_000).listing.passes).toBe(4);
     expect(estimateRun({ ...base, mode: 'native', stores: [{ objects: 30_000_000, bytes: 3e13, s3: true }] }).listing.passes).toBeGreaterThan(4);
+  });
+});
+
+describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
+  const blobs = { table: 'trace', kind: 'blob' as const, s3: true, rows: 1_000_000, pointers: 900_000, objects: 100_000, bytes: 100e9 };
+  const inPlace = { strategy: 'in-place' as const, tableRows: [], copyFiles: false, verifyObjects: false, backup: false };
+  const a = ASSUMED_014;
+
+  it('in place: object checks by listing, the conversion in calls, S3 priced by request', () => {
+    const estimate = estimateRun014({ ...inPlace, columns: [blobs] });
+    // Plan and PrepareExternalStorage: 100,000 objects at 2,000/s = 50 s each; Verify 900,000 pointers at 20,000/s;
+    // the conversion 1M rows at 30,000/s: all one call each
+    const plan = 100_000 / a.objectChecksPerSecond;
+    const verify = 900_000 / a.verifyPointersPerSecond;
+    const conversion = 1_000_000 / a.conversionRowsPerSecond;
+    expect(estimate.seconds).toBe(Math.ceil(2 * plan + verify + conversion + a.otherSeconds));
+    expect(estimate.stateTransitions).toBe(a.fixedTransitionsInPlace + 2 * 1 + 1);
+    expect(estimate.lambdaGbSeconds).toBe(Math.round(0.5 * (2 * plan + a.otherSeconds) + 1 * (verify + conversion)));
+    // a LIST a page: 200 pages of 500 twice, 100 pages of 1,000; nothing read without verifyObjects
+    expect(estimate.s3Requests).toEqual({ get: 0, head: 0, list: 2 * 200 + 100, put: 0 });
+    expect(estimate.usd.s3).toBeCloseTo(500 * PRICES_USD.s3List, 2);
+    expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 2);
+    // a file store: no S3 requests at all
+    expect(estimateRun014({ ...inPlace, columns: [{ ...blobs, s3: false }] }).s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
+  });
+
+  it('verifyObjects reads each blob three times and each attachment once more; attachments and copied blobs are written', () => {
+    const attachments = { ...blobs, table: 'report', kind: 'attach' as const, objects: 1_000, bytes: 1e9 };
+    const plain = estimateRun014({ ...inPlace, columns: [blobs, attachments] });
+    expect(plain.s3Requests).toMatchObject({ get: 2 * 1_000, head: 1_000, put: 1_000 });
+    const verified = estimateRun014({ ...inPlace, verifyObjects: true, copyFiles: true, columns: [blobs, attachments] });
+    expect(verified.s3Requests).toEqual({ get: 3 * 100_000 + 1_000 + 2 * 1_000, head: 1_000 + 100_000, put: 1_000 + 100_000, list: plain.s3Requests.list });
+    // 100 GB streamed three times at 100 MB/s is far past a call: Plan, PrepareExternalStorage and Verify each take more
+    expect(verified.seconds).toBeGreaterThan(3 * 1_000);
+    expect(verified.stateTransitions).toBeGreaterThan(plain.stateTransitions + 2 * 3);
+  });
+
+  it('copy: each table copied (calls of 10 minutes), then compared four at once', () => {
+    const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tableRows: [10_000_000, 1_000, 1_000] });
+    // the 10M-row table: 200 s of copying (one call), 1,333 s of comparing (3 calls: two more, each with its Choice)
+    expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 2 * 3 + 3 + 4 * 3 + 2 * 2);
+    const rows = 10_002_000;
+    expect(copy.seconds).toBe(Math.ceil(rows / a.copyRowsPerSecond + rows / a.compareRowsPerSecond / 3 + a.otherSeconds));
+    expect(copy.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });
 });

@@ -3,22 +3,9 @@
 // rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
 import { expectedStoreKeys, keyRanges } from '../stores/key-ranges.js';
 import { AWS_LIST_RANGES } from '../stores/open-store.js';
+import { PRICES_USD } from '../aws-prices.js';
 import { DEFAULT_LISTING_PASS_OBJECTS } from './input.js';
 
-export const PRICES_USD = {
-  stateTransition: 0.000025,
-  lambdaGbSecond: 0.0000133334,
-  lambdaRequest: 0.0000002,
-  s3Get: 0.0000004,
-  s3List: 0.000005,
-  s3Put: 0.000005,
-  /** Step Functions Express: per execution, and per GB-second of duration (billed in 64 MB steps). */
-  expressRequest: 0.000001,
-  expressGbSecond: 0.00001667,
-  /** S3 Batch Operations: per job and per object (the Compute checksum's own data charge, if any, is not modeled). */
-  batchJob: 0.25,
-  batchObject: 0.000001,
-} as const;
 
 export const ASSUMED = {
   /** Streamed MD5 + SHA-256 per Lambda, and per-object request latency (S3 GET first byte). */

@@ -2,10 +2,11 @@
 // migrate_schema_in_place's plan; for the copy strategy it checks every table can be copied into the destination
 // (or, with createDest, what create_parallel_schema would declare) before the first row moves.
 import type { Connection } from 'mysql2/promise';
-import { schemaDefaults } from '../db/sql.js';
+import { schemaDefaults, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { planParallelSchema, planSchemaCopy } from './copy.js';
+import { estimateRun014, type Estimate014 } from './estimate.js';
 import type { ExternalPlanCall, ExternalPlanCheckpoint } from './external-storage.js';
 import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
 import { inPlaceOptionsOf, type Migrate014Input } from './input.js';
@@ -26,6 +27,8 @@ export interface Plan014 {
   problems: string[];
   inPlace?: InPlacePlan;
   copy?: CopyPlan;
+  /** Duration, state transitions, Lambda GB-seconds, S3 requests and their list price on AWS (estimate.ts). */
+  estimate?: Estimate014;
   /**
    * Set when the plan was cut to fit a size (see {@link planWithin}): each cut list (by its path, e.g.
    * `inPlace.comments.changes`) and how many of its entries were left out.
@@ -46,9 +49,24 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
     const step = await planSchemaInPlace(conn, inPlaceOptionsOf(input), openStore, call);
     if (!step.plan) return step;
     const inPlace = step.plan;
-    return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace }, checkpoint: null };
+    const columns = (inPlace.external?.columns ?? []).map((c) => ({ ...c, s3: input.stores[c.store]?.protocol === 's3' }));
+    const estimate = estimateRun014({ ...estimateOptions(input), strategy: 'in-place', columns, tableRows: [] });
+    return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace, estimate }, checkpoint: null };
   }
-  return { plan: await planCopy(conn, input, openStore), checkpoint: null };
+  const plan = await planCopy(conn, input, openStore);
+  const rows = await estimatedRows(conn, input.schema);
+  plan.estimate = estimateRun014({ ...estimateOptions(input), strategy: 'copy', columns: [], tableRows: (plan.copy?.tables ?? []).map((table) => rows.get(table) ?? 0) });
+  return { plan, checkpoint: null };
+}
+
+function estimateOptions(input: Migrate014Input) {
+  return { copyFiles: input.copyFiles, verifyObjects: input.verifyObjects, backup: input.backup };
+}
+
+/** The server's row estimate of each table (InnoDB's statistics: cheap, roughly right). */
+async function estimatedRows(conn: Connection, schema: string): Promise<Map<string, number>> {
+  const rows = await select<{ name: string; n: number | string | null }>(conn, 'SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema]);
+  return new Map(rows.map((row) => [row.name, Number(row.n ?? 0)]));
 }
 
 async function planCopy(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {

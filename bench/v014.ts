@@ -1,0 +1,125 @@
+// `npm run bench -- --v014 ROWS`: the 0.14 → 2.0 migration's own rates, the ones `plan --from 0.14` estimates AWS
+// time and cost from. A 0.14 schema on the throwaway servers: `trace` (ROWS rows, blob@main on s3rver) pointing at
+// `--v014-objects` objects of a few bytes, filed by 0.12 (uuid paths, as 0.14 writes them), plus a small parent table.
+// Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
+// check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
+// another (CopyTables and CompareTables: rows/s).
+import type { Connection } from 'mysql2/promise';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execute, quoteId, tableRef } from '../functions/core/db/sql.js';
+import type { Report014 } from '../functions/core/migrate014/report.js';
+import { MIGRATE_014_PHASES } from '../functions/local/cli-014.js';
+import { PhaseClock } from '../functions/local/cli-output.js';
+import { migrateLocally014 } from '../functions/local/migrate.js';
+import { connect, startSandbox, type Sandbox } from '../functions/local/sandbox/sandbox.js';
+import { createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../functions/local/sandbox/v014-pipeline.js';
+import { copySchema } from './fixture.js';
+import { formatInt, mb, RssSampler } from './measure.js';
+
+const DATABASE = 'djbench_v014';
+const PRISTINE = 'djbench_v014_pristine';
+const BUCKET = 'djm-bench-v014';
+
+export async function v014Rates(rows: number, objects: number, log: (line: string) => void): Promise<void> {
+  if (objects < 1 || rows < objects) throw new Error(`--v014 ${rows} --v014-objects ${objects}: give at least one object and at least as many rows as objects`);
+  log(`bench --v014: ${formatInt(rows)} rows of a blob@ column (s3rver) over ${formatInt(objects)} objects, 0.14 → 2.0`);
+  const sandbox = await startSandbox();
+  const conn = await connect(sandbox.mysqlUrl);
+  try {
+    await sandbox.createBucket(BUCKET);
+    const stores: V014Stores = { main: { spec: sandbox.s3Store(BUCKET, 'v014'), credentials: sandbox.s3.credentials } };
+    const started = performance.now();
+    await buildSchema(conn, stores, rows, objects);
+    await copySchema(conn, DATABASE, PRISTINE);
+    log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const configPath = await writeConfig(sandbox, stores);
+
+    const inPlace = await timedRun(configPath, { schema: DATABASE }, log);
+    const inPlaceReport = inPlace.report;
+    if (inPlaceReport.status !== 'migrated') throw new Error(`in place: ${inPlaceReport.status}: ${inPlaceReport.problems.join('; ')}`);
+    const phase = (name: string) => inPlace.phases[name] ?? 0;
+    log(
+      `in place ${inPlace.seconds.toFixed(1)} s: object checks ${formatInt(objects / phase('Plan'))} objects/s (Plan ${phase('Plan').toFixed(1)} s), ` +
+        `${formatInt(objects / phase('PrepareExternalStorage'))}/s (PrepareExternalStorage ${phase('PrepareExternalStorage').toFixed(1)} s), ` +
+        `${formatInt(objects / phase('Verify'))}/s (Verify ${phase('Verify').toFixed(1)} s); conversion ${formatInt(rows / phase('MigrateExternalColumns'))} rows/s ` +
+        `(MigrateExternalColumns ${phase('MigrateExternalColumns').toFixed(1)} s); peak RSS ${Math.round(mb(inPlace.peakRss))} MB`,
+    );
+
+    // the copy strategy from the untouched copy: declare <schema>_v2, copy every table, compare
+    await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(`${PRISTINE}_v2`)}`);
+    const copy = await timedRun(configPath, { schema: PRISTINE, strategy: 'copy', createDest: true }, log);
+    if (copy.report.status !== 'copied') throw new Error(`copy: ${copy.report.status}: ${copy.report.problems.join('; ')}`);
+    const copied = copy.report.tables!.reduce((sum, table) => sum + table.rowCount, 0);
+    const copyPhase = (name: string) => copy.phases[name] ?? 0;
+    log(
+      `copy ${copy.seconds.toFixed(1)} s: CopyTables ${formatInt(copied / copyPhase('CopyTables'))} rows/s (${copyPhase('CopyTables').toFixed(1)} s), ` +
+        `CompareTables ${formatInt(copied / copyPhase('CompareTables'))} rows/s (${copyPhase('CompareTables').toFixed(1)} s); peak RSS ${Math.round(mb(copy.peakRss))} MB`,
+    );
+    log(
+      `bench --v014: ${formatInt(rows)} rows, ${formatInt(objects)} objects: checks ${formatInt(objects / phase('Verify'))}–${formatInt(objects / phase('Plan'))} objects/s, ` +
+        `conversion ${formatInt(rows / phase('MigrateExternalColumns'))} rows/s, copy ${formatInt(copied / copyPhase('CopyTables'))} rows/s, compare ${formatInt(copied / copyPhase('CompareTables'))} rows/s`,
+    );
+  } finally {
+    await conn.end().catch(() => {});
+    await sandbox.stop();
+  }
+}
+
+/** `session` (a row) and `trace` (rows over objects: row i points at object i mod objects). */
+async function buildSchema(conn: Connection, stores: V014Stores, rows: number, objects: number): Promise<void> {
+  for (const db of [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`]) await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(db)}`);
+  await createV014Schema(conn, DATABASE);
+  await declareV014Table(conn, DATABASE, { name: 'session', primaryKey: [{ name: 'session_id', sqlType: 'int' }], attributes: [{ name: 'note', type: 'varchar(64)' }] });
+  await declareV014Table(conn, DATABASE, {
+    name: 'trace',
+    primaryKey: [{ name: 'trace_id', sqlType: 'int' }],
+    parents: [{ table: 'session', columns: ['session_id'] }],
+    attributes: [{ name: 'gain', type: 'float' }, { name: 'data', type: 'blob@main', nullable: true }],
+  });
+  await execute(conn, `INSERT INTO ${tableRef(DATABASE, 'session')} VALUES (1, 'bench')`);
+  // each object once through 0.14's insert (upload + `~external_main` row), then the other rows as copies of them
+  const BATCH = 1000;
+  for (let start = 0; start < objects; start += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, objects - start) }, (_, k) => ({ session_id: 1, trace_id: start + k, gain: 1, data: v014Blob(Buffer.from(`mYm\0trace ${start + k}`)) }));
+    await insertV014Rows(conn, DATABASE, 'trace', batch, stores);
+  }
+  for (let done = objects; done < rows; ) {
+    const step = Math.min(done, rows - done);
+    await execute(
+      conn,
+      `INSERT INTO ${tableRef(DATABASE, 'trace')} (session_id, trace_id, gain, data) SELECT session_id, trace_id + ?, gain, data FROM ${tableRef(DATABASE, 'trace')} WHERE trace_id < ?`,
+      [done, step],
+    );
+    done += step;
+  }
+}
+
+async function writeConfig(sandbox: Sandbox, stores: V014Stores): Promise<string> {
+  const url = new URL(sandbox.mysqlUrl);
+  const main = stores.main!;
+  const spec = main.spec as { endpoint: string; bucket: string; location: string };
+  const config = {
+    'database.host': url.hostname,
+    'database.port': Number(url.port || 3306),
+    'database.user': decodeURIComponent(url.username),
+    'database.password': decodeURIComponent(url.password),
+    stores: { main: { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: main.credentials?.accessKeyId, secret_key: main.credentials?.secretAccessKey } },
+  };
+  const path = join(sandbox.fileRoot, 'bench-v014.dj_local_conf.json');
+  await writeFile(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+async function timedRun(configPath: string, input: { schema: string } & Record<string, unknown>, log: (line: string) => void) {
+  const clock = new PhaseClock(MIGRATE_014_PHASES);
+  const sampler = new RssSampler(50).start();
+  const started = performance.now();
+  const run = await migrateLocally014({ configPath, execute: true, progress: { report: () => {} }, input, ...clock.listeners() });
+  const seconds = (performance.now() - started) / 1000;
+  const peakRss = sampler.stop();
+  if (run.status !== 'SUCCEEDED') throw new Error(`${input.schema}: ${run.error?.name}: ${run.error?.message}`);
+  const phases = clock.seconds();
+  log(`  ${String(input.strategy ?? 'in-place')}: ${Object.entries(phases).map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  return { seconds, phases, peakRss, report: run.output as Report014 };
+}

@@ -1,0 +1,127 @@
+// What a 0.14 → 2.0 run will take and cost on AWS, from the plan's counts: the model `plan --from 0.14` prints and
+// README tabulates. Rates are those `npm run bench -- --v014 200000` measured on the development machine (2 cores,
+// s3rver, MariaDB), rounded; AWS differs (S3 latency, RDS), so they are a guide, not a promise.
+import { PRICES_USD } from '../aws-prices.js';
+import type { CodecKind } from '../datajoint/v2.js';
+
+export const ASSUMED_014 = {
+  /** Plan and PrepareExternalStorage look at every object (a LIST of a page's span, or a HEAD each). */
+  objectChecksPerSecond: 2_000,
+  /** Verify reads every pointer and looks at its object. */
+  verifyPointersPerSecond: 20_000,
+  /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
+  conversionRowsPerSecond: 30_000,
+  /** The copy strategy: rows copied (pointers converted), rows compared. */
+  copyRowsPerSecond: 50_000,
+  compareRowsPerSecond: 7_500,
+  /** verifyObjects streams blob objects (Plan, PrepareExternalStorage, Verify) and attachments (Verify). */
+  streamBytesPerSecond: 100e6,
+  objectLatencySeconds: 0.02,
+  objectsInFlight: 8,
+  /** Keys a LIST answers in Plan and PrepareExternalStorage (a page of 500) and in Verify (1,000). */
+  pageObjects: 500,
+  verifyPageObjects: 1_000,
+  budgetedCallSeconds: 600,
+  /** MigrateExternalColumns' and CompareTables' MaxConcurrency (the stack's fillConcurrency, compareConcurrency). */
+  tablesConvertedAtOnce: 2,
+  tablesComparedAtOnce: 4,
+  /** Lambda memory: Plan, PrepareExternalStorage, CompareTable 0.5 GB; the column, copy and verify functions 1 GB. */
+  checkMemoryGb: 0.5,
+  workMemoryGb: 1,
+  /** Fixed states (README "Cost notes") and the rest of the work: the comments' ALTERs, lineage, the report. */
+  fixedTransitionsInPlace: 18,
+  fixedTransitionsCopy: 9,
+  otherSeconds: 30,
+} as const;
+
+export interface Estimate014Inputs {
+  strategy: 'in-place' | 'copy';
+  /** In place: the external columns to convert (their table, kind, whether their store is on S3, the plan's counts). */
+  columns: { table: string; kind: CodecKind; s3: boolean; rows: number; pointers: number; objects: number; bytes: number }[];
+  /** Copy: each table's rows (the server's estimate). */
+  tableRows: number[];
+  copyFiles: boolean;
+  verifyObjects: boolean;
+  /** An RDS snapshot first: two more states and a poll a minute while it is taken (its time is not modeled). */
+  backup: boolean;
+}
+
+export interface Estimate014 {
+  seconds: number;
+  stateTransitions: number;
+  lambdaGbSeconds: number;
+  lambdaRequests: number;
+  s3Requests: { get: number; head: number; list: number; put: number };
+  usd: { stepFunctions: number; lambda: number; s3: number; total: number };
+}
+
+/** Calls of a phase that works `seconds` in budgeted calls. */
+const callsFor = (seconds: number) => Math.max(1, Math.ceil(seconds / ASSUMED_014.budgetedCallSeconds));
+
+export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
+  const a = ASSUMED_014;
+  const sum = <T>(items: readonly T[], of: (item: T) => number) => items.reduce((total, item) => total + of(item), 0);
+  // seconds of the 0.5 GB functions (object checks, comparisons) and of the 1 GB ones (conversion, copy, verify)
+  let checkSeconds = 0;
+  let workSeconds = 0;
+  let transitions: number;
+  let lambdaRequests: number;
+  let seconds: number;
+  const s3Requests = { get: 0, head: 0, list: 0, put: 0 };
+
+  if (inputs.strategy === 'in-place') {
+    const columns = inputs.columns;
+    const ofKind = (...kinds: CodecKind[]) => columns.filter((c) => kinds.includes(c.kind));
+    const streaming = (of: readonly (typeof columns)[number][], reads = 1) =>
+      sum(of, (c) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / a.objectsInFlight);
+    // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); Verify reads
+    // every pointer (and hashes blobs and attachments with verifyObjects)
+    const planSeconds = sum(columns, (c) => c.objects) / a.objectChecksPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob')) : 0);
+    const verifySeconds = sum(columns, (c) => c.pointers) / a.verifyPointersPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
+    // the conversion writes each attachment at its 2.x path (read to check, read to write) and copies blobs with copyFiles
+    const copied = inputs.copyFiles ? ofKind('blob') : [];
+    const conversionSeconds = sum(columns, (c) => c.rows) / a.conversionRowsPerSecond + streaming(ofKind('attach'), 2) + streaming(copied, 0);
+    checkSeconds = 2 * planSeconds;
+    workSeconds = verifySeconds + conversionSeconds;
+    const tables = new Set(columns.map((c) => c.table)).size;
+    const columnCalls = sum(columns, (c) => callsFor(c.rows / a.conversionRowsPerSecond));
+    const moreCalls = 2 * (callsFor(planSeconds) - 1) + (callsFor(verifySeconds) - 1);
+    transitions = a.fixedTransitionsInPlace + (inputs.backup ? 2 : 0) + 2 * columnCalls + tables + 2 * moreCalls;
+    lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
+    seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesConvertedAtOnce, Math.max(1, tables)) + a.otherSeconds;
+    // S3 (file stores cost nothing): a LIST per page of the object checks; GETs of the streams; HEAD + PUT per
+    // attachment written, HEAD + COPY per blob copied
+    const onS3 = (of: readonly (typeof columns)[number][]) => sum(of.filter((c) => c.s3), (c) => c.objects);
+    const s3Objects = onS3(columns);
+    s3Requests.list = 2 * Math.ceil(s3Objects / a.pageObjects) + Math.ceil(s3Objects / a.verifyPageObjects);
+    s3Requests.get = (inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0) + 2 * onS3(ofKind('attach'));
+    s3Requests.head = onS3(ofKind('attach')) + onS3(copied);
+    s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
+  } else {
+    const rows = sum(inputs.tableRows, (n) => n);
+    const copySeconds = rows / a.copyRowsPerSecond;
+    const compareSeconds = rows / a.compareRowsPerSecond;
+    workSeconds = copySeconds;
+    checkSeconds = compareSeconds;
+    const tableCalls = sum(inputs.tableRows, (n) => callsFor(n / a.copyRowsPerSecond));
+    const compareCalls = sum(inputs.tableRows, (n) => callsFor(n / a.compareRowsPerSecond));
+    const tables = inputs.tableRows.length;
+    transitions = a.fixedTransitionsCopy + 2 * tableCalls + tables + 4 * tables + 2 * (compareCalls - tables);
+    lambdaRequests = 4 + tableCalls + compareCalls;
+    seconds = copySeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables)) + a.otherSeconds;
+  }
+
+  const lambdaGbSeconds = a.checkMemoryGb * (checkSeconds + a.otherSeconds) + a.workMemoryGb * workSeconds;
+  const stepFunctions = transitions * PRICES_USD.stateTransition;
+  const lambda = lambdaGbSeconds * PRICES_USD.lambdaGbSecond + lambdaRequests * PRICES_USD.lambdaRequest;
+  const s3 = (s3Requests.get + s3Requests.head) * PRICES_USD.s3Get + s3Requests.list * PRICES_USD.s3List + s3Requests.put * PRICES_USD.s3Put;
+  const round = (usd: number) => Math.round(usd * 100) / 100;
+  return {
+    seconds: Math.ceil(seconds),
+    stateTransitions: transitions,
+    lambdaGbSeconds: Math.round(lambdaGbSeconds),
+    lambdaRequests,
+    s3Requests,
+    usd: { stepFunctions: round(stepFunctions), lambda: round(lambda), s3: round(s3), total: round(stepFunctions + lambda + s3) },
+  };
+}
