@@ -30,6 +30,8 @@ export interface InPlaceVerifyOptions {
   unsignedMarkers?: boolean;
   /** Objects checked at once (default 8). */
   concurrency?: number;
+  /** Distinct pointers read per query (default PAGE). */
+  pageValues?: number;
 }
 
 export interface VerifiedExternalColumn {
@@ -62,8 +64,11 @@ export interface InPlaceVerification {
 
 /** Examples kept per column and kind of problem. */
 const EXAMPLES = 10;
-/** Distinct values read per query. */
-const PAGE = 1000;
+/**
+ * Distinct values read per query. Pointers cannot be indexed (JSON), so each query scans and sorts the column's
+ * whole table: a page of 1,000 made Verify quadratic (200,000 rows over 5,000 objects: 9.0 s, five scans).
+ */
+const PAGE = 50_000;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
 const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const HASH = /^[a-z2-7]{26}$/;
@@ -286,11 +291,12 @@ async function readCodecColumn(
   const source = sourceStoreOf(options, column.store);
   const spec = options.stores[source];
   const store = spec ? openStore(source) : null;
+  const page = Math.floor(options.pageValues ?? PAGE);
   for (;;) {
     if (reading.budget.spent()) return false;
     const rows: { v: unknown }[] = await select<{ v: unknown }>(
       conn,
-      `SELECT DISTINCT ${value} AS v FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL${reading.after === null ? '' : ` AND ${value} > ?`} ORDER BY v LIMIT ${PAGE}`,
+      `SELECT DISTINCT ${value} AS v FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL${reading.after === null ? '' : ` AND ${value} > ?`} ORDER BY v LIMIT ${page}`,
       reading.after === null ? [] : [reading.after],
     );
     if (rows.length === 0) return true;
@@ -319,7 +325,7 @@ async function readCodecColumn(
       reading.after = texts[checked - 1];
       reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
     }
-    if (checked === texts.length && rows.length < PAGE) return true;
+    if (checked === texts.length && rows.length < page) return true;
   }
 }
 
