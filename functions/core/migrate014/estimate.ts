@@ -7,20 +7,24 @@ import type { CodecKind } from '../datajoint/v2.js';
 export const ASSUMED_014 = {
   /** Plan and PrepareExternalStorage look at every object (a LIST of a page's span, or a HEAD each). */
   objectChecksPerSecond: 2_000,
-  /** Verify reads every pointer and looks at its object. */
-  verifyPointersPerSecond: 20_000,
+  /**
+   * Verify checks each object as the plan does, reading the column's distinct pointers 50,000 at a time: each read
+   * scans (and sorts) the whole table.
+   */
+  verifyPageObjects: 50_000,
+  verifyScanRowsPerSecond: 125_000,
   /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
   conversionRowsPerSecond: 30_000,
   /** The copy strategy: rows copied (pointers converted), rows compared. */
-  copyRowsPerSecond: 50_000,
-  compareRowsPerSecond: 7_500,
+  copyRowsPerSecond: 45_000,
+  compareRowsPerSecond: 20_000,
   /** verifyObjects streams blob objects (Plan, PrepareExternalStorage, Verify) and attachments (Verify). */
   streamBytesPerSecond: 100e6,
   objectLatencySeconds: 0.02,
   objectsInFlight: 8,
-  /** Keys a LIST answers in Plan and PrepareExternalStorage (a page of 500) and in Verify (1,000). */
+  /** Keys a LIST answers in Plan and PrepareExternalStorage (their pages of 500) and in Verify (S3's 1,000 a LIST). */
   pageObjects: 500,
-  verifyPageObjects: 1_000,
+  keysPerList: 1_000,
   budgetedCallSeconds: 600,
   /** MigrateExternalColumns' and CompareTables' MaxConcurrency (the stack's fillConcurrency, compareConcurrency). */
   tablesConvertedAtOnce: 2,
@@ -77,7 +81,9 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); Verify reads
     // every pointer (and hashes blobs and attachments with verifyObjects)
     const planSeconds = sum(columns, (c) => c.objects) / a.objectChecksPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob')) : 0);
-    const verifySeconds = sum(columns, (c) => c.pointers) / a.verifyPointersPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
+    const verifySeconds =
+      sum(columns, (c) => c.objects / a.objectChecksPerSecond + Math.max(1, Math.ceil(c.objects / a.verifyPageObjects)) * (c.rows / a.verifyScanRowsPerSecond)) +
+      (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
     // the conversion writes each attachment at its 2.x path (read to check, read to write) and copies blobs with copyFiles
     const copied = inputs.copyFiles ? ofKind('blob') : [];
     const conversionSeconds = sum(columns, (c) => c.rows) / a.conversionRowsPerSecond + streaming(ofKind('attach'), 2) + streaming(copied, 0);
@@ -92,8 +98,7 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     // S3 (file stores cost nothing): a LIST per page of the object checks; GETs of the streams; HEAD + PUT per
     // attachment written, HEAD + COPY per blob copied
     const onS3 = (of: readonly (typeof columns)[number][]) => sum(of.filter((c) => c.s3), (c) => c.objects);
-    const s3Objects = onS3(columns);
-    s3Requests.list = 2 * Math.ceil(s3Objects / a.pageObjects) + Math.ceil(s3Objects / a.verifyPageObjects);
+    s3Requests.list = 2 * Math.ceil(onS3(columns) / a.pageObjects) + Math.ceil(onS3(columns) / a.keysPerList);
     s3Requests.get = (inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0) + 2 * onS3(ofKind('attach'));
     s3Requests.head = onS3(ofKind('attach')) + onS3(copied);
     s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
