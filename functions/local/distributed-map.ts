@@ -29,6 +29,8 @@ const CHILD_FAILED = { childFailed: true };
 export interface InlinedDistributedMap {
   name: string;
   readerState: string;
+  /** The inline Map over the batches; it and the reader hold every batch in the state, which AWS never does. */
+  childrenState: string;
   /** A child's first state: its batch read back from the manifest. */
   loadState: string;
   toleranceState: string;
@@ -115,6 +117,7 @@ function inlineIn(machine: { States: Record<string, AslState> }, childConcurrenc
     maps.push({
       name,
       readerState: names.reader,
+      childrenState: names.children,
       loadState: names.load,
       toleranceState: names.tolerance,
       childStates: new Set(Object.keys(childStates)),

@@ -75,7 +75,10 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   // set once a state's data is over the quota: the run then stops as in AWS, without its failure path
   let overLimit: Error | undefined;
   let abortRun = () => {};
+  // the local stand-ins of a Distributed Map hold all its batches in the state (AWS reads them in the Map itself)
+  const unlimited = new Set(distributedMaps.flatMap((map) => [map.readerState, map.childrenState]));
   const checkDataLimit = (stateName: string, what: string, value: unknown) => {
+    if (unlimited.has(stateName)) return;
     const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
     if (bytes <= STATE_DATA_LIMIT_BYTES || overLimit) return;
     overLimit = Object.assign(new Error(`state ${stateName}: ${what} is ${bytes} bytes, more than Step Functions' ${STATE_DATA_LIMIT_BYTES} (256 KiB)`), { name: 'States.DataLimitExceeded' });

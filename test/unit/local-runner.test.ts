@@ -430,6 +430,13 @@ describe('runLocally: the Distributed Map (HashManifest) rewritten into a reader
     expect(entered.filter((name) => name === 'HashItems')).toHaveLength(3);
   });
 
+  it('lets its local stand-ins hold more batches than Step Functions\' 256 KiB of state data (AWS never puts them there)', async () => {
+    // 1,000 batches, each with the BatchInput (the execution input): ~400 KB of batches
+    const { result, of } = await withManifest(100_000, { hashItems: async () => ({ hashed: [], left: 0, refused: [] }) });
+    expect(result.error).toBeUndefined();
+    expect(of('recordHashes')).toHaveLength(1_000);
+  }, 60_000);
+
   it('passes each child its batch as a byte range of the manifest, read back into the items AWS would batch', async () => {
     const manifests = fileManifestStore(root);
     const key = 'manifests/lab_ephys/sizes.jsonl';
