@@ -38,7 +38,7 @@ export const MIGRATE_014_HANDLERS = [
 export type Migrate014HandlerName = (typeof MIGRATE_014_HANDLERS)[number];
 
 /** The Lambda functions of the batch workflow (the per-schema migrations run as child executions). */
-export const BATCH_HANDLERS = ['discoverBatch', 'reportBatch'] as const;
+export const BATCH_HANDLERS = ['discoverBatch', 'failureBatch', 'reportBatch'] as const;
 export type BatchHandlerName = (typeof BATCH_HANDLERS)[number];
 
 /** The failure path both migrations share: it releases the schema lock before the execution fails. */

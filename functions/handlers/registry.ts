@@ -1,6 +1,7 @@
 import type { DepsProvider } from './phase-handler.js';
 import type { BatchHandlerName, Migrate011HandlerName, Migrate014HandlerName, UnlockHandlerName } from './names.js';
 import { makeDiscoverBatchHandler } from './batch/discover.js';
+import { makeFailureBatchHandler } from './batch/failure.js';
 import { makeReportBatchHandler } from './batch/report.js';
 import { makeDiscardFillsHandler } from './discard-fills.js';
 import { makeFillHandler } from './fill.js';
@@ -90,6 +91,7 @@ export function migrate014Handlers(getDeps: DepsProvider): Record<Migrate014Hand
 export function batchHandlers(getDeps: DepsProvider): Record<BatchHandlerName, PhaseInvoker> {
   return invokers<BatchHandlerName>({
     discoverBatch: makeDiscoverBatchHandler(getDeps),
+    failureBatch: makeFailureBatchHandler(),
     reportBatch: makeReportBatchHandler(),
   });
 }

@@ -14,7 +14,8 @@
 //   state        handler        Payload sent                                   kept at
 //   Discover     discoverBatch  the execution input                            $ = { from, template, schemas: [{schema}], skipped, maxConcurrency, windowEndsAt }
 //   Start…       (child)        Input = States.JsonMerge(template, {schema})   $.child (only inside the iteration)
-//   (iteration)                                                                 $.results[i] = { schema, status, outcome | failure | reason }
+//   SchemaFailed failureBatch   { schema, failure: the Catch's { Error, Cause } }  the iteration's result
+//   (iteration)                                                                 $.results[i] = { schema, status, outcome | error, cause, executionArn | reason }
 //   BatchReport  reportBatch    { discovered: { from, skipped, windowEndsAt }, results, run }   execution output
 //
 // Only names travel in state: each schema's input is merged from the template when its iteration starts.
@@ -69,9 +70,10 @@ export function batchDefinition(
       reason: sfn.JsonPath.format('the maintenance window ended at {}', sfn.JsonPath.stringAt('$.windowEndsAt')),
     },
   });
-  const failed = new sfn.Pass(wf, 'SchemaFailed', {
-    comment: "The child failed (or could not start): recorded, the other schemas go on.",
-    parameters: { schema: sfn.JsonPath.stringAt('$.schema'), status: 'FAILED', failure: sfn.JsonPath.objectAt('$.failure') },
+  const failed = invoke('SchemaFailed', 'failureBatch', {
+    comment: "The child failed (or could not start): its error and the start of its message are recorded, the other schemas go on.",
+    payload: sfn.TaskInput.fromObject({ schema: sfn.JsonPath.stringAt('$.schema'), failure: sfn.JsonPath.objectAt('$.failure') }),
+    outputPath: '$.Payload',
   });
   const migrated = new sfn.Pass(wf, 'SchemaMigrated', {
     parameters: {

@@ -1,9 +1,11 @@
 // Runs the real synthesized batch definition locally: fake Discover, the real (pure) BatchReport, and child
 // executions either faked per workflow or run through the real 0.11 definition with fake phase handlers.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BATCH_SCHEMAS, MAX_BATCH_SKIPPED } from '../../functions/core/batch/discover.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
 import { buildBatchReport, type BatchReport, type BatchReportEvent } from '../../functions/handlers/batch/report.js';
 import { makeDiscoverBatchHandler, type DiscoverBatchResult } from '../../functions/handlers/batch/discover.js';
+import { BATCH_CAUSE_CHARACTERS, batchFailure } from '../../functions/handlers/batch/failure.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER } from '../../functions/handlers/names.js';
 import { loadDefinition } from '../../functions/local/definition.js';
@@ -27,6 +29,7 @@ function discoverFake(schemas: string[], extra: Partial<DiscoverBatchResult> = {
 }
 
 const reportBatch: LocalHandler = async (event) => buildBatchReport(event as BatchReportEvent);
+const failureBatch: LocalHandler = async (event) => batchFailure(event as Parameters<typeof batchFailure>[0]);
 
 describe('batch workflow (local)', () => {
   beforeAll(async () => {
@@ -35,7 +38,7 @@ describe('batch workflow (local)', () => {
 
   it('maps the child tasks to the per-schema machines', async () => {
     const loaded = await loadDefinition('batch');
-    expect(loaded.handlerOfState).toEqual({ Discover: 'discoverBatch', BatchReport: 'reportBatch' });
+    expect(loaded.handlerOfState).toEqual({ Discover: 'discoverBatch', SchemaFailed: 'failureBatch', BatchReport: 'reportBatch' });
     expect(loaded.childOfState).toEqual({ StartMigrate011: 'migrate011', StartMigrate014: 'migrate014' });
     const text = JSON.stringify(loaded.definition);
     expect(text).toContain('states:startExecution.sync:2');
@@ -60,7 +63,7 @@ describe('batch workflow (local)', () => {
     const result = await runLocally({
       workflow: 'batch',
       input: { from: '0.11', schemas: ['lab_a', 'lab_b', 'lab_c', 'lab_d'], template: TEMPLATE, maxConcurrency: 2 },
-      handlers: { discoverBatch: discoverFake(['lab_a', 'lab_b', 'lab_c', 'lab_d']), reportBatch },
+      handlers: { discoverBatch: discoverFake(['lab_a', 'lab_b', 'lab_c', 'lab_d']), failureBatch, reportBatch },
       children: { migrate011: child, migrate014: async () => ({ status: 'FAILED', error: { name: 'Wrong', message: 'wrong machine' } }) },
       onStateEntered: (name) => entered.push(name),
     });
@@ -76,7 +79,13 @@ describe('batch workflow (local)', () => {
       ['lab_done', 'SKIPPED'],
     ]);
     expect(report.schemas[0]).toMatchObject({ outcome: 'migrated', executionArn: expect.stringContaining(':execution:migrate011:') });
-    expect(report.schemas[1]).toEqual({ schema: 'lab_b', status: 'FAILED', error: 'MigrationRefused', cause: 'lab_b: 1 object is missing from store external' });
+    expect(report.schemas[1]).toEqual({
+      schema: 'lab_b',
+      status: 'FAILED',
+      error: 'MigrationRefused',
+      cause: 'lab_b: 1 object is missing from store external',
+      executionArn: expect.stringContaining(':execution:migrate011:'),
+    });
     expect(inputs).toHaveLength(4);
     expect(inputs).toContainEqual({ ...TEMPLATE, from: '0.11', schema: 'lab_c' });
     expect(maxInFlight).toBe(2);
@@ -88,7 +97,7 @@ describe('batch workflow (local)', () => {
     const result = await runLocally({
       workflow: 'batch',
       input: { from: '0.14', schemas: ['lab_a'], template: TEMPLATE },
-      handlers: { discoverBatch: discoverFake(['lab_a'], { skipped: [] }), reportBatch },
+      handlers: { discoverBatch: discoverFake(['lab_a'], { skipped: [] }), failureBatch, reportBatch },
       children: { migrate014: async () => ({ status: 'SUCCEEDED', output: { plan: { status: 'ready' } } }) },
     });
     expect(result.output).toMatchObject({ status: 'succeeded', succeeded: 1, schemas: [{ schema: 'lab_a', status: 'SUCCEEDED', outcome: 'planned' }] });
@@ -99,7 +108,7 @@ describe('batch workflow (local)', () => {
     const result = await runLocally({
       workflow: 'batch',
       input: { from: '0.11', schemas: ['lab_a', 'lab_b'], template: TEMPLATE, windowEndsAt: '2020-01-01T00:00:00.000Z' },
-      handlers: { discoverBatch: discoverFake(['lab_a', 'lab_b']), reportBatch },
+      handlers: { discoverBatch: discoverFake(['lab_a', 'lab_b']), failureBatch, reportBatch },
       children: { migrate011: async (input) => (started.push(input), { status: 'SUCCEEDED', output: { status: 'migrated' } }) },
     });
     expect(started).toEqual([]);
@@ -113,7 +122,7 @@ describe('batch workflow (local)', () => {
     const result = await runLocally({
       workflow: 'batch',
       input: { from: '0.11', schemas: ['a', 'b', 'c'], template: TEMPLATE, maxConcurrency: 1, windowEndsAt },
-      handlers: { discoverBatch: discoverFake(['a', 'b', 'c']), reportBatch },
+      handlers: { discoverBatch: discoverFake(['a', 'b', 'c']), failureBatch, reportBatch },
       children: {
         migrate011: async (input) => {
           started.push((input as { schema: string }).schema);
@@ -134,6 +143,7 @@ describe('batch workflow (local)', () => {
       handlers: {
         ...Object.fromEntries([...MIGRATE_011_HANDLERS, UNLOCK_HANDLER].map((name) => [name, async () => { throw new Error(`${name} is not called by a plan`); }])),
         discoverBatch: discoverFake(['lab_a', 'lab_b']),
+        failureBatch,
         reportBatch,
         validate: async (event) => ({ input: { defaultStore: 'external', mode: 'in-place', keepLegacy: false, hashConcurrency: 8, verifyContents: false, ...(event as object) } }),
         inspect: async (event) => {
@@ -159,6 +169,7 @@ describe('batch workflow (local)', () => {
         discoverBatch: async () => {
           throw new MigrationRefusedError('the batch execution input is not valid; fix these fields:', ['schemas: give exactly one of schemas and schemaPattern']);
         },
+        failureBatch,
         reportBatch,
       },
       children: { migrate011: async () => ({ status: 'SUCCEEDED', output: {} }) },
@@ -168,11 +179,11 @@ describe('batch workflow (local)', () => {
 });
 
 describe('discoverBatch handler', () => {
-  /** A connection answering only what discover asks: every database exists, none has ~external. */
-  const fakeDeps = (databases: string[]) =>
+  /** A connection answering only what discover asks: every database exists, none has ~external (or each a full one). */
+  const fakeDeps = (databases: string[], tables: string[] = []) =>
     ({
       openDatabase: async () => ({
-        query: async (sql: string) => [sql.includes('SCHEMATA') ? databases.map((name) => ({ name })) : [], []],
+        query: async (sql: string) => [sql.includes('SCHEMATA') ? databases.map((name) => ({ name })) : tables.map((name) => ({ name, rows: 1 })), []],
         end: async () => undefined,
       }),
     }) as unknown as HandlerDeps;
@@ -195,6 +206,17 @@ describe('discoverBatch handler', () => {
     });
   });
 
+  it('refuses a batch of more schemas than its state holds the outcomes of, to migrate or to skip, starting nothing', async () => {
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `lab_${i}`);
+    const refusal = (databases: string[], tables: string[]) =>
+      makeDiscoverBatchHandler(() => fakeDeps(databases, tables), now)({ from: '0.11', schemaPattern: 'lab\\_%', template: TEMPLATE } as never, {} as never).catch((error: unknown) => error);
+    expect(await refusal(names(MAX_BATCH_SCHEMAS), ['~external'])).toMatchObject({ schemas: expect.any(Array) });
+    const tooMany = await refusal(names(MAX_BATCH_SCHEMAS + 1), ['~external']);
+    expect(tooMany).toBeInstanceOf(MigrationRefusedError);
+    expect((tooMany as Error).message).toMatch(/^this batch would migrate 251 schemas, more than the 250 one batch keeps the outcome of .*split it: narrower schemaPattern values/);
+    expect(((await refusal(names(MAX_BATCH_SKIPPED + 1), [])) as Error).message).toMatch(/^this batch would skip 501 schemas, more than the 500/);
+  });
+
   it.each([
     [{ from: '0.11', template: TEMPLATE }, 'schemas: give exactly one of schemas'],
     [{ from: '0.12', schemas: ['a'], template: TEMPLATE }, 'from:'],
@@ -209,4 +231,28 @@ describe('discoverBatch handler', () => {
     expect(refusal).toBeInstanceOf(MigrationRefusedError);
     expect((refusal as Error).message).toContain(field);
   });
+});
+
+describe('batch workflow (local): many schemas failing at once', () => {
+  it('reports 200 failed schemas with long refusals: what the Map keeps of each failure fits the state (256 KiB)', async () => {
+    const schemas = Array.from({ length: 200 }, (_, i) => `lab_${String(i).padStart(3, '0')}`);
+    const refusal = (schema: string) => `schema ${schema} cannot be migrated as it is; nothing was changed: ${'object lab/abcdef is missing from store external; restore it and rerun. '.repeat(20)}`;
+    const result = await runLocally({
+      workflow: 'batch',
+      input: { from: '0.11', schemas, template: TEMPLATE, maxConcurrency: 8 },
+      handlers: { discoverBatch: discoverFake(schemas, { maxConcurrency: 8 }), failureBatch, reportBatch },
+      children: { migrate011: async (input) => ({ status: 'FAILED', error: { name: 'MigrationRefused', message: refusal((input as { schema: string }).schema) } }) },
+    });
+    expect(result.error).toBeUndefined();
+    const report = result.output as BatchReport;
+    expect(report).toMatchObject({ status: 'failed', failed: 200 });
+    // the start of each refusal (the child execution has the whole of it) and the child to look at
+    expect(report.schemas[7]).toEqual({
+      schema: 'lab_007',
+      status: 'FAILED',
+      error: 'MigrationRefused',
+      cause: `${refusal('lab_007').slice(0, BATCH_CAUSE_CHARACTERS)}…`,
+      executionArn: expect.stringMatching(/:execution:migrate011:/),
+    });
+  }, 60_000);
 });

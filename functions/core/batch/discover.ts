@@ -112,8 +112,18 @@ export async function discoverSchemas(conn: Connection, input: Pick<BatchInput, 
     if (reason) skipped.push({ schema, reason });
     else schemas.push(schema);
   }
+  if (schemas.length > MAX_BATCH_SCHEMAS || skipped.length > MAX_BATCH_SKIPPED) {
+    throw new MigrationRefusedError(
+      `this batch would ${schemas.length > MAX_BATCH_SCHEMAS ? `migrate ${schemas.length} schemas, more than the ${MAX_BATCH_SCHEMAS}` : `skip ${skipped.length} schemas, more than the ${MAX_BATCH_SKIPPED}`} ` +
+        "one batch keeps the outcome of (every schema's outcome travels in its execution's state, 256 KiB); split it: narrower schemaPattern values, a schemas list per batch, or exclude; nothing was started",
+    );
+  }
   return { schemas, skipped };
 }
+
+/** Schemas one batch migrates, and skips, at most: each one's outcome (≤ ~700 bytes) stays in the batch's state. */
+export const MAX_BATCH_SCHEMAS = 250;
+export const MAX_BATCH_SKIPPED = 500;
 
 async function tablesOf(conn: Connection, schema: string, names: string[]): Promise<Set<string>> {
   const rows = await select<{ name: string }>(

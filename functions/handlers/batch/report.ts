@@ -5,11 +5,12 @@ import { withDeps } from '../ops/invocation.js';
 import { executionName, keepReport } from '../ops/reports.js';
 import { batchSummary } from '../ops/summaries.js';
 import type { DepsProvider } from '../phase-handler.js';
+import type { BatchFailure } from './failure.js';
 
 /** One schema's iteration result in the batch machine (see lib/workflows/batch.ts). */
 export type BatchItemResult =
   | { schema: string; status: 'SUCCEEDED'; executionArn?: string; outcome?: string }
-  | { schema: string; status: 'FAILED'; failure?: { Error?: string; Cause?: string } }
+  | BatchFailure
   | { schema: string; status: 'NOT_STARTED'; reason?: string };
 
 export interface BatchReportEvent {
@@ -43,30 +44,6 @@ export interface BatchReport {
   schemas: BatchSchemaOutcome[];
 }
 
-const MAX_CAUSE = 2000;
-
-/**
- * A failed child's Cause is the DescribeExecution of the child (JSON with its own Error and Cause); anything else is
- * kept as it is. Returns the child's error name and message, shortened.
- */
-export function childFailure(error: string | undefined, cause: string | undefined): { error?: string; cause?: string } {
-  let name = error;
-  let message = cause;
-  if (cause) {
-    try {
-      const parsed = JSON.parse(cause) as { Error?: unknown; Cause?: unknown };
-      if (parsed && typeof parsed === 'object' && (typeof parsed.Error === 'string' || typeof parsed.Cause === 'string')) {
-        if (typeof parsed.Error === 'string') name = parsed.Error;
-        message = typeof parsed.Cause === 'string' ? parsed.Cause : undefined;
-      }
-    } catch {
-      // not JSON: the cause as it is
-    }
-  }
-  if (message && message.length > MAX_CAUSE) message = `${message.slice(0, MAX_CAUSE)}…`;
-  return { ...(name ? { error: name } : {}), ...(message ? { cause: message } : {}) };
-}
-
 /** A child whose report says verification or comparison failed did not migrate its schema: counted as failed. */
 const FAILED_OUTCOME = /-failed$/;
 
@@ -79,7 +56,7 @@ export function buildBatchReport(event: BatchReportEvent): BatchReport {
       }
       return { schema: result.schema, status: 'SUCCEEDED', outcome, ...(result.executionArn ? { executionArn: result.executionArn } : {}) };
     }
-    if (result.status === 'FAILED') return { schema: result.schema, status: 'FAILED', ...childFailure(result.failure?.Error, result.failure?.Cause) };
+    if (result.status === 'FAILED') return result;
     return { schema: result.schema, status: 'NOT_STARTED', reason: result.reason ?? 'the maintenance window had ended' };
   });
   for (const skipped of event.discovered.skipped) schemas.push({ schema: skipped.schema, status: 'SKIPPED', reason: skipped.reason });
