@@ -8,10 +8,10 @@ export const ASSUMED_014 = {
   /** Plan and PrepareExternalStorage look at every object (a LIST of a page's span, or a HEAD each). */
   objectChecksPerSecond: 2_000,
   /**
-   * Verify checks each object as the plan does, reading the column's distinct pointers 50,000 at a time: each read
+   * Verify checks each object as the plan does, reading the column's distinct pointers 500,000 at a time: each read
    * scans (and sorts) the whole table.
    */
-  verifyPageObjects: 50_000,
+  verifyPageObjects: 500_000,
   verifyScanRowsPerSecond: 125_000,
   /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
   conversionRowsPerSecond: 30_000,

@@ -30,8 +30,9 @@ export interface InPlaceVerifyOptions {
   unsignedMarkers?: boolean;
   /** Objects checked at once (default 8). */
   concurrency?: number;
-  /** Distinct pointers read per query (default PAGE). */
+  /** Distinct pointers read per query (default PAGE), and of them looked up and checked at a time (CHECKED_AT_ONCE). */
   pageValues?: number;
+  checkValues?: number;
 }
 
 export interface VerifiedExternalColumn {
@@ -66,9 +67,12 @@ export interface InPlaceVerification {
 const EXAMPLES = 10;
 /**
  * Distinct values read per query. Pointers cannot be indexed (JSON), so each query scans and sorts the column's
- * whole table: a page of 1,000 made Verify quadratic (200,000 rows over 5,000 objects: 9.0 s, five scans).
+ * whole table: a page of 1,000 made Verify quadratic (200,000 rows over 5,000 objects: 9.0 s, five scans). A page of
+ * 500,000 (~150 MB of text at most) is one scan per call for most columns.
  */
-const PAGE = 50_000;
+const PAGE = 500_000;
+/** Of a page, the objects looked up (statObjects: a listing of their span) and checked at a time. */
+const CHECKED_AT_ONCE = 1000;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
 const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const HASH = /^[a-z2-7]{26}$/;
@@ -292,6 +296,7 @@ async function readCodecColumn(
   const spec = options.stores[source];
   const store = spec ? openStore(source) : null;
   const page = Math.floor(options.pageValues ?? PAGE);
+  const batch = Math.floor(options.checkValues ?? CHECKED_AT_ONCE);
   for (;;) {
     if (reading.budget.spent()) return false;
     const rows: { v: unknown }[] = await select<{ v: unknown }>(
@@ -301,31 +306,36 @@ async function readCodecColumn(
     );
     if (rows.length === 0) return true;
     const texts = rows.map((row) => (Buffer.isBuffer(row.v) ? row.v.toString('utf8') : String(row.v)));
-    const pointers = texts.map((text) => ({ text, pointer: parsePointer(options, column, text) }));
-    const objects: PageObjects | null =
-      spec && store
-        ? {
-            spec,
-            store,
-            storeName: source,
-            contents: verified.checkedContents,
-            infos: await statObjects(store, pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)])), reading.limit),
-          }
-        : null;
-    const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
-      verified.objects++;
-      if ('error' in pointer) {
-        problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
-        return;
+    for (let start = 0; start < texts.length; start += batch) {
+      if (reading.budget.spent()) return false;
+      const slice = texts.slice(start, start + batch);
+      const pointers = slice.map((text) => ({ text, pointer: parsePointer(options, column, text) }));
+      const objects: PageObjects | null =
+        spec && store
+          ? {
+              spec,
+              store,
+              storeName: source,
+              contents: verified.checkedContents,
+              infos: await statObjects(store, pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)])), reading.limit),
+            }
+          : null;
+      const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
+        verified.objects++;
+        if ('error' in pointer) {
+          problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
+          return;
+        }
+        verified.bytes += pointer.size;
+        if (objects) await checkObject(column, objects, pointer, text, problems);
+      });
+      if (checked > 0) {
+        reading.after = slice[checked - 1];
+        reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
       }
-      verified.bytes += pointer.size;
-      if (objects) await checkObject(column, objects, pointer, text, problems);
-    });
-    if (checked > 0) {
-      reading.after = texts[checked - 1];
-      reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
+      if (checked < slice.length) return false;
     }
-    if (checked === texts.length && rows.length < page) return true;
+    if (rows.length < page) return true;
   }
 }
 
