@@ -71,8 +71,12 @@ const EXAMPLES = 10;
  * 500,000 (~150 MB of text at most) is one scan per call for most columns.
  */
 const PAGE = 500_000;
-/** Of a page, the objects looked up (statObjects: a listing of their span) and checked at a time. */
-const CHECKED_AT_ONCE = 1000;
+/**
+ * Of a page, the objects looked up (statObjects: a listing of their span, a HEAD for each key it did not show) and
+ * checked at a time. Pointers sort by their JSON, so a batch's keys lie apart in the store: a batch of 1,000 left most
+ * to HEADs (200,000 rows over 5,000 objects: Verify 7.8 s against 2.4 s in one batch).
+ */
+const CHECKED_AT_ONCE = 50_000;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
 const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const HASH = /^[a-z2-7]{26}$/;
