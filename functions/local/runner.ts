@@ -77,12 +77,16 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   let abortRun = () => {};
   // the local stand-ins of a Distributed Map hold all its batches in the state (AWS reads them in the Map itself)
   const unlimited = new Set(distributedMaps.flatMap((map) => [map.readerState, map.childrenState]));
-  const checkDataLimit = (stateName: string, what: string, value: unknown) => {
-    if (unlimited.has(stateName)) return;
+  const overDataLimit = (stateName: string, what: string, value: unknown): Error | null => {
+    if (unlimited.has(stateName)) return null;
     const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
-    if (bytes <= STATE_DATA_LIMIT_BYTES || overLimit) return;
-    overLimit = Object.assign(new Error(`state ${stateName}: ${what} is ${bytes} bytes, more than Step Functions' ${STATE_DATA_LIMIT_BYTES} (256 KiB)`), { name: 'States.DataLimitExceeded' });
-    halted ??= overLimit;
+    if (bytes <= STATE_DATA_LIMIT_BYTES) return null;
+    return Object.assign(new Error(`state ${stateName}: ${what} is ${bytes} bytes, more than Step Functions' ${STATE_DATA_LIMIT_BYTES} (256 KiB)`), { name: 'States.DataLimitExceeded' });
+  };
+  const stopOverLimit = (error: Error) => {
+    if (overLimit) return;
+    overLimit = error;
+    halted ??= error;
     abortRun();
   };
   /** A Task run in this process: halts with the run, fails it for good unless retried or in a Distributed Map child. */
@@ -95,8 +99,10 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     inFlight.add(call);
     try {
       const result = jsonCopy(await call) as JsonValue;
-      checkDataLimit(stateName, 'the task result', result);
-      if (overLimit) throw overLimit;
+      const over = overDataLimit(stateName, 'the task result', result);
+      // in a Distributed Map child it fails that child (an Express execution of its own), else the run
+      if (over && !childStates.has(stateName)) stopOverLimit(over);
+      if (over) throw over;
       return result;
     } catch (thrown) {
       // thrown as is: Retry matches error.name (TransientError), the run fails with it (MigrationRefused)
@@ -175,7 +181,8 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     for await (const event of execution.eventLogs) {
       if (event.type !== 'StateEntered' && event.type !== 'StateExited') continue;
       // read shortly after the fact: a state's output over the quota stops the run a few states late at worst
-      if (event.type === 'StateExited') checkDataLimit(event.state.name, 'the output', event.state.output);
+      const over = event.type === 'StateExited' && !childStates.has(event.state.name) && overDataLimit(event.state.name, 'the output', event.state.output);
+      if (over) stopOverLimit(over);
       const listener = event.type === 'StateEntered' ? options.onStateEntered : options.onStateExited;
       if (listener) {
         try {
@@ -197,7 +204,8 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   halted ??= new Error('the execution has ended');
   await Promise.allSettled([...inFlight]);
   await events;
-  if (result.status === 'SUCCEEDED') checkDataLimit('(execution)', 'the execution output', result.output);
+  const over = result.status === 'SUCCEEDED' && overDataLimit('(execution)', 'the execution output', result.output);
+  if (over) stopOverLimit(over);
   return overLimit ? { status: 'FAILED', error: describeError(overLimit) } : result;
 }
 

@@ -78,8 +78,8 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     const ofKind = (...kinds: CodecKind[]) => columns.filter((c) => kinds.includes(c.kind));
     const streaming = (of: readonly (typeof columns)[number][], reads = 1) =>
       sum(of, (c) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / a.objectsInFlight);
-    // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); Verify reads
-    // every pointer (and hashes blobs and attachments with verifyObjects)
+    // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); so does
+    // Verify, scanning the table once per page of pointers (and hashing blobs and attachments with verifyObjects)
     const planSeconds = sum(columns, (c) => c.objects) / a.objectChecksPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob')) : 0);
     const verifySeconds =
       sum(columns, (c) => c.objects / a.objectChecksPerSecond + Math.max(1, Math.ceil(c.objects / a.verifyPageObjects)) * (c.rows / a.verifyScanRowsPerSecond)) +

@@ -111,7 +111,10 @@ export function planWithin(plan: Plan014, maxBytes: number): Plan014 {
   let cut = plan;
   for (const kept of KEPT_ENTRIES) {
     const omitted: Record<string, number> = {};
-    cut = { ...(cutLists(plan, kept, '', omitted) as Plan014), omitted };
+    const lists = cutLists(plan, kept, '', omitted) as Plan014;
+    // nothing to cut: long texts, not long lists (the run then meets the state's limit as it would have)
+    if (!Object.keys(omitted).length) break;
+    cut = { ...lists, omitted };
     if (jsonBytes(cut) <= maxBytes) break;
   }
   return cut;

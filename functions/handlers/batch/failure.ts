@@ -13,24 +13,10 @@ export interface BatchFailure {
 export const BATCH_CAUSE_CHARACTERS = 300;
 
 /**
- * A schema's child execution failed (or could not start): its error, the start of its message and its execution ARN,
- * from the Catch's { Error, Cause } (a child's Cause is its DescribeExecution, whose Input alone may be kilobytes).
- */
-export function batchFailure(event: { schema: string; failure?: { Error?: string; Cause?: string } }): BatchFailure {
-  return { schema: event.schema, status: 'FAILED', ...childFailure(event.failure?.Error, event.failure?.Cause, BATCH_CAUSE_CHARACTERS) };
-}
-
-export function makeFailureBatchHandler() {
-  return middy(async (event: Parameters<typeof batchFailure>[0]): Promise<BatchFailure> => batchFailure(event));
-}
-
-export const handler = makeFailureBatchHandler();
-
-/**
  * A failed child's Cause is the DescribeExecution of the child (JSON with its own Error, Cause and ExecutionArn);
  * anything else is kept as it is. Returns the child's error name, its message cut to `maxCause` characters, and its ARN.
  */
-export function childFailure(error: string | undefined, cause: string | undefined, maxCause: number): { error?: string; cause?: string; executionArn?: string } {
+function childFailure(error: string | undefined, cause: string | undefined, maxCause: number): { error?: string; cause?: string; executionArn?: string } {
   let name = error;
   let message = cause;
   let executionArn: string | undefined;
@@ -50,3 +36,16 @@ export function childFailure(error: string | undefined, cause: string | undefine
   return { ...(name ? { error: name } : {}), ...(message ? { cause: message } : {}), ...(executionArn ? { executionArn } : {}) };
 }
 
+/**
+ * A schema's child execution failed (or could not start): its error, the start of its message and its execution ARN,
+ * from the Catch's { Error, Cause } (a child's Cause is its DescribeExecution, whose Input alone may be kilobytes).
+ */
+export function batchFailure(event: { schema: string; failure?: { Error?: string; Cause?: string } }): BatchFailure {
+  return { schema: event.schema, status: 'FAILED', ...childFailure(event.failure?.Error, event.failure?.Cause, BATCH_CAUSE_CHARACTERS) };
+}
+
+export function makeFailureBatchHandler() {
+  return middy(async (event: Parameters<typeof batchFailure>[0]): Promise<BatchFailure> => batchFailure(event));
+}
+
+export const handler = makeFailureBatchHandler();
