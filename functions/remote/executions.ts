@@ -98,7 +98,8 @@ export type ReportResult =
 
 /**
  * The execution's report: its output, or the S3 object the output's `reportLocation` names (outputs too big for
- * Step Functions' 256 KiB limit go there).
+ * Step Functions' 256 KiB limit go there); for a 0.14 plan cut to fit the state (`omitted`), the whole plan its
+ * `planLocation` names.
  */
 export async function fetchReport(sfn: SFNClient, s3: S3Client, executionArn: string): Promise<ReportResult> {
   const execution = await describe(sfn, executionArn);
@@ -121,10 +122,11 @@ function reportLocationOf(output: string): { bucket: string; key: string } | und
   } catch {
     return undefined;
   }
-  const location = (parsed as { reportLocation?: unknown } | null)?.reportLocation;
+  const named = parsed as { reportLocation?: unknown; plan?: { omitted?: unknown; planLocation?: unknown } } | null;
+  const [field, location] = named?.plan?.omitted ? ['planLocation', named.plan.planLocation] : ['reportLocation', named?.reportLocation];
   if (typeof location !== 'string') return undefined;
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
-  if (!match) throw new RemoteCommandError(`the execution output's reportLocation is not an s3://bucket/key URL: ${location}`);
+  if (!match) throw new RemoteCommandError(`the execution output's ${field} is not an s3://bucket/key URL: ${location}`);
   return { bucket: match[1], key: match[2] };
 }
 

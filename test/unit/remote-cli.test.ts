@@ -536,6 +536,22 @@ describe('djmigrate report', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(report);
   });
 
+  it('fetches the whole 0.14 plan from S3 when the output holds it cut to fit the state', async () => {
+    const whole = { schema: 'lab14', status: 'ready', inPlace: { comments: { changes: Array.from({ length: 900 }, (_, i) => ({ table: `t${i}` })) } } };
+    const cut = { ...whole, inPlace: { comments: { changes: whole.inPlace.comments.changes.slice(0, 50) } }, omitted: { 'inPlace.comments.changes': 850 }, planLocation: 's3://reports/reports/lab14/run-1-plan.json' };
+    mockExecution('SUCCEEDED', new History(), { output: JSON.stringify({ plan: cut }) });
+    s3Mock.on(GetObjectCommand, { Bucket: 'reports', Key: 'reports/lab14/run-1-plan.json' }).resolves({
+      Body: Object.assign(Readable.from([JSON.stringify(whole)]), { transformToString: async () => JSON.stringify(whole) }) as never,
+    });
+    const result = await run(['report', EXECUTION]);
+    expect(JSON.parse(result.out.join('\n'))).toEqual(whole);
+    // a plan that fits is the output itself
+    s3Mock.reset();
+    mockExecution('SUCCEEDED', new History(), { output: JSON.stringify({ plan: { ...whole, planLocation: 's3://reports/reports/lab14/run-1-plan.json' } }) });
+    expect(JSON.parse((await run(['report', EXECUTION])).out.join('\n')).plan.inPlace.comments.changes).toHaveLength(900);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
   it('names the missing permission when S3 refuses the report', async () => {
     mockExecution('SUCCEEDED', new History(), { output: JSON.stringify({ reportLocation: 's3://reports/r.json' }) });
     s3Mock.on(GetObjectCommand).rejects(awsError('AccessDenied', 'Access Denied'));
