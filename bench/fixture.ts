@@ -177,23 +177,29 @@ export async function copySchema(conn: Connection, from: string, to: string): Pr
   });
 }
 
-/** The user's 0.11 `dj_local_conf.json` for the bench stores (as a DataJoint user keeps it, credentials included). */
-export async function writeLegacyConfig(path: string, mysqlUrl: string, stores: LegacyStores): Promise<void> {
+/** The `database.*` entries and each store's entry of a DataJoint config for the bench (credentials included, as users keep them). */
+export function configEntries(mysqlUrl: string, stores: LegacyStores): { database: Record<string, unknown>; stores: Record<string, unknown> } {
   const url = new URL(mysqlUrl);
-  const entries = Object.fromEntries(
-    Object.entries(stores).map(([key, { spec, credentials }]) => [
-      key,
-      spec.protocol === 'file'
-        ? { protocol: 'file', location: spec.location }
-        : { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: credentials?.accessKeyId, secret_key: credentials?.secretAccessKey },
-    ]),
-  );
-  const config = {
-    'database.host': url.hostname,
-    'database.port': Number(url.port || 3306),
-    'database.user': decodeURIComponent(url.username),
-    'database.password': decodeURIComponent(url.password),
-    ...entries,
+  return {
+    database: {
+      'database.host': url.hostname,
+      'database.port': Number(url.port || 3306),
+      'database.user': decodeURIComponent(url.username),
+      'database.password': decodeURIComponent(url.password),
+    },
+    stores: Object.fromEntries(
+      Object.entries(stores).map(([key, { spec, credentials }]) => [
+        key,
+        spec.protocol === 'file'
+          ? { protocol: 'file', location: spec.location }
+          : { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: credentials?.accessKeyId, secret_key: credentials?.secretAccessKey },
+      ]),
+    ),
   };
-  await writeFile(path, JSON.stringify(config, null, 2));
+}
+
+/** The user's 0.11 `dj_local_conf.json` for the bench stores (each store a top-level `external…` key). */
+export async function writeLegacyConfig(path: string, mysqlUrl: string, stores: LegacyStores): Promise<void> {
+  const entries = configEntries(mysqlUrl, stores);
+  await writeFile(path, JSON.stringify({ ...entries.database, ...entries.stores }, null, 2));
 }

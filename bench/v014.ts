@@ -14,7 +14,7 @@ import { PhaseClock } from '../functions/local/cli-output.js';
 import { migrateLocally014 } from '../functions/local/migrate.js';
 import { connect, startSandbox, type Sandbox } from '../functions/local/sandbox/sandbox.js';
 import { createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../functions/local/sandbox/v014-pipeline.js';
-import { copySchema } from './fixture.js';
+import { configEntries, copySchema } from './fixture.js';
 import { formatInt, mb, RssSampler } from './measure.js';
 
 const DATABASE = 'djbench_v014';
@@ -95,19 +95,11 @@ async function buildSchema(conn: Connection, stores: V014Stores, rows: number, o
   }
 }
 
+/** The user's 0.14 `dj_local_conf.json`: the stores under `stores`. */
 async function writeConfig(sandbox: Sandbox, stores: V014Stores): Promise<string> {
-  const url = new URL(sandbox.mysqlUrl);
-  const main = stores.main!;
-  const spec = main.spec as { endpoint: string; bucket: string; location: string };
-  const config = {
-    'database.host': url.hostname,
-    'database.port': Number(url.port || 3306),
-    'database.user': decodeURIComponent(url.username),
-    'database.password': decodeURIComponent(url.password),
-    stores: { main: { protocol: 's3', endpoint: spec.endpoint, bucket: spec.bucket, location: spec.location, access_key: main.credentials?.accessKeyId, secret_key: main.credentials?.secretAccessKey } },
-  };
+  const entries = configEntries(sandbox.mysqlUrl, stores);
   const path = join(sandbox.fileRoot, 'bench-v014.dj_local_conf.json');
-  await writeFile(path, JSON.stringify(config, null, 2));
+  await writeFile(path, JSON.stringify({ ...entries.database, stores: entries.stores }, null, 2));
   return path;
 }
 

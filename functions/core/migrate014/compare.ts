@@ -475,7 +475,7 @@ const SHOWN_CHARACTERS = 100;
 function display(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.length > 32 ? `0x${value.subarray(0, 32).toString('hex')}… (${value.length} bytes)` : `0x${value.toString('hex')}`;
   if (typeof value === 'string' && value.length > SHOWN_CHARACTERS) return `${value.slice(0, SHOWN_CHARACTERS)}… (${value.length} characters)`;
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+  if (isParsedJson(value)) {
     const text = JSON.stringify(value);
     if (text.length > SHOWN_CHARACTERS) return `${text.slice(0, SHOWN_CHARACTERS)}… (${text.length} characters of JSON)`;
   }
