@@ -3,12 +3,15 @@
 // `--v014-objects` objects of a few bytes, filed by 0.12 (uuid paths, as 0.14 writes them), plus a small parent table.
 // Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
 // check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
-// another (CopyTables and CompareTables: rows/s).
+// another (CopyTables and CompareTables: rows/s). Then Verify's pointer check alone on the migrated copy, read as a
+// table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages).
 import type { Connection } from 'mysql2/promise';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execute, quoteId, tableRef } from '../functions/core/db/sql.js';
 import type { Report014 } from '../functions/core/migrate014/report.js';
+import { verifyInPlace, type InPlaceVerifyOptions } from '../functions/core/migrate014/verify.js';
+import { openObjectStore } from '../functions/core/stores/open-store.js';
 import { MIGRATE_014_PHASES } from '../functions/local/cli-014.js';
 import { PhaseClock } from '../functions/local/cli-output.js';
 import { migrateLocally014 } from '../functions/local/migrate.js';
@@ -44,6 +47,13 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
         `${formatInt(objects / phase('PrepareExternalStorage'))}/s (PrepareExternalStorage ${phase('PrepareExternalStorage').toFixed(1)} s), ` +
         `${formatInt(objects / phase('Verify'))}/s (Verify ${phase('Verify').toFixed(1)} s); conversion ${formatInt(rows / phase('MigrateExternalColumns'))} rows/s ` +
         `(MigrateExternalColumns ${phase('MigrateExternalColumns').toFixed(1)} s); peak RSS ${Math.round(mb(inPlace.peakRss))} MB`,
+    );
+
+    const byPointer = await timedVerify(conn, stores, {});
+    const byKey = await timedVerify(conn, stores, { keyPagesFromRows: 0 });
+    log(
+      `Verify's pointer check alone: by pointer ${byPointer.toFixed(1)} s (${formatInt(objects / byPointer)} objects/s), ` +
+        `by primary key ${byKey.toFixed(1)} s (${formatInt(rows / byKey)} rows/s, ${formatInt(objects / byKey)} objects/s)`,
     );
 
     // the copy strategy from the untouched copy: declare <schema>_v2, copy every table, compare
@@ -93,6 +103,16 @@ async function buildSchema(conn: Connection, stores: V014Stores, rows: number, o
     );
     done += step;
   }
+}
+
+/** Seconds of Verify's migrate_external_storage check of the migrated schema (its pointers' objects, by size). */
+async function timedVerify(conn: Connection, stores: V014Stores, options: Partial<InPlaceVerifyOptions>): Promise<number> {
+  const store = openObjectStore(stores.main.spec, stores.main.credentials);
+  const started = performance.now();
+  const { verified } = await verifyInPlace(conn, { schema: DATABASE, steps: ['migrate_external_storage'], stores: { main: stores.main.spec }, ...options }, () => store);
+  const seconds = (performance.now() - started) / 1000;
+  if (!verified?.ok) throw new Error(`Verify ${JSON.stringify(options)}: ${verified?.problems.join('; ')}`);
+  return seconds;
 }
 
 /** The user's 0.14 `dj_local_conf.json`: the stores under `stores`. */

@@ -229,6 +229,61 @@ it('in calls that stop after every object: the same verification, every object c
   expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
 });
 
+it('a table read in primary-key pages: the same problems and counts, in pages and in calls; a pointer met again once forgotten counts again, and says so', async () => {
+  const s = await setup('verify_by_key');
+  await s.migrate();
+  // Sample(1,1) takes Sample(2,9)'s waveform: in key order the waveform pointers are W', W, W'
+  const [{ v }] = await select<{ v: string }>(s.conn, `SELECT CAST(waveform AS CHAR) AS v FROM ${tableRef(s.db, 'sample')} WHERE animal_id = 2 AND sample_id = 9`);
+  await execute(s.conn, `UPDATE ${tableRef(s.db, 'sample')} SET waveform = ? WHERE animal_id = 1 AND sample_id = 1`, [v]);
+  await rm(`${s.folder}/sub/scan_001.dat`);
+  await execute(s.conn, `UPDATE ${tableRef(s.db, 'sample')} SET waveform_opt = JSON_SET(waveform_opt, '$.size', 131) WHERE animal_id = 1 AND sample_id = 1`);
+  const before = await schemaSnapshot(s.conn, s.db, { includeJournal: true });
+  const options = { ...s.verify, verifyContents: true, concurrency: 1 };
+  const byKeyOptions = { ...options, keyPagesFromRows: 0 };
+
+  const byPointer = await verifyToEnd(s, options);
+  const byKey = await verifyToEnd(s, byKeyOptions);
+  expect(byPointer.external!.columns.every((c) => c.readBy === 'pointer' && c.distinctCounts)).toBe(true);
+  expect(byKey.problems).toHaveLength(2);
+  expect(byKey.problems).toEqual(byPointer.problems);
+  expect(byKey.external!.columns).toEqual(byPointer.external!.columns.map((c) => ({ ...c, readBy: 'primary-key' })));
+  // a row a page: the same
+  expect(await verifyToEnd(s, { ...byKeyOptions, pageRows: 1 })).toEqual(byKey);
+
+  const counts = (verified: InPlaceVerification) => verified.external!.columns.map((c) => [c.column, c.rows, c.objects, c.distinctCounts]);
+  // remembering one pointer: W' is forgotten for W, checked again and counted twice
+  const forgetful = await verifyToEnd(s, { ...byKeyOptions, pageRows: 1, seenPointers: 1 });
+  expect(forgetful.problems).toEqual(byKey.problems);
+  expect(counts(forgetful)).toEqual([
+    ['waveform', 3, 3, false],
+    ['waveform_opt', 1, 1, true],
+    ['report', 3, 1, true],
+    ['scan', 3, 2, false],
+  ]);
+
+  // in calls that stop after every object, through JSON as the execution's state carries the checkpoint: each call
+  // starts with nothing remembered, so a pointer met again in a later call counts again
+  let checkpoint: InPlaceVerifyCheckpoint | null = null;
+  let verified: InPlaceVerification | null = null;
+  let calls = 0;
+  while (!verified) {
+    const step: InPlaceVerifyStep = JSON.parse(JSON.stringify(await verifyInPlace(s.conn, byKeyOptions, s.openStore, { budgetMs: 0, checkpoint })));
+    ({ verified, checkpoint } = step);
+    calls += 1;
+    expect(calls).toBeLessThan(20);
+  }
+  expect(verified.problems).toEqual(byKey.problems);
+  expect(counts(verified)).toEqual([
+    ['waveform', 3, 3, false],
+    ['waveform_opt', 1, 1, true],
+    ['report', 3, 1, true],
+    ['scan', 3, 2, false],
+  ]);
+  // a call per object checked: W', W, W'; waveform_opt; report; the two scans
+  expect(calls).toBe(7);
+  expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
+});
+
 it('a reverted comment: a core-type marker is pending again, a codec marker makes the column 0.14 again', async () => {
   const s = await setup('verify_comment');
   await s.migrate();

@@ -139,6 +139,27 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(estimateRun014({ ...inPlace, columns: [{ ...blobs, s3: false }] }).s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });
 
+  it('Verify reads a table of 40M rows or more once, in primary-key pages, with a HEAD per object on S3', () => {
+    const big = { ...blobs, rows: a.verifyKeyPagesFromRows, objects: 4_000_000 };
+    const justUnder = { ...big, rows: a.verifyKeyPagesFromRows - 1 };
+    const byKey = estimateRun014({ ...inPlace, columns: [big] });
+    const byPointer = estimateRun014({ ...inPlace, columns: [justUnder] });
+    const plan = 4_000_000 / a.objectChecksPerSecond;
+    // by pointer: 8 pages of 500,000, each scanning the whole table
+    const sortedScans = plan + 8 * ((a.verifyKeyPagesFromRows - 1) / a.verifyScanRowsPerSecond);
+    const keyPages = a.verifyKeyPagesFromRows / a.verifyKeyRowsPerSecond + (4_000_000 * a.objectLatencySeconds) / a.lookupsInFlight;
+    const conversion = (rows: number) => rows / a.conversionRowsPerSecond;
+    expect(byPointer.seconds).toBe(Math.ceil(2 * plan + sortedScans + conversion(big.rows - 1) + a.otherSeconds));
+    expect(byKey.seconds).toBe(Math.ceil(2 * plan + keyPages + conversion(big.rows) + a.otherSeconds));
+    // Plan and PrepareExternalStorage list as before; Verify: a HEAD per object and up to twice its keys listed
+    expect(byPointer.s3Requests).toMatchObject({ head: 0, list: 2 * 8_000 + 4_000 });
+    expect(byKey.s3Requests).toMatchObject({ head: 4_000_000, list: 2 * 8_000 + 8_000 });
+    // a file store: a stat each, as fast as the plan's checks
+    const onFiles = estimateRun014({ ...inPlace, columns: [{ ...big, s3: false }] });
+    expect(onFiles.seconds).toBe(Math.ceil(3 * plan + a.verifyKeyPagesFromRows / a.verifyKeyRowsPerSecond + conversion(big.rows) + a.otherSeconds));
+    expect(onFiles.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
+  });
+
   it('verifyObjects reads each blob three times and each attachment once more; attachments and copied blobs are written', () => {
     const attachments = { ...blobs, table: 'report', kind: 'attach' as const, objects: 1_000, bytes: 1e9 };
     const plain = estimateRun014({ ...inPlace, columns: [blobs, attachments] });

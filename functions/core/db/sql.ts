@@ -63,6 +63,12 @@ export async function selectRaw<T extends object = Row>(conn: Connection, sql: s
   return rows as T[];
 }
 
+/** Raw-typed select whose rows are arrays in the order of the select list (no column name can clash with an alias). */
+export async function selectRawArrays(conn: Connection, sql: string, values: unknown[] = []): Promise<unknown[][]> {
+  const [rows] = await conn.query<RowDataPacket[]>({ sql, values, typeCast: rawTypeCast, rowsAsArray: true });
+  return rows as unknown as unknown[][];
+}
+
 /**
  * SQL that is true when some row of `table` has `column` = `value` (all three already quoted), found by one probe of
  * the column's index. A scalar subquery with LIMIT, not EXISTS or IN: MariaDB turns those into a semi-join that may

@@ -9,10 +9,13 @@ export const ASSUMED_014 = {
   objectChecksPerSecond: 2_000,
   /**
    * Verify checks each object as the plan does, reading the column's distinct pointers 500,000 at a time: each read
-   * scans (and sorts) the whole table.
+   * scans (and sorts) the whole table. From 40M rows it reads the table once in primary-key pages instead, and its
+   * objects come in no key order: a HEAD each on S3.
    */
   verifyPageObjects: 500_000,
   verifyScanRowsPerSecond: 125_000,
+  verifyKeyPagesFromRows: 40_000_000,
+  verifyKeyRowsPerSecond: 140_000,
   /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
   conversionRowsPerSecond: 30_000,
   /** The copy strategy: rows copied (pointers converted), rows compared. */
@@ -22,6 +25,8 @@ export const ASSUMED_014 = {
   streamBytesPerSecond: 100e6,
   objectLatencySeconds: 0.02,
   objectsInFlight: 8,
+  /** Verify's HEADs in flight (by primary key: one per object). */
+  lookupsInFlight: 32,
   /** Keys a LIST answers in Plan and PrepareExternalStorage (their pages of 500) and in Verify (S3's 1,000 a LIST). */
   pageObjects: 500,
   keysPerList: 1_000,
@@ -81,9 +86,12 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); so does
     // Verify, scanning the table once per page of pointers (and hashing blobs and attachments with verifyObjects)
     const planSeconds = sum(columns, (c) => c.objects) / a.objectChecksPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob')) : 0);
-    const verifySeconds =
-      sum(columns, (c) => c.objects / a.objectChecksPerSecond + Math.max(1, Math.ceil(c.objects / a.verifyPageObjects)) * (c.rows / a.verifyScanRowsPerSecond)) +
-      (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
+    const byKey = (c: (typeof columns)[number]) => c.rows >= a.verifyKeyPagesFromRows;
+    const verifyColumnSeconds = (c: (typeof columns)[number]) =>
+      byKey(c)
+        ? c.rows / a.verifyKeyRowsPerSecond + (c.s3 ? (c.objects * a.objectLatencySeconds) / a.lookupsInFlight : c.objects / a.objectChecksPerSecond)
+        : c.objects / a.objectChecksPerSecond + Math.max(1, Math.ceil(c.objects / a.verifyPageObjects)) * (c.rows / a.verifyScanRowsPerSecond);
+    const verifySeconds = sum(columns, verifyColumnSeconds) + (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
     // the conversion writes each attachment at its 2.x path (read to check, read to write) and copies blobs with copyFiles
     const copied = inputs.copyFiles ? ofKind('blob') : [];
     const conversionSeconds = sum(columns, (c) => c.rows) / a.conversionRowsPerSecond + streaming(ofKind('attach'), 2) + streaming(copied, 0);
@@ -96,11 +104,14 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
     seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesConvertedAtOnce, Math.max(1, tables)) + a.otherSeconds;
     // S3 (file stores cost nothing): a LIST per page of the object checks; GETs of the streams; HEAD + PUT per
-    // attachment written, HEAD + COPY per blob copied
+    // attachment written, HEAD + COPY per blob copied; Verify by primary key: a HEAD per object, and the LISTs that
+    // found few of them (up to twice the keys looked up)
     const onS3 = (of: readonly (typeof columns)[number][]) => sum(of.filter((c) => c.s3), (c) => c.objects);
-    s3Requests.list = 2 * Math.ceil(onS3(columns) / a.pageObjects) + Math.ceil(onS3(columns) / a.keysPerList);
+    const verifiedByKey = columns.filter(byKey);
+    s3Requests.list =
+      2 * Math.ceil(onS3(columns) / a.pageObjects) + Math.ceil(onS3(columns.filter((c) => !byKey(c))) / a.keysPerList) + Math.ceil((2 * onS3(verifiedByKey)) / a.keysPerList);
     s3Requests.get = (inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0) + 2 * onS3(ofKind('attach'));
-    s3Requests.head = onS3(ofKind('attach')) + onS3(copied);
+    s3Requests.head = onS3(ofKind('attach')) + onS3(copied) + onS3(verifiedByKey);
     s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
   } else {
     const rows = sum(inputs.tableRows, (n) => n);

@@ -1,13 +1,15 @@
 // DataJoint 0.14 → 2.0 in place, step `verify`: read-only, run after the steps it checks. It re-plans each step
 // (a finished step has nothing left to do) and, for `migrate_external_storage`, reads every distinct 2.x pointer of
-// every `:<blob@S>:` / `:<attach@S>:` / `:<filepath@S>:` column (keyset paging on the value, so memory stays flat),
-// checks its JSON shape (spec D.2, D.3) and that its object exists in the store with exactly `size` bytes and, with
+// every `:<blob@S>:` / `:<attach@S>:` / `:<filepath@S>:` column (keyset paging on the value, or on the primary key
+// for a table too big to sort within a call; memory stays flat either way), checks its JSON shape (spec D.2, D.3) and that its object exists in the store with exactly `size` bytes and, with
 // verifyContents, that the base32 MD5 of its bytes is `hash`. Never writes to the database or the stores.
 import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
-import { quoteId, select, serverFlavor, tableRef } from '../db/sql.js';
+import { createHash } from 'node:crypto';
+import { decodeKey, encodeKey, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { quoteId, select, selectRawArrays, serverFlavor, tableRef } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
 import { ObjectMissingError, statObjects, type ObjectInfo, type ObjectStore, type OpenStore } from '../stores/object-store.js';
@@ -33,6 +35,11 @@ export interface InPlaceVerifyOptions {
   /** Distinct pointers read per query (default PAGE), and of them looked up and checked at a time (CHECKED_AT_ONCE). */
   pageValues?: number;
   checkValues?: number;
+  /** Tables the server estimates at this many rows or more are read in primary-key pages (default KEY_PAGES_FROM_ROWS). */
+  keyPagesFromRows?: number;
+  /** Rows read per primary-key page (default KEY_PAGE_ROWS), and pointers such a read remembers as checked (SEEN_POINTERS). */
+  pageRows?: number;
+  seenPointers?: number;
 }
 
 export interface VerifiedExternalColumn {
@@ -49,6 +56,13 @@ export interface VerifiedExternalColumn {
   bytes: number;
   /** True when the objects' bytes were hashed (verifyContents, blob and attach columns). */
   checkedContents: boolean;
+  /** How the pointers were read: distinct values in order, or rows in primary-key pages (see KEY_PAGES_FROM_ROWS). */
+  readBy: 'pointer' | 'primary-key';
+  /**
+   * False when `objects` and `bytes` may count a pointer more than once: read by primary key, it was met again in a
+   * later call or after more than SEEN_POINTERS others (it is then checked again too).
+   */
+  distinctCounts: boolean;
 }
 
 export interface InPlaceVerification {
@@ -77,6 +91,21 @@ const PAGE = 500_000;
  * to HEADs (200,000 rows over 5,000 objects: Verify 7.8 s against 2.4 s in one batch).
  */
 const CHECKED_AT_ONCE = 50_000;
+/**
+ * From this many rows (the server's estimate) a column's table is read in primary-key pages instead: a read of
+ * distinct pointers scans and sorts the whole table (~125,000 rows/s here), so at this size one query would outlast
+ * a call's budget and then the Lambda's 15 minutes. Below it the sorted read is the faster one: its objects come in
+ * key order, so one LIST answers for a thousand of them, where rows in primary-key order need a HEAD each.
+ */
+const KEY_PAGES_FROM_ROWS = 40_000_000;
+const KEY_PAGE_ROWS = 50_000;
+/** Pointers a primary-key read remembers as checked (an MD5 each: ~100 bytes with the Map's own). */
+const SEEN_POINTERS = 500_000;
+/**
+ * HEADs (stats) in flight for the objects a listing did not show, at least: they only wait on S3, and a table read
+ * by primary key needs one for almost every object.
+ */
+const LOOKUPS_IN_FLIGHT = 32;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
 const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const HASH = /^[a-z2-7]{26}$/;
@@ -252,11 +281,23 @@ function sourceStoreOf(options: InPlaceVerifyOptions, target: string): string {
   return mapped.find((from) => options.stores[from]) ?? mapped[0] ?? target;
 }
 
-/** A codec column's row count and what is wrong with it as a whole; its pointers are read next (readCodecColumn). */
+/**
+ * How a codec column's pointers will be read, its row count when they are read by value (by primary key the pages
+ * count them) and what is wrong with it as a whole; its pointers are read next (readCodecColumn).
+ */
 async function startCodecColumn(conn: Connection, options: InPlaceVerifyOptions, column: CodecColumn, problems: Problems): Promise<VerifiedExternalColumn> {
   const where = `${column.table}.${column.column}`;
   const group = (kind: string) => `${where}\0${kind}`;
-  const [{ count }] = await select<{ count: number }>(conn, `SELECT COUNT(${quoteId(column.column)}) AS count FROM ${tableRef(options.schema, column.table)}`);
+  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+    options.schema,
+    column.table,
+  ]);
+  const byKey = Number(estimate ?? 0) >= (options.keyPagesFromRows ?? KEY_PAGES_FROM_ROWS) && (await primaryKeyOf(conn, options.schema, column.table)).length > 0;
+  let rows = 0;
+  if (!byKey) {
+    const [{ count }] = await select<{ count: number }>(conn, `SELECT COUNT(${quoteId(column.column)}) AS count FROM ${tableRef(options.schema, column.table)}`);
+    rows = Number(count);
+  }
   if (!column.json) {
     problems.add(group('type'), '', `${where} is marked :<${column.kind}@${column.store}>: but is not a JSON column; migrate_external_storage did not finish it`);
   }
@@ -273,74 +314,177 @@ async function startCodecColumn(conn: Connection, options: InPlaceVerifyOptions,
     column: column.column,
     kind: column.kind,
     store: column.store,
-    rows: Number(count),
+    rows,
     objects: 0,
     bytes: 0,
     checkedContents: Boolean(options.verifyContents) && column.kind !== 'filepath' && Boolean(options.stores[source]),
+    readBy: byKey ? 'primary-key' : 'pointer',
+    distinctCounts: true,
   };
 }
 
+/** Where a column's pointers are read and checked: what readCodecColumn was given, the column's store and SQL. */
+interface ColumnReading {
+  conn: Connection;
+  options: InPlaceVerifyOptions;
+  column: CodecColumn;
+  verified: VerifiedExternalColumn;
+  reading: { after: string | null; budget: CallBudget; limit: number; progress: ProgressSink };
+  problems: Problems;
+  /** The column's store, null when it has no spec. */
+  objects: Omit<PageObjects, 'infos'> | null;
+  table: string;
+  /** The column's value as text compared byte by byte. */
+  value: string;
+}
+
 /**
- * Reads the column's distinct pointers in value order from `reading.after`, checking each one's shape and object,
- * until the last or the budget; moves `reading.after` to the last value checked. True when the column is done.
+ * Reads the column's pointers from `reading.after` (a pointer, or an encoded primary key; null: from the start) and
+ * checks each one's shape and object, until the last or the budget; moves `reading.after` past what it checked.
+ * True when the column is done.
  */
 async function readCodecColumn(
   conn: Connection,
   options: InPlaceVerifyOptions,
   column: CodecColumn,
   verified: VerifiedExternalColumn,
-  reading: { after: string | null; budget: CallBudget; limit: number; progress: ProgressSink },
+  reading: ColumnReading['reading'],
   openStore: OpenStore,
   problems: Problems,
 ): Promise<boolean> {
-  const where = `${column.table}.${column.column}`;
-  const table = tableRef(options.schema, column.table);
-  const value = `CAST(${quoteId(column.column)} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin`;
   const source = sourceStoreOf(options, column.store);
   const spec = options.stores[source];
-  const store = spec ? openStore(source) : null;
-  const page = Math.floor(options.pageValues ?? PAGE);
-  const batch = Math.floor(options.checkValues ?? CHECKED_AT_ONCE);
+  const read: ColumnReading = {
+    conn,
+    options,
+    column,
+    verified,
+    reading,
+    problems,
+    objects: spec ? { spec, store: openStore(source), storeName: source, contents: verified.checkedContents } : null,
+    table: tableRef(options.schema, column.table),
+    value: `CAST(${quoteId(column.column)} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin`,
+  };
+  return verified.readBy === 'primary-key' ? readByKey(read) : readByPointer(read);
+}
+
+/** The column's distinct pointers in value order, a page per query (each query scans and sorts the table). */
+async function readByPointer(read: ColumnReading): Promise<boolean> {
+  const { conn, column, reading } = read;
+  const page = Math.floor(read.options.pageValues ?? PAGE);
+  const batch = Math.floor(read.options.checkValues ?? CHECKED_AT_ONCE);
   for (;;) {
     if (reading.budget.spent()) return false;
     const rows: { v: unknown }[] = await select<{ v: unknown }>(
       conn,
-      `SELECT DISTINCT ${value} AS v FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL${reading.after === null ? '' : ` AND ${value} > ?`} ORDER BY v LIMIT ${page}`,
+      `SELECT DISTINCT ${read.value} AS v FROM ${read.table} WHERE ${quoteId(column.column)} IS NOT NULL${reading.after === null ? '' : ` AND ${read.value} > ?`} ORDER BY v LIMIT ${page}`,
       reading.after === null ? [] : [reading.after],
     );
     if (rows.length === 0) return true;
-    const texts = rows.map((row) => (Buffer.isBuffer(row.v) ? row.v.toString('utf8') : String(row.v)));
+    const texts = rows.map((row) => textOf(row.v));
     for (let start = 0; start < texts.length; start += batch) {
       if (reading.budget.spent()) return false;
       const slice = texts.slice(start, start + batch);
-      const pointers = slice.map((text) => ({ text, pointer: parsePointer(options, column, text) }));
-      const objects: PageObjects | null =
-        spec && store
-          ? {
-              spec,
-              store,
-              storeName: source,
-              contents: verified.checkedContents,
-              infos: await statObjects(store, pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)])), reading.limit),
-            }
-          : null;
-      const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
-        verified.objects++;
-        if ('error' in pointer) {
-          problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
-          return;
-        }
-        verified.bytes += pointer.size;
-        if (objects) await checkObject(column, objects, pointer, text, problems);
-      });
-      if (checked > 0) {
-        reading.after = slice[checked - 1];
-        reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
-      }
+      const checked = await checkPointers(read, slice);
+      if (checked > 0) reading.after = slice[checked - 1];
       if (checked < slice.length) return false;
     }
     if (rows.length < page) return true;
   }
+}
+
+/**
+ * The column's rows in primary-key pages (each query a range of the key): a page's pointers not met before are
+ * checked, in the order they first appear, and the read moves on to the last row whose pointer was checked.
+ */
+async function readByKey(read: ColumnReading): Promise<boolean> {
+  const { conn, options, column, verified, reading } = read;
+  const primaryKey = await primaryKeyOf(conn, options.schema, column.table);
+  const keyColumns = primaryKey.map((name) => `t.${quoteId(name)}`).join(', ');
+  const pageRows = Math.floor(options.pageRows ?? KEY_PAGE_ROWS);
+  const seen = new SeenPointers(options.seenPointers ?? SEEN_POINTERS);
+  // the pointers checked by earlier calls are not remembered: met again, they are checked and counted again
+  if (reading.after !== null) verified.distinctCounts = false;
+  for (;;) {
+    if (reading.budget.spent()) return false;
+    const after = reading.after === null ? null : tupleCondition(primaryKey, decodeKey(reading.after), '>');
+    const rows = await selectRawArrays(
+      conn,
+      `SELECT ${read.value}, ${keyColumns} FROM ${read.table} t WHERE t.${quoteId(column.column)} IS NOT NULL${after ? ` AND ${after.sql}` : ''} ORDER BY ${keyColumns} LIMIT ${pageRows}`,
+      after?.values ?? [],
+    );
+    if (rows.length === 0) return true;
+    const fresh: string[] = [];
+    const firstRowOf: number[] = [];
+    const inPage = new Set<string>();
+    rows.forEach((row, index) => {
+      const text = textOf(row[0]);
+      if (inPage.has(text)) return;
+      inPage.add(text);
+      if (seen.has(text)) return;
+      fresh.push(text);
+      firstRowOf.push(index);
+    });
+    const checked = fresh.length ? await checkPointers(read, fresh) : 0;
+    for (const text of fresh.slice(0, checked)) if (seen.add(text)) verified.distinctCounts = false;
+    // rows before the first unchecked pointer's first row hold checked pointers only
+    const done = checked < fresh.length ? firstRowOf[checked] : rows.length;
+    verified.rows += done;
+    if (done > 0) reading.after = encodeKey(rows[done - 1].slice(1) as KeyValue[]);
+    if (checked < fresh.length) return false;
+    if (rows.length < pageRows) return true;
+  }
+}
+
+/** Pointers checked by this call of a primary-key read: their MD5s, the oldest forgotten past `capacity`. */
+class SeenPointers {
+  private readonly digests = new Set<string>();
+
+  constructor(private readonly capacity: number) {}
+
+  private static digest(text: string): string {
+    return createHash('md5').update(text).digest('base64');
+  }
+
+  has(text: string): boolean {
+    return this.digests.has(SeenPointers.digest(text));
+  }
+
+  /** Remembers a pointer; true when that made it forget another. */
+  add(text: string): boolean {
+    this.digests.add(SeenPointers.digest(text));
+    if (this.digests.size <= this.capacity) return false;
+    this.digests.delete(this.digests.values().next().value!);
+    return true;
+  }
+}
+
+/** Checks the pointers in order, their objects looked up at once, until the last or the budget; how many it checked. */
+async function checkPointers(read: ColumnReading, texts: string[]): Promise<number> {
+  const { options, column, verified, reading, problems } = read;
+  const where = `${column.table}.${column.column}`;
+  const pointers = texts.map((text) => ({ text, pointer: parsePointer(options, column, text) }));
+  let objects: PageObjects | null = null;
+  if (read.objects) {
+    const { spec, store } = read.objects;
+    const keys = pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)]));
+    objects = { ...read.objects, infos: await statObjects(store, keys, Math.max(reading.limit, LOOKUPS_IN_FLIGHT)) };
+  }
+  const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
+    verified.objects++;
+    if ('error' in pointer) {
+      problems.add(`${where}\0shape`, `${where} pointers with a wrong shape`, `${where}: pointer ${abbreviate(text)} ${pointer.error}`);
+      return;
+    }
+    verified.bytes += pointer.size;
+    if (objects) await checkObject(column, objects, pointer, text, problems);
+  });
+  if (checked > 0) reading.progress.report({ kind: 'objects-verified', table: column.table, column: column.column, objects: checked });
+  return checked;
+}
+
+function textOf(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
 interface ParsedPointer {
