@@ -105,6 +105,45 @@ it('statMany: keys close together are found by a listing of their span, keys far
   }
 }, 60_000);
 
+it('statMany: many keys are cut into spans of 999 listed side by side, a LIST each when the keys lie together', async () => {
+  const store = new S3ObjectStore(client, bucket);
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const sent: string[] = [];
+  const send = client.send.bind(client);
+  const spy = vi.spyOn(client, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
+    sent.push(command.constructor.name);
+    const listing = command.constructor.name === 'ListObjectsV2Command';
+    if (listing) mostInFlight = Math.max(mostInFlight, ++inFlight);
+    try {
+      return await send(command as never);
+    } finally {
+      if (listing) inFlight -= 1;
+    }
+  }) as never);
+  try {
+    // every key under PREFIX (2,603) and two missing ones, one among them and one past them: three spans
+    const missing = [`${PREFIX}0a/bc/0abcx`, `${PREFIX}~zzz`];
+    const wanted = [...expected.keys(), ...missing];
+    for (const [concurrency, together] of [
+      [4, 3],
+      [1, 1],
+    ]) {
+      sent.length = 0;
+      mostInFlight = 0;
+      const found = await store.statMany(wanted, concurrency);
+      expect(found.size).toBe(wanted.length);
+      for (const [key, size] of expected) expect(found.get(key)?.size, key).toBe(size);
+      for (const key of missing) expect(found.get(key)).toBeNull();
+      expect(sent.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(3);
+      expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
+      expect(mostInFlight).toBe(together);
+    }
+  } finally {
+    spy.mockRestore();
+  }
+}, 60_000);
+
 it('stops the other ranges when the reader stops early', async () => {
   const store = new S3ObjectStore(client, bucket, { listRanges: 16 });
   let read = 0;

@@ -130,9 +130,9 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(estimate.seconds).toBe(Math.ceil(2 * plan + verify + conversion + a.otherSeconds));
     expect(estimate.stateTransitions).toBe(a.fixedTransitionsInPlace + 2 * 1 + 1);
     expect(estimate.lambdaGbSeconds).toBe(Math.round(0.5 * (2 * plan + a.otherSeconds) + 1 * (verify + conversion)));
-    // a LIST a page: 200 pages of 500 twice, 100 pages of 1,000; nothing read without verifyObjects
-    expect(estimate.s3Requests).toEqual({ get: 0, head: 0, list: 2 * 200 + 100, put: 0 });
-    expect(estimate.usd.s3).toBeCloseTo(500 * PRICES_USD.s3List, 2);
+    // a LIST per 1,000 keys in each of the three; nothing read without verifyObjects
+    expect(estimate.s3Requests).toEqual({ get: 0, head: 0, list: 3 * 100, put: 0 });
+    expect(estimate.usd.s3).toBeCloseTo(300 * PRICES_USD.s3List, 2);
     // each part rounded to cents on its own
     expect(estimate.usd.total).toBeCloseTo(estimate.usd.stepFunctions + estimate.usd.lambda + estimate.usd.s3, 1);
     // a file store: no S3 requests at all
@@ -152,8 +152,8 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(byPointer.seconds).toBe(Math.ceil(2 * plan + sortedScans + conversion(big.rows - 1) + a.otherSeconds));
     expect(byKey.seconds).toBe(Math.ceil(2 * plan + keyPages + conversion(big.rows) + a.otherSeconds));
     // Plan and PrepareExternalStorage list as before; Verify: a HEAD per object and up to twice its keys listed
-    expect(byPointer.s3Requests).toMatchObject({ head: 0, list: 2 * 8_000 + 4_000 });
-    expect(byKey.s3Requests).toMatchObject({ head: 4_000_000, list: 2 * 8_000 + 8_000 });
+    expect(byPointer.s3Requests).toMatchObject({ head: 0, list: 3 * 4_000 });
+    expect(byKey.s3Requests).toMatchObject({ head: 4_000_000, list: 2 * 4_000 + 8_000 });
     // a file store: a stat each, as fast as the plan's checks
     const onFiles = estimateRun014({ ...inPlace, columns: [{ ...big, s3: false }] });
     expect(onFiles.seconds).toBe(Math.ceil(3 * plan + a.verifyKeyPagesFromRows / a.verifyKeyRowsPerSecond + conversion(big.rows) + a.otherSeconds));

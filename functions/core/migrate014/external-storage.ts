@@ -38,6 +38,8 @@ export const KEPT_COLUMN_PREFIX_014 = '_djmigrate_v1_';
 const TEMP_COLUMN = /^_djmigrate_v[12]_\d+$/;
 const EXAMPLES = 10;
 const BATCH = 500;
+/** Objects the plan's check looks up at once: five of statMany's listing spans (999 keys each), listed side by side. */
+const CHECK_PAGE = 4_995;
 
 export type OpenWriter = (name: string) => ObjectWriter;
 
@@ -299,7 +301,7 @@ export async function planExternalStorageStep(conn: Connection, options: Externa
       if (budget.spent()) {
         return { plan: null, checkpoint: { found: names, columns, problems, cursor: { column: index, after: after && after.toString('hex'), objects } } };
       }
-      const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, BATCH);
+      const rows: ExternalRow[] = await referencedRows(conn, schema, column, after, CHECK_PAGE);
       if (rows.length === 0) break;
       const concurrency = options.concurrency ?? 8;
       const page = rows.map((row) => objectOf(options, spec, column, row));
@@ -314,7 +316,7 @@ export async function planExternalStorageStep(conn: Connection, options: Externa
       plan.objects += checked;
       plan.bytes += rows.slice(0, checked).reduce((sum, row) => sum + Number(row.size), 0);
       call.progress?.report({ kind: 'objects-checked', table: column.table, column: column.column, objects: checked });
-      if (checked === rows.length && rows.length < BATCH) break;
+      if (checked === rows.length && rows.length < CHECK_PAGE) break;
     }
     problems.push(...objects.examples);
     if (objects.count > objects.examples.length) {

@@ -14,6 +14,7 @@ import {
 import type { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
 import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
+import { CallBudget, forEachWithin } from '../call-budget.js';
 import { ObjectMissingError, statEach, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface S3Location {
@@ -36,6 +37,9 @@ export interface S3Credentials {
  * in exactly one range whatever its characters; these only make the ranges about even.
  */
 const KEY_RANGE_BOUNDS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'.split('').filter((_, index) => index % 4 === 0 && index > 0);
+
+/** Keys statMany looks up by one listing: a span of keys next to each other takes one LIST (S3's 1,000 a page). */
+const STAT_SPAN_KEYS = 999;
 
 /** S3 directory buckets (`…--x-s3`) list in no order and ignore StartAfter. */
 export const DIRECTORY_BUCKET = /--x-s3$/;
@@ -71,37 +75,44 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Sizes of many objects (null: missing). Where their keys lie close together in key order (a column's 0.12 objects
-   * are filed by their uuid), one listing of their span finds them, up to 1,000 keys a request where a HEAD answers
-   * for one: the span is listed until past the last key or until it has shown `2 × keys + 1,000` keys (keys far
-   * apart). Every key the listing did not show gets a HEAD, `concurrency` at once: a missing object is always one S3
-   * said is missing, never one a listing skipped.
+   * are filed by their uuid), a listing of their span finds them, up to 1,000 keys a request where a HEAD answers for
+   * one: the keys in key order are cut into spans of STAT_SPAN_KEYS, `concurrency` spans listed at once, each until
+   * past its last key or until it has shown `2 × keys + 1,000` keys (keys far apart). Every key the listings did not
+   * show gets a HEAD, `concurrency` at once: a missing object is always one S3 said is missing, never one a listing
+   * skipped.
    */
   async statMany(keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>> {
     const found = new Map<string, ObjectInfo | null>();
     // S3 lists in UTF-8 byte order
     const sorted = [...new Set(keys)].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
     if (sorted.length > 0 && !DIRECTORY_BUCKET.test(this.bucket)) {
-      const first = sorted[0].key;
-      const last = sorted[sorted.length - 1];
-      const wanted = new Set(keys);
-      // the keys' common prefix, not ending inside a UTF-16 surrogate pair
-      let common = 0;
-      while (common < first.length && first[common] === last.key[common]) common += 1;
-      const prefix = first.slice(0, /[\uD800-\uDBFF]/.test(first[common - 1] ?? '') ? common - 1 : common);
-      // StartAfter just before the first key (an ASCII last character has a predecessor in both orders)
-      const startAfter = first.charCodeAt(first.length - 1) < 0x80 ? keyJustBefore(first) : undefined;
-      const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) });
-      let listed = 0;
-      listing: for await (const page of pages) {
-        for (const info of objectInfos(page)) {
-          if (Buffer.compare(Buffer.from(info.key, 'utf8'), last.bytes) > 0 || ++listed > 2 * sorted.length + 1000) break listing;
-          if (wanted.has(info.key)) found.set(info.key, info);
-        }
-      }
+      const spans = Array.from({ length: Math.ceil(sorted.length / STAT_SPAN_KEYS) }, (_, i) => sorted.slice(i * STAT_SPAN_KEYS, (i + 1) * STAT_SPAN_KEYS));
+      await forEachWithin(spans, new CallBudget(), concurrency, (span) => this.listSpan(span, found));
     }
     const unseen = sorted.filter(({ key }) => !found.has(key)).map(({ key }) => key);
     for (const [key, info] of await statEach(this, unseen, concurrency)) found.set(key, info);
     return found;
+  }
+
+  /** Lists the span of keys (sorted in byte order) into `found`, for statMany. */
+  private async listSpan(span: { key: string; bytes: Buffer }[], found: Map<string, ObjectInfo | null>): Promise<void> {
+    const first = span[0].key;
+    const last = span[span.length - 1];
+    const wanted = new Set(span.map(({ key }) => key));
+    // the keys' common prefix, not ending inside a UTF-16 surrogate pair
+    let common = 0;
+    while (common < first.length && first[common] === last.key[common]) common += 1;
+    const prefix = first.slice(0, /[\uD800-\uDBFF]/.test(first[common - 1] ?? '') ? common - 1 : common);
+    // StartAfter just before the first key (an ASCII last character has a predecessor in both orders)
+    const startAfter = first.charCodeAt(first.length - 1) < 0x80 ? keyJustBefore(first) : undefined;
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) });
+    let listed = 0;
+    for await (const page of pages) {
+      for (const info of objectInfos(page)) {
+        if (Buffer.compare(Buffer.from(info.key, 'utf8'), last.bytes) > 0 || ++listed > 2 * span.length + 1000) return;
+        if (wanted.has(info.key)) found.set(info.key, info);
+      }
+    }
   }
 
   async read(key: string): Promise<Readable> {
