@@ -33,7 +33,7 @@
 //                                                                          while Payload is null
 //   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, created }
 //   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
-//   CompareTable       compareTable014     { input, table, checkpoint }      $.comparing = { comparison, checkpoint } in the iteration;
+//   CompareTable       compareTable014     { input, table, tables, … }       $.comparing = { comparison, checkpoint } in the iteration;
 //                                                                          loops while comparison is null; TableCompared: the
 //                                                                          iteration's output, $.outcome.compared[i], is the comparison
 //   Report             report014           { input, plan, outcome }          execution output = whole result
@@ -181,7 +181,7 @@ export function migrate014Definition(
   );
   const compareTable = invoke('CompareTable', 'compareTable014', {
     comment: "Works for a bounded time from the last call's checkpoint.",
-    payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table'), checkpoint: sfn.JsonPath.objectAt('$.comparing.checkpoint') }),
+    payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table'), tables: sfn.JsonPath.numberAt('$.tables'), checkpoint: sfn.JsonPath.objectAt('$.comparing.checkpoint') }),
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.compareTable014),
     resultPath: '$.comparing',
   });
@@ -189,7 +189,12 @@ export function migrate014Definition(
   const compareTables = new sfn.Map(wf, 'CompareTables', {
     comment: 'compare_query_results of every copied table; each result names its first discrepancies by primary key.',
     itemsPath: '$.copy.tables',
-    itemSelector: { input: sfn.JsonPath.objectAt('$.input'), table: sfn.JsonPath.stringAt('$$.Map.Item.Value') },
+    itemSelector: {
+      input: sfn.JsonPath.objectAt('$.input'),
+      table: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
+      // each table's share of the state its comparison may take
+      tables: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.copy.tables')),
+    },
     maxConcurrency: compareConcurrency,
     resultPath: '$.outcome.compared',
   }).itemProcessor(

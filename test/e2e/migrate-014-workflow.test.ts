@@ -266,6 +266,10 @@ describe('0.14 → 2.0: a schema of many tables through the state machine', () =
         if (t === 0) await conn.query(`INSERT INTO ${tableRef(schema, 'subject')} VALUES (1)`);
         const rows = [0, 1, 2].map((i) => ({ subject_id: 1, step_id: i, score: i, counted: i, label: `step ${i}`, ratio: 0.5, raw: Buffer.from('x'), trace: v014Blob(Buffer.from(`mYm\0trace ${t} ${i}`)) }));
         await insertV014Rows(conn, schema, `analysis_step_${t}`, rows, current.stores);
+      } else {
+        // rows with long labels: a changed copy of them has long discrepancies
+        const rows = [0, 1, 2, 3, 4, 5].map((i) => [1, i, i, i, `${'a'.repeat(250)} ${i}`, 0.5, Buffer.from('x')]);
+        await conn.query(`INSERT INTO ${tableRef(schema, `analysis_step_${t}`)} (subject_id, step_id, score, counted, label, ratio, raw) VALUES ?`, [rows]);
       }
     }
   }, 120_000);
@@ -282,6 +286,24 @@ describe('0.14 → 2.0: a schema of many tables through the state machine', () =
     expect(report.status).toBe('copied');
     expect(report.tables).toHaveLength(TABLES + 1);
     expect(report.tables!.every((table) => table.match)).toBe(true);
+
+    // every label of the copy changed: 5 long discrepancies found in each of 144 tables, more than the state holds;
+    // each table keeps what fits its share and counts the rest, and the report names how to list them
+    const dest = `${schema}_v2`;
+    for (let t = EXTERNAL_TABLES; t < TABLES; t++) await conn.query(`UPDATE ${tableRef(dest, `analysis_step_${t}`)} SET label = CONCAT(REPEAT('b', 250), step_id)`);
+    const differs = await migrateLocally014({ configPath: current.configPath, execute: true, progress: silentProgress, input: { schema, strategy: 'copy', createDest: true } });
+    expect(differs.error).toBeUndefined();
+    const failed = differs.output as Report014;
+    expect(failed.status).toBe('compare-failed');
+    const changed = failed.tables!.filter((table) => !table.match);
+    expect(changed).toHaveLength(TABLES - EXTERNAL_TABLES);
+    for (const table of changed) {
+      expect(table.discrepancies.length).toBeGreaterThanOrEqual(1);
+      expect(table.discrepancies.length + (table.discrepanciesLeftOut ?? 0)).toBe(5);
+      expect(table.discrepancies[0]).toMatchObject({ key: { subject_id: 1, step_id: 0 }, column: 'label', kind: 'value' });
+    }
+    expect(failed.problems).toHaveLength(TABLES - EXTERNAL_TABLES);
+    expect(failed.problems[0]).toMatch(/differs from .* \(\d discrepanc(y|ies) shown, \d more found; `djmigrate compare --config … --prod \S+ --test \S+ --table analysis_step_\d+` lists them\)/);
   }, 180_000);
 
   it('plans (the state gets the plan cut to size, --plan-file the whole of it) and migrates', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { estimateRun } from '../../functions/core/migrate011/estimate.js';
 import type { Report } from '../../functions/core/migrate011/report.js';
 import { entriesOf, planWithin, type Plan014 } from '../../functions/core/migrate014/plan.js';
+import { comparisonWithin } from '../../functions/core/migrate014/report.js';
 import { formatPlan, formatPlan014, formatReport } from '../../functions/local/format.js';
 import { examplePlan } from '../harness/plans.js';
 
@@ -99,5 +100,23 @@ describe('planWithin and formatPlan014', () => {
     expect(text).toContain('the whole plan is in s3://reports/reports/lab/run-plan.json');
     expect(formatPlan014(planWithin(plan, 20_000))).toContain('give --plan-file to write the whole plan');
     expect(formatPlan014(plan)).not.toContain('more');
+  });
+});
+
+describe('comparisonWithin (a compared table in its share of the state)', () => {
+  const discrepancy = (i: number) => ({ key: { id: i }, column: 'label', kind: 'value', prod: 'a'.repeat(100), test: 'b'.repeat(100) });
+  const comparison = { table: 'sample', match: false, rowCount: 5, testRowCount: 5, discrepancies: [0, 1, 2, 3, 4].map(discrepancy) };
+  const size = Buffer.byteLength(JSON.stringify(discrepancy(0))) + 1;
+
+  it('keeps every discrepancy of a few tables, the first that fit of many, none of very many; the rest counted', () => {
+    expect(comparisonWithin(comparison, 1)).toEqual(comparison);
+    // 96 KiB over 150 tables: 655 bytes each, 160 of them for the comparison's own fields
+    const many = comparisonWithin(comparison, 150);
+    expect(many.discrepancies).toEqual(comparison.discrepancies.slice(0, Math.floor((Math.floor((96 * 1024) / 150) - 160) / size)));
+    expect(many.discrepancies.length).toBe(1);
+    expect(many.discrepanciesLeftOut).toBe(4);
+    expect(comparisonWithin(comparison, 1000)).toEqual({ ...comparison, discrepancies: [], discrepanciesLeftOut: 5 });
+    // the whole array of 150 such tables stays within the share
+    expect(Buffer.byteLength(JSON.stringify(Array.from({ length: 150 }, () => many)))).toBeLessThanOrEqual(96 * 1024);
   });
 });

@@ -15,6 +15,28 @@ export interface TableComparison {
   rowCount: number;
   testRowCount: number;
   discrepancies: unknown[];
+  /** Discrepancies found but left out to fit the execution's state (see comparisonWithin). */
+  discrepanciesLeftOut?: number;
+}
+
+/**
+ * Bytes every table's comparison together may take in the execution's state (256 KiB, beside the input, the plan
+ * and the report's problem lines): a table gets an equal share, COMPARISON_BYTES of it for its own fields.
+ */
+const COMPARED_BYTES = 96 * 1024;
+const COMPARISON_BYTES = 160;
+
+/** The comparison with the first discrepancies that fit its share of the state when `tables` are compared; the rest counted. */
+export function comparisonWithin(comparison: TableComparison, tables: number): TableComparison {
+  let room = Math.floor(COMPARED_BYTES / Math.max(1, tables)) - COMPARISON_BYTES;
+  const kept: unknown[] = [];
+  for (const discrepancy of comparison.discrepancies) {
+    room -= Buffer.byteLength(JSON.stringify(discrepancy)) + 1;
+    if (room < 0) break;
+    kept.push(discrepancy);
+  }
+  const leftOut = comparison.discrepancies.length - kept.length;
+  return leftOut ? { ...comparison, discrepancies: kept, discrepanciesLeftOut: leftOut } : comparison;
 }
 
 export interface Report014 {
@@ -58,7 +80,12 @@ export async function buildReport014(conn: Connection, input: Migrate014Input, e
   };
   if (input.strategy === 'copy') {
     const tables = event.outcome.compared ?? [];
-    const problems = tables.filter((t) => !t.match).map((t) => `${input.dest}.${t.table} differs from ${input.schema}.${t.table} (${t.discrepancies.length} discrepancies shown)`);
+    const problems = tables
+      .filter((t) => !t.match)
+      .map((t) => {
+        const shown = `${t.discrepancies.length} ${t.discrepancies.length === 1 ? 'discrepancy' : 'discrepancies'} shown${t.discrepanciesLeftOut ? `, ${t.discrepanciesLeftOut} more found` : ''}`;
+        return `${input.dest}.${t.table} differs from ${input.schema}.${t.table} (${shown}; \`djmigrate compare --config … --prod ${input.schema} --test ${input.dest} --table ${t.table}\` lists them)`;
+      });
     return { ...base, status: problems.length ? 'compare-failed' : 'copied', dest: input.dest, tables, problems };
   }
   const verification = event.outcome.verified?.Payload ?? undefined;
