@@ -92,14 +92,35 @@ it('statMany: keys close together are found by a listing of their span, keys far
       expect(close.get(key)?.size ?? null, key).toBe(index < 0 ? null : (index % 5) + 1);
     }
 
-    // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops at its limit
-    // (2 × 3 + 1,000 keys), the keys it did not show get a HEAD each
+    // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops after a page that
+    // showed fewer than 13 of them, the keys it did not show get a HEAD each
     sent.length = 0;
     const far = await store.statMany([`${PREFIX}-`, `${PREFIX}~tail`, `${PREFIX}~zzz`], 4);
     expect(far.get(`${PREFIX}-`)?.size).toBe(expected.get(`${PREFIX}-`));
     expect(far.get(`${PREFIX}~tail`)?.size).toBe(expected.get(`${PREFIX}~tail`));
     expect(far.get(`${PREFIX}~zzz`)).toBeNull();
     expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
+  } finally {
+    spy.mockRestore();
+  }
+}, 60_000);
+
+it('statMany: keys among many others (every fifth key of PREFIX) are all found by listing, a LIST a page', async () => {
+  const store = new S3ObjectStore(client, bucket);
+  const sent: string[] = [];
+  const send = client.send.bind(client);
+  const spy = vi.spyOn(client, 'send').mockImplementation(((command: { constructor: { name: string } }) => {
+    sent.push(command.constructor.name);
+    return send(command as never);
+  }) as never);
+  try {
+    const byteOrder = [...expected.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const wanted = byteOrder.filter((_, i) => i % 5 === 0);
+    const found = await store.statMany(wanted, 4);
+    for (const key of wanted) expect(found.get(key)?.size, key).toBe(expected.get(key));
+    // 521 keys over 2,603: one span listed through three pages of ~200 of its keys each, no HEAD
+    expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(0);
+    expect(sent.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(3);
   } finally {
     spy.mockRestore();
   }

@@ -103,11 +103,11 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
     seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesConvertedAtOnce, Math.max(1, tables)) + a.otherSeconds;
     // S3 (file stores cost nothing): a LIST per 1,000 objects checked; GETs of the streams; HEAD + PUT per
-    // attachment written, HEAD + COPY per blob copied; Verify by primary key: a HEAD per object, and the LISTs that
-    // found few of them (up to twice the keys looked up)
+    // attachment written, HEAD + COPY per blob copied; Verify by primary key: a HEAD per object, after a LIST per 1,000
+    // keys looked up that showed few of them
     const onS3 = (of: readonly (typeof columns)[number][]) => sum(of.filter((c) => c.s3), (c) => c.objects);
     const verifiedByKey = columns.filter(byKey);
-    s3Requests.list = 2 * Math.ceil(onS3(columns) / a.keysPerList) + Math.ceil(onS3(columns.filter((c) => !byKey(c))) / a.keysPerList) + Math.ceil((2 * onS3(verifiedByKey)) / a.keysPerList);
+    s3Requests.list = 2 * Math.ceil(onS3(columns) / a.keysPerList) + Math.ceil(onS3(columns.filter((c) => !byKey(c))) / a.keysPerList) + Math.ceil(onS3(verifiedByKey) / a.keysPerList);
     s3Requests.get = (inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0) + 2 * onS3(ofKind('attach'));
     s3Requests.head = onS3(ofKind('attach')) + onS3(copied) + onS3(verifiedByKey);
     s3Requests.put = onS3(ofKind('attach')) + onS3(copied);

@@ -1,13 +1,14 @@
 // DataJoint 0.14 → 2.0 in place, step `verify`: read-only, run after the steps it checks. It re-plans each step
 // (a finished step has nothing left to do) and, for `migrate_external_storage`, reads every distinct 2.x pointer of
 // every `:<blob@S>:` / `:<attach@S>:` / `:<filepath@S>:` column (keyset paging on the value, or on the primary key
-// for a table too big to sort within a call; memory stays flat either way), checks its JSON shape (spec D.2, D.3) and that its object exists in the store with exactly `size` bytes and, with
-// verifyContents, that the base32 MD5 of its bytes is `hash`. Never writes to the database or the stores.
+// for a table too big to sort within a call; memory stays flat either way), checks its JSON shape (spec D.2, D.3)
+// and that its object exists in the store with exactly `size` bytes and, with verifyContents, that the base32 MD5
+// of its bytes is `hash`. Never writes to the database or the stores.
 import type { Connection } from 'mysql2/promise';
+import { createHash } from 'node:crypto';
 import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
-import { createHash } from 'node:crypto';
 import { decodeKey, encodeKey, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { quoteId, select, selectRawArrays, serverFlavor, tableRef } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
