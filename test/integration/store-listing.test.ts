@@ -126,39 +126,42 @@ it('statMany: keys among many others (every fifth key of PREFIX) are all found b
   }
 }, 60_000);
 
-it('statMany: many keys are cut into spans of 999 listed side by side, a LIST each when the keys lie together', async () => {
+it('statMany: many keys are cut into spans of 999 listed side by side (HEADs as many at once as asked), a LIST each when the keys lie together', async () => {
   const store = new S3ObjectStore(client, bucket);
-  let inFlight = 0;
-  let mostInFlight = 0;
+  const inFlight = new Map<string, number>();
+  const mostInFlight = new Map<string, number>();
   const sent: string[] = [];
   const send = client.send.bind(client);
   const spy = vi.spyOn(client, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
-    sent.push(command.constructor.name);
-    const listing = command.constructor.name === 'ListObjectsV2Command';
-    if (listing) mostInFlight = Math.max(mostInFlight, ++inFlight);
+    const name = command.constructor.name;
+    sent.push(name);
+    inFlight.set(name, (inFlight.get(name) ?? 0) + 1);
+    mostInFlight.set(name, Math.max(mostInFlight.get(name) ?? 0, inFlight.get(name)!));
     try {
       return await send(command as never);
     } finally {
-      if (listing) inFlight -= 1;
+      inFlight.set(name, inFlight.get(name)! - 1);
     }
   }) as never);
   try {
     // every key under PREFIX (2,603) and two missing ones, one among them and one past them: three spans
     const missing = [`${PREFIX}0a/bc/0abcx`, `${PREFIX}~zzz`];
     const wanted = [...expected.keys(), ...missing];
-    for (const [concurrency, together] of [
-      [4, 3],
-      [1, 1],
+    for (const [concurrency, statsInFlight, listsTogether, headsTogether] of [
+      [4, 4, 3, 2],
+      [4, 1, 3, 1],
+      [1, 2, 1, 2],
     ]) {
       sent.length = 0;
-      mostInFlight = 0;
-      const found = await store.statMany(wanted, concurrency);
+      mostInFlight.clear();
+      const found = await store.statMany(wanted, concurrency, statsInFlight);
       expect(found.size).toBe(wanted.length);
       for (const [key, size] of expected) expect(found.get(key)?.size, key).toBe(size);
       for (const key of missing) expect(found.get(key)).toBeNull();
       expect(sent.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(3);
       expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
-      expect(mostInFlight).toBe(together);
+      expect(mostInFlight.get('ListObjectsV2Command')).toBe(listsTogether);
+      expect(mostInFlight.get('HeadObjectCommand')).toBe(headsTogether);
     }
   } finally {
     spy.mockRestore();

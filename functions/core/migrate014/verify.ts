@@ -104,7 +104,8 @@ const KEY_PAGE_ROWS = 50_000;
 const SEEN_POINTERS = 500_000;
 /**
  * HEADs (stats) in flight for the objects a listing did not show, at least: they only wait on S3, and a table read
- * by primary key needs one for almost every object.
+ * by primary key needs one for almost every object. Listings stay `concurrency` at once: s3rver walks its whole
+ * bucket folder for each, and 32 at once over 100,000 objects made it fail with InternalError.
  */
 const LOOKUPS_IN_FLIGHT = 32;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
@@ -469,7 +470,7 @@ async function checkPointers(read: ColumnReading, texts: string[]): Promise<numb
   if (read.objects) {
     const { spec, store } = read.objects;
     const keys = pointers.flatMap(({ pointer }) => ('error' in pointer || pointer.isDir ? [] : [storeObjectKey(spec.protocol, spec.location, pointer.path)]));
-    objects = { ...read.objects, infos: await statObjects(store, keys, Math.max(reading.limit, LOOKUPS_IN_FLIGHT)) };
+    objects = { ...read.objects, infos: await statObjects(store, keys, reading.limit, Math.max(reading.limit, LOOKUPS_IN_FLIGHT)) };
   }
   const checked = await forEachWithin(pointers, reading.budget, reading.limit, async ({ text, pointer }) => {
     verified.objects++;

@@ -19,7 +19,7 @@ export interface ObjectStore {
   /** Size of the object, or null when it does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
   /** Sizes of many objects (null: missing), where the store has a faster way than a stat each (see statObjects). */
-  statMany?(keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>>;
+  statMany?(keys: readonly string[], concurrency: number, statsInFlight?: number): Promise<Map<string, ObjectInfo | null>>;
   /** A stream of the object's bytes; rejects with ObjectMissingError when it does not exist. */
   read(key: string): Promise<Readable>;
   /** MD5 + SHA-256 + size of the object's bytes in one pass; rejects with ObjectMissingError when it does not exist. */
@@ -42,9 +42,12 @@ export class ObjectMissingError extends Error {
   }
 }
 
-/** Sizes of many objects (null: missing): the store's statMany, else a stat each. */
-export function statObjects(store: ObjectStore, keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>> {
-  return store.statMany ? store.statMany(keys, concurrency) : statEach(store, keys, concurrency);
+/**
+ * Sizes of many objects (null: missing): the store's statMany (listings `concurrency` at once), else a stat each;
+ * single stats `statsInFlight` at once (default `concurrency`).
+ */
+export function statObjects(store: ObjectStore, keys: readonly string[], concurrency: number, statsInFlight = concurrency): Promise<Map<string, ObjectInfo | null>> {
+  return store.statMany ? store.statMany(keys, concurrency, statsInFlight) : statEach(store, keys, statsInFlight);
 }
 
 /** A stat per key, `concurrency` at once. */

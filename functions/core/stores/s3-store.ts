@@ -83,10 +83,10 @@ export class S3ObjectStore implements ObjectStore {
    * are filed by their uuid), a listing of their span finds them, up to 1,000 keys a request where a HEAD answers for
    * one: the keys in key order are cut into spans of STAT_SPAN_KEYS, `concurrency` spans listed at once, each until
    * past its last key or until a page shows fewer than KEYS_WORTH_A_LIST of them (keys far apart, or among many
-   * others). Every key the listings did not show gets a HEAD, `concurrency` at once: a missing object is always one S3
-   * said is missing, never one a listing skipped.
+   * others). Every key the listings did not show gets a HEAD, `statsInFlight` at once: a missing object is always one
+   * S3 said is missing, never one a listing skipped.
    */
-  async statMany(keys: readonly string[], concurrency: number): Promise<Map<string, ObjectInfo | null>> {
+  async statMany(keys: readonly string[], concurrency: number, statsInFlight = concurrency): Promise<Map<string, ObjectInfo | null>> {
     const found = new Map<string, ObjectInfo | null>();
     // S3 lists in UTF-8 byte order
     const sorted = [...new Set(keys)].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
@@ -95,7 +95,7 @@ export class S3ObjectStore implements ObjectStore {
       await forEachWithin(spans, new CallBudget(), concurrency, (span) => this.listSpan(span, found));
     }
     const unseen = sorted.filter(({ key }) => !found.has(key)).map(({ key }) => key);
-    for (const [key, info] of await statEach(this, unseen, concurrency)) found.set(key, info);
+    for (const [key, info] of await statEach(this, unseen, statsInFlight)) found.set(key, info);
     return found;
   }
 
