@@ -23,6 +23,7 @@ import { formatInt, mb, RssSampler } from './measure.js';
 const DATABASE = 'djbench_v014';
 const PRISTINE = 'djbench_v014_pristine';
 const BUCKET = 'djm-bench-v014';
+const SCHEMAS = [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`];
 
 export async function v014Rates(rows: number, objects: number, log: (line: string) => void): Promise<void> {
   if (objects < 1 || rows < objects) throw new Error(`--v014 ${rows} --v014-objects ${objects}: give at least one object and at least as many rows as objects`);
@@ -71,6 +72,8 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
         `conversion ${formatInt(rows / phase('MigrateExternalColumns'))} rows/s, copy ${formatInt(copied / copyPhase('CopyTables'))} rows/s, compare ${formatInt(copied / copyPhase('CompareTables'))} rows/s`,
     );
   } finally {
+    // a MySQL server of the user's (DJMIGRATE_TEST_MYSQL_URL) keeps no bench schema
+    if (sandbox.externalMysql) for (const db of SCHEMAS) await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(db)}`).catch(() => {});
     await conn.end().catch(() => {});
     await sandbox.stop();
   }
@@ -78,7 +81,7 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
 
 /** `session` (a row) and `trace` (rows over objects: row i points at object i mod objects). */
 async function buildSchema(conn: Connection, stores: V014Stores, rows: number, objects: number): Promise<void> {
-  for (const db of [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`]) await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(db)}`);
+  for (const db of SCHEMAS) await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(db)}`);
   await createV014Schema(conn, DATABASE);
   await declareV014Table(conn, DATABASE, { name: 'session', primaryKey: [{ name: 'session_id', sqlType: 'int' }], attributes: [{ name: 'note', type: 'varchar(64)' }] });
   await declareV014Table(conn, DATABASE, {
