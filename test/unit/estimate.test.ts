@@ -122,7 +122,7 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
 
   it('in place: object checks by listing, the conversion in calls, S3 priced by request', () => {
     const estimate = estimateRun014({ ...inPlace, columns: [blobs] });
-    // Plan and PrepareExternalStorage: 100,000 objects at 2,000/s = 50 s each; Verify the same, plus a scan of the 1M
+    // Plan and PrepareExternalStorage: 100,000 objects at 4,000/s = 25 s each; Verify the same, plus a scan of the 1M
     // rows (a page of pointers); the conversion 1M rows at 30,000/s: all one call each
     const plan = 100_000 / a.objectChecksPerSecond;
     const verify = plan + 1_000_000 / a.verifyScanRowsPerSecond;
