@@ -12,7 +12,8 @@
 //             ─▶ MigrateExternalColumns (Map over tables, 2 at once: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted, a
 //                table's columns in turn)
 //             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
-//   copy:     PrepareCopy ─▶ CopyTables (Map: CopyTable ⟲ TableCopied ─▶ TableDone) ─▶ CompareTables (Map: StartCompare ─▶
+//   copy:     PrepareCopy ─▶ CopyTables (Map over foreign-key levels: CopyLevel (Map: CopyTable ⟲ TableCopied ─▶
+//             TableDone)) ─▶ CompareTables (Map: StartCompare ─▶
 //             CompareTable ⟲ TableComparedYet ─▶ TableCompared)
 //             ─▶ Report
 //
@@ -31,7 +32,7 @@
 //   AddLineageTable    lineage014          { input }                         discarded
 //   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
 //                                                                          while Payload is null
-//   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, created }
+//   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, levels, created }
 //   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
 //   CompareTable       compareTable014     { input, table, tables, … }       $.comparing = { comparison, checkpoint } in the iteration;
 //                                                                          loops while comparison is null; TableCompared: the
@@ -50,7 +51,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
   prepareExternal014: ['columns', 'tableColumns', 'checkpoint'],
   migrateColumn014: ['column', 'done', 'rows'],
-  prepareCopy014: ['tables', 'created'],
+  prepareCopy014: ['tables', 'levels', 'created'],
   copyTable014: ['table', 'done', 'rows'],
   compareTable014: ['comparison', 'checkpoint'],
 } as const satisfies Partial<Record<Migrate014HandlerName, readonly string[]>>;
@@ -61,7 +62,10 @@ export const BACKUP_POLL_INTERVAL = Duration.seconds(60);
 export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014HandlerName | UnlockHandlerName> {
   /** MaxConcurrency of the CompareTables Map (tables compared at once). Default 4. */
   readonly compareConcurrency?: number;
-  /** MaxConcurrency of MigrateExternalColumns: tables whose columns are converted at once (each holds a connection). Default 2. */
+  /**
+   * Tables written at once (each holds a connection): MigrateExternalColumns' tables whose columns are converted, and
+   * the tables of one foreign-key level copied by CopyTables. Default 2.
+   */
   readonly tableConcurrency?: number;
 }
 
@@ -172,13 +176,20 @@ export function migrate014Definition(
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareCopy014),
     resultPath: '$.copy',
   });
-  const copyTables = loopingMap(
+  const copyLevel = loopingMap(
     wf,
     invoke,
-    { map: 'CopyTables', task: 'CopyTable', check: 'TableCopied', done: 'TableDone' },
+    { map: 'CopyLevel', task: 'CopyTable', check: 'TableCopied', done: 'TableDone' },
     { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
-    { itemsPath: '$.copy.tables', field: 'table', maxConcurrency: 1, comment: 'One table at a time, parents first (the destination keeps its foreign keys).' },
+    { itemsPath: '$.level', field: 'table', maxConcurrency: tableConcurrency, comment: "A level's tables at once: their parents are all copied already (the destination keeps its foreign keys)." },
   );
+  const copyTables = new sfn.Map(wf, 'CopyTables', {
+    comment: 'The foreign-key levels one after another, parents first.',
+    itemsPath: '$.copy.levels',
+    itemSelector: { input: sfn.JsonPath.objectAt('$.input'), level: sfn.JsonPath.listAt('$$.Map.Item.Value') },
+    maxConcurrency: 1,
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(copyLevel);
   const compareTable = invoke('CompareTable', 'compareTable014', {
     comment: "Works for a bounded time from the last call's checkpoint.",
     payload: phasePayload({ table: sfn.JsonPath.stringAt('$.table'), tables: sfn.JsonPath.numberAt('$.tables'), checkpoint: sfn.JsonPath.objectAt('$.comparing.checkpoint') }),

@@ -6,7 +6,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import { copySchemaData, copyTableData, createParallelSchema, foreignKeyOrder, planParallelSchema } from '../../functions/core/migrate014/copy.js';
+import { copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema } from '../../functions/core/migrate014/copy.js';
 import { migrateExternalStorage } from '../../functions/core/migrate014/external-storage.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
@@ -256,6 +256,8 @@ it('the CLI commands create the _v2 schema and copy a table, then the whole sche
 it('orders tables parents first and refuses foreign-key cycles', () => {
   const fk = (table: string, referencedTable: string, referencedSchema = 'db') => ({ table, referencedTable, referencedSchema });
   expect(foreignKeyOrder(['c', 'b', 'a'], [fk('c', 'b'), fk('b', 'a'), fk('c', 'c'), fk('a', 'x', 'other')], 'db')).toEqual(['a', 'b', 'c']);
+  // levels: each table's parents in earlier ones; siblings together
+  expect(foreignKeyLevels(['d', 'c', 'b', 'a', 'e'], [fk('d', 'b'), fk('d', 'c'), fk('b', 'a'), fk('c', 'a'), fk('e', 'a')], 'db')).toEqual([['a'], ['c', 'b', 'e'], ['d']]);
   expect(() => foreignKeyOrder(['a', 'b', 'c'], [fk('a', 'b'), fk('b', 'a')], 'db')).toThrow(MigrationRefusedError);
   expect(() => foreignKeyOrder(['a', 'b'], [fk('a', 'b'), fk('b', 'a')], 'db')).toThrow(/cycle/);
 });

@@ -509,7 +509,7 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
       prepareExternal014: twice('prepareExternal014', { columns: [1, 2, 3], tableColumns: [[1, 2], [3]] }, { columns: null, tableColumns: null }),
       migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1 }),
       lineage014: () => ({}),
-      prepareCopy014: () => ({ tables: ['animal', 'sample'], created: [] }),
+      prepareCopy014: () => ({ tables: ['animal', 'sample'], levels: [['animal'], ['sample']], created: [] }),
       copyTable014: (event) => ({ table: event.table, done: true, rows: 1 }),
       compareTable014: (event) => twice('compareTable014', { comparison: { table: event.table, match: true } }, { comparison: null })(event),
       verify014: twice('verify014', { verified: { ok: true, problems: [] } }, { verified: null }),
@@ -542,6 +542,37 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
     const received = (result.output as { received: { plan: unknown; outcome: { verified: { Payload: unknown } } } }).received;
     expect(received.plan).toEqual({ status: 'ready' });
     expect(received.outcome.verified.Payload).toEqual({ ok: true, problems: [] });
+  });
+
+  it('copy: the foreign-key levels one after another, the tables of a level two at once', async () => {
+    const fake = fake014('copy');
+    const levels = [['subject'], ['session', 'animal', 'probe'], ['trace']];
+    const spans = new Map<string, { start: number; end: number }>();
+    let running = 0;
+    let mostRunning = 0;
+    const handlers = {
+      ...fake.handlers,
+      prepareCopy014: async () => ({ tables: levels.flat(), levels, created: [] }),
+      copyTable014: async (event: unknown) => {
+        const table = String((event as { table: string }).table);
+        const start = performance.now();
+        mostRunning = Math.max(mostRunning, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        running -= 1;
+        spans.set(table, { start, end: performance.now() });
+        return { table, done: true, rows: 1 };
+      },
+    };
+    const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers });
+    expect(result.status).toBe('SUCCEEDED');
+    expect([...spans.keys()].sort()).toEqual(levels.flat().sort());
+    expect(mostRunning).toBe(2);
+    // every table starts after each table of the levels before it has finished
+    levels.forEach((level, i) => {
+      for (const table of level) {
+        for (const parent of levels.slice(0, i).flat()) expect(spans.get(table)!.start).toBeGreaterThanOrEqual(spans.get(parent)!.end);
+      }
+    });
   });
 
   it('copy: each table\'s CompareTable is called again with its checkpoint; the report gets the comparisons', async () => {

@@ -162,15 +162,25 @@ async function userTables(conn: Connection, schema: string): Promise<string[]> {
   return rows.map((row) => String(row.table_name)).filter((name) => !name.startsWith('~'));
 }
 
-/** User tables parents first (foreign keys within the schema; `~` tables and self-references ignored); refuses cycles. */
-export function foreignKeyOrder(tables: string[], foreignKeys: { table: string; referencedSchema: string; referencedTable: string }[], schema: string): string[] {
+type ForeignKeyEdge = { table: string; referencedSchema: string; referencedTable: string };
+
+/** User tables parents first (foreignKeyLevels one after another). */
+export function foreignKeyOrder(tables: string[], foreignKeys: ForeignKeyEdge[], schema: string): string[] {
+  return foreignKeyLevels(tables, foreignKeys, schema).flat();
+}
+
+/**
+ * User tables in levels: every parent of a table (foreign keys within the schema; `~` tables and self-references
+ * ignored) is in an earlier level, so the tables of one level can be copied at once. Refuses cycles.
+ */
+export function foreignKeyLevels(tables: string[], foreignKeys: ForeignKeyEdge[], schema: string): string[][] {
   const known = new Set(tables);
   const parents = new Map(tables.map((t) => [t, new Set<string>()]));
   for (const fk of foreignKeys) {
     if (fk.referencedSchema !== schema || !known.has(fk.table) || !known.has(fk.referencedTable) || fk.table === fk.referencedTable) continue;
     parents.get(fk.table)!.add(fk.referencedTable);
   }
-  const order: string[] = [];
+  const levels: string[][] = [];
   const done = new Set<string>();
   let remaining = [...tables];
   while (remaining.length) {
@@ -178,13 +188,11 @@ export function foreignKeyOrder(tables: string[], foreignKeys: { table: string; 
     if (ready.length === 0) {
       throw new MigrationRefusedError(`the foreign keys of ${schema} form a cycle; copy these tables by hand (or drop a foreign key) first:`, remaining);
     }
-    for (const t of ready) {
-      order.push(t);
-      done.add(t);
-    }
+    for (const t of ready) done.add(t);
+    levels.push(ready);
     remaining = remaining.filter((t) => !done.has(t));
   }
-  return order;
+  return levels;
 }
 
 function hasDefault(column: ColumnInfo, flavor: ServerFlavor): boolean {
@@ -397,24 +405,26 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
 }
 
 /**
- * Read-only: the tables to copy, parents first, each checked (columns matched by name) so that a refusal comes
- * before the first row moves.
+ * Read-only: the tables to copy, parents first (and in foreign-key levels: see foreignKeyLevels), each checked
+ * (columns matched by name) so that a refusal comes before the first row moves.
  */
-export async function planSchemaCopy(conn: Connection, options: CopySchemaOptions): Promise<{ tables: string[]; plans: TablePlan[] }> {
+export async function planSchemaCopy(conn: Connection, options: CopySchemaOptions): Promise<{ tables: string[]; levels: string[][]; plans: TablePlan[] }> {
   await requireSchema(conn, options.source, 'source');
   await requireSchema(conn, options.dest, 'destination');
   const all = await userTables(conn, options.source);
-  const order = foreignKeyOrder(all, await foreignKeysOf(conn, options.source), options.source);
   const unknown = (options.tables ?? []).filter((t) => !all.includes(t));
   if (unknown.length) throw new MigrationRefusedError(`${options.source} has no user table named:`, unknown);
-  const wanted = options.tables ? order.filter((t) => options.tables!.includes(t)) : order;
+  const levels = foreignKeyLevels(all, await foreignKeysOf(conn, options.source), options.source)
+    .map((level) => (options.tables ? level.filter((t) => options.tables!.includes(t)) : level))
+    .filter((level) => level.length > 0);
+  const wanted = levels.flat();
   const destTables = new Set(await userTables(conn, options.dest));
   const absent = wanted.filter((t) => !destTables.has(t));
   if (absent.length) throw new MigrationRefusedError(`${options.dest} lacks these tables; declare them (or run create_parallel_schema) first, nothing was copied:`, absent);
   const flavor = await serverFlavor(conn);
   const plans: TablePlan[] = [];
   for (const table of wanted) plans.push(await planTableCopy(conn, { ...options, table }, flavor));
-  return { tables: wanted, plans };
+  return { tables: wanted, levels, plans };
 }
 
 /** Copies every user table of `source` (or `tables`) into `dest`, parents first. */

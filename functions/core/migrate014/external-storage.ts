@@ -469,11 +469,9 @@ async function openJournal(conn: Connection, options: ExternalStorageOptions): P
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='djmigrate 0.14->2.0 pointers'`,
   );
   const settings = runSettings(options);
+  // kept when there (two callers at once, as a copy's tables side by side, may both find none)
+  await execute(conn, `INSERT INTO ${t.run} (id, settings) VALUES (1, ?) ON DUPLICATE KEY UPDATE id = id`, [settings]);
   const [run] = await select<{ settings: string }>(conn, `SELECT settings FROM ${t.run} WHERE id = 1`);
-  if (!run) {
-    await execute(conn, `INSERT INTO ${t.run} (id, settings) VALUES (1, ?)`, [settings]);
-    return;
-  }
   if (run.settings === settings) return;
   const [{ pending }] = await select<{ pending: number }>(conn, `SELECT COUNT(*) AS pending FROM ${t.columns} WHERE state <> 'swapped'`);
   if (Number(pending) > 0) {
