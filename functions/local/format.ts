@@ -1,7 +1,7 @@
 // Human-readable plan and report for the terminal; the JSON forms are the machine-readable ones.
 import type { RunEstimate } from '../core/migrate011/estimate.js';
 import type { Plan } from '../core/migrate011/plan.js';
-import type { Estimate014 } from '../core/migrate014/estimate.js';
+import { ASSUMED_014, type Estimate014 } from '../core/migrate014/estimate.js';
 import type { Report } from '../core/migrate011/report.js';
 import { entriesOf, type Plan014 } from '../core/migrate014/plan.js';
 import type { Report014 } from '../core/migrate014/report.js';
@@ -125,6 +125,11 @@ export function formatPlan014(plan: Plan014): string {
           inPlace.external.columns.map((c) => [`${c.table}.${c.column}`, c.kind, `${c.store} → ${c.targetStore}`, c.rows, c.pointers, c.objects, formatBytes(c.bytes)]),
         ));
         lines.push(...more('inPlace.external.columns'));
+        const byKey = inPlace.external.columns.filter((c) => c.rows >= ASSUMED_014.verifyKeyPagesFromRows);
+        if (byKey.length) {
+          const names = byKey.map((c) => `${c.table}.${c.column}`).join(', ');
+          lines.push(`Verify reads ${names} (${ASSUMED_014.verifyKeyPagesFromRows.toLocaleString('en-US')} rows or more) in primary-key pages: a HEAD for nearly each of its S3 objects.`);
+        }
       }
       if (inPlace.external.migrated.length) lines.push(`Already 2.x: ${inPlace.external.migrated.map((c) => `${c.table}.${c.column}`).join(', ')}${moreInline('inPlace.external.migrated')}`);
     }

@@ -103,6 +103,37 @@ describe('planWithin and formatPlan014', () => {
   });
 });
 
+describe('formatPlan014: Verify by primary key', () => {
+  const column = (table: string, rows: number) => ({
+    table,
+    column: 'trace',
+    kind: 'blob' as const,
+    store: 'main',
+    targetStore: 'main',
+    nullable: false,
+    comment: 'a trace',
+    constraint: null,
+    rows,
+    pointers: rows,
+    objects: 1_000,
+    bytes: 1e6,
+  });
+  const planOf = (...columns: ReturnType<typeof column>[]): Plan014 => ({
+    schema: 'lab',
+    strategy: 'in-place',
+    status: 'ready',
+    problems: [],
+    inPlace: { schema: 'lab', steps: ['migrate_external_storage'], status: 'ready', problems: [], external: { schema: 'lab', status: 'ready', columns, migrated: [], problems: [] } },
+  });
+
+  it('names the columns whose tables Verify reads in primary-key pages (40M rows or more), and only those', () => {
+    const text = formatPlan014(planOf(column('small', 39_999_999), column('big', 40_000_000)));
+    expect(text).toContain('Verify reads big.trace (40,000,000 rows or more) in primary-key pages: a HEAD for nearly each of its S3 objects.');
+    expect(text).not.toContain('small.trace (');
+    expect(formatPlan014(planOf(column('small', 39_999_999)))).not.toContain('primary-key pages');
+  });
+});
+
 describe('comparisonWithin (a compared table in its share of the state)', () => {
   const discrepancy = (i: number) => ({ key: { id: i }, column: 'label', kind: 'value', prod: 'a'.repeat(100), test: 'b'.repeat(100) });
   const comparison = { table: 'sample', match: false, rowCount: 5, testRowCount: 5, discrepancies: [0, 1, 2, 3, 4].map(discrepancy) };

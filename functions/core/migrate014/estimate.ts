@@ -3,6 +3,7 @@
 // s3rver, MariaDB), rounded; AWS differs (S3 latency, RDS), so they are a guide, not a promise.
 import { PRICES_USD } from '../aws-prices.js';
 import type { CodecKind } from '../datajoint/v2.js';
+import { KEY_PAGES_FROM_ROWS } from './verify.js';
 
 export const ASSUMED_014 = {
   /**
@@ -17,7 +18,7 @@ export const ASSUMED_014 = {
    */
   verifyPageObjects: 500_000,
   verifyScanRowsPerSecond: 125_000,
-  verifyKeyPagesFromRows: 40_000_000,
+  verifyKeyPagesFromRows: KEY_PAGES_FROM_ROWS,
   verifyKeyRowsPerSecond: 140_000,
   /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
   conversionRowsPerSecond: 30_000,

@@ -98,7 +98,7 @@ const CHECKED_AT_ONCE = 50_000;
  * a call's budget and then the Lambda's 15 minutes. Below it the sorted read is the faster one: its objects come in
  * key order, so one LIST answers for a thousand of them, where rows in primary-key order need a HEAD each.
  */
-const KEY_PAGES_FROM_ROWS = 40_000_000;
+export const KEY_PAGES_FROM_ROWS = 40_000_000;
 const KEY_PAGE_ROWS = 50_000;
 /** Pointers a primary-key read remembers as checked (an MD5 each: ~100 bytes with the Map's own). */
 const SEEN_POINTERS = 500_000;
