@@ -42,6 +42,31 @@ async function listAll(ranges: number, keyRange?: KeyRange): Promise<ObjectInfo[
   return listed;
 }
 
+/** Spies on the client's requests: their command names in order, and the most of each kind in flight at once. */
+function recordRequests() {
+  const sent: string[] = [];
+  const inFlight = new Map<string, number>();
+  const mostInFlight = new Map<string, number>();
+  const send = client.send.bind(client);
+  const spy = vi.spyOn(client, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
+    const name = command.constructor.name;
+    sent.push(name);
+    inFlight.set(name, (inFlight.get(name) ?? 0) + 1);
+    mostInFlight.set(name, Math.max(mostInFlight.get(name) ?? 0, inFlight.get(name)!));
+    try {
+      return await send(command as never);
+    } finally {
+      inFlight.set(name, inFlight.get(name)! - 1);
+    }
+  }) as never);
+  const count = (name: string) => sent.filter((sentName) => sentName === name).length;
+  const clear = () => {
+    sent.length = 0;
+    mostInFlight.clear();
+  };
+  return { count, clear, mostInFlight, restore: () => spy.mockRestore() };
+}
+
 it.each([
   [1, 3],
   [16, 3],
@@ -68,12 +93,7 @@ it.each([1, 2, 4, 16])('lists every key under the prefix exactly once with %i ke
 
 it('statMany: keys close together are found by a listing of their span, keys far apart (past its limit) and missing keys by a HEAD each', async () => {
   const store = new S3ObjectStore(client, bucket);
-  const sent: string[] = [];
-  const send = client.send.bind(client);
-  const spy = vi.spyOn(client, 'send').mockImplementation(((command: { constructor: { name: string } }) => {
-    sent.push(command.constructor.name);
-    return send(command as never);
-  }) as never);
+  const requests = recordRequests();
   try {
     // close together: every other one of 120 keys, non-ASCII names whose UTF-16 order is not S3's UTF-8 order, and
     // two missing keys inside the span
@@ -81,11 +101,11 @@ it('statMany: keys close together are found by a listing of their span, keys far
     const names = [...Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(4, '0')}`), 'k\uFF01', 'k\u{1F600}', 'ké'];
     await Promise.all(names.map((name, i) => put(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: `stat/${name}`, Body: Buffer.alloc(i % 5 + 1, 2) })))));
     const wanted = [...names.filter((_, i) => i % 2 === 0 || i >= 120), 'k0001x', 'k\uFF00'].map((name) => `stat/${name}`);
-    sent.length = 0;
+    requests.clear();
     const close = await store.statMany(wanted, 4);
     // only the two missing keys get a HEAD (a missing object is one S3 says is missing)
-    expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
-    expect(sent.filter((name) => name === 'ListObjectsV2Command').length).toBeGreaterThan(0);
+    expect(requests.count('HeadObjectCommand')).toBe(2);
+    expect(requests.count('ListObjectsV2Command')).toBeGreaterThan(0);
     expect([...close.keys()].sort()).toEqual([...wanted].sort());
     for (const key of wanted) {
       const index = names.indexOf(key.slice('stat/'.length));
@@ -94,55 +114,36 @@ it('statMany: keys close together are found by a listing of their span, keys far
 
     // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops after a page that
     // showed fewer than 13 of them, the keys it did not show get a HEAD each
-    sent.length = 0;
+    requests.clear();
     const far = await store.statMany([`${PREFIX}-`, `${PREFIX}~tail`, `${PREFIX}~zzz`], 4);
     expect(far.get(`${PREFIX}-`)?.size).toBe(expected.get(`${PREFIX}-`));
     expect(far.get(`${PREFIX}~tail`)?.size).toBe(expected.get(`${PREFIX}~tail`));
     expect(far.get(`${PREFIX}~zzz`)).toBeNull();
-    expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
+    expect(requests.count('HeadObjectCommand')).toBe(2);
   } finally {
-    spy.mockRestore();
+    requests.restore();
   }
 }, 60_000);
 
 it('statMany: keys among many others (every fifth key of PREFIX) are all found by listing, a LIST a page', async () => {
   const store = new S3ObjectStore(client, bucket);
-  const sent: string[] = [];
-  const send = client.send.bind(client);
-  const spy = vi.spyOn(client, 'send').mockImplementation(((command: { constructor: { name: string } }) => {
-    sent.push(command.constructor.name);
-    return send(command as never);
-  }) as never);
+  const requests = recordRequests();
   try {
     const byteOrder = [...expected.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const wanted = byteOrder.filter((_, i) => i % 5 === 0);
     const found = await store.statMany(wanted, 4);
     for (const key of wanted) expect(found.get(key)?.size, key).toBe(expected.get(key));
     // 521 keys over 2,603: one span listed through three pages of ~200 of its keys each, no HEAD
-    expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(0);
-    expect(sent.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(3);
+    expect(requests.count('HeadObjectCommand')).toBe(0);
+    expect(requests.count('ListObjectsV2Command')).toBe(3);
   } finally {
-    spy.mockRestore();
+    requests.restore();
   }
 }, 60_000);
 
 it('statMany: many keys are cut into spans of 999 listed side by side (HEADs as many at once as asked), a LIST each when the keys lie together', async () => {
   const store = new S3ObjectStore(client, bucket);
-  const inFlight = new Map<string, number>();
-  const mostInFlight = new Map<string, number>();
-  const sent: string[] = [];
-  const send = client.send.bind(client);
-  const spy = vi.spyOn(client, 'send').mockImplementation((async (command: { constructor: { name: string } }) => {
-    const name = command.constructor.name;
-    sent.push(name);
-    inFlight.set(name, (inFlight.get(name) ?? 0) + 1);
-    mostInFlight.set(name, Math.max(mostInFlight.get(name) ?? 0, inFlight.get(name)!));
-    try {
-      return await send(command as never);
-    } finally {
-      inFlight.set(name, inFlight.get(name)! - 1);
-    }
-  }) as never);
+  const requests = recordRequests();
   try {
     // every key under PREFIX (2,603) and two missing ones, one among them and one past them: three spans
     const missing = [`${PREFIX}0a/bc/0abcx`, `${PREFIX}~zzz`];
@@ -152,19 +153,18 @@ it('statMany: many keys are cut into spans of 999 listed side by side (HEADs as 
       [4, 1, 3, 1],
       [1, 2, 1, 2],
     ]) {
-      sent.length = 0;
-      mostInFlight.clear();
+      requests.clear();
       const found = await store.statMany(wanted, concurrency, statsInFlight);
       expect(found.size).toBe(wanted.length);
       for (const [key, size] of expected) expect(found.get(key)?.size, key).toBe(size);
       for (const key of missing) expect(found.get(key)).toBeNull();
-      expect(sent.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(3);
-      expect(sent.filter((name) => name === 'HeadObjectCommand')).toHaveLength(2);
-      expect(mostInFlight.get('ListObjectsV2Command')).toBe(listsTogether);
-      expect(mostInFlight.get('HeadObjectCommand')).toBe(headsTogether);
+      expect(requests.count('ListObjectsV2Command')).toBe(3);
+      expect(requests.count('HeadObjectCommand')).toBe(2);
+      expect(requests.mostInFlight.get('ListObjectsV2Command')).toBe(listsTogether);
+      expect(requests.mostInFlight.get('HeadObjectCommand')).toBe(headsTogether);
     }
   } finally {
-    spy.mockRestore();
+    requests.restore();
   }
 }, 60_000);
 

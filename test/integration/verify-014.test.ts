@@ -251,15 +251,17 @@ it('a table read in primary-key pages: the same problems and counts, in pages an
   expect(await verifyToEnd(s, { ...byKeyOptions, pageRows: 1 })).toEqual(byKey);
 
   const counts = (verified: InPlaceVerification) => verified.external!.columns.map((c) => [c.column, c.rows, c.objects, c.distinctCounts]);
-  // remembering one pointer: W' is forgotten for W, checked again and counted twice
-  const forgetful = await verifyToEnd(s, { ...byKeyOptions, pageRows: 1, seenPointers: 1 });
-  expect(forgetful.problems).toEqual(byKey.problems);
-  expect(counts(forgetful)).toEqual([
+  // W' counted twice in waveform; scan's pointers counted once each, but no longer known to be
+  const countedAgain = [
     ['waveform', 3, 3, false],
     ['waveform_opt', 1, 1, true],
     ['report', 3, 1, true],
     ['scan', 3, 2, false],
-  ]);
+  ];
+  // remembering one pointer: W' is forgotten for W, checked again and counted twice
+  const forgetful = await verifyToEnd(s, { ...byKeyOptions, pageRows: 1, seenPointers: 1 });
+  expect(forgetful.problems).toEqual(byKey.problems);
+  expect(counts(forgetful)).toEqual(countedAgain);
 
   // in calls that stop after every object, through JSON as the execution's state carries the checkpoint: each call
   // starts with nothing remembered, so a pointer met again in a later call counts again
@@ -273,12 +275,7 @@ it('a table read in primary-key pages: the same problems and counts, in pages an
     expect(calls).toBeLessThan(20);
   }
   expect(verified.problems).toEqual(byKey.problems);
-  expect(counts(verified)).toEqual([
-    ['waveform', 3, 3, false],
-    ['waveform_opt', 1, 1, true],
-    ['report', 3, 1, true],
-    ['scan', 3, 2, false],
-  ]);
+  expect(counts(verified)).toEqual(countedAgain);
   // a call per object checked: W', W, W'; waveform_opt; report; the two scans
   expect(calls).toBe(7);
   expect(await schemaSnapshot(s.conn, s.db, { includeJournal: true })).toEqual(before);
