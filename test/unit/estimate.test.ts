@@ -173,10 +173,24 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
 
   it('copy: each table copied (calls of 10 minutes), then compared four at once', () => {
     const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tableRows: [20_000_000, 1_000, 1_000] });
-    // the 20M-row table: 400 s of copying (one call), 800 s of comparing (2 calls: one more, with its Choice)
-    expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 2 * 3 + 3 + 4 * 3 + 2 * 1);
+    // the 20M-row table: 400 s of copying (one call), 800 s of comparing (2 calls: one more, with its Choice); a
+    // CopyLevel per table (no levels given: one table after another)
+    expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 3 + 2 * 3 + 3 + 4 * 3 + 2 * 1);
     const rows = 20_002_000;
     expect(copy.seconds).toBe(Math.ceil(rows / a.copyRowsPerSecond + rows / a.compareRowsPerSecond / 3 + a.otherSeconds));
     expect(copy.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
+  });
+
+  it('copy by foreign-key level: a level takes its biggest table, or its rows shared among the tables copied at once', () => {
+    const copy = (tableRows: number[], tableLevels?: number[]) => estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tableRows, tableLevels });
+    const compared = (rows: number, tables: number) => rows / a.compareRowsPerSecond / Math.min(a.tablesComparedAtOnce, tables);
+    // two levels: the parent alone, then three siblings of 10M rows copied two at once (15M rows' time)
+    const siblings = copy([1_000, 10e6, 10e6, 10e6], [0, 1, 1, 1]);
+    expect(siblings.seconds).toBe(Math.ceil((1_000 + 15e6) / a.copyRowsPerSecond + compared(30_001_000, 4) + a.otherSeconds));
+    expect(siblings.stateTransitions).toBe(copy([1_000, 10e6, 10e6, 10e6]).stateTransitions - 2);
+    // a level of one big table and small ones: the big table's time
+    expect(copy([20e6, 1_000], [0, 0]).seconds).toBe(Math.ceil(20e6 / a.copyRowsPerSecond + compared(20_001_000, 2) + a.otherSeconds));
+    // Lambda time is every table's, whatever runs at once
+    expect(siblings.lambdaGbSeconds).toBe(copy([1_000, 10e6, 10e6, 10e6]).lambdaGbSeconds);
   });
 });

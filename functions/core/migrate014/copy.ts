@@ -169,6 +169,11 @@ export function foreignKeyOrder(tables: string[], foreignKeys: ForeignKeyEdge[],
   return foreignKeyLevels(tables, foreignKeys, schema).flat();
 }
 
+/** The user tables of `schema` in foreign-key levels (foreignKeyLevels). */
+export async function foreignKeyLevelsOf(conn: Connection, schema: string): Promise<string[][]> {
+  return foreignKeyLevels(await userTables(conn, schema), await foreignKeysOf(conn, schema), schema);
+}
+
 /**
  * User tables in levels: every parent of a table (foreign keys within the schema; `~` tables and self-references
  * ignored) is in an earlier level, so the tables of one level can be copied at once. Refuses cycles.

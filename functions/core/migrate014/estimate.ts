@@ -34,8 +34,9 @@ export const ASSUMED_014 = {
   /** Keys a LIST answers (S3's 1,000 a page; the object checks list spans of 999 keys). */
   keysPerList: 1_000,
   budgetedCallSeconds: 600,
-  /** MigrateExternalColumns' and CompareTables' MaxConcurrency (the stack's fillConcurrency, compareConcurrency). */
+  /** MigrateExternalColumns', CopyLevel's and CompareTables' MaxConcurrency (the stack's fillConcurrency, compareConcurrency). */
   tablesConvertedAtOnce: 2,
+  tablesCopiedAtOnce: 2,
   tablesComparedAtOnce: 4,
   /** Lambda memory: Plan, PrepareExternalStorage, CompareTable 0.5 GB; the column, copy and verify functions 1 GB. */
   checkMemoryGb: 0.5,
@@ -52,6 +53,8 @@ export interface Estimate014Inputs {
   columns: { table: string; kind: CodecKind; s3: boolean; rows: number; pointers: number; objects: number; bytes: number }[];
   /** Copy: each table's rows (the server's estimate). */
   tableRows: number[];
+  /** Copy: each table's foreign-key level (the tables of a level are copied at once); default one table after another. */
+  tableLevels?: number[];
   copyFiles: boolean;
   verifyObjects: boolean;
   /** An RDS snapshot first: two more states and a poll a minute while it is taken (its time is not modeled). */
@@ -117,6 +120,13 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
   } else {
     const rows = sum(inputs.tableRows, (n) => n);
+    // a level takes its biggest table's time, or its rows shared among the tables copied at once
+    const levels = new Map<number, number[]>();
+    inputs.tableRows.forEach((n, i) => {
+      const level = inputs.tableLevels?.[i] ?? i;
+      levels.set(level, [...(levels.get(level) ?? []), n]);
+    });
+    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesCopiedAtOnce)) / a.copyRowsPerSecond;
     const copySeconds = rows / a.copyRowsPerSecond;
     const compareSeconds = rows / a.compareRowsPerSecond;
     workSeconds = copySeconds;
@@ -124,9 +134,9 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     const tableCalls = sum(inputs.tableRows, (n) => callsFor(n / a.copyRowsPerSecond));
     const compareCalls = sum(inputs.tableRows, (n) => callsFor(n / a.compareRowsPerSecond));
     const tables = inputs.tableRows.length;
-    transitions = a.fixedTransitionsCopy + 2 * tableCalls + tables + 4 * tables + 2 * (compareCalls - tables);
+    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + tables + 4 * tables + 2 * (compareCalls - tables);
     lambdaRequests = 4 + tableCalls + compareCalls;
-    seconds = copySeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables)) + a.otherSeconds;
+    seconds = copyWallSeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables)) + a.otherSeconds;
   }
 
   const lambdaGbSeconds = a.checkMemoryGb * (checkSeconds + a.otherSeconds) + a.workMemoryGb * workSeconds;

@@ -5,7 +5,7 @@ import type { Connection } from 'mysql2/promise';
 import { schemaDefaults, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
-import { planParallelSchema, planSchemaCopy } from './copy.js';
+import { foreignKeyLevelsOf, planParallelSchema, planSchemaCopy } from './copy.js';
 import { estimateRun014, type Estimate014 } from './estimate.js';
 import type { ExternalPlanCall, ExternalPlanCheckpoint } from './external-storage.js';
 import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
@@ -55,7 +55,16 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
   }
   const plan = await planCopy(conn, input, openStore);
   const rows = await estimatedRows(conn, input.schema);
-  plan.estimate = estimateRun014({ ...estimateOptions(input), strategy: 'copy', columns: [], tableRows: (plan.copy?.tables ?? []).map((table) => rows.get(table) ?? 0) });
+  const tables = plan.copy?.tables ?? [];
+  // a refused plan (a foreign-key cycle among them) is estimated one table after another
+  const levelOf = new Map(plan.status === 'ready' ? (await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const)) : []);
+  plan.estimate = estimateRun014({
+    ...estimateOptions(input),
+    strategy: 'copy',
+    columns: [],
+    tableRows: tables.map((table) => rows.get(table) ?? 0),
+    tableLevels: tables.map((table, i) => levelOf.get(table) ?? tables.length + i),
+  });
   return { plan, checkpoint: null };
 }
 
