@@ -4,11 +4,14 @@
 // Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
 // check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
 // another (CopyTables and CompareTables: rows/s). Then Verify's pointer check alone on the migrated copy, read as a
-// table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages).
+// table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages). Last, a schema of
+// a parent and 4 sibling tables of ROWS / 4 rows copied one table after another (copySchemaData) and by the state
+// machine, whose CopyTables copies a foreign-key level's tables at once.
 import type { Connection } from 'mysql2/promise';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execute, quoteId, tableRef } from '../functions/core/db/sql.js';
+import { copySchemaData, createParallelSchema } from '../functions/core/migrate014/copy.js';
 import type { Report014 } from '../functions/core/migrate014/report.js';
 import { verifyInPlace, type InPlaceVerifyOptions } from '../functions/core/migrate014/verify.js';
 import { openObjectStore } from '../functions/core/stores/open-store.js';
@@ -23,7 +26,8 @@ import { formatInt, mb, RssSampler } from './measure.js';
 const DATABASE = 'djbench_v014';
 const PRISTINE = 'djbench_v014_pristine';
 const BUCKET = 'djm-bench-v014';
-const SCHEMAS = [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`];
+const SIBLINGS = 'djbench_v014_siblings';
+const SCHEMAS = [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`, SIBLINGS, `${SIBLINGS}_serial`, `${SIBLINGS}_v2`];
 
 export async function v014Rates(rows: number, objects: number, log: (line: string) => void): Promise<void> {
   if (objects < 1 || rows < objects) throw new Error(`--v014 ${rows} --v014-objects ${objects}: give at least one object and at least as many rows as objects`);
@@ -67,6 +71,19 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
       `copy ${copy.seconds.toFixed(1)} s: CopyTables ${formatInt(copied / copyPhase('CopyTables'))} rows/s (${copyPhase('CopyTables').toFixed(1)} s), ` +
         `CompareTables ${formatInt(copied / copyPhase('CompareTables'))} rows/s (${copyPhase('CompareTables').toFixed(1)} s); peak RSS ${Math.round(mb(copy.peakRss))} MB`,
     );
+    const siblingRows = Math.max(1, Math.floor(rows / 4));
+    await buildSiblings(conn, siblingRows);
+    const serialStarted = performance.now();
+    await createParallelSchema(conn, { source: SIBLINGS, dest: `${SIBLINGS}_serial` });
+    await copySchemaData(conn, { source: SIBLINGS, dest: `${SIBLINGS}_serial`, stores: {}, openStore: () => { throw new Error('no store'); } });
+    const serial = (performance.now() - serialStarted) / 1000;
+    const byLevel = await timedRun(configPath, { schema: SIBLINGS, strategy: 'copy', createDest: true }, log);
+    if (byLevel.report.status !== 'copied') throw new Error(`copy by level: ${byLevel.report.status}: ${byLevel.report.problems.join('; ')}`);
+    log(
+      `a parent and 4 sibling tables of ${formatInt(siblingRows)} rows: declared and copied one table after another ${serial.toFixed(1)} s, ` +
+        `by the state machine (a level's tables 2 at once) PrepareCopy + CopyTables ${((byLevel.phases.PrepareCopy ?? 0) + (byLevel.phases.CopyTables ?? 0)).toFixed(1)} s`,
+    );
+
     log(
       `bench --v014: ${formatInt(rows)} rows, ${formatInt(objects)} objects: checks ${formatInt(objects / phase('Verify'))}–${formatInt(objects / phase('Plan'))} objects/s, ` +
         `conversion ${formatInt(rows / phase('MigrateExternalColumns'))} rows/s, copy ${formatInt(copied / copyPhase('CopyTables'))} rows/s, compare ${formatInt(copied / copyPhase('CompareTables'))} rows/s`,
@@ -116,6 +133,32 @@ async function timedVerify(conn: Connection, stores: V014Stores, options: Partia
   const seconds = (performance.now() - started) / 1000;
   if (!verified?.ok) throw new Error(`Verify ${JSON.stringify(options)}: ${verified?.problems.join('; ')}`);
   return seconds;
+}
+
+/** `session` (a row) and four tables of `rows` rows each that point at it (plain columns: a foreign-key level of four). */
+async function buildSiblings(conn: Connection, rows: number): Promise<void> {
+  await createV014Schema(conn, SIBLINGS);
+  await declareV014Table(conn, SIBLINGS, { name: 'session', primaryKey: [{ name: 'session_id', sqlType: 'int' }], attributes: [{ name: 'note', type: 'varchar(64)' }] });
+  await execute(conn, `INSERT INTO ${tableRef(SIBLINGS, 'session')} VALUES (1, 'bench')`);
+  for (let t = 0; t < 4; t++) {
+    const table = `trial_${t}`;
+    await declareV014Table(conn, SIBLINGS, {
+      name: table,
+      primaryKey: [{ name: 'trial_id', sqlType: 'int' }],
+      parents: [{ table: 'session', columns: ['session_id'] }],
+      attributes: [{ name: 'score', type: 'float' }, { name: 'label', type: 'varchar(64)' }],
+    });
+    await execute(conn, `INSERT INTO ${tableRef(SIBLINGS, table)} VALUES (1, 0, 0, 'trial 0')`);
+    for (let done = 1; done < rows; ) {
+      const step = Math.min(done, rows - done);
+      await execute(
+        conn,
+        `INSERT INTO ${tableRef(SIBLINGS, table)} (session_id, trial_id, score, label) SELECT session_id, trial_id + ?, score + ?, CONCAT('trial ', trial_id + ?) FROM ${tableRef(SIBLINGS, table)} WHERE trial_id < ?`,
+        [done, done, done, step],
+      );
+      done += step;
+    }
+  }
 }
 
 /** The user's 0.14 `dj_local_conf.json`: the stores under `stores`. */
