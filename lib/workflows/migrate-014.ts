@@ -33,7 +33,7 @@
 //   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
 //                                                                          while Payload is null
 //   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, levels, created }
-//   CopyTable          copyTable014        { input, table }                  $.progress = { table, done, rows }; loops until done
+//   CopyTable          copyTable014        { input, table, checkpoint }      $.progress = { table, done, rows, checkpoint }; loops until done
 //   CompareTable       compareTable014     { input, table, tables, … }       $.comparing = { comparison, checkpoint } in the iteration;
 //                                                                          loops while comparison is null; TableCompared: the
 //                                                                          iteration's output, $.outcome.compared[i], is the comparison
@@ -52,7 +52,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
   prepareExternal014: ['columns', 'tableColumns', 'checkpoint'],
   migrateColumn014: ['column', 'done', 'rows'],
   prepareCopy014: ['tables', 'levels', 'created'],
-  copyTable014: ['table', 'done', 'rows'],
+  copyTable014: ['table', 'done', 'rows', 'checkpoint'],
   compareTable014: ['comparison', 'checkpoint'],
 } as const satisfies Partial<Record<Migrate014HandlerName, readonly string[]>>;
 
@@ -181,7 +181,13 @@ export function migrate014Definition(
     invoke,
     { map: 'CopyLevel', task: 'CopyTable', check: 'TableCopied', done: 'TableDone' },
     { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
-    { itemsPath: '$.level', field: 'table', maxConcurrency: tableConcurrency, comment: "A level's tables at once: their parents are all copied already (the destination keeps its foreign keys)." },
+    {
+      itemsPath: '$.level',
+      field: 'table',
+      maxConcurrency: tableConcurrency,
+      checkpoint: { start: 'StartCopy' },
+      comment: "A level's tables at once: their parents are all copied already (the destination keeps its foreign keys).",
+    },
   );
   const copyTables = new sfn.Map(wf, 'CopyTables', {
     comment: 'The foreign-key levels one after another, parents first.',

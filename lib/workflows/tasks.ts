@@ -91,11 +91,23 @@ export function loopingMap<Name extends string>(
   invoke: (stateName: string, handler: Name, props: TaskProps) => tasks.LambdaInvoke,
   names: { map: string; task: string; check: string; done: string },
   step: { handler: Name; comment: string; fields: readonly string[] },
-  props: { itemsPath: string; field: string; maxConcurrency: number; comment: string; resultPath?: string; whileWaiting?: { state: string; seconds: number } },
+  props: {
+    itemsPath: string;
+    field: string;
+    maxConcurrency: number;
+    comment: string;
+    resultPath?: string;
+    whileWaiting?: { state: string; seconds: number };
+    /** Each call gets the `checkpoint` the call before returned (null for the first, set by this Pass state). */
+    checkpoint?: { start: string };
+  },
 ): sfn.Map {
   const task = invoke(names.task, step.handler, {
     comment: step.comment,
-    payload: phasePayload({ [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`) }),
+    payload: phasePayload({
+      [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`),
+      ...(props.checkpoint ? { checkpoint: sfn.JsonPath.stringAt('$.progress.checkpoint') } : {}),
+    }),
     resultSelector: selectFields(step.fields),
     resultPath: '$.progress',
   });
@@ -107,6 +119,9 @@ export function loopingMap<Name extends string>(
     check.when(sfn.Condition.booleanEquals('$.progress.waiting', true), pause.next(task));
   }
   task.next(check.otherwise(task));
+  const first = props.checkpoint
+    ? new sfn.Pass(scope, props.checkpoint.start, { comment: 'No checkpoint yet: the first call starts from the beginning.', result: sfn.Result.fromObject({ checkpoint: null }), resultPath: '$.progress' }).next(task)
+    : task;
   return new sfn.Map(scope, names.map, {
     comment: props.comment,
     itemsPath: props.itemsPath,
@@ -116,7 +131,7 @@ export function loopingMap<Name extends string>(
     },
     maxConcurrency: props.maxConcurrency,
     resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
-  }).itemProcessor(task);
+  }).itemProcessor(first);
 }
 
 /**

@@ -208,6 +208,41 @@ it('an interrupted copy resumes where it stopped', async () => {
   expect((await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'sample' })).rowsCopied).toBe(0);
 });
 
+it('calls of a bounded time go on after the last key the call before copied, reading no chunk twice', async () => {
+  const s = await setup('copy_calls');
+  const dest = scratch(s, 'copy_calls_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
+  const [{ n: sourceRows }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(s.source, 'sample')}`);
+  let after: string | null = null;
+  let chunks = 0;
+  const perCall: number[] = [];
+  for (;;) {
+    const before = chunks;
+    // a deadline already past: each call copies one chunk of one row and hands back
+    const call: Awaited<ReturnType<typeof copyTableData>> = await copyTableData(s.conn, {
+      ...copyOptions(s, dest),
+      table: 'sample',
+      chunkRows: 1,
+      deadline: 0,
+      after,
+      hooks: { afterChunk: async () => void (chunks += 1) },
+    });
+    perCall.push(chunks - before);
+    if (call.done) {
+      expect(call.last).toBeNull();
+      break;
+    }
+    expect(call.last).not.toBe(after);
+    after = call.last;
+    expect(perCall.length).toBeLessThan(20);
+  }
+  // a chunk a call, each row once, then the call that finds the end
+  expect(perCall).toEqual(Array.from({ length: Number(sourceRows) + 1 }, () => 1));
+  const [{ n }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, 'sample')}`);
+  expect(Number(n)).toBe(Number(sourceRows));
+});
+
 it('refuses a destination without a source column, or with a NOT NULL column lacking a default, and changes nothing', async () => {
   const s = await setup('copy_refuse');
   const dest = scratch(s, 'copy_refuse_v2');

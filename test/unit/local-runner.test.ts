@@ -510,7 +510,7 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
       migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1 }),
       lineage014: () => ({}),
       prepareCopy014: () => ({ tables: ['animal', 'sample'], levels: [['animal'], ['sample']], created: [] }),
-      copyTable014: (event) => ({ table: event.table, done: true, rows: 1 }),
+      copyTable014: (event) => ({ table: event.table, done: true, rows: 1, checkpoint: null }),
       compareTable014: (event) => twice('compareTable014', { comparison: { table: event.table, match: true } }, { comparison: null })(event),
       verify014: twice('verify014', { verified: { ok: true, problems: [] } }, { verified: null }),
       report014: (event) => ({ received: event }),
@@ -544,6 +544,28 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
     expect(received.outcome.verified.Payload).toEqual({ ok: true, problems: [] });
   });
 
+  it('copy: each CopyTable call gets the checkpoint the call before returned, the first none', async () => {
+    const fake = fake014('copy');
+    const received: [string, unknown][] = [];
+    const handlers = {
+      ...fake.handlers,
+      copyTable014: async (event: unknown) => {
+        const { table, checkpoint } = event as { table: string; checkpoint: unknown };
+        received.push([table, checkpoint]);
+        const first = checkpoint === null;
+        return { table, done: !first, rows: 1, checkpoint: first ? `${table} key 1` : null };
+      },
+    };
+    const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(received).toEqual([
+      ['animal', null],
+      ['animal', 'animal key 1'],
+      ['sample', null],
+      ['sample', 'sample key 1'],
+    ]);
+  });
+
   it('copy: the foreign-key levels one after another, the tables of a level two at once', async () => {
     const fake = fake014('copy');
     const levels = [['subject'], ['session', 'animal', 'probe'], ['trace']];
@@ -560,7 +582,7 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
         await new Promise((resolve) => setTimeout(resolve, 30));
         running -= 1;
         spans.set(table, { start, end: performance.now() });
-        return { table, done: true, rows: 1 };
+        return { table, done: true, rows: 1, checkpoint: null };
       },
     };
     const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers });

@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
+import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { execute, indexProbe, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
@@ -61,6 +61,11 @@ export interface CopyTableOptions {
   ensurePointers?: EnsurePointers;
   /** Hand back (done: false) after the first chunk that ends past this time (ms since the epoch); rerun to go on. */
   deadline?: number;
+  /**
+   * Go on after this primary key (encodeKey): the `last` a call of this run handed back. Its pointers were prepared
+   * then, and the rows before it copied, so neither is looked at again (a new run starts from the table's first row).
+   */
+  after?: string | null;
   /** Test hook: called after each committed chunk (a throw simulates a crash there). */
   hooks?: { afterChunk?(table: string, rowsCopied: number): Promise<void> };
 }
@@ -71,6 +76,8 @@ export interface CopyTableResult {
   rowsCopied: number;
   /** False when the call stopped at its deadline with rows left to copy. */
   done: boolean;
+  /** The last primary key copied up to (encodeKey) when not done: the next call's `after`. */
+  last: string | null;
   /** Columns converted from 0.14 uuids to 2.x JSON. */
   converted: string[];
   /** Destination columns left to their defaults. */
@@ -353,7 +360,7 @@ export async function copyTableData(conn: Connection, options: CopyTableOptions)
   await requireSchema(conn, options.source, 'source');
   await requireSchema(conn, options.dest, 'destination');
   const plan = await planTableCopy(conn, options, await serverFlavor(conn));
-  await preparePointers(conn, options, plan);
+  if (!options.after) await preparePointers(conn, options, plan);
   return copyPlanned(conn, options, plan);
 }
 
@@ -377,7 +384,7 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
   });
   const missing = `NOT EXISTS (SELECT 1 FROM ${destRef} d WHERE ${plan.primaryKey.map((c) => `d.${quoteId(c)} = t.${quoteId(c)}`).join(' AND ')})`;
   const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? 5000));
-  let after: KeyValue[] | null = null;
+  let after: KeyValue[] | null = options.after ? decodeKey(options.after) : null;
   let rowsCopied = 0;
   let done = false;
   for (;;) {
@@ -403,6 +410,7 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
     table,
     rowsCopied,
     done,
+    last: done || after === null ? null : encodeKey(after),
     converted: plan.columns.filter((c) => c.external).map((c) => c.name),
     defaulted: plan.defaulted,
     skipped: plan.skipped,
