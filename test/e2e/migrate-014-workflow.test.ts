@@ -208,7 +208,7 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(plan.copy.tables.indexOf('animal')).toBeLessThan(plan.copy.tables.indexOf('sample'));
     // copy estimate: every table one copy call and one compare call; two foreign-key levels (animal and trace, then sample)
     const tables = plan.copy.tables.length;
-    expect((planned.output as { plan: Plan014 }).plan.estimate).toMatchObject({ stateTransitions: ASSUMED_014.fixedTransitionsCopy + 2 + 2 * tables + tables + 4 * tables });
+    expect((planned.output as { plan: Plan014 }).plan.estimate).toMatchObject({ stateTransitions: ASSUMED_014.fixedTransitionsCopy + 2 + 2 * tables + 2 * tables + 4 * tables });
     expect((await conn.query('SHOW DATABASES LIKE ?', [dest]))[0]).toEqual([]);
 
     const copied = await run();

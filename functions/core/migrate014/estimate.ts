@@ -134,7 +134,8 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     const tableCalls = sum(inputs.tableRows, (n) => callsFor(n / a.copyRowsPerSecond));
     const compareCalls = sum(inputs.tableRows, (n) => callsFor(n / a.compareRowsPerSecond));
     const tables = inputs.tableRows.length;
-    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + tables + 4 * tables + 2 * (compareCalls - tables);
+    // per level its CopyLevel; per table StartCopy and TableDone, then 4 states compared; 2 per call (task and Choice)
+    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + 2 * tables + 4 * tables + 2 * (compareCalls - tables);
     lambdaRequests = 4 + tableCalls + compareCalls;
     seconds = copyWallSeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables)) + a.otherSeconds;
   }
