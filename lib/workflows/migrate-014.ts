@@ -9,8 +9,8 @@
 //   in-place: BackupWanted ─(backup)─▶ Backup ⟲ BackupReady / WaitForBackup ─┐
 //                          └───────────────────────────────────────────────┴▶ UpdateBlobComments
 //             ─▶ StartPrepareExternal ─▶ PrepareExternalStorage ⟲ ExternalPrepared
-//             ─▶ MigrateExternalColumns (Map over tables, 2 at once: MigrateColumn ⟲ ColumnMigrated ─▶ ColumnConverted, a
-//                table's columns in turn)
+//             ─▶ MigrateExternalColumns (Map over tables, 2 at once: StartMigrateColumns ─▶ MigrateColumn ⟲ ColumnMigrated
+//                ─▶ ColumnConverted, a table's columns in turn)
 //             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
 //   copy:     PrepareCopy ─▶ CopyTables (Map over foreign-key levels: CopyLevel (Map: CopyTable ⟲ TableCopied ─▶
 //             TableDone)) ─▶ CompareTables (Map: StartCompare ─▶
@@ -28,7 +28,7 @@
 //   UpdateBlobComments comments014         { input }                         discarded
 //   PrepareExternal…   prepareExternal014  { input, checkpoint }             $.external = { columns, tableColumns, checkpoint }; loops while
 //                                                                          columns is null
-//   MigrateColumn      migrateColumn014    { input, columns } (a table's)    $.progress = { column, done, rows }; loops until done
+//   MigrateColumn      migrateColumn014    { input, columns, checkpoint }    $.progress = { column, done, rows, checkpoint }; loops until done
 //   AddLineageTable    lineage014          { input }                         discarded
 //   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
 //                                                                          while Payload is null
@@ -50,7 +50,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
   plan014: ['plan', 'checkpoint'],
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
   prepareExternal014: ['columns', 'tableColumns', 'checkpoint'],
-  migrateColumn014: ['column', 'done', 'rows'],
+  migrateColumn014: ['column', 'done', 'rows', 'checkpoint'],
   prepareCopy014: ['tables', 'levels', 'created'],
   copyTable014: ['table', 'done', 'rows', 'checkpoint'],
   compareTable014: ['comparison', 'checkpoint'],
@@ -152,6 +152,7 @@ export function migrate014Definition(
       itemsPath: '$.external.tableColumns',
       field: 'columns',
       maxConcurrency: tableConcurrency,
+      checkpoint: { start: 'StartMigrateColumns' },
       comment: "Tables side by side (each a database connection), a table's columns in turn.",
     },
   );

@@ -106,7 +106,7 @@ export function loopingMap<Name extends string>(
     comment: step.comment,
     payload: phasePayload({
       [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`),
-      ...(props.checkpoint ? { checkpoint: sfn.JsonPath.stringAt('$.progress.checkpoint') } : {}),
+      ...(props.checkpoint ? { checkpoint: sfn.JsonPath.objectAt('$.progress.checkpoint') } : {}),
     }),
     resultSelector: selectFields(step.fields),
     resultPath: '$.progress',

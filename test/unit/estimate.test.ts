@@ -128,7 +128,7 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     const verify = plan + 1_000_000 / a.verifyScanRowsPerSecond;
     const conversion = 1_000_000 / a.conversionRowsPerSecond;
     expect(estimate.seconds).toBe(Math.ceil(2 * plan + verify + conversion + a.otherSeconds));
-    expect(estimate.stateTransitions).toBe(a.fixedTransitionsInPlace + 2 * 1 + 1);
+    expect(estimate.stateTransitions).toBe(a.fixedTransitionsInPlace + 2 * 1 + 2 * 1);
     expect(estimate.lambdaGbSeconds).toBe(Math.round(0.5 * (2 * plan + a.otherSeconds) + 1 * (verify + conversion)));
     // a LIST per 1,000 keys in each of the three; nothing read without verifyObjects
     expect(estimate.s3Requests).toEqual({ get: 0, head: 0, list: 3 * 100, put: 0 });

@@ -507,7 +507,7 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
       backup014: () => ({ kind: 'none', id: null, done: true, polls: 0, reused: false }),
       comments014: () => ({}),
       prepareExternal014: twice('prepareExternal014', { columns: [1, 2, 3], tableColumns: [[1, 2], [3]] }, { columns: null, tableColumns: null }),
-      migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1 }),
+      migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1, checkpoint: null }),
       lineage014: () => ({}),
       prepareCopy014: () => ({ tables: ['animal', 'sample'], levels: [['animal'], ['sample']], created: [] }),
       copyTable014: (event) => ({ table: event.table, done: true, rows: 1, checkpoint: null }),

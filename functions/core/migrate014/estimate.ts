@@ -106,7 +106,8 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     const tables = new Set(columns.map((c) => c.table)).size;
     const columnCalls = sum(columns, (c) => callsFor(c.rows / a.conversionRowsPerSecond));
     const moreCalls = 2 * (callsFor(planSeconds) - 1) + (callsFor(verifySeconds) - 1);
-    transitions = a.fixedTransitionsInPlace + (inputs.backup ? 2 : 0) + 2 * columnCalls + tables + 2 * moreCalls;
+    // per table StartMigrateColumns and ColumnConverted; 2 per call (task and Choice)
+    transitions = a.fixedTransitionsInPlace + (inputs.backup ? 2 : 0) + 2 * columnCalls + 2 * tables + 2 * moreCalls;
     lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
     seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesConvertedAtOnce, Math.max(1, tables)) + a.otherSeconds;
     // S3 (file stores cost nothing): a LIST per 1,000 objects checked; GETs of the streams; HEAD + PUT per

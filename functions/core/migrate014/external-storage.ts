@@ -19,7 +19,7 @@ import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
-import { keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
+import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { columnsInTurn } from '../columns-in-turn.js';
@@ -519,6 +519,8 @@ export interface ExternalColumnStep {
   pointers: number;
   written: number;
   copied: number;
+  /** Where the fill goes on (encodeKey) when this call stopped in it: the next call's `fillAfter`. */
+  fillAfter: string | null;
 }
 
 export interface ExternalStorageIo {
@@ -551,12 +553,29 @@ export async function prepareExternalStorage(conn: Connection, options: External
   return { plan, columns: pending.map((entry) => Number(entry.column_id)), tableColumns: [...byTable.values()], checkpoint: null };
 }
 
+/** Where a table's conversion stopped in a column's fill: the column and the fill's `fillAfter`. */
+export interface TableColumnsCheckpoint {
+  column: number;
+  fillAfter: string;
+}
+
 /**
  * A table's columns in turn (migrateExternalColumn on each until it is done), for `budgetMs`: the tables go side by
- * side, a table's own columns one after the other. The progress returned is the current column's.
+ * side, a table's own columns one after the other. The progress returned is the current column's; the checkpoint
+ * (where its fill stopped) is the next call's.
  */
-export function migrateTableColumns(conn: Connection, options: ExternalStorageOptions, columnIds: readonly number[], io: ExternalStorageIo, budgetMs: number): Promise<ExternalColumnStep> {
-  return columnsInTurn(columnIds, budgetMs, (columnId, left) => migrateExternalColumn(conn, options, columnId, io, Date.now() + left));
+export async function migrateTableColumns(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  columnIds: readonly number[],
+  io: ExternalStorageIo,
+  budgetMs: number,
+  checkpoint: TableColumnsCheckpoint | null = null,
+): Promise<ExternalColumnStep & { checkpoint: TableColumnsCheckpoint | null }> {
+  const step = await columnsInTurn(columnIds, budgetMs, (columnId, left) =>
+    migrateExternalColumn(conn, options, columnId, io, Date.now() + left, checkpoint?.column === columnId ? checkpoint.fillAfter : null),
+  );
+  return { ...step, checkpoint: step.fillAfter === null ? null : { column: step.column, fillAfter: step.fillAfter } };
 }
 
 /** Whether migrate_external_storage has started on the schema (its journal exists). */
@@ -567,7 +586,9 @@ export async function hasJournal(conn: Connection, schema: string): Promise<bool
 /**
  * Advances one journal column: pointers, fill, swap, then the rows a 0.14 client wrote meanwhile. With a deadline
  * (ms since the epoch) it hands back once the deadline passes, after at least one batch, so a Lambda can go on in
- * its next invocation; every step is idempotent, so any call may also be a rerun after a crash.
+ * its next invocation; every step is idempotent, so any call may also be a rerun after a crash. `fillAfter` (the
+ * step's own, from the call before in this run) goes on with the fill there: the pointers are complete and the rows
+ * before it filled (rows a 0.14 client writes meanwhile are found by the fill's last check, which then refuses).
  */
 export async function migrateExternalColumn(
   conn: Connection,
@@ -575,10 +596,11 @@ export async function migrateExternalColumn(
   columnId: number,
   io: ExternalStorageIo,
   deadline = Number.POSITIVE_INFINITY,
+  fillAfter: string | null = null,
 ): Promise<ExternalColumnStep> {
   const { schema } = options;
   const progress = io.progress ?? silentProgress;
-  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, swapped: false, pointers: 0, written: 0, copied: 0 };
+  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, swapped: false, pointers: 0, written: 0, copied: 0, fillAfter: null };
   const [entry] = (await hasJournal(conn, schema))
     ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId])
     : [];
@@ -588,13 +610,15 @@ export async function migrateExternalColumn(
   const { found } = await findColumns(conn, schema);
   const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
   if (column) {
-    const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline);
-    addStepCounts(step, built);
-    if (!built.complete) return step;
-    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline);
+    if (fillAfter === null) {
+      const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline);
+      addStepCounts(step, built);
+      if (!built.complete) return step;
+    }
+    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline, fillAfter === null ? null : decodeKey(fillAfter));
     step.rows += fill.filled;
     await execute(conn, `UPDATE ${journalTables(schema).columns} SET rows_filled = rows_filled + ? WHERE column_id = ?`, [fill.filled, entry.column_id]);
-    if (!fill.complete) return step;
+    if (!fill.complete) return { ...step, fillAfter: fill.last && encodeKey(fill.last) };
     await options.hooks?.beforeSwap?.(column.table, column.column);
     await swapColumn(conn, options, column, entry, kept);
     step.swapped = true;
@@ -818,7 +842,8 @@ async function fillColumn(
   column: FoundColumn & { target: string },
   progress: ProgressSink,
   deadline = Number.POSITIVE_INFINITY,
-): Promise<{ filled: number; complete: boolean }> {
+  resumeAfter: KeyValue[] | null = null,
+): Promise<{ filled: number; complete: boolean; last: KeyValue[] | null }> {
   const { schema } = options;
   const table = tableRef(schema, column.table);
   const live = await schemaColumns(conn, schema);
@@ -827,7 +852,7 @@ async function fillColumn(
   }
   const primaryKey = await primaryKeyOf(conn, schema, column.table);
   const chunkRows = Math.max(1, options.fillChunkRows ?? 5000);
-  let after: KeyValue[] | null = null;
+  let after = resumeAfter;
   let filled = 0;
   for (;;) {
     const chunk = await keyChunk(conn, table, primaryKey, after, primaryKey.length ? chunkRows : null);
@@ -841,8 +866,8 @@ async function fillColumn(
     filled += changed;
     if (changed) progress.report({ kind: 'rows-rewritten', table: column.table, column: column.column, rows: changed });
     if (chunk.last === null) break;
-    if (Date.now() >= deadline) return { filled, complete: false };
     after = chunk.last;
+    if (Date.now() >= deadline) return { filled, complete: false, last: after };
   }
   const left = await select<Record<string, unknown>>(
     conn,
@@ -854,7 +879,7 @@ async function fillColumn(
       left.map((row) => String(row.value)),
     );
   }
-  return { filled, complete: true };
+  return { filled, complete: true, last: null };
 }
 
 /**

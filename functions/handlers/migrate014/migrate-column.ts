@@ -1,16 +1,23 @@
-import { migrateTableColumns } from '../../core/migrate014/external-storage.js';
+import { migrateTableColumns, type TableColumnsCheckpoint } from '../../core/migrate014/external-storage.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 import { tableColumnsOf } from '../table-columns.js';
 import { externalOptionsOf } from './external-options.js';
 
-/** Works for a bounded time on one table's external columns, in turn; the state machine calls it again until `done`. */
+/**
+ * Works for a bounded time on one table's external columns, in turn; the state machine calls it again until `done`,
+ * with the `checkpoint` (where a column's fill stopped) the call before returned.
+ */
 export function makeMigrateColumn014Handler(getDeps: DepsProvider) {
-  return phase014Handler(getDeps, async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown }) => {
-    const columns = tableColumnsOf(event, 'migrateColumn014');
-    const step = await migrateTableColumns(conn, externalOptionsOf(input), columns, { openStore, openWriter, progress }, deps.workBudgetMs);
-    return { column: step.column, done: step.done, rows: step.rows };
-  });
+  return phase014Handler(
+    getDeps,
+    async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown; checkpoint?: TableColumnsCheckpoint | null }) => {
+      const columns = tableColumnsOf(event, 'migrateColumn014');
+      const checkpoint = event.checkpoint && typeof event.checkpoint.fillAfter === 'string' ? { column: Number(event.checkpoint.column), fillAfter: event.checkpoint.fillAfter } : null;
+      const step = await migrateTableColumns(conn, externalOptionsOf(input), columns, { openStore, openWriter, progress }, deps.workBudgetMs, checkpoint);
+      return { column: step.column, done: step.done, rows: step.rows, checkpoint: step.checkpoint };
+    },
+  );
 }
 
 export const handler = makeMigrateColumn014Handler(lambdaDeps);
