@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
 import { storeObjectKey } from '../../functions/core/datajoint/v012.js';
 import { hashOfDigest, pythonJson, pythonUtcIso } from '../../functions/core/datajoint/v2.js';
-import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
 import {
   migrateExternalStorage,
@@ -541,6 +541,54 @@ it('pages through more pointers than one batch and fills in primary-key chunks',
     const digest = md5(bytes);
     expect(JSON.parse(data!)).toEqual({ hash: hashOfDigest(digest), path: storeRelative(s.db, digest), schema: s.db, store: 'local', size: bytes.length });
   }
+});
+
+it('builds the pointers of a column in calls too, each going on after the last hash the call before recorded', async () => {
+  const s = await setup('ext_pointer_calls', { fillChunkRows: 500 });
+  await declareV014Table(s.conn, s.db, {
+    name: 'trace',
+    primaryKey: [{ name: 'trace_id', sqlType: 'int' }],
+    attributes: [{ name: 'data', type: 'blob@local', nullable: true }],
+  });
+  // 1,200 objects: three batches of pointers
+  const rows = Array.from({ length: 1_200 }, (_, i) => ({ trace_id: i, data: v014Blob(Buffer.from(`mYm\0object ${i}`)) }));
+  await insertV014Rows(s.conn, s.db, 'trace', rows, s.stores);
+  const prepared = await prepareExternalStorage(s.conn, s.options, s.openStore);
+  const [{ id }] = await select<{ id: number }>(s.conn, `SELECT column_id AS id FROM ${tableRef(s.db, '~djmigrate_014_column')} WHERE table_name = 'trace'`);
+  const trace = [Number(id)];
+  expect(prepared.tableColumns).toContainEqual(trace);
+  const io = { openStore: s.openStore, openWriter: s.openWriter };
+  const pointers = async () => Number((await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(s.db, '~djmigrate_014_pointer')} WHERE store = 'local'`))[0].n);
+
+  // a zero budget: a batch of 500 a call, then the checkpoint of the last hash recorded
+  const first = await migrateTableColumns(s.conn, s.options, trace, io, 0);
+  expect(first.checkpoint).toMatchObject({ stage: 'pointers', after: expect.stringMatching(/^[0-9a-f]{32}$/) });
+  expect(first.pointers).toBe(500);
+  const before = await pointers();
+  // a pointer recorded before the checkpoint, lost: the calls that go on from the checkpoint do not look back for it
+  await execute(s.conn, `DELETE FROM ${tableRef(s.db, '~djmigrate_014_pointer')} WHERE store = 'local' AND hash < UNHEX(?) ORDER BY hash LIMIT 1`, [first.checkpoint!.after]);
+  let checkpoint = first.checkpoint;
+  const stages: string[] = [];
+  let refused: unknown = null;
+  for (let call = 0; call < 20 && checkpoint; call++) {
+    try {
+      const step = await migrateTableColumns(s.conn, s.options, trace, io, 0, checkpoint);
+      if (step.checkpoint) stages.push(step.checkpoint.stage);
+      checkpoint = step.checkpoint;
+    } catch (error) {
+      refused = error;
+      break;
+    }
+  }
+  expect(stages[0]).toBe('pointers');
+  expect(stages).toContain('fill');
+  expect(await pointers()).toBe(before - 1 + 1_200 - 500);
+  // the row of the lost pointer is left unfilled, and the fill's last check refuses to swap the column
+  expect(refused).toBeInstanceOf(MigrationRefusedError);
+  expect(String((refused as Error).message)).toMatch(/trace\.data has pointers without a 2\.x pointer/);
+  // a new run (no checkpoint) builds it again and converts the column
+  const rerun = await migrateExternalStorage(s.conn, s.options, s.openStore, s.openWriter);
+  expect(rerun.columns.find((c) => c.table === 'trace')?.state).toBe('swapped');
 });
 
 function storeRelative(db: string, digest: Buffer): string {

@@ -519,8 +519,17 @@ export interface ExternalColumnStep {
   pointers: number;
   written: number;
   copied: number;
-  /** Where the fill goes on (encodeKey) when this call stopped in it: the next call's `fillAfter`. */
-  fillAfter: string | null;
+  /** Where this call stopped within the column (null: done, or stopped before it began): the next call's `resume`. */
+  resume: ColumnResume | null;
+}
+
+/**
+ * Where a column's conversion stopped within a call: in its pointers (`after` the last `~external_<store>` hash
+ * done, hex) or in its fill (`after` the last primary key filled, encodeKey).
+ */
+export interface ColumnResume {
+  stage: 'pointers' | 'fill';
+  after: string;
 }
 
 export interface ExternalStorageIo {
@@ -553,10 +562,9 @@ export async function prepareExternalStorage(conn: Connection, options: External
   return { plan, columns: pending.map((entry) => Number(entry.column_id)), tableColumns: [...byTable.values()], checkpoint: null };
 }
 
-/** Where a table's conversion stopped in a column's fill: the column and the fill's `fillAfter`. */
-export interface TableColumnsCheckpoint {
+/** Where a table's conversion stopped: the column, and where within it. */
+export interface TableColumnsCheckpoint extends ColumnResume {
   column: number;
-  fillAfter: string;
 }
 
 /**
@@ -573,9 +581,9 @@ export async function migrateTableColumns(
   checkpoint: TableColumnsCheckpoint | null = null,
 ): Promise<ExternalColumnStep & { checkpoint: TableColumnsCheckpoint | null }> {
   const step = await columnsInTurn(columnIds, budgetMs, (columnId, left) =>
-    migrateExternalColumn(conn, options, columnId, io, Date.now() + left, checkpoint?.column === columnId ? checkpoint.fillAfter : null),
+    migrateExternalColumn(conn, options, columnId, io, Date.now() + left, checkpoint?.column === columnId ? { stage: checkpoint.stage, after: checkpoint.after } : null),
   );
-  return { ...step, checkpoint: step.fillAfter === null ? null : { column: step.column, fillAfter: step.fillAfter } };
+  return { ...step, checkpoint: step.resume && { column: step.column, ...step.resume } };
 }
 
 /** Whether migrate_external_storage has started on the schema (its journal exists). */
@@ -586,9 +594,9 @@ export async function hasJournal(conn: Connection, schema: string): Promise<bool
 /**
  * Advances one journal column: pointers, fill, swap, then the rows a 0.14 client wrote meanwhile. With a deadline
  * (ms since the epoch) it hands back once the deadline passes, after at least one batch, so a Lambda can go on in
- * its next invocation; every step is idempotent, so any call may also be a rerun after a crash. `fillAfter` (the
- * step's own, from the call before in this run) goes on with the fill there: the pointers are complete and the rows
- * before it filled (rows a 0.14 client writes meanwhile are found by the fill's last check, which then refuses).
+ * its next invocation; every step is idempotent, so any call may also be a rerun after a crash. `resume` (the step's
+ * own, from the call before in this run) goes on where that call stopped: what comes before it is done (rows a 0.14
+ * client writes meanwhile are found by the fill's last check, which then refuses).
  */
 export async function migrateExternalColumn(
   conn: Connection,
@@ -596,11 +604,11 @@ export async function migrateExternalColumn(
   columnId: number,
   io: ExternalStorageIo,
   deadline = Number.POSITIVE_INFINITY,
-  fillAfter: string | null = null,
+  resume: ColumnResume | null = null,
 ): Promise<ExternalColumnStep> {
   const { schema } = options;
   const progress = io.progress ?? silentProgress;
-  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, swapped: false, pointers: 0, written: 0, copied: 0, fillAfter: null };
+  const step: ExternalColumnStep = { column: columnId, done: false, rows: 0, swapped: false, pointers: 0, written: 0, copied: 0, resume: null };
   const [entry] = (await hasJournal(conn, schema))
     ? await select<JournalColumn>(conn, `SELECT * FROM ${journalTables(schema).columns} WHERE column_id = ?`, [columnId])
     : [];
@@ -610,15 +618,16 @@ export async function migrateExternalColumn(
   const { found } = await findColumns(conn, schema);
   const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
   if (column) {
-    if (fillAfter === null) {
-      const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline);
+    if (resume?.stage !== 'fill') {
+      const resumeAfter = resume?.stage === 'pointers' ? Buffer.from(resume.after, 'hex') : null;
+      const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline, resumeAfter);
       addStepCounts(step, built);
-      if (!built.complete) return step;
+      if (!built.complete) return { ...step, resume: built.last && { stage: 'pointers', after: built.last.toString('hex') } };
     }
-    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline, fillAfter === null ? null : decodeKey(fillAfter));
+    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline, resume?.stage === 'fill' ? decodeKey(resume.after) : null);
     step.rows += fill.filled;
     await execute(conn, `UPDATE ${journalTables(schema).columns} SET rows_filled = rows_filled + ? WHERE column_id = ?`, [fill.filled, entry.column_id]);
-    if (!fill.complete) return { ...step, fillAfter: fill.last && encodeKey(fill.last) };
+    if (!fill.complete) return { ...step, resume: fill.last && { stage: 'fill', after: encodeKey(fill.last) } };
     await options.hooks?.beforeSwap?.(column.table, column.column);
     await swapColumn(conn, options, column, entry, kept);
     step.swapped = true;
@@ -717,16 +726,18 @@ async function buildPointers(
   openStore: OpenStore,
   openWriter: OpenWriter,
   deadline = Number.POSITIVE_INFINITY,
-): Promise<{ pointers: number; written: number; copied: number; complete: boolean }> {
+  resumeAfter: Buffer | null = null,
+): Promise<{ pointers: number; written: number; copied: number; complete: boolean; last: Buffer | null }> {
   const { schema } = options;
   const spec = options.stores[column.store];
   const store = openStore(column.store);
   const t = journalTables(schema);
   const limit = pLimit(options.concurrency ?? 8);
   const counts = { pointers: 0, written: 0, copied: 0, complete: false };
-  let after: Buffer | null = null;
+  // hashes up to `after` have their pointers (a batch is recorded before the next is read)
+  let after = resumeAfter;
   for (;;) {
-    if (counts.pointers > 0 && Date.now() >= deadline) return counts;
+    if (counts.pointers > 0 && Date.now() >= deadline) return { ...counts, last: after };
     const rows: ExternalRow[] = await select<ExternalRow>(
       conn,
       `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
@@ -736,7 +747,7 @@ async function buildPointers(
         ORDER BY e.hash LIMIT ${BATCH}`,
       after ? [column.store, column.kind, after] : [column.store, column.kind],
     );
-    if (rows.length === 0) return { ...counts, complete: true };
+    if (rows.length === 0) return { ...counts, complete: true, last: null };
     after = rows[rows.length - 1].hash;
     const made = await Promise.all(
       rows.map((row) =>

@@ -13,7 +13,9 @@ export function makeMigrateColumn014Handler(getDeps: DepsProvider) {
     getDeps,
     async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown; checkpoint?: TableColumnsCheckpoint | null }) => {
       const columns = tableColumnsOf(event, 'migrateColumn014');
-      const checkpoint = event.checkpoint && typeof event.checkpoint.fillAfter === 'string' ? { column: Number(event.checkpoint.column), fillAfter: event.checkpoint.fillAfter } : null;
+      const saved = event.checkpoint;
+      const checkpoint =
+        saved && (saved.stage === 'pointers' || saved.stage === 'fill') && typeof saved.after === 'string' ? { column: Number(saved.column), stage: saved.stage, after: saved.after } : null;
       const step = await migrateTableColumns(conn, externalOptionsOf(input), columns, { openStore, openWriter, progress }, deps.workBudgetMs, checkpoint);
       return { column: step.column, done: step.done, rows: step.rows, checkpoint: step.checkpoint };
     },
