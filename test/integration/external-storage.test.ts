@@ -517,13 +517,18 @@ it('refuses a column that is part of an index (JSON cannot be indexed)', async (
   expect(plan.problems).toEqual(['sample.waveform is part of index pair; a JSON column cannot be indexed, drop the index and rerun']);
 });
 
-it('pages through more pointers than one batch and fills in primary-key chunks', async () => {
-  const s = await setup('ext_many', { fillChunkRows: 97 });
+/** `trace`: a table of its own with a nullable blob@local column. */
+async function declareTrace(s: Setup): Promise<void> {
   await declareV014Table(s.conn, s.db, {
     name: 'trace',
     primaryKey: [{ name: 'trace_id', sqlType: 'int' }],
     attributes: [{ name: 'data', type: 'blob@local', nullable: true }],
   });
+}
+
+it('pages through more pointers than one batch and fills in primary-key chunks', async () => {
+  const s = await setup('ext_many', { fillChunkRows: 97 });
+  await declareTrace(s);
   const count = 1234;
   const rows = Array.from({ length: count }, (_, i) => ({ trace_id: i, data: i % 10 === 3 ? null : v014Blob(Buffer.from(`mYm\0object ${i % 700}`)) }));
   await insertV014Rows(s.conn, s.db, 'trace', rows, s.stores);
@@ -545,11 +550,7 @@ it('pages through more pointers than one batch and fills in primary-key chunks',
 
 it('builds the pointers of a column in calls too, each going on after the last hash the call before recorded', async () => {
   const s = await setup('ext_pointer_calls', { fillChunkRows: 500 });
-  await declareV014Table(s.conn, s.db, {
-    name: 'trace',
-    primaryKey: [{ name: 'trace_id', sqlType: 'int' }],
-    attributes: [{ name: 'data', type: 'blob@local', nullable: true }],
-  });
+  await declareTrace(s);
   // 1,200 objects: three batches of pointers
   const rows = Array.from({ length: 1_200 }, (_, i) => ({ trace_id: i, data: v014Blob(Buffer.from(`mYm\0object ${i}`)) }));
   await insertV014Rows(s.conn, s.db, 'trace', rows, s.stores);
