@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { beforeAll, expect, it, vi } from 'vitest';
+import { beforeAll, expect, it, onTestFinished, vi } from 'vitest';
 import { FileObjectStore } from '../../functions/core/stores/file-store.js';
 import { BASE64URL_KEY_ORDER, expectedKeys, HEX_KEY_ORDER, inKeyRange, keyRanges, type KeyRange } from '../../functions/core/stores/key-ranges.js';
 import type { ObjectInfo } from '../../functions/core/stores/object-store.js';
@@ -42,7 +42,7 @@ async function listAll(ranges: number, keyRange?: KeyRange): Promise<ObjectInfo[
   return listed;
 }
 
-/** Spies on the client's requests: their command names in order, and the most of each kind in flight at once. */
+/** Spies on the client's requests (until the test ends): their command names in order, and the most of each kind in flight at once. */
 function recordRequests() {
   const sent: string[] = [];
   const inFlight = new Map<string, number>();
@@ -64,7 +64,8 @@ function recordRequests() {
     sent.length = 0;
     mostInFlight.clear();
   };
-  return { count, clear, mostInFlight, restore: () => spy.mockRestore() };
+  onTestFinished(() => spy.mockRestore());
+  return { count, clear, mostInFlight };
 }
 
 it.each([
@@ -94,77 +95,65 @@ it.each([1, 2, 4, 16])('lists every key under the prefix exactly once with %i ke
 it('statMany: keys close together are found by a listing of their span, keys far apart (past its limit) and missing keys by a HEAD each', async () => {
   const store = new S3ObjectStore(client, bucket);
   const requests = recordRequests();
-  try {
-    // close together: every other one of 120 keys, non-ASCII names whose UTF-16 order is not S3's UTF-8 order, and
-    // two missing keys inside the span
-    const put = pLimit(32);
-    const names = [...Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(4, '0')}`), 'k\uFF01', 'k\u{1F600}', 'ké'];
-    await Promise.all(names.map((name, i) => put(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: `stat/${name}`, Body: Buffer.alloc(i % 5 + 1, 2) })))));
-    const wanted = [...names.filter((_, i) => i % 2 === 0 || i >= 120), 'k0001x', 'k\uFF00'].map((name) => `stat/${name}`);
-    requests.clear();
-    const close = await store.statMany(wanted, 4);
-    // only the two missing keys get a HEAD (a missing object is one S3 says is missing)
-    expect(requests.count('HeadObjectCommand')).toBe(2);
-    expect(requests.count('ListObjectsV2Command')).toBeGreaterThan(0);
-    expect([...close.keys()].sort()).toEqual([...wanted].sort());
-    for (const key of wanted) {
-      const index = names.indexOf(key.slice('stat/'.length));
-      expect(close.get(key)?.size ?? null, key).toBe(index < 0 ? null : (index % 5) + 1);
-    }
-
-    // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops after a page that
-    // showed fewer than 13 of them, the keys it did not show get a HEAD each
-    requests.clear();
-    const far = await store.statMany([`${PREFIX}-`, `${PREFIX}~tail`, `${PREFIX}~zzz`], 4);
-    expect(far.get(`${PREFIX}-`)?.size).toBe(expected.get(`${PREFIX}-`));
-    expect(far.get(`${PREFIX}~tail`)?.size).toBe(expected.get(`${PREFIX}~tail`));
-    expect(far.get(`${PREFIX}~zzz`)).toBeNull();
-    expect(requests.count('HeadObjectCommand')).toBe(2);
-  } finally {
-    requests.restore();
+  // close together: every other one of 120 keys, non-ASCII names whose UTF-16 order is not S3's UTF-8 order, and
+  // two missing keys inside the span
+  const put = pLimit(32);
+  const names = [...Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(4, '0')}`), 'k\uFF01', 'k\u{1F600}', 'ké'];
+  await Promise.all(names.map((name, i) => put(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: `stat/${name}`, Body: Buffer.alloc(i % 5 + 1, 2) })))));
+  const wanted = [...names.filter((_, i) => i % 2 === 0 || i >= 120), 'k0001x', 'k\uFF00'].map((name) => `stat/${name}`);
+  requests.clear();
+  const close = await store.statMany(wanted, 4);
+  // only the two missing keys get a HEAD (a missing object is one S3 says is missing)
+  expect(requests.count('HeadObjectCommand')).toBe(2);
+  expect(requests.count('ListObjectsV2Command')).toBeGreaterThan(0);
+  expect([...close.keys()].sort()).toEqual([...wanted].sort());
+  for (const key of wanted) {
+    const index = names.indexOf(key.slice('stat/'.length));
+    expect(close.get(key)?.size ?? null, key).toBe(index < 0 ? null : (index % 5) + 1);
   }
+
+  // far apart: the first and last keys of PREFIX, and a missing one past them: the listing stops after a page that
+  // showed fewer than 13 of them, the keys it did not show get a HEAD each
+  requests.clear();
+  const far = await store.statMany([`${PREFIX}-`, `${PREFIX}~tail`, `${PREFIX}~zzz`], 4);
+  expect(far.get(`${PREFIX}-`)?.size).toBe(expected.get(`${PREFIX}-`));
+  expect(far.get(`${PREFIX}~tail`)?.size).toBe(expected.get(`${PREFIX}~tail`));
+  expect(far.get(`${PREFIX}~zzz`)).toBeNull();
+  expect(requests.count('HeadObjectCommand')).toBe(2);
 }, 60_000);
 
 it('statMany: keys among many others (every fifth key of PREFIX) are all found by listing, a LIST a page', async () => {
   const store = new S3ObjectStore(client, bucket);
   const requests = recordRequests();
-  try {
-    const byteOrder = [...expected.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    const wanted = byteOrder.filter((_, i) => i % 5 === 0);
-    const found = await store.statMany(wanted, 4);
-    for (const key of wanted) expect(found.get(key)?.size, key).toBe(expected.get(key));
-    // 521 keys over 2,603: one span listed through three pages of ~200 of its keys each, no HEAD
-    expect(requests.count('HeadObjectCommand')).toBe(0);
-    expect(requests.count('ListObjectsV2Command')).toBe(3);
-  } finally {
-    requests.restore();
-  }
+  const byteOrder = [...expected.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const wanted = byteOrder.filter((_, i) => i % 5 === 0);
+  const found = await store.statMany(wanted, 4);
+  for (const key of wanted) expect(found.get(key)?.size, key).toBe(expected.get(key));
+  // 521 keys over 2,603: one span listed through three pages of ~200 of its keys each, no HEAD
+  expect(requests.count('HeadObjectCommand')).toBe(0);
+  expect(requests.count('ListObjectsV2Command')).toBe(3);
 }, 60_000);
 
 it('statMany: many keys are cut into spans of 999 listed side by side (HEADs as many at once as asked), a LIST each when the keys lie together', async () => {
   const store = new S3ObjectStore(client, bucket);
   const requests = recordRequests();
-  try {
-    // every key under PREFIX (2,603) and two missing ones, one among them and one past them: three spans
-    const missing = [`${PREFIX}0a/bc/0abcx`, `${PREFIX}~zzz`];
-    const wanted = [...expected.keys(), ...missing];
-    for (const [concurrency, statsInFlight, listsTogether, headsTogether] of [
-      [4, 4, 3, 2],
-      [4, 1, 3, 1],
-      [1, 2, 1, 2],
-    ]) {
-      requests.clear();
-      const found = await store.statMany(wanted, concurrency, statsInFlight);
-      expect(found.size).toBe(wanted.length);
-      for (const [key, size] of expected) expect(found.get(key)?.size, key).toBe(size);
-      for (const key of missing) expect(found.get(key)).toBeNull();
-      expect(requests.count('ListObjectsV2Command')).toBe(3);
-      expect(requests.count('HeadObjectCommand')).toBe(2);
-      expect(requests.mostInFlight.get('ListObjectsV2Command')).toBe(listsTogether);
-      expect(requests.mostInFlight.get('HeadObjectCommand')).toBe(headsTogether);
-    }
-  } finally {
-    requests.restore();
+  // every key under PREFIX (2,603) and two missing ones, one among them and one past them: three spans
+  const missing = [`${PREFIX}0a/bc/0abcx`, `${PREFIX}~zzz`];
+  const wanted = [...expected.keys(), ...missing];
+  for (const [concurrency, statsInFlight, listsTogether, headsTogether] of [
+    [4, 4, 3, 2],
+    [4, 1, 3, 1],
+    [1, 2, 1, 2],
+  ]) {
+    requests.clear();
+    const found = await store.statMany(wanted, concurrency, statsInFlight);
+    expect(found.size).toBe(wanted.length);
+    for (const [key, size] of expected) expect(found.get(key)?.size, key).toBe(size);
+    for (const key of missing) expect(found.get(key)).toBeNull();
+    expect(requests.count('ListObjectsV2Command')).toBe(3);
+    expect(requests.count('HeadObjectCommand')).toBe(2);
+    expect(requests.mostInFlight.get('ListObjectsV2Command')).toBe(listsTogether);
+    expect(requests.mostInFlight.get('HeadObjectCommand')).toBe(headsTogether);
   }
 }, 60_000);
 

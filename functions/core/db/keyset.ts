@@ -24,8 +24,13 @@ const SCAN_CHUNK_ROWS = 1_000_000;
  * where chunks end.
  */
 export async function chunkRowsFor(conn: Connection, schema: string, table: string, primaryKey: string[], rows = SCAN_CHUNK_ROWS): Promise<number | null> {
-  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table]);
-  return primaryKey.length > 0 && Number(estimate ?? 0) > 2 * rows ? rows : null;
+  return primaryKey.length > 0 && (await estimatedRows(conn, schema, table)) > 2 * rows ? rows : null;
+}
+
+/** The table's rows as the server estimates them (InnoDB's statistics: cheap, roughly right; 0 when unknown). */
+export async function estimatedRows(conn: Connection, schema: string, table: string): Promise<number> {
+  const [row] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table]);
+  return Number(row?.estimate ?? 0);
 }
 
 /** The chunk of `rows` rows (null: all) after `after` (null: from the first) of `table` (aliased `t`). */

@@ -424,12 +424,11 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
 export async function planSchemaCopy(conn: Connection, options: CopySchemaOptions): Promise<{ tables: string[]; levels: string[][]; plans: TablePlan[] }> {
   await requireSchema(conn, options.source, 'source');
   await requireSchema(conn, options.dest, 'destination');
-  const all = await userTables(conn, options.source);
+  const allLevels = await foreignKeyLevelsOf(conn, options.source);
+  const all = allLevels.flat();
   const unknown = (options.tables ?? []).filter((t) => !all.includes(t));
   if (unknown.length) throw new MigrationRefusedError(`${options.source} has no user table named:`, unknown);
-  const levels = foreignKeyLevels(all, await foreignKeysOf(conn, options.source), options.source)
-    .map((level) => (options.tables ? level.filter((t) => options.tables!.includes(t)) : level))
-    .filter((level) => level.length > 0);
+  const levels = allLevels.map((level) => (options.tables ? level.filter((t) => options.tables!.includes(t)) : level)).filter((level) => level.length > 0);
   const wanted = levels.flat();
   const destTables = new Set(await userTables(conn, options.dest));
   const absent = wanted.filter((t) => !destTables.has(t));

@@ -34,9 +34,11 @@ export const ASSUMED_014 = {
   /** Keys a LIST answers (S3's 1,000 a page; the object checks list spans of 999 keys). */
   keysPerList: 1_000,
   budgetedCallSeconds: 600,
-  /** MigrateExternalColumns', CopyLevel's and CompareTables' MaxConcurrency (the stack's fillConcurrency, compareConcurrency). */
-  tablesConvertedAtOnce: 2,
-  tablesCopiedAtOnce: 2,
+  /**
+   * Tables converted (MigrateExternalColumns) or copied within a foreign-key level (CopyLevel) at once, the stack's
+   * fillConcurrency; tables compared at once, its compareConcurrency.
+   */
+  tablesWrittenAtOnce: 2,
   tablesComparedAtOnce: 4,
   /** Lambda memory: Plan, PrepareExternalStorage, CompareTable 0.5 GB; the column, copy and verify functions 1 GB. */
   checkMemoryGb: 0.5,
@@ -109,7 +111,7 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
     // per table StartMigrateColumns and ColumnConverted; 2 per call (task and Choice)
     transitions = a.fixedTransitionsInPlace + (inputs.backup ? 2 : 0) + 2 * columnCalls + 2 * tables + 2 * moreCalls;
     lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
-    seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesConvertedAtOnce, Math.max(1, tables)) + a.otherSeconds;
+    seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesWrittenAtOnce, Math.max(1, tables)) + a.otherSeconds;
     // S3 (file stores cost nothing): a LIST per 1,000 objects checked; GETs of the streams; HEAD + PUT per
     // attachment written, HEAD + COPY per blob copied; Verify by primary key: a HEAD per object, after a LIST per 1,000
     // keys looked up that showed few of them
@@ -127,7 +129,7 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
       const level = inputs.tableLevels?.[i] ?? i;
       levels.set(level, [...(levels.get(level) ?? []), n]);
     });
-    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesCopiedAtOnce)) / a.copyRowsPerSecond;
+    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesWrittenAtOnce)) / a.copyRowsPerSecond;
     const copySeconds = rows / a.copyRowsPerSecond;
     const compareSeconds = rows / a.compareRowsPerSecond;
     workSeconds = copySeconds;

@@ -54,16 +54,16 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
     return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace, estimate }, checkpoint: null };
   }
   const plan = await planCopy(conn, input, openStore);
-  const rows = await estimatedRows(conn, input.schema);
+  const rows = await estimatedTableRows(conn, input.schema);
   const tables = plan.copy?.tables ?? [];
-  // a refused plan (a foreign-key cycle among them) is estimated one table after another
-  const levelOf = new Map(plan.status === 'ready' ? (await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const)) : []);
+  // a refused plan (a foreign-key cycle, say) is estimated one table after another
+  const levelOf = plan.status === 'ready' ? new Map((await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const))) : null;
   plan.estimate = estimateRun014({
     ...estimateOptions(input),
     strategy: 'copy',
     columns: [],
     tableRows: tables.map((table) => rows.get(table) ?? 0),
-    tableLevels: tables.map((table, i) => levelOf.get(table) ?? tables.length + i),
+    tableLevels: levelOf ? tables.map((table) => levelOf.get(table)!) : undefined,
   });
   return { plan, checkpoint: null };
 }
@@ -73,7 +73,7 @@ function estimateOptions(input: Migrate014Input) {
 }
 
 /** The server's row estimate of each table (InnoDB's statistics: cheap, roughly right). */
-async function estimatedRows(conn: Connection, schema: string): Promise<Map<string, number>> {
+async function estimatedTableRows(conn: Connection, schema: string): Promise<Map<string, number>> {
   const rows = await select<{ name: string; n: number | string | null }>(conn, 'SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema]);
   return new Map(rows.map((row) => [row.name, Number(row.n ?? 0)]));
 }

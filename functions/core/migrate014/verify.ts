@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { StoreSpec } from '../config/store-spec.js';
 import { parseExternalComment, storeObjectKey } from '../datajoint/v012.js';
 import { hashOfDigest, type CodecKind } from '../datajoint/v2.js';
-import { decodeKey, encodeKey, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
+import { decodeKey, encodeKey, estimatedRows, primaryKeyOf, tupleCondition, type KeyValue } from '../db/keyset.js';
 import { quoteId, select, selectRawArrays, serverFlavor, tableRef } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { silentProgress, type ProgressSink } from '../progress.js';
@@ -290,11 +290,8 @@ function sourceStoreOf(options: InPlaceVerifyOptions, target: string): string {
 async function startCodecColumn(conn: Connection, options: InPlaceVerifyOptions, column: CodecColumn, problems: Problems): Promise<VerifiedExternalColumn> {
   const where = `${column.table}.${column.column}`;
   const group = (kind: string) => `${where}\0${kind}`;
-  const [{ estimate }] = await select<{ estimate: number | null }>(conn, 'SELECT TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
-    options.schema,
-    column.table,
-  ]);
-  const byKey = Number(estimate ?? 0) >= (options.keyPagesFromRows ?? KEY_PAGES_FROM_ROWS) && (await primaryKeyOf(conn, options.schema, column.table)).length > 0;
+  const byKey =
+    (await estimatedRows(conn, options.schema, column.table)) >= (options.keyPagesFromRows ?? KEY_PAGES_FROM_ROWS) && (await primaryKeyOf(conn, options.schema, column.table)).length > 0;
   let rows = 0;
   if (!byKey) {
     const [{ count }] = await select<{ count: number }>(conn, `SELECT COUNT(${quoteId(column.column)}) AS count FROM ${tableRef(options.schema, column.table)}`);
