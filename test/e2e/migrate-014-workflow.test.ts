@@ -231,6 +231,41 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(sample.discrepancies).toEqual([expect.objectContaining({ key: { animal_id: 1, sample_id: 1 }, column: 'label', kind: 'value' })]);
     expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
   }, 120_000);
+
+  it("with no budget a call, each CopyTable call is handed the checkpoint the call before returned: pointers column by column", async () => {
+    const budgeted = freshSchemaName('cpb014');
+    const { stores, configPath } = await freshStores('cpb014');
+    await buildPipeline(conn, budgeted, stores);
+    const checkpoints: unknown[] = [];
+    try {
+      const result = await migrateLocally014({
+        configPath,
+        execute: true,
+        progress: silentProgress,
+        input: { schema: budgeted, strategy: 'copy', createDest: true },
+        workBudgetMs: 0,
+        wrapHandlers: (handlers) => ({
+          ...handlers,
+          copyTable014: async (event: unknown) => {
+            const called = (await handlers.copyTable014!(event)) as { table: string; checkpoint: unknown };
+            checkpoints.push({ table: called.table, given: (event as { checkpoint?: unknown }).checkpoint ?? null, returned: called.checkpoint });
+            return called;
+          },
+        }),
+      });
+      expect(result.error).toBeUndefined();
+      const report = result.output as Report014;
+      expect(report.status).toBe('copied');
+      for (const table of report.tables!) expect(table).toMatchObject({ match: true, testRowCount: table.rowCount });
+      // sample's 4 external columns and trace's one: a call per batch of pointers, each handed the one before's checkpoint
+      const sample = checkpoints.filter((c) => (c as { table: string }).table === 'sample') as { given: unknown; returned: { stage: string; column: string } | null }[];
+      expect(sample.filter((c) => c.returned?.stage === 'pointers').map((c) => c.returned!.column)).toEqual(['waveform', 'waveform_opt', 'report', 'scan']);
+      expect(sample[0].given).toBeNull();
+      for (let i = 1; i < sample.length; i++) expect(sample[i].given).toEqual(sample[i - 1].returned);
+    } finally {
+      for (const name of [budgeted, `${budgeted}_v2`]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`);
+    }
+  }, 120_000);
 });
 
 describe('0.14 → 2.0: a schema of many tables through the state machine', () => {

@@ -2,17 +2,18 @@
 // JSON codec columns, no FK to `~external_*`), copy_table_data / copySchemaData move every row with the 0.14 uuids
 // converted to the JSON the in-place migration writes, reruns insert nothing, an interrupted copy resumes, and a
 // destination that cannot hold the source's columns is refused before any row moves.
+import { createHash } from 'node:crypto';
 import { afterEach, expect, it, vi } from 'vitest';
 import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
-import { quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
-import { copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema } from '../../functions/core/migrate014/copy.js';
+import { copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema, type CopyTableCheckpoint, type CopyTableResult } from '../../functions/core/migrate014/copy.js';
 import { migrateExternalStorage } from '../../functions/core/migrate014/external-storage.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../../functions/core/stores/open-store.js';
 import { copyTableDataCommand, createParallelSchemaCommand } from '../../functions/local/cli-copy.js';
-import { buildExampleLabV014, MIGRATED_SAMPLE, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
+import { buildExampleLabV014, declareV014Table, insertV014Rows, MIGRATED_SAMPLE, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchema, freshSchemaName, s3Store, sandbox, type FreshSchema } from '../harness/context.js';
 import { foreignKeysOf, writeDataJointConfig014 } from '../harness/migration.js';
 
@@ -208,39 +209,91 @@ it('an interrupted copy resumes where it stopped', async () => {
   expect((await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'sample' })).rowsCopied).toBe(0);
 });
 
-it('calls of a bounded time go on after the last key the call before copied, reading no chunk twice', async () => {
+it('calls of a bounded time go on from the checkpoint the call before returned: pointers, then rows, no chunk read twice', async () => {
   const s = await setup('copy_calls');
   const dest = scratch(s, 'copy_calls_v2');
   await createParallelSchema(s.conn, { source: s.source, dest });
   await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'animal' });
   const [{ n: sourceRows }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(s.source, 'sample')}`);
-  let after: string | null = null;
+  let checkpoint: CopyTableCheckpoint | null = null;
   let chunks = 0;
-  const perCall: number[] = [];
+  const calls: { stage: string | undefined; chunks: number }[] = [];
   for (;;) {
     const before = chunks;
-    // a deadline already past: each call copies one chunk of one row and hands back
-    const call: Awaited<ReturnType<typeof copyTableData>> = await copyTableData(s.conn, {
+    // a deadline already past: each call does one pointer batch, or copies one chunk of one row, and hands back
+    const call: CopyTableResult = await copyTableData(s.conn, {
       ...copyOptions(s, dest),
       table: 'sample',
       chunkRows: 1,
       deadline: 0,
-      after,
+      checkpoint,
       hooks: { afterChunk: async () => void (chunks += 1) },
     });
-    perCall.push(chunks - before);
+    calls.push({ stage: call.checkpoint?.stage, chunks: chunks - before });
     if (call.done) {
-      expect(call.last).toBeNull();
+      expect(call.checkpoint).toBeNull();
       break;
     }
-    expect(call.last).not.toBe(after);
-    after = call.last;
-    expect(perCall.length).toBeLessThan(20);
+    expect(call.checkpoint).not.toEqual(checkpoint);
+    checkpoint = call.checkpoint;
+    expect(calls.length).toBeLessThan(30);
   }
-  // a chunk a call, each row once, then the call that finds the end
-  expect(perCall).toEqual(Array.from({ length: Number(sourceRows) + 1 }, () => 1));
+  const pointerCalls = calls.filter((call) => call.stage === 'pointers');
+  // each of sample's 4 external columns: a batch, then a call finding no more; no row copied meanwhile
+  expect(pointerCalls).toEqual(Array.from({ length: 4 }, () => ({ stage: 'pointers', chunks: 0 })));
+  // then a chunk a call, each row once, then the call that finds the end
+  expect(calls.slice(pointerCalls.length).map((call) => call.chunks)).toEqual(Array.from({ length: Number(sourceRows) + 1 }, () => 1));
   const [{ n }] = await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, 'sample')}`);
   expect(Number(n)).toBe(Number(sourceRows));
+});
+
+it("builds a big column's pointers in calls from the checkpoint, refuses at the chunk of a row whose pointer is missing, and a new run copies it", async () => {
+  const s = await setup('copy_pointer_calls');
+  await declareV014Table(s.conn, s.source, { name: 'trace', primaryKey: [{ name: 'trace_id', sqlType: 'int' }], attributes: [{ name: 'data', type: 'blob@local', nullable: true }] });
+  // 1,200 objects: three batches of pointers
+  const bytesOf = (i: number) => Buffer.from(`mYm\0object ${i}`);
+  await insertV014Rows(s.conn, s.source, 'trace', Array.from({ length: 1_200 }, (_, i) => ({ trace_id: i, data: v014Blob(bytesOf(i)) })), s.stores);
+  const dest = scratch(s, 'copy_pointer_calls_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  const options = { ...copyOptions(s, dest), table: 'trace', chunkRows: 100, deadline: 0 };
+  const pointers = async () => Number((await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(s.source, '~djmigrate_014_pointer')} WHERE store = 'local'`))[0].n);
+  const destRows = async () => Number((await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, 'trace')}`))[0].n);
+
+  const first = await copyTableData(s.conn, options);
+  expect(first).toMatchObject({ done: false, rowsCopied: 0, checkpoint: { stage: 'pointers', column: 'data', after: expect.stringMatching(/^[0-9a-f]{32}$/) } });
+  expect(await pointers()).toBe(500);
+  // a pointer recorded before the checkpoint, lost: the calls that go on from the checkpoint do not look back for it
+  const checkpointed = first.checkpoint as Extract<CopyTableCheckpoint, { stage: 'pointers' }>;
+  await execute(s.conn, `DELETE FROM ${tableRef(s.source, '~djmigrate_014_pointer')} WHERE store = 'local' AND hash < UNHEX(?) ORDER BY hash LIMIT 1`, [checkpointed.after]);
+  let checkpoint: CopyTableCheckpoint | null = first.checkpoint;
+  const stages: string[] = [];
+  let refused: unknown = null;
+  for (let call = 0; call < 30 && checkpoint; call++) {
+    try {
+      const step: CopyTableResult = await copyTableData(s.conn, { ...options, checkpoint });
+      if (step.checkpoint) stages.push(step.checkpoint.stage);
+      checkpoint = step.checkpoint;
+    } catch (error) {
+      refused = error;
+      break;
+    }
+  }
+  expect(stages.slice(0, 2)).toEqual(['pointers', 'pointers']);
+  expect(stages).toContain('rows');
+  expect(await pointers()).toBe(1_200 - 1);
+  // the lost pointer's row is not copied (never with a NULL for its pointer): its chunk refuses, naming its uuid
+  expect(refused).toBeInstanceOf(MigrationRefusedError);
+  expect((refused as MigrationRefusedError).message).toMatch(/rows of .*\.trace reference 0\.14 objects with no 2\.x pointer/);
+  expect((refused as MigrationRefusedError).details).toEqual([expect.stringMatching(/^trace\.data: [0-9A-F]{32}$/)]);
+  const copiedBefore = await destRows();
+  expect(copiedBefore).toBeGreaterThan(0);
+  expect(copiedBefore).toBeLessThan(1_200);
+  // a new run (no checkpoint) computes the missing pointer and copies the rest
+  const rerun = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'trace' });
+  expect(rerun).toMatchObject({ done: true, rowsCopied: 1_200 - copiedBefore });
+  const values = await select<{ id: number; data: string }>(s.conn, `SELECT trace_id AS id, CAST(data AS CHAR) AS data FROM ${tableRef(dest, 'trace')} ORDER BY trace_id`);
+  expect(values).toHaveLength(1_200);
+  for (const { id, data } of values) expect(JSON.parse(data)).toMatchObject({ hash: hashOfDigest(createHash('md5').update(bytesOf(id)).digest()), store: 'local', size: bytesOf(id).length });
 });
 
 it('refuses a destination without a source column, or with a NOT NULL column lacking a default, and changes nothing', async () => {

@@ -12,8 +12,8 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
-import { execute, indexProbe, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
+import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue } from '../db/keyset.js';
+import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
@@ -24,26 +24,11 @@ const OWN_COLUMN = /^_djmigrate_/;
 const CODEC_MARKER = /^:<(blob|attach|filepath)@([^>]*)>:/;
 const EXAMPLES = 10;
 
-/** What a pointer provider must fill: `<source>.~djmigrate_014_pointer` rows for every value of one 0.14 column. */
-export interface PointerRequest {
-  /** The 0.14 (source) schema: pointers name it, and the pointer map lives there. */
-  schema: string;
-  table: string;
-  column: string;
-  kind: CodecKind;
-  /** The 0.14 store (`~external_<store>`). */
-  store: string;
-  stores: Record<string, StoreSpec>;
-  storeMap?: Record<string, string>;
-  openStore: OpenStore;
-  openWriter?: OpenWriter;
-}
-
 /**
- * Computes the 2.x pointers (and writes the `filename\0contents` objects of attachments) of one 0.14 external column
- * into `<schema>.~djmigrate_014_pointer` (store, kind, hash, pointer). Default: external-storage's `ensurePointers`.
+ * Where a table's copy stopped within a call: in an external column's pointers (`after` the last `~external_<store>`
+ * hash done, hex), or in its rows (`after` the last primary key copied, encodeKey).
  */
-export type EnsurePointers = (conn: Connection, request: PointerRequest) => Promise<void>;
+export type CopyTableCheckpoint = { stage: 'pointers'; column: string; after: string } | { stage: 'rows'; after: string };
 
 export interface CopyTableOptions {
   source: string;
@@ -57,15 +42,13 @@ export interface CopyTableOptions {
   storeMap?: Record<string, string>;
   openStore: OpenStore;
   openWriter?: OpenWriter;
-  /** Fills the pointer map for an external column; without it the map must already hold every pointer. */
-  ensurePointers?: EnsurePointers;
-  /** Hand back (done: false) after the first chunk that ends past this time (ms since the epoch); rerun to go on. */
+  /** Hand back (done: false) after the first pointer batch or chunk that ends past this time (ms since the epoch). */
   deadline?: number;
   /**
-   * Go on after this primary key (encodeKey): the `last` a call of this run handed back. Its pointers were prepared
-   * then, and the rows before it copied, so neither is looked at again (a new run starts from the table's first row).
+   * Go on where a call of this run stopped (its `checkpoint`): what came before it is done and not looked at again
+   * (a new run starts from the first pointer and the table's first row).
    */
-  after?: string | null;
+  checkpoint?: CopyTableCheckpoint | null;
   /** Test hook: called after each committed chunk (a throw simulates a crash there). */
   hooks?: { afterChunk?(table: string, rowsCopied: number): Promise<void> };
 }
@@ -74,10 +57,10 @@ export interface CopyTableResult {
   table: string;
   /** Rows inserted by this call (not COUNT(*) of the destination). */
   rowsCopied: number;
-  /** False when the call stopped at its deadline with rows left to copy. */
+  /** False when the call stopped at its deadline with pointers or rows left. */
   done: boolean;
-  /** The last primary key copied up to (encodeKey) when not done: the next call's `after`. */
-  last: string | null;
+  /** Where the call stopped when not done: the next call's `checkpoint`. */
+  checkpoint: CopyTableCheckpoint | null;
   /** Columns converted from 0.14 uuids to 2.x JSON. */
   converted: string[];
   /** Destination columns left to their defaults. */
@@ -86,7 +69,7 @@ export interface CopyTableResult {
   skipped: string[];
 }
 
-export interface CopySchemaOptions extends Omit<CopyTableOptions, 'table'> {
+export interface CopySchemaOptions extends Omit<CopyTableOptions, 'table' | 'deadline' | 'checkpoint'> {
   /** Only these tables (still in foreign-key order); default every user table of the source. */
   tables?: string[];
 }
@@ -283,73 +266,24 @@ async function planTableCopy(conn: Connection, options: CopyTableOptions, flavor
   return { columns, primaryKey, defaulted, skipped };
 }
 
-async function tableExists(conn: Connection, schema: string, table: string): Promise<boolean> {
-  return (await select(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [schema, table])).length > 0;
-}
-
-/** The pointers as the in-place migration computes them (attachments need a writer for their new objects). */
-const computePointers: EnsurePointers = async (conn, request) => {
-  if (!request.openWriter) throw new MigrationRefusedError(`${request.table}.${request.column} needs an object writer to convert its pointers; none was given`);
-  await ensurePointers(conn, { schema: request.schema, stores: request.stores, storeMap: request.storeMap }, request, request.openStore, request.openWriter);
-};
-
-/** Every non-NULL value of each external column must have its pointer in the map before anything is copied. */
-async function preparePointers(conn: Connection, options: CopyTableOptions, plan: TablePlan): Promise<void> {
+/**
+ * Computes the pointers of the table's external columns, one column after the other from the checkpoint's, until the
+ * deadline: null once every column has them, else where the next call goes on. Pointers already in the map were
+ * computed with this run's settings (the journal refuses, or clears the map, otherwise).
+ */
+async function preparePointers(conn: Connection, options: CopyTableOptions, plan: TablePlan, resume: CopyTableCheckpoint | null): Promise<CopyTableCheckpoint | null> {
   const externals = plan.columns.filter((c) => c.external);
-  if (externals.length === 0) return;
-  const ensure = options.ensurePointers ?? computePointers;
-  for (const column of externals) {
-    await ensure(conn, {
-      schema: options.source,
-      table: options.table,
-      column: column.name,
-      kind: column.external!.kind,
-      store: column.external!.store,
-      stores: options.stores,
-      storeMap: options.storeMap,
-      openStore: options.openStore,
-      openWriter: options.openWriter,
-    });
+  if (externals.length === 0) return null;
+  const { openStore, openWriter } = options;
+  if (!openWriter) throw new MigrationRefusedError(`${options.table}'s 0.14 external columns (${externals.map((c) => c.name).join(', ')}) need an object writer to convert their pointers; none was given, nothing was copied`);
+  const settings = { schema: options.source, stores: options.stores, storeMap: options.storeMap };
+  const from = resume?.stage === 'pointers' ? externals.findIndex((c) => c.name === resume.column) : -1;
+  for (const column of externals.slice(Math.max(0, from))) {
+    const resumeAfter = resume?.stage === 'pointers' && resume.column === column.name ? Buffer.from(resume.after, 'hex') : null;
+    const built = await ensurePointers(conn, settings, { table: options.table, column: column.name }, { openStore, openWriter }, options.deadline, resumeAfter);
+    if (!built.complete) return { stage: 'pointers', column: column.name, after: built.last.toString('hex') };
   }
-  if (!(await tableExists(conn, options.source, POINTER_TABLE_014))) {
-    throw new MigrationRefusedError(
-      `${options.table} has 0.14 external columns (${externals.map((c) => c.name).join(', ')}) but ${options.source} has no ${POINTER_TABLE_014} pointer map; nothing was copied`,
-    );
-  }
-  const pointers = tableRef(options.source, POINTER_TABLE_014);
-  const missing: string[] = [];
-  for (const column of externals) {
-    const rows = await select<{ value: string }>(
-      conn,
-      `SELECT DISTINCT HEX(t.${quoteId(column.name)}) AS value FROM ${tableRef(options.source, options.table)} t
-        WHERE t.${quoteId(column.name)} IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM ${pointers} p WHERE p.store = ? AND p.kind = ? AND p.hash = t.${quoteId(column.name)})
-        LIMIT ${EXAMPLES}`,
-      [column.external!.store, column.external!.kind],
-    );
-    missing.push(...rows.map((row) => `${options.table}.${column.name}: ${row.value}`));
-  }
-  if (missing.length) {
-    throw new MigrationRefusedError(
-      `some 0.14 pointers have no 2.x pointer in ${options.source}.${POINTER_TABLE_014} (compute them first); nothing was copied:`,
-      missing,
-    );
-  }
-  // Pointers computed earlier (an in-place run, another copy) must name the store the destination's markers use.
-  const wrong: string[] = [];
-  for (const column of externals) {
-    const target = options.storeMap?.[column.external!.store] ?? column.external!.store;
-    const rows = await select<{ store: string | null }>(
-      conn,
-      `SELECT DISTINCT JSON_UNQUOTE(JSON_EXTRACT(p.pointer, '$.store')) AS store FROM ${pointers} p
-        WHERE p.store = ? AND p.kind = ? AND ${indexProbe(tableRef(options.source, options.table), quoteId(column.name), 'p.hash')}`,
-      [column.external!.store, column.external!.kind],
-    );
-    wrong.push(...rows.filter((row) => row.store !== target).map((row) => `${options.table}.${column.name}: pointers name store ${JSON.stringify(row.store)}, not "${target}"`));
-  }
-  if (wrong.length) {
-    throw new MigrationRefusedError(`the 2.x pointers in ${options.source}.${POINTER_TABLE_014} were computed with another store map; nothing was copied:`, wrong);
-  }
+  return null;
 }
 
 /**
@@ -360,11 +294,19 @@ export async function copyTableData(conn: Connection, options: CopyTableOptions)
   await requireSchema(conn, options.source, 'source');
   await requireSchema(conn, options.dest, 'destination');
   const plan = await planTableCopy(conn, options, await serverFlavor(conn));
-  if (!options.after) await preparePointers(conn, options, plan);
-  return copyPlanned(conn, options, plan);
+  const resume = options.checkpoint ?? null;
+  if (resume?.stage !== 'rows') {
+    const pointers = await preparePointers(conn, options, plan, resume);
+    if (pointers) return { ...resultOf(options.table, plan), rowsCopied: 0, done: false, checkpoint: pointers };
+  }
+  return copyPlanned(conn, options, plan, resume?.stage === 'rows' ? decodeKey(resume.after) : null);
 }
 
-async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: TablePlan): Promise<CopyTableResult> {
+function resultOf(table: string, plan: TablePlan): Pick<CopyTableResult, 'table' | 'converted' | 'defaulted' | 'skipped'> {
+  return { table, converted: plan.columns.filter((c) => c.external).map((c) => c.name), defaulted: plan.defaulted, skipped: plan.skipped };
+}
+
+async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: TablePlan, resumeAfter: KeyValue[] | null = null): Promise<CopyTableResult> {
   const { source, dest, table } = options;
   const sourceRef = tableRef(source, table);
   const destRef = tableRef(dest, table);
@@ -372,19 +314,21 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
   const joins: string[] = [];
   const joinValues: string[] = [];
   const conditions: string[] = [];
+  const unpointed: { column: string; sql: string }[] = [];
   const selected = plan.columns.map((column) => {
     const ref = `t.${quoteId(column.name)}`;
     if (!column.external) return ref;
     const p = quoteId(column.external.alias);
     joins.push(`LEFT JOIN ${pointers} ${p} ON ${p}.store = ? AND ${p}.kind = ? AND ${p}.hash = ${ref}`);
     joinValues.push(column.external.store, column.external.kind);
-    // A pointer written by a 0.14 client after the check has no JSON yet: leave its row for the rerun.
+    // A row whose pointer has no JSON is never copied with a NULL in its place: the chunk's check below refuses.
     conditions.push(`(${ref} IS NULL OR ${p}.pointer IS NOT NULL)`);
+    unpointed.push({ column: column.name, sql: `${ref} IS NOT NULL AND ${p}.pointer IS NULL` });
     return `${p}.pointer`;
   });
   const missing = `NOT EXISTS (SELECT 1 FROM ${destRef} d WHERE ${plan.primaryKey.map((c) => `d.${quoteId(c)} = t.${quoteId(c)}`).join(' AND ')})`;
   const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? 5000));
-  let after: KeyValue[] | null = options.after ? decodeKey(options.after) : null;
+  let after = resumeAfter;
   let rowsCopied = 0;
   let done = false;
   for (;;) {
@@ -399,6 +343,8 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
     );
     rowsCopied += inserted;
     await options.hooks?.afterChunk?.(table, rowsCopied);
+    // A full chunk inserted whole left nothing behind; any other (rows copied before, the last chunk) is looked at.
+    if (unpointed.length && inserted < chunkRows) await refuseUnpointed(conn, options, { sourceRef, joins, joinValues, chunk, unpointed });
     if (chunk.last === null) {
       done = true;
       break;
@@ -406,15 +352,33 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
     after = chunk.last;
     if (Date.now() >= (options.deadline ?? Number.POSITIVE_INFINITY)) break;
   }
-  return {
-    table,
-    rowsCopied,
-    done,
-    last: done || after === null ? null : encodeKey(after),
-    converted: plan.columns.filter((c) => c.external).map((c) => c.name),
-    defaulted: plan.defaulted,
-    skipped: plan.skipped,
-  };
+  return { ...resultOf(table, plan), rowsCopied, done, checkpoint: done || after === null ? null : { stage: 'rows', after: encodeKey(after) } };
+}
+
+/**
+ * Refuses when rows of the chunk reference 0.14 objects that have no 2.x pointer: a 0.14 client wrote them after the
+ * pointers were computed. The chunk's other rows are copied; a rerun computes the missing pointers and copies the rest.
+ */
+async function refuseUnpointed(
+  conn: Connection,
+  options: CopyTableOptions,
+  query: { sourceRef: string; joins: string[]; joinValues: string[]; chunk: KeyChunk; unpointed: { column: string; sql: string }[] },
+): Promise<void> {
+  const examples: string[] = [];
+  for (const { column, sql } of query.unpointed) {
+    const rows = await select<{ value: string }>(
+      conn,
+      `SELECT HEX(t.${quoteId(column)}) AS value FROM ${query.sourceRef} t ${query.joins.join(' ')}
+        WHERE ${[...(query.chunk.where ? [query.chunk.where] : []), sql].join(' AND ')} LIMIT ${EXAMPLES}`,
+      [...query.joinValues, ...query.chunk.values],
+    );
+    examples.push(...rows.map((row) => `${options.table}.${column}: ${row.value}`));
+  }
+  if (examples.length === 0) return;
+  throw new MigrationRefusedError(
+    `rows of ${options.source}.${options.table} reference 0.14 objects with no 2.x pointer in ${POINTER_TABLE_014} (written after their pointers were computed: stop 0.14 writers). Those rows were not copied, the others up to them were; nothing was lost. Rerun the copy: it computes the missing pointers and copies what ${options.dest} lacks:`,
+    examples,
+  );
 }
 
 /**
@@ -443,7 +407,7 @@ export async function planSchemaCopy(conn: Connection, options: CopySchemaOption
 export async function copySchemaData(conn: Connection, options: CopySchemaOptions): Promise<CopySchemaResult> {
   const { tables: wanted, plans } = await planSchemaCopy(conn, options);
   // Every table is checked, and its pointers computed, before the first row moves.
-  for (const [i, table] of wanted.entries()) await preparePointers(conn, { ...options, table }, plans[i]);
+  for (const [i, table] of wanted.entries()) await preparePointers(conn, { ...options, table }, plans[i], null);
   const tables: CopyTableResult[] = [];
   for (const [i, table] of wanted.entries()) tables.push(await copyPlanned(conn, { ...options, table }, plans[i]));
   return { source: options.source, dest: options.dest, tables, rowsCopied: tables.reduce((sum, t) => sum + t.rowsCopied, 0) };

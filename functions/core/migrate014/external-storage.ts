@@ -700,22 +700,27 @@ function addCounts(result: ExternalStorageResult, counts: { pointers: number; wr
   result.objectsCopied += counts.copied;
 }
 
+/** What one call of {@link buildPointers} did; `last` (the last `~external_<store>` hash done) when not `complete`. */
+export type PointerBuild = { pointers: number; written: number; copied: number } & ({ complete: true; last: null } | { complete: false; last: Buffer });
+
 /**
  * The 2.x pointers of one 0.14 external column, computed into `~djmigrate_014_pointer` without touching the column:
- * what copy_table_data joins against when it copies into a `_v2` schema.
+ * what copy_table_data joins against when it copies into a `_v2` schema. With a deadline it hands back after the
+ * first batch that ends past it (not `complete`); the next call goes on after `last`.
  */
 export async function ensurePointers(
   conn: Connection,
   options: ExternalStorageOptions,
   target: { table: string; column: string },
-  openStore: OpenStore,
-  openWriter: OpenWriter,
-): Promise<{ pointers: number; written: number; copied: number }> {
+  io: { openStore: OpenStore; openWriter: OpenWriter },
+  deadline = Number.POSITIVE_INFINITY,
+  resumeAfter: Buffer | null = null,
+): Promise<PointerBuild> {
   const { found } = await findColumns(conn, options.schema);
   const column = found.find((c) => c.table === target.table && c.column === target.column);
   if (!column) throw new MigrationRefusedError(`${options.schema}.${target.table}.${target.column} is not a 0.14 blob@/attach@/filepath@ column`);
   await openJournal(conn, options);
-  return buildPointers(conn, options, column, openStore, openWriter);
+  return buildPointers(conn, options, column, io.openStore, io.openWriter, deadline, resumeAfter);
 }
 
 /** Computes (and for attachments and copyFiles, writes the objects of) the pointers a column still lacks. */
@@ -727,17 +732,17 @@ async function buildPointers(
   openWriter: OpenWriter,
   deadline = Number.POSITIVE_INFINITY,
   resumeAfter: Buffer | null = null,
-): Promise<{ pointers: number; written: number; copied: number; complete: boolean; last: Buffer | null }> {
+): Promise<PointerBuild> {
   const { schema } = options;
   const spec = options.stores[column.store];
   const store = openStore(column.store);
   const t = journalTables(schema);
   const limit = pLimit(options.concurrency ?? 8);
-  const counts = { pointers: 0, written: 0, copied: 0, complete: false };
+  const counts = { pointers: 0, written: 0, copied: 0 };
   // hashes up to `after` have their pointers (a batch is recorded before the next is read)
   let after = resumeAfter;
   for (;;) {
-    if (counts.pointers > 0 && Date.now() >= deadline) return { ...counts, last: after };
+    if (after && counts.pointers > 0 && Date.now() >= deadline) return { ...counts, complete: false, last: after };
     const rows: ExternalRow[] = await select<ExternalRow>(
       conn,
       `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch

@@ -1,23 +1,32 @@
-import { copyTableData } from '../../core/migrate014/copy.js';
+import { copyTableData, type CopyTableCheckpoint } from '../../core/migrate014/copy.js';
 import { copyOptionsOf } from '../../core/migrate014/plan.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 
 /**
- * copy_table_data for a bounded time; the state machine calls it again until `done`, with the `checkpoint` (the last
- * primary key copied up to) the call before returned, so a call does not read again what earlier ones copied.
+ * copy_table_data for a bounded time; the state machine calls it again until `done`, with the `checkpoint` (where
+ * the table's pointers or rows stopped) the call before returned, so a call does not read again what earlier ones did.
  */
 export function makeCopyTable014Handler(getDeps: DepsProvider) {
   return phase014Handler(
     getDeps,
-    async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; table: string; checkpoint?: string | null }) => {
+    async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; table: string; checkpoint?: unknown }) => {
       const table = String(event.table);
-      const after = typeof event.checkpoint === 'string' ? event.checkpoint : null;
-      const copied = await copyTableData(conn, { ...copyOptionsOf(input, openStore), table, openWriter, after, deadline: Date.now() + deps.workBudgetMs });
+      const copied = await copyTableData(conn, { ...copyOptionsOf(input, openStore), table, openWriter, checkpoint: checkpointOf(event.checkpoint), deadline: Date.now() + deps.workBudgetMs });
       if (copied.rowsCopied) progress.report({ kind: 'rows-copied', table, rows: copied.rowsCopied });
-      return { table, done: copied.done, rows: copied.rowsCopied, checkpoint: copied.last };
+      return { table, done: copied.done, rows: copied.rowsCopied, checkpoint: copied.checkpoint };
     },
   );
+}
+
+/** The checkpoint as a call returned it; anything else starts the table over (what is done is skipped, not redone). */
+function checkpointOf(saved: unknown): CopyTableCheckpoint | null {
+  if (!saved || typeof saved !== 'object') return null;
+  const { stage, column, after } = saved as Record<string, unknown>;
+  if (typeof after !== 'string') return null;
+  if (stage === 'rows') return { stage, after };
+  if (stage === 'pointers' && typeof column === 'string') return { stage, column, after };
+  return null;
 }
 
 export const handler = makeCopyTable014Handler(lambdaDeps);
