@@ -3,7 +3,7 @@
 // `--v014-objects` objects of a few bytes, filed by 0.12 (uuid paths, as 0.14 writes them), plus a small parent table.
 // Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
 // check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
-// another (CopyTables and CompareTables: rows/s). Then Verify's pointer check alone on the migrated copy, read as a
+// another (CopyTables and CompareTables: rows/s), and its pointer building alone (pointers/s). Then Verify's pointer check alone on the migrated copy, read as a
 // table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages). Last, a schema of
 // a parent and 4 sibling tables of ROWS / 4 rows copied one table after another (copySchemaData) and by the state
 // machine, whose CopyTables copies a foreign-key level's tables at once.
@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execute, quoteId, tableRef } from '../functions/core/db/sql.js';
 import { copySchemaData, createParallelSchema } from '../functions/core/migrate014/copy.js';
+import { ensurePointers, POINTER_TABLE_014 } from '../functions/core/migrate014/external-storage.js';
 import type { Report014 } from '../functions/core/migrate014/report.js';
 import { verifyInPlace, type InPlaceVerifyOptions } from '../functions/core/migrate014/verify.js';
 import { openObjectStore } from '../functions/core/stores/open-store.js';
@@ -71,6 +72,14 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
       `copy ${copy.seconds.toFixed(1)} s: CopyTables ${formatInt(copied / copyPhase('CopyTables'))} rows/s (${copyPhase('CopyTables').toFixed(1)} s), ` +
         `CompareTables ${formatInt(copied / copyPhase('CompareTables'))} rows/s (${copyPhase('CompareTables').toFixed(1)} s); peak RSS ${Math.round(mb(copy.peakRss))} MB`,
     );
+    // the copy's (and the conversion's) pointer building alone, from an empty map: what the model's pointer rate is
+    await execute(conn, `DELETE FROM ${tableRef(PRISTINE, POINTER_TABLE_014)}`);
+    const store = openObjectStore(stores.main.spec, stores.main.credentials);
+    const pointersStarted = performance.now();
+    const built = await ensurePointers(conn, { schema: PRISTINE, stores: { main: stores.main.spec } }, { table: 'trace', column: 'data' }, { openStore: () => store, openWriter: () => { throw new Error('blobs write nothing'); } });
+    const pointerSeconds = (performance.now() - pointersStarted) / 1000;
+    log(`pointers alone (a blob column's, from an empty map): ${formatInt(built.pointers)} in ${pointerSeconds.toFixed(1)} s, ${formatInt(built.pointers / pointerSeconds)} pointers/s`);
+
     const siblingRows = Math.max(1, Math.floor(rows / 4));
     await buildSiblings(conn, siblingRows);
     const serialStarted = performance.now();

@@ -76,7 +76,17 @@ export async function selectRawArrays(conn: Connection, sql: string, values: unk
  * 9 ms), and a query paged over the referenced rows would pay that per page.
  */
 export function indexProbe(table: string, column: string, value: string): string {
-  return `(SELECT 1 FROM ${table} r WHERE r.${column} = ${value} LIMIT 1) IS NOT NULL`;
+  return keyProbe(`${table} r`, `r.${column} = ${value}`);
+}
+
+/**
+ * As indexProbe, on any condition of an index's columns: true when `from` has a row where `where` holds (`absent`:
+ * when it has none). In a query paged with LIMIT, NOT EXISTS against a table that grows as the pages are written (a
+ * map of pointers) was materialized whole for every page: building 400,000 pointers took 58 s, against 4.6 s for
+ * 100,000.
+ */
+export function keyProbe(from: string, where: string, absent = false): string {
+  return `(SELECT 1 FROM ${from} WHERE ${where} LIMIT 1) IS ${absent ? '' : 'NOT '}NULL`;
 }
 
 /** The server's estimate of a column's distinct values (the cardinality of an index it leads), null when it has none. */

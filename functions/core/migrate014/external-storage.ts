@@ -20,7 +20,7 @@ import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
 import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
-import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
+import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, keyProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { columnsInTurn } from '../columns-in-turn.js';
 import { MigrationRefusedError } from '../errors.js';
@@ -748,7 +748,7 @@ async function buildPointers(
       `SELECT e.hash, e.size, e.attachment_name, e.filepath, e.contents_hash, CAST(UNIX_TIMESTAMP(e.\`timestamp\`) AS CHAR) AS epoch
          FROM ${tableRef(schema, externalTableName(column.store))} e
         WHERE ${indexProbe(tableRef(schema, column.table), quoteId(column.column), 'e.hash')}
-          AND NOT EXISTS (SELECT 1 FROM ${t.pointers} p WHERE p.store = ? AND p.kind = ? AND p.hash = e.hash)${after ? ' AND e.hash > ?' : ''}
+          AND ${keyProbe(`${t.pointers} p`, 'p.store = ? AND p.kind = ? AND p.hash = e.hash', true)}${after ? ' AND e.hash > ?' : ''}
         ORDER BY e.hash LIMIT ${BATCH}`,
       after ? [column.store, column.kind, after] : [column.store, column.kind],
     );
