@@ -117,16 +117,17 @@ describe('estimateRun (the cost model plan prints)', () => {
 
 describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
   const blobs = { table: 'trace', kind: 'blob' as const, s3: true, rows: 1_000_000, pointers: 900_000, objects: 100_000, bytes: 100e9 };
-  const inPlace = { strategy: 'in-place' as const, tableRows: [], copyFiles: false, verifyObjects: false, backup: false };
+  const inPlace = { strategy: 'in-place' as const, tables: [], copyFiles: false, verifyObjects: false, backup: false };
   const a = ASSUMED_014;
 
   it('in place: object checks by listing, the conversion in calls, S3 priced by request', () => {
     const estimate = estimateRun014({ ...inPlace, columns: [blobs] });
     // Plan and PrepareExternalStorage: 100,000 objects at 4,000/s = 25 s each; Verify the same, plus a scan of the 1M
-    // rows (a page of pointers); the conversion 1M rows at 30,000/s: all one call each
+    // rows (a page of pointers); the conversion its 100,000 pointers at 35,000/s, then 1M rows at 30,000/s: all one
+    // call each
     const plan = 100_000 / a.objectChecksPerSecond;
     const verify = plan + 1_000_000 / a.verifyScanRowsPerSecond;
-    const conversion = 1_000_000 / a.conversionRowsPerSecond;
+    const conversion = 100_000 / a.pointersPerSecond + 1_000_000 / a.conversionRowsPerSecond;
     expect(estimate.seconds).toBe(Math.ceil(2 * plan + verify + conversion + a.otherSeconds));
     expect(estimate.stateTransitions).toBe(a.fixedTransitionsInPlace + 2 * 1 + 2 * 1);
     expect(estimate.lambdaGbSeconds).toBe(Math.round(0.5 * (2 * plan + a.otherSeconds) + 1 * (verify + conversion)));
@@ -148,7 +149,7 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     // by pointer: 8 pages of 500,000, each scanning the whole table
     const sortedScans = plan + 8 * ((a.verifyKeyPagesFromRows - 1) / a.verifyScanRowsPerSecond);
     const keyPages = a.verifyKeyPagesFromRows / a.verifyKeyRowsPerSecond + (4_000_000 * a.objectLatencySeconds) / a.lookupsInFlight;
-    const conversion = (rows: number) => rows / a.conversionRowsPerSecond;
+    const conversion = (rows: number) => 4_000_000 / a.pointersPerSecond + rows / a.conversionRowsPerSecond;
     expect(byPointer.seconds).toBe(Math.ceil(2 * plan + sortedScans + conversion(big.rows - 1) + a.otherSeconds));
     expect(byKey.seconds).toBe(Math.ceil(2 * plan + keyPages + conversion(big.rows) + a.otherSeconds));
     // Verify: a HEAD per object besides its LISTs, which show few of them
@@ -171,9 +172,11 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(verified.stateTransitions).toBeGreaterThan(plain.stateTransitions + 2 * 3);
   });
 
+  const tablesOf = (rows: number[], levels?: number[]) => rows.map((n, i) => ({ name: `t${i}`, rows: n, level: levels?.[i] }));
+
   it('copy: each table copied (calls of 10 minutes), then compared four at once', () => {
-    const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tableRows: [20_000_000, 1_000, 1_000] });
-    // the 20M-row table: 400 s of copying (one call), 800 s of comparing (2 calls: one more, with its Choice); a
+    const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: tablesOf([20_000_000, 1_000, 1_000]) });
+    // the 20M-row table: 444 s of copying (one call), 1,000 s of comparing (2 calls: one more, with its Choice); a
     // CopyLevel per table (no levels given: one table after another)
     expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 3 + 2 * 3 + 2 * 3 + 4 * 3 + 2 * 1);
     const rows = 20_002_000;
@@ -181,8 +184,24 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(copy.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });
 
+  it("copy: a table's first calls build its external columns' pointers, a pass over each one's store; attachments are read and written", () => {
+    const tables = tablesOf([1_000_000, 1_000]);
+    const plain = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables });
+    // t0's blob column over a store of 30M objects (no object read: 857 s of pointers) and its attachments (read twice, written)
+    const blob = { ...blobs, table: 't0', rows: 0, pointers: 0, objects: 30_000_000, bytes: 0 };
+    const attach = { ...blob, kind: 'attach' as const, objects: 1_000 };
+    const withPointers = estimateRun014({ ...inPlace, strategy: 'copy', columns: [blob, attach], tables });
+    const pointers = 30_001_000 / a.pointersPerSecond + (1_000 * a.objectLatencySeconds) / a.objectsInFlight;
+    expect(withPointers.seconds).toBe(Math.ceil(1_001_000 / a.copyRowsPerSecond + pointers + 1_001_000 / a.compareRowsPerSecond / 2 + a.otherSeconds));
+    // 860 s of pointers + 22 s of copying: two calls of t0 instead of one
+    expect(withPointers.stateTransitions).toBe(plain.stateTransitions + 2);
+    expect(withPointers.s3Requests).toEqual({ get: 2 * 1_000, head: 1_000, list: 0, put: 1_000 });
+    // a file store: no requests
+    expect(estimateRun014({ ...inPlace, strategy: 'copy', columns: [{ ...blob, s3: false }, { ...attach, s3: false }], tables }).s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
+  });
+
   it('copy by foreign-key level: a level takes its biggest table, or its rows shared among the tables copied at once', () => {
-    const copy = (tableRows: number[], tableLevels?: number[]) => estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tableRows, tableLevels });
+    const copy = (tableRows: number[], tableLevels?: number[]) => estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: tablesOf(tableRows, tableLevels) });
     const compared = (rows: number, tables: number) => rows / a.compareRowsPerSecond / Math.min(a.tablesComparedAtOnce, tables);
     // two levels: the parent alone, then three siblings of 10M rows copied two at once (15M rows' time)
     const siblings = copy([1_000, 10e6, 10e6, 10e6], [0, 1, 1, 1]);

@@ -20,6 +20,12 @@ export const ASSUMED_014 = {
   verifyScanRowsPerSecond: 125_000,
   verifyKeyPagesFromRows: KEY_PAGES_FROM_ROWS,
   verifyKeyRowsPerSecond: 140_000,
+  /**
+   * The pointer map, built before a column is converted or a table copied: a pass over the column's store's
+   * `~external_<store>` rows, a JSON pointer each (blobs and filepaths: no object read); 35,266/s for 100,000
+   * (`bench --v014 400000 --v014-objects 100000`; 6,890/s for 400,000 before its batches' test became a probe).
+   */
+  pointersPerSecond: 35_000,
   /** MigrateExternalColumns: rows whose JSON pointer is filled in. */
   conversionRowsPerSecond: 30_000,
   /** The copy strategy: rows copied (pointers converted), rows compared. */
@@ -51,12 +57,14 @@ export const ASSUMED_014 = {
 
 export interface Estimate014Inputs {
   strategy: 'in-place' | 'copy';
-  /** In place: the external columns to convert (their table, kind, whether their store is on S3, the plan's counts). */
+  /**
+   * The external columns to convert (their table, kind, whether their store is on S3, the plan's counts; the copy's
+   * plan checks no object: `objects` is its store's `~external_<store>` rows, which its pointer building walks, and
+   * rows, pointers and bytes are 0).
+   */
   columns: { table: string; kind: CodecKind; s3: boolean; rows: number; pointers: number; objects: number; bytes: number }[];
-  /** Copy: each table's rows (the server's estimate). */
-  tableRows: number[];
-  /** Copy: each table's foreign-key level (the tables of a level are copied at once); default one table after another. */
-  tableLevels?: number[];
+  /** Copy: each table, its rows (the server's estimate) and foreign-key level (a level's tables are copied at once; default one table after another). */
+  tables: { name: string; rows: number; level?: number }[];
   copyFiles: boolean;
   verifyObjects: boolean;
   /** An RDS snapshot first: two more states and a poll a minute while it is taken (its time is not modeled). */
@@ -72,6 +80,8 @@ export interface Estimate014 {
   usd: { stepFunctions: number; lambda: number; s3: number; total: number };
 }
 
+type Column = Estimate014Inputs['columns'][number];
+
 /** Calls of a phase that works `seconds` in budgeted calls. */
 const callsFor = (seconds: number) => Math.max(1, Math.ceil(seconds / ASSUMED_014.budgetedCallSeconds));
 
@@ -86,61 +96,68 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
   let seconds: number;
   const s3Requests = { get: 0, head: 0, list: 0, put: 0 };
 
+  const ofKind = (...kinds: CodecKind[]) => inputs.columns.filter((c) => kinds.includes(c.kind));
+  const streaming = (of: readonly Column[], reads = 1) => sum(of, (c) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / a.objectsInFlight);
+  // the pointer map: a pass over each column's store rows; attachments read twice and written at their 2.x path,
+  // blobs copied with copyFiles
+  const copied = inputs.copyFiles ? ofKind('blob') : [];
+  const pointerSeconds = (of: readonly Column[]) =>
+    sum(of, (c) => c.objects) / a.pointersPerSecond + streaming(of.filter((c) => c.kind === 'attach'), 2) + streaming(of.filter((c) => copied.includes(c)), 0);
+  const onS3 = (of: readonly Column[]) => sum(of.filter((c) => c.s3), (c) => c.objects);
+  // S3 (file stores cost nothing): HEAD + 2 GET + PUT per attachment written, HEAD + COPY per blob copied
+  s3Requests.get = 2 * onS3(ofKind('attach'));
+  s3Requests.head = onS3(ofKind('attach')) + onS3(copied);
+  s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
+
   if (inputs.strategy === 'in-place') {
     const columns = inputs.columns;
-    const ofKind = (...kinds: CodecKind[]) => columns.filter((c) => kinds.includes(c.kind));
-    const streaming = (of: readonly (typeof columns)[number][], reads = 1) =>
-      sum(of, (c) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / a.objectsInFlight);
     // Plan and PrepareExternalStorage each look at every object (and hash the blobs with verifyObjects); so does
     // Verify, scanning the table once per page of pointers (and hashing blobs and attachments with verifyObjects)
     const planSeconds = sum(columns, (c) => c.objects) / a.objectChecksPerSecond + (inputs.verifyObjects ? streaming(ofKind('blob')) : 0);
-    const byKey = (c: (typeof columns)[number]) => c.rows >= a.verifyKeyPagesFromRows;
-    const verifyColumnSeconds = (c: (typeof columns)[number]) =>
+    const byKey = (c: Column) => c.rows >= a.verifyKeyPagesFromRows;
+    const verifyColumnSeconds = (c: Column) =>
       byKey(c)
         ? c.rows / a.verifyKeyRowsPerSecond + (c.s3 ? (c.objects * a.objectLatencySeconds) / a.lookupsInFlight : c.objects / a.objectChecksPerSecond)
         : c.objects / a.objectChecksPerSecond + Math.max(1, Math.ceil(c.objects / a.verifyPageObjects)) * (c.rows / a.verifyScanRowsPerSecond);
     const verifySeconds = sum(columns, verifyColumnSeconds) + (inputs.verifyObjects ? streaming(ofKind('blob', 'attach')) : 0);
-    // the conversion writes each attachment at its 2.x path (read to check, read to write) and copies blobs with copyFiles
-    const copied = inputs.copyFiles ? ofKind('blob') : [];
-    const conversionSeconds = sum(columns, (c) => c.rows) / a.conversionRowsPerSecond + streaming(ofKind('attach'), 2) + streaming(copied, 0);
+    const columnSeconds = (c: Column) => c.rows / a.conversionRowsPerSecond + pointerSeconds([c]);
+    const conversionSeconds = sum(columns, columnSeconds);
     checkSeconds = 2 * planSeconds;
     workSeconds = verifySeconds + conversionSeconds;
     const tables = new Set(columns.map((c) => c.table)).size;
-    const columnCalls = sum(columns, (c) => callsFor(c.rows / a.conversionRowsPerSecond));
+    const columnCalls = sum(columns, (c) => callsFor(columnSeconds(c)));
     const moreCalls = 2 * (callsFor(planSeconds) - 1) + (callsFor(verifySeconds) - 1);
     // per table StartMigrateColumns and ColumnConverted; 2 per call (task and Choice)
     transitions = a.fixedTransitionsInPlace + (inputs.backup ? 2 : 0) + 2 * columnCalls + 2 * tables + 2 * moreCalls;
     lambdaRequests = 8 + (inputs.backup ? 1 : 0) + columnCalls + moreCalls;
     seconds = checkSeconds + verifySeconds + conversionSeconds / Math.min(a.tablesWrittenAtOnce, Math.max(1, tables)) + a.otherSeconds;
-    // S3 (file stores cost nothing): a LIST per 1,000 objects checked; GETs of the streams; HEAD + PUT per
-    // attachment written, HEAD + COPY per blob copied; Verify by primary key: a HEAD per object, after a LIST per 1,000
-    // keys looked up that showed few of them
-    const onS3 = (of: readonly (typeof columns)[number][]) => sum(of.filter((c) => c.s3), (c) => c.objects);
+    // a LIST per 1,000 objects checked; GETs of the streams; Verify by primary key: a HEAD per object, after a LIST
+    // per 1,000 keys looked up that showed few of them
     const verifiedByKey = columns.filter(byKey);
     s3Requests.list = 2 * Math.ceil(onS3(columns) / a.keysPerList) + Math.ceil(onS3(columns.filter((c) => !byKey(c))) / a.keysPerList) + Math.ceil(onS3(verifiedByKey) / a.keysPerList);
-    s3Requests.get = (inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0) + 2 * onS3(ofKind('attach'));
-    s3Requests.head = onS3(ofKind('attach')) + onS3(copied) + onS3(verifiedByKey);
-    s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
+    s3Requests.get += inputs.verifyObjects ? 3 * onS3(ofKind('blob')) + onS3(ofKind('attach')) : 0;
+    s3Requests.head += onS3(verifiedByKey);
   } else {
-    const rows = sum(inputs.tableRows, (n) => n);
-    // a level takes its biggest table's time, or its rows shared among the tables copied at once
+    const tables = inputs.tables;
+    const rows = sum(tables, (t) => t.rows);
+    // a table's first calls build its columns' pointers, the rest copy its rows
+    const tableSeconds = (t: (typeof tables)[number]) => t.rows / a.copyRowsPerSecond + pointerSeconds(inputs.columns.filter((c) => c.table === t.name));
+    // a level takes its biggest table's time, or its time shared among the tables copied at once
     const levels = new Map<number, number[]>();
-    inputs.tableRows.forEach((n, i) => {
-      const level = inputs.tableLevels?.[i] ?? i;
-      levels.set(level, [...(levels.get(level) ?? []), n]);
+    tables.forEach((t, i) => {
+      const level = t.level ?? i;
+      levels.set(level, [...(levels.get(level) ?? []), tableSeconds(t)]);
     });
-    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesWrittenAtOnce)) / a.copyRowsPerSecond;
-    const copySeconds = rows / a.copyRowsPerSecond;
+    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesWrittenAtOnce));
     const compareSeconds = rows / a.compareRowsPerSecond;
-    workSeconds = copySeconds;
+    workSeconds = sum(tables, tableSeconds);
     checkSeconds = compareSeconds;
-    const tableCalls = sum(inputs.tableRows, (n) => callsFor(n / a.copyRowsPerSecond));
-    const compareCalls = sum(inputs.tableRows, (n) => callsFor(n / a.compareRowsPerSecond));
-    const tables = inputs.tableRows.length;
+    const tableCalls = sum(tables, (t) => callsFor(tableSeconds(t)));
+    const compareCalls = sum(tables, (t) => callsFor(t.rows / a.compareRowsPerSecond));
     // per level its CopyLevel; per table StartCopy and TableDone, then 4 states compared; 2 per call (task and Choice)
-    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + 2 * tables + 4 * tables + 2 * (compareCalls - tables);
+    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + 2 * tables.length + 4 * tables.length + 2 * (compareCalls - tables.length);
     lambdaRequests = 4 + tableCalls + compareCalls;
-    seconds = copyWallSeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables)) + a.otherSeconds;
+    seconds = copyWallSeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables.length)) + a.otherSeconds;
   }
 
   const lambdaGbSeconds = a.checkMemoryGb * (checkSeconds + a.otherSeconds) + a.workMemoryGb * workSeconds;

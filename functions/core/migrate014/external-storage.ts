@@ -127,7 +127,7 @@ interface LiveColumn {
   ordinal: number;
 }
 
-interface FoundColumn {
+export interface FoundColumn {
   table: string;
   column: string;
   kind: CodecKind;
@@ -167,7 +167,7 @@ async function externalForeignKeys(conn: Connection, schema: string): Promise<Ma
 }
 
 /** The `:blob@S:` / `:attach@S:` / `:filepath@S:` columns of user tables (never `~` tables) and problems found on the way. */
-async function findColumns(conn: Connection, schema: string): Promise<{ found: FoundColumn[]; migrated: ExternalStoragePlan['migrated']; problems: string[] }> {
+export async function findColumns(conn: Connection, schema: string): Promise<{ found: FoundColumn[]; migrated: ExternalStoragePlan['migrated']; problems: string[] }> {
   const columns = await schemaColumns(conn, schema);
   const fks = await externalForeignKeys(conn, schema);
   const found: FoundColumn[] = [];

@@ -2,12 +2,13 @@
 // migrate_schema_in_place's plan; for the copy strategy it checks every table can be copied into the destination
 // (or, with createDest, what create_parallel_schema would declare) before the first row moves.
 import type { Connection } from 'mysql2/promise';
+import { externalTableName } from '../datajoint/v012.js';
 import { schemaDefaults, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { foreignKeyLevelsOf, planParallelSchema, planSchemaCopy } from './copy.js';
 import { estimateRun014, type Estimate014 } from './estimate.js';
-import type { ExternalPlanCall, ExternalPlanCheckpoint } from './external-storage.js';
+import { findColumns, type ExternalPlanCall, type ExternalPlanCheckpoint } from './external-storage.js';
 import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
 import { inPlaceOptionsOf, type Migrate014Input } from './input.js';
 
@@ -50,7 +51,7 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
     if (!step.plan) return step;
     const inPlace = step.plan;
     const columns = (inPlace.external?.columns ?? []).map((c) => ({ ...c, s3: input.stores[c.store]?.protocol === 's3' }));
-    const estimate = estimateRun014({ ...estimateOptions(input), strategy: 'in-place', columns, tableRows: [] });
+    const estimate = estimateRun014({ ...estimateOptions(input), strategy: 'in-place', columns, tables: [] });
     return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace, estimate }, checkpoint: null };
   }
   const plan = await planCopy(conn, input, openStore);
@@ -58,12 +59,13 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
   const tables = plan.copy?.tables ?? [];
   // a refused plan (a foreign-key cycle, say) is estimated one table after another
   const levelOf = plan.status === 'ready' ? new Map((await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const))) : null;
+  // each external column's pointers walk its store's `~external_<store>` rows
+  const externals = (await findColumns(conn, input.schema)).found.filter((c) => tables.includes(c.table));
   plan.estimate = estimateRun014({
     ...estimateOptions(input),
     strategy: 'copy',
-    columns: [],
-    tableRows: tables.map((table) => rows.get(table) ?? 0),
-    tableLevels: levelOf ? tables.map((table) => levelOf.get(table)!) : undefined,
+    columns: externals.map((c) => ({ table: c.table, kind: c.kind, s3: input.stores[c.store]?.protocol === 's3', rows: 0, pointers: 0, objects: rows.get(externalTableName(c.store)) ?? 0, bytes: 0 })),
+    tables: tables.map((name) => ({ name, rows: rows.get(name) ?? 0, level: levelOf?.get(name) })),
   });
   return { plan, checkpoint: null };
 }
