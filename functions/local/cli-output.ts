@@ -48,7 +48,7 @@ export function fail(error: { name: string; message: string } | undefined): numb
   return 1;
 }
 
-/** Objects hashed, rows rewritten or converted, rows copied, objects verified: drawn on stderr so stdout stays the plan/report. */
+/** Objects hashed, rows rewritten or converted, pointers built, rows copied, objects verified: drawn on stderr so stdout stays the plan/report. */
 export class ProgressBars implements ProgressSink {
   /** `hashing`: the run hashes every object (0.11); 0.14 reads objects only where it must. */
   constructor(private readonly options: { hashing: boolean } = { hashing: true }) {}
@@ -72,6 +72,8 @@ export class ProgressBars implements ProgressSink {
       this.hashing?.increment(event.objects, { detail: formatBytes(this.bytes) });
     } else if (event.kind === 'rows-rewritten') {
       this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
+    } else if (event.kind === 'pointers-built') {
+      this.countUp('pointer', 'pointers', event.pointers, `${event.table}.${event.column}`);
     } else if (event.kind === 'rows-copied') {
       this.countUp('copy   ', 'rows', event.rows, event.table);
     } else if (event.kind === 'objects-checked') {

@@ -7,6 +7,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
+import type { ProgressEvent } from '../../functions/core/progress.js';
 import { copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema, type CopyTableCheckpoint, type CopyTableResult } from '../../functions/core/migrate014/copy.js';
 import { migrateExternalStorage } from '../../functions/core/migrate014/external-storage.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
@@ -259,9 +260,11 @@ it("builds a big column's pointers in calls from the checkpoint, refuses at the 
   const pointers = async () => Number((await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(s.source, '~djmigrate_014_pointer')} WHERE store = 'local'`))[0].n);
   const destRows = async () => Number((await select<{ n: number }>(s.conn, `SELECT COUNT(*) AS n FROM ${tableRef(dest, 'trace')}`))[0].n);
 
-  const first = await copyTableData(s.conn, options);
+  const events: ProgressEvent[] = [];
+  const first = await copyTableData(s.conn, { ...options, progress: { report: (event) => events.push(event) } });
   expect(first).toMatchObject({ done: false, rowsCopied: 0, checkpoint: { stage: 'pointers', column: 'data', after: expect.stringMatching(/^[0-9a-f]{32}$/) } });
   expect(await pointers()).toBe(500);
+  expect(events).toEqual([{ kind: 'pointers-built', table: 'trace', column: 'data', pointers: 500 }]);
   // a pointer recorded before the checkpoint, lost: the calls that go on from the checkpoint do not look back for it
   const checkpointed = first.checkpoint as Extract<CopyTableCheckpoint, { stage: 'pointers' }>;
   await execute(s.conn, `DELETE FROM ${tableRef(s.source, '~djmigrate_014_pointer')} WHERE store = 'local' AND hash < UNHEX(?) ORDER BY hash LIMIT 1`, [checkpointed.after]);

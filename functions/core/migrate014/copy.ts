@@ -15,6 +15,7 @@ import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.j
 import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
+import type { ProgressSink } from '../progress.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
 import { columnDefinition, extraClauses, markerFor, MAX_COLUMN_COMMENT, readColumns, type ColumnInfo } from './update-comments.js';
@@ -42,6 +43,8 @@ export interface CopyTableOptions {
   storeMap?: Record<string, string>;
   openStore: OpenStore;
   openWriter?: OpenWriter;
+  /** Pointers built (`pointers-built`), a batch at a time. */
+  progress?: ProgressSink;
   /** Hand back (done: false) after the first pointer batch or chunk that ends past this time (ms since the epoch). */
   deadline?: number;
   /**
@@ -280,7 +283,7 @@ async function preparePointers(conn: Connection, options: CopyTableOptions, plan
   const from = resume?.stage === 'pointers' ? externals.findIndex((c) => c.name === resume.column) : -1;
   for (const column of externals.slice(Math.max(0, from))) {
     const resumeAfter = resume?.stage === 'pointers' && resume.column === column.name ? Buffer.from(resume.after, 'hex') : null;
-    const built = await ensurePointers(conn, settings, { table: options.table, column: column.name }, { openStore, openWriter }, options.deadline, resumeAfter);
+    const built = await ensurePointers(conn, settings, { table: options.table, column: column.name }, { openStore, openWriter, progress: options.progress }, options.deadline, resumeAfter);
     if (!built.complete) return { stage: 'pointers', column: column.name, after: built.last.toString('hex') };
   }
   return null;

@@ -620,7 +620,7 @@ export async function migrateExternalColumn(
   if (column) {
     if (resume?.stage !== 'fill') {
       const resumeAfter = resume?.stage === 'pointers' ? Buffer.from(resume.after, 'hex') : null;
-      const built = await buildPointers(conn, options, column, io.openStore, io.openWriter, deadline, resumeAfter);
+      const built = await buildPointers(conn, options, column, io, deadline, resumeAfter);
       addStepCounts(step, built);
       if (!built.complete) return { ...step, resume: built.last && { stage: 'pointers', after: built.last.toString('hex') } };
     }
@@ -647,7 +647,7 @@ export async function migrateExternalColumn(
   let lateRows = 0;
   if (keptLive) {
     const source = { table: entry.table_name, column: kept, kind: entry.kind, store: entry.store, nullable: true, comment: '', constraint: null };
-    addStepCounts(step, await buildPointers(conn, options, source, io.openStore, io.openWriter));
+    addStepCounts(step, await buildPointers(conn, options, source, io));
     lateRows = (await fillColumn(conn, options, { ...source, target: entry.column_name }, progress)).filled;
     step.rows += lateRows;
     await execute(conn, `ALTER TABLE ${tableRef(schema, entry.table_name)} DROP COLUMN ${quoteId(kept)}`);
@@ -712,7 +712,7 @@ export async function ensurePointers(
   conn: Connection,
   options: ExternalStorageOptions,
   target: { table: string; column: string },
-  io: { openStore: OpenStore; openWriter: OpenWriter },
+  io: ExternalStorageIo,
   deadline = Number.POSITIVE_INFINITY,
   resumeAfter: Buffer | null = null,
 ): Promise<PointerBuild> {
@@ -720,7 +720,7 @@ export async function ensurePointers(
   const column = found.find((c) => c.table === target.table && c.column === target.column);
   if (!column) throw new MigrationRefusedError(`${options.schema}.${target.table}.${target.column} is not a 0.14 blob@/attach@/filepath@ column`);
   await openJournal(conn, options);
-  return buildPointers(conn, options, column, io.openStore, io.openWriter, deadline, resumeAfter);
+  return buildPointers(conn, options, column, io, deadline, resumeAfter);
 }
 
 /** Computes (and for attachments and copyFiles, writes the objects of) the pointers a column still lacks. */
@@ -728,14 +728,13 @@ async function buildPointers(
   conn: Connection,
   options: ExternalStorageOptions,
   column: FoundColumn,
-  openStore: OpenStore,
-  openWriter: OpenWriter,
+  io: ExternalStorageIo,
   deadline = Number.POSITIVE_INFINITY,
   resumeAfter: Buffer | null = null,
 ): Promise<PointerBuild> {
   const { schema } = options;
   const spec = options.stores[column.store];
-  const store = openStore(column.store);
+  const store = io.openStore(column.store);
   const t = journalTables(schema);
   const limit = pLimit(options.concurrency ?? 8);
   const counts = { pointers: 0, written: 0, copied: 0 };
@@ -757,7 +756,7 @@ async function buildPointers(
     const made = await Promise.all(
       rows.map((row) =>
         limit(async () => {
-          const made = await pointerFor(options, spec, store, openWriter, column, row);
+          const made = await pointerFor(options, spec, store, io.openWriter, column, row);
           if (made.written) counts.written++;
           if (made.copied) counts.copied++;
           return [column.store, column.kind, row.hash, made.json];
@@ -766,6 +765,7 @@ async function buildPointers(
     );
     await execute(conn, `INSERT INTO ${t.pointers} (store, kind, hash, pointer) VALUES ? ON DUPLICATE KEY UPDATE pointer = VALUES(pointer)`, [made]);
     counts.pointers += made.length;
+    io.progress?.report({ kind: 'pointers-built', table: column.table, column: column.column, pointers: made.length });
   }
 }
 

@@ -12,7 +12,7 @@ export function makeCopyTable014Handler(getDeps: DepsProvider) {
     getDeps,
     async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; table: string; checkpoint?: unknown }) => {
       const table = String(event.table);
-      const copied = await copyTableData(conn, { ...copyOptionsOf(input, openStore), table, openWriter, checkpoint: checkpointOf(event.checkpoint), deadline: Date.now() + deps.workBudgetMs });
+      const copied = await copyTableData(conn, { ...copyOptionsOf(input, openStore), table, openWriter, progress, checkpoint: checkpointOf(event.checkpoint), deadline: Date.now() + deps.workBudgetMs });
       if (copied.rowsCopied) progress.report({ kind: 'rows-copied', table, rows: copied.rowsCopied });
       return { table, done: copied.done, rows: copied.rowsCopied, checkpoint: copied.checkpoint };
     },
