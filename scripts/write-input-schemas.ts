@@ -77,6 +77,7 @@ const SPECS: readonly InputSchemaSpec[] = [
       unsignedMarkers: 'Write :uintN: markers on unsigned columns anyway (2.x ignores them).',
       dest: 'copy: the destination schema (default <schema>_v2).',
       createDest: 'copy: declare the destination from the 0.14 schema first.',
+      copyPartRows: 'copy: a table the server estimates at twice this many rows or more is copied in parts of about this many, side by side (ranges of an integer first primary-key column).',
       tolerance: 'copy: numeric tolerance of the comparison.',
       execute: EXECUTE,
       takeOverLock: TAKE_OVER,

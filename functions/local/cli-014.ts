@@ -33,6 +33,7 @@ export interface InPlaceFlags {
   dest?: string;
   createDest?: boolean;
   tolerance?: string;
+  copyPartRows?: number;
 }
 
 /** Runs `work` with a connection from the user's config; a refusal becomes a message and exit code 1. */
@@ -72,6 +73,7 @@ function inputOf(flags: InPlaceFlags): LocalMigration014Options['input'] {
     ...(flags.steps !== undefined ? { steps: flags.steps.split(',').map((step) => step.trim()).filter(Boolean) } : {}),
     ...(flags.dest !== undefined ? { dest: flags.dest } : {}),
     ...(flags.tolerance !== undefined ? { tolerance: Number(flags.tolerance) } : {}),
+    ...(flags.copyPartRows !== undefined ? { copyPartRows: flags.copyPartRows } : {}),
     backup: flags.backup ?? false,
     copyFiles: flags.copyFiles ?? false,
     createDest: flags.createDest ?? false,

@@ -35,6 +35,7 @@ function commonOptions(command: Command): Command {
     .option('--dest <schema>', '0.14 copy: the destination schema (default <schema>_v2)')
     .option('--create-dest', '0.14 copy: declare the destination from the 0.14 schema first (create_parallel_schema)')
     .option('--tolerance <number>', '0.14 copy: numeric tolerance when comparing (default 1e-6)')
+    .option('--copy-part-rows <n>', '0.14 copy: copy a table of twice this many rows or more in parts of about this many, side by side (default 20,000,000)', objectCount)
     .option('--copy-files', '0.14: also copy blob objects into the 2.x _hash layout')
     .option('--store-map <old=new...>', '0.14: rename stores in the 2.x pointers and markers')
     .option('--unsigned-markers', "0.14: write the guide's :uintN: markers on unsigned columns (2.x ignores them)")

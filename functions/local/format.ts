@@ -140,6 +140,7 @@ export function formatPlan014(plan: Plan014): string {
   if (plan.copy) {
     const tables = plan.copy.tables.join(', ') || '(none)';
     lines.push('', `Copy ${plan.copy.source} → ${plan.copy.dest}, tables in this order: ${tables}${moreInline('copy.tables')}`);
+    for (const { table, column, parts } of plan.copy.parts) lines.push(`${table} is copied in ${parts} parts side by side (ranges of ${column})`);
     if (plan.copy.declare) lines.push(`The destination is declared first (${plan.copy.declare.tables} tables; existing kept: ${plan.copy.declare.existing.join(', ') || 'none'}${moreInline('copy.declare.existing')})`);
   }
   if (plan.problems.length) lines.push('', 'Problems (nothing will be changed until they are fixed):', ...plan.problems.map((p) => `  - ${p}`), ...more('problems'));

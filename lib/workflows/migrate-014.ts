@@ -12,8 +12,9 @@
 //             ─▶ MigrateExternalColumns (Map over tables, 2 at once: StartMigrateColumns ─▶ MigrateColumn ⟲ ColumnMigrated
 //                ─▶ ColumnConverted, a table's columns in turn)
 //             ─▶ AddLineageTable ─▶ Verify ⟲ Verified ─▶ Report
-//   copy:     PrepareCopy ─▶ CopyTables (Map over foreign-key levels: CopyLevel (Map: CopyTable ⟲ TableCopied ─▶
-//             TableDone)) ─▶ CompareTables (Map: StartCompare ─▶
+//   copy:     PrepareCopy ─▶ BuildPointers (Map: StartPointers ─▶ CopyPointers ⟲ PointersBuiltYet ─▶ PointersBuilt)
+//             ─▶ CopyTables (Map over foreign-key levels: CopyLevel (Map over the level's tables and parts:
+//             StartCopy ─▶ CopyTable ⟲ TableCopied ─▶ TableDone)) ─▶ CompareTables (Map: StartCompare ─▶
 //             CompareTable ⟲ TableComparedYet ─▶ TableCompared)
 //             ─▶ Report
 //
@@ -32,8 +33,10 @@
 //   AddLineageTable    lineage014          { input }                         discarded
 //   Verify             verify014           { input, checkpoint }             $.outcome.verified = { Payload, checkpoint }; loops
 //                                                                          while Payload is null
-//   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, levels, created }
-//   CopyTable          copyTable014        { input, table, checkpoint }      $.progress = { table, done, rows, checkpoint }; loops until done
+//   PrepareCopy        prepareCopy014      { input }                         $.copy = { tables, pointers, levels, created }: items
+//                                                                          { table, only, part } of CopyPointers and CopyTable
+//   CopyPointers       copyTable014        { input, item, checkpoint }       $.progress = { table, done, rows, checkpoint }; loops until done
+//   CopyTable          copyTable014        { input, item, checkpoint }       $.progress = { table, done, rows, checkpoint }; loops until done
 //   CompareTable       compareTable014     { input, table, tables, … }       $.comparing = { comparison, checkpoint } in the iteration;
 //                                                                          loops while comparison is null; TableCompared: the
 //                                                                          iteration's output, $.outcome.compared[i], is the comparison
@@ -51,7 +54,7 @@ export const MIGRATE_014_RESULT_FIELDS = {
   backup014: ['kind', 'id', 'done', 'polls', 'reused'],
   prepareExternal014: ['columns', 'tableColumns', 'checkpoint'],
   migrateColumn014: ['column', 'done', 'rows', 'checkpoint'],
-  prepareCopy014: ['tables', 'levels', 'created'],
+  prepareCopy014: ['tables', 'pointers', 'levels', 'created'],
   copyTable014: ['table', 'done', 'rows', 'checkpoint'],
   compareTable014: ['comparison', 'checkpoint'],
 } as const satisfies Partial<Record<Migrate014HandlerName, readonly string[]>>;
@@ -177,6 +180,19 @@ export function migrate014Definition(
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareCopy014),
     resultPath: '$.copy',
   });
+  const buildPointers = loopingMap(
+    wf,
+    invoke,
+    { map: 'BuildPointers', task: 'CopyPointers', check: 'PointersBuiltYet', done: 'PointersBuilt' },
+    { handler: 'copyTable014', comment: "A table's 2.x pointers, for a bounded time; repeated until it reports done.", fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
+    {
+      itemsPath: '$.copy.pointers',
+      field: 'item',
+      maxConcurrency: tableConcurrency,
+      checkpoint: { start: 'StartPointers' },
+      comment: 'The pointer map of every table with external columns, before any row is copied: a table copied in parts needs them all.',
+    },
+  );
   const copyLevel = loopingMap(
     wf,
     invoke,
@@ -184,10 +200,10 @@ export function migrate014Definition(
     { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
     {
       itemsPath: '$.level',
-      field: 'table',
+      field: 'item',
       maxConcurrency: tableConcurrency,
       checkpoint: { start: 'StartCopy' },
-      comment: "A level's tables at once: their parents are all copied already (the destination keeps its foreign keys).",
+      comment: "A level's tables (a big one's parts) at once: their parents are all copied already (the destination keeps its foreign keys).",
     },
   );
   const copyTables = new sfn.Map(wf, 'CopyTables', {
@@ -220,9 +236,9 @@ export function migrate014Definition(
       .next(compareTable)
       .next(new sfn.Choice(wf, 'TableComparedYet').when(sfn.Condition.isNull('$.comparing.comparison'), compareTable).otherwise(tableCompared)),
   );
-  prepareCopy.next(copyTables).next(compareTables).next(report);
+  prepareCopy.next(buildPointers).next(copyTables).next(compareTables).next(report);
 
-  releaseLockOnFailure(wf, invoke, [backup, comments, prepareExternal, migrateColumns, lineage, verify, prepareCopy, copyTables, compareTables, report]);
+  releaseLockOnFailure(wf, invoke, [backup, comments, prepareExternal, migrateColumns, lineage, verify, prepareCopy, buildPointers, copyTables, compareTables, report]);
   const strategy = new sfn.Choice(wf, 'Strategy').when(sfn.Condition.stringEquals('$.input.strategy', 'copy'), prepareCopy).otherwise(backupWanted);
   validate.next(startPlan).next(plan).next(new sfn.Choice(wf, 'Planned').when(sfn.Condition.isNull('$.planning.plan'), plan).otherwise(keepPlan));
   keepPlan.next(new sfn.Choice(wf, 'ExecuteOrPlanOnly').when(sfn.Condition.booleanEquals('$.input.execute', true), startOutcome.next(strategy)).otherwise(planOnly));

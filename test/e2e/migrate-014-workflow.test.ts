@@ -206,9 +206,10 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     const plan = (planned.output as { plan: { status: string; copy: { tables: string[] } } }).plan;
     expect(plan.status).toBe('ready');
     expect(plan.copy.tables.indexOf('animal')).toBeLessThan(plan.copy.tables.indexOf('sample'));
-    // copy estimate: every table one copy call and one compare call; two foreign-key levels (animal and trace, then sample)
+    // copy estimate: the pointers of sample and trace built first (a call each), then every table one copy call and one
+    // compare call; two foreign-key levels (animal and trace, then sample)
     const tables = plan.copy.tables.length;
-    expect((planned.output as { plan: Plan014 }).plan.estimate).toMatchObject({ stateTransitions: ASSUMED_014.fixedTransitionsCopy + 2 + 2 * tables + 2 * tables + 4 * tables });
+    expect((planned.output as { plan: Plan014 }).plan.estimate).toMatchObject({ stateTransitions: ASSUMED_014.fixedTransitionsCopy + 2 * 2 + 2 * 2 + 2 + 2 * tables + 2 * tables + 4 * tables });
     expect((await conn.query('SHOW DATABASES LIKE ?', [dest]))[0]).toEqual([]);
 
     const copied = await run();
@@ -232,21 +233,27 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
   }, 120_000);
 
-  it("with no budget a call, each CopyTable call is handed the checkpoint the call before returned: pointers column by column", async () => {
+  it('with no budget a call, each call is handed the checkpoint the call before returned: pointers column by column, then a big table in parts', async () => {
     const budgeted = freshSchemaName('cpb014');
     const { stores, configPath } = await freshStores('cpb014');
     await buildPipeline(conn, budgeted, stores);
+    await conn.query(`ANALYZE TABLE ${tableRef(budgeted, 'trace')}`);
     const checkpoints: unknown[] = [];
+    const items: { table: string; only: string; part: unknown }[] = [];
     try {
+      const planned = await migrateLocally014({ configPath, execute: false, progress: silentProgress, input: { schema: budgeted, strategy: 'copy', createDest: true, copyPartRows: 300 } });
+      expect((planned.output as { plan: Plan014 }).plan.copy!.parts).toEqual([{ table: 'trace', column: 'trace_id', parts: 3 }]);
       const result = await migrateLocally014({
         configPath,
         execute: true,
         progress: silentProgress,
-        input: { schema: budgeted, strategy: 'copy', createDest: true },
+        // trace (900 rows) in parts of 300
+        input: { schema: budgeted, strategy: 'copy', createDest: true, copyPartRows: 300 },
         workBudgetMs: 0,
         wrapHandlers: (handlers) => ({
           ...handlers,
           copyTable014: async (event: unknown) => {
+            items.push((event as { item: (typeof items)[number] }).item);
             const called = (await handlers.copyTable014!(event)) as { table: string; checkpoint: unknown };
             checkpoints.push({ table: called.table, given: (event as { checkpoint?: unknown }).checkpoint ?? null, returned: called.checkpoint });
             return called;
@@ -262,6 +269,16 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
       expect(sample.filter((c) => c.returned?.stage === 'pointers').map((c) => c.returned!.column)).toEqual(['waveform', 'waveform_opt', 'report', 'scan']);
       expect(sample[0].given).toBeNull();
       for (let i = 1; i < sample.length; i++) expect(sample[i].given).toEqual(sample[i - 1].returned);
+      // every pointer built before the first row; trace's rows in 3 parts (trace_id 0 … 899), each copied by a call of its own
+      const firstRows = items.findIndex((item) => item.only === 'rows');
+      expect(items.slice(firstRows).every((item) => item.only === 'rows')).toBe(true);
+      expect(new Set(items.slice(0, firstRows).map((item) => item.table))).toEqual(new Set(['sample', 'trace']));
+      expect(items.filter((item) => item.table === 'trace' && item.only === 'rows').map((item) => item.part)).toEqual([
+        { column: 'trace_id', from: null, until: '300' },
+        { column: 'trace_id', from: '300', until: '600' },
+        { column: 'trace_id', from: '600', until: null },
+      ]);
+      expect(report.tables!.find((t) => t.table === 'trace')!.rowCount).toBe(TRACE_ROWS);
     } finally {
       for (const name of [budgeted, `${budgeted}_v2`]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`);
     }

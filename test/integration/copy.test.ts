@@ -8,7 +8,7 @@ import { hashOfDigest } from '../../functions/core/datajoint/v2.js';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { MigrationRefusedError } from '../../functions/core/errors.js';
 import type { ProgressEvent } from '../../functions/core/progress.js';
-import { copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema, type CopyTableCheckpoint, type CopyTableResult } from '../../functions/core/migrate014/copy.js';
+import { copyItemsOf, copyPartsOf, copySchemaData, copyTableData, createParallelSchema, foreignKeyLevels, foreignKeyOrder, planParallelSchema, type CopyTableCheckpoint, type CopyTableResult } from '../../functions/core/migrate014/copy.js';
 import { migrateExternalStorage } from '../../functions/core/migrate014/external-storage.js';
 import type { ObjectStore } from '../../functions/core/stores/object-store.js';
 import { openObjectWriter, type ObjectWriter } from '../../functions/core/stores/object-writer.js';
@@ -297,6 +297,54 @@ it("builds a big column's pointers in calls from the checkpoint, refuses at the 
   const values = await select<{ id: number; data: string }>(s.conn, `SELECT trace_id AS id, CAST(data AS CHAR) AS data FROM ${tableRef(dest, 'trace')} ORDER BY trace_id`);
   expect(values).toHaveLength(1_200);
   for (const { id, data } of values) expect(JSON.parse(data)).toMatchObject({ hash: hashOfDigest(createHash('md5').update(bytesOf(id)).digest()), store: 'local', size: bytesOf(id).length });
+});
+
+it("copies a big table in parts (ranges of its integer first key column, read off MIN and MAX), each part's rows once, after a pointers-only pass", async () => {
+  const s = await setup('copy_parts');
+  await declareV014Table(s.conn, s.source, { name: 'trace', primaryKey: [{ name: 'trace_id', sqlType: 'int' }], attributes: [{ name: 'data', type: 'blob@local', nullable: true }] });
+  await insertV014Rows(s.conn, s.source, 'trace', Array.from({ length: 1_200 }, (_, i) => ({ trace_id: i - 100, data: i % 7 ? v014Blob(Buffer.from(`mYm\0part ${i % 50}`)) : null })), s.stores);
+  await s.conn.query(`ANALYZE TABLE ${tableRef(s.source, 'trace')}, ${tableRef(s.source, 'sample')}`);
+  const dest = scratch(s, 'copy_parts_v2');
+  await createParallelSchema(s.conn, { source: s.source, dest });
+  // ~1,200 rows (the server's estimate) in parts of 400: three value ranges of trace_id (-100 … 1,099), open at both ends
+  const parts = await copyPartsOf(s.conn, s.source, 'trace', 400);
+  expect(parts).toEqual([
+    { column: 'trace_id', from: null, until: '300' },
+    { column: 'trace_id', from: '300', until: '700' },
+    { column: 'trace_id', from: '700', until: null },
+  ]);
+  // under twice the part's rows: whole; at most a part per value of the first column (sample's animal_id: 2 values)
+  expect(await copyPartsOf(s.conn, s.source, 'trace', 1_000)).toEqual([]);
+  expect(await copyPartsOf(s.conn, s.source, 'sample', 1)).toEqual([
+    { column: 'animal_id', from: null, until: expect.any(String) },
+    { column: 'animal_id', from: expect.any(String), until: null },
+  ]);
+  // a first key column that is not an integer: whole
+  await execute(s.conn, `CREATE TABLE ${tableRef(s.source, 'named')} (name varchar(8) NOT NULL, PRIMARY KEY (name)) ENGINE=InnoDB`);
+  await execute(s.conn, `INSERT INTO ${tableRef(s.source, 'named')} VALUES ('a'), ('b'), ('c'), ('d')`);
+  await s.conn.query(`ANALYZE TABLE ${tableRef(s.source, 'named')}`);
+  expect(await copyPartsOf(s.conn, s.source, 'named', 1)).toEqual([]);
+  await execute(s.conn, `DROP TABLE ${tableRef(s.source, 'named')}`);
+  const items = await copyItemsOf(s.conn, copyOptions(s, dest), 400);
+  expect(items.pointers.map((item) => item.table).sort()).toEqual(['sample', 'trace']);
+  expect(items.levels.flat().filter((item) => item.table === 'trace').map((item) => item.part)).toEqual(parts);
+
+  const pointersOnly = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'trace', only: 'pointers' });
+  expect(pointersOnly).toMatchObject({ done: true, rowsCopied: 0, checkpoint: null });
+  const copied: number[] = [];
+  for (const part of [...parts].reverse()) {
+    const call = await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'trace', only: 'rows', part, chunkRows: 64 });
+    expect(call.done).toBe(true);
+    copied.push(call.rowsCopied);
+  }
+  expect(copied).toEqual([400, 400, 400]);
+  const [{ n, distinct }] = await select<{ n: number; distinct: number }>(s.conn, `SELECT COUNT(*) AS n, COUNT(DISTINCT trace_id) AS \`distinct\` FROM ${tableRef(dest, 'trace')}`);
+  expect([Number(n), Number(distinct)]).toEqual([1_200, 1_200]);
+  // a part copied again inserts nothing; rows only, without their pointers, refuse at their chunk
+  expect((await copyTableData(s.conn, { ...copyOptions(s, dest), table: 'trace', only: 'rows', part: parts[1] })).rowsCopied).toBe(0);
+  await execute(s.conn, `DELETE FROM ${tableRef(dest, 'trace')} WHERE trace_id >= 700`);
+  await execute(s.conn, `DELETE FROM ${tableRef(s.source, '~djmigrate_014_pointer')} WHERE store = 'local'`);
+  await expect(copyTableData(s.conn, { ...copyOptions(s, dest), table: 'trace', only: 'rows', part: parts[2] })).rejects.toThrow(/no 2\.x pointer/);
 });
 
 it('refuses a destination without a source column, or with a NOT NULL column lacking a default, and changes nothing', async () => {

@@ -184,7 +184,7 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     expect(copy.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });
 
-  it("copy: a table's first calls build its external columns' pointers, a pass over each one's store; attachments are read and written", () => {
+  it("copy: BuildPointers builds each table's pointers first, a pass over each external column's store; attachments are read and written", () => {
     const tables = tablesOf([1_000_000, 1_000]);
     const plain = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables });
     // t0's blob column over a store of 30M objects (no object read: 857 s of pointers) and its attachments (read twice, written)
@@ -193,11 +193,25 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
     const withPointers = estimateRun014({ ...inPlace, strategy: 'copy', columns: [blob, attach], tables });
     const pointers = 30_001_000 / a.pointersPerSecond + (1_000 * a.objectLatencySeconds) / a.objectsInFlight;
     expect(withPointers.seconds).toBe(Math.ceil(1_001_000 / a.copyRowsPerSecond + pointers + 1_001_000 / a.compareRowsPerSecond / 2 + a.otherSeconds));
-    // 860 s of pointers + 22 s of copying: two calls of t0 instead of one
-    expect(withPointers.stateTransitions).toBe(plain.stateTransitions + 2);
+    // BuildPointers before the rows: t0's StartPointers, PointersBuilt and two calls of 860 s' work
+    expect(withPointers.stateTransitions).toBe(plain.stateTransitions + 2 + 2 * 2);
+    expect(withPointers.lambdaRequests).toBe(plain.lambdaRequests + 2);
     expect(withPointers.s3Requests).toEqual({ get: 2 * 1_000, head: 1_000, list: 0, put: 1_000 });
     // a file store: no requests
     expect(estimateRun014({ ...inPlace, strategy: 'copy', columns: [{ ...blob, s3: false }, { ...attach, s3: false }], tables }).s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
+  });
+
+  it("copy in parts: a big table's parts are items of its level, copied two at once", () => {
+    const whole = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 100e6, level: 0 }] });
+    const inParts = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 100e6, level: 0, parts: 4 }] });
+    const compared = 100e6 / a.compareRowsPerSecond;
+    expect(whole.seconds).toBe(Math.ceil(100e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
+    // four parts of 25M rows, two at once: 50M rows' time
+    expect(inParts.seconds).toBe(Math.ceil(50e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
+    // as many calls (whole: 2,222 s in 4; each part 556 s in 1), and 3 more items, each with its StartCopy and TableDone
+    expect(inParts.lambdaRequests).toBe(whole.lambdaRequests);
+    expect(inParts.stateTransitions).toBe(whole.stateTransitions + 2 * 3);
+    expect(inParts.lambdaGbSeconds).toBe(whole.lambdaGbSeconds);
   });
 
   it('copy by foreign-key level: a level takes its biggest table, or its rows shared among the tables copied at once', () => {

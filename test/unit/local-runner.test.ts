@@ -494,6 +494,11 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
   type Name014 = Migrate014HandlerName | UnlockHandlerName;
   const INPUT_014 = { from: '0.14', schema: 'lab14', stores: { main: { protocol: 'file', location: '/data/main' } } };
 
+  /** An item of PrepareCopy's (copyItemsOf): a table's pointers, or its rows. */
+  function copyItem(table: string, only: 'pointers' | 'rows' = 'rows') {
+    return { table, only, part: null };
+  }
+
   /** Each looping phase answers twice: first a checkpoint, then (given it back) its result. */
   function fake014(strategy: 'in-place' | 'copy') {
     const calls: { handler: Name014; event: Record<string, unknown> }[] = [];
@@ -509,8 +514,8 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
       prepareExternal014: twice('prepareExternal014', { columns: [1, 2, 3], tableColumns: [[1, 2], [3]] }, { columns: null, tableColumns: null }),
       migrateColumn014: (event) => ({ column: (event.columns as number[]).at(-1), done: true, rows: 1, checkpoint: null }),
       lineage014: () => ({}),
-      prepareCopy014: () => ({ tables: ['animal', 'sample'], levels: [['animal'], ['sample']], created: [] }),
-      copyTable014: (event) => ({ table: event.table, done: true, rows: 1, checkpoint: null }),
+      prepareCopy014: () => ({ tables: ['animal', 'sample'], pointers: [copyItem('sample', 'pointers')], levels: [[copyItem('animal')], [copyItem('sample')]], created: [] }),
+      copyTable014: (event) => ({ table: (event.item as { table: string }).table, done: true, rows: 1, checkpoint: null }),
       compareTable014: (event) => twice('compareTable014', { comparison: { table: event.table, match: true } }, { comparison: null })(event),
       verify014: twice('verify014', { verified: { ok: true, problems: [] } }, { verified: null }),
       report014: (event) => ({ received: event }),
@@ -544,57 +549,71 @@ describe('runLocally (0.14 workflow): the phases that work in calls loop on thei
     expect(received.outcome.verified.Payload).toEqual({ ok: true, problems: [] });
   });
 
-  it('copy: each CopyTable call gets the checkpoint the call before returned, the first none', async () => {
+  it('copy: each CopyPointers and CopyTable call gets the checkpoint the call before returned, the first none; pointers first', async () => {
     const fake = fake014('copy');
     const received: [string, unknown][] = [];
     const handlers = {
       ...fake.handlers,
       copyTable014: async (event: unknown) => {
-        const { table, checkpoint } = event as { table: string; checkpoint: unknown };
-        received.push([table, checkpoint]);
+        const { item, checkpoint } = event as { item: { table: string; only: string }; checkpoint: unknown };
+        const name = `${item.table} ${item.only}`;
+        received.push([name, checkpoint]);
         const first = checkpoint === null;
-        return { table, done: !first, rows: 1, checkpoint: first ? `${table} key 1` : null };
+        return { table: item.table, done: !first, rows: 1, checkpoint: first ? { of: name } : null };
       },
     };
     const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers });
     expect(result.status).toBe('SUCCEEDED');
     expect(received).toEqual([
-      ['animal', null],
-      ['animal', 'animal key 1'],
-      ['sample', null],
-      ['sample', 'sample key 1'],
+      ['sample pointers', null],
+      ['sample pointers', { of: 'sample pointers' }],
+      ['animal rows', null],
+      ['animal rows', { of: 'animal rows' }],
+      ['sample rows', null],
+      ['sample rows', { of: 'sample rows' }],
     ]);
   });
 
-  it('copy: the foreign-key levels one after another, the tables of a level two at once', async () => {
+  it("copy: the pointers first, then the foreign-key levels one after another, a level's tables and parts two at once", async () => {
     const fake = fake014('copy');
-    const levels = [['subject'], ['session', 'animal', 'probe'], ['trace']];
+    // trace in two parts
+    const levels = [['subject'], ['session', 'animal', 'probe'], ['trace#0', 'trace#1']];
+    const part = (name: string) => (name.includes('#') ? { column: 'trace_id', from: name.endsWith('0') ? null : '5', until: name.endsWith('0') ? '5' : null } : null);
     const spans = new Map<string, { start: number; end: number }>();
     let running = 0;
     let mostRunning = 0;
     const handlers = {
       ...fake.handlers,
-      prepareCopy014: async () => ({ tables: levels.flat(), levels, created: [] }),
+      prepareCopy014: async () => ({
+        tables: ['subject', 'session', 'animal', 'probe', 'trace'],
+        pointers: [copyItem('session', 'pointers'), copyItem('trace', 'pointers')],
+        levels: levels.map((level) => level.map((name) => ({ ...copyItem(name.split('#')[0]), part: part(name) }))),
+        created: [],
+      }),
       copyTable014: async (event: unknown) => {
-        const table = String((event as { table: string }).table);
+        const { item } = event as { item: { table: string; only: string; part: { from: string | null } | null } };
+        const name = item.only === 'pointers' ? `${item.table} pointers` : item.part ? `${item.table}#${item.part.from === null ? 0 : 1}` : item.table;
         const start = performance.now();
         mostRunning = Math.max(mostRunning, ++running);
         await new Promise((resolve) => setTimeout(resolve, 30));
         running -= 1;
-        spans.set(table, { start, end: performance.now() });
-        return { table, done: true, rows: 1, checkpoint: null };
+        spans.set(name, { start, end: performance.now() });
+        return { table: item.table, done: true, rows: 1, checkpoint: null };
       },
     };
     const result = await runLocally({ workflow: 'migrate014', input: INPUT_014, handlers });
     expect(result.status).toBe('SUCCEEDED');
-    expect([...spans.keys()].sort()).toEqual(levels.flat().sort());
+    const ordered = [['session pointers', 'trace pointers'], ...levels];
+    expect([...spans.keys()].sort()).toEqual(ordered.flat().sort());
     expect(mostRunning).toBe(2);
-    // every table starts after each table of the levels before it has finished
-    levels.forEach((level, i) => {
-      for (const table of level) {
-        for (const parent of levels.slice(0, i).flat()) expect(spans.get(table)!.start).toBeGreaterThanOrEqual(spans.get(parent)!.end);
+    // every item starts after each item of the stages before it has finished
+    ordered.forEach((stage, i) => {
+      for (const item of stage) {
+        for (const before of ordered.slice(0, i).flat()) expect(spans.get(item)!.start).toBeGreaterThanOrEqual(spans.get(before)!.end);
       }
     });
+    // the two parts side by side
+    expect(spans.get('trace#1')!.start).toBeLessThan(spans.get('trace#0')!.end);
   });
 
   it('copy: each table\'s CompareTable is called again with its checkpoint; the report gets the comparisons', async () => {

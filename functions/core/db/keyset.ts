@@ -33,10 +33,19 @@ export async function estimatedRows(conn: Connection, schema: string, table: str
   return Number(row?.estimate ?? 0);
 }
 
-/** The chunk of `rows` rows (null: all) after `after` (null: from the first) of `table` (aliased `t`). */
-export async function keyChunk(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number | null): Promise<KeyChunk> {
-  const last = rows === null ? null : await chunkBoundary(conn, table, primaryKey, after, rows);
-  const range = [after && tupleCondition(primaryKey, after, '>'), last && tupleCondition(primaryKey, last, '<=')].filter((condition) => condition !== null);
+/** A condition on a table aliased `t`, with its values. */
+export interface RowCondition {
+  sql: string;
+  values: KeyValue[];
+}
+
+/**
+ * The chunk of `rows` rows (null: all) after `after` (null: from the first) of `table` (aliased `t`), of the rows
+ * `within` holds for (default all; a range of the key's first column, say).
+ */
+export async function keyChunk(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number | null, within: RowCondition | null = null): Promise<KeyChunk> {
+  const last = rows === null ? null : await chunkBoundary(conn, table, primaryKey, after, rows, within);
+  const range = [within, after && tupleCondition(primaryKey, after, '>'), last && tupleCondition(primaryKey, last, '<=')].filter((condition) => condition !== null);
   return { where: range.map((condition) => condition.sql).join(' AND '), values: range.flatMap((condition) => condition.values), last };
 }
 
@@ -49,14 +58,14 @@ export function decodeKey(encoded: string): KeyValue[] {
   return (JSON.parse(encoded) as (string | { hex: string })[]).map((value) => (typeof value === 'string' ? value : Buffer.from(value.hex, 'hex')));
 }
 
-/** The primary key of the row `rows` rows after `after` (aliased `t` in `table`), or null when fewer rows remain. */
-export async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number): Promise<KeyValue[] | null> {
-  const condition = after && tupleCondition(primaryKey, after, '>');
+/** The primary key of the row `rows` rows after `after` (aliased `t` in `table`; of the rows `within` holds for), or null when fewer remain. */
+export async function chunkBoundary(conn: Connection, table: string, primaryKey: string[], after: KeyValue[] | null, rows: number, within: RowCondition | null = null): Promise<KeyValue[] | null> {
+  const conditions = [within, after && tupleCondition(primaryKey, after, '>')].filter((condition) => condition !== null);
   const columns = primaryKey.map(quoteId).join(', ');
   const found = await selectRaw(
     conn,
-    `SELECT ${columns} FROM ${table} t ${condition ? `WHERE ${condition.sql}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
-    condition?.values ?? [],
+    `SELECT ${columns} FROM ${table} t ${conditions.length ? `WHERE ${conditions.map((c) => c.sql).join(' AND ')}` : ''} ORDER BY ${columns} LIMIT 1 OFFSET ${rows - 1}`,
+    conditions.flatMap((c) => c.values),
   );
   return found.length ? primaryKey.map((name) => found[0][name] as KeyValue) : null;
 }

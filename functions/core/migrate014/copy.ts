@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue } from '../db/keyset.js';
+import { decodeKey, encodeKey, estimatedRows, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue, type RowCondition } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -45,6 +45,13 @@ export interface CopyTableOptions {
   openWriter?: OpenWriter;
   /** Pointers built (`pointers-built`), a batch at a time. */
   progress?: ProgressSink;
+  /**
+   * Only the table's pointers (done once every external column has them), or only its rows (their pointers were
+   * built before: a row lacking one refuses); default both, pointers first.
+   */
+  only?: 'pointers' | 'rows';
+  /** Only the rows of this range of the key's first column (one of copyPartsOf's); default every row. */
+  part?: CopyPart | null;
   /** Hand back (done: false) after the first pointer batch or chunk that ends past this time (ms since the epoch). */
   deadline?: number;
   /**
@@ -54,6 +61,16 @@ export interface CopyTableOptions {
   checkpoint?: CopyTableCheckpoint | null;
   /** Test hook: called after each committed chunk (a throw simulates a crash there). */
   hooks?: { afterChunk?(table: string, rowsCopied: number): Promise<void> };
+}
+
+/**
+ * A range of a table's rows copied on its own, beside the others: `column` (the primary key's first, an integer) from
+ * `from` (inclusive) until `until` (exclusive), decimal integers; null: unbounded on that side.
+ */
+export interface CopyPart {
+  column: string;
+  from: string | null;
+  until: string | null;
 }
 
 export interface CopyTableResult {
@@ -298,9 +315,9 @@ export async function copyTableData(conn: Connection, options: CopyTableOptions)
   await requireSchema(conn, options.dest, 'destination');
   const plan = await planTableCopy(conn, options, await serverFlavor(conn));
   const resume = options.checkpoint ?? null;
-  if (resume?.stage !== 'rows') {
+  if (resume?.stage !== 'rows' && options.only !== 'rows') {
     const pointers = await preparePointers(conn, options, plan, resume);
-    if (pointers) return { ...resultOf(options.table, plan), rowsCopied: 0, done: false, checkpoint: pointers };
+    if (pointers || options.only === 'pointers') return { ...resultOf(options.table, plan), rowsCopied: 0, done: !pointers, checkpoint: pointers };
   }
   return copyPlanned(conn, options, plan, resume?.stage === 'rows' ? decodeKey(resume.after) : null);
 }
@@ -331,17 +348,22 @@ async function copyPlanned(conn: Connection, options: CopyTableOptions, plan: Ta
   });
   const missing = `NOT EXISTS (SELECT 1 FROM ${destRef} d WHERE ${plan.primaryKey.map((c) => `d.${quoteId(c)} = t.${quoteId(c)}`).join(' AND ')})`;
   const chunkRows = Math.max(1, Math.floor(options.chunkRows ?? 5000));
+  const within = options.part ? partCondition(options.part) : null;
   let after = resumeAfter;
   let rowsCopied = 0;
   let done = false;
   for (;;) {
-    const chunk = await keyChunk(conn, sourceRef, plan.primaryKey, after, chunkRows);
-    const where = [...(chunk.where ? [chunk.where] : []), ...conditions, missing];
+    const chunk = await keyChunk(conn, sourceRef, plan.primaryKey, after, chunkRows, within);
+    // Rows the destination has already (a rerun, a resumed chunk) are left out by an anti-join on it; a chunk whose
+    // range the destination has none of needs none: that join's locking reads of the destination's gaps deadlocked
+    // two parts of a table copied side by side.
+    const started = (await select(conn, `SELECT 1 FROM ${destRef} t${chunk.where ? ` WHERE ${chunk.where}` : ''} LIMIT 1`, chunk.values)).length > 0;
+    const where = [...(chunk.where ? [chunk.where] : []), ...conditions, ...(started ? [missing] : [])];
     const inserted = await execute(
       conn,
       `INSERT INTO ${destRef} (${plan.columns.map((c) => quoteId(c.name)).join(', ')})
        SELECT ${selected.join(', ')} FROM ${sourceRef} t ${joins.join(' ')}
-        WHERE ${where.join(' AND ')}`,
+        WHERE ${where.join(' AND ') || 'TRUE'}`,
       [...joinValues, ...chunk.values],
     );
     rowsCopied += inserted;
@@ -384,6 +406,45 @@ async function refuseUnpointed(
   );
 }
 
+/** Up to this many parts a table (copyPartsOf). */
+const MAX_PARTS = 16;
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
+
+/**
+ * How a big table is copied in parts, side by side: from `partRows` rows (the server's estimate) on, ranges of its
+ * primary key's first column split evenly by value, one part per `partRows` (at most MAX_PARTS). Only for an integer
+ * first column (read off its index: MIN and MAX); [] for one copy of the whole table. The first and last parts are
+ * open-ended, so the parts hold every row whatever the values.
+ */
+export async function copyPartsOf(conn: Connection, schema: string, table: string, partRows: number): Promise<CopyPart[]> {
+  const rows = await estimatedRows(conn, schema, table);
+  if (!(partRows >= 1) || rows < 2 * partRows) return [];
+  const [column] = await primaryKeyOf(conn, schema, table);
+  if (column === undefined) return [];
+  const [info] = await select<{ type: string }>(conn, 'SELECT DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [schema, table, column]);
+  if (!info || !INTEGER_TYPES.has(info.type.toLowerCase())) return [];
+  const [range] = await select<{ lo: string | null; hi: string | null }>(
+    conn,
+    `SELECT CAST(MIN(${quoteId(column)}) AS CHAR) AS lo, CAST(MAX(${quoteId(column)}) AS CHAR) AS hi FROM ${tableRef(schema, table)}`,
+  );
+  if (range.lo === null || range.hi === null) return [];
+  const lo = BigInt(range.lo);
+  const span = BigInt(range.hi) - lo + 1n;
+  const wanted = BigInt(Math.min(MAX_PARTS, Math.ceil(rows / partRows)));
+  const count = span < wanted ? span : wanted;
+  if (count < 2n) return [];
+  const bounds = Array.from({ length: Number(count) - 1 }, (_, i) => (lo + (span * BigInt(i + 1)) / count).toString());
+  return [null, ...bounds].map((from, i) => ({ column, from, until: bounds[i] ?? null }));
+}
+
+/** The part's rows (alias `t`); its bounds are integers (copyPartsOf), written into the SQL as such. */
+function partCondition(part: CopyPart): RowCondition {
+  const bound = (value: string) => BigInt(value).toString();
+  const column = `t.${quoteId(part.column)}`;
+  const sql = [part.from === null ? null : `${column} >= ${bound(part.from)}`, part.until === null ? null : `${column} < ${bound(part.until)}`].filter((c) => c !== null);
+  return { sql: sql.length ? sql.join(' AND ') : 'TRUE', values: [] };
+}
+
 /**
  * Read-only: the tables to copy, parents first (and in foreign-key levels: see foreignKeyLevels), each checked
  * (columns matched by name) so that a refusal comes before the first row moves.
@@ -404,6 +465,32 @@ export async function planSchemaCopy(conn: Connection, options: CopySchemaOption
   const plans: TablePlan[] = [];
   for (const table of wanted) plans.push(await planTableCopy(conn, { ...options, table }, flavor));
   return { tables: wanted, levels, plans };
+}
+
+/** One CopyTable call's work in the state machine: a table's pointers, or its rows (all, or a part of them). */
+export interface CopyItem {
+  table: string;
+  only: 'pointers' | 'rows';
+  part: CopyPart | null;
+}
+
+/**
+ * The state machine's copy, item by item: the pointers of each table with external columns first (a table's parts
+ * then need none of their own), then the rows level by level, a table of `partRows` rows or more in parts.
+ */
+export async function copyItemsOf(conn: Connection, options: CopySchemaOptions, partRows: number): Promise<{ tables: string[]; pointers: CopyItem[]; levels: CopyItem[][] }> {
+  const { tables, levels, plans } = await planSchemaCopy(conn, options);
+  const pointers = tables.filter((_, i) => plans[i].columns.some((c) => c.external)).map((table) => ({ table, only: 'pointers' as const, part: null }));
+  const rowItems: CopyItem[][] = [];
+  for (const level of levels) {
+    const items: CopyItem[] = [];
+    for (const table of level) {
+      const parts = await copyPartsOf(conn, options.source, table, partRows);
+      items.push(...(parts.length ? parts : [null]).map((part) => ({ table, only: 'rows' as const, part })));
+    }
+    rowItems.push(items);
+  }
+  return { tables, pointers, levels: rowItems };
 }
 
 /** Copies every user table of `source` (or `tables`) into `dest`, parents first. */

@@ -51,7 +51,7 @@ export const ASSUMED_014 = {
   workMemoryGb: 1,
   /** Fixed states (README "Cost notes") and the rest of the work: the comments' ALTERs, lineage, the report. */
   fixedTransitionsInPlace: 18,
-  fixedTransitionsCopy: 9,
+  fixedTransitionsCopy: 10,
   otherSeconds: 30,
 } as const;
 
@@ -63,8 +63,11 @@ export interface Estimate014Inputs {
    * rows, pointers and bytes are 0).
    */
   columns: { table: string; kind: CodecKind; s3: boolean; rows: number; pointers: number; objects: number; bytes: number }[];
-  /** Copy: each table, its rows (the server's estimate) and foreign-key level (a level's tables are copied at once; default one table after another). */
-  tables: { name: string; rows: number; level?: number }[];
+  /**
+   * Copy: each table, its rows (the server's estimate), foreign-key level (a level's tables are copied at once; default
+   * one table after another) and parts (copyPartsOf; default 1).
+   */
+  tables: { name: string; rows: number; level?: number; parts?: number }[];
   copyFiles: boolean;
   verifyObjects: boolean;
   /** An RDS snapshot first: two more states and a poll a minute while it is taken (its time is not modeled). */
@@ -140,24 +143,30 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
   } else {
     const tables = inputs.tables;
     const rows = sum(tables, (t) => t.rows);
-    // a table's first calls build its columns' pointers, the rest copy its rows
-    const tableSeconds = (t: (typeof tables)[number]) => t.rows / a.copyRowsPerSecond + pointerSeconds(inputs.columns.filter((c) => c.table === t.name));
-    // a level takes its biggest table's time, or its time shared among the tables copied at once
+    const shared = (items: number[]) => (items.length ? Math.max(Math.max(...items), sum(items, (n) => n) / a.tablesWrittenAtOnce) : 0);
+    // BuildPointers first: the tables with external columns, a pass over each column's store rows
+    const pointerTables = tables.filter((t) => inputs.columns.some((c) => c.table === t.name)).map((t) => pointerSeconds(inputs.columns.filter((c) => c.table === t.name)));
+    // then the levels: a level takes its biggest item's time (a table, or a part of a big one), or its time shared
+    // among the items copied at once
     const levels = new Map<number, number[]>();
     tables.forEach((t, i) => {
       const level = t.level ?? i;
-      levels.set(level, [...(levels.get(level) ?? []), tableSeconds(t)]);
+      const parts = Math.max(1, t.parts ?? 1);
+      levels.set(level, [...(levels.get(level) ?? []), ...Array.from({ length: parts }, () => t.rows / parts / a.copyRowsPerSecond)]);
     });
-    const copyWallSeconds = sum([...levels.values()], (level) => Math.max(Math.max(...level), sum(level, (n) => n) / a.tablesWrittenAtOnce));
+    const items = [...levels.values()].flat();
     const compareSeconds = rows / a.compareRowsPerSecond;
-    workSeconds = sum(tables, tableSeconds);
+    workSeconds = sum(pointerTables, (n) => n) + rows / a.copyRowsPerSecond;
     checkSeconds = compareSeconds;
-    const tableCalls = sum(tables, (t) => callsFor(tableSeconds(t)));
+    const pointerCalls = sum(pointerTables, callsFor);
+    const itemCalls = sum(items, callsFor);
     const compareCalls = sum(tables, (t) => callsFor(t.rows / a.compareRowsPerSecond));
-    // per level its CopyLevel; per table StartCopy and TableDone, then 4 states compared; 2 per call (task and Choice)
-    transitions = a.fixedTransitionsCopy + levels.size + 2 * tableCalls + 2 * tables.length + 4 * tables.length + 2 * (compareCalls - tables.length);
-    lambdaRequests = 4 + tableCalls + compareCalls;
-    seconds = copyWallSeconds + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables.length)) + a.otherSeconds;
+    // per pointer table StartPointers and PointersBuilt; per level its CopyLevel; per item StartCopy and TableDone; per
+    // table 4 states compared; 2 per call (task and Choice)
+    transitions =
+      a.fixedTransitionsCopy + 2 * pointerTables.length + 2 * pointerCalls + levels.size + 2 * items.length + 2 * itemCalls + 4 * tables.length + 2 * (compareCalls - tables.length);
+    lambdaRequests = 4 + pointerCalls + itemCalls + compareCalls;
+    seconds = shared(pointerTables) + sum([...levels.values()], shared) + compareSeconds / Math.min(a.tablesComparedAtOnce, Math.max(1, tables.length)) + a.otherSeconds;
   }
 
   const lambdaGbSeconds = a.checkMemoryGb * (checkSeconds + a.otherSeconds) + a.workMemoryGb * workSeconds;

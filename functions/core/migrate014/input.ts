@@ -34,6 +34,11 @@ export const Migrate014InputSchema = z
     dest: z.string().min(1).max(64).optional(),
     /** copy: generate the destination's DDL from the 0.14 schema first (create_parallel_schema). */
     createDest: z.boolean().default(false),
+    /**
+     * copy: a table the server estimates at twice this many rows or more is copied in parts of about this many,
+     * side by side (ranges of an integer first primary-key column; `fillConcurrency` items at once).
+     */
+    copyPartRows: z.number().int().min(1).default(20_000_000),
     /** copy: the numeric tolerance of compare_query_results. */
     tolerance: z.number().nonnegative().default(1e-6),
     /** Plan only unless true. */

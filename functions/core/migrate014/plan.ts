@@ -6,7 +6,7 @@ import { externalTableName } from '../datajoint/v012.js';
 import { schemaDefaults, select } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
-import { foreignKeyLevelsOf, planParallelSchema, planSchemaCopy } from './copy.js';
+import { copyPartsOf, foreignKeyLevelsOf, planParallelSchema, planSchemaCopy } from './copy.js';
 import { estimateRun014, type Estimate014 } from './estimate.js';
 import { findColumns, type ExternalPlanCall, type ExternalPlanCheckpoint } from './external-storage.js';
 import { planSchemaInPlace, type InPlacePlan } from './in-place.js';
@@ -17,6 +17,8 @@ export interface CopyPlan {
   dest: string;
   /** Tables to copy, parents first. */
   tables: string[];
+  /** Tables copied in parts (copyPartRows): how many, by ranges of which column. */
+  parts: { table: string; column: string; parts: number }[];
   /** With createDest: what create_parallel_schema declares (counts; `existing` tables are left as they are). */
   declare?: { tables: number; existing: string[]; droppedExternalKeys: string[]; droppedIndexes: string[] };
 }
@@ -61,11 +63,12 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
   const levelOf = plan.status === 'ready' ? new Map((await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const))) : null;
   // each external column's pointers walk its store's `~external_<store>` rows
   const externals = (await findColumns(conn, input.schema)).found.filter((c) => tables.includes(c.table));
+  const partsOf = new Map(plan.copy!.parts.map((p) => [p.table, p.parts]));
   plan.estimate = estimateRun014({
     ...estimateOptions(input),
     strategy: 'copy',
     columns: externals.map((c) => ({ table: c.table, kind: c.kind, s3: input.stores[c.store]?.protocol === 's3', rows: 0, pointers: 0, objects: rows.get(externalTableName(c.store)) ?? 0, bytes: 0 })),
-    tables: tables.map((name) => ({ name, rows: rows.get(name) ?? 0, level: levelOf?.get(name) })),
+    tables: tables.map((name) => ({ name, rows: rows.get(name) ?? 0, level: levelOf?.get(name), parts: partsOf.get(name) ?? 1 })),
   });
   return { plan, checkpoint: null };
 }
@@ -81,7 +84,7 @@ async function estimatedTableRows(conn: Connection, schema: string): Promise<Map
 }
 
 async function planCopy(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {
-  const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [] };
+  const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [], parts: [] };
   const problems: string[] = [];
   const destExists = (await schemaDefaults(conn, input.dest)) !== null;
   if (input.createDest) {
@@ -99,6 +102,10 @@ async function planCopy(conn: Connection, input: Migrate014Input, openStore: Ope
       if (!(error instanceof MigrationRefusedError)) throw error;
       problems.push(error.message);
     }
+  }
+  for (const table of copy.tables) {
+    const parts = await copyPartsOf(conn, input.schema, table, input.copyPartRows);
+    if (parts.length) copy.parts.push({ table, column: parts[0].column, parts: parts.length });
   }
   return { schema: input.schema, strategy: input.strategy, status: problems.length ? 'refused' : 'ready', problems, copy };
 }

@@ -1,19 +1,20 @@
-import { createParallelSchema, planSchemaCopy } from '../../core/migrate014/copy.js';
+import { copyItemsOf, createParallelSchema } from '../../core/migrate014/copy.js';
 import { copyOptionsOf } from '../../core/migrate014/plan.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 
 /**
- * Copy strategy, first write: declares the destination when asked (idempotent); the tables to copy, parents first,
- * and in foreign-key levels (the tables of a level are copied at once).
+ * Copy strategy, first write: declares the destination when asked (idempotent); the tables to copy, parents first;
+ * what CopyTable calls do: the pointers of the tables with external columns, then the rows by foreign-key level (the
+ * items of a level are copied at once; a big table's parts are items of their own).
  */
 export function makePrepareCopy014Handler(getDeps: DepsProvider) {
   return phase014Handler(getDeps, async ({ conn, input, openStore }) => {
     const created = input.createDest
       ? (await createParallelSchema(conn, { source: input.schema, dest: input.dest, storeMap: input.storeMap, unsignedMarkers: input.unsignedMarkers })).created.length
       : 0;
-    const { tables, levels } = await planSchemaCopy(conn, copyOptionsOf(input, openStore));
-    return { tables, levels, created };
+    const { tables, pointers, levels } = await copyItemsOf(conn, copyOptionsOf(input, openStore), input.copyPartRows);
+    return { tables, pointers, levels, created };
   }, 'take');
 }
 
