@@ -3,7 +3,8 @@
 // `--v014-objects` objects of a few bytes, filed by 0.12 (uuid paths, as 0.14 writes them), plus a small parent table.
 // Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
 // check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
-// another (CopyTables and CompareTables: rows/s), and its pointer building alone (pointers/s). Then Verify's pointer check alone on the migrated copy, read as a
+// another (CopyTables and CompareTables: rows/s; then again with `trace` in 4 parts), and its pointer building alone
+// (pointers/s). Then Verify's pointer check alone on the migrated copy, read as a
 // table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages). Last, a schema of
 // a parent and 4 sibling tables of ROWS / 4 rows copied one table after another (copySchemaData) and by the state
 // machine, whose CopyTables copies a foreign-key level's tables at once.
@@ -72,6 +73,17 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
       `copy ${copy.seconds.toFixed(1)} s: CopyTables ${formatInt(copied / copyPhase('CopyTables'))} rows/s (${copyPhase('CopyTables').toFixed(1)} s), ` +
         `CompareTables ${formatInt(copied / copyPhase('CompareTables'))} rows/s (${copyPhase('CompareTables').toFixed(1)} s); peak RSS ${Math.round(mb(copy.peakRss))} MB`,
     );
+    // trace again, in 4 parts (2 at once, fillConcurrency) instead of whole
+    await execute(conn, `DROP DATABASE IF EXISTS ${quoteId(`${PRISTINE}_v2`)}`);
+    await conn.query(`ANALYZE TABLE ${tableRef(PRISTINE, 'trace')}`);
+    const inParts = await timedRun(configPath, { schema: PRISTINE, strategy: 'copy', createDest: true, copyPartRows: Math.ceil(rows / 4) }, log);
+    if (inParts.report.status !== 'copied') throw new Error(`copy in parts: ${inParts.report.status}: ${inParts.report.problems.join('; ')}`);
+    const partsPhase = (name: string) => inParts.phases[name] ?? 0;
+    log(
+      `copy with trace in 4 parts, 2 at once: CopyTables ${formatInt(copied / partsPhase('CopyTables'))} rows/s (${partsPhase('CopyTables').toFixed(1)} s, ` +
+        `whole ${copyPhase('CopyTables').toFixed(1)} s; BuildPointers ${partsPhase('BuildPointers').toFixed(1)} s)`,
+    );
+
     // the copy's (and the conversion's) pointer building alone, from an empty map: what the model's pointer rate is
     await execute(conn, `DELETE FROM ${tableRef(PRISTINE, POINTER_TABLE_014)}`);
     const store = openObjectStore(stores.main.spec, stores.main.credentials);

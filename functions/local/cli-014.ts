@@ -123,6 +123,7 @@ export const MIGRATE_014_PHASES = new Set([
   'AddLineageTable',
   'Verify',
   'PrepareCopy',
+  'BuildPointers',
   'CopyTables',
   'CompareTables',
   'Report',

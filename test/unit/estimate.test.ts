@@ -176,7 +176,7 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
 
   it('copy: each table copied (calls of 10 minutes), then compared four at once', () => {
     const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: tablesOf([20_000_000, 1_000, 1_000]) });
-    // the 20M-row table: 444 s of copying (one call), 1,000 s of comparing (2 calls: one more, with its Choice); a
+    // the 20M-row table: 222 s of copying (one call), 1,000 s of comparing (2 calls: one more, with its Choice); a
     // CopyLevel per table (no levels given: one table after another)
     expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 3 + 2 * 3 + 2 * 3 + 4 * 3 + 2 * 1);
     const rows = 20_002_000;
@@ -202,12 +202,12 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
   });
 
   it("copy in parts: a big table's parts are items of its level, copied two at once", () => {
-    const whole = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 100e6, level: 0 }] });
-    const inParts = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 100e6, level: 0, parts: 4 }] });
-    const compared = 100e6 / a.compareRowsPerSecond;
-    expect(whole.seconds).toBe(Math.ceil(100e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
-    // four parts of 25M rows, two at once: 50M rows' time
-    expect(inParts.seconds).toBe(Math.ceil(50e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
+    const whole = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 200e6, level: 0 }] });
+    const inParts = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: [{ name: 'big', rows: 200e6, level: 0, parts: 4 }] });
+    const compared = 200e6 / a.compareRowsPerSecond;
+    expect(whole.seconds).toBe(Math.ceil(200e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
+    // four parts of 50M rows, two at once: 100M rows' time
+    expect(inParts.seconds).toBe(Math.ceil(100e6 / a.copyRowsPerSecond + compared + a.otherSeconds));
     // as many calls (whole: 2,222 s in 4; each part 556 s in 1), and 3 more items, each with its StartCopy and TableDone
     expect(inParts.lambdaRequests).toBe(whole.lambdaRequests);
     expect(inParts.stateTransitions).toBe(whole.stateTransitions + 2 * 3);
