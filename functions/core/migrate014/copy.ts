@@ -8,6 +8,8 @@
 // computed once per `~external_<S>` row; the same pointers an in-place migration of the source would write, so
 // `schema` and paths name the source schema, which is the name the `_v2` schema takes at cutover).
 // `copySchemaData` copies every user table in foreign-key order; `createParallelSchema` generates the `_v2` DDL.
+// The state machine copies item by item (`copyItemsOf`): every table's pointers first, then the rows by foreign-key
+// level, a big table in parts (`copyPartsOf`: ranges of its first key column) copied side by side.
 import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
@@ -89,7 +91,7 @@ export interface CopyTableResult {
   skipped: string[];
 }
 
-export interface CopySchemaOptions extends Omit<CopyTableOptions, 'table' | 'deadline' | 'checkpoint'> {
+export interface CopySchemaOptions extends Omit<CopyTableOptions, 'table' | 'deadline' | 'checkpoint' | 'only' | 'part'> {
   /** Only these tables (still in foreign-key order); default every user table of the source. */
   tables?: string[];
 }

@@ -11,12 +11,14 @@ import { phase014Handler, type DepsProvider } from '../phase-handler.js';
 export function makeCopyTable014Handler(getDeps: DepsProvider) {
   return phase014Handler(
     getDeps,
-    async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; item: unknown; checkpoint?: unknown }) => {
-      const item = itemOf(event.item);
-      const { table } = item;
+    // the item is PrepareCopy's (copyItemsOf); a part's bounds go into SQL only as integers (partCondition)
+    async ({ conn, input, openStore, openWriter, progress, deps }, event: { input: unknown; item: CopyItem; checkpoint?: unknown }) => {
+      const { table, only, part } = event.item;
       const copied = await copyTableData(conn, {
         ...copyOptionsOf(input, openStore),
-        ...item,
+        table,
+        only,
+        part,
         openWriter,
         progress,
         checkpoint: checkpointOf(event.checkpoint),
@@ -26,19 +28,6 @@ export function makeCopyTable014Handler(getDeps: DepsProvider) {
       return { table, done: copied.done, rows: copied.rowsCopied, checkpoint: copied.checkpoint };
     },
   );
-}
-
-/** The item as PrepareCopy made it (copyItemsOf). */
-function itemOf(item: unknown): CopyItem {
-  const { table, only, part } = (item ?? {}) as Record<string, unknown>;
-  if (typeof table !== 'string' || (only !== 'pointers' && only !== 'rows')) throw new Error(`copyTable014 needs an item { table, only, part } from PrepareCopy, got ${JSON.stringify(item)}`);
-  const bound = (value: unknown) => (value === null || (typeof value === 'string' && /^-?\d+$/.test(value)) ? value : undefined);
-  const range = part as Record<string, unknown> | null;
-  if (range === null || range === undefined) return { table, only, part: null };
-  const from = bound(range.from);
-  const until = bound(range.until);
-  if (typeof range.column !== 'string' || from === undefined || until === undefined) throw new Error(`copyTable014: the part of ${table} is not one PrepareCopy makes: ${JSON.stringify(part)}`);
-  return { table, only, part: { column: range.column, from, until } };
 }
 
 /** The checkpoint as a call returned it; anything else starts the item over (what is done is skipped, not redone). */
