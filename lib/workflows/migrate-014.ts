@@ -180,32 +180,23 @@ export function migrate014Definition(
     resultSelector: selectFields(MIGRATE_014_RESULT_FIELDS.prepareCopy014),
     resultPath: '$.copy',
   });
-  const buildPointers = loopingMap(
-    wf,
-    invoke,
-    { map: 'BuildPointers', task: 'CopyPointers', check: 'PointersBuiltYet', done: 'PointersBuilt' },
-    { handler: 'copyTable014', comment: "A table's 2.x pointers, for a bounded time; repeated until it reports done.", fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
-    {
-      itemsPath: '$.copy.pointers',
-      field: 'item',
-      maxConcurrency: tableConcurrency,
-      checkpoint: { start: 'StartPointers' },
-      comment: 'The pointer map of every table with external columns, before any row is copied: a table copied in parts needs them all.',
-    },
-  );
-  const copyLevel = loopingMap(
-    wf,
-    invoke,
-    { map: 'CopyLevel', task: 'CopyTable', check: 'TableCopied', done: 'TableDone' },
-    { handler: 'copyTable014', comment: 'copy_table_data for a bounded time; repeated until it reports done.', fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
-    {
-      itemsPath: '$.level',
-      field: 'item',
-      maxConcurrency: tableConcurrency,
-      checkpoint: { start: 'StartCopy' },
-      comment: "A level's tables (a big one's parts) at once: their parents are all copied already (the destination keeps its foreign keys).",
-    },
-  );
+  // CopyTable calls over PrepareCopy's items (copyItemsOf), each item's calls handed the checkpoint of the call before
+  const copyItems = (names: { map: string; task: string; check: string; done: string; start: string }, itemsPath: string, comments: { task: string; map: string }) =>
+    loopingMap(
+      wf,
+      invoke,
+      names,
+      { handler: 'copyTable014', comment: comments.task, fields: MIGRATE_014_RESULT_FIELDS.copyTable014 },
+      { itemsPath, field: 'item', maxConcurrency: tableConcurrency, checkpoint: { start: names.start }, comment: comments.map },
+    );
+  const buildPointers = copyItems({ map: 'BuildPointers', task: 'CopyPointers', check: 'PointersBuiltYet', done: 'PointersBuilt', start: 'StartPointers' }, '$.copy.pointers', {
+    task: "A table's 2.x pointers, for a bounded time; repeated until it reports done.",
+    map: 'The pointer map of every table with external columns, before any row is copied: a table copied in parts needs them all.',
+  });
+  const copyLevel = copyItems({ map: 'CopyLevel', task: 'CopyTable', check: 'TableCopied', done: 'TableDone', start: 'StartCopy' }, '$.level', {
+    task: 'copy_table_data for a bounded time; repeated until it reports done.',
+    map: "A level's tables (a big one's parts) at once: their parents are all copied already (the destination keeps its foreign keys).",
+  });
   const copyTables = new sfn.Map(wf, 'CopyTables', {
     comment: 'The foreign-key levels one after another, parents first.',
     itemsPath: '$.copy.levels',
