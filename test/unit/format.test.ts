@@ -134,6 +134,22 @@ describe('formatPlan014: Verify by primary key', () => {
   });
 });
 
+describe('formatPlan014: the copy strategy', () => {
+  it('names the tables copied in parts, and how', () => {
+    const plan: Plan014 = {
+      schema: 'lab',
+      strategy: 'copy',
+      status: 'ready',
+      problems: [],
+      copy: { source: 'lab', dest: 'lab_v2', tables: ['session', 'trace'], parts: [{ table: 'trace', column: 'trace_id', parts: 4 }] },
+    };
+    const text = formatPlan014(plan);
+    expect(text).toContain('Copy lab → lab_v2, tables in this order: session, trace');
+    expect(text).toContain('trace is copied in 4 parts side by side (ranges of trace_id)');
+    expect(formatPlan014({ ...plan, copy: { ...plan.copy!, parts: [] } })).not.toContain('parts');
+  });
+});
+
 describe('comparisonWithin (a compared table in its share of the state)', () => {
   const discrepancy = (i: number) => ({ key: { id: i }, column: 'label', kind: 'value', prod: 'a'.repeat(100), test: 'b'.repeat(100) });
   const comparison = { table: 'sample', match: false, rowCount: 5, testRowCount: 5, discrepancies: [0, 1, 2, 3, 4].map(discrepancy) };
