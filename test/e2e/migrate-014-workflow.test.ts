@@ -233,6 +233,36 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
   }, 120_000);
 
+  // with no budget a call and trace in 3 parts: about 8 CopyPointers calls, then 5 CopyTable calls
+  it.each([
+    ['prepareCopy014', 1],
+    ['copyTable014', 2],
+    ['copyTable014', 11],
+    ['compareTable014', 2],
+  ] as const)('a crash after %s call %i, then a rerun, ends as the clean copy', async (name, call) => {
+    const crashed = freshSchemaName('cpc014');
+    const { stores, configPath } = await freshStores('cpc014');
+    await buildPipeline(conn, crashed, stores);
+    await conn.query(`ANALYZE TABLE ${tableRef(crashed, 'trace')}`);
+    const source = await schemaSnapshot(conn, crashed);
+    const run = (wrapHandlers?: ReturnType<typeof crashingAfter>) =>
+      migrateLocally014({ configPath, execute: true, progress: silentProgress, input: { schema: crashed, strategy: 'copy', createDest: true, copyPartRows: 300 }, workBudgetMs: 0, wrapHandlers });
+    try {
+      const failed = await run(crashingAfter(name, (n) => n === call));
+      expect(failed.status).toBe('FAILED');
+      expect(failed.error?.name).toBe('SimulatedCrash');
+      const rerun = await run();
+      expect(rerun.error).toBeUndefined();
+      const report = rerun.output as Report014;
+      expect(report.status).toBe('copied');
+      for (const table of report.tables!) expect(table).toMatchObject({ match: true, testRowCount: table.rowCount });
+      expect(report.tables!.find((t) => t.table === 'trace')!.rowCount).toBe(TRACE_ROWS);
+      expect(await schemaSnapshot(conn, crashed)).toEqual(source);
+    } finally {
+      for (const db of [crashed, `${crashed}_v2`]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`);
+    }
+  }, 60_000);
+
   it('with no budget a call, each call is handed the checkpoint the call before returned: pointers column by column, then a big table in parts', async () => {
     const budgeted = freshSchemaName('cpb014');
     const { stores, configPath } = await freshStores('cpb014');
