@@ -175,11 +175,11 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
   const tablesOf = (rows: number[], levels?: number[]) => rows.map((n, i) => ({ name: `t${i}`, rows: n, level: levels?.[i] }));
 
   it('copy: each table copied (calls of 10 minutes), then compared four at once', () => {
-    const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: tablesOf([20_000_000, 1_000, 1_000]) });
-    // the 20M-row table: 222 s of copying (one call), 1,000 s of comparing (2 calls: one more, with its Choice); a
+    const copy = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables: tablesOf([40_000_000, 1_000, 1_000]) });
+    // the 40M-row table: 444 s of copying (one call), 1,000 s of comparing (2 calls: one more, with its Choice); a
     // CopyLevel per table (no levels given: one table after another)
     expect(copy.stateTransitions).toBe(a.fixedTransitionsCopy + 3 + 2 * 3 + 2 * 3 + 4 * 3 + 2 * 1);
-    const rows = 20_002_000;
+    const rows = 40_002_000;
     expect(copy.seconds).toBe(Math.ceil(rows / a.copyRowsPerSecond + rows / a.compareRowsPerSecond / 3 + a.otherSeconds));
     expect(copy.s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });

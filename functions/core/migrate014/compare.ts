@@ -294,7 +294,12 @@ export async function compareStep(conn: Connection, options: CompareOptions, cal
       }
       matched++;
       for (const name of compared) {
-        const outcome = await compareValues(prodRow[name], testRow[name], prodCols.get(name)!, testCols.get(name)!, { prodSchema, testSchema, table, tolerance, resolve });
+        const [prodCol, testCol] = [prodCols.get(name)!, testCols.get(name)!];
+        // only pointers wait on anything (their objects' hashes): the other values are compared without an await each
+        const outcome =
+          prodCol.pointer || testCol.pointer
+            ? await comparePointers(prodRow[name], testRow[name], prodCol, testCol, { prodSchema, testSchema, table, resolve })
+            : compareValues(prodRow[name], testRow[name], prodCol, testCol, tolerance);
         if (!outcome.equal && !report({ key: shownKey(prodRow), column: name, kind: 'value', prod: outcome.prod, test: outcome.test })) break;
       }
       if (truncated) break;
@@ -381,51 +386,52 @@ interface ValueContext {
   prodSchema: string;
   testSchema: string;
   table: string;
-  tolerance: number;
   resolve: PointerResolver;
 }
 
-async function compareValues(
-  prodValue: unknown,
-  testValue: unknown,
-  prodCol: ColumnInfo,
-  testCol: ColumnInfo,
-  context: ValueContext,
-): Promise<{ equal: boolean; prod?: unknown; test?: unknown }> {
-  const shown = { prod: display(prodValue), test: display(testValue) };
-  if (prodValue === null || testValue === null) return { equal: prodValue === testValue, ...shown };
+type Outcome = { equal: boolean; prod?: unknown; test?: unknown };
 
-  if (prodCol.pointer || testCol.pointer) {
-    const side = async (value: unknown, col: ColumnInfo, schema: string) =>
-      col.pointer ? context.resolve(schema, context.table, col.name, value) : Buffer.isBuffer(value) || typeof value === 'string' ? contentHash(Buffer.isBuffer(value) ? value : Buffer.from(value)) : null;
-    const a = await side(prodValue, prodCol, context.prodSchema);
-    const b = await side(testValue, testCol, context.testSchema);
-    return { equal: a !== null && a === b, prod: a ?? shown.prod, test: b ?? shown.test };
-  }
+/** Equal, or not with both values as a discrepancy shows them (made only then: most values are equal). */
+function outcome(equal: boolean, prodValue: unknown, testValue: unknown): Outcome {
+  return equal ? { equal } : { equal, prod: display(prodValue), test: display(testValue) };
+}
+
+/** A pointer (either side) by the content hash it resolves to; in-table bytes by their own. */
+async function comparePointers(prodValue: unknown, testValue: unknown, prodCol: ColumnInfo, testCol: ColumnInfo, context: ValueContext): Promise<Outcome> {
+  if (prodValue === null || testValue === null) return outcome(prodValue === testValue, prodValue, testValue);
+  const side = async (value: unknown, col: ColumnInfo, schema: string) =>
+    col.pointer ? context.resolve(schema, context.table, col.name, value) : Buffer.isBuffer(value) || typeof value === 'string' ? contentHash(Buffer.isBuffer(value) ? value : Buffer.from(value)) : null;
+  const a = await side(prodValue, prodCol, context.prodSchema);
+  const b = await side(testValue, testCol, context.testSchema);
+  return { equal: a !== null && a === b, prod: a ?? display(prodValue), test: b ?? display(testValue) };
+}
+
+function compareValues(prodValue: unknown, testValue: unknown, prodCol: ColumnInfo, testCol: ColumnInfo, tolerance: number): Outcome {
+  if (prodValue === null || testValue === null) return outcome(prodValue === testValue, prodValue, testValue);
 
   if (APPROXIMATE.has(prodCol.dataType) || APPROXIMATE.has(testCol.dataType)) {
     if (String(prodValue) === String(testValue)) return { equal: true };
     const a = Number(prodValue);
     const b = Number(testValue);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) return { equal: false, ...shown };
-    return { equal: Math.abs(a - b) <= context.tolerance * Math.max(1, Math.abs(a), Math.abs(b)), prod: a, test: b };
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return outcome(false, prodValue, testValue);
+    return { equal: Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b)), prod: a, test: b };
   }
 
   // MariaDB reports a JSON column as longtext, yet the driver hands its values over parsed
   if (isJson(prodCol) || isJson(testCol) || isParsedJson(prodValue) || isParsedJson(testValue)) {
-    return { equal: canonicalJson(prodValue) === canonicalJson(testValue), ...shown };
+    return outcome(canonicalJson(prodValue) === canonicalJson(testValue), prodValue, testValue);
   }
 
   if (Buffer.isBuffer(prodValue) || Buffer.isBuffer(testValue)) {
     const a = Buffer.isBuffer(prodValue) ? prodValue : Buffer.from(String(prodValue));
     const b = Buffer.isBuffer(testValue) ? testValue : Buffer.from(String(testValue));
-    return { equal: a.equals(b), ...shown };
+    return outcome(a.equals(b), prodValue, testValue);
   }
 
   if (DATES.has(prodCol.dataType) || DATES.has(testCol.dataType)) {
-    return { equal: trimFraction(String(prodValue)) === trimFraction(String(testValue)), ...shown };
+    return outcome(trimFraction(String(prodValue)) === trimFraction(String(testValue)), prodValue, testValue);
   }
-  return { equal: String(prodValue) === String(testValue), ...shown };
+  return outcome(String(prodValue) === String(testValue), prodValue, testValue);
 }
 
 function isJson(col: ColumnInfo): boolean {
