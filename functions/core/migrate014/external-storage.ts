@@ -622,7 +622,7 @@ export async function migrateExternalColumn(
       const resumeAfter = resume?.stage === 'pointers' ? Buffer.from(resume.after, 'hex') : null;
       const built = await buildPointers(conn, options, column, io, deadline, resumeAfter);
       addStepCounts(step, built);
-      if (!built.complete) return { ...step, resume: built.last && { stage: 'pointers', after: built.last.toString('hex') } };
+      if (!built.complete) return { ...step, resume: { stage: 'pointers', after: built.last.toString('hex') } };
     }
     const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline, resume?.stage === 'fill' ? decodeKey(resume.after) : null);
     step.rows += fill.filled;
