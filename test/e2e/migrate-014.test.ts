@@ -57,6 +57,10 @@ it('plans, backs up and migrates a 0.14 schema in place; a rerun plans nothing; 
   const plan = printed.inPlace!;
   expect(plan.steps).toEqual(['update_blob_comments', 'migrate_external_storage', 'add_lineage_table']);
   expect(plan.external?.columns.map((c) => c.column).sort()).toEqual(['report', 'scan', 'waveform', 'waveform_opt']);
+  // the copy strategy's plan with parts of a row: sample (3 rows, animal_id 1 and 2) in one part per animal
+  await schema.conn.query(`ANALYZE TABLE ${quoteId(schema.name)}.sample`);
+  const copyArgs = args.map((arg) => (arg === 'in-place' ? 'copy' : arg));
+  expect((await djmigrate(['plan', ...copyArgs, '--create-dest', '--copy-part-rows', '1'])).stdout).toContain('sample is copied in 2 parts side by side (ranges of animal_id)');
   expect(await schemaSnapshot(schema.conn, schema.name)).toEqual(before);
 
   const reportPath = join(folder, '..', `${schema.name}-014.json`);
