@@ -2,7 +2,7 @@
 // a file store: in place (every column kind, backup, verify by bytes), a crash after each state or between the calls
 // of one column and a rerun converging to the clean result, and the copy strategy with its comparison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execute, quoteId, tableRef } from '../../functions/core/db/sql.js';
+import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
 import { ASSUMED_014 } from '../../functions/core/migrate014/estimate.js';
 import { entriesOf, type Plan014 } from '../../functions/core/migrate014/plan.js';
@@ -232,6 +232,41 @@ describe('0.14 → 2.0 copy strategy through the state machine', () => {
     expect(sample.discrepancies).toEqual([expect.objectContaining({ key: { animal_id: 1, sample_id: 1 }, column: 'label', kind: 'value' })]);
     expect(differs.problems.join('\n')).toContain(`${dest}.sample`);
   }, 120_000);
+
+  it('a copy with another store map clears the pointers of the run before once, in PrepareCopy, not while two tables build theirs', async () => {
+    const mapped = freshSchemaName('cpm014');
+    const { stores, configPath } = await freshStores('cpm014');
+    await buildPipeline(conn, mapped, stores);
+    const pointerMap = tableRef(mapped, '~djmigrate_014_pointer');
+    const marker = Buffer.alloc(16, 0xee);
+    let marked = 0;
+    try {
+      const first = await migrateLocally014({ configPath, execute: true, progress: silentProgress, input: { schema: mapped, strategy: 'copy', createDest: true } });
+      expect((first.output as Report014).status).toBe('copied');
+      // another destination, with the local store renamed: the pointers of the run before name the old store
+      const renamed = await migrateLocally014({
+        configPath,
+        execute: true,
+        progress: silentProgress,
+        input: { schema: mapped, strategy: 'copy', createDest: true, dest: `${mapped}_v2b`, storeMap: { local: 'local2' } },
+        wrapHandlers: (handlers) => ({
+          ...handlers,
+          copyTable014: async (event: unknown) => {
+            // before the first call: a pointer no call builds; a call that clears the map takes it away
+            if ((marked += 1) === 1) await execute(conn, `INSERT INTO ${pointerMap} (store, kind, hash, pointer) VALUES ('marker', 'blob', ?, '{}')`, [marker]);
+            return handlers.copyTable014!(event);
+          },
+        }),
+      });
+      expect((renamed.output as Report014).status).toBe('copied');
+      const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${pointerMap} WHERE store = 'marker'`);
+      expect(Number(n)).toBe(1);
+      const [{ stores: named }] = await select<{ stores: string }>(conn, `SELECT GROUP_CONCAT(DISTINCT JSON_UNQUOTE(JSON_EXTRACT(pointer, '$.store'))) AS stores FROM ${pointerMap} WHERE store = 'local'`);
+      expect(named).toBe('local2');
+    } finally {
+      for (const db of [mapped, `${mapped}_v2`, `${mapped}_v2b`]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`);
+    }
+  }, 60_000);
 
   // with no budget a call and trace in 3 parts: about 8 CopyPointers calls, then 5 CopyTable calls
   it.each([

@@ -19,7 +19,7 @@ import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tab
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
 import type { OpenStore } from '../stores/object-store.js';
-import { ensurePointers, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
+import { ensurePointers, openJournal, POINTER_TABLE_014, type OpenWriter } from './external-storage.js';
 import { columnDefinition, extraClauses, markerFor, MAX_COLUMN_COMMENT, readColumns, type ColumnInfo } from './update-comments.js';
 
 /** Source-only columns that are djmigrate's own (temporary columns of an in-place run) and are never copied. */
@@ -288,6 +288,20 @@ async function planTableCopy(conn: Connection, options: CopyTableOptions, flavor
   return { columns, primaryKey, defaulted, skipped };
 }
 
+/** The settings the copy's pointers are computed with (the journal's run settings compare them). */
+function pointerSettings(options: Pick<CopyTableOptions, 'source' | 'stores' | 'storeMap'>) {
+  return { schema: options.source, stores: options.stores, storeMap: options.storeMap };
+}
+
+/**
+ * Opens the source's pointer map for this copy's settings before the tables' pointers are built side by side: when
+ * the run before used other settings its pointers are cleared here, once, not by the first of two calls at once while
+ * the other is building.
+ */
+export async function openPointerMap(conn: Connection, options: CopySchemaOptions): Promise<void> {
+  await openJournal(conn, pointerSettings(options));
+}
+
 /**
  * Computes the pointers of the table's external columns, one column after the other from the checkpoint's, until the
  * deadline: null once every column has them, else where the next call goes on. Pointers already in the map were
@@ -298,7 +312,7 @@ async function preparePointers(conn: Connection, options: CopyTableOptions, plan
   if (externals.length === 0) return null;
   const { openStore, openWriter } = options;
   if (!openWriter) throw new MigrationRefusedError(`${options.table}'s 0.14 external columns (${externals.map((c) => c.name).join(', ')}) need an object writer to convert their pointers; none was given, nothing was copied`);
-  const settings = { schema: options.source, stores: options.stores, storeMap: options.storeMap };
+  const settings = pointerSettings(options);
   const from = resume?.stage === 'pointers' ? externals.findIndex((c) => c.name === resume.column) : -1;
   for (const column of externals.slice(Math.max(0, from))) {
     const resumeAfter = resume?.stage === 'pointers' && resume.column === column.name ? Buffer.from(resume.after, 'hex') : null;

@@ -430,7 +430,11 @@ function runSettings(options: ExternalStorageOptions): string {
   return JSON.stringify({ copyFiles: options.copyFiles ?? false, storeMap: Object.fromEntries(storeMap) });
 }
 
-async function openJournal(conn: Connection, options: ExternalStorageOptions): Promise<void> {
+/**
+ * Creates the journal tables when missing and records the run's settings; pointers computed with other settings are
+ * cleared (the run before finished) or refused (it did not).
+ */
+export async function openJournal(conn: Connection, options: ExternalStorageOptions): Promise<void> {
   const { schema } = options;
   const t = journalTables(schema);
   await execute(

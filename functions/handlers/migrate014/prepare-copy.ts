@@ -1,4 +1,4 @@
-import { copyItemsOf, createParallelSchema } from '../../core/migrate014/copy.js';
+import { copyItemsOf, createParallelSchema, openPointerMap } from '../../core/migrate014/copy.js';
 import { copyOptionsOf } from '../../core/migrate014/plan.js';
 import { lambdaDeps } from '../lambda-deps.js';
 import { phase014Handler, type DepsProvider } from '../phase-handler.js';
@@ -13,7 +13,9 @@ export function makePrepareCopy014Handler(getDeps: DepsProvider) {
     const created = input.createDest
       ? (await createParallelSchema(conn, { source: input.schema, dest: input.dest, storeMap: input.storeMap, unsignedMarkers: input.unsignedMarkers })).created.length
       : 0;
-    const { tables, pointers, levels } = await copyItemsOf(conn, copyOptionsOf(input, openStore), input.copyPartRows);
+    const options = copyOptionsOf(input, openStore);
+    const { tables, pointers, levels } = await copyItemsOf(conn, options, input.copyPartRows);
+    if (pointers.length) await openPointerMap(conn, options);
     return { tables, pointers, levels, created };
   }, 'take');
 }
