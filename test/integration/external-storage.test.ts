@@ -592,6 +592,41 @@ it('builds the pointers of a column in calls too, each going on after the last h
   expect(rerun.columns.find((c) => c.table === 'trace')?.state).toBe('swapped');
 });
 
+it('checks the fill and converts the rows written before the swap in calls too: every stage in chunks, none reading the whole table in one call', async () => {
+  const s = await setup('ext_stage_calls', { fillChunkRows: 100, checkChunkRows: 100 });
+  await declareTrace(s);
+  const rows = Array.from({ length: 1_200 }, (_, i) => ({ trace_id: i, data: v014Blob(Buffer.from(`mYm\0staged ${i}`)) }));
+  await insertV014Rows(s.conn, s.db, 'trace', rows, s.stores);
+  await prepareExternalStorage(s.conn, s.options, s.openStore);
+  const [{ id }] = await select<{ id: number }>(s.conn, `SELECT column_id AS id FROM ${tableRef(s.db, '~djmigrate_014_column')} WHERE table_name = 'trace'`);
+  const io = { openStore: s.openStore, openWriter: s.openWriter };
+  // a zero budget: a batch of pointers, a chunk of 100 rows filled or checked a call
+  const stages: string[] = [];
+  let checkpoint: Awaited<ReturnType<typeof migrateTableColumns>>['checkpoint'] = null;
+  for (let call = 0; call < 200; call++) {
+    const step = await migrateTableColumns(s.conn, s.options, [Number(id)], io, 0, checkpoint);
+    if (step.done) break;
+    stages.push(step.checkpoint!.stage);
+    checkpoint = step.checkpoint;
+  }
+  const calls = (stage: string) => stages.filter((name) => name === stage).length;
+  // 1,200 rows in chunks of 100: the fill and its check 12 calls each (the last ends the stage and goes on); after the
+  // swap the kept column's fill and check likewise (its pointers are all there: one call goes through them)
+  expect(calls('pointers')).toBeGreaterThanOrEqual(2);
+  expect(calls('fill')).toBeGreaterThanOrEqual(11);
+  expect(calls('check')).toBeGreaterThanOrEqual(11);
+  expect(calls('late-fill')).toBeGreaterThanOrEqual(11);
+  expect(calls('late-check')).toBeGreaterThanOrEqual(11);
+  expect(stages.indexOf('late-fill')).toBeGreaterThan(stages.lastIndexOf('check'));
+  const values = await select<{ id: number; data: string }>(s.conn, `SELECT trace_id AS id, CAST(data AS CHAR) AS data FROM ${tableRef(s.db, 'trace')} ORDER BY trace_id`);
+  expect(values).toHaveLength(1_200);
+  for (const { id: traceId, data } of values) expect(JSON.parse(data)).toMatchObject({ hash: hashOfDigest(md5(Buffer.from(`mYm\0staged ${traceId}`))) });
+  const [{ state }] = await select<{ state: string }>(s.conn, `SELECT state FROM ${tableRef(s.db, '~djmigrate_014_column')} WHERE column_id = ?`, [id]);
+  expect(state).toBe('swapped');
+  const columns = await select<{ name: string }>(s.conn, `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'trace'`, [s.db]);
+  expect(columns.map((c) => c.name).sort()).toEqual(['data', 'trace_id']);
+});
+
 function storeRelative(db: string, digest: Buffer): string {
   const hex = digest.toString('hex');
   return `${db}/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`;

@@ -19,7 +19,7 @@ import pLimit from 'p-limit';
 import type { StoreSpec } from '../config/store-spec.js';
 import { externalTableName, parseExternalComment, storeObjectKey, uuidRelativePath } from '../datajoint/v012.js';
 import { codecComment, filepathPointer, hashOfDigest, hashPath, hashPointer, pythonJson, pythonUtcIso, type CodecKind } from '../datajoint/v2.js';
-import { decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
+import { chunkRowsFor, decodeKey, encodeKey, keyChunk, primaryKeyOf, type KeyValue } from '../db/keyset.js';
 import { addColumn, DEFAULT_LOCK_WAIT_SECONDS, execute, indexProbe, keyProbe, quoteId, quoteValue, select, tableRef, withLockWaitLimit } from '../db/sql.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { columnsInTurn } from '../columns-in-turn.js';
@@ -58,6 +58,8 @@ export interface ExternalStorageOptions {
   concurrency?: number;
   /** Rows per UPDATE when filling the JSON column (primary-key chunks; default 5000). */
   fillChunkRows?: number;
+  /** Rows per query of the checks that no row lacks its JSON (primary-key chunks; default chunkRowsFor's). */
+  checkChunkRows?: number;
   /** Test hooks around each column's swap ALTER (a throw simulates a crash there). */
   hooks?: {
     beforeSwap?(table: string, column: string): Promise<void>;
@@ -529,12 +531,17 @@ export interface ExternalColumnStep {
 
 /**
  * Where a column's conversion stopped within a call: in its pointers (`after` the last `~external_<store>` hash
- * done, hex) or in its fill (`after` the last primary key filled, encodeKey).
+ * done, hex), its fill or its check that no row lacks JSON (`after` the last primary key done, encodeKey); before the
+ * swap, or after it (`late-…`: the rows a 0.14 client wrote meanwhile, read from the kept 0.14 column). `after` null:
+ * the stage has not begun.
  */
 export interface ColumnResume {
-  stage: 'pointers' | 'fill';
-  after: string;
+  stage: ColumnStage;
+  after: string | null;
 }
+
+export const COLUMN_STAGES = ['pointers', 'fill', 'check', 'late-pointers', 'late-fill', 'late-check'] as const;
+export type ColumnStage = (typeof COLUMN_STAGES)[number];
 
 export interface ExternalStorageIo {
   openStore: OpenStore;
@@ -600,7 +607,8 @@ export async function hasJournal(conn: Connection, schema: string): Promise<bool
  * (ms since the epoch) it hands back once the deadline passes, after at least one batch, so a Lambda can go on in
  * its next invocation; every step is idempotent, so any call may also be a rerun after a crash. `resume` (the step's
  * own, from the call before in this run) goes on where that call stopped: what comes before it is done (rows a 0.14
- * client writes meanwhile are found by the fill's last check, which then refuses).
+ * client writes meanwhile are found by the check stage, which then refuses). Every stage, the rows written between the
+ * check and the swap included (`late-…`), works in chunks to the deadline: none reads a whole table in one call.
  */
 export async function migrateExternalColumn(
   conn: Connection,
@@ -621,17 +629,31 @@ export async function migrateExternalColumn(
   const kept = `${KEPT_COLUMN_PREFIX_014}${entry.column_id}`;
   const { found } = await findColumns(conn, schema);
   const column = found.find((f) => f.table === entry.table_name && f.column === entry.column_name);
-  if (column) {
-    if (resume?.stage !== 'fill') {
-      const resumeAfter = resume?.stage === 'pointers' ? Buffer.from(resume.after, 'hex') : null;
-      const built = await buildPointers(conn, options, column, io, deadline, resumeAfter);
+  // A column's stages in turn, from the resumed one: its pointers, its fill, the check that no row lacks its JSON;
+  // each hands back at the deadline (after a batch or chunk of its own), so no pass over the table is unbounded.
+  const runStages = async (stages: readonly ColumnStage[], source: FoundColumn, target: string): Promise<ColumnResume | null> => {
+    const from = resume && stages.includes(resume.stage) ? stages.indexOf(resume.stage) : 0;
+    const after = (stage: number) => (stage === from ? (resume?.after ?? null) : null);
+    if (from === 0) {
+      const hash = after(0);
+      const built = await buildPointers(conn, options, source, io, deadline, hash === null ? null : Buffer.from(hash, 'hex'));
       addStepCounts(step, built);
-      if (!built.complete) return { ...step, resume: { stage: 'pointers', after: built.last.toString('hex') } };
+      if (!built.complete) return { stage: stages[0], after: built.last.toString('hex') };
     }
-    const fill = await fillColumn(conn, options, { ...column, target: entry.temp_column }, progress, deadline, resume?.stage === 'fill' ? decodeKey(resume.after) : null);
-    step.rows += fill.filled;
-    await execute(conn, `UPDATE ${journalTables(schema).columns} SET rows_filled = rows_filled + ? WHERE column_id = ?`, [fill.filled, entry.column_id]);
-    if (!fill.complete) return { ...step, resume: fill.last && { stage: 'fill', after: encodeKey(fill.last) } };
+    if (from <= 1) {
+      const key = after(1);
+      const fill = await fillColumn(conn, options, { ...source, target }, progress, deadline, key === null ? null : decodeKey(key));
+      step.rows += fill.filled;
+      await execute(conn, `UPDATE ${journalTables(schema).columns} SET rows_filled = rows_filled + ? WHERE column_id = ?`, [fill.filled, entry.column_id]);
+      if (!fill.complete) return { stage: stages[1], after: encodeKey(fill.last) };
+    }
+    const key = after(2);
+    const check = await checkFilled(conn, options, { ...source, target }, deadline, key === null ? null : decodeKey(key));
+    return check.complete ? null : { stage: stages[2], after: encodeKey(check.last) };
+  };
+  if (column) {
+    const stopped = await runStages(['pointers', 'fill', 'check'], column, entry.temp_column);
+    if (stopped) return { ...step, resume: stopped };
     await options.hooks?.beforeSwap?.(column.table, column.column);
     await swapColumn(conn, options, column, entry, kept);
     step.swapped = true;
@@ -648,15 +670,13 @@ export async function migrateExternalColumn(
   }
   // Rows a 0.14 client wrote between the last fill and the swap still hold their uuid in the kept column.
   const keptLive = (await schemaColumns(conn, schema)).some((c) => c.table === entry.table_name && c.column === kept);
-  let lateRows = 0;
   if (keptLive) {
     const source = { table: entry.table_name, column: kept, kind: entry.kind, store: entry.store, nullable: true, comment: '', constraint: null };
-    addStepCounts(step, await buildPointers(conn, options, source, io));
-    lateRows = (await fillColumn(conn, options, { ...source, target: entry.column_name }, progress)).filled;
-    step.rows += lateRows;
+    const stopped = await runStages(['late-pointers', 'late-fill', 'late-check'], source, entry.column_name);
+    if (stopped) return { ...step, resume: stopped };
     await execute(conn, `ALTER TABLE ${tableRef(schema, entry.table_name)} DROP COLUMN ${quoteId(kept)}`);
   }
-  await execute(conn, `UPDATE ${journalTables(schema).columns} SET state = 'swapped', rows_filled = rows_filled + ? WHERE column_id = ?`, [lateRows, entry.column_id]);
+  await execute(conn, `UPDATE ${journalTables(schema).columns} SET state = 'swapped' WHERE column_id = ?`, [entry.column_id]);
   return { ...step, done: true };
 }
 
@@ -863,7 +883,7 @@ async function fillColumn(
   progress: ProgressSink,
   deadline = Number.POSITIVE_INFINITY,
   resumeAfter: KeyValue[] | null = null,
-): Promise<{ filled: number; complete: boolean; last: KeyValue[] | null }> {
+): Promise<{ filled: number } & ({ complete: true; last: null } | { complete: false; last: KeyValue[] })> {
   const { schema } = options;
   const table = tableRef(schema, column.table);
   const live = await schemaColumns(conn, schema);
@@ -885,21 +905,46 @@ async function fillColumn(
     );
     filled += changed;
     if (changed) progress.report({ kind: 'rows-rewritten', table: column.table, column: column.column, rows: changed });
-    if (chunk.last === null) break;
+    if (chunk.last === null) return { filled, complete: true, last: null };
     after = chunk.last;
     if (Date.now() >= deadline) return { filled, complete: false, last: after };
   }
-  const left = await select<Record<string, unknown>>(
-    conn,
-    `SELECT HEX(${quoteId(column.column)}) AS value FROM ${table} WHERE ${quoteId(column.column)} IS NOT NULL AND ${quoteId(column.target)} IS NULL LIMIT ${EXAMPLES}`,
-  );
-  if (left.length) {
-    throw new MigrationRefusedError(
-      `${column.table}.${column.column} has pointers without a 2.x pointer (written by a 0.14 client while the migration ran?); the column was not swapped. Stop 0.14 writers and rerun:`,
-      left.map((row) => String(row.value)),
+}
+
+/**
+ * Refuses when a row holds a 0.14 pointer but no JSON (a 0.14 client wrote it behind the fill), reading the table in
+ * primary-key chunks (JSON cannot be indexed: each is a scan of its range) until the end or the deadline.
+ */
+async function checkFilled(
+  conn: Connection,
+  options: ExternalStorageOptions,
+  column: FoundColumn & { target: string },
+  deadline: number,
+  resumeAfter: KeyValue[] | null,
+): Promise<{ complete: true; last: null } | { complete: false; last: KeyValue[] }> {
+  const { schema } = options;
+  const table = tableRef(schema, column.table);
+  const primaryKey = await primaryKeyOf(conn, schema, column.table);
+  const chunkRows = primaryKey.length ? (options.checkChunkRows ?? (await chunkRowsFor(conn, schema, column.table, primaryKey))) : null;
+  let after = resumeAfter;
+  for (;;) {
+    const chunk = await keyChunk(conn, table, primaryKey, after, chunkRows);
+    const left = await select<Record<string, unknown>>(
+      conn,
+      `SELECT HEX(t.${quoteId(column.column)}) AS value FROM ${table} t
+        WHERE t.${quoteId(column.column)} IS NOT NULL AND t.${quoteId(column.target)} IS NULL${chunk.where ? ` AND ${chunk.where}` : ''} LIMIT ${EXAMPLES}`,
+      chunk.values,
     );
+    if (left.length) {
+      throw new MigrationRefusedError(
+        `${column.table}.${column.column} has pointers without a 2.x pointer (written by a 0.14 client while the migration ran?); the column was not swapped. Stop 0.14 writers and rerun:`,
+        left.map((row) => String(row.value)),
+      );
+    }
+    if (chunk.last === null) return { complete: true, last: null };
+    after = chunk.last;
+    if (Date.now() >= deadline) return { complete: false, last: after };
   }
-  return { filled, complete: true, last: null };
 }
 
 /**
