@@ -532,12 +532,11 @@ export interface ExternalColumnStep {
 /**
  * Where a column's conversion stopped within a call: in its pointers (`after` the last `~external_<store>` hash
  * done, hex), its fill or its check that no row lacks JSON (`after` the last primary key done, encodeKey); before the
- * swap, or after it (`late-…`: the rows a 0.14 client wrote meanwhile, read from the kept 0.14 column). `after` null:
- * the stage has not begun.
+ * swap, or after it (`late-…`: the rows a 0.14 client wrote meanwhile, read from the kept 0.14 column).
  */
 export interface ColumnResume {
   stage: ColumnStage;
-  after: string | null;
+  after: string;
 }
 
 export const COLUMN_STAGES = ['pointers', 'fill', 'check', 'late-pointers', 'late-fill', 'late-check'] as const;
@@ -632,8 +631,9 @@ export async function migrateExternalColumn(
   // A column's stages in turn, from the resumed one: its pointers, its fill, the check that no row lacks its JSON;
   // each hands back at the deadline (after a batch or chunk of its own), so no pass over the table is unbounded.
   const runStages = async (stages: readonly ColumnStage[], source: FoundColumn, target: string): Promise<ColumnResume | null> => {
-    const from = resume && stages.includes(resume.stage) ? stages.indexOf(resume.stage) : 0;
-    const after = (stage: number) => (stage === from ? (resume?.after ?? null) : null);
+    const from = resume ? Math.max(0, stages.indexOf(resume.stage)) : 0;
+    // where the resumed stage stopped; a checkpoint of the other stages (the swap came in between) starts these afresh
+    const after = (stage: number) => (resume?.stage === stages[stage] ? resume.after : null);
     if (from === 0) {
       const hash = after(0);
       const built = await buildPointers(conn, options, source, io, deadline, hash === null ? null : Buffer.from(hash, 'hex'));

@@ -15,7 +15,7 @@ export function makeMigrateColumn014Handler(getDeps: DepsProvider) {
       const columns = tableColumnsOf(event, 'migrateColumn014');
       const saved = event.checkpoint;
       const checkpoint =
-        saved && COLUMN_STAGES.includes(saved.stage) && (typeof saved.after === 'string' || saved.after === null) ? { column: Number(saved.column), stage: saved.stage, after: saved.after } : null;
+        saved && COLUMN_STAGES.includes(saved.stage) && typeof saved.after === 'string' ? { column: Number(saved.column), stage: saved.stage, after: saved.after } : null;
       const step = await migrateTableColumns(conn, externalOptionsOf(input), columns, { openStore, openWriter, progress }, deps.workBudgetMs, checkpoint);
       return { column: step.column, done: step.done, rows: step.rows, checkpoint: step.checkpoint };
     },
