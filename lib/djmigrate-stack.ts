@@ -143,7 +143,7 @@ export interface DjmigrateStackProps extends StackProps {
   readonly distributedConcurrency?: number;
   /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
   readonly storePollSeconds?: number;
-  /** Tables worked on at once, each a database connection: 0.11's fills beside the hashing and its swaps after it (MaxConcurrency of FillTables and RewriteColumns), 0.14's column conversions (MigrateExternalColumns) and the tables of one foreign-key level its copy strategy copies (CopyLevel). Context: `fillConcurrency`. Default 2. */
+  /** Tables worked on at once, each a database connection: 0.11's fills beside the hashing and its swaps after it (MaxConcurrency of FillTables and RewriteColumns), 0.14's column conversions (MigrateExternalColumns) and the copy strategy's tables building pointers (BuildPointers) and a foreign-key level's tables and parts copied (CopyLevel). Context: `fillConcurrency`. Default 2. */
   readonly fillConcurrency?: number;
   /**
    * Database connections the Distributed Map's children may hold at once: the reserved concurrency of the

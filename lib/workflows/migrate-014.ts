@@ -66,8 +66,8 @@ export interface Migrate014WorkflowOptions extends WorkflowOptions<Migrate014Han
   /** MaxConcurrency of the CompareTables Map (tables compared at once). Default 4. */
   readonly compareConcurrency?: number;
   /**
-   * Tables written at once (each holds a connection): MigrateExternalColumns' tables whose columns are converted, and
-   * the tables of one foreign-key level copied by CopyTables. Default 2.
+   * Tables written at once (each holds a connection): MigrateExternalColumns' tables whose columns are converted,
+   * BuildPointers' tables, and a foreign-key level's tables and parts copied by CopyLevel. Default 2.
    */
   readonly tableConcurrency?: number;
 }

@@ -33,6 +33,12 @@ export async function estimatedRows(conn: Connection, schema: string, table: str
   return Number(row?.estimate ?? 0);
 }
 
+/** Every table's rows in a schema as the server estimates them (one query; see estimatedRows). */
+export async function estimatedTableRows(conn: Connection, schema: string): Promise<Map<string, number>> {
+  const rows = await select<{ name: string; n: number | string | null }>(conn, 'SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema]);
+  return new Map(rows.map((row) => [row.name, Number(row.n ?? 0)]));
+}
+
 /** A condition on a table aliased `t`, with its values. */
 export interface RowCondition {
   sql: string;

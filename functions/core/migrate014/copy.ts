@@ -14,7 +14,7 @@ import type { Connection } from 'mysql2/promise';
 import type { StoreSpec } from '../config/store-spec.js';
 import { codecComment, lineageTableDdl, type CodecKind } from '../datajoint/v2.js';
 import { EXTERNAL_TABLE_PREFIX, parseExternalComment } from '../datajoint/v012.js';
-import { decodeKey, encodeKey, estimatedRows, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue, type RowCondition } from '../db/keyset.js';
+import { decodeKey, encodeKey, estimatedRows, estimatedTableRows, keyChunk, primaryKeyOf, type KeyChunk, type KeyValue, type RowCondition } from '../db/keyset.js';
 import { execute, quoteId, quoteValue, schemaDefaults, select, serverFlavor, tableRef, type ServerFlavor } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { ProgressSink } from '../progress.js';
@@ -430,10 +430,11 @@ const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigin
  * How a big table is copied in parts, side by side: from `partRows` rows (the server's estimate) on, ranges of its
  * primary key's first column split evenly by value, one part per `partRows` (at most MAX_PARTS). Only for an integer
  * first column (read off its index: MIN and MAX); [] for one copy of the whole table. The first and last parts are
- * open-ended, so the parts hold every row whatever the values.
+ * open-ended, so the parts hold every row whatever the values. `estimate`: the table's rows where the caller has read
+ * them already (estimatedTableRows).
  */
-export async function copyPartsOf(conn: Connection, schema: string, table: string, partRows: number): Promise<CopyPart[]> {
-  const rows = await estimatedRows(conn, schema, table);
+export async function copyPartsOf(conn: Connection, schema: string, table: string, partRows: number, estimate?: number): Promise<CopyPart[]> {
+  const rows = estimate ?? (await estimatedRows(conn, schema, table));
   if (!(partRows >= 1) || rows < 2 * partRows) return [];
   const [column] = await primaryKeyOf(conn, schema, table);
   if (column === undefined) return [];
@@ -497,11 +498,12 @@ export interface CopyItem {
 export async function copyItemsOf(conn: Connection, options: CopySchemaOptions, partRows: number): Promise<{ tables: string[]; pointers: CopyItem[]; levels: CopyItem[][] }> {
   const { tables, levels, plans } = await planSchemaCopy(conn, options);
   const pointers = tables.filter((_, i) => plans[i].columns.some((c) => c.external)).map((table) => ({ table, only: 'pointers' as const, part: null }));
+  const rows = await estimatedTableRows(conn, options.source);
   const rowItems: CopyItem[][] = [];
   for (const level of levels) {
     const items: CopyItem[] = [];
     for (const table of level) {
-      const parts = await copyPartsOf(conn, options.source, table, partRows);
+      const parts = await copyPartsOf(conn, options.source, table, partRows, rows.get(table) ?? 0);
       items.push(...(parts.length ? parts : [null]).map((part) => ({ table, only: 'rows' as const, part })));
     }
     rowItems.push(items);

@@ -580,7 +580,7 @@ export interface TableColumnsCheckpoint extends ColumnResume {
 /**
  * A table's columns in turn (migrateExternalColumn on each until it is done), for `budgetMs`: the tables go side by
  * side, a table's own columns one after the other. The progress returned is the current column's; the checkpoint
- * (where its fill stopped) is the next call's.
+ * (its stage and where within it) is the next call's.
  */
 export async function migrateTableColumns(
   conn: Connection,

@@ -3,7 +3,8 @@
 // (or, with createDest, what create_parallel_schema would declare) before the first row moves.
 import type { Connection } from 'mysql2/promise';
 import { externalTableName } from '../datajoint/v012.js';
-import { schemaDefaults, select } from '../db/sql.js';
+import { estimatedTableRows } from '../db/keyset.js';
+import { schemaDefaults } from '../db/sql.js';
 import { MigrationRefusedError } from '../errors.js';
 import type { OpenStore } from '../stores/object-store.js';
 import { copyPartsOf, foreignKeyLevelsOf, planParallelSchema, planSchemaCopy } from './copy.js';
@@ -56,8 +57,8 @@ export async function planMigration014(conn: Connection, input: Migrate014Input,
     const estimate = estimateRun014({ ...estimateOptions(input), strategy: 'in-place', columns, tables: [] });
     return { plan: { schema: input.schema, strategy: input.strategy, status: inPlace.status, problems: inPlace.problems, inPlace, estimate }, checkpoint: null };
   }
-  const plan = await planCopy(conn, input, openStore);
   const rows = await estimatedTableRows(conn, input.schema);
+  const plan = await planCopy(conn, input, openStore, rows);
   const tables = plan.copy?.tables ?? [];
   // a refused plan (a foreign-key cycle, say) is estimated one table after another
   const levelOf = plan.status === 'ready' ? new Map((await foreignKeyLevelsOf(conn, input.schema)).flatMap((level, i) => level.map((table) => [table, i] as const))) : null;
@@ -77,13 +78,7 @@ function estimateOptions(input: Migrate014Input) {
   return { copyFiles: input.copyFiles, verifyObjects: input.verifyObjects, backup: input.backup };
 }
 
-/** The server's row estimate of each table (InnoDB's statistics: cheap, roughly right). */
-async function estimatedTableRows(conn: Connection, schema: string): Promise<Map<string, number>> {
-  const rows = await select<{ name: string; n: number | string | null }>(conn, 'SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [schema]);
-  return new Map(rows.map((row) => [row.name, Number(row.n ?? 0)]));
-}
-
-async function planCopy(conn: Connection, input: Migrate014Input, openStore: OpenStore): Promise<Plan014> {
+async function planCopy(conn: Connection, input: Migrate014Input, openStore: OpenStore, rows: ReadonlyMap<string, number>): Promise<Plan014> {
   const copy: CopyPlan = { source: input.schema, dest: input.dest, tables: [], parts: [] };
   const problems: string[] = [];
   const destExists = (await schemaDefaults(conn, input.dest)) !== null;
@@ -104,7 +99,7 @@ async function planCopy(conn: Connection, input: Migrate014Input, openStore: Ope
     }
   }
   for (const table of copy.tables) {
-    const parts = await copyPartsOf(conn, input.schema, table, input.copyPartRows);
+    const parts = await copyPartsOf(conn, input.schema, table, input.copyPartRows, rows.get(table) ?? 0);
     if (parts.length) copy.parts.push({ table, column: parts[0].column, parts: parts.length });
   }
   return { schema: input.schema, strategy: input.strategy, status: problems.length ? 'refused' : 'ready', problems, copy };

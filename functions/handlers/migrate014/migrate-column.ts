@@ -6,7 +6,7 @@ import { externalOptionsOf } from './external-options.js';
 
 /**
  * Works for a bounded time on one table's external columns, in turn; the state machine calls it again until `done`,
- * with the `checkpoint` (where a column's fill stopped) the call before returned.
+ * with the `checkpoint` (a column's stage and where within it) the call before returned.
  */
 export function makeMigrateColumn014Handler(getDeps: DepsProvider) {
   return phase014Handler(
