@@ -50,18 +50,21 @@ export function fail(error: { name: string; message: string } | undefined): numb
 
 /** Objects hashed, rows rewritten or converted, pointers built, rows copied, objects verified: drawn on stderr so stdout stays the plan/report. */
 export class ProgressBars implements ProgressSink {
-  /** `hashing`: the run hashes every object (0.11); 0.14 reads objects only where it must. */
-  constructor(private readonly options: { hashing: boolean } = { hashing: true }) {}
+  private readonly multibar: MultiBar;
 
-  private readonly multibar = new MultiBar(
-    { format: '  {phase} |{bar}| {value}/{total} {unit} {detail}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, stream: process.stderr },
-    Presets.shades_classic,
-  );
+  /** `hashing`: the run hashes every object (0.11); 0.14 reads objects only where it must. `stream`: stderr. */
+  constructor(private readonly options: { hashing: boolean; stream?: NodeJS.WritableStream } = { hashing: true }) {
+    this.multibar = new MultiBar(
+      { format: '  {phase} |{bar}| {value}/{total} {unit} {detail}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, stream: options.stream ?? process.stderr },
+      Presets.shades_classic,
+    );
+  }
   private hashing?: SingleBar;
   private rewriting?: SingleBar;
   /** Bars without a total up front, by phase: they count what was done. */
   private readonly counting = new Map<string, { bar: SingleBar; done: number }>();
   private bytes = 0;
+  private rewritten = 0;
 
   report(event: ProgressEvent): void {
     if (event.kind === 'planned') {
@@ -71,7 +74,10 @@ export class ProgressBars implements ProgressSink {
       this.bytes += event.bytes;
       this.hashing?.increment(event.objects, { detail: formatBytes(this.bytes) });
     } else if (event.kind === 'rows-rewritten') {
-      this.rewriting?.increment(event.rows, { detail: `${event.table}.${event.column}` });
+      this.rewritten += event.rows;
+      // rows written since the plan counted them come on top
+      if (this.rewriting && this.rewritten > this.rewriting.getTotal()) this.rewriting.setTotal(this.rewritten);
+      this.rewriting?.update(this.rewritten, { detail: `${event.table}.${event.column}` });
     } else if (event.kind === 'pointers-built') {
       this.countUp('pointer', 'pointers', event.pointers, `${event.table}.${event.column}`);
     } else if (event.kind === 'rows-copied') {

@@ -13,7 +13,7 @@ export const inspect011Fake = () => ({ inspectSchema: vi.fn(async () => ({})) })
 
 export const plan011Fake = async () => {
   const { examplePlan } = await import('./plans.js');
-  const column = { table: 'scan', column: 'image', legacyType: 'external', store: 'external', nullable: false, rows: 5, pointers: 5, tempColumn: 'instant' as const };
+  const column = { table: 'scan', column: 'image', legacyType: 'external', store: 'external', nullable: true, rows: 6, pointers: 5, tempColumn: 'instant' as const };
   const plan = examplePlan({ columns: [column], stores: [{ ...examplePlan().stores[0]!, pointers: 5, objects: 5, bytes: 500 }], estimatedSeconds: 1 });
   return { planStep: vi.fn(async () => ({ checkpoint: null, plan })) };
 };

@@ -16,17 +16,20 @@ const head = (schema: string | null, from: string, status: string, run: string |
   ...(reportLocation ? { reportLocation } : {}),
 });
 
-/** What a 0.11 plan will work through: the `planned` progress event and the Plan Ready detail both carry it. */
+/**
+ * What a 0.11 plan will work through: the `planned` progress event and the Plan Ready detail both carry it. Its rows
+ * are every row of the columns' tables: the rewrite writes each (a NULL pointer too, from the temporary column's zeros).
+ */
 export function planCounts(plan: Plan): { objects: number; bytes: number; rows: number; columns: number } {
   return {
     objects: sum(plan.stores, (store) => store.objects),
     bytes: sum(plan.stores, (store) => store.bytes),
-    rows: sum(plan.columns, (column) => column.pointers),
+    rows: sum(plan.columns, (column) => column.rows),
     columns: plan.columns.length,
   };
 }
 
-/** The same for a 0.14 plan: its external columns in place. */
+/** The same for a 0.14 plan: its external columns in place, whose fill writes the rows with a pointer only. */
 export function plan014Counts(plan: Plan014): { objects: number; bytes: number; rows: number; columns: number } {
   const columns = plan.inPlace?.external?.columns ?? [];
   return {
