@@ -286,7 +286,11 @@ function loadLocalStepFunctions(): Promise<LocalStepFunctions> {
   return localStepFunctions;
 }
 
-/** The definition, parsed and validated once per process (per workflow, handlersDir and child concurrency). */
+/**
+ * The definition, parsed once per process (per workflow, handlersDir and child concurrency). Not validated here: the
+ * ASL check took ~0.4 s of every run's start, and the definitions are fixed at build time (local-runner.test.ts
+ * validates each as this runs it, and checks it against what the stack synthesizes).
+ */
 function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitionOptions, childConcurrency: number): Promise<PreparedMachine> {
   const key = `${workflow}\0${definitionOptions.handlersDir ?? ''}\0${childConcurrency}`;
   let prepared = machines.get(key);
@@ -294,7 +298,7 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
     prepared = Promise.all([loadDefinition(workflow, definitionOptions), loadLocalStepFunctions()]).then(([loaded, sfn]) => {
       const { definition, maps } = inlineDistributedMaps(loaded.definition, childConcurrency);
       return {
-        machine: new sfn.StateMachine(definition as never),
+        machine: new sfn.StateMachine(definition as never, { validationOptions: { noValidate: true } }),
         handlerOfState: loaded.handlerOfState,
         childOfState: loaded.childOfState,
         waitStates: statesOfType(definition, 'Wait').map(([name]) => name),

@@ -10,7 +10,7 @@ import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions }
 import { runLocally, STATE_DATA_LIMIT_BYTES, type LocalHandler } from '../../functions/local/runner.js';
 import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -351,6 +351,22 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result.error).toEqual({ name: 'States.DataLimitExceeded', message: expect.stringMatching(/^state Prepare: the output is \d+ bytes/) });
     expect(fake.names()).not.toContain('unlock');
     expect(fake.names()).not.toContain('report');
+  });
+  it('each definition, as the runner runs it (Distributed Maps inlined), passes the ASL validation the runner skips', async () => {
+    const { StateMachine } = await import('aws-local-stepfunctions');
+    const generated = JSON.parse(await readFile(new URL('../../functions/local/definitions.generated.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(generated).sort()).toEqual(['batch', 'migrate011', 'migrate014']);
+    for (const workflow of ['migrate011', 'migrate014', 'batch'] as const) {
+      const { definition } = inlineDistributedMaps((await loadDefinition(workflow)).definition, 4);
+      expect(() => new StateMachine(definition as never), workflow).not.toThrow();
+    }
+    // the check does look: a definition whose Choice names a state that does not exist is refused
+    const { definition } = await loadDefinition('migrate014');
+    const choice = Object.values(definition.States).find((state) => state.Type === 'Choice') as { Default?: string };
+    const broken = structuredClone({ ...definition, States: { ...definition.States } });
+    const name = Object.entries(definition.States).find(([, state]) => state === (choice as unknown))![0];
+    broken.States[name] = { ...(choice as object), Default: 'NoSuchState' } as never;
+    expect(() => new StateMachine(broken as never)).toThrow();
   });
   it('runs the same definitions the stack deploys: the build-time file equals the resolved DefinitionStrings', async () => {
     const app = new App({ context: { ...projectCdkContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
