@@ -113,7 +113,7 @@ describe('crash and rerun converge to the clean result', () => {
     const failingStore = (store: ObjectStore): ObjectStore => ({
       description: store.description,
       stat: (key) => store.stat(key),
-      copy: (source, target) => store.copy(source, target),
+      copy: (source, target, size) => store.copy(source, target, size),
       list: (prefix) => store.list(prefix),
       read: async (key) => {
         reads += 1;

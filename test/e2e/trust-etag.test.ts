@@ -34,7 +34,7 @@ function instrumented(reads: Map<string, number>, listed: (info: { key: string; 
   const wrap = (name: string, store: ObjectStore): ObjectStore => ({
     description: store.description,
     stat: (key) => store.stat(key),
-    copy: (source, target) => store.copy(source, target),
+    copy: (source, target, size) => store.copy(source, target, size),
     read: (key) => {
       reads.set(name, (reads.get(name) ?? 0) + 1);
       return store.read(key);

@@ -1,5 +1,5 @@
 // AWS error paths of the S3 store, which a local S3-compatible server cannot produce on demand.
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, S3Client, S3ServiceException, UploadPartCopyCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
@@ -31,9 +31,38 @@ describe('S3 object store', () => {
 
   it('copies server-side with the source key URL-encoded and never deletes', async () => {
     s3.on(CopyObjectCommand).resolves({});
-    await store().copy('lab/db/a+b c', 'lab/db/0a/bc/0abc');
+    await store().copy('lab/db/a+b c', 'lab/db/0a/bc/0abc', 1024);
     const [call] = s3.commandCalls(CopyObjectCommand);
     expect(call.args[0].input).toEqual({ Bucket: 'lab-bucket', Key: 'lab/db/0a/bc/0abc', CopySource: 'lab-bucket/lab/db/a%2Bb%20c' });
+  });
+
+  it('copies an object past the CopyObject limit in byte ranges of a multipart upload, completed in part order', async () => {
+    const GiB = 1024 ** 3;
+    const size = 1.25 * GiB;
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    s3.on(UploadPartCopyCommand).callsFake((input: { PartNumber: number }) => ({ CopyPartResult: { ETag: `"etag-${input.PartNumber}"` } }));
+    s3.on(CompleteMultipartUploadCommand).resolves({});
+    await new S3ObjectStore(new S3Client({ region: 'us-east-1' }), 'lab-bucket', { singleCopyMaxBytes: GiB }).copy('lab/db/big', 'lab/_hash/big', size);
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    const parts = s3.commandCalls(UploadPartCopyCommand).map((call) => call.args[0].input);
+    expect(parts.map((part) => [part.PartNumber, part.CopySourceRange, part.CopySource, part.UploadId]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+      [1, `bytes=0-${GiB / 2 - 1}`, 'lab-bucket/lab/db/big', 'up-1'],
+      [2, `bytes=${GiB / 2}-${GiB - 1}`, 'lab-bucket/lab/db/big', 'up-1'],
+      [3, `bytes=${GiB}-${size - 1}`, 'lab-bucket/lab/db/big', 'up-1'],
+    ]);
+    const [complete] = s3.commandCalls(CompleteMultipartUploadCommand);
+    expect(complete.args[0].input).toMatchObject({ Key: 'lab/_hash/big', UploadId: 'up-1', MultipartUpload: { Parts: [1, 2, 3].map((n) => ({ PartNumber: n, ETag: `"etag-${n}"` })) } });
+    expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it('aborts a multipart copy whose part fails, and reports a missing source as missing', async () => {
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-2' });
+    s3.on(UploadPartCopyCommand).rejects(new NoSuchKey({ message: 'no such key', $metadata: {} }));
+    s3.on(AbortMultipartUploadCommand).resolves({});
+    const copy = new S3ObjectStore(new S3Client({ region: 'us-east-1' }), 'lab-bucket', { singleCopyMaxBytes: 1 }).copy('lab/db/gone', 'lab/_hash/gone', 64 * 1024 ** 2);
+    await expect(copy).rejects.toBeInstanceOf(ObjectMissingError);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+    expect(s3.commandCalls(AbortMultipartUploadCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: 'lab-bucket', Key: 'lab/_hash/gone', UploadId: 'up-2' }]);
   });
 
   it('uses path style and checksums only when required for S3-compatible servers, SDK defaults for AWS', () => {

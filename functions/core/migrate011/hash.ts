@@ -158,7 +158,7 @@ export async function hashObject(input: Migrate011Input, object: PendingObject, 
     const target = storeObjectKey(spec.protocol, spec.location, uuidRelativePath(input.schema, digest.md5));
     const existing = await store.stat(target);
     // A uuid path is named by the MD5 of its bytes: an object already there with the same size is this object.
-    if (!existing) await store.copy(key, target);
+    if (!existing) await store.copy(key, target, digest.size);
     else if (existing.size !== digest.size) {
       throw new MigrationRefusedError(`store "${object.store}" already has ${target} with ${existing.size} bytes, not ${digest.size}: something else was written at that 0.12 path; inspect it before rerunning`);
     }

@@ -818,7 +818,7 @@ async function pointerFor(
       const targetKey = storeObjectKey(spec.protocol, spec.location, path);
       const existing = await store.stat(targetKey);
       if (!existing) {
-        await store.copy(sourceKey, targetKey);
+        await store.copy(sourceKey, targetKey, source.size);
         copied = true;
       } else if (existing.size !== source.size) {
         throw new MigrationRefusedError(`store "${column.store}" already has ${targetKey} with ${existing.size} bytes, not ${source.size}: something else was written at that 2.x path; inspect it before rerunning`);

@@ -24,8 +24,8 @@ export interface ObjectStore {
   read(key: string): Promise<Readable>;
   /** MD5 + SHA-256 + size of the object's bytes in one pass; rejects with ObjectMissingError when it does not exist. */
   digest(key: string): Promise<StreamDigest>;
-  /** Server-side copy (S3 CopyObject, file copy); never deletes the source. */
-  copy(sourceKey: string, targetKey: string): Promise<void>;
+  /** Server-side copy of an object of `size` bytes (S3: CopyObject, or a multipart copy past 5 GiB; file copy); never deletes the source. */
+  copy(sourceKey: string, targetKey: string, size: number): Promise<void>;
   /** Every object whose key starts with the prefix (a folder prefix ends with `/`), within the key range when given. */
   list(prefix: string, range?: KeyRange): AsyncIterable<ObjectInfo>;
   /** S3 only: the bucket's default server-side encryption algorithm, null when none, undefined when it cannot be read. */

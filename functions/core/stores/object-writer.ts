@@ -1,13 +1,18 @@
 // Writing new objects (2.x attachments, copied blobs), streamed from a source of known length.
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline as pipe, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StoreSpec } from '../config/store-spec.js';
 import { temporaryPath } from './file-store.js';
-import { s3ClientConfig, type S3Credentials } from './s3-store.js';
+import { partBytesFor, s3ClientConfig, SINGLE_REQUEST_MAX_BYTES, type S3Credentials } from './s3-store.js';
+
+/** A multipart upload's part (held in memory while it goes up, two at once): 16 MiB, or more for objects past 160 GB. */
+const UPLOAD_PART_BYTES = 16 * 1024 ** 2;
+const UPLOAD_PARTS_IN_FLIGHT = 2;
 
 /** Puts a new object from a stream of known length, never holding it whole in memory. */
 export interface ObjectWriter {
@@ -20,12 +25,36 @@ export class S3ObjectWriter implements ObjectWriter {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    /** Bigger objects go up in parts (default: PutObject's 5 GiB; tests set it small). */
+    private readonly singlePutMaxBytes = SINGLE_REQUEST_MAX_BYTES,
   ) {
     this.description = `s3://${bucket}`;
   }
 
+  /**
+   * One PutObject streamed from the source; past its 5 GiB a multipart upload, which holds only the parts in flight
+   * and, on failure, is aborted, so nothing appears at the key until the whole object is there.
+   */
   async put(key: string, body: Readable, size: number): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: size }));
+    if (size <= this.singlePutMaxBytes) {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: size }));
+      return;
+    }
+    const upload = new Upload({
+      client: this.client,
+      // a failure of the source reaches the upload through the pipe
+      params: { Bucket: this.bucket, Key: key, Body: pipe(body, exactly(size, key), () => undefined) },
+      partSize: partBytesFor(size, UPLOAD_PART_BYTES),
+      queueSize: UPLOAD_PARTS_IN_FLIGHT,
+      // aborted here, so that the upload's own failure is the one reported whether or not the abort succeeds
+      leavePartsOnError: true,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      if (upload.uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId })).catch(() => undefined);
+      throw error;
+    }
   }
 }
 
@@ -49,6 +78,21 @@ export class FileObjectWriter implements ObjectWriter {
       throw error;
     }
   }
+}
+
+/** Passes `size` bytes on and fails the stream at any other length (so a multipart upload of it is aborted). */
+function exactly(size: number, key: string): Transform {
+  let seen = 0;
+  const wrong = () => new Error(`the source of ${key} gave ${seen > size ? `more than ${size}` : seen} bytes, expected ${size}; it changed while it was copied`);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > size ? wrong() : null, chunk);
+    },
+    flush(done) {
+      done(seen === size ? null : wrong());
+    },
+  });
 }
 
 export function openObjectWriter(spec: StoreSpec, credentials?: S3Credentials): ObjectWriter {

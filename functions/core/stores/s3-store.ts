@@ -1,5 +1,8 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -10,7 +13,9 @@ import {
   paginateListObjectsV2,
   S3Client,
   type S3ClientConfig,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
 import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
@@ -49,23 +54,41 @@ const KEYS_WORTH_A_LIST = 13;
 /** S3 directory buckets (`…--x-s3`) list in no order and ignore StartAfter. */
 export const DIRECTORY_BUCKET = /--x-s3$/;
 
+/** S3's largest object one CopyObject (or PutObject) takes; bigger ones go in parts. */
+export const SINGLE_REQUEST_MAX_BYTES = 5 * 1024 ** 3;
+/** S3's limits on a multipart upload: 10,000 parts, each at least 5 MiB (but the last) and at most 5 GiB. */
+export const MAX_PARTS = 10_000;
+const MIN_PART_BYTES = 5 * 1024 ** 2;
+/** A multipart copy's parts (S3 copies them; nothing passes through this process), this many at once. */
+const COPY_PART_BYTES = 512 * 1024 ** 2;
+const COPY_PARTS_IN_FLIGHT = 4;
+
 export interface S3ListOptions {
   /** Key ranges a big listing is split into and listed at once (1: one request after another). */
   listRanges?: number;
+  /** Objects bigger than this are copied in parts (default SINGLE_REQUEST_MAX_BYTES; tests set it small). */
+  singleCopyMaxBytes?: number;
+}
+
+/** Part size for `size` bytes in at most MAX_PARTS parts, at least `preferred` (and S3's 5 MiB). */
+export function partBytesFor(size: number, preferred: number): number {
+  return Math.max(preferred, MIN_PART_BYTES, Math.ceil(size / MAX_PARTS));
 }
 
 /** A DataJoint `s3` store: keys are object keys inside the bucket. */
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
   private readonly listRanges: number;
+  private readonly singleCopyMaxBytes: number;
 
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
-    { listRanges = 1 }: S3ListOptions = {},
+    { listRanges = 1, singleCopyMaxBytes = SINGLE_REQUEST_MAX_BYTES }: S3ListOptions = {},
   ) {
     this.description = `s3://${bucket}`;
     this.listRanges = Math.min(listRanges, KEY_RANGE_BOUNDS.length + 1);
+    this.singleCopyMaxBytes = singleCopyMaxBytes;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
@@ -139,12 +162,42 @@ export class S3ObjectStore implements ObjectStore {
     return digestStream(await this.read(key));
   }
 
-  async copy(sourceKey: string, targetKey: string): Promise<void> {
+  async copy(sourceKey: string, targetKey: string, size: number): Promise<void> {
     const copySource = `${this.bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
     try {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: copySource }));
+      if (size <= this.singleCopyMaxBytes) await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: copySource }));
+      else await this.copyInParts(copySource, targetKey, size);
     } catch (error) {
       if (isMissing(error)) throw new ObjectMissingError(this.description, sourceKey);
+      throw error;
+    }
+  }
+
+  /**
+   * A copy past CopyObject's 5 GiB: S3 copies byte ranges into a multipart upload, which appears at the key only when
+   * completed whole; on any failure the upload is aborted (S3 would otherwise keep, and bill, its parts).
+   */
+  private async copyInParts(copySource: string, targetKey: string, size: number): Promise<void> {
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey }));
+    const partBytes = partBytesFor(size, COPY_PART_BYTES);
+    const limit = pLimit(COPY_PARTS_IN_FLIGHT);
+    try {
+      const parts = await Promise.all(
+        Array.from({ length: Math.ceil(size / partBytes) }, (_, index) =>
+          limit(async () => {
+            const first = index * partBytes;
+            const last = Math.min(size, first + partBytes) - 1;
+            const part = await this.client.send(
+              new UploadPartCopyCommand({ Bucket: this.bucket, Key: targetKey, UploadId, PartNumber: index + 1, CopySource: copySource, CopySourceRange: `bytes=${first}-${last}` }),
+            );
+            return { PartNumber: index + 1, ETag: part.CopyPartResult?.ETag };
+          }),
+        ),
+      );
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      limit.clearQueue();
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId })).catch(() => undefined);
       throw error;
     }
   }
