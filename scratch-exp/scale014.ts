@@ -46,7 +46,7 @@ if (process.argv[3] === 'pointers') {
   const { ensurePointers } = await import('../functions/core/migrate014/external-storage.js');
   const { openObjectStore } = await import('../functions/core/stores/open-store.js'); const { openObjectWriter } = await import('../functions/core/stores/object-writer.js');
   const specs = { main: stores.main.spec, local: stores.local.spec } as never;
-  const io = { openStore: (n: string) => openObjectStore((stores as never)[n].spec, (stores as never)[n].credentials), openWriter: (n: string) => openObjectWriter((stores as never)[n].spec, (stores as never)[n].credentials) } as never;
+  const io = { openStore: (n: string) => openObjectStore((stores as never)[n].spec, (stores as never)[n].credentials), openWriter: process.argv[4] === 'fresh' ? (n: string) => openObjectWriter((stores as never)[n].spec, (stores as never)[n].credentials) : ((w: Record<string, unknown>) => (n: string) => (w[n] ??= openObjectWriter((stores as never)[n].spec, (stores as never)[n].credentials)))({}) } as never;
   for (const t of ['t1', 't2', 't3', 't4']) {
     const st = performance.now();
     const built = await ensurePointers(conn, { schema: DB, stores: specs }, { table: t, column: 'v' }, io);

@@ -13,14 +13,12 @@ import { Signer } from '@aws-sdk/rds-signer';
 import secretsManager from '@middy/secrets-manager';
 import { clearCache, getInternal } from '@middy/util';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
-import type { StoreSpec } from '../core/config/store-spec.js';
 import { classifyError, MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import type { ChecksumJobs } from '../core/migrate011/batch-checksum.js';
 import { s3ManifestStore, type ManifestStore } from '../core/stores/manifest-store.js';
 import { s3BatchChecksumJobs } from '../core/stores/s3-batch-checksum.js';
-import type { ObjectStore } from '../core/stores/object-store.js';
-import { openObjectStore } from '../core/stores/open-store.js';
+import { openedOnce, openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
 import { rdsSnapshotBackup, schemaCopyBackup, type SchemaBackup } from '../core/migrate014/backup-step.js';
 import { DEFAULT_WORK_BUDGET_MS, type HandlerDeps } from './deps.js';
@@ -155,7 +153,6 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
     return connect(connectionOptions(target, password));
   };
 
-  const stores = new Map<string, ObjectStore>();
   let backup: SchemaBackup | undefined;
   const progress: ProgressSink = {
     report(event) {
@@ -198,18 +195,9 @@ export function createLambdaDeps(options: LambdaDepsOptions = {}): HandlerDeps {
         }
       }
     },
-    openStore(name: string, spec: StoreSpec) {
-      const key = `${name}\u0000${JSON.stringify(spec)}`;
-      let store = stores.get(key);
-      if (!store) {
-        store = openObjectStore(spec); // no credentials: the SDK's default chain, i.e. the function's role
-        stores.set(key, store);
-      }
-      return store;
-    },
-    openWriter(_name: string, spec: StoreSpec) {
-      return openObjectWriter(spec);
-    },
+    // no credentials: the SDK's default chain, i.e. the function's role
+    openStore: openedOnce((_name, spec) => openObjectStore(spec)),
+    openWriter: openedOnce((_name, spec) => openObjectWriter(spec)),
     get backup() {
       backup ??= backupFromEnv();
       return backup;

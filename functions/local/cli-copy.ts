@@ -6,7 +6,6 @@ import { storeLocations } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError } from '../core/errors.js';
 import { copySchemaData, copyTableData, createParallelSchema, planParallelSchema } from '../core/migrate014/copy.js';
 import { silentProgress } from '../core/progress.js';
-import { openObjectWriter } from '../core/stores/object-writer.js';
 import { parseStoreMap, withDatabase } from './cli-014.js';
 import { createLocalDeps } from './local-deps.js';
 
@@ -52,7 +51,7 @@ export function copyTableDataCommand(flags: CopyFlags): Promise<number> {
         if (!spec) throw new MigrationRefusedError(`store "${name}" is not in the config; add it (the 0.14 store spec) and rerun`);
         return deps.openStore(name, spec);
       },
-      openWriter: (name: string) => openObjectWriter(stores[name], config.stores[name]?.credentials),
+      openWriter: (name: string) => deps.openWriter(name, stores[name]),
     };
     const result = flags.table ? await copyTableData(conn, { ...options, table: flags.table }) : await copySchemaData(conn, options);
     console.log(JSON.stringify(result, null, 2));

@@ -6,7 +6,7 @@ import type { DataJointConfig } from '../core/config/datajoint-config.js';
 import { MigrationRefusedError, TransientError, UNREACHABLE_CODES } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { schemaCopyBackup } from '../core/migrate014/backup-step.js';
-import { openObjectStore } from '../core/stores/open-store.js';
+import { openedOnce, openObjectStore } from '../core/stores/open-store.js';
 import { openObjectWriter } from '../core/stores/object-writer.js';
 import { DEFAULT_WORK_BUDGET_MS, type HandlerDeps } from '../handlers/deps.js';
 import { noEvents } from '../handlers/ops/events.js';
@@ -33,12 +33,8 @@ export function createLocalDeps(config: DataJointConfig, progress: ProgressSink,
         throw new MigrationRefusedError(`cannot log in to MySQL at ${host}:${port} as ${user} (${code}); check database.host, database.user and database.password (or DJ_HOST, DJ_USER, DJ_PASS)`);
       }
     },
-    openStore(name, spec) {
-      return openObjectStore(spec, config.stores[name]?.credentials);
-    },
-    openWriter(name, spec) {
-      return openObjectWriter(spec, config.stores[name]?.credentials);
-    },
+    openStore: openedOnce((name, spec) => openObjectStore(spec, config.stores[name]?.credentials)),
+    openWriter: openedOnce((name, spec) => openObjectWriter(spec, config.stores[name]?.credentials)),
     backup: schemaCopyBackup,
     progress,
     workBudgetMs,

@@ -509,6 +509,35 @@ it('converts attachments with non-ASCII names in a file store, filepaths without
   await expectText(s, rows[1].big, big);
 });
 
+it('reads a small attachment once (checked, then written from memory) and a big one twice (never held whole)', async () => {
+  const s = await setup('ext_attach_reads');
+  await declareV014Table(s.conn, s.db, { name: 'doc', primaryKey: [{ name: 'n', sqlType: 'int' }], attributes: [{ name: 'file', type: 'attach@main', nullable: true }] });
+  const big = Buffer.alloc(5 * 1024 ** 2, 7);
+  await insertV014Rows(s.conn, s.db, 'doc', [{ n: 1, file: v014Attach('small.txt', 'small contents') }, { n: 2, file: v014Attach('big.bin', big) }], s.stores);
+  const reads = new Map<string, number>();
+  const counting = (name: string): ObjectStore => {
+    const store = s.openStore(name);
+    return Object.assign(Object.create(store) as ObjectStore, {
+      read: (key: string) => {
+        // 0.12 names an attachment `<uuid>.<its name>`
+        const name = key.split('/').pop()!.replace(/^[0-9a-f]{32}\./, '');
+        reads.set(name, (reads.get(name) ?? 0) + 1);
+        return store.read(key);
+      },
+    });
+  };
+  await migrateExternalStorage(s.conn, s.options, counting, s.openWriter);
+  // the example lab's report.v1.txt is small too
+  expect(Object.fromEntries(reads)).toEqual({ 'small.txt': 1, 'big.bin': 2, 'report.v1.txt': 1 });
+  const rows = await select<{ n: number; file: string }>(s.conn, `SELECT n, CAST(file AS CHAR) AS file FROM ${tableRef(s.db, 'doc')} ORDER BY n`);
+  for (const [row, name, contents] of [[rows[0], 'small.txt', Buffer.from('small contents')], [rows[1], 'big.bin', big]] as const) {
+    const object = Buffer.concat([Buffer.from(`${name}\0`), contents]);
+    const hash = hashOfDigest(md5(object));
+    await expectText(s, row.file, { hash, path: `_hash/${s.db}/${hash}`, schema: s.db, store: 'main', size: object.length });
+    expect((await readAll(await s.openStore('main').read(`example014/_hash/${s.db}/${hash}`))).equals(object)).toBe(true);
+  }
+});
+
 it('refuses a column that is part of an index (JSON cannot be indexed)', async () => {
   const s = await setup('ext_index');
   await select(s.conn, `ALTER TABLE ${tableRef(s.db, 'sample')} ADD UNIQUE INDEX pair (waveform, label)`);

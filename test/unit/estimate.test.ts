@@ -162,11 +162,17 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
   });
 
   it('verifyObjects reads each blob three times and each attachment once more; attachments and copied blobs are written', () => {
+    // 1 MB each: read once (checked, then written from memory)
     const attachments = { ...blobs, table: 'report', kind: 'attach' as const, objects: 1_000, bytes: 1e9 };
     const plain = estimateRun014({ ...inPlace, columns: [blobs, attachments] });
-    expect(plain.s3Requests).toMatchObject({ get: 2 * 1_000, head: 1_000, put: 1_000 });
+    expect(plain.s3Requests).toMatchObject({ get: 1_000, head: 1_000, put: 1_000 });
+    // 10 MB each, past keptAttachmentBytes: read twice, never held whole
+    const big = { ...attachments, bytes: 1e10 };
+    expect(estimateRun014({ ...inPlace, columns: [blobs, big] }).s3Requests).toMatchObject({ get: 2 * 1_000, head: 1_000, put: 1_000 });
+    // the two tables' columns converted side by side: the extra reading shared
+    expect(estimateRun014({ ...inPlace, columns: [blobs, big] }).seconds).toBe(plain.seconds + (2 * 1e10 - 1e9) / a.streamBytesPerSecond / a.tablesWrittenAtOnce);
     const verified = estimateRun014({ ...inPlace, verifyObjects: true, copyFiles: true, columns: [blobs, attachments] });
-    expect(verified.s3Requests).toEqual({ get: 3 * 100_000 + 1_000 + 2 * 1_000, head: 1_000 + 100_000, put: 1_000 + 100_000, list: plain.s3Requests.list });
+    expect(verified.s3Requests).toEqual({ get: 3 * 100_000 + 1_000 + 1_000, head: 1_000 + 100_000, put: 1_000 + 100_000, list: plain.s3Requests.list });
     // 100 GB streamed three times at 100 MB/s is far past a call: Plan, PrepareExternalStorage and Verify each take more
     expect(verified.seconds).toBeGreaterThan(3 * 1_000);
     expect(verified.stateTransitions).toBeGreaterThan(plain.stateTransitions + 2 * 3);
@@ -187,16 +193,16 @@ describe('estimateRun014 (the 0.14 → 2.0 cost model plan prints)', () => {
   it("copy: BuildPointers builds each table's pointers first, a pass over each external column's store; attachments are read and written", () => {
     const tables = tablesOf([1_000_000, 1_000]);
     const plain = estimateRun014({ ...inPlace, strategy: 'copy', columns: [], tables });
-    // t0's blob column over a store of 30M objects (no object read: 857 s of pointers) and its attachments (read twice, written)
+    // t0's blob column over a store of 30M objects (no object read: 857 s of pointers) and its attachments (small: read once, written)
     const blob = { ...blobs, table: 't0', rows: 0, pointers: 0, objects: 30_000_000, bytes: 0 };
     const attach = { ...blob, kind: 'attach' as const, objects: 1_000 };
     const withPointers = estimateRun014({ ...inPlace, strategy: 'copy', columns: [blob, attach], tables });
-    const pointers = 30_001_000 / a.pointersPerSecond + (1_000 * a.objectLatencySeconds) / a.objectsInFlight;
+    const pointers = 30_001_000 / a.pointersPerSecond + (1_000 * a.objectLatencySeconds) / a.pointerObjectsInFlight;
     expect(withPointers.seconds).toBe(Math.ceil(1_001_000 / a.copyRowsPerSecond + pointers + 1_001_000 / a.compareRowsPerSecond / 2 + a.otherSeconds));
     // BuildPointers before the rows: t0's StartPointers, PointersBuilt and two calls of 860 s' work
     expect(withPointers.stateTransitions).toBe(plain.stateTransitions + 2 + 2 * 2);
     expect(withPointers.lambdaRequests).toBe(plain.lambdaRequests + 2);
-    expect(withPointers.s3Requests).toEqual({ get: 2 * 1_000, head: 1_000, list: 0, put: 1_000 });
+    expect(withPointers.s3Requests).toEqual({ get: 1_000, head: 1_000, list: 0, put: 1_000 });
     // a file store: no requests
     expect(estimateRun014({ ...inPlace, strategy: 'copy', columns: [{ ...blob, s3: false }, { ...attach, s3: false }], tables }).s3Requests).toEqual({ get: 0, head: 0, list: 0, put: 0 });
   });

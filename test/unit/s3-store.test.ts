@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
 import { ObjectMissingError } from '../../functions/core/stores/object-store.js';
-import { AWS_LIST_RANGES, openObjectStore } from '../../functions/core/stores/open-store.js';
+import { AWS_LIST_RANGES, openedOnce, openObjectStore } from '../../functions/core/stores/open-store.js';
 import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const s3 = mockClient(S3Client);
@@ -63,6 +63,15 @@ describe('S3 object store', () => {
     await expect(copy).rejects.toBeInstanceOf(ObjectMissingError);
     expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
     expect(s3.commandCalls(AbortMultipartUploadCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: 'lab-bucket', Key: 'lab/_hash/gone', UploadId: 'up-2' }]);
+  });
+
+  it('opens a store or writer once per name and spec, so its client and connections serve every call', () => {
+    let opened = 0;
+    const open = openedOnce((name, spec) => ({ name, spec, n: ++opened }));
+    const spec = { protocol: 's3' as const, bucket: 'lab-bucket', location: 'store' };
+    expect(open('main', spec)).toBe(open('main', { ...spec }));
+    expect(open('main', { ...spec, location: 'other' })).not.toBe(open('main', spec));
+    expect(open('copy', spec).n).toBe(3);
   });
 
   it('uses path style and checksums only when required for S3-compatible servers, SDK defaults for AWS', () => {

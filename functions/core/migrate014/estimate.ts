@@ -3,6 +3,7 @@
 // s3rver, MariaDB), rounded; AWS differs (S3 latency, RDS), so they are a guide, not a promise.
 import { PRICES_USD } from '../aws-prices.js';
 import type { CodecKind } from '../datajoint/v2.js';
+import { KEPT_ATTACHMENT_BYTES, POINTER_OBJECTS_IN_FLIGHT } from './external-storage.js';
 import { KEY_PAGES_FROM_ROWS } from './verify.js';
 
 export const ASSUMED_014 = {
@@ -39,6 +40,12 @@ export const ASSUMED_014 = {
   streamBytesPerSecond: 100e6,
   objectLatencySeconds: 0.02,
   objectsInFlight: 8,
+  /**
+   * A pointer build's objects at once (attachments written, blobs copied), and the attachments it reads only once
+   * (checked, then written from memory): those of a column whose attachments average up to this size.
+   */
+  pointerObjectsInFlight: POINTER_OBJECTS_IN_FLIGHT,
+  keptAttachmentBytes: KEPT_ATTACHMENT_BYTES,
   /** Verify's HEADs in flight (by primary key: one per object). */
   lookupsInFlight: 32,
   /** Keys a LIST answers (S3's 1,000 a page; the object checks list spans of 999 keys). */
@@ -104,15 +111,19 @@ export function estimateRun014(inputs: Estimate014Inputs): Estimate014 {
   const s3Requests = { get: 0, head: 0, list: 0, put: 0 };
 
   const ofKind = (...kinds: CodecKind[]) => inputs.columns.filter((c) => kinds.includes(c.kind));
-  const streaming = (of: readonly Column[], reads = 1) => sum(of, (c) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / a.objectsInFlight);
-  // the pointer map: a pass over each column's store rows; attachments read twice and written at their 2.x path,
-  // blobs copied with copyFiles
+  const streamSeconds = (c: Column, reads: number, inFlight: number) => (reads * c.bytes) / a.streamBytesPerSecond + (c.objects * a.objectLatencySeconds) / inFlight;
+  const streaming = (of: readonly Column[], reads = 1) => sum(of, (c) => streamSeconds(c, reads, a.objectsInFlight));
+  // an attachment column's reads of each object: once where they average up to keptAttachmentBytes, else twice
+  const attachReads = (c: Column) => (c.bytes <= c.objects * a.keptAttachmentBytes ? 1 : 2);
+  // the pointer map: a pass over each column's store rows; attachments read (once or twice) and written at their 2.x
+  // path, blobs copied with copyFiles
   const copied = inputs.copyFiles ? ofKind('blob') : [];
   const pointerSeconds = (of: readonly Column[]) =>
-    sum(of, (c) => c.objects) / a.pointersPerSecond + streaming(of.filter((c) => c.kind === 'attach'), 2) + streaming(of.filter((c) => copied.includes(c)), 0);
+    sum(of, (c) => c.objects) / a.pointersPerSecond +
+    sum(of, (c) => (c.kind === 'attach' ? streamSeconds(c, attachReads(c), a.pointerObjectsInFlight) : copied.includes(c) ? streamSeconds(c, 0, a.pointerObjectsInFlight) : 0));
   const onS3 = (of: readonly Column[]) => sum(of.filter((c) => c.s3), (c) => c.objects);
-  // S3 (file stores cost nothing): HEAD + 2 GET + PUT per attachment written, HEAD + COPY per blob copied
-  s3Requests.get = 2 * onS3(ofKind('attach'));
+  // S3 (file stores cost nothing): HEAD + GET (two for big ones) + PUT per attachment written, HEAD + COPY per blob copied
+  s3Requests.get = sum(ofKind('attach'), (c) => attachReads(c) * onS3([c]));
   s3Requests.head = onS3(ofKind('attach')) + onS3(copied);
   s3Requests.put = onS3(ofKind('attach')) + onS3(copied);
 

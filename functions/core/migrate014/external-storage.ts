@@ -724,6 +724,14 @@ function addCounts(result: ExternalStorageResult, counts: { pointers: number; wr
   result.objectsCopied += counts.copied;
 }
 
+/**
+ * Objects a pointer build works on at once (an attachment's HEAD, GET and PUT; a copied blob's HEAD and COPY): they
+ * wait on the store, not on this process (s3rver here: 500 attachments 4.1 s at 8 at once, 2.1 s at 32).
+ */
+export const POINTER_OBJECTS_IN_FLIGHT = 32;
+/** Attachments up to this size are read once to be checked and written, held in memory meanwhile (128 MiB at most). */
+export const KEPT_ATTACHMENT_BYTES = 4 * 1024 ** 2;
+
 /** What one call of {@link buildPointers} did; `last` (the last `~external_<store>` hash done) when not `complete`. */
 export type PointerBuild = { pointers: number; written: number; copied: number } & ({ complete: true; last: null } | { complete: false; last: Buffer });
 
@@ -760,7 +768,7 @@ async function buildPointers(
   const spec = options.stores[column.store];
   const store = io.openStore(column.store);
   const t = journalTables(schema);
-  const limit = pLimit(options.concurrency ?? 8);
+  const limit = pLimit(options.concurrency ?? POINTER_OBJECTS_IN_FLIGHT);
   const counts = { pointers: 0, written: 0, copied: 0 };
   // hashes up to `after` have their pointers (a batch is recorded before the next is read)
   let after = resumeAfter;
@@ -835,19 +843,23 @@ async function pointerFor(
   const existing = await store.stat(targetKey);
   let written = false;
   if (!existing) {
-    // Check the bytes first so a damaged attachment is never written under a name that claims its hash.
+    // Check the bytes first so a damaged attachment is never written under a name that claims its hash. A small one
+    // is kept from that read and written from memory; a bigger one is read again to be written.
     const digest = createHash('md5').update(prefix);
     let length = 0;
+    let kept: Buffer[] | null = source.size <= KEPT_ATTACHMENT_BYTES ? [] : null;
     for await (const chunk of await readObject(store, column.store, sourceKey)) {
       digest.update(chunk as Buffer);
       length += (chunk as Buffer).length;
+      // an object grown past what its row records is refused below, never held whole
+      kept = kept && length <= KEPT_ATTACHMENT_BYTES ? (kept.push(chunk as Buffer), kept) : null;
     }
     if (!digest.digest().equals(row.hash) || length !== source.size) {
       throw new MigrationRefusedError(
         `attachment ${sourceKey} in store "${column.store}" does not match ${externalTableName(column.store)} (hash ${row.hash.toString('hex')}, ${source.size} bytes); it is corrupt or was replaced, restore it and rerun`,
       );
     }
-    const contents = await readObject(store, column.store, sourceKey);
+    const contents = kept ?? (await readObject(store, column.store, sourceKey));
     const body = Readable.from(
       (async function* () {
         yield prefix;

@@ -17,3 +17,20 @@ export function openObjectStore(spec: StoreSpec, credentials?: S3Credentials): O
     listRanges: isAwsEndpoint(spec.endpoint) && !DIRECTORY_BUCKET.test(spec.bucket) ? AWS_LIST_RANGES : 1,
   });
 }
+
+/**
+ * Opens a store (or writer) once per name and spec and hands the same one back after: it keeps its S3 client, and so
+ * its connections, across calls (a writer opened per attachment paid a new client and connection for every PUT).
+ */
+export function openedOnce<T>(open: (name: string, spec: StoreSpec) => T): (name: string, spec: StoreSpec) => T {
+  const opened = new Map<string, T>();
+  return (name, spec) => {
+    const key = `${name}\u0000${JSON.stringify(spec)}`;
+    let value = opened.get(key);
+    if (value === undefined) {
+      value = open(name, spec);
+      opened.set(key, value);
+    }
+    return value;
+  };
+}
