@@ -1,4 +1,5 @@
 import { batchChecksumState } from '../core/migrate011/batch-checksum.js';
+import { nextPollSeconds } from '../core/polling.js';
 import { checksumJobsOf } from './deps.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
@@ -8,7 +9,11 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
  * heartbeat), so that a job running for hours does not leave the lock looking stale.
  */
 export function makeChecksumStateHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string }) => batchChecksumState(checksumJobsOf(deps), event.job));
+  return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string; pollSeconds?: unknown; waitedSeconds?: unknown }) => {
+    const state = await batchChecksumState(checksumJobsOf(deps), event.job);
+    // the pause before the next look while the job runs
+    return { ...state, waitSeconds: state.done ? 0 : nextPollSeconds(event.waitedSeconds, event.pollSeconds) };
+  });
 }
 
 export const handler = makeChecksumStateHandler(lambdaDeps);

@@ -1,12 +1,15 @@
 import { fillTableColumns } from '../core/migrate011/rewrite.js';
+import { nextPollSeconds } from '../core/polling.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
 import { tableColumnsOf } from './table-columns.js';
 
+/** `waitSeconds`: the pause before the next call when the objects a column needs are still hashing (else 0). */
 export function makeFillHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown }) =>
-    fillTableColumns(conn, input, tableColumnsOf(event, 'fill'), { budgetMs: deps.workBudgetMs }, progress),
-  );
+  return phaseHandler(getDeps, async ({ conn, input, progress, deps }, event: { input: unknown; columns?: unknown; column?: unknown; pollSeconds?: unknown; waitedSeconds?: unknown }) => {
+    const filled = await fillTableColumns(conn, input, tableColumnsOf(event, 'fill'), { budgetMs: deps.workBudgetMs }, progress);
+    return { ...filled, waitSeconds: filled.waiting ? nextPollSeconds(event.waitedSeconds, event.pollSeconds) : 0 };
+  });
 }
 
 export const handler = makeFillHandler(lambdaDeps);

@@ -37,6 +37,8 @@ export interface RunLocallyOptions {
    * server), so the map's own MaxConcurrency (sized for Lambda) is capped. Default 4.
    */
   childConcurrency?: number;
+  /** Fail the run, as AWS fails a Standard execution, past this many history events (default HISTORY_EVENT_LIMIT). */
+  historyEventLimit?: number;
 }
 
 /** Runs one child execution locally; `name` is the child execution's name. */
@@ -58,12 +60,16 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, childOfState, waitStates, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
+  const [{ machine, handlerOfState, childOfState, waitStates, mapStates, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
     prepareMachine(options.workflow, options.definitionOptions ?? {}, options.childConcurrency ?? DEFAULT_CHILD_CONCURRENCY),
     loadLocalStepFunctions(),
   ]);
   // a Distributed Map child that fails is counted against the map's tolerance, it does not end the run
   const childStates = new Set(distributedMaps.flatMap((map) => [...map.childStates]));
+  // the states that stand in for a Distributed Map here and have no history events of the parent's in AWS
+  const taskStates = new Set([...Object.keys(handlerOfState), ...Object.keys(childOfState)]);
+  const childMaps = new Set(distributedMaps.map((map) => map.childrenState));
+  const localOnly = new Set([...childStates, ...distributedMaps.flatMap((map) => [map.readerState, map.loadState, map.toleranceState])]);
 
   const taskResourceLocalHandlers: TaskHandlers = {};
   const retryIntervalOverrides: Record<string, number> = {};
@@ -176,9 +182,23 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     context: localContext(options.workflow, options.executionName ?? newExecutionName()),
   });
   abortRun = () => execution.abort();
+  const historyLimit = options.historyEventLimit ?? HISTORY_EVENT_LIMIT;
+  let historyEvents = 0;
   // always drain the event log (it queues every event until read)
   const events = (async () => {
     for await (const event of execution.eventLogs) {
+      // a Distributed Map's children (here the iterations of its inline stand-in) are executions of their own
+      const state = 'state' in event ? event.state.name : 'parentState' in event && !childMaps.has(event.parentState.name) ? event.parentState.name : null;
+      if (state !== null && !localOnly.has(state)) {
+        historyEvents += 1 + (event.type === 'StateEntered' ? (taskStates.has(state) ? TASK_EXTRA_EVENTS : mapStates.has(state) ? MAP_EXTRA_EVENTS : 0) : 0);
+        if (historyEvents > historyLimit) {
+          stopOverLimit(
+            Object.assign(new Error(`the execution history reached ${historyEvents} events at state ${state}, more than Step Functions' ${historyLimit} for a Standard execution; AWS fails the execution there`), {
+              name: 'HistoryLimitExceeded',
+            }),
+          );
+        }
+      }
       if (event.type !== 'StateEntered' && event.type !== 'StateExited') continue;
       // read shortly after the fact: a state's output over the quota stops the run a few states late at worst
       const over = event.type === 'StateExited' && !childStates.has(event.state.name) && overDataLimit(event.state.name, 'the output', event.state.output);
@@ -248,6 +268,8 @@ interface PreparedMachine {
   handlerOfState: Record<string, HandlerName>;
   childOfState: Record<string, WorkflowName>;
   waitStates: string[];
+  /** Map and Parallel states (each records its start and end besides entering and leaving). */
+  mapStates: Set<string>;
   /** States reached through a Catch (and what follows them): they run after a failure, as in AWS. */
   failurePath: Set<string>;
   /** Error names some Retry of the definition catches: such a failure is not final yet. */
@@ -261,6 +283,16 @@ const DEFAULT_CHILD_CONCURRENCY = 4;
  * execution with States.DataLimitExceeded, which no Catch (not even States.ALL) handles.
  */
 export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
+/**
+ * Step Functions' quota on a Standard execution's history: 25,000 events, past which the execution fails. Counted
+ * locally as AWS records them: a state entered and exited, a Map iteration or Parallel branch started and ended, a
+ * retry, and a Task's scheduled, started and succeeded (or failed) besides; a Distributed Map's children are
+ * executions of their own.
+ */
+export const HISTORY_EVENT_LIMIT = 25_000;
+/** A Task's events besides entering and leaving it (scheduled, started, succeeded or failed); a Map's or Parallel's (started, ended). */
+const TASK_EXTRA_EVENTS = 3;
+const MAP_EXTRA_EVENTS = 2;
 const LOCAL_WAIT_MS = 100;
 const machines = new Map<string, Promise<PreparedMachine>>();
 
@@ -302,6 +334,7 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
         handlerOfState: loaded.handlerOfState,
         childOfState: loaded.childOfState,
         waitStates: statesOfType(definition, 'Wait').map(([name]) => name),
+        mapStates: new Set([...statesOfType(definition, 'Map'), ...statesOfType(definition, 'Parallel')].map(([name]) => name)),
         failurePath: failurePathOf(definition.States),
         retriedErrors: retriedErrorsOf(definition),
         distributedMaps: maps,

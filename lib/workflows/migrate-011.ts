@@ -55,7 +55,6 @@
 // JSONPath cannot store a whole Payload at a ResultPath without a key, so results whose fields the workflow reads are
 // selected field by field (a missing field fails the execution with States.Runtime, naming the path), and results it
 // only passes on are kept whole under `Payload`.
-import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -69,11 +68,11 @@ export const MIGRATE_011_RESULT_FIELDS = {
   inspect: ['plan', 'checkpoint'],
   prepare: ['done', 'manifest', 'columns', 'tableColumns'],
   startChecksum: ['job', 'run'],
-  checksumState: ['done'],
+  checksumState: ['done', 'waitSeconds'],
   recordChecksums: ['done', 'manifest', 'columns', 'tableColumns'],
   hashItems: ['hashed', 'left', 'refused'],
   pendingBatches: ['hashBatches'],
-  fill: ['column', 'done', 'rows', 'waiting'],
+  fill: ['column', 'done', 'rows', 'waiting', 'waitSeconds'],
   rewrite: ['column', 'done', 'rows'],
 } as const satisfies Partial<Record<Migrate011HandlerName, readonly string[]>>;
 
@@ -184,8 +183,9 @@ export function migrate011Definition(
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.startChecksum),
     resultPath: '$.checksum',
   });
+  const checksumPollSeconds = positiveInteger('checksumPollSeconds', options.checksumPollSeconds ?? 60);
   const checksumState = invoke('ChecksumJobState', 'checksumState', {
-    payload: phasePayload({ job: sfn.JsonPath.stringAt('$.checksum.job') }),
+    payload: phasePayload({ job: sfn.JsonPath.stringAt('$.checksum.job'), pollSeconds: checksumPollSeconds, waitedSeconds: sfn.JsonPath.numberAt('$.checksumJob.waitSeconds') }),
     resultSelector: selectFields(MIGRATE_011_RESULT_FIELDS.checksumState),
     resultPath: '$.checksumJob',
   });
@@ -196,13 +196,18 @@ export function migrate011Definition(
     resultPath: '$.prepared',
   });
   const waitForChecksum = new sfn.Wait(wf, 'WaitForChecksumJob', {
-    comment: 'Batch Operations jobs take minutes: look again after a while.',
-    time: sfn.WaitTime.duration(Duration.seconds(positiveInteger('checksumPollSeconds', options.checksumPollSeconds ?? 60))),
+    comment: 'Batch Operations jobs take minutes to hours: look again after a pause that grows (ChecksumJobState sets it).',
+    time: sfn.WaitTime.secondsPath('$.checksumJob.waitSeconds'),
+  });
+  const firstChecksumPoll = new sfn.Pass(wf, 'StartChecksumPolls', {
+    comment: 'The first pause before looking at the job.',
+    result: sfn.Result.fromObject({ done: false, waitSeconds: checksumPollSeconds }),
+    resultPath: '$.checksumJob',
   });
   waitForChecksum.next(checksumState).next(
     new sfn.Choice(wf, 'ChecksumJobDone').when(sfn.Condition.booleanEquals('$.checksumJob.done', true), recordChecksums).otherwise(waitForChecksum),
   );
-  startChecksum.next(new sfn.Choice(wf, 'ChecksumJobStarted').when(sfn.Condition.isNull('$.checksum.job'), recordChecksums).otherwise(waitForChecksum));
+  startChecksum.next(new sfn.Choice(wf, 'ChecksumJobStarted').when(sfn.Condition.isNull('$.checksum.job'), recordChecksums).otherwise(firstChecksumPoll.next(waitForChecksum)));
 
   const pendingBatches = invoke('PendingBatches', 'pendingBatches', {
     comment: 'The journal batches with objects still to hash.',

@@ -97,30 +97,38 @@ export function loopingMap<Name extends string>(
     maxConcurrency: number;
     comment: string;
     resultPath?: string;
+    /**
+     * A result saying `waiting: true` is followed by this Wait: its length is the result's `waitSeconds`, which the
+     * handler grows from `seconds` (given as `pollSeconds`, with the pause before as `waitedSeconds`; nextPollSeconds).
+     */
     whileWaiting?: { state: string; seconds: number };
     /** Each call gets the `checkpoint` the call before returned (null for the first, set by this Pass state). */
     checkpoint?: { start: string };
   },
 ): sfn.Map {
+  const waits = props.whileWaiting;
   const task = invoke(names.task, step.handler, {
     comment: step.comment,
     payload: phasePayload({
       [props.field]: sfn.JsonPath.stringAt(`$.${props.field}`),
       ...(props.checkpoint ? { checkpoint: sfn.JsonPath.objectAt('$.progress.checkpoint') } : {}),
+      ...(waits ? { pollSeconds: waits.seconds, waitedSeconds: sfn.JsonPath.numberAt('$.progress.waitSeconds') } : {}),
     }),
     resultSelector: selectFields(step.fields),
     resultPath: '$.progress',
   });
   const done = new sfn.Succeed(scope, names.done, { outputPath: '$.progress' });
   const check = new sfn.Choice(scope, names.check).when(sfn.Condition.booleanEquals('$.progress.done', true), done);
-  if (props.whileWaiting) {
+  if (waits) {
     // a step that reports `waiting` (its inputs are not ready yet) is called again after a pause, not at once
-    const pause = new sfn.Wait(scope, props.whileWaiting.state, { time: sfn.WaitTime.duration(Duration.seconds(props.whileWaiting.seconds)) });
+    const pause = new sfn.Wait(scope, waits.state, { time: sfn.WaitTime.secondsPath('$.progress.waitSeconds') });
     check.when(sfn.Condition.booleanEquals('$.progress.waiting', true), pause.next(task));
   }
   task.next(check.otherwise(task));
+  // before the first call: no checkpoint, no pause yet
+  const initial = { ...(props.checkpoint ? { checkpoint: null } : {}), ...(waits ? { waitSeconds: 0 } : {}) };
   const first = props.checkpoint
-    ? new sfn.Pass(scope, props.checkpoint.start, { comment: 'No checkpoint yet: the first call starts from the beginning.', result: sfn.Result.fromObject({ checkpoint: null }), resultPath: '$.progress' }).next(task)
+    ? new sfn.Pass(scope, props.checkpoint.start, { comment: 'No checkpoint yet: the first call starts from the beginning.', result: sfn.Result.fromObject(initial), resultPath: '$.progress' }).next(task)
     : task;
   return new sfn.Map(scope, names.map, {
     comment: props.comment,
@@ -128,6 +136,7 @@ export function loopingMap<Name extends string>(
     itemSelector: {
       input: sfn.JsonPath.objectAt('$.input'),
       [props.field]: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
+      ...(waits && !props.checkpoint ? { progress: initial } : {}),
     },
     maxConcurrency: props.maxConcurrency,
     resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,

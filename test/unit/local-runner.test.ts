@@ -47,7 +47,7 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
     inspect: async () => ({ plan: { columns: 2, objects: 5 }, checkpoint: null }),
     prepare: async () => ({ done: true, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     startChecksum: async () => ({ job: 'job-1', run: 'djmigrate-run', objects: 3 }),
-    checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0 }),
+    checksumState: async () => ({ done: true, status: 'Complete', total: 3, succeeded: 3, failedTasks: 0, waitSeconds: 0 }),
     recordChecksums: async () => ({ done: true, recorded: 3, left: 0, manifest: null, columns: [10, 11, 12], tableColumns: [[10], [11, 12]], objects: 5 }),
     pendingBatches: async () => ({ hashBatches: [0, 1, 2, 3, 4, 5] }),
     hashItems: async (event) => ({ hashed: (event as { items: unknown[] }).items, left: 0, refused: [] }),
@@ -68,8 +68,8 @@ function fakeHandlers(override: Partial<Record<Name, LocalHandler>> = {}): Fake 
       await new Promise((resolve) => setTimeout(resolve, 15));
       fillsInFlight -= 1;
       // table of column 10: first waits for its store's objects, then needs two bounded invocations; the other one
-      if (column === 10 && round === 1) return { column, done: false, rows: 0, waiting: true };
-      return { column: column === 10 ? 10 : 12, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false };
+      if (column === 10 && round === 1) return { column, done: false, rows: 0, waiting: true, waitSeconds: 15 };
+      return { column: column === 10 ? 10 : 12, done: column === 11 || round === 3, rows: (round - 1) * 100, waiting: false, waitSeconds: 0 };
     },
     discardFills: async () => ({ dropped: 2 }),
     insert: async () => ({ done: true, inserted: 5, stores: [{ store: 'external', table: '~external_external', inserted: 5 }] }),
@@ -128,6 +128,20 @@ describe('runLocally (0.11 workflow)', () => {
     expect(entered).toEqual(['Validate', 'StartInspect', 'Inspect', 'Inspected', 'Inspect', 'Inspected', 'KeepPlan', 'ExecuteOrPlanOnly', 'PlanOnly']);
   });
 
+  it("fails the run, as AWS does, past Step Functions' history quota, counting events as AWS records them", async () => {
+    const run = (historyEventLimit: number) => runLocally({ input: INPUT, handlers: fakeHandlers().handlers, workflow: 'migrate011', historyEventLimit });
+    // plan only: 2 Tasks (entered, scheduled, started, succeeded, exited: 5 each) and 5 other states (2 each)
+    expect((await run(20)).status).toBe('SUCCEEDED');
+    const over = await run(19);
+    expect(over).toEqual({ status: 'FAILED', error: { name: 'HistoryLimitExceeded', message: expect.stringMatching(/reached 20 events at state PlanOnly, more than Step Functions' 19/) } });
+    // a fill that keeps waiting: each look is FillTable, TableFilled and WaitForStoreHashed (9 events)
+    let looks = 0;
+    const waiting = fakeHandlers({ fill: async (event) => ({ column: (event as { columns: number[] }).columns[0], done: ++looks >= 40, rows: 0, waiting: looks < 40, waitSeconds: 10 }) });
+    const long = await runLocally({ input: { ...INPUT, execute: true }, handlers: waiting.handlers, workflow: 'migrate011', historyEventLimit: 300 });
+    expect(long.error?.name).toBe('HistoryLimitExceeded');
+    expect(looks).toBeLessThan(40);
+  });
+
   it('execute: calls every handler in order, fans out over hash batches and columns, loops rewrite and verify until done', async () => {
     const fake = fakeHandlers();
     const entered: string[] = [];
@@ -161,8 +175,12 @@ describe('runLocally (0.11 workflow)', () => {
     // FillTables: tables side by side (MaxConcurrency 2 by default), each repeated until done with all its columns; a
     // table waiting for its store is asked again after WaitForStoreHashed, meanwhile the other fills
     const fills = of('fill');
-    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 10)).toEqual(Array(3).fill({ input, run, columns: [10] }));
-    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 11)).toEqual([{ input, run, columns: [11, 12] }]);
+    // each call hands on the pause before it (none before the first; WaitForStoreHashed waited the 15 s the waiting
+    // call asked for; the calls after it had no pause), and the minimum, storePollSeconds
+    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 10)).toEqual(
+      [0, 15, 0].map((waitedSeconds) => ({ input, run, columns: [10], pollSeconds: 10, waitedSeconds })),
+    );
+    expect(fills.filter((event) => (event as { columns: number[] }).columns[0] === 11)).toEqual([{ input, run, columns: [11, 12], pollSeconds: 10, waitedSeconds: 0 }]);
     expect(fills.findIndex((event) => (event as { columns: number[] }).columns[0] === 11)).toBeLessThan(2);
     expect(fake.maxFillsInFlight()).toBe(2);
     expect(entered.filter((name) => name === 'WaitForStoreHashed')).toHaveLength(1);
@@ -199,7 +217,7 @@ describe('runLocally (0.11 workflow)', () => {
   it('s3BatchChecksum: starts the job, polls it until done, records its checksums in place of Prepare\'s result', async () => {
     let looks = 0;
     const fake = fakeHandlers({
-      checksumState: async () => ({ done: ++looks === 3, status: looks === 3 ? 'Complete' : 'Active', total: 3, succeeded: looks, failedTasks: 0 }),
+      checksumState: async () => ({ done: ++looks === 3, status: looks === 3 ? 'Complete' : 'Active', total: 3, succeeded: looks, failedTasks: 0, waitSeconds: looks === 3 ? 0 : 60 + 30 * looks }),
       recordChecksums: async () => ({ done: true, recorded: 3, left: 0, manifest: null, columns: [11], tableColumns: [[11]], objects: 5 }),
     });
     const entered: string[] = [];
@@ -208,7 +226,8 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.names().slice(0, 8)).toEqual(['validate', 'inspect', 'prepare', 'startChecksum', 'checksumState', 'checksumState', 'checksumState', 'recordChecksums']);
     const of = (handler: Name) => fake.calls.filter((call) => call.handler === handler).map((call) => call.event);
     const { input, run } = of('prepare')[0] as { input: unknown; run: string };
-    expect(of('checksumState')[0]).toEqual({ input, run, job: 'job-1' });
+    // each look hands on the pause before it, from checksumPollSeconds (the first) to what the look before returned
+    expect(of('checksumState')).toEqual([60, 90, 120].map((waitedSeconds) => ({ input, run, job: 'job-1', pollSeconds: 60, waitedSeconds })));
     expect(of('recordChecksums')).toEqual([{ input, run, checksum: { job: 'job-1', run: 'djmigrate-run' } }]);
     // the columns come from RecordChecksums' result now
     expect(of('rewrite')).toEqual([{ input, run, columns: [11] }]);

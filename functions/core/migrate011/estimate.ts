@@ -1,6 +1,7 @@
 // What a 0.11 → 0.12 run will take and cost on AWS, from the plan's counts: the model `plan` prints and README
 // tabulates. Prices are the us-east-1 list prices (Step Functions Standard, Lambda arm64, S3 Standard requests);
 // rates are deliberately round assumptions, not measurements (npm run bench measures this machine).
+import { looksWithin } from '../polling.js';
 import { expectedStoreKeys, keyRanges } from '../stores/key-ranges.js';
 import { AWS_LIST_RANGES } from '../stores/open-store.js';
 import { PRICES_USD } from '../aws-prices.js';
@@ -17,7 +18,10 @@ export const ASSUMED = {
   budgetedCallSeconds: 600,
   /** Validate, Inspect, Prepare, HashAndFill, InsertRows, Finish, Verify, Report and their Passes/Choices/Maps. */
   fixedTransitions: 22,
-  /** A table's fill looks again every storePollSeconds while its store hashes: Task + Choice + Wait each time. */
+  /**
+   * A table's fill looks again while its store hashes, after pauses growing from storePollSeconds to 5 minutes
+   * (looksWithin): Task + Choice + Wait each time.
+   */
   storePollSeconds: 10,
   /** FillTables' MaxConcurrency (the stack's fillConcurrency): tables that may wait for their stores at once. */
   fillsAtOnce: 2,
@@ -50,7 +54,7 @@ export const ASSUMED = {
   /** s3BatchChecksum: the job's start-up (preparing the manifest) and its pace; round guesses, never measured. */
   batchJobStartSeconds: 300,
   batchObjectsPerSecond: 1000,
-  /** ChecksumJobState polls once a minute (checksumPollSeconds): Wait + Task + Choice each time. */
+  /** ChecksumJobState polls after pauses growing from a minute (checksumPollSeconds) to 5: Wait + Task + Choice each time. */
   batchPollSeconds: 60,
 } as const;
 
@@ -98,7 +102,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const read = inputs.stores.map((store) => (sampled && store.s3 ? Math.min(store.objects, ASSUMED.etagSample) : store.objects));
   const batchObjects = inputs.s3BatchChecksum ? inputs.stores.reduce((sum, store) => sum + (store.s3 ? store.objects : 0), 0) : 0;
   const batchSeconds = batchObjects ? ASSUMED.batchJobStartSeconds + batchObjects / ASSUMED.batchObjectsPerSecond : 0;
-  const polls = batchObjects ? Math.ceil(batchSeconds / ASSUMED.batchPollSeconds) : 0;
+  const polls = batchObjects ? looksWithin(batchSeconds, ASSUMED.batchPollSeconds) : 0;
   const readObjects = read.reduce((sum, n) => sum + n, 0);
   const readBytes = inputs.stores.reduce((sum, store, i) => sum + (store.objects ? (store.bytes * read[i]) / store.objects : 0), 0);
   const rows = inputs.columnRows.reduce((sum, n) => sum + n, 0);
@@ -127,7 +131,7 @@ export function estimateRun(inputs: EstimateInputs): RunEstimate {
   const seconds = Math.ceil(batchSeconds + hashSeconds + rewriteSeconds + phaseSeconds + ASSUMED.otherSeconds);
   // at most, fills wait the whole hashing (which starts after a checksum job); per column also the call that builds
   // its index and the swapping call
-  const storeLooks = Math.min(inputs.columnRows.length, ASSUMED.fillsAtOnce) * Math.ceil(hashSeconds / ASSUMED.storePollSeconds);
+  const storeLooks = Math.min(inputs.columnRows.length, ASSUMED.fillsAtOnce) * looksWithin(hashSeconds, ASSUMED.storePollSeconds);
   const columnCalls = rewriteCalls + 2 * inputs.columnRows.length;
 
   const stateTransitions =
