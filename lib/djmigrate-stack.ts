@@ -172,6 +172,12 @@ export interface DjmigrateStackProps extends StackProps {
    * `storeBuckets` without a prefix here stays whole. Context: `storePrefixes` (list or comma-separated).
    */
   readonly storePrefixes?: string[];
+  /**
+   * ARNs of the customer managed KMS keys the store objects are encrypted with (SSE-KMS): the readers get
+   * kms:Decrypt on them, the writers also kms:GenerateDataKey (S3 encrypts what they write with the bucket's key).
+   * Objects under the AWS managed key aws/s3 need none. Context: `storeKmsKeys` (list or comma-separated).
+   */
+  readonly storeKmsKeys?: string[];
   /** Address that gets the notifications (an SNS topic with an e-mail subscription). Context: `notificationEmail`. Default: no topic. */
   readonly notificationEmail?: string;
   /** Days the reports (and the reports bucket's access logs) are kept. Context: `reportsRetentionDays`. Default 365. */
@@ -241,6 +247,7 @@ export class DjmigrateStack extends Stack {
     const dbSecretArn = props.dbSecretArn ?? contextString(this, 'dbSecretArn');
     const storeBuckets = props.storeBuckets ?? contextList(this, 'storeBuckets') ?? [];
     const storePrefixes = props.storePrefixes ?? contextList(this, 'storePrefixes') ?? [];
+    const storeKmsKeys = kmsKeyArns(props.storeKmsKeys ?? contextList(this, 'storeKmsKeys') ?? []);
     const eventBusName = props.eventBusName ?? contextString(this, 'eventBusName');
     const notificationEmail = props.notificationEmail ?? contextString(this, 'notificationEmail');
     const reportsRetentionDays = props.reportsRetentionDays ?? contextNumber(this, 'reportsRetentionDays');
@@ -326,9 +333,9 @@ export class DjmigrateStack extends Stack {
 
     this.tracing = tracing;
     this.storeScopes = storeScopes(storeBuckets, storePrefixes);
-    this.storeObjectArns = this.grantStoreAccess(this.storeScopes);
+    this.storeObjectArns = this.grantStoreAccess(this.storeScopes, storeKmsKeys);
     [this.reportsBucket, this.manifestsBucket] = this.addReportsBucket(reportsRetentionDays);
-    this.batchChecksumRole = this.addBatchChecksum();
+    this.batchChecksumRole = this.addBatchChecksum(storeKmsKeys);
     this.addEventPublishing(eventBusName);
 
     if (dbInstanceIdentifier || dbClusterIdentifier) {
@@ -386,7 +393,7 @@ export class DjmigrateStack extends Stack {
    * Readers get s3:ListBucket + s3:GetObject, writers also s3:PutObject (+ AbortMultipartUpload), each on the store
    * buckets' objects, or only below the configured prefixes. Nothing gets s3:DeleteObject.
    */
-  private grantStoreAccess(storeScopes: readonly StoreScope[]): string[] {
+  private grantStoreAccess(storeScopes: readonly StoreScope[], kmsKeys: readonly string[]): string[] {
     const scopes = storeScopes.map(({ bucketName, prefixes }, i) => ({ bucket: s3.Bucket.fromBucketName(this, `StoreBucket${i}`, bucketName), prefixes }));
     if (scopes.length === 0) return [];
     const objects = scopes.flatMap((scope) => (scope.prefixes.length ? scope.prefixes.map((prefix) => scope.bucket.arnForObjects(`${prefix}/*`)) : [scope.bucket.arnForObjects('*')]));
@@ -414,6 +421,10 @@ export class DjmigrateStack extends Stack {
       // native mode copies objects to their 0.12 path (multipart for large ones); nothing ever deletes
       this.functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: objects }));
     }
+    if (kmsKeys.length) {
+      for (const name of STORE_READERS) this.functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [...kmsKeys] }));
+      for (const name of STORE_WRITERS) this.functions[name].addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [...kmsKeys] }));
+    }
     return objects;
   }
 
@@ -424,13 +435,14 @@ export class DjmigrateStack extends Stack {
    * the completion report, both under `manifests/checksums/` of the manifests bucket. The functions may start jobs
    * with that role only, and look at jobs of this account.
    */
-  private addBatchChecksum(): iam.Role {
+  private addBatchChecksum(kmsKeys: readonly string[]): iam.Role {
     const files = this.manifestsBucket.arnForObjects(`${CHECKSUM_PREFIX}/*`);
     const role = new iam.Role(this, 'BatchChecksumRole', {
       assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
       description: 'djmigrate s3BatchChecksum: S3 Batch Operations Compute checksum jobs over the store objects',
     });
     if (this.storeObjectArns.length) role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [...this.storeObjectArns] }));
+    if (kmsKeys.length) role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [...kmsKeys] }));
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [files] }));
     for (const name of CHECKSUM_FUNCTIONS) {
       this.functions[name].addEnvironment(BATCH_CHECKSUM_ROLE_ENV, role.roleArn);
@@ -661,6 +673,16 @@ function contextString(scope: Construct, key: string): string | undefined {
 }
 
 /** A list from context: a JSON array (cdk.json) or a comma-separated string (`-c key=a,b`). */
+/** `storeKmsKeys`: each a KMS key ARN (an alias names no key an IAM policy can grant). */
+function kmsKeyArns(items: readonly string[]): string[] {
+  for (const item of items) {
+    if (!/^arn:aws[-a-z]*:kms:[a-z0-9-]+:\d{12}:key\/[-0-9a-zA-Z]+$/.test(item)) {
+      throw new Error(`storeKmsKeys: ${JSON.stringify(item)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>); give the ARN of the key that encrypts the store objects, not an alias`);
+    }
+  }
+  return [...items];
+}
+
 function contextList(scope: Construct, key: string): string[] | undefined {
   const value: unknown = scope.node.tryGetContext(key);
   if (value === undefined || value === null || value === '') return undefined;

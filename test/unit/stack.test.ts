@@ -595,6 +595,18 @@ describe('DjmigrateStack: reports bucket, events, notifications, dashboard, stor
     for (const metric of METRIC_NAMES) expect(body).toMatch(new RegExp(`SEARCH\\('\\{djmigrate,Workflow\\} MetricName=[\\\\"]+${metric}[\\\\"]+', 'Sum', 300\\)`));
   });
 
+  it('grants the store objects\' KMS keys (storeKmsKeys): Decrypt to the readers and the Batch Operations role, GenerateDataKey to the writers; none without them', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { stack: kmsStack, template: kms } = synth({ storeKmsKeys: key }, { dbSecretArn: SECRET_ARN, storeBuckets: ['lab-external'] });
+    const roles = (...names: HandlerName[]) => new Set(names.map((name) => roleOfFunction(kms, kmsStack, name)));
+    const batchRole = kmsStack.getLogicalId(kmsStack.batchChecksumRole.node.defaultChild as never);
+    const readers: HandlerName[] = ['inspect', 'prepare', 'recordChecksums', 'hashItems', 'hash', 'verify', 'plan014', 'prepareExternal014', 'migrateColumn014', 'prepareCopy014', 'copyTable014', 'verify014'];
+    expect(rolesAllowing(kms, 'kms:Decrypt', key)).toEqual(new Set([...roles(...readers), batchRole]));
+    expect(rolesAllowing(kms, 'kms:GenerateDataKey', key)).toEqual(roles('hashItems', 'hash', 'migrateColumn014', 'copyTable014'));
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) expect(rolesAllowing(template, action)).toEqual(new Set());
+    expect(() => synth({ storeKmsKeys: 'alias/lab-stores' })).toThrow(/storeKmsKeys: "alias\/lab-stores" is not a KMS key ARN/);
+  });
+
   it('scopes object access to storePrefixes (bucket/prefix/*, ListBucket by s3:prefix) and keeps whole buckets for the rest', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).toContain(':s3:::lab-external/*');
