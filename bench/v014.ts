@@ -4,7 +4,7 @@
 // Measured through the local runner, phase by phase: in place on one copy (Plan, PrepareExternalStorage and Verify
 // check every object: objects/s; MigrateExternalColumns converts the rows: rows/s), then the copy strategy from
 // another (CopyTables and CompareTables: rows/s; then again with `trace` in 4 parts), and its pointer building alone
-// (pointers/s). Then Verify's pointer check alone on the migrated copy, read as a
+// (pointers/s; and an attach column's, whose pointers read and write an object each: attachments/s). Then Verify's pointer check alone on the migrated copy, read as a
 // table under 40M rows is (distinct pointers in order) and as a bigger one is (primary-key pages). Last, a schema of
 // a parent and 4 sibling tables of ROWS / 4 rows copied one table after another (copySchemaData) and by the state
 // machine, whose CopyTables copies a foreign-key level's tables at once.
@@ -16,12 +16,13 @@ import { copySchemaData, createParallelSchema } from '../functions/core/migrate0
 import { ensurePointers, POINTER_TABLE_014 } from '../functions/core/migrate014/external-storage.js';
 import type { Report014 } from '../functions/core/migrate014/report.js';
 import { verifyInPlace, type InPlaceVerifyOptions } from '../functions/core/migrate014/verify.js';
+import { openObjectWriter } from '../functions/core/stores/object-writer.js';
 import { openObjectStore } from '../functions/core/stores/open-store.js';
 import { MIGRATE_014_PHASES } from '../functions/local/cli-014.js';
 import { PhaseClock } from '../functions/local/cli-output.js';
 import { migrateLocally014 } from '../functions/local/migrate.js';
 import { connect, startSandbox, type Sandbox } from '../functions/local/sandbox/sandbox.js';
-import { createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../functions/local/sandbox/v014-pipeline.js';
+import { createV014Schema, declareV014Table, insertV014Rows, v014Attach, v014Blob, type V014Stores } from '../functions/local/sandbox/v014-pipeline.js';
 import { configEntries, copySchema } from './fixture.js';
 import { formatInt, mb, RssSampler } from './measure.js';
 
@@ -29,7 +30,8 @@ const DATABASE = 'djbench_v014';
 const PRISTINE = 'djbench_v014_pristine';
 const BUCKET = 'djm-bench-v014';
 const SIBLINGS = 'djbench_v014_siblings';
-const SCHEMAS = [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`, SIBLINGS, `${SIBLINGS}_serial`, `${SIBLINGS}_v2`];
+const ATTACHMENTS = 'djbench_v014_attach';
+const SCHEMAS = [DATABASE, PRISTINE, `${DATABASE}_v2`, `${PRISTINE}_v2`, SIBLINGS, `${SIBLINGS}_serial`, `${SIBLINGS}_v2`, ATTACHMENTS];
 
 export async function v014Rates(rows: number, objects: number, log: (line: string) => void): Promise<void> {
   if (objects < 1 || rows < objects) throw new Error(`--v014 ${rows} --v014-objects ${objects}: give at least one object and at least as many rows as objects`);
@@ -91,6 +93,11 @@ export async function v014Rates(rows: number, objects: number, log: (line: strin
     const built = await ensurePointers(conn, { schema: PRISTINE, stores: { main: stores.main.spec } }, { table: 'trace', column: 'data' }, { openStore: () => store, openWriter: () => { throw new Error('blobs write nothing'); } });
     const pointerSeconds = (performance.now() - pointersStarted) / 1000;
     log(`pointers alone (a blob column's, from an empty map): ${formatInt(built.pointers)} in ${pointerSeconds.toFixed(1)} s, ${formatInt(built.pointers / pointerSeconds)} pointers/s`);
+    const attachments = await attachmentPointers(conn, stores, Math.max(100, Math.min(2_000, Math.floor(objects / 5))));
+    log(
+      `an attach column's pointers: ${formatInt(attachments.count)} attachments of 1 KB (each checked by a read, then written at its 2.x path) in ` +
+        `${attachments.seconds.toFixed(1)} s, ${formatInt(attachments.count / attachments.seconds)}/s`,
+    );
 
     const siblingRows = Math.max(1, Math.floor(rows / 4));
     await buildSiblings(conn, siblingRows);
@@ -144,6 +151,23 @@ async function buildSchema(conn: Connection, stores: V014Stores, rows: number, o
     );
     done += step;
   }
+}
+
+/** An attach@main column of `count` attachments of 1 KB in a schema of its own, and the time its pointers take. */
+async function attachmentPointers(conn: Connection, stores: V014Stores, count: number): Promise<{ count: number; seconds: number }> {
+  await createV014Schema(conn, ATTACHMENTS);
+  await declareV014Table(conn, ATTACHMENTS, { name: 'doc', primaryKey: [{ name: 'doc_id', sqlType: 'int' }], attributes: [{ name: 'file', type: 'attach@main' }] });
+  for (let start = 0; start < count; start += 500) {
+    const rows = Array.from({ length: Math.min(500, count - start) }, (_, k) => ({ doc_id: start + k, file: v014Attach(`doc${start + k}.txt`, Buffer.alloc(1024, (start + k) % 251)) }));
+    await insertV014Rows(conn, ATTACHMENTS, 'doc', rows, stores);
+  }
+  const store = openObjectStore(stores.main.spec, stores.main.credentials);
+  const writer = openObjectWriter(stores.main.spec, stores.main.credentials);
+  const started = performance.now();
+  const built = await ensurePointers(conn, { schema: ATTACHMENTS, stores: { main: stores.main.spec } }, { table: 'doc', column: 'file' }, { openStore: () => store, openWriter: () => writer });
+  const seconds = (performance.now() - started) / 1000;
+  if (built.written !== count) throw new Error(`attachments: ${built.written} written of ${count}`);
+  return { count, seconds };
 }
 
 /** Seconds of Verify's migrate_external_storage check of the migrated schema (its pointers' objects, by size). */
