@@ -66,9 +66,9 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   ]);
   // a Distributed Map child that fails is counted against the map's tolerance, it does not end the run
   const childStates = new Set(distributedMaps.flatMap((map) => [...map.childStates]));
-  // the states that stand in for a Distributed Map here and have no history events of the parent's in AWS
   const taskStates = new Set([...Object.keys(handlerOfState), ...Object.keys(childOfState)]);
   const childMaps = new Set(distributedMaps.map((map) => map.childrenState));
+  // the states that stand in for a Distributed Map here and have no history events of the parent's in AWS
   const localOnly = new Set([...childStates, ...distributedMaps.flatMap((map) => [map.readerState, map.loadState, map.toleranceState])]);
 
   const taskResourceLocalHandlers: TaskHandlers = {};

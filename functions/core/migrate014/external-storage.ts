@@ -852,7 +852,8 @@ async function pointerFor(
       digest.update(chunk as Buffer);
       length += (chunk as Buffer).length;
       // an object grown past what its row records is refused below, never held whole
-      kept = kept && length <= KEPT_ATTACHMENT_BYTES ? (kept.push(chunk as Buffer), kept) : null;
+      if (kept && length <= KEPT_ATTACHMENT_BYTES) kept.push(chunk as Buffer);
+      else kept = null;
     }
     if (!digest.digest().equals(row.hash) || length !== source.size) {
       throw new MigrationRefusedError(

@@ -57,22 +57,22 @@ export const DIRECTORY_BUCKET = /--x-s3$/;
 /** S3's largest object one CopyObject (or PutObject) takes; bigger ones go in parts. */
 export const SINGLE_REQUEST_MAX_BYTES = 5 * 1024 ** 3;
 /** S3's limits on a multipart upload: 10,000 parts, each at least 5 MiB (but the last) and at most 5 GiB. */
-export const MAX_PARTS = 10_000;
+const MAX_UPLOAD_PARTS = 10_000;
 const MIN_PART_BYTES = 5 * 1024 ** 2;
 /** A multipart copy's parts (S3 copies them; nothing passes through this process), this many at once. */
 const COPY_PART_BYTES = 512 * 1024 ** 2;
 const COPY_PARTS_IN_FLIGHT = 4;
 
-export interface S3ListOptions {
+export interface S3StoreOptions {
   /** Key ranges a big listing is split into and listed at once (1: one request after another). */
   listRanges?: number;
   /** Objects bigger than this are copied in parts (default SINGLE_REQUEST_MAX_BYTES; tests set it small). */
   singleCopyMaxBytes?: number;
 }
 
-/** Part size for `size` bytes in at most MAX_PARTS parts, at least `preferred` (and S3's 5 MiB). */
+/** Part size for `size` bytes in at most MAX_UPLOAD_PARTS parts, at least `preferred` (and S3's 5 MiB). */
 export function partBytesFor(size: number, preferred: number): number {
-  return Math.max(preferred, MIN_PART_BYTES, Math.ceil(size / MAX_PARTS));
+  return Math.max(preferred, MIN_PART_BYTES, Math.ceil(size / MAX_UPLOAD_PARTS));
 }
 
 /** A DataJoint `s3` store: keys are object keys inside the bucket. */
@@ -84,7 +84,7 @@ export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
-    { listRanges = 1, singleCopyMaxBytes = SINGLE_REQUEST_MAX_BYTES }: S3ListOptions = {},
+    { listRanges = 1, singleCopyMaxBytes = SINGLE_REQUEST_MAX_BYTES }: S3StoreOptions = {},
   ) {
     this.description = `s3://${bucket}`;
     this.listRanges = Math.min(listRanges, KEY_RANGE_BOUNDS.length + 1);
