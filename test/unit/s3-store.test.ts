@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
 import { ObjectMissingError } from '../../functions/core/stores/object-store.js';
 import { AWS_LIST_RANGES, openedOnce, openObjectStore } from '../../functions/core/stores/open-store.js';
-import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
+import { S3_MAX_ATTEMPTS, s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());
@@ -74,16 +74,18 @@ describe('S3 object store', () => {
     expect(open('copy', spec).n).toBe(3);
   });
 
-  it('uses path style and checksums only when required for S3-compatible servers, SDK defaults for AWS', () => {
+  it('uses path style and checksums only when required for S3-compatible servers, SDK defaults for AWS but its retries', () => {
     expect(s3ClientConfig({ endpoint: 'localhost:9000', bucket: 'b' })).toMatchObject({
       endpoint: 'http://localhost:9000',
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      retryMode: 'adaptive',
+      maxAttempts: S3_MAX_ATTEMPTS,
     });
     expect(s3ClientConfig({ endpoint: 'minio.lab:9000', bucket: 'b', secure: true }).endpoint).toBe('https://minio.lab:9000');
     const aws = s3ClientConfig({ endpoint: 's3.amazonaws.com', bucket: 'b', region: 'eu-west-1' });
-    expect(aws).toEqual({ region: 'eu-west-1' });
+    expect(aws).toEqual({ region: 'eu-west-1', retryMode: 'adaptive', maxAttempts: S3_MAX_ATTEMPTS });
   });
 
   it('fails the whole listing when one of its key ranges is refused, and stops the others', async () => {

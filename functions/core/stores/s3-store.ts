@@ -54,6 +54,14 @@ const KEYS_WORTH_A_LIST = 13;
 /** S3 directory buckets (`…--x-s3`) list in no order and ignore StartAfter. */
 export const DIRECTORY_BUCKET = /--x-s3$/;
 
+/**
+ * Attempts per S3 request, spaced by the SDK's adaptive retry, which also slows the client's own sending when S3 says
+ * SlowDown: a store's objects share a prefix, and S3 answers 503 SlowDown past ~5,500 GETs a second on one prefix
+ * until it has split it, a rate 40 Distributed Map children reading small objects reach (the default 3 attempts then
+ * fail whole batches).
+ */
+export const S3_MAX_ATTEMPTS = 8;
+
 /** S3's largest object one CopyObject (or PutObject) takes; bigger ones go in parts. */
 export const SINGLE_REQUEST_MAX_BYTES = 5 * 1024 ** 3;
 /** S3's limits on a multipart upload: 10,000 parts, each at least 5 MiB (but the last) and at most 5 GiB. */
@@ -306,11 +314,13 @@ export function isAwsEndpoint(endpoint: string | undefined): boolean {
  */
 export function s3ClientConfig(location: S3Location, credentials?: S3Credentials): S3ClientConfig {
   const region = location.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  if (isAwsEndpoint(location.endpoint)) return { region, ...(credentials ? { credentials } : {}) };
+  const retries = { retryMode: 'adaptive', maxAttempts: S3_MAX_ATTEMPTS } as const;
+  if (isAwsEndpoint(location.endpoint)) return { region, ...retries, ...(credentials ? { credentials } : {}) };
   const scheme = location.secure ? 'https' : 'http';
   const endpoint = /^https?:\/\//.test(location.endpoint!) ? location.endpoint! : `${scheme}://${location.endpoint}`;
   return {
     region,
+    ...retries,
     endpoint,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
