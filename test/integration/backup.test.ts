@@ -45,6 +45,14 @@ it('copies a schema with its foreign keys and rows, and restores it atomically a
     [backup],
   );
   expect(fk.referenced_schema).toBe(backup);
+  // every table it creates has a primary key (RDS MySQL with sql_require_primary_key refuses any other), its marker too
+  const keyless = await select<{ name: string }>(
+    conn,
+    `SELECT t.TABLE_NAME AS name FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ?
+        AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY')`,
+    [backup],
+  );
+  expect(keyless).toEqual([]);
   await expect(backupSchema(conn, name, backup)).rejects.toThrow(/already exists/);
 
   // The migration changes things...

@@ -64,7 +64,7 @@ export async function backupSchema(conn: Connection, schema: string, name = back
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
     if (Number(n) !== rows) throw new MigrationRefusedError(`the backup of ${schema}.${table} holds ${n} rows, not ${rows}; the schema changed during the backup — rerun it while nothing writes`);
   }
-  await execute(conn, `CREATE TABLE ${tableRef(name, BACKUP_MARKER_TABLE)} (source varchar(64) NOT NULL, tables int unsigned NOT NULL, taken_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP) COMMENT='djmigrate: this backup is complete'`);
+  await execute(conn, `CREATE TABLE ${tableRef(name, BACKUP_MARKER_TABLE)} (source varchar(64) NOT NULL, tables int unsigned NOT NULL, taken_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (source)) COMMENT='djmigrate: this backup is complete'`);
   await execute(conn, `INSERT INTO ${tableRef(name, BACKUP_MARKER_TABLE)} (source, tables) VALUES (?, ?)`, [schema, copied.tables.length]);
   return copied;
 }
