@@ -6,7 +6,7 @@ import type { ManifestStore } from '../core/stores/manifest-store.js';
 import type { HandlerName } from '../handlers/names.js';
 import { checkTolerance, inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from './distributed-map.js';
 import type { WorkflowName } from '../../lib/djmigrate-stack.js';
-import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, statesOfType, type LoadDefinitionOptions } from './definition.js';
+import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION, loadDefinition, statesOfType, type AslDefinition, type LoadDefinitionOptions } from './definition.js';
 
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
@@ -39,6 +39,8 @@ export interface RunLocallyOptions {
   childConcurrency?: number;
   /** Fail the run, as AWS fails a Standard execution, past this many history events (default HISTORY_EVENT_LIMIT). */
   historyEventLimit?: number;
+  /** Called once the run has ended with the history events it counted. */
+  onHistoryEvents?: (events: number) => void;
 }
 
 /** Runs one child execution locally; `name` is the child execution's name. */
@@ -60,7 +62,7 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, childOfState, waitStates, mapStates, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
+  const [{ machine, handlerOfState, childOfState, waitStates, mapStates, pollingLooks, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
     prepareMachine(options.workflow, options.definitionOptions ?? {}, options.childConcurrency ?? DEFAULT_CHILD_CONCURRENCY),
     loadLocalStepFunctions(),
   ]);
@@ -184,13 +186,32 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   abortRun = () => execution.abort();
   const historyLimit = options.historyEventLimit ?? HISTORY_EVENT_LIMIT;
   let historyEvents = 0;
+  // the entries still to pass over of the states a polling Wait leads back to (its Task, then that Task's Choice)
+  const lookEntries = new Map<string, number>();
+  /** History events a state's event stands for; 0 for a polling loop's look (see HISTORY_EVENT_LIMIT). */
+  const historyEventsOf = (event: { type: string }, state: string): number => {
+    if (event.type === 'StateExited') return 0;
+    if (event.type !== 'StateEntered') return 1;
+    const look = pollingLooks.get(state);
+    if (look) {
+      for (const next of look) lookEntries.set(next, (lookEntries.get(next) ?? 0) + 1);
+      return 0;
+    }
+    const passed = lookEntries.get(state) ?? 0;
+    if (passed > 0) {
+      lookEntries.set(state, passed - 1);
+      return 0;
+    }
+    // entered and exited, and a Task's or Map's own
+    return 2 + (taskStates.has(state) ? TASK_EXTRA_EVENTS : mapStates.has(state) ? MAP_EXTRA_EVENTS : 0);
+  };
   // always drain the event log (it queues every event until read)
   const events = (async () => {
     for await (const event of execution.eventLogs) {
       // a Distributed Map's children (here the iterations of its inline stand-in) are executions of their own
       const state = 'state' in event ? event.state.name : 'parentState' in event && !childMaps.has(event.parentState.name) ? event.parentState.name : null;
       if (state !== null && !localOnly.has(state)) {
-        historyEvents += 1 + (event.type === 'StateEntered' ? (taskStates.has(state) ? TASK_EXTRA_EVENTS : mapStates.has(state) ? MAP_EXTRA_EVENTS : 0) : 0);
+        historyEvents += historyEventsOf(event, state);
         if (historyEvents > historyLimit) {
           stopOverLimit(
             Object.assign(new Error(`the execution history reached ${historyEvents} events at state ${state}, more than Step Functions' ${historyLimit} for a Standard execution; AWS fails the execution there`), {
@@ -224,6 +245,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
   halted ??= new Error('the execution has ended');
   await Promise.allSettled([...inFlight]);
   await events;
+  options.onHistoryEvents?.(historyEvents);
   const over = result.status === 'SUCCEEDED' && overDataLimit('(execution)', 'the execution output', result.output);
   if (over) stopOverLimit(over);
   return overLimit ? { status: 'FAILED', error: describeError(overLimit) } : result;
@@ -270,6 +292,8 @@ interface PreparedMachine {
   waitStates: string[];
   /** Map and Parallel states (each records its start and end besides entering and leaving). */
   mapStates: Set<string>;
+  /** Each Wait state and the states a look of its polling loop enters after it: the Task it leads to, that Task's Choice. */
+  pollingLooks: Map<string, string[]>;
   /** States reached through a Catch (and what follows them): they run after a failure, as in AWS. */
   failurePath: Set<string>;
   /** Error names some Retry of the definition catches: such a failure is not final yet. */
@@ -287,7 +311,9 @@ export const STATE_DATA_LIMIT_BYTES = 256 * 1024;
  * Step Functions' quota on a Standard execution's history: 25,000 events, past which the execution fails. Counted
  * locally as AWS records them: a state entered and exited, a Map iteration or Parallel branch started and ended, a
  * retry, and a Task's scheduled, started and succeeded (or failed) besides; a Distributed Map's children are
- * executions of their own.
+ * executions of their own. Not counted: the looks of a polling loop (a Wait, the Task it leads back to and that
+ * Task's Choice). Here a Wait lasts LOCAL_WAIT_MS, so a loop looks far more often than on AWS, where their number
+ * follows the real time waited and the growing pauses (polling.ts: a few hundred over hours).
  */
 export const HISTORY_EVENT_LIMIT = 25_000;
 /** A Task's events besides entering and leaving it (scheduled, started, succeeded or failed); a Map's or Parallel's (started, ended). */
@@ -335,6 +361,7 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
         childOfState: loaded.childOfState,
         waitStates: statesOfType(definition, 'Wait').map(([name]) => name),
         mapStates: new Set([...statesOfType(definition, 'Map'), ...statesOfType(definition, 'Parallel')].map(([name]) => name)),
+        pollingLooks: pollingLooksOf(definition),
         failurePath: failurePathOf(definition.States),
         retriedErrors: retriedErrorsOf(definition),
         distributedMaps: maps,
@@ -380,4 +407,16 @@ function jsonCopy(value: unknown): unknown {
 function describeError(error: unknown): { name: string; message: string } {
   if (error instanceof Error) return { name: error.name || 'Error', message: error.message };
   return { name: 'Error', message: String(error) };
+}
+
+/** Each Wait state of the definition with the Task it leads to and that Task's Next (the Choice of its loop). */
+function pollingLooksOf(definition: AslDefinition): Map<string, string[]> {
+  const byName = new Map(['Task', 'Choice', 'Wait'].flatMap((type) => statesOfType(definition, type)));
+  return new Map(
+    statesOfType(definition, 'Wait').map(([name, wait]) => {
+      const task = String(wait.Next);
+      const choice = byName.get(task)?.Next;
+      return [name, typeof choice === 'string' ? [task, choice] : [task]];
+    }),
+  );
 }
