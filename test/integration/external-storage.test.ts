@@ -526,9 +526,24 @@ it('reads a small attachment once (checked, then written from memory) and a big 
       },
     });
   };
-  await migrateExternalStorage(s.conn, s.options, counting, s.openWriter);
+  // sizes written from memory (the S3 client can send those again on SlowDown) and streamed
+  const fromMemory: number[] = [];
+  const streamed: number[] = [];
+  const recording = (name: string): ObjectWriter => {
+    const writer = s.openWriter(name);
+    return {
+      description: writer.description,
+      put: (key, body, size) => {
+        (Buffer.isBuffer(body) ? fromMemory : streamed).push(size);
+        return writer.put(key, body, size);
+      },
+    };
+  };
+  await migrateExternalStorage(s.conn, s.options, counting, recording);
   // the example lab's report.v1.txt is small too
   expect(Object.fromEntries(reads)).toEqual({ 'small.txt': 1, 'big.bin': 2, 'report.v1.txt': 1 });
+  expect(streamed).toEqual([big.length + 'big.bin\0'.length]);
+  expect(fromMemory.sort()).toEqual(['small.txt\0small contents'.length, 'report.v1.txt\0hello report\n'.length].sort());
   const rows = await select<{ n: number; file: string }>(s.conn, `SELECT n, CAST(file AS CHAR) AS file FROM ${tableRef(s.db, 'doc')} ORDER BY n`);
   for (const [row, name, contents] of [[rows[0], 'small.txt', Buffer.from('small contents')], [rows[1], 'big.bin', big]] as const) {
     const object = Buffer.concat([Buffer.from(`${name}\0`), contents]);

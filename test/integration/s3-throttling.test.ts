@@ -2,8 +2,10 @@
 // client's adaptive retries) rather than failing a whole hash batch. A real HTTP server answers as S3 does.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { S3Client } from '@aws-sdk/client-s3';
+import { S3ObjectWriter } from '../../functions/core/stores/object-writer.js';
 import { S3_MAX_ATTEMPTS, s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>1</RequestId></Error>';
@@ -12,11 +14,15 @@ let endpoint: string;
 /** Requests to throttle before answering, and the requests seen. */
 let throttle = 0;
 let requests = 0;
+/** Bytes of each request's body. */
+const bodies: number[] = [];
 
 beforeAll(async () => {
   server = createServer((request, response) => {
     requests++;
-    request.resume();
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    request.on('end', () => bodies.push(bytes));
     if (throttle > 0) {
       throttle--;
       response.writeHead(503, { 'content-type': 'application/xml' }).end(SLOW_DOWN);
@@ -29,7 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const store = () => new S3ObjectStore(new S3Client(s3ClientConfig({ endpoint, bucket: 'lab' }, { accessKeyId: 'k', secretAccessKey: 's' })), 'lab');
+const client = () => new S3Client(s3ClientConfig({ endpoint, bucket: 'lab' }, { accessKeyId: 'k', secretAccessKey: 's' }));
+const store = () => new S3ObjectStore(client(), 'lab');
 
 async function text(stream: AsyncIterable<Buffer>): Promise<string> {
   let out = '';
@@ -43,4 +50,15 @@ it('reads through a run of SlowDown answers that the SDK default of 3 attempts w
   expect(await text(await store().read('db/object'))).toBe('hello');
   expect(requests).toBe(4);
   expect(S3_MAX_ATTEMPTS).toBeGreaterThan(4);
+}, 30_000);
+
+it('writes an object from memory through SlowDown answers (a streamed one is not sent again: the SDK does not retry it)', async () => {
+  throttle = 2;
+  requests = 0;
+  bodies.length = 0;
+  await new S3ObjectWriter(client(), 'lab').put('db/_hash/x', Buffer.alloc(1024, 7), 1024);
+  expect(bodies).toEqual([1024, 1024, 1024]);
+  throttle = 1;
+  await expect(new S3ObjectWriter(client(), 'lab').put('db/_hash/y', Readable.from([Buffer.alloc(1024, 7)]), 1024)).rejects.toMatchObject({ name: 'SlowDown' });
+  throttle = 0;
 }, 30_000);

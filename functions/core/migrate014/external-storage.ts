@@ -860,19 +860,24 @@ async function pointerFor(
         `attachment ${sourceKey} in store "${column.store}" does not match ${externalTableName(column.store)} (hash ${row.hash.toString('hex')}, ${source.size} bytes); it is corrupt or was replaced, restore it and rerun`,
       );
     }
-    const contents = kept ?? (await readObject(store, column.store, sourceKey));
-    const body = Readable.from(
-      (async function* () {
-        yield prefix;
-        yield* contents;
-      })(),
-    );
+    // a kept one goes from memory, which the S3 client can send again on SlowDown; a big one is streamed
+    const body = kept ? Buffer.concat([prefix, ...kept]) : prefixed(prefix, await readObject(store, column.store, sourceKey));
     await openWriter(column.store).put(targetKey, body, size);
     written = true;
   } else if (existing.size !== size) {
     throw new MigrationRefusedError(`store "${column.store}" already has ${targetKey} with ${existing.size} bytes, not ${size}: something else was written at that 2.x path; inspect it before rerunning`);
   }
   return { json: pythonJson({ ...hashPointer({ hash, path, schema, store: targetStore, size }) }), written, copied: false };
+}
+
+/** `prefix`, then the stream's bytes. */
+function prefixed(prefix: Buffer, contents: Readable): Readable {
+  return Readable.from(
+    (async function* () {
+      yield prefix;
+      yield* contents;
+    })(),
+  );
 }
 
 async function readObject(store: ObjectStore, storeName: string, key: string): Promise<Readable> {

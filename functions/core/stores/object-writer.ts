@@ -4,7 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { pipeline as pipe, Transform, type Readable } from 'node:stream';
+import { pipeline as pipe, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StoreSpec } from '../config/store-spec.js';
 import { temporaryPath } from './file-store.js';
@@ -14,10 +14,13 @@ import { partBytesFor, s3ClientConfig, SINGLE_REQUEST_MAX_BYTES, type S3Credenti
 const UPLOAD_PART_BYTES = 16 * 1024 ** 2;
 const UPLOAD_PARTS_IN_FLIGHT = 2;
 
-/** Puts a new object from a stream of known length, never holding it whole in memory. */
+/**
+ * Puts a new object of known length: streamed (never held whole), or from memory, which S3's client can send again
+ * when S3 answers SlowDown (it does not retry a stream it has read).
+ */
 export interface ObjectWriter {
   readonly description: string;
-  put(key: string, body: Readable, size: number): Promise<void>;
+  put(key: string, body: Readable | Buffer, size: number): Promise<void>;
 }
 
 export class S3ObjectWriter implements ObjectWriter {
@@ -35,7 +38,8 @@ export class S3ObjectWriter implements ObjectWriter {
    * One PutObject streamed from the source; past its 5 GiB a multipart upload, which holds only the parts in flight
    * and, on failure, is aborted, so nothing appears at the key until the whole object is there.
    */
-  async put(key: string, body: Readable, size: number): Promise<void> {
+  async put(key: string, body: Readable | Buffer, size: number): Promise<void> {
+    if (Buffer.isBuffer(body) && body.length !== size) throw new Error(`${key}: ${body.length} bytes to write, expected ${size}`);
     if (size <= this.singlePutMaxBytes) {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: size }));
       return;
@@ -43,7 +47,7 @@ export class S3ObjectWriter implements ObjectWriter {
     const upload = new Upload({
       client: this.client,
       // a failure of the source reaches the upload through the pipe
-      params: { Bucket: this.bucket, Key: key, Body: pipe(body, exactly(size, key), () => undefined) },
+      params: { Bucket: this.bucket, Key: key, Body: pipe(streamOf(body), exactly(size, key), () => undefined) },
       partSize: partBytesFor(size, UPLOAD_PART_BYTES),
       queueSize: UPLOAD_PARTS_IN_FLIGHT,
       // aborted here, so that the upload's own failure is the one reported whether or not the abort succeeds
@@ -65,11 +69,11 @@ export class FileObjectWriter implements ObjectWriter {
   }
 
   /** Writes a temporary file and renames it, so a crash never leaves a truncated object at the key. */
-  async put(key: string, body: Readable, size: number): Promise<void> {
+  async put(key: string, body: Readable | Buffer, size: number): Promise<void> {
     await mkdir(dirname(key), { recursive: true });
     const temporary = temporaryPath(key);
     try {
-      await pipeline(body, createWriteStream(temporary));
+      await pipeline(streamOf(body), createWriteStream(temporary));
       const written = (await stat(temporary)).size;
       if (written !== size) throw new Error(`wrote ${written} bytes to ${key}, expected ${size}; the source changed while it was copied`);
       await rename(temporary, key);
@@ -79,6 +83,8 @@ export class FileObjectWriter implements ObjectWriter {
     }
   }
 }
+
+const streamOf = (body: Readable | Buffer): Readable => (Buffer.isBuffer(body) ? Readable.from([body]) : body);
 
 /** Passes `size` bytes on and fails the stream at any other length (so a multipart upload of it is aborted). */
 function exactly(size: number, key: string): Transform {
