@@ -16,7 +16,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
 import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
@@ -61,6 +61,9 @@ export const DIRECTORY_BUCKET = /--x-s3$/;
  * fail whole batches).
  */
 export const S3_MAX_ATTEMPTS = 8;
+
+/** Times one read goes on after its download broke off (see S3ObjectStore.read). */
+const READ_RESUMES = 3;
 
 /** S3's largest object one CopyObject (or PutObject) takes; bigger ones go in parts. */
 export const SINGLE_REQUEST_MAX_BYTES = 5 * 1024 ** 3;
@@ -155,14 +158,40 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * The object's bytes. A download that breaks off (a reset connection: a long one of many GB meets one now and then)
+   * goes on from the byte it reached with a ranged GET of the same object (If-Match its ETag: a replaced object fails
+   * with PreconditionFailed rather than mixing two), up to READ_RESUMES times, instead of failing the whole object.
+   */
   async read(key: string): Promise<Readable> {
+    let first;
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return object.Body as Readable;
+      first = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (isMissing(error)) throw new ObjectMissingError(this.description, key);
       throw error;
     }
+    const { client, bucket } = this;
+    const { ETag: etag, ContentLength: length } = first;
+    let body = first.Body as Readable;
+    return Readable.from(
+      (async function* () {
+        let offset = 0;
+        for (let resumes = 0; ; resumes++) {
+          try {
+            for await (const chunk of body) {
+              offset += (chunk as Buffer).length;
+              yield chunk as Buffer;
+            }
+            return;
+          } catch (error) {
+            if (resumes >= READ_RESUMES || !etag || length === undefined || offset >= length) throw error;
+            body = (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-`, IfMatch: etag }))).Body as Readable;
+          }
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   async digest(key: string): Promise<StreamDigest> {
