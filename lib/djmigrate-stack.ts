@@ -141,7 +141,10 @@ export interface DjmigrateStackProps extends StackProps {
   readonly hashConcurrency?: number;
   /** Distributed Map children at once when hashing many objects (each hashes its batch). Context: `distributedConcurrency`. Default 40. */
   readonly distributedConcurrency?: number;
-  /** Seconds a 0.11 column fill waits before looking again whether the objects it needs are hashed. Context: `storePollSeconds`. Default 10. */
+  /**
+   * Seconds a 0.11 column fill first waits before looking again whether the objects it needs are hashed; each further
+   * pause is half as long again, up to 5 minutes. Context: `storePollSeconds`. Default 10.
+   */
   readonly storePollSeconds?: number;
   /** Tables worked on at once, each a database connection: 0.11's fills beside the hashing and its swaps after it (MaxConcurrency of FillTables and RewriteColumns), 0.14's column conversions (MigrateExternalColumns) and the copy strategy's tables building pointers (BuildPointers) and a foreign-key level's tables and parts copied (CopyLevel). Context: `fillConcurrency`. Default 2. */
   readonly fillConcurrency?: number;

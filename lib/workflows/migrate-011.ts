@@ -87,9 +87,15 @@ export interface Migrate011WorkflowOptions extends WorkflowOptions<Migrate011Han
   readonly objectsPerChild?: number;
   /** Children that may fail (after their retries) before the map fails; their objects go to the standard Map. Default 5. */
   readonly toleratedFailurePercentage?: number;
-  /** How long the workflow waits between two looks at an S3 Batch Operations Compute checksum job. Default 60 s. */
+  /**
+   * The first pause between two looks at an S3 Batch Operations Compute checksum job; each further one is half as long
+   * again, up to 5 minutes (nextPollSeconds). Default 60 s.
+   */
   readonly checksumPollSeconds?: number;
-  /** How long a column fill waits before looking again whether the objects it needs are hashed. Default 10 s. */
+  /**
+   * The first pause before a column fill looks again whether the objects it needs are hashed; each further one is half
+   * as long again, up to 5 minutes (nextPollSeconds). Default 10 s.
+   */
   readonly storePollSeconds?: number;
   /** MaxConcurrency of FillTables and RewriteColumns: tables whose columns fill (beside the hashing) or are rewritten at once (each holds a connection). Default 2. */
   readonly fillConcurrency?: number;
