@@ -14,6 +14,17 @@ export function nextPollSeconds(previous: unknown, minimum: unknown): number {
   return Math.min(MAX_POLL_SECONDS, Math.max(floor, Math.ceil(before * GROWTH)));
 }
 
+/** What a look's call is given by its loop: the minimum pause and the pause before this look (0 or absent: none). */
+export interface PollEvent {
+  pollSeconds?: unknown;
+  waitedSeconds?: unknown;
+}
+
+/** A look's result field `waitSeconds`: the pause before the next look while `waiting`, else 0. */
+export function pauseAfter(waiting: boolean, event: PollEvent): number {
+  return waiting ? nextPollSeconds(event.waitedSeconds, event.pollSeconds) : 0;
+}
+
 /** Looks a loop makes while it waits `seconds` (what the cost model counts). */
 export function looksWithin(seconds: number, minimum: number): number {
   let looks = 0;

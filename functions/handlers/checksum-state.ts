@@ -1,5 +1,5 @@
 import { batchChecksumState } from '../core/migrate011/batch-checksum.js';
-import { nextPollSeconds } from '../core/polling.js';
+import { pauseAfter, type PollEvent } from '../core/polling.js';
 import { checksumJobsOf } from './deps.js';
 import { lambdaDeps } from './lambda-deps.js';
 import { phaseHandler, type DepsProvider } from './phase-handler.js';
@@ -9,10 +9,9 @@ import { phaseHandler, type DepsProvider } from './phase-handler.js';
  * heartbeat), so that a job running for hours does not leave the lock looking stale.
  */
 export function makeChecksumStateHandler(getDeps: DepsProvider) {
-  return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string; pollSeconds?: unknown; waitedSeconds?: unknown }) => {
+  return phaseHandler(getDeps, async ({ deps }, event: { input: unknown; run?: string; job: string } & PollEvent) => {
     const state = await batchChecksumState(checksumJobsOf(deps), event.job);
-    // the pause before the next look while the job runs
-    return { ...state, waitSeconds: state.done ? 0 : nextPollSeconds(event.waitedSeconds, event.pollSeconds) };
+    return { ...state, waitSeconds: pauseAfter(!state.done, event) };
   });
 }
 

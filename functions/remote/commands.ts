@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { formatBytes } from '../local/format.js';
 import { RemoteCommandError } from './errors.js';
+import { AWS_RETRIES } from '../core/aws-retries.js';
 import type { MapRunSummary } from './executions.js';
 import { progressFromHistory, type RemoteProgress } from './progress-from-history.js';
 
@@ -22,9 +23,6 @@ export interface RemoteIo {
   tty?: boolean;
 }
 
-/** Attempts per AWS call: the SDK retries throttling and transient errors itself, adaptive mode also slows down. */
-export const MAX_ATTEMPTS = 8;
-
 /** The region of an ARN (arn:aws:states:REGION:ACCOUNT:...), if it is one. */
 export function regionOfArn(arn: string): string | undefined {
   return /^arn:[^:]+:[^:]+:([^:]+):/.exec(arn)?.[1];
@@ -32,13 +30,13 @@ export function regionOfArn(arn: string): string | undefined {
 
 export async function createSfnClient(region: string | undefined): Promise<SFNClient> {
   const { SFNClient } = await import('@aws-sdk/client-sfn');
-  return new SFNClient({ region, maxAttempts: MAX_ATTEMPTS, retryMode: 'adaptive' });
+  return new SFNClient({ region, ...AWS_RETRIES });
 }
 
 export async function createS3Client(region: string | undefined): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
   // the report bucket may be in another region than the execution
-  return new S3Client({ region, maxAttempts: MAX_ATTEMPTS, retryMode: 'adaptive', followRegionRedirects: true });
+  return new S3Client({ region, ...AWS_RETRIES, followRegionRedirects: true });
 }
 
 interface StartFlags {

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectWriter } from '../../functions/core/stores/object-writer.js';
-import { S3_MAX_ATTEMPTS, s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
+import { AWS_RETRIES } from '../../functions/core/aws-retries.js';
+import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>1</RequestId></Error>';
 let server: Server;
@@ -84,7 +85,7 @@ it('reads through a run of SlowDown answers that the SDK default of 3 attempts w
   requests = 0;
   expect(await text(await store().read('db/object'))).toBe('hello');
   expect(requests).toBe(4);
-  expect(S3_MAX_ATTEMPTS).toBeGreaterThan(4);
+  expect(AWS_RETRIES.maxAttempts).toBeGreaterThan(4);
 }, 30_000);
 
 it('writes an object from memory through SlowDown answers (a streamed one is not sent again: the SDK does not retry it)', async () => {

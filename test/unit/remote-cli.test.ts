@@ -17,7 +17,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createS3Client, createSfnClient, MAX_ATTEMPTS, regionOfArn, registerRemoteCommands, type RemoteIo } from '../../functions/remote/commands.js';
+import { AWS_RETRIES } from '../../functions/core/aws-retries.js';
+import { createS3Client, createSfnClient, regionOfArn, registerRemoteCommands, type RemoteIo } from '../../functions/remote/commands.js';
 import { describe as describeExecution, readHistory, RemoteCommandError } from '../../functions/remote/executions.js';
 import { progressFromHistory } from '../../functions/remote/progress-from-history.js';
 
@@ -306,10 +307,10 @@ describe('executions', () => {
     expect(regionOfArn('not-an-arn')).toBeUndefined();
     const sfn = await createSfnClient(regionOfArn(EXECUTION));
     expect(await sfn.config.region()).toBe('eu-west-1');
-    expect(await sfn.config.maxAttempts()).toBe(MAX_ATTEMPTS);
+    expect(await sfn.config.maxAttempts()).toBe(AWS_RETRIES.maxAttempts);
     expect(await sfn.config.retryStrategy()).toMatchObject({ mode: 'adaptive' });
     const s3 = await createS3Client('eu-west-1');
-    expect(await s3.config.maxAttempts()).toBe(MAX_ATTEMPTS);
+    expect(await s3.config.maxAttempts()).toBe(AWS_RETRIES.maxAttempts);
   });
 });
 
@@ -435,7 +436,7 @@ describe('djmigrate status', () => {
   });
 
   it('says it was throttled once the retries are spent', async () => {
-    sfnMock.on(DescribeExecutionCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', MAX_ATTEMPTS));
+    sfnMock.on(DescribeExecutionCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', AWS_RETRIES.maxAttempts));
     const result = await run(['status', EXECUTION]);
     expect(result.err).toEqual([`error: AWS throttled states:DescribeExecution on ${EXECUTION} on all 8 attempts; retry later`]);
     expect(result.exitCode).toBe(1);

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { classifyError, TransientError } from '../../functions/core/errors.js';
 import { ObjectMissingError } from '../../functions/core/stores/object-store.js';
 import { AWS_LIST_RANGES, openedOnce, openObjectStore } from '../../functions/core/stores/open-store.js';
-import { S3_MAX_ATTEMPTS, s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
+import { AWS_RETRIES } from '../../functions/core/aws-retries.js';
+import { s3ClientConfig, S3ObjectStore } from '../../functions/core/stores/s3-store.js';
 
 const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());
@@ -81,11 +82,11 @@ describe('S3 object store', () => {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       retryMode: 'adaptive',
-      maxAttempts: S3_MAX_ATTEMPTS,
+      maxAttempts: AWS_RETRIES.maxAttempts,
     });
     expect(s3ClientConfig({ endpoint: 'minio.lab:9000', bucket: 'b', secure: true }).endpoint).toBe('https://minio.lab:9000');
     const aws = s3ClientConfig({ endpoint: 's3.amazonaws.com', bucket: 'b', region: 'eu-west-1' });
-    expect(aws).toEqual({ region: 'eu-west-1', retryMode: 'adaptive', maxAttempts: S3_MAX_ATTEMPTS });
+    expect(aws).toEqual({ region: 'eu-west-1', retryMode: 'adaptive', maxAttempts: AWS_RETRIES.maxAttempts });
   });
 
   it('fails the whole listing when one of its key ranges is refused, and stops the others', async () => {

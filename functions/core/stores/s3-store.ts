@@ -19,6 +19,7 @@ import pLimit from 'p-limit';
 import { Readable } from 'node:stream';
 import { digestStream, type StreamDigest } from './hash-stream.js';
 import { inKeyRange, keyJustBefore, pastKeyRange, type KeyRange } from './key-ranges.js';
+import { AWS_RETRIES } from '../aws-retries.js';
 import { CallBudget, forEachWithin } from '../call-budget.js';
 import { ObjectMissingError, statEach, type ObjectInfo, type ObjectStore } from './object-store.js';
 
@@ -53,14 +54,6 @@ const KEYS_WORTH_A_LIST = 13;
 
 /** S3 directory buckets (`…--x-s3`) list in no order and ignore StartAfter. */
 export const DIRECTORY_BUCKET = /--x-s3$/;
-
-/**
- * Attempts per S3 request, spaced by the SDK's adaptive retry, which also slows the client's own sending when S3 says
- * SlowDown: a store's objects share a prefix, and S3 answers 503 SlowDown past ~5,500 GETs a second on one prefix
- * until it has split it, a rate 40 Distributed Map children reading small objects reach (the default 3 attempts then
- * fail whole batches).
- */
-export const S3_MAX_ATTEMPTS = 8;
 
 /** Times one read goes on after its download broke off (see S3ObjectStore.read). */
 const READ_RESUMES = 3;
@@ -343,13 +336,12 @@ export function isAwsEndpoint(endpoint: string | undefined): boolean {
  */
 export function s3ClientConfig(location: S3Location, credentials?: S3Credentials): S3ClientConfig {
   const region = location.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const retries = { retryMode: 'adaptive', maxAttempts: S3_MAX_ATTEMPTS } as const;
-  if (isAwsEndpoint(location.endpoint)) return { region, ...retries, ...(credentials ? { credentials } : {}) };
+  if (isAwsEndpoint(location.endpoint)) return { region, ...AWS_RETRIES, ...(credentials ? { credentials } : {}) };
   const scheme = location.secure ? 'https' : 'http';
   const endpoint = /^https?:\/\//.test(location.endpoint!) ? location.endpoint! : `${scheme}://${location.endpoint}`;
   return {
     region,
-    ...retries,
+    ...AWS_RETRIES,
     endpoint,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
