@@ -2,7 +2,7 @@
 // the schema as it was (tables, columns, keys, foreign keys, rows) and deletes nothing.
 import { afterEach, expect, it } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
-import { backupName, backupSchema, restoreSchema } from '../../functions/core/migrate014/backup.js';
+import { BACKUP_MARKER_TABLE, backupName, backupSchema, ensureSchemaBackup, restoreSchema } from '../../functions/core/migrate014/backup.js';
 import { freshSchema, type FreshSchema } from '../harness/context.js';
 import { schemaSnapshot } from '../harness/migration.js';
 
@@ -67,4 +67,38 @@ it('copies a schema with its foreign keys and rows, and restores it atomically a
   const replaced = (await select<{ name: string }>(conn, 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [restored.replacedInto])).map((r) => r.name).sort();
   expect(replaced).toEqual(['_scan', 'session', '~lineage', '~log']);
   expect(await select(conn, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [backup])).toEqual([]);
+});
+
+it('a rerun reuses a complete backup, takes again one a crash left incomplete, and refuses any other database of its name', async () => {
+  schema = await freshSchema('rebackup');
+  const { conn, name } = schema;
+  await execute(conn, `CREATE DATABASE ${quoteId(name)}`);
+  await execute(conn, `CREATE TABLE ${tableRef(name, 'session')} (session_id int NOT NULL, PRIMARY KEY (session_id))`);
+  await execute(conn, `INSERT INTO ${tableRef(name, 'session')} VALUES (1), (2), (3)`);
+  const backup = `${name}_bk`;
+  extra.push(backup);
+  const rows = () => select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(backup, 'session')}`).then(([row]) => Number(row.n));
+
+  expect(await ensureSchemaBackup(conn, name, backup)).toMatchObject({ reused: false, tables: [{ table: 'session', rows: 3 }] });
+  expect(await ensureSchemaBackup(conn, name, backup)).toMatchObject({ reused: true, tables: [{ table: 'session', rows: 3 }] });
+
+  // a crash in the middle of the copy: the marker is there, not yet marked complete
+  await execute(conn, `DELETE FROM ${tableRef(backup, 'session')} WHERE session_id > 1`);
+  await execute(conn, `UPDATE ${tableRef(backup, BACKUP_MARKER_TABLE)} SET complete = FALSE`);
+  expect(await ensureSchemaBackup(conn, name, backup)).toMatchObject({ reused: false, tables: [{ table: 'session', rows: 3 }] });
+  expect(await rows()).toBe(3);
+
+  // a crash right after CREATE DATABASE: empty
+  await execute(conn, `DROP DATABASE ${quoteId(backup)}`);
+  await execute(conn, `CREATE DATABASE ${quoteId(backup)}`);
+  expect(await ensureSchemaBackup(conn, name, backup)).toMatchObject({ reused: false, tables: [{ table: 'session', rows: 3 }] });
+
+  // a database of that name that this tool did not make, or made for another schema: refused and left as it is
+  await execute(conn, `DROP TABLE ${tableRef(backup, BACKUP_MARKER_TABLE)}`);
+  await execute(conn, `DELETE FROM ${tableRef(backup, 'session')} WHERE session_id = 3`);
+  await expect(ensureSchemaBackup(conn, name, backup)).rejects.toThrow(`${backup} already exists but is not a djmigrate backup of ${name}; drop or rename it and rerun`);
+  await execute(conn, `CREATE TABLE ${tableRef(backup, BACKUP_MARKER_TABLE)} (source varchar(64) NOT NULL PRIMARY KEY, complete boolean NOT NULL)`);
+  await execute(conn, `INSERT INTO ${tableRef(backup, BACKUP_MARKER_TABLE)} VALUES ('another_schema', FALSE)`);
+  await expect(ensureSchemaBackup(conn, name, backup)).rejects.toThrow(/is not a djmigrate backup/);
+  expect(await rows()).toBe(2);
 });

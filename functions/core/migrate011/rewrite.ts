@@ -67,17 +67,17 @@ export async function fillColumn(conn: Connection, input: Migrate011Input, colum
   const column = await journalColumn(conn, input.schema, columnId);
   const finished = (rows: number) => ({ column: columnId, done: true, rows, waiting: false });
   const working = (rows: number) => ({ column: columnId, done: false, rows, waiting: false });
+  // swapped already, or discarded while this call was on its way
+  if (column.state !== 'pending' && column.state !== 'filled') return finished(0);
+  const live = await liveColumns(conn, input.schema, column.table_name);
+  // a swap whose journal update was lost (its index renamed already, maybe): rewriteColumn records it
+  if (await swappedBeforeJournal(conn, input, column, live)) return finished(0);
   // The index the swapped column needs, built here (in a call of its own) rather than in the swap's ALTER, which
   // then only renames it: the build runs beside the hashing, the swap stays a metadata change.
   if (column.state === 'filled') {
     await buildOwnIndex(conn, input, column);
     return finished(0);
   }
-  // swapped already, or discarded while this call was on its way
-  if (column.state !== 'pending') return finished(0);
-  const live = await liveColumns(conn, input.schema, column.table_name);
-  // a swap whose journal update was lost: rewriteColumn records it
-  if (await swappedBeforeJournal(conn, input, column, live)) return finished(0);
   // The temporary columns need no hashes: added (a table rebuild, maybe seconds) while the objects still hash.
   // A discard that came in while the ALTER waited for its lock found no column to drop.
   if ((await ensureTempColumns(conn, input, column, live)) && (await journalColumn(conn, input.schema, columnId)).state === 'discarded') {

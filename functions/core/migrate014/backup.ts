@@ -8,7 +8,10 @@ import { MigrationRefusedError } from '../errors.js';
 import { LOCK_TABLE } from '../lock/schema-lock.js';
 
 const MAX_NAME = 64;
-/** Written into a backup once every row is copied and counted: a rerun may then reuse it instead of refusing. */
+/**
+ * Created first in a backup, naming its source; marked complete once every row is copied and counted. A rerun reuses
+ * a complete backup, and takes again one that a crash left incomplete: every table in it is a copy this tool made.
+ */
 export const BACKUP_MARKER_TABLE = '~djmigrate_backup';
 
 export interface SchemaCopy {
@@ -35,18 +38,31 @@ async function tablesOf(conn: Connection, schema: string): Promise<{ name: strin
   );
 }
 
+/** The schema's tables a backup copies; refused when it has views. */
+async function tablesToCopy(conn: Connection, schema: string): Promise<{ name: string }[]> {
+  // the run's own lock is not data: a restored schema must not come back locked
+  const tables = (await tablesOf(conn, schema)).filter((table) => table.name !== LOCK_TABLE);
+  const views = tables.filter((table) => table.type !== 'BASE TABLE');
+  if (views.length) throw new MigrationRefusedError(`schema ${schema} has views, which this backup does not copy; back it up with mysqldump instead:`, views.map((v) => v.name));
+  return tables;
+}
+
 /** Copies every table of `schema` with its DDL (foreign keys included) and rows into a new database. */
 export async function backupSchema(conn: Connection, schema: string, name = backupName(schema, new Date())): Promise<SchemaCopy> {
   const source = await schemaExists(conn, schema);
   if (!source) throw new MigrationRefusedError(`schema ${schema} does not exist; check the schema name`);
   if (name.length > MAX_NAME) throw new MigrationRefusedError(`the backup name ${name} is longer than ${MAX_NAME} characters; choose a shorter one`);
   if (await schemaExists(conn, name)) throw new MigrationRefusedError(`${name} already exists; drop or rename it, or choose another backup name`);
-  // the run's own lock is not data: a restored schema must not come back locked
-  const tables = (await tablesOf(conn, schema)).filter((table) => table.name !== LOCK_TABLE);
-  const views = tables.filter((table) => table.type !== 'BASE TABLE');
-  if (views.length) throw new MigrationRefusedError(`schema ${schema} has views, which this backup does not copy; back it up with mysqldump instead:`, views.map((v) => v.name));
+  const tables = await tablesToCopy(conn, schema);
 
   await execute(conn, `CREATE DATABASE ${quoteId(name)} DEFAULT CHARACTER SET ${source.charset} COLLATE ${source.collation}`);
+  const marker = tableRef(name, BACKUP_MARKER_TABLE);
+  await execute(
+    conn,
+    `CREATE TABLE ${marker} (source varchar(64) NOT NULL, tables int unsigned NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT FALSE, ` +
+      `taken_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (source)) COMMENT='djmigrate: a backup, complete once marked so'`,
+  );
+  await execute(conn, `INSERT INTO ${marker} (source) VALUES (?)`, [schema]);
   const copied: SchemaCopy = { backup: name, tables: [] };
   // Tables are created in name order, so foreign keys may point at tables created later.
   await withoutForeignKeyChecks(conn, async () => {
@@ -64,21 +80,29 @@ export async function backupSchema(conn: Connection, schema: string, name = back
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
     if (Number(n) !== rows) throw new MigrationRefusedError(`the backup of ${schema}.${table} holds ${n} rows, not ${rows}; the schema changed during the backup — rerun it while nothing writes`);
   }
-  await execute(conn, `CREATE TABLE ${tableRef(name, BACKUP_MARKER_TABLE)} (source varchar(64) NOT NULL, tables int unsigned NOT NULL, taken_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (source)) COMMENT='djmigrate: this backup is complete'`);
-  await execute(conn, `INSERT INTO ${tableRef(name, BACKUP_MARKER_TABLE)} (source, tables) VALUES (?, ?)`, [schema, copied.tables.length]);
+  await execute(conn, `UPDATE ${marker} SET tables = ?, complete = TRUE WHERE source = ?`, [copied.tables.length, schema]);
   return copied;
 }
 
 /**
  * The backup of a run that may be a rerun: today's backup of `schema` when an earlier run completed it, else a new
- * one. A backup database left half-filled by a crash is refused (never silently reused or overwritten).
+ * one. One that a crash left incomplete is dropped and taken again: its marker names `schema` (what it holds are this
+ * tool's copies), or it holds nothing yet. Any other database of that name is refused, never touched.
  */
 export async function ensureSchemaBackup(conn: Connection, schema: string, name = backupName(schema, new Date())): Promise<SchemaCopy & { reused: boolean }> {
   if (!(await schemaExists(conn, name))) return { ...(await backupSchema(conn, schema, name)), reused: false };
-  const marked = (await tablesOf(conn, name)).some((table) => table.name === BACKUP_MARKER_TABLE);
-  const [marker] = marked ? await select<{ source: string }>(conn, `SELECT source FROM ${tableRef(name, BACKUP_MARKER_TABLE)}`) : [];
+  const present = await tablesOf(conn, name);
+  const marked = present.some((table) => table.name === BACKUP_MARKER_TABLE);
+  // SELECT *: an earlier version's marker has no `complete` (it was written only once the backup was)
+  const [marker] = marked ? await select<{ source: string; complete?: number }>(conn, `SELECT * FROM ${tableRef(name, BACKUP_MARKER_TABLE)}`) : [];
+  // a crash before the marker had its row leaves nothing to keep
+  const empty = !marker && present.every((table) => table.name === BACKUP_MARKER_TABLE);
+  if (empty || (marker?.source === schema && marker.complete !== undefined && !Number(marker.complete))) {
+    await execute(conn, `DROP DATABASE ${quoteId(name)}`);
+    return { ...(await backupSchema(conn, schema, name)), reused: false };
+  }
   if (marker?.source !== schema) {
-    throw new MigrationRefusedError(`${name} already exists but is not a complete djmigrate backup of ${schema} (a crash during the backup?); drop or rename it and rerun`);
+    throw new MigrationRefusedError(`${name} already exists but is not a djmigrate backup of ${schema}; drop or rename it and rerun`);
   }
   const tables: SchemaCopy['tables'] = [];
   for (const { name: table } of await tablesOf(conn, name)) {

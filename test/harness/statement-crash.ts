@@ -1,0 +1,97 @@
+// Crashes injected at a migration's write statements: before the server runs one, or after it committed with the reply
+// lost (a Lambda killed or timed out at that moment). The connection goes with the crash, so an open transaction rolls
+// back, as it does when a process dies.
+import type { Connection } from 'mysql2/promise';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+
+const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE|ALTER|CREATE|DROP|RENAME|COMMIT|START|TRUNCATE)\b/i;
+
+export class SimulatedCrash extends Error {
+  override readonly name = 'SimulatedCrash';
+}
+
+export type CrashMode = 'before' | 'after';
+
+/** The n-th (from 1) write statement of a shape; `last`: the last one of its shape in the run the point was taken from. */
+export interface CrashPoint {
+  shape: string;
+  occurrence: number;
+  last: boolean;
+}
+
+/**
+ * What a write statement does, apart from the names of this run's tables and columns and its values: the statements
+ * one migration makes again for each table, column or batch share it. The migration's own tables keep their names.
+ */
+export function shapeOf(sql: string): string {
+  return sql
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/`[^`]*`/g, (name) => (name.startsWith('`~djmigrate') ? name : '`?`'))
+    .replace(/'[^']*'/g, "'?'")
+    .slice(0, 72);
+}
+
+/**
+ * The first and the last statement of each shape, in the order a run made them; with `every`, each statement (the
+ * full sweep: DJMIGRATE_CRASH_EVERY_STATEMENT=1, minutes per workflow).
+ */
+export function crashPointsOf(statements: readonly string[], { every = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1' } = {}): CrashPoint[] {
+  const counts = new Map<string, number>();
+  for (const sql of statements) counts.set(shapeOf(sql), (counts.get(shapeOf(sql)) ?? 0) + 1);
+  return [...counts].flatMap(([shape, count]) =>
+    Array.from({ length: count }, (_, i) => ({ shape, occurrence: i + 1, last: i + 1 === count })).filter((point) => every || point.occurrence === 1 || point.last),
+  );
+}
+
+/** Deps whose connections hand each write statement to `onWrite` first; it may crash the connection before or after it. */
+function watchingWrites(onWrite: (sql: string) => CrashMode | null) {
+  return (deps: HandlerDeps): HandlerDeps => ({
+    ...deps,
+    async openDatabase() {
+      const conn = await deps.openDatabase();
+      const query = conn.query.bind(conn) as (...args: unknown[]) => Promise<unknown>;
+      return new Proxy(conn, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+          return async (...args: unknown[]) => {
+            const sql = typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: unknown }).sql ?? '');
+            const crash = WRITE.test(sql) ? onWrite(sql) : null;
+            if (crash === 'before') crashConnection(target, `before ${sql}`);
+            const result = await query(...args);
+            if (crash === 'after') crashConnection(target, `after ${sql}`);
+            return result;
+          };
+        },
+      });
+    },
+  });
+}
+
+function crashConnection(conn: Connection, what: string): never {
+  conn.destroy();
+  throw new SimulatedCrash(`simulated crash ${what.replace(/\s+/g, ' ').slice(0, 120)}`);
+}
+
+/** Deps that record every write statement of the run into `statements`. */
+export function recordingWrites(statements: string[]) {
+  return watchingWrites((sql) => {
+    statements.push(sql);
+    return null;
+  });
+}
+
+/** Deps that crash once, at the point's statement, before or after it; `reached` tells whether the run made it. */
+export function crashingAt(point: CrashPoint, mode: CrashMode): { wrapDeps: (deps: HandlerDeps) => HandlerDeps; reached(): boolean } {
+  const seen = new Map<string, number>();
+  let reached = false;
+  const wrapDeps = watchingWrites((sql) => {
+    const shape = shapeOf(sql);
+    const occurrence = (seen.get(shape) ?? 0) + 1;
+    seen.set(shape, occurrence);
+    if (shape !== point.shape || occurrence !== point.occurrence) return null;
+    reached = true;
+    return mode;
+  });
+  return { wrapDeps, reached: () => reached };
+}
