@@ -10,6 +10,7 @@ import { TASK_RETRIES, UNLOCK_HANDLER, type UnlockHandlerName } from '../../func
 export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
   errors: [
     'TransientError',
+    'Lambda.ClientExecutionTimeoutException',
     'Lambda.ServiceException',
     'Lambda.AWSLambdaException',
     'Lambda.SdkClientException',
@@ -18,6 +19,16 @@ export const TASK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
   interval: Duration.seconds(2),
   backoffRate: 2,
   maxAttempts: TASK_RETRIES,
+});
+
+/**
+ * A call that timed out (or ran out of memory: Lambda reports both as Lambda.Unknown) is made once more: a budgeted
+ * call goes on from its checkpoint, and every handler converges when called again with the same input (tested).
+ */
+export const TIMEOUT_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
+  errors: ['Sandbox.Timedout', 'Lambda.Unknown', sfn.Errors.TIMEOUT],
+  interval: Duration.seconds(10),
+  maxAttempts: 1,
 });
 
 export interface WorkflowOptions<Name extends string> {
@@ -41,7 +52,7 @@ export function taskFactory<Name extends string>(scope: Construct, functions: Re
       ...(timeout ? { taskTimeout: sfn.Timeout.duration(timeout) } : {}),
       ...props,
     });
-    task.addRetry({ ...TASK_RETRY, errors: [...(TASK_RETRY.errors ?? [])] });
+    for (const retry of [TASK_RETRY, TIMEOUT_RETRY]) task.addRetry({ ...retry, errors: [...(retry.errors ?? [])] });
     return task;
   };
 }

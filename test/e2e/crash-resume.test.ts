@@ -107,6 +107,29 @@ describe('crash and rerun converge to the clean result', () => {
     await expectConverged();
   });
 
+  // In AWS a call can finish its work and lose its result (the Lambda timed out as it returned, a service error): the
+  // Task's Retry calls the handler again with the same input, within the same execution.
+  it.each(MIGRATE_011_HANDLERS.filter((name) => name !== 'discardFills'))('a %s call whose result was lost, called again with the same input', async (lostAfter) => {
+    await rebuild();
+    let lost = false;
+    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+      ...handlers,
+      [lostAfter]: async (event: unknown) => {
+        const result = await handlers[lostAfter]!(event);
+        if (lost) return result;
+        lost = true;
+        throw new TransientError(`simulated: the result of the first ${lostAfter} call was lost`);
+      },
+    });
+    const distributed = DISTRIBUTED_MAP_HANDLERS.has(lostAfter) ? { distributedHashingFrom: 1 } : {};
+    const checksums = CHECKSUM_HANDLERS.has(lostAfter) ? { s3BatchChecksum: true, wrapDeps: withChecksumJobs(checksumStandIn(md5FromStores(stores.stores)).jobs) } : {};
+    const result = await run({ wrapHandlers, ...distributed, ...checksums });
+    expect(lost).toBe(true);
+    expect(result.error).toBeUndefined();
+    expect((result.output as Report).status).toBe('migrated');
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
+  });
+
   it('in the middle of a hash batch', async () => {
     await rebuild();
     let reads = 0;

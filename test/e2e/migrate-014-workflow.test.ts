@@ -3,6 +3,7 @@
 // of one column and a rerun converging to the clean result, and the copy strategy with its comparison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
+import { TransientError } from '../../functions/core/errors.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
 import { ASSUMED_014 } from '../../functions/core/migrate014/estimate.js';
 import { entriesOf, type Plan014 } from '../../functions/core/migrate014/plan.js';
@@ -136,6 +137,26 @@ describe('0.14 → 2.0 in place through the state machine', () => {
     expect(failed.status).toBe('FAILED');
     expect(failed.error?.name).toBe('SimulatedCrash');
     await expectConverged();
+  }, 60_000);
+
+  // the Task's Retry calls a handler again with the same input when its result was lost (a Lambda timed out returning)
+  it.each(inPlaceHandlers)('a %s call whose result was lost, called again with the same input, ends as the clean run', async (name: Migrate014HandlerName) => {
+    await rebuild();
+    let lost = false;
+    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
+      ...handlers,
+      [name]: async (event: unknown) => {
+        const result = await handlers[name]!(event);
+        if (lost) return result;
+        lost = true;
+        throw new TransientError(`simulated: the result of the first ${name} call was lost`);
+      },
+    });
+    const result = await run({ wrapHandlers });
+    expect(lost).toBe(true);
+    expect(result.error).toBeUndefined();
+    expect((result.output as Report014).status).toBe('migrated');
+    expect(await schemaSnapshot(conn, schema)).toEqual(reference);
   }, 60_000);
 
   it('hands a column back between its calls when the budget runs out, also across a crash there', async () => {

@@ -306,6 +306,23 @@ describe('runLocally (0.11 workflow)', () => {
     expect(fake.calls.at(-1)!.event).toEqual(expect.objectContaining({ failure: { Error: 'TransientError', Cause: 'store answers 503 (will be retried)' } }));
   });
 
+  it('calls a handler that timed out once more, then fails with the timeout', async () => {
+    const timedOut = () => Object.assign(new Error('Task timed out after 900.00 seconds'), { name: 'Sandbox.Timedout' });
+    let hashes = 0;
+    const fake = fakeHandlers({
+      hash: async () => {
+        hashes += 1;
+        throw timedOut();
+      },
+      prepare: async () => ({ done: true, manifest: null, columns: [], tableColumns: [] }),
+      pendingBatches: async () => ({ hashBatches: [7] }),
+    });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
+    expect(result).toEqual({ status: 'FAILED', error: { name: 'Sandbox.Timedout', message: 'Task timed out after 900.00 seconds' } });
+    expect(hashes).toBe(2);
+    expect(fake.names().at(-1)).toBe('unlock');
+  });
+
   it('hashing fails and dropping the fills fails too: the lock is still released, with the hashing\'s error', async () => {
     const refusal = new MigrationRefusedError('1 object(s) of batch 7 failed verification; nothing was rewritten:', ['lab/abc does not match its legacy hash']);
     const fake = fakeHandlers({
