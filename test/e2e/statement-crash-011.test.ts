@@ -1,5 +1,6 @@
-// A 0.11 migration crashing at any kind of write statement it makes (the first and the last of each shape), before
-// the statement or after it committed, then rerun: the rerun must end in exactly the clean run's state.
+// A 0.11 migration crashing at any kind of write statement it makes (the first and the last of each shape), and at
+// each object it copies, before the write or after it (committed, the reply lost), then rerun: the rerun must end in
+// exactly the clean run's state.
 import { isDeepStrictEqual } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,45 +11,53 @@ import { migrateLocally, type LocalMigrationOptions } from '../../functions/loca
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { freshLegacyStores, freshSchemaName, openConnection } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
-import { crashingAt, crashPointsOf, recordingWrites, shapeOf, type CrashMode, type CrashPoint } from '../harness/statement-crash.js';
-
-const MODES: CrashMode[] = ['before', 'after'];
+import { crashEach, crashPointsOf, recordingStoreWrites, recordingWrites, shapeOf, statementCrashes, storeWriteCrashes, type CrashPoint, type CrashScenario } from '../harness/statement-crash.js';
 
 const EVERY_STATEMENT = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1';
 
 const variants: { name: string; options: Pick<LocalMigrationOptions, 'mode' | 'distributedHashingFrom' | 'workBudgetMs'> }[] = [
   { name: 'in place', options: { mode: 'in-place' } },
-  // The Distributed Map's path and every budgeted phase one unit per call (checkpoints between all of them): minutes,
-  // so only in the full sweep (DJMIGRATE_CRASH_EVERY_STATEMENT=1); its kinds of statement are the in-place run's.
-  ...(EVERY_STATEMENT ? [{ name: 'native, hashing through the Distributed Map, one unit per call', options: { mode: 'native' as const, distributedHashingFrom: 1, workBudgetMs: 0 } }] : []),
+  // Native mode copies every object (the in-place run copies none); through the Distributed Map, and in the full sweep
+  // (DJMIGRATE_CRASH_EVERY_STATEMENT=1) every budgeted phase one unit per call. Its kinds of statement are the
+  // in-place run's, so only the full sweep crashes them here.
+  { name: 'native, hashing through the Distributed Map', options: { mode: 'native', distributedHashingFrom: 1, ...(EVERY_STATEMENT ? { workBudgetMs: 0 } : {}) } },
 ];
 
-describe.each(variants)('0.11 $name: a crash at a write statement, then a rerun', ({ options }) => {
+describe.each(variants)('0.11 $name: a crash, then a rerun', ({ options }) => {
   const schema = freshSchemaName('crash011');
   let conn: Connection;
-  let configPath: string;
   let stores: Awaited<ReturnType<typeof freshLegacyStores>>;
+  let configPath: string;
   let reference: Record<string, unknown>;
   const points: CrashPoint[] = [];
+  const storeWrites: string[] = [];
 
-  const rebuild = async () => {
-    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
-    await buildExampleLab({ conn, database: schema, stores: stores.stores });
-  };
   const run = (overrides: Partial<LocalMigrationOptions> = {}) =>
     migrateLocally({ configPath, schema, defaultStore: 'external', keepLegacy: false, execute: true, progress: silentProgress, ...options, ...overrides });
+  const scenario: CrashScenario = {
+    async rebuild() {
+      await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
+      // fresh stores too: the copies a run made go with its schema
+      stores = await freshLegacyStores('crash011');
+      configPath = await writeDataJointConfig(stores.folder, stores.stores);
+      await buildExampleLab({ conn, database: schema, stores: stores.stores });
+    },
+    run: (wrapDeps) => run(wrapDeps ? { wrapDeps } : {}),
+    async differs(result) {
+      if ((result.output as Report).status !== 'migrated') return `the rerun ended ${(result.output as Report).status}`;
+      return isDeepStrictEqual(await schemaSnapshot(conn, schema), reference) ? null : 'the rerun ended in another state than the clean run';
+    },
+  };
 
   beforeAll(async () => {
     conn = await openConnection();
-    stores = await freshLegacyStores('crash011');
-    configPath = await writeDataJointConfig(stores.folder, stores.stores);
-    await rebuild();
+    await scenario.rebuild();
     const statements: string[] = [];
-    const clean = await run({ wrapDeps: recordingWrites(statements) });
+    const clean = await run({ wrapDeps: (deps) => recordingStoreWrites(storeWrites)(recordingWrites(statements)(deps)) });
     expect(clean.error).toBeUndefined();
     expect((clean.output as Report).status).toBe('migrated');
     reference = await schemaSnapshot(conn, schema);
-    points.push(...crashPointsOf(statements));
+    if (options.mode === 'in-place' || EVERY_STATEMENT) points.push(...crashPointsOf(statements));
   }, 60_000);
 
   afterAll(async () => {
@@ -56,36 +65,29 @@ describe.each(variants)('0.11 $name: a crash at a write statement, then a rerun'
     await conn.end();
   });
 
-  it('covers every kind of write: journal, lock, temporary columns, fills, indexes, swaps, external tables, cleanup', () => {
+  it.runIf(options.mode === 'in-place')('crashes at every kind of write: journal, lock, temporary columns, fills, indexes, swaps, external tables, cleanup', () => {
     const shapes = new Set(points.map((point) => point.shape));
     for (const made of ['ALTER TABLE `?`.`?` ADD COLUMN', 'ALTER TABLE `?`.`?` ADD INDEX', 'ALTER TABLE `?`.`?` DROP FOREIGN KEY', 'ALTER TABLE `?`.`?` RENAME INDEX', 'DROP TABLE `?`.`?`']) {
       expect([...shapes].some((shape) => shape.startsWith(made))).toBe(true);
     }
     expect(shapes).toContain(shapeOf('COMMIT'));
+    expect(storeWrites).toEqual([]);
   });
 
-  it('converges from a crash before or after each of them', async () => {
-    const diverged: string[] = [];
-    // how often a phase polls (and so heartbeats) depends on timing: a run may make fewer of such a statement
-    const unreached: CrashPoint[] = [];
-    for (const point of points) {
-      for (const mode of MODES) {
-        await rebuild();
-        const crash = crashingAt(point, mode);
-        const crashed = await run({ wrapDeps: crash.wrapDeps });
-        const where = `${mode} #${point.occurrence} ${point.shape}`;
-        if (!crash.reached()) unreached.push(point);
-        // a crash the state machine's Retry absorbed finishes the run; else the user reruns it
-        const final = crashed.error ? await run() : crashed;
-        if (final.error) {
-          diverged.push(`${where}: the rerun failed: ${final.error.name}: ${final.error.message.slice(0, 200)}`);
-        } else if (!isDeepStrictEqual(await schemaSnapshot(conn, schema), reference)) {
-          diverged.push(`${where}: the rerun ended in another state than the clean run`);
-        }
-      }
-    }
+  it.runIf(options.mode === 'in-place' || EVERY_STATEMENT)('converges from a crash before or after each write statement', async () => {
+    const crashes = statementCrashes(points);
+    const { diverged, unreached } = await crashEach(scenario, crashes);
     expect(diverged).toEqual([]);
-    expect(unreached.filter((point) => !point.last)).toEqual([]);
-    expect(unreached.length).toBeLessThan(points.length / 4);
+    // how often a phase polls (and so heartbeats) depends on timing: a run may make fewer of such a statement
+    const missed = crashes.filter((crash) => unreached.includes(crash.where));
+    expect(missed.filter((crash) => !crash.point.last)).toEqual([]);
+    expect(missed.length).toBeLessThan(crashes.length / 4);
+  }, 600_000);
+
+  it.runIf(options.mode === 'native')('converges from a crash before or after each object copied', async () => {
+    expect(storeWrites.length).toBeGreaterThan(5);
+    const { diverged, unreached } = await crashEach(scenario, storeWriteCrashes(storeWrites));
+    expect(diverged).toEqual([]);
+    expect(unreached).toEqual([]);
   }, 600_000);
 });

@@ -3,6 +3,7 @@
 // back, as it does when a process dies.
 import type { Connection } from 'mysql2/promise';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import type { LocalRunResult } from '../../functions/local/runner.js';
 
 const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE|ALTER|CREATE|DROP|RENAME|COMMIT|START|TRUNCATE)\b/i;
 
@@ -95,3 +96,99 @@ export function crashingAt(point: CrashPoint, mode: CrashMode): { wrapDeps: (dep
   });
   return { wrapDeps, reached: () => reached };
 }
+
+/** The store writes of a run (copies and puts), in the order made, for crashingAtStoreWrite. */
+export function recordingStoreWrites(writes: string[]) {
+  return watchingStoreWrites((what) => {
+    writes.push(what);
+    return null;
+  });
+}
+
+/** Deps that crash once, at the n-th (from 1) store write of the run, before or after it. */
+export function crashingAtStoreWrite(n: number, mode: CrashMode): { wrapDeps: (deps: HandlerDeps) => HandlerDeps; reached(): boolean } {
+  let writes = 0;
+  let reached = false;
+  const wrapDeps = watchingStoreWrites(() => {
+    if (++writes !== n) return null;
+    reached = true;
+    return mode;
+  });
+  return { wrapDeps, reached: () => reached };
+}
+
+/** Deps whose stores and writers hand each copy and put to `onWrite` first; it may crash the call before or after it. */
+function watchingStoreWrites(onWrite: (what: string) => CrashMode | null) {
+  const around = async (what: string, write: () => Promise<void>) => {
+    const crash = onWrite(what);
+    if (crash === 'before') throw new SimulatedCrash(`simulated crash before ${what}`);
+    await write();
+    if (crash === 'after') throw new SimulatedCrash(`simulated crash after ${what}`);
+  };
+  // every other member answered by the store itself, bound to it
+  const overriding = <T extends object>(target: T, name: string, replacement: unknown): T =>
+    new Proxy(target, {
+      get: (object, property) => {
+        if (property === name) return replacement;
+        const value = Reflect.get(object, property, object) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
+      },
+    });
+  return (deps: HandlerDeps): HandlerDeps => ({
+    ...deps,
+    openStore(name, spec) {
+      const store = deps.openStore(name, spec);
+      return overriding(store, 'copy', (source: string, target: string, size: number) => around(`copy ${source} -> ${target}`, () => store.copy(source, target, size)));
+    },
+    openWriter(name, spec) {
+      const writer = deps.openWriter(name, spec);
+      return overriding(writer, 'put', (key: string, body: Parameters<typeof writer.put>[1], size: number) => around(`put ${key}`, () => writer.put(key, body, size)));
+    },
+  });
+}
+
+export interface Crash {
+  /** What and where, for the failure message. */
+  where: string;
+  wrapDeps: (deps: HandlerDeps) => HandlerDeps;
+  reached(): boolean;
+}
+
+export interface CrashScenario {
+  rebuild(): Promise<void>;
+  run(wrapDeps?: (deps: HandlerDeps) => HandlerDeps): Promise<LocalRunResult>;
+  /** Null when the rerun's result and the state it left are the clean run's; else what differs. */
+  differs(result: LocalRunResult): Promise<string | null>;
+}
+
+/**
+ * Each crash on a freshly built pipeline, then (unless the state machine's Retry absorbed it) a rerun: where the rerun
+ * failed or ended elsewhere than the clean run, and which crashes the run never came to.
+ */
+export async function crashEach(scenario: CrashScenario, crashes: readonly Crash[]): Promise<{ diverged: string[]; unreached: string[] }> {
+  const diverged: string[] = [];
+  const unreached: string[] = [];
+  for (const crash of crashes) {
+    await scenario.rebuild();
+    const crashed = await scenario.run(crash.wrapDeps);
+    if (!crash.reached()) unreached.push(crash.where);
+    const final = crashed.error ? await scenario.run() : crashed;
+    const difference = final.error ? `the rerun failed: ${final.error.name}: ${final.error.message.slice(0, 200)}` : await scenario.differs(final);
+    if (difference) diverged.push(`${crash.where}: ${difference}`);
+  }
+  return { diverged, unreached };
+}
+
+/** A crash before and after each point's statement. */
+export function statementCrashes(points: readonly CrashPoint[]): (Crash & { point: CrashPoint })[] {
+  return points.flatMap((point) =>
+    MODES.map((mode) => ({ point, where: `${mode} #${point.occurrence} ${point.shape}`, ...crashingAt(point, mode) })),
+  );
+}
+
+/** A crash before and after each store write a clean run made (recordingStoreWrites). */
+export function storeWriteCrashes(writes: readonly string[]): Crash[] {
+  return writes.flatMap((what, i) => MODES.map((mode) => ({ where: `${mode} store write ${i + 1} (${what})`, ...crashingAtStoreWrite(i + 1, mode) })));
+}
+
+const MODES: CrashMode[] = ['before', 'after'];
