@@ -18,16 +18,13 @@ import { migrateLocally, type LocalMigrationOptions } from '../../functions/loca
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { checksumStandIn, md5FromStores, withChecksumJobs } from '../harness/checksum-jobs.js';
 import { freshLegacyStores, freshSchemaName, openConnection, type FreshLegacyStores } from '../harness/context.js';
+import { failingAfter, SimulatedCrash } from '../harness/crashes.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
 
 const TRIAL_ROWS = 2500;
 
 const DISTRIBUTED_MAP_HANDLERS = new Set<HandlerName>(['hashItems', 'recordHashes']);
 const CHECKSUM_HANDLERS = new Set<HandlerName>(['startChecksum', 'checksumState', 'recordChecksums']);
-
-class SimulatedCrash extends Error {
-  override readonly name = 'SimulatedCrash';
-}
 
 /** example_lab plus a 2,500-row table sharing a few objects, so a column's rewrite takes several chunks. */
 async function buildPipeline(options: LegacyFixtureOptions): Promise<void> {
@@ -83,18 +80,7 @@ describe('crash and rerun converge to the clean result', () => {
   // DiscardFills runs only on the failure path of a refused hashing (refusals.test.ts)
   it.each(MIGRATE_011_HANDLERS.filter((name) => name !== 'discardFills'))('after the %s state', async (crashAfter) => {
     await rebuild();
-    let crashed = false;
-    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
-      ...handlers,
-      [crashAfter]: async (event: unknown) => {
-        const result = await handlers[crashAfter]!(event);
-        if (!crashed) {
-          crashed = true;
-          throw new SimulatedCrash(`simulated crash after ${crashAfter}`);
-        }
-        return result;
-      },
-    });
+    const wrapHandlers = failingAfter(crashAfter, (call) => call === 1, () => new SimulatedCrash(`simulated crash after ${crashAfter}`));
     // the Distributed Map's steps run only on its path; there one child of one failing fails the map. The checksum
     // steps run only with s3BatchChecksum (a stand-in for S3 Batch Operations); the rerun goes without it.
     const distributed = DISTRIBUTED_MAP_HANDLERS.has(crashAfter);
@@ -112,14 +98,9 @@ describe('crash and rerun converge to the clean result', () => {
   it.each(MIGRATE_011_HANDLERS.filter((name) => name !== 'discardFills'))('a %s call whose result was lost, called again with the same input', async (lostAfter) => {
     await rebuild();
     let lost = false;
-    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
-      ...handlers,
-      [lostAfter]: async (event: unknown) => {
-        const result = await handlers[lostAfter]!(event);
-        if (lost) return result;
-        lost = true;
-        throw new TransientError(`simulated: the result of the first ${lostAfter} call was lost`);
-      },
+    const wrapHandlers = failingAfter(lostAfter, (call) => call === 1, () => {
+      lost = true;
+      return new TransientError(`simulated: the result of the first ${lostAfter} call was lost`);
     });
     const distributed = DISTRIBUTED_MAP_HANDLERS.has(lostAfter) ? { distributedHashingFrom: 1 } : {};
     const checksums = CHECKSUM_HANDLERS.has(lostAfter) ? { s3BatchChecksum: true, wrapDeps: withChecksumJobs(checksumStandIn(md5FromStores(stores.stores)).jobs) } : {};

@@ -17,11 +17,8 @@ import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally014, type LocalMigration014Options } from '../../functions/local/migrate.js';
 import { buildExampleLabV014, createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
+import { failingAfter, SimulatedCrash } from '../harness/crashes.js';
 import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
-
-class SimulatedCrash extends Error {
-  override readonly name = 'SimulatedCrash';
-}
 
 /** 900 rows, every tenth NULL, over 700 contents: 630 distinct objects, more than one pointer batch (500). */
 const TRACE_ROWS = 900;
@@ -56,16 +53,7 @@ async function buildPipeline(conn: Connection, schema: string, stores: V014Store
 }
 
 function crashingAfter(name: HandlerName, when: (call: number) => boolean) {
-  let calls = 0;
-  return (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
-    ...handlers,
-    [name]: async (event: unknown) => {
-      const result = await handlers[name]!(event);
-      calls += 1;
-      if (when(calls)) throw new SimulatedCrash(`simulated crash after ${name} call ${calls}`);
-      return result;
-    },
-  });
+  return failingAfter(name, when, (call) => new SimulatedCrash(`simulated crash after ${name} call ${call}`));
 }
 
 describe('0.14 → 2.0 in place through the state machine', () => {
@@ -143,14 +131,9 @@ describe('0.14 → 2.0 in place through the state machine', () => {
   it.each(inPlaceHandlers)('a %s call whose result was lost, called again with the same input, ends as the clean run', async (name: Migrate014HandlerName) => {
     await rebuild();
     let lost = false;
-    const wrapHandlers = (handlers: Partial<Record<HandlerName, PhaseInvoker>>) => ({
-      ...handlers,
-      [name]: async (event: unknown) => {
-        const result = await handlers[name]!(event);
-        if (lost) return result;
-        lost = true;
-        throw new TransientError(`simulated: the result of the first ${name} call was lost`);
-      },
+    const wrapHandlers = failingAfter(name, (call) => call === 1, () => {
+      lost = true;
+      return new TransientError(`simulated: the result of the first ${name} call was lost`);
     });
     const result = await run({ wrapHandlers });
     expect(lost).toBe(true);

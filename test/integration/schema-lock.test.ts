@@ -58,6 +58,17 @@ it('acquires, reports and releases the lock, leaving the table', async () => {
   expect((await acquireSchemaLock(s.conn, s.name, B)).holder).toBe(B.holder);
 });
 
+it('a release called again after its DELETE committed (the reply lost) still drops the emptied table; one that holds a row stays', async () => {
+  const s = await createdSchema();
+  await acquireSchemaLock(s.conn, s.name, A);
+  await execute(s.conn, `DELETE FROM ${tableRef(s.name, LOCK_TABLE)} WHERE id = 1`);
+  expect(await releaseSchemaLock(s.conn, s.name, A.holder)).toBe(false);
+  expect(await tablesOf(s.conn, s.name)).toEqual([]);
+  await acquireSchemaLock(s.conn, s.name, B);
+  expect(await releaseSchemaLock(s.conn, s.name, A.holder)).toBe(false);
+  expect(await tablesOf(s.conn, s.name)).toEqual([LOCK_TABLE]);
+});
+
 it('lets the same holder acquire again, keeping acquired_at', async () => {
   const s = await createdSchema();
   const first = await acquireSchemaLock(s.conn, s.name, A);

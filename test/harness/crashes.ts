@@ -1,8 +1,10 @@
-// Crashes injected at a migration's write statements: before the server runs one, or after it committed with the reply
-// lost (a Lambda killed or timed out at that moment). The connection goes with the crash, so an open transaction rolls
-// back, as it does when a process dies.
+// Crashes injected into a migration: after a handler's call returned (its result lost), and at a write statement or a
+// store write, before it or after it (committed, the reply lost: a Lambda killed or timed out at that moment). At a
+// statement the connection goes with the crash, so an open transaction rolls back, as it does when a process dies.
 import type { Connection } from 'mysql2/promise';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import type { HandlerName } from '../../functions/handlers/names.js';
+import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import type { LocalRunResult } from '../../functions/local/runner.js';
 
 const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE|ALTER|CREATE|DROP|RENAME|COMMIT|START|TRUNCATE)\b/i;
@@ -11,7 +13,30 @@ export class SimulatedCrash extends Error {
   override readonly name = 'SimulatedCrash';
 }
 
-export type CrashMode = 'before' | 'after';
+/**
+ * Where a crash comes: before the write, or after it (committed, the reply lost); `after, retried`: after it as a lost
+ * connection, which the state machine's Retry answers by calling the handler again with the same input, in the run.
+ */
+export type CrashMode = 'before' | 'after' | 'after, retried';
+
+/** DJMIGRATE_CRASH_EVERY_STATEMENT=1: the full sweep, a crash at every write statement (minutes per workflow). */
+export const EVERY_STATEMENT = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1';
+
+type Handlers = Partial<Record<HandlerName, PhaseInvoker>>;
+
+/** Handlers whose `name` throws `error()` once its call numbered so that `when` holds (from 1) has returned. */
+export function failingAfter(name: HandlerName, when: (call: number) => boolean, error: (call: number) => Error) {
+  let calls = 0;
+  return (handlers: Handlers): Handlers => ({
+    ...handlers,
+    [name]: async (event: unknown) => {
+      const result = await handlers[name]!(event);
+      calls += 1;
+      if (when(calls)) throw error(calls);
+      return result;
+    },
+  });
+}
 
 /** The n-th (from 1) write statement of a shape; `last`: the last one of its shape in the run the point was taken from. */
 export interface CrashPoint {
@@ -37,7 +62,7 @@ export function shapeOf(sql: string): string {
  * The first and the last statement of each shape, in the order a run made them; with `every`, each statement (the
  * full sweep: DJMIGRATE_CRASH_EVERY_STATEMENT=1, minutes per workflow).
  */
-export function crashPointsOf(statements: readonly string[], { every = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1' } = {}): CrashPoint[] {
+export function crashPointsOf(statements: readonly string[], { every = EVERY_STATEMENT } = {}): CrashPoint[] {
   const counts = new Map<string, number>();
   for (const sql of statements) counts.set(shapeOf(sql), (counts.get(shapeOf(sql)) ?? 0) + 1);
   return [...counts].flatMap(([shape, count]) =>
@@ -58,9 +83,9 @@ function watchingWrites(onWrite: (sql: string) => CrashMode | null) {
           return async (...args: unknown[]) => {
             const sql = typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: unknown }).sql ?? '');
             const crash = WRITE.test(sql) ? onWrite(sql) : null;
-            if (crash === 'before') crashConnection(target, `before ${sql}`);
+            if (crash === 'before') crashConnection(target, crash, sql);
             const result = await query(...args);
-            if (crash === 'after') crashConnection(target, `after ${sql}`);
+            if (crash) crashConnection(target, crash, sql);
             return result;
           };
         },
@@ -69,9 +94,10 @@ function watchingWrites(onWrite: (sql: string) => CrashMode | null) {
   });
 }
 
-function crashConnection(conn: Connection, what: string): never {
+function crashConnection(conn: Connection, mode: CrashMode, sql: string): never {
   conn.destroy();
-  throw new SimulatedCrash(`simulated crash ${what.replace(/\s+/g, ' ').slice(0, 120)}`);
+  const message = `simulated crash ${mode} ${sql.replace(/\s+/g, ' ').slice(0, 120)}`;
+  throw mode === 'after, retried' ? Object.assign(new Error(message), { code: 'PROTOCOL_CONNECTION_LOST' }) : new SimulatedCrash(message);
 }
 
 /** Deps that record every write statement of the run into `statements`. */
@@ -123,7 +149,7 @@ function watchingStoreWrites(onWrite: (what: string) => CrashMode | null) {
     const crash = onWrite(what);
     if (crash === 'before') throw new SimulatedCrash(`simulated crash before ${what}`);
     await write();
-    if (crash === 'after') throw new SimulatedCrash(`simulated crash after ${what}`);
+    if (crash) throw new SimulatedCrash(`simulated crash after ${what}`);
   };
   // every other member answered by the store itself, bound to it
   const overriding = <T extends object>(target: T, name: string, replacement: unknown): T =>
@@ -179,11 +205,19 @@ export async function crashEach(scenario: CrashScenario, crashes: readonly Crash
   return { diverged, unreached };
 }
 
-/** A crash before and after each point's statement. */
-export function statementCrashes(points: readonly CrashPoint[]): (Crash & { point: CrashPoint })[] {
-  return points.flatMap((point) =>
-    MODES.map((mode) => ({ point, where: `${mode} #${point.occurrence} ${point.shape}`, ...crashingAt(point, mode) })),
+/**
+ * A crash before and after each point's statement (and, at each first statement of its kind, one the Retry absorbs),
+ * each run through crashEach: what diverged; the crashes the run never
+ * came to at other than a shape's last statement, and the share of all it never came to. How often a phase polls (and
+ * so heartbeats) depends on timing, so a run may make fewer of such a statement than the run the points came from.
+ */
+export async function crashAtStatements(scenario: CrashScenario, points: readonly CrashPoint[]): Promise<{ diverged: string[]; missedEarly: string[]; missedShare: number }> {
+  const crashes = points.flatMap((point) =>
+    (point.occurrence === 1 ? [...MODES, 'after, retried' as const] : MODES).map((mode) => ({ point, where: `${mode} #${point.occurrence} ${point.shape}`, ...crashingAt(point, mode) })),
   );
+  const { diverged, unreached } = await crashEach(scenario, crashes);
+  const missed = crashes.filter((crash) => unreached.includes(crash.where));
+  return { diverged, missedEarly: missed.filter((crash) => !crash.point.last).map((crash) => crash.where), missedShare: missed.length / crashes.length };
 }
 
 /** A crash before and after each store write a clean run made (recordingStoreWrites). */
