@@ -43,7 +43,9 @@ describe.each([
       // filepath pointers carry the row's timestamp: pinned, so every rebuild converts to the same bytes
       for (const store of Object.keys(stores)) await execute(conn, `UPDATE ${tableRef(schema, `~external_${store}`)} SET \`timestamp\` = '2026-01-02 03:04:05'`);
     },
-    run: (wrapDeps) => migrateLocally014({ configPath, execute: true, progress: silentProgress, input: { schema, ...input }, ...(wrapDeps ? { wrapDeps } : {}) }),
+    // the full sweep also makes every budgeted call one unit of work (checkpoints between all of them)
+    run: (wrapDeps) =>
+      migrateLocally014({ configPath, execute: true, progress: silentProgress, input: { schema, ...input }, ...(EVERY_STATEMENT ? { workBudgetMs: 0 } : {}), ...(wrapDeps ? { wrapDeps } : {}) }),
     async differs(result) {
       const { status } = result.output as Report014;
       if (status !== outcome) return `the rerun ended ${status}`;
