@@ -19,6 +19,9 @@ export class SimulatedCrash extends Error {
  */
 export type CrashMode = 'before' | 'after' | 'after, retried';
 
+/** The crashes that fail the run, which the test then reruns. */
+const FAILING: readonly CrashMode[] = ['before', 'after'];
+
 /** DJMIGRATE_CRASH_EVERY_STATEMENT=1: the full sweep, a crash at every write statement (minutes per workflow). */
 export const EVERY_STATEMENT = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1';
 
@@ -206,14 +209,14 @@ export async function crashEach(scenario: CrashScenario, crashes: readonly Crash
 }
 
 /**
- * A crash before and after each point's statement (and, at each first statement of its kind, one the Retry absorbs),
- * each run through crashEach: what diverged; the crashes the run never
- * came to at other than a shape's last statement, and the share of all it never came to. How often a phase polls (and
- * so heartbeats) depends on timing, so a run may make fewer of such a statement than the run the points came from.
+ * A crash before and after each point's statement, and at each first statement of a kind one the Retry absorbs, each
+ * run through crashEach: what diverged; the crashes the run never came to, but for those at a kind's last statement;
+ * and the share of all it never came to. How often a phase polls (and so heartbeats) depends on timing, so a run may
+ * make fewer of such a statement than the run the points came from.
  */
 export async function crashAtStatements(scenario: CrashScenario, points: readonly CrashPoint[]): Promise<{ diverged: string[]; missedEarly: string[]; missedShare: number }> {
   const crashes = points.flatMap((point) =>
-    (point.occurrence === 1 ? [...MODES, 'after, retried' as const] : MODES).map((mode) => ({ point, where: `${mode} #${point.occurrence} ${point.shape}`, ...crashingAt(point, mode) })),
+    (point.occurrence === 1 ? [...FAILING, 'after, retried' as const] : FAILING).map((mode) => ({ point, where: `${mode} #${point.occurrence} ${point.shape}`, ...crashingAt(point, mode) })),
   );
   const { diverged, unreached } = await crashEach(scenario, crashes);
   const missed = crashes.filter((crash) => unreached.includes(crash.where));
@@ -222,7 +225,6 @@ export async function crashAtStatements(scenario: CrashScenario, points: readonl
 
 /** A crash before and after each store write a clean run made (recordingStoreWrites). */
 export function storeWriteCrashes(writes: readonly string[]): Crash[] {
-  return writes.flatMap((what, i) => MODES.map((mode) => ({ where: `${mode} store write ${i + 1} (${what})`, ...crashingAtStoreWrite(i + 1, mode) })));
+  return writes.flatMap((what, i) => FAILING.map((mode) => ({ where: `${mode} store write ${i + 1} (${what})`, ...crashingAtStoreWrite(i + 1, mode) })));
 }
 
-const MODES: CrashMode[] = ['before', 'after'];
