@@ -112,14 +112,21 @@ export function recordingWrites(statements: string[]) {
 }
 
 /** Deps that crash once, at the point's statement, before or after it; `reached` tells whether the run made it. */
-export function crashingAt(point: CrashPoint, mode: CrashMode): { wrapDeps: (deps: HandlerDeps) => HandlerDeps; reached(): boolean } {
+export function crashingAt(point: CrashPoint, mode: CrashMode): Omit<Crash, 'where'> {
   const seen = new Map<string, number>();
-  let reached = false;
-  const wrapDeps = watchingWrites((sql) => {
+  return crashingOnce(watchingWrites, mode, (sql) => {
     const shape = shapeOf(sql);
     const occurrence = (seen.get(shape) ?? 0) + 1;
     seen.set(shape, occurrence);
-    if (shape !== point.shape || occurrence !== point.occurrence) return null;
+    return shape === point.shape && occurrence === point.occurrence;
+  });
+}
+
+/** A crash at the first write `isPoint` picks (it sees every write, in order), through `watching`'s deps. */
+function crashingOnce(watching: (onWrite: (what: string) => CrashMode | null) => Crash['wrapDeps'], mode: CrashMode, isPoint: (what: string) => boolean): Omit<Crash, 'where'> {
+  let reached = false;
+  const wrapDeps = watching((what) => {
+    if (!isPoint(what) || reached) return null;
     reached = true;
     return mode;
   });
@@ -135,15 +142,9 @@ export function recordingStoreWrites(writes: string[]) {
 }
 
 /** Deps that crash once, at the n-th (from 1) store write of the run, before or after it. */
-export function crashingAtStoreWrite(n: number, mode: CrashMode): { wrapDeps: (deps: HandlerDeps) => HandlerDeps; reached(): boolean } {
+export function crashingAtStoreWrite(n: number, mode: CrashMode): Omit<Crash, 'where'> {
   let writes = 0;
-  let reached = false;
-  const wrapDeps = watchingStoreWrites(() => {
-    if (++writes !== n) return null;
-    reached = true;
-    return mode;
-  });
-  return { wrapDeps, reached: () => reached };
+  return crashingOnce(watchingStoreWrites, mode, () => ++writes === n);
 }
 
 /** Deps whose stores and writers hand each copy and put to `onWrite` first; it may crash the call before or after it. */

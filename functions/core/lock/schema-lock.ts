@@ -153,9 +153,10 @@ export async function releaseSchemaLock(conn: Connection, schema: string, holder
   try {
     return await withTableGuard(conn, schema, async () => {
       const released = (await execute(conn, `DELETE FROM ${lockTable(schema)} WHERE id = 1 AND holder = ?`, [holder])) === 1;
-      // dropped when empty, also after a release whose DELETE committed but whose reply was lost (a retried call)
-      const [{ held }] = await select<{ held: number }>(conn, `SELECT EXISTS (SELECT 1 FROM ${lockTable(schema)}) AS held`);
-      if (!Number(held)) await execute(conn, `DROP TABLE IF EXISTS ${lockTable(schema)}`);
+      // Dropped when empty (its one row, id 1, is gone): also after a release whose DELETE committed but whose reply
+      // was lost (a retried call), which deletes nothing now.
+      const empty = released || !Number((await select<{ held: number }>(conn, `SELECT EXISTS (SELECT 1 FROM ${lockTable(schema)}) AS held`))[0].held);
+      if (empty) await execute(conn, `DROP TABLE IF EXISTS ${lockTable(schema)}`);
       return released;
     });
   } catch (error) {

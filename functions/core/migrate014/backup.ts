@@ -105,7 +105,7 @@ export async function ensureSchemaBackup(conn: Connection, schema: string, name 
     throw new MigrationRefusedError(`${name} already exists but is not a djmigrate backup of ${schema}; drop or rename it and rerun`);
   }
   const tables: SchemaCopy['tables'] = [];
-  for (const { name: table } of await tablesOf(conn, name)) {
+  for (const { name: table } of present) {
     if (table === BACKUP_MARKER_TABLE) continue;
     const [{ n }] = await select<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${tableRef(name, table)}`);
     tables.push({ table, rows: Number(n) });
