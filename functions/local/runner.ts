@@ -62,7 +62,7 @@ export interface LocalRunResult {
  * MaxConcurrency), with retry intervals and waits set to 0. Never throws for a failed execution: see `status`/`error`.
  */
 export async function runLocally(options: RunLocallyOptions): Promise<LocalRunResult> {
-  const [{ machine, handlerOfState, childOfState, waitStates, mapStates, pollingLooks, failurePath, retriedErrors, distributedMaps }, sfn] = await Promise.all([
+  const [{ machine, handlerOfState, childOfState, waitStates, mapStates, pollingLooks, failurePath, retriedErrors, retryCountFields, distributedMaps }, sfn] = await Promise.all([
     prepareMachine(options.workflow, options.definitionOptions ?? {}, options.childConcurrency ?? DEFAULT_CHILD_CONCURRENCY),
     loadLocalStepFunctions(),
   ]);
@@ -121,14 +121,25 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
       inFlight.delete(call);
     }
   };
+  // a top-level Task's failed calls since its last success: its $$.State.RetryCount (the executor keeps none)
+  const failedCalls = new Map<string, number>();
   for (const [stateName, handlerName] of Object.entries(handlerOfState)) {
     const handler = options.handlers[handlerName];
     if (typeof handler !== 'function') throw new Error(`no local handler for ${handlerName} (state ${stateName})`);
+    const retryFields = retryCountFields.get(stateName) ?? [];
     // a lambda:invoke Task hands over { FunctionName, Payload } and expects the Invoke response
-    taskResourceLocalHandlers[stateName] = inProcess(stateName, async (event) => ({
-      StatusCode: 200,
-      Payload: await handler(jsonCopy((event as { Payload?: unknown } | null)?.Payload)),
-    }));
+    taskResourceLocalHandlers[stateName] = inProcess(stateName, async (event) => {
+      const payload = jsonCopy((event as { Payload?: unknown } | null)?.Payload) as Record<string, unknown> | null;
+      for (const field of retryFields) if (payload) payload[field] = failedCalls.get(stateName) ?? 0;
+      try {
+        const result = { StatusCode: 200, Payload: await handler(payload) };
+        failedCalls.delete(stateName);
+        return result;
+      } catch (error) {
+        failedCalls.set(stateName, (failedCalls.get(stateName) ?? 0) + 1);
+        throw error;
+      }
+    });
     retryIntervalOverrides[stateName] = 0;
   }
 
@@ -266,8 +277,8 @@ export function localExecutionArn(workflow: WorkflowName, name: string): string 
  * Context object entries the executor lacks (it has only Execution.Input/StartTime): `$$.Execution.Id`/`Name` (the
  * same in every Map iteration, as in AWS), `$$.State.EnteredTime` — the time it is read at, which is when the
  * state reading it (the batch's window Choice) is entered; the executor copies this shallowly: the getter stays live —
- * and `$$.State.RetryCount`, always 0 here (the executor keeps no per-state context; only ReleaseLock reads it, to
- * announce a failure once, and the local runner announces nothing).
+ * and `$$.State.RetryCount`, 0 here (the executor keeps no per-state context): the runner puts each top-level Task's
+ * own count into the Payload fields that read it (retryCountFieldsOf).
  */
 function localContext(workflow: WorkflowName, name: string): NonNullable<RunOptions['context']> {
   return {
@@ -298,6 +309,8 @@ interface PreparedMachine {
   failurePath: Set<string>;
   /** Error names some Retry of the definition catches: such a failure is not final yet. */
   retriedErrors: Set<string>;
+  /** Top-level Tasks' Payload fields that are `$$.State.RetryCount`, by state. */
+  retryCountFields: Map<string, string[]>;
   /** The Distributed Maps, rewritten for the local executor. */
   distributedMaps: InlinedDistributedMap[];
 }
@@ -364,6 +377,7 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
         pollingLooks: pollingLooksOf(definition),
         failurePath: failurePathOf(definition.States),
         retriedErrors: retriedErrorsOf(definition),
+        retryCountFields: retryCountFieldsOf(definition),
         distributedMaps: maps,
       };
     });
@@ -371,6 +385,25 @@ function prepareMachine(workflow: WorkflowName, definitionOptions: LoadDefinitio
     prepared.catch(() => machines.delete(key));
   }
   return prepared;
+}
+
+const RETRY_COUNT_PATH = '$$.State.RetryCount';
+
+/**
+ * The Payload fields of top-level Tasks that are `$$.State.RetryCount`. Such a state runs one at a time, so its
+ * failed calls since its last success are its retries; inside a Map iterations would share that count: refused.
+ */
+function retryCountFieldsOf(definition: AslDefinition): Map<string, string[]> {
+  const fields = new Map<string, string[]>();
+  for (const [name, state] of Object.entries(definition.States)) {
+    const payload = (state.Parameters as { Payload?: Record<string, unknown> } | undefined)?.Payload ?? {};
+    const reading = Object.entries(payload).filter(([, value]) => value === RETRY_COUNT_PATH).map(([key]) => key.replace(/\.\$$/, ''));
+    if (reading.length > 0) fields.set(name, reading);
+  }
+  const everywhere = JSON.stringify(definition).split(RETRY_COUNT_PATH).length - 1;
+  const topLevel = [...fields.values()].reduce((sum, list) => sum + list.length, 0);
+  if (everywhere !== topLevel) throw new Error(`the local runner counts ${RETRY_COUNT_PATH} only in the Payload of a top-level Task; the definition reads it elsewhere`);
+  return fields;
 }
 
 /** Every ErrorEquals of every Retry, also inside Maps and Parallels. */

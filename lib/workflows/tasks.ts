@@ -31,6 +31,15 @@ export const TIMEOUT_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
   maxAttempts: 1,
 });
 
+/**
+ * ReleaseLock's only Retry: both kinds of failure in one retrier, so that `$$.State.RetryCount` (which counts the
+ * retries of every retrier) tells the handler exactly when it is on its last attempt and must announce the failure.
+ */
+export const UNLOCK_RETRY: Readonly<sfn.RetryProps> = Object.freeze({
+  ...TASK_RETRY,
+  errors: [...(TASK_RETRY.errors ?? []), ...(TIMEOUT_RETRY.errors ?? [])],
+});
+
 export interface WorkflowOptions<Name extends string> {
   /**
    * TimeoutSeconds of each handler's Task. Set them at least as long as the Lambda timeouts: the local executor
@@ -41,9 +50,12 @@ export interface WorkflowOptions<Name extends string> {
 
 export type TaskProps = Pick<tasks.LambdaInvokeProps, 'payload' | 'resultSelector' | 'resultPath' | 'outputPath' | 'comment'>;
 
+/** Makes the Task `stateName` calling `handler`, with `retries` (default: the shared TASK_RETRY and TIMEOUT_RETRY). */
+export type TaskInvoker<Name extends string> = (stateName: string, handler: Name, props: TaskProps, retries?: readonly Readonly<sfn.RetryProps>[]) => tasks.LambdaInvoke;
+
 /** A factory of Lambda tasks in `scope`: the Lambda response is reduced to what `props` select, with the shared Retry. */
-export function taskFactory<Name extends string>(scope: Construct, functions: Record<Name, lambda.IFunction>, options: WorkflowOptions<Name>) {
-  return (stateName: string, handler: Name, props: TaskProps): tasks.LambdaInvoke => {
+export function taskFactory<Name extends string>(scope: Construct, functions: Record<Name, lambda.IFunction>, options: WorkflowOptions<Name>): TaskInvoker<Name> {
+  return (stateName, handler, props, retries = [TASK_RETRY, TIMEOUT_RETRY]) => {
     const timeout = options.taskTimeouts?.[handler];
     const task = new tasks.LambdaInvoke(scope, stateName, {
       lambdaFunction: functions[handler],
@@ -52,7 +64,7 @@ export function taskFactory<Name extends string>(scope: Construct, functions: Re
       ...(timeout ? { taskTimeout: sfn.Timeout.duration(timeout) } : {}),
       ...props,
     });
-    for (const retry of [TASK_RETRY, TIMEOUT_RETRY]) task.addRetry({ ...retry, errors: [...(retry.errors ?? [])] });
+    for (const retry of retries) task.addRetry({ ...retry, errors: [...(retry.errors ?? [])] });
     return task;
   };
 }
@@ -64,7 +76,7 @@ export function positiveInteger(name: string, value: number): number {
 }
 
 /** A migration's first state: the raw execution input checked, the state becomes { input } with defaults filled in. */
-export function validateTask<Name extends string>(invoke: (stateName: string, handler: Name, props: TaskProps) => tasks.LambdaInvoke, handler: Name): tasks.LambdaInvoke {
+export function validateTask<Name extends string>(invoke: TaskInvoker<Name>, handler: Name): tasks.LambdaInvoke {
   return invoke('Validate', handler, {
     comment: 'Checks the execution input; the state becomes { input } with defaults filled in.',
     payload: sfn.TaskInput.fromJsonPathAt('$'),
@@ -99,7 +111,7 @@ export function phasePayload(fields: Record<string, unknown> = {}): sfn.TaskInpu
  */
 export function loopingMap<Name extends string>(
   scope: Construct,
-  invoke: (stateName: string, handler: Name, props: TaskProps) => tasks.LambdaInvoke,
+  invoke: TaskInvoker<Name>,
   names: { map: string; task: string; check: string; done: string },
   step: { handler: Name; comment: string; fields: readonly string[] },
   props: {
@@ -161,7 +173,7 @@ export function loopingMap<Name extends string>(
  */
 export function releaseLockOnFailure(
   scope: Construct,
-  invoke: (stateName: string, handler: UnlockHandlerName, props: TaskProps) => tasks.LambdaInvoke,
+  invoke: TaskInvoker<UnlockHandlerName>,
   guarded: readonly (sfn.TaskStateBase | sfn.Map | sfn.DistributedMap | sfn.Parallel)[],
 ): tasks.LambdaInvoke {
   const failed = new sfn.Fail(scope, 'Failed', { comment: 'The error of the state that failed.', errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
@@ -170,7 +182,7 @@ export function releaseLockOnFailure(
     // the retry count lets the handler announce the failure once, not once per attempt
     payload: phasePayload({ failure: sfn.JsonPath.objectAt('$.failure'), retry: sfn.JsonPath.numberAt('$$.State.RetryCount') }),
     resultPath: sfn.JsonPath.DISCARD,
-  });
+  }, [UNLOCK_RETRY]);
   // the original error is kept at $.failure even when releasing fails (the lock then goes stale)
   release.addCatch(failed, { resultPath: '$.releaseFailure' });
   release.next(failed);

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js';
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
-import { MIGRATE_011_HANDLERS, UNLOCK_HANDLER, type Migrate011HandlerName, type Migrate014HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
+import { MIGRATE_011_HANDLERS, TASK_RETRIES, UNLOCK_HANDLER, type Migrate011HandlerName, type Migrate014HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
 import { runLocally, STATE_DATA_LIMIT_BYTES, type LocalHandler } from '../../functions/local/runner.js';
 import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
@@ -321,6 +321,25 @@ describe('runLocally (0.11 workflow)', () => {
     expect(result).toEqual({ status: 'FAILED', error: { name: 'Sandbox.Timedout', message: 'Task timed out after 900.00 seconds' } });
     expect(hashes).toBe(2);
     expect(fake.names().at(-1)).toBe('unlock');
+  });
+
+  it('ReleaseLock that timed out and then keeps failing transiently is told it is on its last attempt once, on its last call', async () => {
+    const timedOut = Object.assign(new Error('Task timed out after 60.00 seconds'), { name: 'Sandbox.Timedout' });
+    const retries: number[] = [];
+    const fake = fakeHandlers({
+      insert: async () => {
+        throw new MigrationRefusedError('object lab/abc is missing from store "external"; restore it and rerun');
+      },
+      unlock: async (event) => {
+        retries.push((event as { retry: number }).retry);
+        throw retries.length === 1 ? timedOut : new TransientError('database unreachable (will be retried)');
+      },
+    });
+    const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
+    expect(result.status).toBe('FAILED');
+    // the handler announces the failure when retry >= TASK_RETRIES: that must be its last call, and only that one
+    expect(retries.filter((retry) => retry >= TASK_RETRIES)).toEqual([retries.at(-1)]);
+    expect(retries).toEqual([...Array(TASK_RETRIES + 1).keys()]);
   });
 
   it('hashing fails and dropping the fills fails too: the lock is still released, with the hashing\'s error', async () => {
