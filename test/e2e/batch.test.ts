@@ -9,7 +9,10 @@ import { LEGACY_EXTERNAL_TABLE } from '../../functions/core/datajoint/v011.js';
 import { quoteId, select } from '../../functions/core/db/sql.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import type { BatchReport } from '../../functions/handlers/batch/report.js';
-import { batchHandlers, migrate011Handlers } from '../../functions/handlers/registry.js';
+import { batchHandlers, migrate011Handlers, type PhaseInvoker } from '../../functions/handlers/registry.js';
+import { BATCH_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
+import { TransientError } from '../../functions/core/errors.js';
+import { failingAfter } from '../harness/crashes.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { createLocalDeps } from '../../functions/local/local-deps.js';
 import { runLocally } from '../../functions/local/runner.js';
@@ -18,6 +21,8 @@ import { lineageTableDdl } from '../../functions/core/datajoint/v2.js';
 import { buildExampleLabV014, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshLegacyStores, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
+
+type Handlers = Partial<Record<HandlerName, PhaseInvoker>>;
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -89,6 +94,44 @@ describe('batch: many 0.11 schemas through the synthesized batch machine', () =>
     // the same through the batch machine: only b runs (and fails again), a and c are reported as skipped
     const again = await runLocally({ workflow: 'batch', input: { from: '0.11', schemaPattern: pattern, template }, handlers });
     expect(again.output).toMatchObject({ status: 'failed', succeeded: 0, failed: 1, skipped: 2 });
+  }, 240_000);
+
+  // In AWS a call can finish and lose its result (a timeout as it returned): the Task's Retry calls it again
+  it('each batch step whose first result is lost is called again with the same input and the batch ends as without the loss', async () => {
+    const base = freshSchemaName('e2e_batchlost');
+    const [good, bad] = [`${base}_good`, `${base}_bad`];
+    const conn = await openConnection();
+    cleanup = async () => {
+      try {
+        for (const name of [good, bad]) await conn.query(`DROP DATABASE IF EXISTS ${quoteId(name)}`);
+      } finally {
+        await conn.end();
+      }
+    };
+    const stores = await freshLegacyStores('e2e-batchlost');
+    await buildExampleLab({ conn, database: good, stores: stores.stores });
+    const badLab = await buildExampleLab({ conn, database: bad, stores: stores.stores });
+    await rm(badLab.objects.find((object) => object.store === 'external-local')!.key);
+    const config = await loadDataJointConfig(await writeDataJointConfig(stores.folder, stores.stores), 'external');
+    const deps = createLocalDeps(config, silentProgress);
+    const lostOnce = BATCH_HANDLERS.map((name) => failingAfter(name, (call) => call === 1, () => new TransientError(`simulated: the result of the first ${name} call was lost`)));
+    const handlers = lostOnce.reduce((wrapped, wrap) => wrap(wrapped), { ...migrate011Handlers(() => deps), ...batchHandlers(() => deps) } as Handlers);
+    const calls = new Map<string, number>();
+    const counted = Object.fromEntries(
+      Object.entries(handlers).map(([name, handler]) => [name, (event: unknown) => (calls.set(name, (calls.get(name) ?? 0) + 1), handler(event))]),
+    ) as Handlers;
+    const template = { defaultStore: 'external', mode: 'in-place', keepLegacy: false, execute: true, stores: storeLocations(config) };
+
+    const result = await runLocally({ workflow: 'batch', input: { from: '0.11', schemas: [good, bad], template }, handlers: counted });
+    expect(result.error).toBeUndefined();
+    expect(result.output).toMatchObject({ status: 'partial', succeeded: 1, failed: 1, notStarted: 0, skipped: 0 });
+    expect((result.output as BatchReport).schemas.map((schema) => [schema.schema, schema.status, schema.outcome ?? schema.error])).toEqual([
+      [good, 'SUCCEEDED', 'migrated'],
+      [bad, 'FAILED', 'MigrationRefused'],
+    ]);
+    expect(BATCH_HANDLERS.map((name) => calls.get(name))).toEqual([2, 2, 2]);
+    expect(await tablesOf(conn, good)).not.toContain(LEGACY_EXTERNAL_TABLE);
+    expect(await tablesOf(conn, bad)).toContain(LEGACY_EXTERNAL_TABLE);
   }, 240_000);
 
   it('refuses a bad batch input naming the field, before touching any schema', async () => {
