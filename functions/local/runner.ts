@@ -130,7 +130,8 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     // a lambda:invoke Task hands over { FunctionName, Payload } and expects the Invoke response
     taskResourceLocalHandlers[stateName] = inProcess(stateName, async (event) => {
       const payload = jsonCopy((event as { Payload?: unknown } | null)?.Payload) as Record<string, unknown> | null;
-      for (const field of retryFields) if (payload) payload[field] = failedCalls.get(stateName) ?? 0;
+      if (retryFields.length === 0 || !payload) return { StatusCode: 200, Payload: await handler(payload) };
+      for (const field of retryFields) payload[field] = failedCalls.get(stateName) ?? 0;
       try {
         const result = { StatusCode: 200, Payload: await handler(payload) };
         failedCalls.delete(stateName);

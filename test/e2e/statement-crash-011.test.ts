@@ -9,6 +9,8 @@ import type { Report } from '../../functions/core/migrate011/report.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import { migrateLocally, type LocalMigrationOptions } from '../../functions/local/migrate.js';
 import { buildExampleLab } from '../../functions/local/sandbox/legacy-pipeline.js';
+import type { HandlerDeps } from '../../functions/handlers/deps.js';
+import { checksumStandIn, md5FromStores, withChecksumJobs } from '../harness/checksum-jobs.js';
 import { freshLegacyStores, freshSchemaName, openConnection } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
 import { EVERY_STATEMENT, crashAtStatements, crashEach, crashPointsOf, recordingStoreWrites, recordingWrites, shapeOf, storeWriteCrashes, type CrashPoint, type CrashScenario } from '../harness/crashes.js';
@@ -18,7 +20,7 @@ const SWEEP_TIMEOUT_MS = EVERY_STATEMENT ? 3_600_000 : 600_000;
 
 interface Variant {
   name: string;
-  options: Pick<LocalMigrationOptions, 'mode' | 'distributedHashingFrom' | 'workBudgetMs'>;
+  options: Pick<LocalMigrationOptions, 'mode' | 'distributedHashingFrom' | 'workBudgetMs' | 'trustEtag' | 's3BatchChecksum'>;
   /** Crash at its write statements; at its store writes (the copies of native mode; an in-place run makes none). */
   crashAt: { statements: boolean; storeWrites: boolean };
 }
@@ -32,6 +34,13 @@ const variants: Variant[] = [
     options: { mode: 'native', distributedHashingFrom: 1, ...(EVERY_STATEMENT ? { workBudgetMs: 0 } : {}) },
     crashAt: { statements: EVERY_STATEMENT, storeWrites: true },
   },
+  // The contents hashes from ETags, or from S3 Batch Operations' report: other phases make the statements (and in
+  // the full sweep, each of their calls one unit of work)
+  ...(['trustEtag', 's3BatchChecksum'] as const).map((source) => ({
+    name: `in place, ${source}`,
+    options: { mode: 'in-place' as const, [source]: true, ...(EVERY_STATEMENT ? { workBudgetMs: 0 } : {}) },
+    crashAt: { statements: true, storeWrites: false },
+  })),
 ];
 
 describe.each(variants)('0.11 $name: a crash, then a rerun', ({ options, crashAt }) => {
@@ -43,8 +52,10 @@ describe.each(variants)('0.11 $name: a crash, then a rerun', ({ options, crashAt
   const points: CrashPoint[] = [];
   const storeWrites: string[] = [];
 
-  const run = (overrides: Partial<LocalMigrationOptions> = {}) =>
-    migrateLocally({ configPath, schema, defaultStore: 'external', keepLegacy: false, execute: true, progress: silentProgress, ...options, ...overrides });
+  // S3 Batch Operations' checksums come from a stand-in that reads the objects
+  const checksums = (deps: HandlerDeps) => (options.s3BatchChecksum ? withChecksumJobs(checksumStandIn(md5FromStores(stores.stores)).jobs)(deps) : deps);
+  const run = ({ wrapDeps = (deps: HandlerDeps) => deps, ...overrides }: Partial<LocalMigrationOptions> = {}) =>
+    migrateLocally({ configPath, schema, defaultStore: 'external', keepLegacy: false, execute: true, progress: silentProgress, ...options, ...overrides, wrapDeps: (deps) => wrapDeps(checksums(deps)) });
   const scenario: CrashScenario = {
     async rebuild() {
       await conn.query(`DROP DATABASE IF EXISTS ${quoteId(schema)}`);
