@@ -394,7 +394,7 @@ const RETRY_COUNT_PATH = '$$.State.RetryCount';
  * The Payload fields of top-level Tasks that are `$$.State.RetryCount`. Such a state runs one at a time, so its
  * failed calls since its last success are its retries; inside a Map iterations would share that count: refused.
  */
-function retryCountFieldsOf(definition: AslDefinition): Map<string, string[]> {
+export function retryCountFieldsOf(definition: AslDefinition): Map<string, string[]> {
   const fields = new Map<string, string[]>();
   for (const [name, state] of Object.entries(definition.States)) {
     const payload = (state.Parameters as { Payload?: Record<string, unknown> } | undefined)?.Payload ?? {};

@@ -7,7 +7,7 @@ import { DjmigrateStack, projectCdkContext } from '../../lib/djmigrate-stack.js'
 import { MigrationRefusedError, TransientError } from '../../functions/core/errors.js';
 import { MIGRATE_011_HANDLERS, TASK_RETRIES, UNLOCK_HANDLER, type Migrate011HandlerName, type Migrate014HandlerName, type UnlockHandlerName } from '../../functions/handlers/names.js';
 import { definitionFromDefinitionString, loadDefinition, synthesizeDefinitions } from '../../functions/local/definition.js';
-import { runLocally, STATE_DATA_LIMIT_BYTES, type LocalHandler } from '../../functions/local/runner.js';
+import { retryCountFieldsOf, runLocally, STATE_DATA_LIMIT_BYTES, type LocalHandler } from '../../functions/local/runner.js';
 import { inlineDistributedMaps, loadBatch, readBatches, type InlinedDistributedMap } from '../../functions/local/distributed-map.js';
 import { fileManifestStore } from '../../functions/core/stores/manifest-store.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -340,6 +340,14 @@ describe('runLocally (0.11 workflow)', () => {
     // the handler announces the failure when retry >= TASK_RETRIES: that must be its last call, and only that one
     expect(retries.filter((retry) => retry >= TASK_RETRIES)).toEqual([retries.at(-1)]);
     expect(retries).toEqual([...Array(TASK_RETRIES + 1).keys()]);
+  });
+
+  it('counts retries for the top-level Tasks whose Payload reads $$.State.RetryCount, and refuses a definition reading it elsewhere', () => {
+    const task = (payload: Record<string, unknown>) => ({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'f', Payload: payload }, End: true });
+    const reading = { 'retry.$': '$$.State.RetryCount', 'run.$': '$$.Execution.Id' };
+    expect(retryCountFieldsOf({ StartAt: 'A', States: { A: task(reading), B: task({ 'run.$': '$$.Execution.Id' }) } })).toEqual(new Map([['A', ['retry']]]));
+    const inMap = { Type: 'Map', ItemProcessor: { StartAt: 'Inner', States: { Inner: task(reading) } }, End: true };
+    expect(() => retryCountFieldsOf({ StartAt: 'M', States: { M: inMap } })).toThrow(/only in the Payload of a top-level Task/);
   });
 
   it('hashing fails and dropping the fills fails too: the lock is still released, with the hashing\'s error', async () => {
