@@ -121,7 +121,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
       inFlight.delete(call);
     }
   };
-  // a top-level Task's failed calls since its last success: its $$.State.RetryCount (the executor keeps none)
+  // a Task's failed calls since its last success: a top-level Task's $$.State.RetryCount (the executor keeps none)
   const failedCalls = new Map<string, number>();
   for (const [stateName, handlerName] of Object.entries(handlerOfState)) {
     const handler = options.handlers[handlerName];
@@ -130,8 +130,7 @@ export async function runLocally(options: RunLocallyOptions): Promise<LocalRunRe
     // a lambda:invoke Task hands over { FunctionName, Payload } and expects the Invoke response
     taskResourceLocalHandlers[stateName] = inProcess(stateName, async (event) => {
       const payload = jsonCopy((event as { Payload?: unknown } | null)?.Payload) as Record<string, unknown> | null;
-      if (retryFields.length === 0 || !payload) return { StatusCode: 200, Payload: await handler(payload) };
-      for (const field of retryFields) payload[field] = failedCalls.get(stateName) ?? 0;
+      if (payload) for (const field of retryFields) payload[field] = failedCalls.get(stateName) ?? 0;
       try {
         const result = { StatusCode: 200, Payload: await handler(payload) };
         failedCalls.delete(stateName);

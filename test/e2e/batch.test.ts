@@ -9,10 +9,10 @@ import { LEGACY_EXTERNAL_TABLE } from '../../functions/core/datajoint/v011.js';
 import { quoteId, select } from '../../functions/core/db/sql.js';
 import { silentProgress } from '../../functions/core/progress.js';
 import type { BatchReport } from '../../functions/handlers/batch/report.js';
-import { batchHandlers, migrate011Handlers, type PhaseInvoker } from '../../functions/handlers/registry.js';
-import { BATCH_HANDLERS, type HandlerName } from '../../functions/handlers/names.js';
+import { batchHandlers, migrate011Handlers } from '../../functions/handlers/registry.js';
+import { BATCH_HANDLERS } from '../../functions/handlers/names.js';
 import { TransientError } from '../../functions/core/errors.js';
-import { failingAfter } from '../harness/crashes.js';
+import { failingAfter, type Handlers } from '../harness/crashes.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { createLocalDeps } from '../../functions/local/local-deps.js';
 import { runLocally } from '../../functions/local/runner.js';
@@ -21,8 +21,6 @@ import { lineageTableDdl } from '../../functions/core/datajoint/v2.js';
 import { buildExampleLabV014, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshLegacyStores, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
-
-type Handlers = Partial<Record<HandlerName, PhaseInvoker>>;
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

@@ -25,7 +25,7 @@ const FAILING: readonly CrashMode[] = ['before', 'after'];
 /** DJMIGRATE_CRASH_EVERY_STATEMENT=1: the full sweep, a crash at every write statement (minutes per workflow). */
 export const EVERY_STATEMENT = process.env.DJMIGRATE_CRASH_EVERY_STATEMENT === '1';
 
-type Handlers = Partial<Record<HandlerName, PhaseInvoker>>;
+export type Handlers = Partial<Record<HandlerName, PhaseInvoker>>;
 
 /** Handlers whose `name` throws `error()` once its call numbered so that `when` holds (from 1) has returned. */
 export function failingAfter(name: HandlerName, when: (call: number) => boolean, error: (call: number) => Error) {
