@@ -19,6 +19,7 @@ const SWEEP_TIMEOUT_MS = EVERY_STATEMENT ? 3_600_000 : 600_000;
 
 describe.each([
   { name: 'in place, with its backup', input: { backup: true, verifyObjects: true }, outcome: 'migrated', schemas: (schema: string) => [schema] },
+  { name: 'in place, with copyFiles', input: { copyFiles: true }, outcome: 'migrated', schemas: (schema: string) => [schema] },
   { name: 'copy, with copyFiles', input: { strategy: 'copy', createDest: true, copyFiles: true }, outcome: 'copied', schemas: (schema: string) => [schema, `${schema}_v2`] },
   // every table of two rows or more copied in parts (ranges of its first key column), the parts side by side
   { name: 'copy in parts', input: { strategy: 'copy', createDest: true, copyPartRows: 1 }, outcome: 'copied', schemas: (schema: string) => [schema, `${schema}_v2`] },
