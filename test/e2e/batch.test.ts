@@ -11,8 +11,7 @@ import { silentProgress } from '../../functions/core/progress.js';
 import type { BatchReport } from '../../functions/handlers/batch/report.js';
 import { batchHandlers, migrate011Handlers } from '../../functions/handlers/registry.js';
 import { BATCH_HANDLERS } from '../../functions/handlers/names.js';
-import { TransientError } from '../../functions/core/errors.js';
-import { failingAfter, type Handlers } from '../harness/crashes.js';
+import { losingFirstResult, type Handlers } from '../harness/crashes.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import { createLocalDeps } from '../../functions/local/local-deps.js';
 import { runLocally } from '../../functions/local/runner.js';
@@ -112,8 +111,8 @@ describe('batch: many 0.11 schemas through the synthesized batch machine', () =>
     await rm(badLab.objects.find((object) => object.store === 'external-local')!.key);
     const config = await loadDataJointConfig(await writeDataJointConfig(stores.folder, stores.stores), 'external');
     const deps = createLocalDeps(config, silentProgress);
-    const lostOnce = BATCH_HANDLERS.map((name) => failingAfter(name, (call) => call === 1, () => new TransientError(`simulated: the result of the first ${name} call was lost`)));
-    const handlers = lostOnce.reduce((wrapped, wrap) => wrap(wrapped), { ...migrate011Handlers(() => deps), ...batchHandlers(() => deps) } as Handlers);
+    const lostOnce = BATCH_HANDLERS.map(losingFirstResult);
+    const handlers = lostOnce.reduce((wrapped, { wrapHandlers }) => wrapHandlers(wrapped), { ...migrate011Handlers(() => deps), ...batchHandlers(() => deps) } as Handlers);
     const calls = new Map<string, number>();
     const counted = Object.fromEntries(
       Object.entries(handlers).map(([name, handler]) => [name, (event: unknown) => (calls.set(name, (calls.get(name) ?? 0) + 1), handler(event))]),

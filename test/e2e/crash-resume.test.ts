@@ -18,7 +18,7 @@ import { migrateLocally, type LocalMigrationOptions } from '../../functions/loca
 import { buildExampleLab, declareLegacyTable, type LegacyFixtureOptions } from '../../functions/local/sandbox/legacy-pipeline.js';
 import { checksumStandIn, md5FromStores, withChecksumJobs } from '../harness/checksum-jobs.js';
 import { freshLegacyStores, freshSchemaName, openConnection, type FreshLegacyStores } from '../harness/context.js';
-import { failingAfter, SimulatedCrash } from '../harness/crashes.js';
+import { failingAfter, losingFirstResult, SimulatedCrash } from '../harness/crashes.js';
 import { schemaSnapshot, writeDataJointConfig } from '../harness/migration.js';
 
 const TRIAL_ROWS = 2500;
@@ -97,15 +97,11 @@ describe('crash and rerun converge to the clean result', () => {
   // Task's Retry calls the handler again with the same input, within the same execution.
   it.each(MIGRATE_011_HANDLERS.filter((name) => name !== 'discardFills'))('a %s call whose result was lost, called again with the same input', async (lostAfter) => {
     await rebuild();
-    let lost = false;
-    const wrapHandlers = failingAfter(lostAfter, (call) => call === 1, () => {
-      lost = true;
-      return new TransientError(`simulated: the result of the first ${lostAfter} call was lost`);
-    });
+    const { wrapHandlers, lost } = losingFirstResult(lostAfter);
     const distributed = DISTRIBUTED_MAP_HANDLERS.has(lostAfter) ? { distributedHashingFrom: 1 } : {};
     const checksums = CHECKSUM_HANDLERS.has(lostAfter) ? { s3BatchChecksum: true, wrapDeps: withChecksumJobs(checksumStandIn(md5FromStores(stores.stores)).jobs) } : {};
     const result = await run({ wrapHandlers, ...distributed, ...checksums });
-    expect(lost).toBe(true);
+    expect(lost()).toBe(true);
     expect(result.error).toBeUndefined();
     expect((result.output as Report).status).toBe('migrated');
     expect(await schemaSnapshot(conn, schema)).toEqual(reference);

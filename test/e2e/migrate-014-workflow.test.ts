@@ -3,7 +3,6 @@
 // of one column and a rerun converging to the clean result, and the copy strategy with its comparison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, quoteId, select, tableRef } from '../../functions/core/db/sql.js';
-import { TransientError } from '../../functions/core/errors.js';
 import { backupName } from '../../functions/core/migrate014/backup.js';
 import { ASSUMED_014 } from '../../functions/core/migrate014/estimate.js';
 import { entriesOf, type Plan014 } from '../../functions/core/migrate014/plan.js';
@@ -17,7 +16,7 @@ import type { PhaseInvoker } from '../../functions/handlers/registry.js';
 import { migrateLocally014, type LocalMigration014Options } from '../../functions/local/migrate.js';
 import { buildExampleLabV014, createV014Schema, declareV014Table, insertV014Rows, v014Blob, type V014Stores } from '../../functions/local/sandbox/v014-pipeline.js';
 import { fileStore, freshBucket, freshFolder, freshSchemaName, openConnection, s3Store, sandbox } from '../harness/context.js';
-import { failingAfter, SimulatedCrash } from '../harness/crashes.js';
+import { failingAfter, losingFirstResult, SimulatedCrash } from '../harness/crashes.js';
 import { schemaSnapshot, writeDataJointConfig014 } from '../harness/migration.js';
 
 /** 900 rows, every tenth NULL, over 700 contents: 630 distinct objects, more than one pointer batch (500). */
@@ -130,13 +129,9 @@ describe('0.14 → 2.0 in place through the state machine', () => {
   // the Task's Retry calls a handler again with the same input when its result was lost (a Lambda timed out returning)
   it.each(inPlaceHandlers)('a %s call whose result was lost, called again with the same input, ends as the clean run', async (name: Migrate014HandlerName) => {
     await rebuild();
-    let lost = false;
-    const wrapHandlers = failingAfter(name, (call) => call === 1, () => {
-      lost = true;
-      return new TransientError(`simulated: the result of the first ${name} call was lost`);
-    });
+    const { wrapHandlers, lost } = losingFirstResult(name);
     const result = await run({ wrapHandlers });
-    expect(lost).toBe(true);
+    expect(lost()).toBe(true);
     expect(result.error).toBeUndefined();
     expect((result.output as Report014).status).toBe('migrated');
     expect(await schemaSnapshot(conn, schema)).toEqual(reference);

@@ -2,6 +2,7 @@
 // store write, before it or after it (committed, the reply lost: a Lambda killed or timed out at that moment). At a
 // statement the connection goes with the crash, so an open transaction rolls back, as it does when a process dies.
 import type { Connection } from 'mysql2/promise';
+import { TransientError } from '../../functions/core/errors.js';
 import type { HandlerDeps } from '../../functions/handlers/deps.js';
 import type { HandlerName } from '../../functions/handlers/names.js';
 import type { PhaseInvoker } from '../../functions/handlers/registry.js';
@@ -39,6 +40,19 @@ export function failingAfter(name: HandlerName, when: (call: number) => boolean,
       return result;
     },
   });
+}
+
+/**
+ * Handlers whose `name` loses the result of its first call (a Lambda timed out as it returned): the Task's Retry calls
+ * it again with the same input, within the run. `lost` tells whether that call was made.
+ */
+export function losingFirstResult(name: HandlerName): { wrapHandlers: (handlers: Handlers) => Handlers; lost(): boolean } {
+  let lost = false;
+  const wrapHandlers = failingAfter(name, (call) => call === 1, () => {
+    lost = true;
+    return new TransientError(`simulated: the result of the first ${name} call was lost`);
+  });
+  return { wrapHandlers, lost: () => lost };
 }
 
 /** The n-th (from 1) write statement of a shape; `last`: the last one of its shape in the run the point was taken from. */

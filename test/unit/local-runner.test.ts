@@ -14,6 +14,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** What Lambda reports for a call killed by its timeout. */
+function timedOut(seconds: number): Error {
+  return Object.assign(new Error(`Task timed out after ${seconds.toFixed(2)} seconds`), { name: 'Sandbox.Timedout' });
+}
+
 const INPUT = {
   from: '0.11',
   schema: 'lab_ephys',
@@ -307,12 +312,11 @@ describe('runLocally (0.11 workflow)', () => {
   });
 
   it('calls a handler that timed out once more, then fails with the timeout', async () => {
-    const timedOut = () => Object.assign(new Error('Task timed out after 900.00 seconds'), { name: 'Sandbox.Timedout' });
     let hashes = 0;
     const fake = fakeHandlers({
       hash: async () => {
         hashes += 1;
-        throw timedOut();
+        throw timedOut(900);
       },
       prepare: async () => ({ done: true, manifest: null, columns: [], tableColumns: [] }),
       pendingBatches: async () => ({ hashBatches: [7] }),
@@ -324,7 +328,6 @@ describe('runLocally (0.11 workflow)', () => {
   });
 
   it('ReleaseLock that timed out and then keeps failing transiently is told it is on its last attempt once, on its last call', async () => {
-    const timedOut = Object.assign(new Error('Task timed out after 60.00 seconds'), { name: 'Sandbox.Timedout' });
     const retries: number[] = [];
     const fake = fakeHandlers({
       insert: async () => {
@@ -332,7 +335,7 @@ describe('runLocally (0.11 workflow)', () => {
       },
       unlock: async (event) => {
         retries.push((event as { retry: number }).retry);
-        throw retries.length === 1 ? timedOut : new TransientError('database unreachable (will be retried)');
+        throw retries.length === 1 ? timedOut(60) : new TransientError('database unreachable (will be retried)');
       },
     });
     const result = await runLocally({ input: { ...INPUT, execute: true }, handlers: fake.handlers, workflow: 'migrate011' });
